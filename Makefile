@@ -1,0 +1,25 @@
+# The two commands the README starts with. Both work on a fresh machine.
+.PHONY: run test lint vendor bench setup test-fast
+
+setup:
+	@bash scripts/bootstrap.sh
+
+## make run: set up and run Intake on embedded defaults (S3 emulator, SQLite, filesystem broker)
+run: setup
+	@.venv/bin/python scripts/run.py
+
+## make test: set up and run all tests (unit, integration, browser, strict S3) and the linters
+test: setup
+	@bash scripts/test.sh
+
+lint: setup
+	@.venv/bin/ruff check .
+	@.venv/bin/ruff format --check .
+	@.venv/bin/mypy .
+
+## vendor: re-fetch the pinned third-party browser code into static/vendor/
+vendor:
+	@bash scripts/vendor.sh
+
+bench: setup
+	@.venv/bin/python bench/run_all.py

@@ -1,0 +1,204 @@
+"""Settings shared by every environment.
+
+Every value comes from the environment (or a `.env` file for local use) through
+`django-environ`; this module is the only place that reads it. Defaults here are the
+embedded ones that need no server: SQLite, a broker on the local filesystem, console
+e-mail. `production.py` removes the defaults for secrets so a missing one stops
+start-up with a message naming the variable.
+"""
+
+import os
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+# Runtime state of the embedded set-up (SQLite file, broker folder, emulator data).
+VAR_DIR = Path(os.environ.get("INTAKE_VAR_DIR") or BASE_DIR / "var")
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(str(BASE_DIR / ".env"), overwrite=False)
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    """Read an integer setting and refuse nonsense at start-up, naming the variable."""
+    try:
+        value = env.int(name, default=default)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be an integer: {exc}") from exc
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+# --- Core -----------------------------------------------------------------------
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="local-only-insecure-key-change-me-in-production")
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "uploader",
+    "dashboard",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Data -------------------------------------------------------------------------
+# https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'intake.sqlite3'}")}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    # Shared cache: rate limits and sessions must hold across processes.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Sessions live in the database (and are cached when Redis is there) so signing out
+# really ends them; signed-cookie sessions could not be revoked.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db" if REDIS_URL else "django.contrib.sessions.backends.db"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# --- Auth ---------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard:home"
+LOGOUT_REDIRECT_URL = "login"
+
+# --- I18N / static -------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# --- E-mail ------------------------------------------------------------------------
+EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="intake@localhost")
+
+# --- S3 -----------------------------------------------------------------------------
+# Credentials come from boto3's usual chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
+# an instance role, ...). An endpoint URL is set only for an S3-compatible server
+# such as the local emulator; on AWS it stays empty.
+INTAKE_S3_BUCKET = env.str("INTAKE_S3_BUCKET", default="intake-local")
+INTAKE_S3_REGION = env.str("INTAKE_S3_REGION", default="us-east-1")
+INTAKE_S3_ENDPOINT_URL = env.str("INTAKE_S3_ENDPOINT_URL", default="") or None
+# Path-style URLs are what S3-compatible servers on 127.0.0.1 understand;
+# virtual-hosted style is AWS's default and the only one for new buckets there.
+INTAKE_S3_ADDRESSING_STYLE = env.str(
+    "INTAKE_S3_ADDRESSING_STYLE", default="path" if INTAKE_S3_ENDPOINT_URL else "virtual"
+)
+if INTAKE_S3_ADDRESSING_STYLE not in {"path", "virtual"}:
+    raise ImproperlyConfigured("INTAKE_S3_ADDRESSING_STYLE must be 'path' or 'virtual'")
+INTAKE_S3_KEY_PREFIX = env.str("INTAKE_S3_KEY_PREFIX", default="uploads")
+INTAKE_S3_CONNECT_TIMEOUT = env.float("INTAKE_S3_CONNECT_TIMEOUT", default=3.0)
+INTAKE_S3_READ_TIMEOUT = env.float("INTAKE_S3_READ_TIMEOUT", default=10.0)
+# Whether `setup_bucket` may create the bucket; production buckets usually come from
+# the deployment template and the app's role may not create buckets.
+INTAKE_S3_CREATE_BUCKET = env.bool("INTAKE_S3_CREATE_BUCKET", default=False)
+# Browser origins allowed to PUT to the bucket (CORS rules written by setup_bucket).
+INTAKE_CORS_ALLOWED_ORIGINS = env.list("INTAKE_CORS_ALLOWED_ORIGINS", default=[])
+# Where the bucket sends its object events (SQS queue ARN); empty leaves them alone.
+INTAKE_S3_EVENTS_QUEUE_ARN = env.str("INTAKE_S3_EVENTS_QUEUE_ARN", default="")
+INTAKE_MULTIPART_ABORT_AFTER_DAYS = env_int("INTAKE_MULTIPART_ABORT_AFTER_DAYS", 2, minimum=1)
+
+# --- Upload limits -----------------------------------------------------------------
+# Checked before anything is signed and again once the object is stored.
+INTAKE_MAX_UPLOAD_BYTES = env_int("INTAKE_MAX_UPLOAD_BYTES", 5 * 1024**3, minimum=1)
+# Content types allowed, as exact types or `type/*`; empty allows any.
+INTAKE_ALLOWED_CONTENT_TYPES = env.list("INTAKE_ALLOWED_CONTENT_TYPES", default=[])
+# Files at least this big go multipart (S3's minimum part size is 5 MiB).
+INTAKE_MULTIPART_THRESHOLD_BYTES = env_int("INTAKE_MULTIPART_THRESHOLD_BYTES", 16 * 1024**2, minimum=5 * 1024**2)
+INTAKE_PART_SIZE_BYTES = env_int("INTAKE_PART_SIZE_BYTES", 8 * 1024**2, minimum=5 * 1024**2)
+# Lifetime of a signed URL; short, because a URL is a bearer credential.
+INTAKE_PRESIGN_EXPIRES_SECONDS = env_int("INTAKE_PRESIGN_EXPIRES_SECONDS", 900, minimum=60)
+INTAKE_MAX_PARTS_PER_BATCH = env_int("INTAKE_MAX_PARTS_PER_BATCH", 500, minimum=1)
+
+# --- Celery -------------------------------------------------------------------------
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+if CELERY_BROKER_URL == "filesystem://":
+    # The embedded broker: messages are files in var/broker, no server to run.
+    _broker_dir = VAR_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
+        "store_processed": False,
+    }
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120, minimum=1)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180, minimum=1)
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+
+# --- Logging ------------------------------------------------------------------------
+LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # botocore logs signed URLs and headers at DEBUG; they are bearer credentials.
+    "loggers": {"botocore": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+}

@@ -1,0 +1,10 @@
+"""Settings for `make run`: the embedded defaults, with DEBUG on."""
+
+from config.settings.base import *  # noqa: F403
+from config.settings.base import env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# Serve static files straight from the source folders, no collectstatic needed.
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -1,0 +1,47 @@
+"""Production settings: secrets have no defaults, so a missing one stops start-up.
+
+Each check raises ImproperlyConfigured naming the variable and why it matters.
+"""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from config.settings.base import *  # noqa: F403
+from config.settings.base import env
+
+
+def _required(name: str, why: str) -> str:
+    value = env.str(name, default="")
+    if not value:
+        raise ImproperlyConfigured(f"{name} is required in production: {why}")
+    return value
+
+
+DEBUG = False
+SECRET_KEY = _required("DJANGO_SECRET_KEY", "it signs sessions and CSRF tokens")
+if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("local-only"):
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be a random value of at least 50 characters")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
+if not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS is required in production: the site's host names")
+_required("DATABASE_URL", "production data must not live in a local SQLite file")
+INTAKE_S3_BUCKET = _required("INTAKE_S3_BUCKET", "the bucket that receives uploads")
+if not env.list("INTAKE_CORS_ALLOWED_ORIGINS", default=[]):
+    raise ImproperlyConfigured(
+        "INTAKE_CORS_ALLOWED_ORIGINS is required in production: browsers upload straight "
+        "to the bucket, which must allow the site's origin"
+    )
+if CELERY_BROKER_URL == "filesystem://":
+    raise ImproperlyConfigured(
+        "CELERY_BROKER_URL or REDIS_URL is required in production: the filesystem broker "
+        "only works on one machine"
+    )
+
+# https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 30)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")

@@ -1,0 +1,13 @@
+"""Settings for the test suite.
+
+The database comes from DATABASE_URL (SQLite by default, PostgreSQL in CI); the S3
+endpoint is set by the test fixtures that start the emulator.
+"""
+
+from config.settings.base import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CELERY_TASK_ALWAYS_EAGER = True
+# No collected static files in tests; the live server serves them from the finders.
+STATIC_ROOT = None

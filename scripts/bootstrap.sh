@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Create .venv (Python 3.11) and install the pinned requirements; re-runs install
+# only when a requirements file changed. Used by `make run` and `make test`.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PYTHON="${PYTHON:-python3.11}"
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+  echo "bootstrap: $PYTHON not found; install Python 3.11 (apt-get install python3.11 python3.11-venv)" >&2
+  exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+  echo "bootstrap: creating .venv with $PYTHON"
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.requirements.sha256
+wanted=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+  echo "bootstrap: installing pinned requirements (first run takes a minute)"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+  echo "$wanted" > "$stamp"
+fi

@@ -1,0 +1,126 @@
+"""`make run`: Intake on embedded defaults, no AWS account and no server to install.
+
+Starts the S3 emulator, prepares the database and bucket, makes sure a staff account
+exists, then runs a Celery worker (filesystem broker) and Django. Ctrl-C (or
+SIGTERM) stops everything it started. Every step says what it is doing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from emulator import S3Emulator, die_with_parent, port_in_use  # noqa: E402
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def step(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    # SIGTERM stops the run like Ctrl-C does, through the same clean-up.
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    port = int(os.environ.get("PORT", "8000"))
+    var_dir = Path(os.environ.get("INTAKE_VAR_DIR", ROOT / "var"))
+    log_dir = var_dir / "log"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    if port_in_use(port):
+        print(f"error: port {port} is in use; stop what uses it or run with PORT=<free port>", file=sys.stderr)
+        return 1
+
+    env = dict(os.environ)
+    env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    env["INTAKE_VAR_DIR"] = str(var_dir)
+    env.setdefault("INTAKE_CORS_ALLOWED_ORIGINS", f"http://127.0.0.1:{port},http://localhost:{port}")
+    env.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
+
+    children: list[subprocess.Popen[bytes]] = []
+    emulator: S3Emulator | None = None
+
+    def stop_all(*_: object) -> None:
+        for child in reversed(children):
+            if child.poll() is None:
+                child.terminate()  # the main process stops its own workers
+        for child in reversed(children):
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+        if emulator:
+            emulator.stop()
+
+    def run_manage(*args: str) -> None:
+        subprocess.run([str(VENV_BIN / "python"), "manage.py", *args], cwd=ROOT, env=env, check=True)
+
+    try:
+        if "INTAKE_S3_ENDPOINT_URL" not in os.environ:
+            emulator_port = int(os.environ.get("INTAKE_EMULATOR_PORT", "9000"))
+            step(f"starting the S3 emulator on http://127.0.0.1:{emulator_port} (log: {log_dir / 'emulator.log'})")
+            emulator = S3Emulator(port=emulator_port, log_path=log_dir / "emulator.log").start()
+            env["INTAKE_S3_ENDPOINT_URL"] = emulator.endpoint_url
+            env.setdefault("INTAKE_S3_CREATE_BUCKET", "true")
+            # The emulator accepts any credentials; these only make boto3 sign.
+            env.setdefault("AWS_ACCESS_KEY_ID", "intake-local")
+            env.setdefault("AWS_SECRET_ACCESS_KEY", "intake-local-secret")
+        step("applying database migrations")
+        run_manage("migrate", "--no-input", "-v", "0")
+        step("configuring the bucket (CORS, lifecycle, encryption, events)")
+        run_manage("setup_bucket", "--create-queue", "intake-events")
+        step("making sure a staff account exists")
+        run_manage("ensure_staff_user", "--password-file", str(var_dir / "admin-password.txt"))
+        (var_dir / "broker" / "queue").mkdir(parents=True, exist_ok=True)
+        (var_dir / "broker" / "processed").mkdir(parents=True, exist_ok=True)
+        step(f"starting the Celery worker (log: {log_dir / 'worker.log'})")
+        with open(log_dir / "worker.log", "ab") as worker_log:
+            children.append(
+                subprocess.Popen(
+                    [str(VENV_BIN / "celery"), "-A", "config", "worker", "-l", "info", "--concurrency", "2"],
+                    cwd=ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent,
+                )
+            )
+        step(f"starting Django on http://127.0.0.1:{port}")
+        children.append(
+            subprocess.Popen(
+                [str(VENV_BIN / "python"), "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+                cwd=ROOT, env=env, start_new_session=True, preexec_fn=die_with_parent,
+            )
+        )
+        print(
+            f"\n  Intake:     http://127.0.0.1:{port}/\n"
+            f"  Admin:      http://127.0.0.1:{port}/admin/\n"
+            f"  API spec:   http://127.0.0.1:{port}/api/openapi.json\n"
+            f"  Readiness:  http://127.0.0.1:{port}/healthz/ready\n"
+            f"  S3:         {env['INTAKE_S3_ENDPOINT_URL']} (bucket {env.get('INTAKE_S3_BUCKET', 'intake-local')})\n"
+            "  Press Ctrl-C to stop everything.\n",
+            flush=True,
+        )
+        signal.signal(signal.SIGTERM, _interrupt)
+        while True:
+            for child in children:
+                if child.poll() is not None:
+                    print(f"error: {child.args[0]} exited with code {child.returncode}; stopping", file=sys.stderr)
+                    return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        step("stopping")
+        return 0
+    except (subprocess.CalledProcessError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stop_all()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

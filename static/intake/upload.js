@@ -1,0 +1,77 @@
+// Staff upload page: Uppy (vendored v5) speaking Intake's Companion-compatible API.
+// Bytes go straight to S3; Django only signs and records. See docs/architecture.md.
+(function () {
+  "use strict";
+  const config = JSON.parse(document.getElementById("intake-upload-config").textContent);
+  const { Uppy, Dashboard, AwsS3, GoldenRetriever } = window.Uppy;
+  const announcer = document.getElementById("upload-announcer");
+
+  function csrfToken() {
+    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  function announce(text) {
+    // Screen readers hear progress milestones, not every percent.
+    announcer.textContent = text;
+  }
+
+  const uppy = new Uppy({
+    id: "intake-staff",
+    autoProceed: false,
+    restrictions: { maxFileSize: config.maxFileSize, allowedFileTypes: config.allowedTypes },
+  })
+    .use(Dashboard, {
+      inline: true,
+      target: "#uploader",
+      width: "100%",
+      height: 420,
+      showProgressDetails: true,
+      proudlyDisplayPoweredByUppy: false,
+      showRemoveButtonAfterComplete: true,
+    })
+    .use(AwsS3, {
+      endpoint: config.endpoint,
+      headers: { "X-CSRFToken": csrfToken() },
+      shouldUseMultipart: (file) => file.size >= config.multipartThreshold,
+      getChunkSize: () => config.partSize,
+      limit: 6,
+      retryDelays: [0, 1000, 3000, 5000],
+    })
+    // Keeps files (up to 512 MiB in IndexedDB) and multipart state across a reload;
+    // a resumed multipart upload asks the server which parts S3 already has.
+    .use(GoldenRetriever, { indexedDB: { maxFileSize: 512 * 1024 * 1024, maxTotalSize: 1024 * 1024 * 1024 } });
+
+  // The server checks the declared size before signing and binds it into the URL.
+  uppy.on("file-added", (file) => uppy.setFileMeta(file.id, { size: file.size }));
+
+  // Single-request uploads have no "complete" call in the Companion contract: tell
+  // the server, which HEADs the object and records it (or refuses it).
+  uppy.addPostProcessor(async (fileIDs) => {
+    for (const id of fileIDs) {
+      const file = uppy.getFile(id);
+      if (!file || file.error || !file.response || !file.response.body) continue;
+      const multipart = file.s3Multipart && file.s3Multipart.uploadId;
+      if (multipart) continue;
+      uppy.emit("postprocess-progress", file, { mode: "indeterminate", message: "Checking the stored file" });
+      const response = await fetch(
+        `${config.endpoint}/s3/complete?key=${encodeURIComponent(file.response.body.key)}`,
+        { method: "POST", headers: { "X-CSRFToken": csrfToken() }, credentials: "same-origin" },
+      );
+      if (!response.ok) {
+        let message = `The server refused the file (${response.status}).`;
+        try { message = (await response.json()).message || message; } catch (_) { /* not JSON */ }
+        uppy.emit("upload-error", file, new Error(message));
+      }
+      uppy.emit("postprocess-complete", file);
+    }
+  });
+
+  uppy.on("upload", () => announce("Upload started."));
+  uppy.on("upload-error", (file, error) => announce(`${file.name} failed: ${error.message}`));
+  uppy.on("complete", (result) => {
+    announce(`${result.successful.length} uploaded, ${result.failed.length} failed.`);
+    document.body.dispatchEvent(new CustomEvent("intake:uploaded"));
+  });
+  window.intakeUppy = uppy; // for diagnostics and the browser tests
+})();

@@ -1,0 +1,71 @@
+"""Fixtures shared by every test layer.
+
+AWS configuration is isolated first thing, before boto3 can read anything: no
+developer credentials or config file leak into tests (as django-storages does).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ["AWS_CONFIG_FILE"] = os.devnull
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+os.environ["AWS_ACCESS_KEY_ID"] = "intake-test-access"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "intake-test-secret"
+os.environ.pop("AWS_SESSION_TOKEN", None)
+os.environ.pop("AWS_PROFILE", None)
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from emulator import S3Emulator  # noqa: E402
+
+TEST_PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(scope="session")
+def s3_emulator() -> Iterator[S3Emulator]:
+    """One moto server for the session, over real HTTP on 127.0.0.1."""
+    with S3Emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def s3_bucket(s3_emulator: S3Emulator, settings: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, configured bucket per test, with the app pointed at it."""
+    from uploader import s3
+    from uploader.bucket import bucket_configure
+
+    settings.INTAKE_S3_ENDPOINT_URL = s3_emulator.endpoint_url
+    settings.INTAKE_S3_ADDRESSING_STYLE = "path"
+    settings.INTAKE_S3_BUCKET = f"intake-test-{uuid.uuid4().hex[:12]}"
+    settings.INTAKE_S3_REGION = "us-east-1"
+    s3.reset_clients()
+    bucket_configure(create=True, origins=["http://127.0.0.1:8000"], queue_arn=None, abort_after_days=2)
+    yield settings.INTAKE_S3_BUCKET
+    s3.reset_clients()
+
+
+def make_staff_user(username: str, *, is_staff: bool = True):  # type: ignore[no-untyped-def]
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user(
+        username=username, password=TEST_PASSWORD, is_staff=is_staff, email=f"{username}@example.test"
+    )
+
+
+@pytest.fixture
+def staff_user(db):  # type: ignore[no-untyped-def]
+    return make_staff_user("alice")
+
+
+@pytest.fixture
+def staff_client(client, staff_user):  # type: ignore[no-untyped-def]
+    client.force_login(staff_user)
+    return client

@@ -1,0 +1,328 @@
+"""Every call of the upload contract over HTTP against the S3 emulator."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pytest
+import requests
+from django.conf import settings
+from django.test import Client
+
+from tests.conftest import make_staff_user
+from uploader import s3
+from uploader.models import Upload, UploadState
+
+pytestmark = pytest.mark.integration
+
+MiB = 1024 * 1024
+
+
+def _post_json(client: Client, url: str, body: object) -> object:
+    return client.post(url, data=json.dumps(body), content_type="application/json")
+
+
+def _create_multipart(api: Client, *, filename: str = "big.bin", size: int = 15 * MiB, type_: str = "application/octet-stream") -> dict:
+    response = _post_json(api, "/api/s3/multipart", {"filename": filename, "type": type_, "metadata": {"size": size}})
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+# --- single uploads ------------------------------------------------------------------------
+
+
+def test_single_put_upload_end_to_end(api: Client) -> None:
+    body = os.urandom(200 * 1024)
+    response = api.get("/api/s3/params", {"filename": "photo.jpg", "type": "image/jpeg", "metadata[size]": len(body)})
+    assert response.status_code == 200
+    signed = response.json()
+    assert signed["method"] == "PUT"
+    assert signed["headers"] == {"content-type": "image/jpeg"}
+    assert signed["fields"] == {"key": signed["key"]}
+    upload = Upload.objects.get(pk=signed["id"])
+    assert upload.state == UploadState.REGISTERED
+    assert upload.key == signed["key"]
+
+    put = requests.put(signed["url"], data=body, headers=signed["headers"], timeout=30)
+    assert put.status_code == 200
+
+    done = api.post(f"/api/s3/complete?key={signed['key']}")
+    assert done.status_code == 200, done.content
+    assert done.json()["key"] == signed["key"]
+    upload.refresh_from_db()
+    assert upload.state == UploadState.STORED
+    assert upload.stored_size == len(body)
+    assert upload.etag == hashlib.md5(body).hexdigest()  # noqa: S324 - S3's ETag of a single PUT
+    assert hashlib.sha256(s3.get_object_bytes(key=upload.key)).digest() == hashlib.sha256(body).digest()
+
+    detail = api.get(f"/api/uploads/{upload.id}")
+    assert detail.json()["state"] == "stored"
+    assert detail.json()["storedSize"] == len(body)
+
+
+def test_signed_put_url_binds_key_type_length_and_expiry(api: Client) -> None:
+    signed = api.get("/api/s3/params", {"filename": "../../etc/passwd", "type": "text/plain", "size": 42}).json()
+    url = urlsplit(signed["url"])
+    query = parse_qs(url.query)
+    assert unquote(url.path) == f"/{settings.INTAKE_S3_BUCKET}/{signed['key']}"
+    assert signed["key"].startswith("uploads/staff/")
+    assert signed["key"].endswith("/passwd")
+    assert query["X-Amz-Expires"] == [str(settings.INTAKE_PRESIGN_EXPIRES_SECONDS)]
+    assert query["X-Amz-SignedHeaders"] == ["content-length;content-type;host"]
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+    assert query["X-Amz-Credential"][0].endswith("/us-east-1/s3/aws4_request")
+
+
+def test_params_without_size_answers_a_post_policy_with_a_size_range(api: Client) -> None:
+    signed = api.get("/api/s3/params", {"filename": "doc.pdf", "type": "application/pdf"}).json()
+    assert signed["method"] == "POST"
+    fields = signed["fields"]
+    assert fields["key"] == signed["key"]
+    policy = json.loads(base64.b64decode(fields["policy"]))
+    conditions = policy["conditions"]
+    assert {"key": signed["key"]} in conditions
+    assert {"Content-Type": "application/pdf"} in conditions
+    assert ["content-length-range", 1, settings.INTAKE_MAX_UPLOAD_BYTES] in conditions
+    assert policy["expiration"]
+
+    body = b"%PDF-1.7 tiny"
+    posted = requests.post(signed["url"], data=fields, files={"file": ("doc.pdf", body)}, timeout=30)
+    assert posted.status_code in {200, 204}
+    assert api.post(f"/api/s3/complete?key={signed['key']}").status_code == 200
+    assert Upload.objects.get(key=signed["key"]).stored_size == len(body)
+
+
+def test_object_larger_than_declared_is_rejected_and_removed(api: Client) -> None:
+    signed = api.get("/api/s3/params", {"filename": "a.txt", "type": "text/plain", "size": 10}).json()
+    # The emulator does not enforce the signed Content-Length; real S3 would refuse.
+    requests.put(signed["url"], data=b"x" * 20, headers=signed["headers"], timeout=30).raise_for_status()
+    response = api.post(f"/api/s3/complete?key={signed['key']}")
+    assert response.status_code == 400
+    assert response.json()["code"] == "limit_exceeded"
+    assert "declared" in response.json()["message"]
+    upload = Upload.objects.get(key=signed["key"])
+    assert upload.state == UploadState.REJECTED
+    assert upload.rejection_reason
+    with pytest.raises(s3.ObjectNotFound):
+        s3.head_object(key=upload.key)
+
+
+def test_complete_before_the_object_arrived_is_a_409(api: Client) -> None:
+    signed = api.get("/api/s3/params", {"filename": "a.txt", "type": "text/plain", "size": 10}).json()
+    response = api.post(f"/api/s3/complete?key={signed['key']}")
+    assert response.status_code == 409
+    assert Upload.objects.get(key=signed["key"]).state == UploadState.REGISTERED
+
+
+# --- multipart ---------------------------------------------------------------------------------
+
+
+def test_three_part_multipart_upload_with_batch_signing(api: Client) -> None:
+    parts = [os.urandom(5 * MiB) for _ in range(3)]
+    created = _create_multipart(api, size=sum(map(len, parts)))
+    upload = Upload.objects.get(key=created["key"])
+    assert upload.multipart_upload_id == created["uploadId"]
+
+    batch = api.get(f"/api/s3/multipart/{created['uploadId']}/batch", {"key": created["key"], "partNumbers": "1,2,3"})
+    assert batch.status_code == 200
+    urls = batch.json()["presignedUrls"]
+    assert sorted(urls) == ["1", "2", "3"]
+    upload.refresh_from_db()
+    assert upload.state == UploadState.UPLOADING
+
+    etags = []
+    for number, body in enumerate(parts, start=1):
+        put = requests.put(urls[str(number)], data=body, timeout=60)
+        assert put.status_code == 200
+        etags.append(put.headers["ETag"])
+
+    listed = api.get(f"/api/s3/multipart/{created['uploadId']}", {"key": created["key"]})
+    assert listed.status_code == 200
+    assert listed.json() == [
+        {"PartNumber": n, "ETag": etags[n - 1], "Size": 5 * MiB} for n in (1, 2, 3)
+    ]
+
+    done = _post_json(
+        api,
+        f"/api/s3/multipart/{created['uploadId']}/complete?key={created['key']}",
+        {"parts": [{"PartNumber": n, "ETag": etags[n - 1]} for n in (3, 1, 2)]},  # any order
+    )
+    assert done.status_code == 200, done.content
+    assert done.json()["key"] == created["key"]
+    upload.refresh_from_db()
+    assert upload.state == UploadState.STORED
+    assert upload.stored_size == 15 * MiB
+    assert upload.etag.endswith("-3")
+    stored = s3.get_object_bytes(key=upload.key)
+    assert hashlib.sha256(stored).hexdigest() == hashlib.sha256(b"".join(parts)).hexdigest()
+
+    again = _post_json(
+        api, f"/api/s3/multipart/{created['uploadId']}/complete?key={created['key']}",
+        {"parts": [{"PartNumber": n, "ETag": etags[n - 1]} for n in (1, 2, 3)]},
+    )
+    assert again.status_code == 200, "a retried complete answers the same"
+
+
+def test_sign_one_part(api: Client) -> None:
+    created = _create_multipart(api)
+    response = api.get(f"/api/s3/multipart/{created['uploadId']}/2", {"key": created["key"]})
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["expires"] == settings.INTAKE_PRESIGN_EXPIRES_SECONDS
+    query = parse_qs(urlsplit(answer["url"]).query)
+    assert query["partNumber"] == ["2"]
+    assert query["uploadId"] == [created["uploadId"]]
+    assert requests.put(answer["url"], data=b"last part may be small", timeout=30).status_code == 200
+
+
+def test_abort_frees_the_upload(api: Client) -> None:
+    created = _create_multipart(api)
+    url = api.get(f"/api/s3/multipart/{created['uploadId']}/1", {"key": created["key"]}).json()["url"]
+    requests.put(url, data=os.urandom(1024), timeout=30).raise_for_status()
+
+    response = api.delete(f"/api/s3/multipart/{created['uploadId']}?key={created['key']}")
+    assert response.status_code == 200
+    assert response.json() == {}
+    assert Upload.objects.get(key=created["key"]).state == UploadState.ABORTED
+    open_uploads = s3.boto3_client().list_multipart_uploads(Bucket=settings.INTAKE_S3_BUCKET).get("Uploads", [])
+    assert created["uploadId"] not in {u["UploadId"] for u in open_uploads}
+    # Aborting again is harmless; anything else on it is the wrong state.
+    assert api.delete(f"/api/s3/multipart/{created['uploadId']}?key={created['key']}").status_code == 200
+    assert api.get(f"/api/s3/multipart/{created['uploadId']}/1", {"key": created["key"]}).status_code == 409
+    assert api.get(f"/api/s3/multipart/{created['uploadId']}", {"key": created["key"]}).status_code == 409
+
+
+def test_wrong_states_are_409(api: Client) -> None:
+    body = os.urandom(1024)
+    created = _create_multipart(api, size=len(body))
+    url = api.get(f"/api/s3/multipart/{created['uploadId']}/1", {"key": created["key"]}).json()["url"]
+    etag = requests.put(url, data=body, timeout=30).headers["ETag"]
+    complete_url = f"/api/s3/multipart/{created['uploadId']}/complete?key={created['key']}"
+    assert _post_json(api, complete_url, {"parts": [{"PartNumber": 1, "ETag": etag}]}).status_code == 200
+    assert api.get(f"/api/s3/multipart/{created['uploadId']}/2", {"key": created["key"]}).status_code == 409
+    assert api.delete(f"/api/s3/multipart/{created['uploadId']}?key={created['key']}").status_code == 409
+
+
+# --- ownership, auth, bad input, outages ---------------------------------------------------------------
+
+
+def test_another_users_upload_is_404_on_every_call(api: Client, client: Client, db: None) -> None:
+    created = _create_multipart(api)
+    single = api.get("/api/s3/params", {"filename": "a.txt", "type": "text/plain", "size": 3}).json()
+    other = Client()
+    other.force_login(make_staff_user("mallory"))
+    upload_id, key = created["uploadId"], created["key"]
+    calls = [
+        other.get(f"/api/s3/multipart/{upload_id}/1", {"key": key}),
+        other.get(f"/api/s3/multipart/{upload_id}/batch", {"key": key, "partNumbers": "1,2"}),
+        other.get(f"/api/s3/multipart/{upload_id}", {"key": key}),
+        _post_json(other, f"/api/s3/multipart/{upload_id}/complete?key={key}", {"parts": [{"PartNumber": 1, "ETag": "x"}]}),
+        other.delete(f"/api/s3/multipart/{upload_id}?key={key}"),
+        other.post(f"/api/s3/complete?key={single['key']}"),
+        other.get(f"/api/uploads/{single['id']}"),
+        # The right upload id with another key is not a way in either.
+        api.get(f"/api/s3/multipart/{upload_id}/1", {"key": single["key"]}),
+    ]
+    assert [c.status_code for c in calls] == [404] * len(calls)
+    assert all(c.json()["code"] == "not_found" for c in calls)
+    assert Upload.objects.get(key=key).state == UploadState.REGISTERED
+
+
+def test_requires_a_signed_in_staff_member(client: Client, s3_bucket: str, db: None) -> None:
+    anonymous = client.get("/api/s3/params", {"filename": "a.txt", "size": 1})
+    assert anonymous.status_code == 401
+    client.force_login(make_staff_user("bob", is_staff=False))
+    assert client.get("/api/s3/params", {"filename": "a.txt", "size": 1}).status_code == 403
+    assert Upload.objects.count() == 0
+
+
+def test_cross_site_requests_are_refused(api: Client) -> None:
+    response = api.get("/api/s3/params", {"filename": "a.txt", "size": 1}, headers={"Sec-Fetch-Site": "cross-site"})
+    assert response.status_code == 403
+    assert Upload.objects.count() == 0
+
+
+def test_post_calls_need_the_csrf_token(staff_user, s3_bucket: str) -> None:  # type: ignore[no-untyped-def]
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(staff_user)
+    response = strict.post("/api/s3/multipart", data=json.dumps({"filename": "a", "size": 6 * MiB}), content_type="application/json")
+    assert response.status_code == 403
+    assert Upload.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "code"),
+    [
+        ({"type": "text/plain", "size": 5}, "filename", "invalid"),
+        ({"filename": "a.txt", "size": "five"}, "size", "invalid"),
+        ({"filename": "a.txt", "size": 0}, "size", "invalid"),
+        ({"filename": "a.txt", "type": "not a type", "size": 5}, "type", "invalid"),
+        ({"filename": "a.txt", "size": 6 * 1024**4}, "size", "limit_exceeded"),
+    ],
+)
+def test_bad_single_upload_input_is_a_400_naming_the_field(api: Client, query: dict, field: str, code: str) -> None:
+    response = api.get("/api/s3/params", query)
+    assert response.status_code == 400
+    assert response.json()["field"] == field
+    assert response.json()["code"] == code
+    assert response.json()["message"]
+    assert Upload.objects.count() == 0
+
+
+def test_disallowed_type_is_refused_before_signing(api: Client, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.INTAKE_ALLOWED_CONTENT_TYPES = ["image/*"]
+    response = api.get("/api/s3/params", {"filename": "a.exe", "type": "application/x-msdownload", "size": 5})
+    assert response.status_code == 400
+    assert response.json()["field"] == "type"
+    assert api.get("/api/s3/params", {"filename": "a.png", "type": "image/png", "size": 5}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ("not json", None),
+        ("[1, 2]", None),
+        (json.dumps({"filename": "a.bin"}), "size"),
+        (json.dumps({"filename": "", "size": 10}), "filename"),
+        (json.dumps({"filename": "a", "size": True}), "size"),
+    ],
+)
+def test_bad_multipart_create_input_is_a_400(api: Client, body: str, field: str | None) -> None:
+    response = api.post("/api/s3/multipart", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["field"] == field
+    assert Upload.objects.count() == 0
+
+
+def test_bad_part_numbers_and_parts_lists_are_400(api: Client) -> None:
+    created = _create_multipart(api)
+    base = f"/api/s3/multipart/{created['uploadId']}"
+    key = created["key"]
+    assert api.get(f"{base}/0", {"key": key}).status_code == 400
+    assert api.get(f"{base}/10001", {"key": key}).status_code == 400
+    assert api.get(f"{base}/batch", {"key": key, "partNumbers": "1,x"}).status_code == 400
+    assert api.get(f"{base}/batch", {"key": key, "partNumbers": ""}).status_code == 400
+    assert api.get(f"{base}/1").status_code == 400  # key missing
+    complete = f"{base}/complete?key={key}"
+    for parts in ([], [{"PartNumber": 1}], [{"PartNumber": 1, "ETag": "a"}, {"PartNumber": 1, "ETag": "b"}], "x"):
+        response = _post_json(api, complete, {"parts": parts})
+        assert response.status_code == 400, parts
+        assert response.json()["field"] == "parts"
+    assert Upload.objects.get(key=key).state == UploadState.REGISTERED
+
+
+def test_s3_unreachable_is_a_503_with_a_plain_message(api: Client, settings) -> None:  # type: ignore[no-untyped-def]
+    from emulator import free_port
+
+    settings.INTAKE_S3_ENDPOINT_URL = f"http://127.0.0.1:{free_port()}"
+    settings.INTAKE_S3_CONNECT_TIMEOUT = 0.5
+    s3.reset_clients()
+    response = _post_json(api, "/api/s3/multipart", {"filename": "a.bin", "size": 6 * MiB})
+    assert response.status_code == 503
+    assert response.json()["code"] == "storage_unavailable"
+    assert "try again" in response.json()["message"]
+    assert Upload.objects.count() == 0, "nothing half-written"

@@ -1,0 +1,108 @@
+"""Our fast SigV4 signer must produce byte-identical URLs to botocore's."""
+
+import datetime as dt
+from unittest import mock
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from uploader.signing import QueryStringSigner, SigningCredentials
+
+NOW = dt.datetime(2026, 11, 28, 19, 47, 16)
+
+
+def _client(endpoint_url: str | None, region: str, style: str, token: str | None = None):  # type: ignore[no-untyped-def]
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        aws_session_token=token,
+        config=Config(signature_version="s3v4", s3={"addressing_style": style}, request_checksum_calculation="when_required"),
+    )
+
+
+def _botocore_url(client, operation: str, params: dict, expires: int) -> str:  # type: ignore[no-untyped-def]
+    with mock.patch("botocore.auth.get_current_datetime", return_value=NOW):
+        return str(client.generate_presigned_url(operation, Params=params, ExpiresIn=expires))
+
+
+def _our_signer(client, bucket: str) -> QueryStringSigner:  # type: ignore[no-untyped-def]
+    probe = client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "__probe__"})
+    return QueryStringSigner(object_url_prefix=probe.split("?")[0].removesuffix("__probe__"), region=client.meta.region_name)
+
+
+ENDPOINTS = [
+    ("http://127.0.0.1:9000", "us-east-1", "path"),
+    ("http://localhost:80", "eu-west-1", "path"),
+    (None, "eu-central-1", "virtual"),
+    (None, "us-east-1", "virtual"),
+    ("https://s3.example.test:8443", "ap-southeast-2", "path"),
+]
+KEYS = [
+    "uploads/staff/2026/11/0d9c/report.pdf",
+    "uploads/staff/2026/11/0d9c/Grüße aus Köln (1).jpg",
+    "uploads/a+b=c&d/~tilde/!*'();:@$,?#[]",
+    "uploads/😀/x",
+]
+
+
+@pytest.mark.parametrize(("endpoint", "region", "style"), ENDPOINTS)
+@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("token", [None, "FQoGZXIvYXdzE//session+token=="])
+def test_put_object_url_is_byte_identical(endpoint: str | None, region: str, style: str, key: str, token: str | None) -> None:
+    client = _client(endpoint, region, style, token)
+    expected = _botocore_url(
+        client, "put_object", {"Bucket": "intake-bucket", "Key": key, "ContentType": "image/jpeg", "ContentLength": 123456}, 900
+    )
+    ours = _our_signer(client, "intake-bucket").presign(
+        credentials=SigningCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token),
+        method="PUT",
+        key=key,
+        expires_in=900,
+        now=NOW,
+        headers={"content-length": "123456", "content-type": "image/jpeg"},
+    )
+    assert ours == expected
+
+
+@pytest.mark.parametrize(("endpoint", "region", "style"), ENDPOINTS)
+@pytest.mark.parametrize("upload_id", ["2~abc.DEF_ghi-jkl", "VXBsb2FkIElE+/=", "x"])
+@pytest.mark.parametrize("part_number", [1, 37, 10000])
+def test_upload_part_url_is_byte_identical(endpoint: str | None, region: str, style: str, upload_id: str, part_number: int) -> None:
+    client = _client(endpoint, region, style)
+    key = KEYS[1]
+    expected = _botocore_url(
+        client, "upload_part", {"Bucket": "intake-bucket", "Key": key, "UploadId": upload_id, "PartNumber": part_number}, 3600
+    )
+    ours = _our_signer(client, "intake-bucket").presign(
+        credentials=SigningCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+        method="PUT",
+        key=key,
+        expires_in=3600,
+        now=NOW,
+        operation_params=[("uploadId", upload_id), ("partNumber", str(part_number))],
+    )
+    assert ours == expected
+
+
+def test_signature_changes_with_every_bound_input() -> None:
+    client = _client("http://127.0.0.1:9000", "us-east-1", "path")
+    signer = _our_signer(client, "b")
+    creds = SigningCredentials("AK", "SK")
+    base = {"credentials": creds, "method": "PUT", "key": "k", "expires_in": 60, "now": NOW,
+            "headers": {"content-type": "a/b", "content-length": "1"}}
+    reference = signer.presign(**base)  # type: ignore[arg-type]
+    variants = [
+        {**base, "key": "k2"},
+        {**base, "expires_in": 61},
+        {**base, "now": NOW + dt.timedelta(seconds=1)},
+        {**base, "headers": {"content-type": "a/c", "content-length": "1"}},
+        {**base, "headers": {"content-type": "a/b", "content-length": "2"}},
+        {**base, "credentials": SigningCredentials("AK", "SK2")},
+    ]
+    signatures = {signer.presign(**v).rsplit("=", 1)[1] for v in variants}  # type: ignore[arg-type]
+    assert reference.rsplit("=", 1)[1] not in signatures
+    assert len(signatures) == len(variants)

@@ -1,0 +1,235 @@
+"""The JSON upload contract (Companion-compatible; what Uppy's AwsS3 plugin calls).
+
+Views only check input, call one service and shape the answer. Errors come back as
+`{"message", "code", "field"}` with the status the service's error carries:
+400 bad input, 404 not yours or not there, 409 wrong state, 503 storage down.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from uploader import selectors, services
+from uploader.errors import InvalidInput, UploadError
+from uploader.models import Upload
+
+logger = logging.getLogger(__name__)
+
+STAFF_SCOPE = "staff"
+MAX_BATCH_QUERY_LENGTH = 8_000
+
+View = Callable[..., HttpResponse]
+
+
+def error_response(*, status: int, message: str, code: str, field: str | None = None) -> JsonResponse:
+    return JsonResponse({"message": message, "code": code, "field": field}, status=status)
+
+
+def staff_api(view: View) -> View:
+    """Session-authenticated staff only; domain errors become JSON answers.
+
+    Requests a browser marks as cross-site are refused outright: the signing calls
+    include GETs that register uploads, which Django's CSRF check does not cover.
+    """
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.headers.get("Sec-Fetch-Site") == "cross-site":
+            return error_response(status=403, message="Cross-site requests are not allowed.", code="forbidden")
+        user = request.user
+        if not user.is_authenticated:
+            return error_response(status=401, message="Sign in to upload files.", code="unauthenticated")
+        if not (user.is_active and user.is_staff):
+            return error_response(status=403, message="Your account may not upload files here.", code="forbidden")
+        try:
+            return view(request, *args, **kwargs)
+        except UploadError as exc:
+            return error_response(status=exc.status, message=exc.message, code=exc.code, field=exc.field)
+
+    return wrapper
+
+
+# --- input helpers ---------------------------------------------------------------------------
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any]:
+    if not request.body:
+        return {}
+    try:
+        body = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("The request body must be a JSON object.")
+    return body
+
+
+def _parse_int(value: Any, *, field: str, required: bool) -> int | None:
+    if value is None or value == "":
+        if required:
+            raise InvalidInput(f"{field} is required.", field=field)
+        return None
+    if isinstance(value, bool):
+        raise InvalidInput(f"{field} must be a whole number.", field=field)
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise InvalidInput(f"{field} must be a whole number.", field=field) from None
+
+
+def _require_str(value: Any, *, field: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{field} is required.", field=field)
+    return value
+
+
+def _key_param(request: HttpRequest) -> str:
+    return _require_str(request.GET.get("key"), field="key")
+
+
+def upload_location(request: HttpRequest, upload: Upload) -> str:
+    return request.build_absolute_uri(reverse("uploader:upload-detail", args=[upload.id]))
+
+
+def upload_as_json(request: HttpRequest, upload: Upload) -> dict[str, Any]:
+    return {
+        "id": str(upload.id),
+        "key": upload.key,
+        "filename": upload.original_filename,
+        "state": upload.state,
+        "declaredSize": upload.declared_size,
+        "storedSize": upload.stored_size,
+        "contentType": upload.declared_content_type,
+        "etag": upload.etag,
+        "multipart": upload.is_multipart,
+        "rejectionReason": upload.rejection_reason or None,
+        "createdAt": upload.created_at.isoformat(),
+        "storedAt": upload.stored_at.isoformat() if upload.stored_at else None,
+        "location": upload_location(request, upload),
+    }
+
+
+# --- the contract ---------------------------------------------------------------------------------
+
+
+@require_GET
+@staff_api
+def sign_single_upload(request: HttpRequest) -> HttpResponse:
+    """`GET s3/params?filename=&type=&size=` (size also read from `metadata[size]`)."""
+    size = _parse_int(request.GET.get("size") or request.GET.get("metadata[size]"), field="size", required=False)
+    upload, signed = services.upload_sign_single(
+        owner=request.user,
+        scope=STAFF_SCOPE,
+        filename=_require_str(request.GET.get("filename"), field="filename"),
+        content_type=request.GET.get("type"),
+        size=size,
+    )
+    return JsonResponse(
+        {"method": signed.method, "url": signed.url, "fields": signed.fields, "headers": signed.headers,
+         "key": upload.key, "id": str(upload.id)}
+    )
+
+
+@require_POST
+@staff_api
+def complete_single_upload(request: HttpRequest) -> HttpResponse:
+    """`POST s3/complete?key=`: the browser's PUT/POST finished; S3 is asked what arrived."""
+    upload = selectors.upload_get_by_key(user=request.user, key=_key_param(request))
+    upload = services.upload_complete_single(upload=upload)
+    return JsonResponse({"location": upload_location(request, upload), "key": upload.key, "upload": upload_as_json(request, upload)})
+
+
+@require_POST
+@staff_api
+def create_multipart_upload(request: HttpRequest) -> HttpResponse:
+    """`POST s3/multipart` with `{filename, type, metadata: {size}}` (or a top-level size)."""
+    body = _json_body(request)
+    metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+    size = _parse_int(body.get("size", metadata.get("size")), field="size", required=True)
+    assert size is not None  # required=True
+    upload = services.upload_create_multipart(
+        owner=request.user,
+        scope=STAFF_SCOPE,
+        filename=_require_str(body.get("filename"), field="filename"),
+        content_type=body.get("type") if isinstance(body.get("type"), str) else None,
+        size=size,
+    )
+    return JsonResponse({"key": upload.key, "uploadId": upload.multipart_upload_id, "id": str(upload.id)})
+
+
+@require_GET
+@staff_api
+def sign_part(request: HttpRequest, upload_id: str, part_number: int) -> HttpResponse:
+    """`GET s3/multipart/<uploadId>/<partNumber>?key=`"""
+    upload = selectors.upload_get_multipart(user=request.user, upload_id=upload_id, key=_key_param(request))
+    urls = services.upload_sign_parts(upload=upload, part_numbers=[part_number])
+    return JsonResponse({"url": urls[part_number], "expires": settings.INTAKE_PRESIGN_EXPIRES_SECONDS})
+
+
+@require_GET
+@staff_api
+def sign_part_batch(request: HttpRequest, upload_id: str) -> HttpResponse:
+    """`GET s3/multipart/<uploadId>/batch?key=&partNumbers=1,2,3` → `{presignedUrls: {n: url}}`."""
+    raw = request.GET.get("partNumbers", "")
+    if len(raw) > MAX_BATCH_QUERY_LENGTH:
+        raise InvalidInput("partNumbers is too long.", field="partNumbers")
+    numbers = [_parse_int(n, field="partNumbers", required=True) for n in raw.split(",") if n.strip()]
+    upload = selectors.upload_get_multipart(user=request.user, upload_id=upload_id, key=_key_param(request))
+    urls = services.upload_sign_parts(upload=upload, part_numbers=[n for n in numbers if n is not None])
+    return JsonResponse({"presignedUrls": {str(n): url for n, url in urls.items()},
+                         "expires": settings.INTAKE_PRESIGN_EXPIRES_SECONDS})
+
+
+@require_http_methods(["GET", "DELETE"])
+@staff_api
+def multipart_upload(request: HttpRequest, upload_id: str) -> HttpResponse:
+    """`GET` lists the uploaded parts (a bare array: resume depends on it); `DELETE` aborts."""
+    upload = selectors.upload_get_multipart(user=request.user, upload_id=upload_id, key=_key_param(request))
+    if request.method == "DELETE":
+        services.upload_abort_multipart(upload=upload)
+        return JsonResponse({})
+    parts = services.upload_list_parts(upload=upload)
+    return JsonResponse([{"PartNumber": p.part_number, "ETag": p.etag, "Size": p.size} for p in parts], safe=False)
+
+
+@require_POST
+@staff_api
+def complete_multipart_upload(request: HttpRequest, upload_id: str) -> HttpResponse:
+    """`POST s3/multipart/<uploadId>/complete?key=` with `{parts: [{PartNumber, ETag}]}`."""
+    upload = selectors.upload_get_multipart(user=request.user, upload_id=upload_id, key=_key_param(request))
+    raw_parts = _json_body(request).get("parts")
+    if not isinstance(raw_parts, list):
+        raise InvalidInput("parts must be a list of {PartNumber, ETag}.", field="parts")
+    parts = []
+    for raw in raw_parts:
+        if not isinstance(raw, dict) or not isinstance(raw.get("ETag"), str):
+            raise InvalidInput("Each part needs a PartNumber and an ETag.", field="parts")
+        number = _parse_int(raw.get("PartNumber"), field="parts", required=True)
+        assert number is not None
+        parts.append(services.PartETag(part_number=number, etag=raw["ETag"]))
+    upload = services.upload_complete_multipart(upload=upload, parts=parts)
+    return JsonResponse({"location": upload_location(request, upload), "key": upload.key, "upload": upload_as_json(request, upload)})
+
+
+@require_GET
+@staff_api
+def upload_detail(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
+    upload = selectors.upload_get(user=request.user, upload_id=upload_id)
+    return JsonResponse(upload_as_json(request, upload))
+
+
+@require_GET
+def openapi_document(request: HttpRequest) -> HttpResponse:
+    from uploader.openapi import DOCUMENT
+
+    return JsonResponse(DOCUMENT)

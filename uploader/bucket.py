@@ -1,0 +1,151 @@
+"""Bring the bucket to the configuration browser uploads need, changing only what differs.
+
+Idempotent: each step compares what the bucket has with what it should have and
+writes only on a difference, so running it twice reports nothing the second time.
+Rules that Intake does not own (other CORS or lifecycle rules, other notification
+targets) are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+from uploader import s3
+
+CORS_RULE_ID = "intake-browser-uploads"
+LIFECYCLE_RULE_ID = "intake-abort-incomplete-multipart"
+NOTIFICATION_ID = "intake-object-events"
+# What browsers send to pre-signed URLs: Content-Type on single PUTs and POSTs;
+# checksum and MD5 headers for clients that add them.
+CORS_ALLOWED_HEADERS = ["content-type", "content-md5", "x-amz-checksum-sha256", "x-amz-date", "authorization"]
+# ETag is how the browser learns each part's identity for CompleteMultipartUpload.
+CORS_EXPOSE_HEADERS = ["ETag", "Location", "x-amz-version-id"]
+PUBLIC_ACCESS_BLOCK = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+
+
+@dataclass(frozen=True)
+class BucketChange:
+    step: str
+    detail: str
+
+
+def desired_cors_rule(origins: list[str]) -> dict[str, Any]:
+    return {
+        "ID": CORS_RULE_ID,
+        "AllowedOrigins": sorted(origins),
+        "AllowedMethods": ["GET", "HEAD", "POST", "PUT"],
+        "AllowedHeaders": CORS_ALLOWED_HEADERS,
+        "ExposeHeaders": CORS_EXPOSE_HEADERS,
+        "MaxAgeSeconds": 3000,
+    }
+
+
+def desired_lifecycle_rule(days: int) -> dict[str, Any]:
+    return {
+        "ID": LIFECYCLE_RULE_ID,
+        "Filter": {"Prefix": f"{settings.INTAKE_S3_KEY_PREFIX.strip('/')}/"},
+        "Status": "Enabled",
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": days},
+    }
+
+
+def desired_queue_notification(queue_arn: str) -> dict[str, Any]:
+    return {
+        "Id": NOTIFICATION_ID,
+        "QueueArn": queue_arn,
+        "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": f"{settings.INTAKE_S3_KEY_PREFIX.strip('/')}/"}]}},
+    }
+
+
+def _normalise(value: Any) -> Any:
+    """Compare configurations ignoring list order and case of filter-rule names."""
+    if isinstance(value, dict):
+        return {k: _normalise(v) for k, v in value.items() if k not in {"ResponseMetadata"}}
+    if isinstance(value, list):
+        return sorted((_normalise(v) for v in value), key=repr)
+    if isinstance(value, str):
+        return value.lower() if value in {"Prefix", "Suffix"} else value
+    return value
+
+
+def _merge_owned(current: list[dict[str, Any]], desired: dict[str, Any], id_field: str) -> list[dict[str, Any]]:
+    return [rule for rule in current if rule.get(id_field) != desired[id_field]] + [desired]
+
+
+def _owned(rules: list[dict[str, Any]], rule_id: str, id_field: str) -> dict[str, Any] | None:
+    return next((rule for rule in rules if rule.get(id_field) == rule_id), None)
+
+
+def bucket_configure(
+    *,
+    create: bool,
+    origins: list[str],
+    queue_arn: str | None,
+    abort_after_days: int,
+    report: Callable[[str], None] = lambda line: None,
+) -> list[BucketChange]:
+    """Apply every step; `report` hears about each one as it starts (progress)."""
+    changes: list[BucketChange] = []
+
+    def changed(step: str, detail: str) -> None:
+        changes.append(BucketChange(step, detail))
+        report(f"changed  {step}: {detail}")
+
+    report(f"checking bucket {settings.INTAKE_S3_BUCKET}")
+    if not s3.bucket_exists():
+        if not create:
+            raise s3.BucketNotFound(
+                f"bucket {settings.INTAKE_S3_BUCKET} does not exist and creating it is not allowed "
+                "(set INTAKE_S3_CREATE_BUCKET=true or create it with the deployment template)"
+            )
+        s3.create_bucket()
+        changed("bucket", f"created {settings.INTAKE_S3_BUCKET}")
+
+    report("checking public access block")
+    if s3.get_public_access_block() != PUBLIC_ACCESS_BLOCK:
+        s3.put_public_access_block(PUBLIC_ACCESS_BLOCK)
+        changed("public access", "all public access blocked")
+
+    report("checking default encryption")
+    rules = s3.get_encryption_rules()
+    if not rules:
+        s3.put_encryption_rules([{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}])
+        changed("encryption", "SSE-S3 (AES256) by default")
+
+    report("checking CORS")
+    if origins:
+        cors = s3.get_cors_rules()
+        wanted = desired_cors_rule(origins)
+        if _normalise(_owned(cors, CORS_RULE_ID, "ID")) != _normalise(wanted):
+            s3.put_cors_rules(_merge_owned(cors, wanted, "ID"))
+            changed("cors", f"browser uploads allowed from {', '.join(sorted(origins))}")
+    else:
+        report("skipped  cors: no INTAKE_CORS_ALLOWED_ORIGINS configured")
+
+    report("checking lifecycle")
+    lifecycle = s3.get_lifecycle_rules()
+    wanted = desired_lifecycle_rule(abort_after_days)
+    if _normalise(_owned(lifecycle, LIFECYCLE_RULE_ID, "ID")) != _normalise(wanted):
+        s3.put_lifecycle_rules(_merge_owned(lifecycle, wanted, "ID"))
+        changed("lifecycle", f"incomplete multipart uploads aborted after {abort_after_days} days")
+
+    report("checking event notifications")
+    if queue_arn:
+        notifications = s3.get_queue_notifications()
+        wanted = desired_queue_notification(queue_arn)
+        if _normalise(_owned(notifications, NOTIFICATION_ID, "Id")) != _normalise(wanted):
+            s3.put_queue_notifications(_merge_owned(notifications, wanted, "Id"))
+            changed("notifications", f"object created/removed events to {queue_arn}")
+    else:
+        report("skipped  notifications: no queue configured")
+    return changes

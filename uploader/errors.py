@@ -1,0 +1,44 @@
+"""Errors the upload services raise; the API turns each into one HTTP status.
+
+Each carries a message written for the person whose upload failed, and the field it
+is about when there is one.
+"""
+
+
+class UploadError(Exception):
+    status = 400
+    code = "invalid"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidInput(UploadError):
+    status = 400
+    code = "invalid"
+
+
+class LimitExceeded(UploadError):
+    """The declared (or stored) file breaks a limit: size, type, count."""
+
+    status = 400
+    code = "limit_exceeded"
+
+
+class UploadNotFound(UploadError):
+    """No such upload for this caller; also what someone else's upload looks like."""
+
+    status = 404
+    code = "not_found"
+
+
+class WrongState(UploadError):
+    status = 409
+    code = "wrong_state"
+
+
+class StorageUnavailable(UploadError):
+    status = 503
+    code = "storage_unavailable"

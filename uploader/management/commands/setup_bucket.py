@@ -1,0 +1,48 @@
+"""`manage.py setup_bucket`: configure the upload bucket; prints what it changed."""
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from uploader import s3
+from uploader.bucket import bucket_configure
+
+
+class Command(BaseCommand):
+    help = (
+        "Make the bucket ready for browser uploads: public access blocked, default encryption, "
+        "CORS for INTAKE_CORS_ALLOWED_ORIGINS (ETag exposed), a lifecycle rule aborting incomplete "
+        "multipart uploads, and object events to the queue. Idempotent."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--create", action="store_true", help="Create the bucket if missing (default: INTAKE_S3_CREATE_BUCKET).")
+        parser.add_argument("--queue-arn", default=None, help="SQS queue ARN for object events (default: INTAKE_S3_EVENTS_QUEUE_ARN).")
+        parser.add_argument(
+            "--create-queue",
+            metavar="NAME",
+            default=None,
+            help="Create this SQS queue if missing and send events to it (for the local emulator).",
+        )
+        parser.add_argument("--origin", action="append", default=None, help="Allowed browser origin (repeatable; default: INTAKE_CORS_ALLOWED_ORIGINS).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        origins = options["origin"] or list(settings.INTAKE_CORS_ALLOWED_ORIGINS)
+        try:
+            queue_arn = options["queue_arn"] or settings.INTAKE_S3_EVENTS_QUEUE_ARN or None
+            if options["create_queue"]:
+                queue_arn = s3.ensure_queue(options["create_queue"])
+            changes = bucket_configure(
+                create=options["create"] or settings.INTAKE_S3_CREATE_BUCKET,
+                origins=origins,
+                queue_arn=queue_arn,
+                abort_after_days=settings.INTAKE_MULTIPART_ABORT_AFTER_DAYS,
+                report=lambda line: self.stdout.write(f"  {line}"),
+            )
+        except s3.StorageError as exc:
+            raise CommandError(f"bucket set-up failed: {exc}") from exc
+        if changes:
+            self.stdout.write(self.style.SUCCESS(f"{len(changes)} change(s) made to {settings.INTAKE_S3_BUCKET}"))
+        else:
+            self.stdout.write(self.style.SUCCESS(f"{settings.INTAKE_S3_BUCKET} already configured; nothing changed"))

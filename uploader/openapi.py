@@ -1,0 +1,210 @@
+"""The OpenAPI 3.1 description of the JSON upload API (served at /api/openapi.json).
+
+Kept next to the views it describes; tests check every route is described and the
+document is valid OpenAPI.
+"""
+
+from typing import Any
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    meaning = {
+        400: "Bad input; `field` names the offending field.",
+        401: "Not signed in.",
+        403: "Signed in without upload rights, or a cross-site request.",
+        404: "No such upload for this caller (someone else's upload looks the same).",
+        409: "The upload is in a state that does not allow this call.",
+        503: "S3 cannot be reached; try again.",
+    }
+    return {str(status): _answer(meaning[status], _ERROR) for status in statuses}
+
+
+_KEY = {"name": "key", "in": "query", "required": True, "schema": {"type": "string"}, "description": "Object key returned when the upload was created."}
+_UPLOAD_ID = {"name": "uploadId", "in": "path", "required": True, "schema": {"type": "string"}, "description": "S3 multipart upload id."}
+_COMMON = (400, 401, 403, 404, 409, 503)
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Intake upload API",
+        "version": "1.0.0",
+        "description": (
+            "Companion-compatible calls that Uppy's AwsS3 plugin (v5, `endpoint` option) uses to upload "
+            "straight to S3. The server makes every object key; the client never chooses one. "
+            "Browser calls use the staff session and send `X-CSRFToken` on POST and DELETE."
+        ),
+    },
+    "servers": [{"url": "/api"}],
+    "paths": {
+        "/s3/params": {
+            "get": {
+                "operationId": "signSingleUpload",
+                "summary": "Register a single-request upload and sign it",
+                "description": (
+                    "With `size` (or `metadata[size]`): a PUT whose signature binds key, Content-Type and "
+                    "Content-Length. Without: a POST policy fixing key and type, with a content-length-range up "
+                    "to the limit."
+                ),
+                "parameters": [
+                    {"name": "filename", "in": "query", "required": True, "schema": {"type": "string", "maxLength": 255}},
+                    {"name": "type", "in": "query", "schema": {"type": "string"}},
+                    {"name": "size", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                    {"name": "metadata[size]", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                ],
+                "responses": {"200": _answer("The signed request", {"$ref": "#/components/schemas/SignedRequest"}), **_errors(400, 401, 403, 503)},
+            }
+        },
+        "/s3/complete": {
+            "post": {
+                "operationId": "completeSingleUpload",
+                "summary": "Record a finished single-request upload (the server HEADs the object)",
+                "parameters": [_KEY],
+                "responses": {"200": _answer("Stored", {"$ref": "#/components/schemas/Completed"}), **_errors(*_COMMON)},
+            }
+        },
+        "/s3/multipart": {
+            "post": {
+                "operationId": "createMultipartUpload",
+                "summary": "Register an upload and open its S3 multipart upload",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {
+                        "type": "object",
+                        "required": ["filename"],
+                        "properties": {
+                            "filename": {"type": "string"},
+                            "type": {"type": "string"},
+                            "size": {"type": "integer", "minimum": 1},
+                            "metadata": {"type": "object", "properties": {"size": {"type": ["integer", "string"]}}},
+                        },
+                    }}},
+                },
+                "responses": {
+                    "200": _answer("Created", {
+                        "type": "object",
+                        "required": ["key", "uploadId"],
+                        "properties": {"key": {"type": "string"}, "uploadId": {"type": "string"}, "id": {"type": "string", "format": "uuid"}},
+                    }),
+                    **_errors(400, 401, 403, 503),
+                },
+            }
+        },
+        "/s3/multipart/{uploadId}": {
+            "parameters": [_UPLOAD_ID, _KEY],
+            "get": {
+                "operationId": "listParts",
+                "summary": "Parts S3 already holds (a bare array; resume depends on it)",
+                "responses": {"200": _answer("Parts", {"type": "array", "items": {"$ref": "#/components/schemas/Part"}}), **_errors(*_COMMON)},
+            },
+            "delete": {
+                "operationId": "abortMultipartUpload",
+                "summary": "Abort the multipart upload and free its parts",
+                "responses": {"200": _answer("Aborted", {"type": "object"}), **_errors(*_COMMON)},
+            },
+        },
+        "/s3/multipart/{uploadId}/batch": {
+            "get": {
+                "operationId": "signParts",
+                "summary": "Sign PUT URLs for many parts at once",
+                "parameters": [_UPLOAD_ID, _KEY, {"name": "partNumbers", "in": "query", "required": True, "schema": {"type": "string"}, "description": "Comma-separated part numbers, 1-10000."}],
+                "responses": {
+                    "200": _answer("Signed", {
+                        "type": "object",
+                        "properties": {"presignedUrls": {"type": "object", "additionalProperties": {"type": "string"}}, "expires": {"type": "integer"}},
+                    }),
+                    **_errors(*_COMMON),
+                },
+            }
+        },
+        "/s3/multipart/{uploadId}/{partNumber}": {
+            "get": {
+                "operationId": "signPart",
+                "summary": "Sign a PUT URL for one part",
+                "parameters": [_UPLOAD_ID, {"name": "partNumber", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": 10000}}, _KEY],
+                "responses": {
+                    "200": _answer("Signed", {"type": "object", "properties": {"url": {"type": "string"}, "expires": {"type": "integer"}}}),
+                    **_errors(*_COMMON),
+                },
+            }
+        },
+        "/s3/multipart/{uploadId}/complete": {
+            "post": {
+                "operationId": "completeMultipartUpload",
+                "summary": "Complete the multipart upload; the server HEADs the object before answering",
+                "parameters": [_UPLOAD_ID, _KEY],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {
+                        "type": "object",
+                        "required": ["parts"],
+                        "properties": {"parts": {"type": "array", "items": {"$ref": "#/components/schemas/Part"}}},
+                    }}},
+                },
+                "responses": {"200": _answer("Stored", {"$ref": "#/components/schemas/Completed"}), **_errors(*_COMMON)},
+            }
+        },
+        "/uploads/{id}": {
+            "get": {
+                "operationId": "getUpload",
+                "summary": "One of the caller's uploads",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}],
+                "responses": {"200": _answer("The upload", {"$ref": "#/components/schemas/Upload"}), **_errors(401, 403, 404)},
+            }
+        },
+    },
+    "components": {
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["message", "code"],
+                "properties": {"message": {"type": "string"}, "code": {"type": "string"}, "field": {"type": ["string", "null"]}},
+            },
+            "SignedRequest": {
+                "type": "object",
+                "required": ["method", "url", "fields", "headers", "key"],
+                "properties": {
+                    "method": {"enum": ["PUT", "POST"]},
+                    "url": {"type": "string"},
+                    "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "key": {"type": "string"},
+                    "id": {"type": "string", "format": "uuid"},
+                },
+            },
+            "Part": {
+                "type": "object",
+                "required": ["PartNumber", "ETag"],
+                "properties": {"PartNumber": {"type": "integer"}, "ETag": {"type": "string"}, "Size": {"type": "integer"}},
+            },
+            "Upload": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string", "format": "uuid"},
+                    "key": {"type": "string"},
+                    "filename": {"type": "string"},
+                    "state": {"enum": ["registered", "uploading", "stored", "rejected", "aborted"]},
+                    "declaredSize": {"type": ["integer", "null"]},
+                    "storedSize": {"type": ["integer", "null"]},
+                    "contentType": {"type": "string"},
+                    "etag": {"type": "string"},
+                    "multipart": {"type": "boolean"},
+                    "rejectionReason": {"type": ["string", "null"]},
+                    "createdAt": {"type": "string", "format": "date-time"},
+                    "storedAt": {"type": ["string", "null"], "format": "date-time"},
+                    "location": {"type": "string"},
+                },
+            },
+            "Completed": {
+                "type": "object",
+                "required": ["location", "key"],
+                "properties": {"location": {"type": "string"}, "key": {"type": "string"}, "upload": {"$ref": "#/components/schemas/Upload"}},
+            },
+        }
+    },
+}

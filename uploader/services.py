@@ -1,0 +1,309 @@
+"""Every change to an Upload happens here.
+
+The upload life cycle is a small state machine (models.ALLOWED_TRANSITIONS). Signing
+never touches S3's contents; completing HEADs the object so the row records what S3
+really holds, and enforces the limits a second time, because an S3-compatible
+server may not enforce what was signed and a client may have lied about the size.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from uploader import keys, s3
+from uploader.errors import InvalidInput, LimitExceeded, StorageUnavailable, WrongState
+from uploader.limits import UploadLimits, check_declared, check_stored, normalize_content_type
+from uploader.models import ALLOWED_TRANSITIONS, Upload, UploadState
+
+logger = logging.getLogger(__name__)
+
+MAX_PART_NUMBER = 10_000  # S3's limit
+SIGNABLE_STATES = frozenset({UploadState.REGISTERED, UploadState.UPLOADING})
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    """One request the browser may send to S3 (the Companion `s3/params` shape)."""
+
+    method: str
+    url: str
+    fields: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PartETag:
+    part_number: int
+    etag: str
+
+
+@contextmanager
+def _storage(action: str) -> Iterator[None]:
+    """Turn storage failures into the errors the API answers with."""
+    try:
+        yield
+    except s3.StorageUnavailable as exc:
+        raise StorageUnavailable(f"File storage is not reachable right now ({action}); please try again shortly.") from exc
+    except s3.MultipartUploadNotFound as exc:
+        raise WrongState("This multipart upload no longer exists in storage (it was completed, aborted or expired).") from exc
+    except s3.StorageRefused as exc:
+        raise InvalidInput(f"Storage refused to {action}: {exc.code}.") from exc
+
+
+def _transition(upload: Upload, new_state: str) -> None:
+    if new_state not in ALLOWED_TRANSITIONS[upload.state]:
+        raise WrongState(f"This upload is {upload.state}; it cannot become {new_state}.")
+    upload.state = new_state
+
+
+def _require_signable(upload: Upload) -> None:
+    if upload.state not in SIGNABLE_STATES:
+        raise WrongState(f"This upload is {upload.state}; nothing more can be uploaded to it.")
+
+
+def _register(
+    *,
+    owner: AbstractBaseUser | None,
+    scope: str,
+    filename: str,
+    content_type: str | None,
+    size: int | None,
+    multipart: bool,
+    limits: UploadLimits,
+) -> Upload:
+    content_type = normalize_content_type(content_type)
+    check_declared(limits, filename=filename, content_type=content_type, size=size)
+    upload_id = uuid.uuid4()
+    upload = Upload(
+        id=upload_id,
+        owner=owner,
+        scope=scope,
+        original_filename=filename.strip(),
+        key=keys.build_object_key(
+            prefix=settings.INTAKE_S3_KEY_PREFIX, scope=scope, upload_id=upload_id, filename=filename, now=timezone.now()
+        ),
+        declared_size=size,
+        declared_content_type=content_type,
+        is_multipart=multipart,
+    )
+    upload.full_clean(exclude=["owner"])
+    return upload
+
+
+def upload_sign_single(
+    *,
+    owner: AbstractBaseUser | None,
+    scope: str,
+    filename: str,
+    content_type: str | None,
+    size: int | None,
+    limits: UploadLimits | None = None,
+) -> tuple[Upload, SignedRequest]:
+    """Register a single-request upload and sign it.
+
+    With a declared size the answer is a PUT whose signature covers Content-Type and
+    Content-Length, so S3 refuses any other type or size. Without one (clients that
+    do not send it) it is a POST policy whose `content-length-range` caps the size
+    at the limit, and whose conditions fix the key and the type.
+    """
+    limits = limits or UploadLimits.from_settings()
+    upload = _register(
+        owner=owner, scope=scope, filename=filename, content_type=content_type, size=size, multipart=False, limits=limits
+    )
+    expires = settings.INTAKE_PRESIGN_EXPIRES_SECONDS
+    with _storage("sign the upload"):
+        if size is not None:
+            url = s3.presign_put_object(
+                key=upload.key, content_type=upload.declared_content_type, content_length=size, expires_in=expires
+            )
+            signed = SignedRequest(
+                method="PUT", url=url, fields={"key": upload.key}, headers={"content-type": upload.declared_content_type}
+            )
+        else:
+            post = s3.presign_post_object(
+                key=upload.key, content_type=upload.declared_content_type, max_bytes=limits.max_bytes, expires_in=expires
+            )
+            signed = SignedRequest(method="POST", url=post.url, fields=post.fields)
+    upload.save(force_insert=True)
+    logger.info("upload %s registered (single %s, %s bytes)", upload.id, signed.method, size)
+    return upload, signed
+
+
+def upload_create_multipart(
+    *,
+    owner: AbstractBaseUser | None,
+    scope: str,
+    filename: str,
+    content_type: str | None,
+    size: int,
+    limits: UploadLimits | None = None,
+) -> Upload:
+    """Register an upload and open its S3 multipart upload; no row without both."""
+    limits = limits or UploadLimits.from_settings()
+    upload = _register(
+        owner=owner, scope=scope, filename=filename, content_type=content_type, size=size, multipart=True, limits=limits
+    )
+    with _storage("start the multipart upload"):
+        upload.multipart_upload_id = s3.create_multipart_upload(key=upload.key, content_type=upload.declared_content_type)
+    try:
+        upload.save(force_insert=True)
+    except Exception:
+        # The row could not be written: do not leave an orphan multipart upload.
+        with _storage("abort the multipart upload"):
+            s3.abort_multipart_upload(key=upload.key, upload_id=upload.multipart_upload_id)
+        raise
+    logger.info("upload %s registered (multipart, %s bytes)", upload.id, size)
+    return upload
+
+
+def upload_sign_parts(*, upload: Upload, part_numbers: Sequence[int]) -> dict[int, str]:
+    """Sign PUT URLs for the given part numbers; the first signature marks it uploading."""
+    _require_signable(upload)
+    if not part_numbers:
+        raise InvalidInput("At least one part number is required.", field="partNumbers")
+    if len(part_numbers) > settings.INTAKE_MAX_PARTS_PER_BATCH:
+        raise InvalidInput(f"At most {settings.INTAKE_MAX_PARTS_PER_BATCH} parts can be signed at once.", field="partNumbers")
+    for number in part_numbers:
+        if not 1 <= number <= MAX_PART_NUMBER:
+            raise InvalidInput(f"Part numbers run from 1 to {MAX_PART_NUMBER}.", field="partNumber")
+    if upload.state == UploadState.REGISTERED:
+        # Conditional update: concurrent part signatures do not race on the state.
+        Upload.objects.filter(pk=upload.pk, state=UploadState.REGISTERED).update(
+            state=UploadState.UPLOADING, updated_at=timezone.now()
+        )
+        upload.state = UploadState.UPLOADING
+    expires = settings.INTAKE_PRESIGN_EXPIRES_SECONDS
+    with _storage("sign the part"):
+        return {
+            number: s3.presign_upload_part(
+                key=upload.key, upload_id=upload.multipart_upload_id, part_number=number, expires_in=expires
+            )
+            for number in part_numbers
+        }
+
+
+def upload_list_parts(*, upload: Upload) -> list[s3.UploadedPart]:
+    _require_signable(upload)
+    with _storage("list the uploaded parts"):
+        return s3.list_parts(key=upload.key, upload_id=upload.multipart_upload_id)
+
+
+def _validate_parts(parts: Sequence[PartETag]) -> list[tuple[int, str]]:
+    if not parts:
+        raise InvalidInput("The parts list is empty.", field="parts")
+    numbers = [part.part_number for part in parts]
+    if len(set(numbers)) != len(numbers):
+        raise InvalidInput("The parts list names a part twice.", field="parts")
+    for part in parts:
+        if not 1 <= part.part_number <= MAX_PART_NUMBER:
+            raise InvalidInput(f"Part numbers run from 1 to {MAX_PART_NUMBER}.", field="parts")
+        if not part.etag or len(part.etag) > 128:
+            raise InvalidInput(f"Part {part.part_number} has no valid ETag.", field="parts")
+    return sorted((part.part_number, part.etag) for part in parts)
+
+
+def upload_complete_multipart(*, upload: Upload, parts: Sequence[PartETag]) -> Upload:
+    """Complete the S3 multipart upload, then record what S3 holds.
+
+    Completing twice answers the same: a retried call after a lost response must
+    not fail the user's upload.
+    """
+    if upload.state == UploadState.STORED:
+        return upload
+    _require_signable(upload)
+    ordered = _validate_parts(parts)
+    try:
+        with _storage("complete the multipart upload"):
+            s3.complete_multipart_upload(key=upload.key, upload_id=upload.multipart_upload_id, parts=ordered)
+    except WrongState:
+        # NoSuchUpload: a concurrent complete may have won; the object tells.
+        if not _object_exists(upload.key):
+            raise
+    return upload_record_stored(upload_id=upload.id)
+
+
+def upload_complete_single(*, upload: Upload) -> Upload:
+    """The browser says its PUT/POST finished: check with S3 and record it."""
+    if upload.state == UploadState.STORED:
+        return upload
+    _require_signable(upload)
+    return upload_record_stored(upload_id=upload.id)
+
+
+def _object_exists(key: str) -> bool:
+    try:
+        with _storage("check the object"):
+            s3.head_object(key=key)
+    except s3.ObjectNotFound:
+        return False
+    return True
+
+
+def upload_record_stored(*, upload_id: uuid.UUID, limits: UploadLimits | None = None) -> Upload:
+    """HEAD the object and move the upload to `stored`, or to `rejected` when the
+    stored object breaks its limits (the object is then deleted)."""
+    limits = limits or UploadLimits.from_settings()
+    upload = Upload.objects.get(pk=upload_id)
+    try:
+        with _storage("check the stored file"):
+            head = s3.head_object(key=upload.key)
+    except s3.ObjectNotFound:
+        raise WrongState("The file has not arrived in storage yet.") from None
+    problem = check_stored(limits, declared_size=upload.declared_size, stored_size=head.size)
+    with transaction.atomic():
+        upload = Upload.objects.select_for_update().get(pk=upload_id)
+        if upload.state == UploadState.STORED and upload.etag == head.etag:
+            return upload
+        if problem:
+            _transition(upload, UploadState.REJECTED)
+            upload.rejection_reason = problem
+        else:
+            _transition(upload, UploadState.STORED)
+            upload.stored_at = timezone.now()
+        upload.stored_size = head.size
+        upload.etag = head.etag
+        upload.save(update_fields=["state", "rejection_reason", "stored_size", "etag", "stored_at", "updated_at"])
+    if problem:
+        logger.warning("upload %s rejected: %s", upload.id, problem)
+        _delete_rejected_object(upload)
+        raise LimitExceeded(f"The file was refused: {problem}.", field="size")
+    logger.info("upload %s stored (%s bytes)", upload.id, head.size)
+    return upload
+
+
+def _delete_rejected_object(upload: Upload) -> None:
+    try:
+        s3.delete_object(key=upload.key)
+    except s3.StorageError:
+        # The row already says rejected, so nothing serves the object; the periodic
+        # reconciliation removes objects of rejected uploads that are still there.
+        logger.warning("upload %s: could not delete the rejected object yet", upload.id)
+
+
+def upload_abort_multipart(*, upload: Upload) -> Upload:
+    """Abort the S3 multipart upload (freeing its parts) and mark the upload aborted."""
+    if upload.state == UploadState.ABORTED:
+        return upload
+    _require_signable(upload)
+    try:
+        with _storage("abort the multipart upload"):
+            s3.abort_multipart_upload(key=upload.key, upload_id=upload.multipart_upload_id)
+    except WrongState:
+        pass  # already gone in S3: aborting is what the caller wanted anyway
+    with transaction.atomic():
+        upload = Upload.objects.select_for_update().get(pk=upload.pk)
+        if upload.state != UploadState.ABORTED:
+            _transition(upload, UploadState.ABORTED)
+            upload.save(update_fields=["state", "updated_at"])
+    logger.info("upload %s aborted", upload.id)
+    return upload
+

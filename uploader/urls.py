@@ -1,0 +1,19 @@
+"""The upload contract, mounted at /api/ for signed-in staff."""
+
+from django.urls import path
+
+from uploader import api
+
+app_name = "uploader"
+
+urlpatterns = [
+    path("s3/params", api.sign_single_upload, name="s3-params"),
+    path("s3/complete", api.complete_single_upload, name="s3-complete"),
+    path("s3/multipart", api.create_multipart_upload, name="s3-multipart-create"),
+    path("s3/multipart/<str:upload_id>", api.multipart_upload, name="s3-multipart"),
+    path("s3/multipart/<str:upload_id>/batch", api.sign_part_batch, name="s3-multipart-batch"),
+    path("s3/multipart/<str:upload_id>/complete", api.complete_multipart_upload, name="s3-multipart-complete"),
+    path("s3/multipart/<str:upload_id>/<int:part_number>", api.sign_part, name="s3-multipart-part"),
+    path("uploads/<uuid:upload_id>", api.upload_detail, name="upload-detail"),
+    path("openapi.json", api.openapi_document, name="openapi"),
+]
