@@ -58,14 +58,14 @@ class S3Emulator:
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,
-            preexec_fn=die_with_parent,  # noqa: PLW1509 - only sets a signal, no threads involved
+            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the S3 emulator exited at start (code {self.process.returncode})")
             try:
-                urllib.request.urlopen(f"{self.endpoint_url}/moto-api/", timeout=1).close()
+                urllib.request.urlopen(f"{self.endpoint_url}/moto-api/", timeout=1).close()  # noqa: S310 - our http URL
                 return self
             except (urllib.error.URLError, OSError):
                 time.sleep(0.1)

@@ -109,7 +109,7 @@ def main() -> int:
         while True:
             for child in children:
                 if child.poll() is not None:
-                    print(f"error: {child.args[0]} exited with code {child.returncode}; stopping", file=sys.stderr)
+                    print(f"error: {child.args!r} exited with code {child.returncode}; stopping", file=sys.stderr)
                     return 1
             time.sleep(0.5)
     except KeyboardInterrupt:

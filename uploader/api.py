@@ -12,9 +12,10 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -97,6 +98,11 @@ def _key_param(request: HttpRequest) -> str:
     return _require_str(request.GET.get("key"), field="key")
 
 
+def _staff(request: HttpRequest) -> User:
+    """The signed-in staff member (staff_api has checked there is one)."""
+    return cast(User, request.user)
+
+
 def upload_location(request: HttpRequest, upload: Upload) -> str:
     return request.build_absolute_uri(reverse("uploader:upload-detail", args=[upload.id]))
 
@@ -128,7 +134,7 @@ def sign_single_upload(request: HttpRequest) -> HttpResponse:
     """`GET s3/params?filename=&type=&size=` (size also read from `metadata[size]`)."""
     size = _parse_int(request.GET.get("size") or request.GET.get("metadata[size]"), field="size", required=False)
     upload, signed = services.upload_sign_single(
-        owner=request.user,
+        owner=_staff(request),
         scope=STAFF_SCOPE,
         filename=_require_str(request.GET.get("filename"), field="filename"),
         content_type=request.GET.get("type"),
@@ -154,11 +160,11 @@ def complete_single_upload(request: HttpRequest) -> HttpResponse:
 def create_multipart_upload(request: HttpRequest) -> HttpResponse:
     """`POST s3/multipart` with `{filename, type, metadata: {size}}` (or a top-level size)."""
     body = _json_body(request)
-    metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+    metadata = body["metadata"] if isinstance(body.get("metadata"), dict) else {}
     size = _parse_int(body.get("size", metadata.get("size")), field="size", required=True)
     assert size is not None  # required=True
     upload = services.upload_create_multipart(
-        owner=request.user,
+        owner=_staff(request),
         scope=STAFF_SCOPE,
         filename=_require_str(body.get("filename"), field="filename"),
         content_type=body.get("type") if isinstance(body.get("type"), str) else None,

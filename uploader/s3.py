@@ -168,9 +168,21 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+def _presign_with_botocore(operation: str, params: dict[str, Any], expires_in: int) -> str:
+    return str(
+        _client().generate_presigned_url(
+            operation, Params={"Bucket": settings.INTAKE_S3_BUCKET, **params}, ExpiresIn=expires_in
+        )
+    )
+
+
 def presign_put_object(*, key: str, content_type: str, content_length: int, expires_in: int) -> str:
     """A PUT URL whose signature binds the key, the Content-Type and the Content-Length."""
     with _translate_errors("presign PutObject"):
+        if not settings.INTAKE_S3_FAST_SIGNING:
+            return _presign_with_botocore(
+                "put_object", {"Key": key, "ContentType": content_type, "ContentLength": content_length}, expires_in
+            )
         return _signer().presign(
             credentials=_credentials(),
             method="PUT",
@@ -183,6 +195,10 @@ def presign_put_object(*, key: str, content_type: str, content_length: int, expi
 
 def presign_upload_part(*, key: str, upload_id: str, part_number: int, expires_in: int) -> str:
     with _translate_errors("presign UploadPart"):
+        if not settings.INTAKE_S3_FAST_SIGNING:
+            return _presign_with_botocore(
+                "upload_part", {"Key": key, "UploadId": upload_id, "PartNumber": part_number}, expires_in
+            )
         return _signer().presign(
             credentials=_credentials(),
             method="PUT",

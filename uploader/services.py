@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -72,7 +72,7 @@ def _require_signable(upload: Upload) -> None:
 
 def _register(
     *,
-    owner: AbstractBaseUser | None,
+    owner: User | None,
     scope: str,
     filename: str,
     content_type: str | None,
@@ -101,7 +101,7 @@ def _register(
 
 def upload_sign_single(
     *,
-    owner: AbstractBaseUser | None,
+    owner: User | None,
     scope: str,
     filename: str,
     content_type: str | None,
@@ -140,7 +140,7 @@ def upload_sign_single(
 
 def upload_create_multipart(
     *,
-    owner: AbstractBaseUser | None,
+    owner: User | None,
     scope: str,
     filename: str,
     content_type: str | None,

@@ -326,3 +326,13 @@ def test_s3_unreachable_is_a_503_with_a_plain_message(api: Client, settings) -> 
     assert response.json()["code"] == "storage_unavailable"
     assert "try again" in response.json()["message"]
     assert Upload.objects.count() == 0, "nothing half-written"
+
+
+def test_fast_and_botocore_signing_give_the_same_kind_of_url(api: Client, settings) -> None:  # type: ignore[no-untyped-def]
+    fast = api.get("/api/s3/params", {"filename": "a.txt", "type": "text/plain", "size": 2}).json()
+    settings.INTAKE_S3_FAST_SIGNING = False
+    slow = api.get("/api/s3/params", {"filename": "a.txt", "type": "text/plain", "size": 2}).json()
+    strip = lambda url: sorted(k for k in parse_qs(urlsplit(url).query) if k != "X-Amz-Signature")  # noqa: E731
+    assert strip(fast["url"]) == strip(slow["url"])
+    for signed in (fast, slow):
+        assert requests.put(signed["url"], data=b"ok", headers=signed["headers"], timeout=10).status_code == 200

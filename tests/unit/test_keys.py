@@ -22,7 +22,7 @@ NOW = dt.datetime(2026, 3, 9, 12, 0, tzinfo=dt.UTC)
         ("invoice\u202efdp.exe", "invoicefdp.exe"),  # right-to-left override dropped
         ("my file (1).png", "my-file-1.png"),
         ("Grüße aus Köln.jpg", "Grüße-aus-Köln.jpg"),
-        ("ｆｕｌｌｗｉｄｔｈ.txt", "fullwidth.txt"),  # NFKC
+        ("\uff46\uff55\uff4c\uff4c.txt", "full.txt"),  # fullwidth letters, NFKC
         ("", FALLBACK_NAME),
         ("\n\t", FALLBACK_NAME),
         ("<script>alert(1)</script>.html", "script.html")  # "/" ends a directory,

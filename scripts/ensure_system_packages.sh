@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install the Debian packages the tests need when they are missing: Chromium for
+# the browser tests. Quiet when everything is already there.
+set -euo pipefail
+
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
+  echo "ensure_system_packages: need root (or sudo) to install: ${missing[*]}" >&2
+  exit 1
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "==> installing Debian packages: ${missing[*]} (one time, about a minute)"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

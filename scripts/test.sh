@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# `make test`: install what the tests need, lint, then run every test layer
+# (unit, integration over HTTP, browser). Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/ensure_system_packages.sh
+
+echo "==> ruff"
+.venv/bin/ruff check .
+echo "==> mypy"
+.venv/bin/mypy .
+echo "==> pytest on ${DATABASE_URL:-SQLite (embedded default)}${REDIS_URL:+ with Redis at $REDIS_URL}"
+exec .venv/bin/pytest "$@"

@@ -1,0 +1,58 @@
+"""A staff member signs in and uploads through the real page, Uppy and the emulator."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.conftest import TEST_PASSWORD, make_staff_user
+from uploader import s3
+from uploader.bucket import bucket_configure
+from uploader.models import Upload, UploadState
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+KiB = 1024
+MiB = 1024 * KiB
+
+
+def sign_in(page, base_url: str, username: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{base_url}/accounts/login/?next=/")
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base_url}/")
+
+
+def test_staff_uploads_a_small_and_a_multipart_file(page, live_server, s3_bucket, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bucket_configure(create=False, origins=[live_server.url], queue_arn=None, abort_after_days=2)
+    make_staff_user("carol")
+    small = tmp_path / "small report.pdf"
+    small.write_bytes(os.urandom(200 * KiB))
+    big = tmp_path / "big-video.bin"
+    big.write_bytes(os.urandom(20 * MiB))
+    assert 20 * MiB >= settings.INTAKE_MULTIPART_THRESHOLD_BYTES
+
+    sign_in(page, live_server.url, "carol")
+    page.locator(".uppy-Dashboard-input").first.set_input_files([str(small), str(big)])
+    page.locator(".uppy-StatusBar-actionBtn--upload").click()
+    page.wait_for_function(
+        "document.getElementById('upload-announcer').textContent.includes('uploaded')", timeout=120_000
+    )
+    assert page.locator("#upload-announcer").text_content() == "2 uploaded, 0 failed."
+
+    uploads = {u.original_filename: u for u in Upload.objects.all()}
+    assert set(uploads) == {"small report.pdf", "big-video.bin"}
+    for path in (small, big):
+        upload = uploads[path.name]
+        assert upload.state == UploadState.STORED
+        assert upload.stored_size == path.stat().st_size
+        assert hashlib.sha256(s3.get_object_bytes(key=upload.key)).hexdigest() == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert uploads["big-video.bin"].is_multipart
+    assert not uploads["small report.pdf"].is_multipart
+    # The list under the uploader refreshed itself (htmx) and shows both as stored.
+    page.wait_for_function("document.querySelectorAll('#recent-uploads tr[data-state=stored]').length === 2")

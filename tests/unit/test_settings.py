@@ -1,0 +1,63 @@
+"""Production settings load from a minimal environment and name what is missing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+MINIMAL_PRODUCTION_ENV = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "DJANGO_SECRET_KEY": "x" * 64,
+    "DJANGO_ALLOWED_HOSTS": "files.example.test",
+    "DATABASE_URL": "postgres://intake@db.example.test:5432/intake",
+    "REDIS_URL": "redis://cache.example.test:6379/0",
+    "INTAKE_S3_BUCKET": "acme-intake",
+    "INTAKE_CORS_ALLOWED_ORIGINS": "https://files.example.test",
+}
+
+
+def _load(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "INTAKE_", "DATABASE_", "REDIS_", "CELERY_"))}
+    code = "import django; django.setup(); from django.conf import settings; print(settings.INTAKE_S3_BUCKET, settings.DEBUG)"
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_production_settings_load_from_a_minimal_environment() -> None:
+    result = _load(MINIMAL_PRODUCTION_ENV)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["acme-intake", "False"]
+
+
+@pytest.mark.parametrize(
+    "missing",
+    ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "INTAKE_S3_BUCKET", "INTAKE_CORS_ALLOWED_ORIGINS", "REDIS_URL"],
+)
+def test_production_settings_name_the_missing_variable(missing: str) -> None:
+    env = {k: v for k, v in MINIMAL_PRODUCTION_ENV.items() if k != missing}
+    result = _load(env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert (missing if missing != "REDIS_URL" else "CELERY_BROKER_URL or REDIS_URL") in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("INTAKE_MAX_UPLOAD_BYTES", "lots"), ("INTAKE_MULTIPART_THRESHOLD_BYTES", "1024"), ("INTAKE_S3_ADDRESSING_STYLE", "sideways")],
+)
+def test_bad_values_stop_start_up_naming_the_variable(name: str, value: str) -> None:
+    result = _load({**MINIMAL_PRODUCTION_ENV, name: value})
+    assert result.returncode != 0
+    assert name in result.stderr
+
+
+def test_a_short_secret_key_is_refused() -> None:
+    result = _load({**MINIMAL_PRODUCTION_ENV, "DJANGO_SECRET_KEY": "short"})
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY" in result.stderr
