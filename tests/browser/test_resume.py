@@ -58,7 +58,12 @@ def test_reload_mid_upload_resumes_without_resending_stored_parts(page, live_ser
     sent_after_reload: list[int] = []
     page.reload()  # the held part uploads die with the page
     page.unroute_all(behavior="ignoreErrors")
-    page.on("request", lambda request: (n := _part_number(request.url)) and sent_after_reload.append(n))
+
+    def record_part(request) -> None:  # type: ignore[no-untyped-def]
+        if (number := _part_number(request.url)) is not None:
+            sent_after_reload.append(number)
+
+    page.on("request", record_part)
     assert len(held) >= 1
     # Golden Retriever restored the file and its multipart state; resume it.
     page.locator(".uppy-StatusBar-actionBtn--upload").click()
