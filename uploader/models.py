@@ -12,16 +12,22 @@ class UploadState(models.TextChoices):
     STORED = "stored", "Stored"
     REJECTED = "rejected", "Rejected"
     ABORTED = "aborted", "Aborted"
+    DELETED = "deleted", "Deleted"
 
 
 # The state machine: which states each state may move to. Services check every
 # change against it, so a late or repeated call cannot move an upload backwards.
+# A delete can overtake the create it follows (events arrive out of order), so
+# registered and uploading uploads may also become deleted.
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    UploadState.REGISTERED: frozenset({UploadState.UPLOADING, UploadState.STORED, UploadState.REJECTED, UploadState.ABORTED}),
-    UploadState.UPLOADING: frozenset({UploadState.STORED, UploadState.REJECTED, UploadState.ABORTED}),
-    UploadState.STORED: frozenset({UploadState.REJECTED}),
+    UploadState.REGISTERED: frozenset(
+        {UploadState.UPLOADING, UploadState.STORED, UploadState.REJECTED, UploadState.ABORTED, UploadState.DELETED}
+    ),
+    UploadState.UPLOADING: frozenset({UploadState.STORED, UploadState.REJECTED, UploadState.ABORTED, UploadState.DELETED}),
+    UploadState.STORED: frozenset({UploadState.REJECTED, UploadState.DELETED}),
     UploadState.REJECTED: frozenset(),
     UploadState.ABORTED: frozenset(),
+    UploadState.DELETED: frozenset(),
 }
 
 
@@ -48,6 +54,8 @@ class Upload(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     stored_at = models.DateTimeField(null=True, blank=True)
+    # The newest S3 event sequencer applied to this key; older events are stale.
+    last_sequencer = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]
@@ -59,3 +67,50 @@ class Upload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.original_filename} ({self.state})"
+
+
+class EventSource(models.TextChoices):
+    SQS = "sqs", "SQS"
+    SNS = "sns", "SNS"
+    WEBHOOK = "webhook", "Webhook"
+    RECONCILE = "reconcile", "Reconciliation"
+
+
+class EventOutcome(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPLIED = "applied", "Applied"
+    STALE = "stale", "Stale (a newer event was applied)"
+    IGNORED = "ignored", "Ignored"
+
+
+class UploadEvent(models.Model):
+    """The ledger: one row per distinct S3 object event, however often it is delivered.
+
+    `dedupe_key` is what makes two deliveries the same event (bucket, key, kind and
+    sequencer, or ETag and version where a server sends no sequencer); its unique
+    constraint is what keeps every effect to one.
+    """
+
+    source = models.CharField(max_length=16, choices=EventSource.choices)
+    dedupe_key = models.CharField(max_length=64, unique=True)
+    bucket = models.CharField(max_length=255)
+    key = models.CharField(max_length=1024)
+    kind = models.CharField(max_length=16)
+    event_name = models.CharField(max_length=128)
+    sequencer = models.CharField(max_length=64, blank=True, default="")
+    etag = models.CharField(max_length=128, blank=True, default="")
+    size = models.BigIntegerField(null=True, blank=True)
+    event_time = models.DateTimeField(null=True, blank=True)
+    raw = models.JSONField(default=dict)
+    upload = models.ForeignKey(Upload, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    received_at = models.DateTimeField(auto_now_add=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=EventOutcome.choices, default=EventOutcome.PENDING)
+    detail = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["key"]), models.Index(fields=["outcome", "received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event_name} {self.key} ({self.outcome})"

@@ -149,6 +149,25 @@ DOCUMENT: dict[str, Any] = {
                 "responses": {"200": _answer("Stored", {"$ref": "#/components/schemas/Completed"}), **_errors(*_COMMON)},
             }
         },
+        "/events/s3": {
+            "post": {
+                "operationId": "ingestS3Events",
+                "summary": "S3-style event notifications pushed by Ceph RGW or MinIO",
+                "description": "Authenticated by INTAKE_EVENTS_WEBHOOK_TOKEN as `Authorization: Bearer` or `?token=`.",
+                "security": [{"webhookToken": []}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": {
+                    "200": _answer("Stored in the ledger", {
+                        "type": "object",
+                        "properties": {"recorded": {"type": "integer"}, "duplicates": {"type": "integer"}, "skipped": {"type": "array", "items": {"type": "string"}}},
+                    }),
+                    "400": _answer("No usable event in the message", {"type": "object"}),
+                    "401": _answer("Wrong or missing token", {"type": "object"}),
+                    "404": _answer("The webhook is not enabled", {"type": "object"}),
+                    "413": _answer("Message too large", {"type": "object"}),
+                },
+            }
+        },
         "/uploads/{id}": {
             "get": {
                 "operationId": "getUpload",
@@ -159,6 +178,7 @@ DOCUMENT: dict[str, Any] = {
         },
     },
     "components": {
+        "securitySchemes": {"webhookToken": {"type": "http", "scheme": "bearer"}},
         "schemas": {
             "Error": {
                 "type": "object",

@@ -104,6 +104,12 @@ def _translate_errors(operation: str) -> Iterator[None]:
 
 @functools.cache
 def _session() -> boto3.session.Session:
+    if settings.INTAKE_S3_ACCESS_KEY_ID:
+        return boto3.session.Session(
+            region_name=settings.INTAKE_S3_REGION,
+            aws_access_key_id=settings.INTAKE_S3_ACCESS_KEY_ID,
+            aws_secret_access_key=settings.INTAKE_S3_SECRET_ACCESS_KEY,
+        )
     return boto3.session.Session(region_name=settings.INTAKE_S3_REGION)
 
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from uploader import keys, s3
 from uploader.errors import InvalidInput, LimitExceeded, StorageUnavailable, WrongState
+from uploader.events import sequencer_order
 from uploader.limits import UploadLimits, check_declared, check_stored, normalize_content_type
 from uploader.models import ALLOWED_TRANSITIONS, Upload, UploadState
 
@@ -250,19 +251,35 @@ def _object_exists(key: str) -> bool:
 
 def upload_record_stored(*, upload_id: uuid.UUID, limits: UploadLimits | None = None) -> Upload:
     """HEAD the object and move the upload to `stored`, or to `rejected` when the
-    stored object breaks its limits (the object is then deleted)."""
-    limits = limits or UploadLimits.from_settings()
+    stored object breaks its limits (the object is then deleted and the caller
+    hears why)."""
     upload = Upload.objects.get(pk=upload_id)
     try:
         with _storage("check the stored file"):
             head = s3.head_object(key=upload.key)
     except s3.ObjectNotFound:
         raise WrongState("The file has not arrived in storage yet.") from None
-    problem = check_stored(limits, declared_size=upload.declared_size, stored_size=head.size)
+    upload = upload_apply_stored_object(upload_id=upload_id, head=head, limits=limits)
+    if upload.state == UploadState.REJECTED:
+        raise LimitExceeded(f"The file was refused: {upload.rejection_reason}.", field="size")
+    return upload
+
+
+def upload_apply_stored_object(
+    *, upload_id: uuid.UUID, head: s3.ObjectHead, limits: UploadLimits | None = None, sequencer: str = ""
+) -> Upload:
+    """Record what S3 holds for an upload: `stored`, or `rejected` (object deleted)
+    when it breaks its limits. The one writer shared by the complete call and S3
+    events; a repeat with the same object changes nothing."""
+    limits = limits or UploadLimits.from_settings()
     with transaction.atomic():
         upload = Upload.objects.select_for_update().get(pk=upload_id)
-        if upload.state == UploadState.STORED and upload.etag == head.etag:
+        if sequencer:
+            upload.last_sequencer = max(upload.last_sequencer, sequencer, key=sequencer_order)
+        if upload.state in {UploadState.STORED, UploadState.REJECTED, UploadState.DELETED}:
+            upload.save(update_fields=["last_sequencer", "updated_at"])
             return upload
+        problem = check_stored(limits, declared_size=upload.declared_size, stored_size=head.size)
         if problem:
             _transition(upload, UploadState.REJECTED)
             upload.rejection_reason = problem
@@ -271,12 +288,14 @@ def upload_record_stored(*, upload_id: uuid.UUID, limits: UploadLimits | None = 
             upload.stored_at = timezone.now()
         upload.stored_size = head.size
         upload.etag = head.etag
-        upload.save(update_fields=["state", "rejection_reason", "stored_size", "etag", "stored_at", "updated_at"])
+        upload.save(
+            update_fields=["state", "rejection_reason", "stored_size", "etag", "stored_at", "last_sequencer", "updated_at"]
+        )
     if problem:
         logger.warning("upload %s rejected: %s", upload.id, problem)
         _delete_rejected_object(upload)
-        raise LimitExceeded(f"The file was refused: {problem}.", field="size")
-    logger.info("upload %s stored (%s bytes)", upload.id, head.size)
+    else:
+        logger.info("upload %s stored (%s bytes)", upload.id, head.size)
     return upload
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from uploader import api
+from uploader import api, webhooks
 
 app_name = "uploader"
 
@@ -15,5 +15,6 @@ urlpatterns = [
     path("s3/multipart/<str:upload_id>/complete", api.complete_multipart_upload, name="s3-multipart-complete"),
     path("s3/multipart/<str:upload_id>/<int:part_number>", api.sign_part, name="s3-multipart-part"),
     path("uploads/<uuid:upload_id>", api.upload_detail, name="upload-detail"),
+    path("events/s3", webhooks.s3_event_webhook, name="s3-event-webhook"),
     path("openapi.json", api.openapi_document, name="openapi"),
 ]

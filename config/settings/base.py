@@ -85,6 +85,15 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'i
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default is shared by the web process and the worker: WAL lets
+    # readers run beside a writer, IMMEDIATE transactions and a timeout make
+    # concurrent writers wait their turn instead of failing with "locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -142,6 +151,12 @@ INTAKE_S3_ADDRESSING_STYLE = env.str(
 )
 if INTAKE_S3_ADDRESSING_STYLE not in {"path", "virtual"}:
     raise ImproperlyConfigured("INTAKE_S3_ADDRESSING_STYLE must be 'path' or 'virtual'")
+# Explicit credentials for an S3-compatible server (MinIO, Ceph RGW) whose keys are
+# not AWS's; empty uses boto3's chain (environment, instance or task role).
+INTAKE_S3_ACCESS_KEY_ID = env.str("INTAKE_S3_ACCESS_KEY_ID", default="")
+INTAKE_S3_SECRET_ACCESS_KEY = env.str("INTAKE_S3_SECRET_ACCESS_KEY", default="")
+if bool(INTAKE_S3_ACCESS_KEY_ID) != bool(INTAKE_S3_SECRET_ACCESS_KEY):
+    raise ImproperlyConfigured("INTAKE_S3_ACCESS_KEY_ID and INTAKE_S3_SECRET_ACCESS_KEY must be set together")
 INTAKE_S3_KEY_PREFIX = env.str("INTAKE_S3_KEY_PREFIX", default="uploads")
 INTAKE_S3_CONNECT_TIMEOUT = env.float("INTAKE_S3_CONNECT_TIMEOUT", default=3.0)
 INTAKE_S3_READ_TIMEOUT = env.float("INTAKE_S3_READ_TIMEOUT", default=10.0)
@@ -156,6 +171,10 @@ INTAKE_S3_EVENTS_QUEUE_ARN = env.str("INTAKE_S3_EVENTS_QUEUE_ARN", default="")
 # faster); false falls back to botocore's generate_presigned_url.
 INTAKE_S3_FAST_SIGNING = env.bool("INTAKE_S3_FAST_SIGNING", default=True)
 INTAKE_MULTIPART_ABORT_AFTER_DAYS = env_int("INTAKE_MULTIPART_ABORT_AFTER_DAYS", 2, minimum=1)
+
+# Shared token for POST /api/events/s3 (S3-style events pushed by Ceph RGW or
+# MinIO); empty disables the endpoint.
+INTAKE_EVENTS_WEBHOOK_TOKEN = env.str("INTAKE_EVENTS_WEBHOOK_TOKEN", default="")
 
 # --- Upload limits -----------------------------------------------------------------
 # Checked before anything is signed and again once the object is stored.

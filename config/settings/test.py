@@ -4,7 +4,17 @@ The database comes from DATABASE_URL (SQLite by default, PostgreSQL in CI); the 
 endpoint is set by the test fixtures that start the emulator.
 """
 
+import os
+import tempfile
+from pathlib import Path
+
 from config.settings.base import *  # noqa: F403
+from config.settings.base import DATABASES
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not Django's shared-cache in-memory database: that one refuses
+    # concurrent writers outright, so concurrency tests could not run on it.
+    DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"intake-test-{os.getpid()}.sqlite3")}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

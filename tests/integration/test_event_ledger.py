@@ -1,0 +1,135 @@
+"""S3 events through the webhook into the ledger: every effect exactly once."""
+
+from __future__ import annotations
+
+import json
+import threading
+from urllib.parse import quote_plus
+
+import pytest
+import requests
+from django.conf import settings
+from django.test import Client
+
+from uploader import s3
+from uploader.models import EventOutcome, Upload, UploadEvent, UploadState
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "webhook-test-token-0123456789"
+
+
+@pytest.fixture
+def webhook(settings, s3_bucket, transactional_db):  # type: ignore[no-untyped-def]
+    """The webhook commits and applies events on commit, as in production."""
+    settings.INTAKE_EVENTS_WEBHOOK_TOKEN = TOKEN
+    return Client()
+
+
+def _message(key: str, *, kind: str = "created", sequencer: str = "0055AED6DCD90281E5", source: str = "aws:s3", size: int = 3) -> str:
+    name = "ObjectCreated:Put" if kind == "created" else "ObjectRemoved:Delete"
+    encoded = quote_plus(key) if source == "aws:s3" else key
+    record = {
+        "eventVersion": "2.1", "eventSource": source, "eventName": name, "eventTime": "2026-11-28T12:00:00.000Z",
+        "s3": {"bucket": {"name": settings.INTAKE_S3_BUCKET}, "object": {"key": encoded, "size": size, "eTag": "x", "sequencer": sequencer}},
+    }
+    return json.dumps({"Records": [record]})
+
+
+def _post(client: Client, body: str, token: str | None = TOKEN):  # type: ignore[no-untyped-def]
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return client.post("/api/events/s3", data=body, content_type="application/json", headers=headers)
+
+
+def _registered_and_uploaded(staff_client: Client, body: bytes = b"abc") -> Upload:
+    signed = staff_client.get("/api/s3/params", {"filename": "via event.txt", "type": "text/plain", "size": len(body)}).json()
+    requests.put(signed["url"], data=body, headers=signed["headers"], timeout=10).raise_for_status()
+    return Upload.objects.get(pk=signed["id"])
+
+
+def test_an_event_alone_marks_the_upload_stored(webhook: Client, staff_client: Client) -> None:
+    upload = _registered_and_uploaded(staff_client)
+    response = _post(webhook, _message(upload.key))
+    assert response.status_code == 200
+    assert response.json()["recorded"] == 1
+    upload.refresh_from_db()
+    assert upload.state == UploadState.STORED
+    assert upload.stored_size == 3
+    assert upload.last_sequencer == "0055AED6DCD90281E5"
+    event = UploadEvent.objects.get()
+    assert (event.outcome, event.upload_id) == (EventOutcome.APPLIED, upload.id)
+
+
+def test_token_is_required_and_checked(webhook: Client, settings) -> None:  # type: ignore[no-untyped-def]
+    assert _post(webhook, _message("uploads/x"), token=None).status_code == 401
+    assert _post(webhook, _message("uploads/x"), token="wrong").status_code == 401
+    query = webhook.post(f"/api/events/s3?token={TOKEN}", data=_message("uploads/x"), content_type="application/json")
+    assert query.status_code == 200, "Ceph's push endpoint carries the token in the URL"
+    settings.INTAKE_EVENTS_WEBHOOK_TOKEN = ""
+    assert _post(webhook, _message("uploads/x")).status_code == 404
+    assert UploadEvent.objects.count() == 1
+
+
+def test_five_concurrent_copies_give_one_row_and_one_effect(webhook: Client, staff_client: Client, transactional_db: None) -> None:
+    upload = _registered_and_uploaded(staff_client)
+    body = _message(upload.key)
+    answers: list[dict] = []
+
+    errors: list[BaseException] = []
+
+    def deliver() -> None:
+        try:
+            answers.append(_post(Client(), body).json())
+        except Exception as exc:  # noqa: BLE001 - collected and asserted empty below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=deliver) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sum(a["recorded"] for a in answers) == 1, answers
+    assert sum(a["duplicates"] for a in answers) == 4
+    assert UploadEvent.objects.count() == 1
+    upload.refresh_from_db()
+    assert upload.state == UploadState.STORED
+
+
+def test_delete_delivered_before_create_ends_deleted(webhook: Client, staff_client: Client) -> None:
+    upload = _registered_and_uploaded(staff_client)
+    s3.delete_object(key=upload.key)
+    assert _post(webhook, _message(upload.key, kind="removed", sequencer="0055AED6DCD90281F0")).status_code == 200
+    assert _post(webhook, _message(upload.key, kind="created", sequencer="0055AED6DCD90281E5")).status_code == 200
+    upload.refresh_from_db()
+    assert upload.state == UploadState.DELETED
+    outcomes = dict(UploadEvent.objects.values_list("kind", "outcome"))
+    assert outcomes == {"removed": EventOutcome.APPLIED, "created": EventOutcome.STALE}
+
+
+def test_an_object_uploaded_by_other_means_is_recorded(webhook: Client) -> None:
+    key = "uploads/console/2026/11/manual upload.pdf"
+    s3.boto3_client().put_object(Bucket=settings.INTAKE_S3_BUCKET, Key=key, Body=b"%PDF-", ContentType="application/pdf")
+    assert _post(webhook, _message(key, size=5)).status_code == 200
+    upload = Upload.objects.get(key=key)
+    assert (upload.state, upload.owner, upload.stored_size, upload.original_filename) == (UploadState.STORED, None, 5, "manual upload.pdf")
+
+
+def test_foreign_bucket_and_garbage_are_refused_with_reasons(webhook: Client) -> None:
+    foreign = json.loads(_message("uploads/x"))
+    foreign["Records"][0]["s3"]["bucket"]["name"] = "someone-elses"
+    response = _post(webhook, json.dumps(foreign))
+    assert response.status_code == 400
+    assert "not ours" in response.json()["skipped"][0]
+    assert _post(webhook, "{not json").status_code == 400
+    assert UploadEvent.objects.count() == 0
+
+
+def test_a_stored_object_over_its_declared_size_is_rejected_by_the_event(webhook: Client, staff_client: Client) -> None:
+    signed = staff_client.get("/api/s3/params", {"filename": "a.txt", "type": "text/plain", "size": 2}).json()
+    requests.put(signed["url"], data=b"too long", headers=signed["headers"], timeout=10).raise_for_status()
+    assert _post(webhook, _message(signed["key"], size=8)).status_code == 200
+    upload = Upload.objects.get(pk=signed["id"])
+    assert upload.state == UploadState.REJECTED
+    with pytest.raises(s3.ObjectNotFound):
+        s3.head_object(key=upload.key)

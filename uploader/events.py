@@ -1,0 +1,148 @@
+"""Turn S3 event notification messages into plain, frozen records. No side effects.
+
+S3 (event message structure 2.x), MinIO and Ceph RGW send the same shape with small
+differences this module absorbs:
+- AWS and MinIO URL-encode object keys (form encoding: `+` for space); Ceph RGW
+  (`eventSource` `ceph:s3`) sends them as they are.
+- `s3:TestEvent` messages carry no records.
+- A message may hold several records, or arrive wrapped in an SNS envelope.
+Anything malformed becomes a reason in `ParsedMessage.skipped`, never an exception,
+so one bad message cannot stall a consumer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import unquote_plus
+
+MAX_MESSAGE_BYTES = 256 * 1024  # SQS's own limit; anything larger is not from S3
+SUPPORTED_MAJOR_VERSION = "2"
+URL_ENCODING_SOURCES = frozenset({"aws:s3", "minio:s3"})
+
+EventKind = Literal["created", "removed"]
+
+
+@dataclass(frozen=True)
+class ObjectEvent:
+    bucket: str
+    key: str
+    kind: EventKind
+    event_name: str
+    source: str
+    size: int | None
+    etag: str
+    sequencer: str
+    version_id: str
+    event_time: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class ParsedMessage:
+    events: tuple[ObjectEvent, ...] = ()
+    skipped: tuple[str, ...] = ()
+    is_test_event: bool = False
+
+
+@dataclass
+class _Collector:
+    events: list[ObjectEvent] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _event_kind(event_name: str) -> EventKind | None:
+    name = event_name.removeprefix("s3:")
+    if name.startswith("ObjectCreated:"):
+        return "created"
+    if name.startswith("ObjectRemoved:"):
+        return "removed"
+    return None
+
+
+def _parse_time(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _parse_record(record: Any, index: int, out: _Collector) -> None:
+    if not isinstance(record, dict):
+        out.skipped.append(f"record {index}: not an object")
+        return
+    version = str(record.get("eventVersion", ""))
+    if version.split(".", 1)[0] != SUPPORTED_MAJOR_VERSION:
+        out.skipped.append(f"record {index}: unsupported eventVersion {version[:20]!r}")
+        return
+    event_name = str(record.get("eventName", ""))
+    kind = _event_kind(event_name)
+    if kind is None:
+        out.skipped.append(f"record {index}: event {event_name[:60]!r} is not an object create/remove")
+        return
+    s3_part = record.get("s3")
+    bucket = s3_part.get("bucket", {}) if isinstance(s3_part, dict) else None
+    obj = s3_part.get("object", {}) if isinstance(s3_part, dict) else None
+    if not isinstance(bucket, dict) or not isinstance(obj, dict) or not bucket.get("name") or not obj.get("key"):
+        out.skipped.append(f"record {index}: no bucket name or object key")
+        return
+    source = str(record.get("eventSource", ""))
+    raw_key = str(obj["key"])
+    key = unquote_plus(raw_key) if source in URL_ENCODING_SOURCES else raw_key
+    size = obj.get("size")
+    out.events.append(
+        ObjectEvent(
+            bucket=str(bucket["name"]),
+            key=key,
+            kind=kind,
+            event_name=event_name,
+            source=source,
+            size=int(size) if isinstance(size, int) and size >= 0 else None,
+            etag=str(obj.get("eTag", "")).strip('"'),
+            sequencer=str(obj.get("sequencer", "")),
+            version_id=str(obj.get("versionId", "") or ""),
+            event_time=_parse_time(record.get("eventTime")),
+        )
+    )
+
+
+def parse_s3_message(body: str | bytes) -> ParsedMessage:
+    """Parse one queue/webhook message body (possibly an SNS envelope)."""
+    if len(body) > MAX_MESSAGE_BYTES:
+        return ParsedMessage(skipped=(f"message of {len(body)} bytes exceeds {MAX_MESSAGE_BYTES}",))
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return ParsedMessage(skipped=("message is not valid JSON",))
+    if isinstance(document, dict) and document.get("Type") == "Notification" and isinstance(document.get("Message"), str):
+        return parse_s3_message(document["Message"])  # SNS envelope
+    if not isinstance(document, dict):
+        return ParsedMessage(skipped=("message is not a JSON object",))
+    if document.get("Event") == "s3:TestEvent":
+        return ParsedMessage(is_test_event=True)
+    records = document.get("Records")
+    if not isinstance(records, list) or not records:
+        return ParsedMessage(skipped=("message has no Records",))
+    out = _Collector()
+    for index, record in enumerate(records):
+        _parse_record(record, index, out)
+    return ParsedMessage(events=tuple(out.events), skipped=tuple(out.skipped))
+
+
+SEQUENCER_WIDTH = 64
+
+
+def sequencer_order(sequencer: str) -> str:
+    """Sort key for sequencers of one object key. S3's documented rule: right-pad
+    the shorter with zeros, then compare lexicographically (as upper-case hex)."""
+    return sequencer.upper().ljust(SEQUENCER_WIDTH, "0")
+
+
+def sequencer_is_newer(candidate: str, applied: str) -> bool:
+    """An empty candidate is never newer; anything is newer than nothing applied."""
+    if not candidate:
+        return False
+    return not applied or sequencer_order(candidate) > sequencer_order(applied)

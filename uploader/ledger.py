@@ -1,0 +1,151 @@
+"""The event ledger: S3 object events in, each effect exactly once.
+
+Every source (SQS, SNS, the webhook) hands its raw message to `events_ingest`, which
+parses it, stores each distinct event once (the unique `dedupe_key` turns repeated
+deliveries into no-ops) and enqueues `apply_object_event` for new rows after the
+transaction commits. `event_apply` is idempotent and orders events per key by S3's
+sequencer; where a server sends none it asks S3 (HEAD) what is true now.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+from dataclasses import asdict, dataclass, field
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from uploader import s3
+from uploader.events import ObjectEvent, parse_s3_message, sequencer_is_newer
+from uploader.models import EventOutcome, Upload, UploadEvent, UploadState
+from uploader.services import upload_apply_stored_object
+
+logger = logging.getLogger(__name__)
+
+EXTERNAL_SCOPE = "external"
+
+
+@dataclass
+class IngestResult:
+    recorded: list[int] = field(default_factory=list)
+    duplicates: int = 0
+    skipped: list[str] = field(default_factory=list)
+    test_event: bool = False
+
+
+def dedupe_key(event: ObjectEvent) -> str:
+    identity = event.sequencer or f"etag:{event.etag}:version:{event.version_id}"
+    return hashlib.sha256(f"{event.bucket}\0{event.key}\0{event.kind}\0{identity}".encode()).hexdigest()
+
+
+def _is_ours(event: ObjectEvent) -> str | None:
+    if event.bucket != settings.INTAKE_S3_BUCKET:
+        return f"bucket {event.bucket[:64]!r} is not ours"
+    if not event.key.startswith(f"{settings.INTAKE_S3_KEY_PREFIX.strip('/')}/"):
+        return f"key outside the {settings.INTAKE_S3_KEY_PREFIX!r} prefix"
+    return None
+
+
+def events_ingest(*, body: str | bytes, source: str) -> IngestResult:
+    """Store each new event of a message and enqueue its application."""
+    from uploader.tasks import apply_object_event  # tasks import this module
+
+    parsed = parse_s3_message(body)
+    result = IngestResult(skipped=list(parsed.skipped), test_event=parsed.is_test_event)
+    for event in parsed.events:
+        if reason := _is_ours(event):
+            result.skipped.append(reason)
+            continue
+        try:
+            with transaction.atomic():
+                row = UploadEvent.objects.create(
+                    source=source,
+                    dedupe_key=dedupe_key(event),
+                    bucket=event.bucket,
+                    key=event.key,
+                    kind=event.kind,
+                    event_name=event.event_name[:128],
+                    sequencer=event.sequencer[:64],
+                    etag=event.etag[:128],
+                    size=event.size,
+                    event_time=event.event_time,
+                    raw={k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in asdict(event).items()},
+                )
+        except IntegrityError:
+            result.duplicates += 1
+            continue
+        result.recorded.append(row.pk)
+        transaction.on_commit(functools.partial(apply_object_event.delay, row.pk))
+    for reason in result.skipped:
+        logger.warning("%s event skipped: %s", source, reason)
+    return result
+
+
+def _finish(event: UploadEvent, outcome: str, detail: str, upload: Upload | None) -> str:
+    event.outcome = outcome
+    event.detail = detail[:255]
+    event.upload = upload
+    event.applied_at = timezone.now()
+    event.save(update_fields=["outcome", "detail", "upload", "applied_at"])
+    logger.info(
+        "event %s %s %s: %s (%s)", event.pk, event.event_name, upload.id if upload else "-", outcome, detail
+    )
+    return outcome
+
+
+def _head_or_none(key: str) -> s3.ObjectHead | None:
+    try:
+        return s3.head_object(key=key)
+    except s3.ObjectNotFound:
+        return None
+
+
+def _record_unregistered(event: UploadEvent, head: s3.ObjectHead) -> Upload:
+    """An object that arrived by other means (console, CLI) is recorded too."""
+    parts = event.key.split("/")
+    upload, _ = Upload.objects.get_or_create(
+        key=event.key,
+        defaults={
+            "scope": parts[1][:64] if len(parts) > 2 else EXTERNAL_SCOPE,
+            "original_filename": parts[-1][:255] or event.key[-255:],
+            "declared_size": None,
+            "declared_content_type": head.content_type[:255] or "application/octet-stream",
+            "state": UploadState.REGISTERED,
+        },
+    )
+    return upload
+
+
+def event_apply(*, event_id: int) -> str:
+    """Apply one ledger event to its upload; running it again changes nothing."""
+    event = UploadEvent.objects.get(pk=event_id)
+    if event.outcome != EventOutcome.PENDING:
+        return event.outcome
+    upload = Upload.objects.filter(key=event.key).first()
+    if upload and event.sequencer and upload.last_sequencer and not sequencer_is_newer(event.sequencer, upload.last_sequencer):
+        return _finish(event, EventOutcome.STALE, f"sequencer {upload.last_sequencer} already applied", upload)
+    # S3 raises StorageUnavailable here when down; the task retries.
+    head = _head_or_none(event.key)
+    if event.kind == "created":
+        if head is None:
+            return _finish(event, EventOutcome.IGNORED, "object no longer exists", upload)
+        if upload is None:
+            upload = _record_unregistered(event, head)
+        upload = upload_apply_stored_object(upload_id=upload.pk, head=head, sequencer=event.sequencer)
+        return _finish(event, EventOutcome.APPLIED, f"upload is {upload.state}", upload)
+    # removed
+    if upload is None:
+        return _finish(event, EventOutcome.IGNORED, "no upload for this key", None)
+    if head is not None and not event.sequencer:
+        return _finish(event, EventOutcome.STALE, "object exists again", upload)
+    with transaction.atomic():
+        locked = Upload.objects.select_for_update().get(pk=upload.pk)
+        if event.sequencer:
+            locked.last_sequencer = event.sequencer
+        if locked.state in {UploadState.REGISTERED, UploadState.UPLOADING, UploadState.STORED}:
+            locked.state = UploadState.DELETED
+        locked.save(update_fields=["state", "last_sequencer", "updated_at"])
+    return _finish(event, EventOutcome.APPLIED, f"upload is {locked.state}", locked)
