@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests need when they are missing: Chromium for
-# the browser tests. Quiet when everything is already there.
+# the browser tests, Ceph's RADOS Gateway for the strict-S3 suite. Quiet when
+# everything is already there.
 set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/radosgw.sh install
 
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)

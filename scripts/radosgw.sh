@@ -72,6 +72,7 @@ cmd_install() {
     fi
     [ "$(id -u)" = 0 ] || die "installing packages needs root"
     local pkgs="radosgw ceph-mon ceph-osd ceph-common"
+    log "installing $pkgs from Debian (one time, about a minute)"
     # Another apt may hold the dpkg lock: wait for it (bounded) instead of failing.
     local apt=(apt-get -qq -y -o DPkg::Lock::Timeout=600 --no-install-recommends)
     export DEBIAN_FRONTEND=noninteractive

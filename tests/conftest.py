@@ -7,6 +7,7 @@ developer credentials or config file leak into tests (as django-storages does).
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import uuid
 from collections.abc import Iterator
@@ -25,6 +26,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from emulator import S3Emulator  # noqa: E402
+
+pytest_plugins = ["tests.support.browser"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A SIGTERM (CI time-out, Ctrl-C from a supervisor) unwinds like Ctrl-C, so the
+    # fixtures stop the servers they started (emulator, gateway) instead of leaking them.
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 TEST_PASSWORD = "correct-horse-battery-staple"
 

@@ -30,6 +30,10 @@ PUBLIC_ACCESS_BLOCK = {
     "BlockPublicPolicy": True,
     "RestrictPublicBuckets": True,
 }
+# Ceph RGW (Pacific) refuses every PutObject, even the owner's private ones, while
+# BlockPublicAcls is on. Where the write probe shows that, this is applied instead:
+# public ACLs are still ignored, so nothing can be made public through one.
+PUBLIC_ACCESS_BLOCK_WITHOUT_ACL_BLOCK = {**PUBLIC_ACCESS_BLOCK, "BlockPublicAcls": False}
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,14 @@ def desired_queue_notification(queue_arn: str) -> dict[str, Any]:
     }
 
 
+def desired_topic_notification(topic_arn: str) -> dict[str, Any]:
+    return {
+        "Id": NOTIFICATION_ID,
+        "TopicArn": topic_arn,
+        "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+    }
+
+
 def _normalise(value: Any) -> Any:
     """Compare configurations ignoring list order and case of filter-rule names."""
     if isinstance(value, dict):
@@ -86,12 +98,27 @@ def _owned(rules: list[dict[str, Any]], rule_id: str, id_field: str) -> dict[str
     return next((rule for rule in rules if rule.get(id_field) == rule_id), None)
 
 
+def _app_can_write() -> bool:
+    """Write and delete a probe object: proves the credentials and bucket settings
+    let uploads through, before any browser finds out the hard way."""
+    key = f"{settings.INTAKE_S3_KEY_PREFIX.strip('/')}/.intake-setup-probe"
+    try:
+        s3.put_object_bytes(key=key, body=b"probe", content_type="text/plain")
+    except s3.StorageRefused as exc:
+        if exc.code == "AccessDenied":
+            return False
+        raise
+    s3.delete_object(key=key)
+    return True
+
+
 def bucket_configure(
     *,
     create: bool,
     origins: list[str],
     queue_arn: str | None,
     abort_after_days: int,
+    topic_arn: str | None = None,
     report: Callable[[str], None] = lambda line: None,
 ) -> list[BucketChange]:
     """Apply every step; `report` hears about each one as it starts (progress)."""
@@ -111,10 +138,23 @@ def bucket_configure(
         s3.create_bucket()
         changed("bucket", f"created {settings.INTAKE_S3_BUCKET}")
 
-    report("checking public access block")
-    if s3.get_public_access_block() != PUBLIC_ACCESS_BLOCK:
+    report("checking public access block and that the app can still write")
+    current = s3.get_public_access_block()
+    if current != PUBLIC_ACCESS_BLOCK:
         s3.put_public_access_block(PUBLIC_ACCESS_BLOCK)
-        changed("public access", "all public access blocked")
+    if _app_can_write():
+        if current != PUBLIC_ACCESS_BLOCK:
+            changed("public access", "all public access blocked")
+    else:
+        s3.put_public_access_block(PUBLIC_ACCESS_BLOCK_WITHOUT_ACL_BLOCK)
+        if not _app_can_write():
+            raise s3.StorageRefused("AccessDenied", "the app's credentials cannot write to the bucket")
+        if current != PUBLIC_ACCESS_BLOCK_WITHOUT_ACL_BLOCK:
+            changed(
+                "public access",
+                "public access blocked except BlockPublicAcls, which made this S3 server refuse the app's own "
+                "uploads (public ACLs are still ignored)",
+            )
 
     report("checking default encryption")
     if not s3.get_encryption_rules():
@@ -150,6 +190,12 @@ def bucket_configure(
         if _normalise(_owned(notifications, NOTIFICATION_ID, "Id")) != _normalise(wanted):
             s3.put_queue_notifications(_merge_owned(notifications, wanted, "Id"))
             changed("notifications", f"object created/removed events to {queue_arn}")
+    elif topic_arn:
+        notifications = s3.get_topic_notifications()
+        wanted = desired_topic_notification(topic_arn)
+        if _normalise(_owned(notifications, NOTIFICATION_ID, "Id")) != _normalise(wanted):
+            s3.put_topic_notifications(_merge_owned(notifications, wanted, "Id"))
+            changed("notifications", f"object created/removed events pushed through {topic_arn}")
     else:
-        report("skipped  notifications: no queue configured")
+        report("skipped  notifications: no queue or push endpoint configured")
     return changes

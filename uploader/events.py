@@ -4,6 +4,9 @@ S3 (event message structure 2.x), MinIO and Ceph RGW send the same shape with sm
 differences this module absorbs:
 - AWS and MinIO URL-encode object keys (form encoding: `+` for space); Ceph RGW
   (`eventSource` `ceph:s3`) sends them as they are.
+- Ceph RGW's sequencer is its event timestamp as two little-endian 32-bit words
+  (seconds, nanoseconds) in hex, which does not sort; it is rewritten here to the
+  big-endian form, which sorts by S3's rule like AWS's sequencers do.
 - `s3:TestEvent` messages carry no records.
 - A message may hold several records, or arrive wrapped in an SNS envelope.
 Anything malformed becomes a reason in `ParsedMessage.skipped`, never an exception,
@@ -70,6 +73,17 @@ def _parse_time(value: Any) -> dt.datetime | None:
         return None
 
 
+def _sortable_sequencer(source: str, sequencer: str) -> str:
+    if source == "ceph:s3" and len(sequencer) == 16:
+        try:
+            raw = bytes.fromhex(sequencer)
+        except ValueError:
+            return sequencer
+        seconds, nanoseconds = int.from_bytes(raw[:4], "little"), int.from_bytes(raw[4:], "little")
+        return f"{seconds:08X}{nanoseconds:08X}"
+    return sequencer
+
+
 def _parse_record(record: Any, index: int, out: _Collector) -> None:
     if not isinstance(record, dict):
         out.skipped.append(f"record {index}: not an object")
@@ -102,7 +116,7 @@ def _parse_record(record: Any, index: int, out: _Collector) -> None:
             source=source,
             size=int(size) if isinstance(size, int) and size >= 0 else None,
             etag=str(obj.get("eTag", "")).strip('"'),
-            sequencer=str(obj.get("sequencer", "")),
+            sequencer=_sortable_sequencer(source, str(obj.get("sequencer", ""))),
             version_id=str(obj.get("versionId", "") or ""),
             event_time=_parse_time(record.get("eventTime")),
         )

@@ -266,6 +266,13 @@ def delete_object(*, key: str) -> None:
         _client().delete_object(Bucket=settings.INTAKE_S3_BUCKET, Key=key)
 
 
+def put_object_bytes(*, key: str, body: bytes, content_type: str = "application/octet-stream") -> ObjectHead:
+    """Write a small object with the app's own credentials (set-up probes, derived files)."""
+    with _translate_errors("PutObject"):
+        answer = _client().put_object(Bucket=settings.INTAKE_S3_BUCKET, Key=key, Body=body, ContentType=content_type)
+    return ObjectHead(size=len(body), etag=str(answer.get("ETag", "")).strip('"'), content_type=content_type)
+
+
 def get_object_bytes(*, key: str) -> bytes:
     with _translate_errors("GetObject"):
         return bytes(_client().get_object(Bucket=settings.INTAKE_S3_BUCKET, Key=key)["Body"].read())
@@ -433,3 +440,36 @@ def ensure_queue(name: str) -> str:
         url = _sqs_client().create_queue(QueueName=name)["QueueUrl"]
         attributes = _sqs_client().get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
     return str(attributes["Attributes"]["QueueArn"])
+
+
+def _sns_client() -> Any:
+    # Ceph RGW serves its SNS-compatible topic API on the S3 endpoint itself.
+    return _session().client(
+        "sns",
+        endpoint_url=settings.INTAKE_S3_ENDPOINT_URL,
+        config=Config(connect_timeout=settings.INTAKE_S3_CONNECT_TIMEOUT, read_timeout=settings.INTAKE_S3_READ_TIMEOUT),
+    )
+
+
+def ensure_push_topic(name: str, push_endpoint: str) -> str:
+    """Create (or update) a topic that pushes events over HTTP and return its ARN.
+
+    This is Ceph RGW's way of delivering bucket notifications to a webhook: an
+    SNS-style CreateTopic with a `push-endpoint` attribute, answered by RGW itself.
+    """
+    with _translate_errors("CreateTopic"):
+        answer = _sns_client().create_topic(Name=name, Attributes={"push-endpoint": push_endpoint})
+    return str(answer["TopicArn"])
+
+
+def get_topic_notifications() -> list[dict[str, Any]]:
+    with _translate_errors("GetBucketNotificationConfiguration"):
+        answer = _client().get_bucket_notification_configuration(Bucket=settings.INTAKE_S3_BUCKET)
+    return list(answer.get("TopicConfigurations", []))
+
+
+def put_topic_notifications(configs: list[dict[str, Any]]) -> None:
+    with _translate_errors("PutBucketNotificationConfiguration"):
+        _client().put_bucket_notification_configuration(
+            Bucket=settings.INTAKE_S3_BUCKET, NotificationConfiguration={"TopicConfigurations": configs}
+        )

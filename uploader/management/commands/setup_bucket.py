@@ -25,6 +25,12 @@ class Command(BaseCommand):
             default=None,
             help="Create this SQS queue if missing and send events to it (for the local emulator).",
         )
+        parser.add_argument(
+            "--push-endpoint",
+            metavar="URL",
+            default=None,
+            help="Push events over HTTP to this URL (Ceph RGW topics), e.g. https://host/api/events/s3?token=...",
+        )
         parser.add_argument("--origin", action="append", default=None, help="Allowed browser origin (repeatable; default: INTAKE_CORS_ALLOWED_ORIGINS).")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -33,10 +39,14 @@ class Command(BaseCommand):
             queue_arn = options["queue_arn"] or settings.INTAKE_S3_EVENTS_QUEUE_ARN or None
             if options["create_queue"]:
                 queue_arn = s3.ensure_queue(options["create_queue"])
+            topic_arn = None
+            if options["push_endpoint"]:
+                topic_arn = s3.ensure_push_topic(f"{settings.INTAKE_S3_BUCKET}-events", options["push_endpoint"])
             changes = bucket_configure(
                 create=options["create"] or settings.INTAKE_S3_CREATE_BUCKET,
                 origins=origins,
                 queue_arn=queue_arn,
+                topic_arn=topic_arn,
                 abort_after_days=settings.INTAKE_MULTIPART_ABORT_AFTER_DAYS,
                 report=lambda line: self.stdout.write(f"  {line}"),
             )

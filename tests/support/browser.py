@@ -1,4 +1,5 @@
-"""Headless Chromium (Debian's /usr/bin/chromium) driven by Playwright."""
+"""Headless Chromium (Debian's /usr/bin/chromium) driven by Playwright: the `chromium` and
+`page` fixtures, for the browser tests and the strict-S3 browser test."""
 
 from __future__ import annotations
 
