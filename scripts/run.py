@@ -1,7 +1,8 @@
 """`make run`: Intake on embedded defaults, no AWS account and no server to install.
 
 Starts the S3 emulator, prepares the database and bucket, makes sure a staff account
-exists, then runs a Celery worker (filesystem broker) and Django. Ctrl-C (or
+exists, then runs a Celery worker (filesystem broker), the S3 event consumer (the
+emulator delivers the bucket's events to its own SQS) and Django. Ctrl-C (or
 SIGTERM) stops everything it started. Every step says what it is doing.
 """
 
@@ -87,6 +88,15 @@ def main() -> int:
                 subprocess.Popen(
                     [str(VENV_BIN / "celery"), "-A", "config", "worker", "-l", "info", "--concurrency", "2"],
                     cwd=ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent,
+                )
+            )
+        step(f"starting the S3 event consumer (log: {log_dir / 'events.log'})")
+        with open(log_dir / "events.log", "ab") as events_log:
+            children.append(
+                subprocess.Popen(
+                    [str(VENV_BIN / "python"), "manage.py", "consume_s3_events", "--queue-name", "intake-events"],
+                    cwd=ROOT, env=env, stdout=events_log, stderr=subprocess.STDOUT, start_new_session=True,
+                    preexec_fn=die_with_parent,
                 )
             )
         step(f"starting Django on http://127.0.0.1:{port}")

@@ -9,7 +9,6 @@ sequencer; where a server sends none it asks S3 (HEAD) what is true now.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 from dataclasses import asdict, dataclass, field
@@ -34,6 +33,13 @@ class IngestResult:
     duplicates: int = 0
     skipped: list[str] = field(default_factory=list)
     test_event: bool = False
+    # Ledger rows of this message not applied yet, new or from an earlier delivery
+    # whose task never ran (the broker was down): all of them get (re)enqueued.
+    pending: list[int] = field(default_factory=list)
+
+    @property
+    def usable(self) -> bool:
+        return bool(self.recorded or self.duplicates or self.test_event or not self.skipped)
 
 
 def dedupe_key(event: ObjectEvent) -> str:
@@ -50,9 +56,22 @@ def _is_ours(event: ObjectEvent) -> str | None:
 
 
 def events_ingest(*, body: str | bytes, source: str) -> IngestResult:
-    """Store each new event of a message and enqueue its application."""
+    """Store each new event of a message and enqueue every pending one.
+
+    Rows are committed before anything is enqueued. Enqueueing raises when the
+    broker is down; callers then keep the message (SQS redelivers it, the webhook
+    answers 503 so the sender retries) and the next delivery enqueues the rows it
+    finds still pending. Applying twice is harmless (`event_apply` is idempotent).
+    """
     from uploader.tasks import apply_object_event  # tasks import this module
 
+    result = _record(body=body, source=source)
+    for event_id in result.pending:
+        apply_object_event.delay(event_id)
+    return result
+
+
+def _record(*, body: str | bytes, source: str) -> IngestResult:
     parsed = parse_s3_message(body)
     result = IngestResult(skipped=list(parsed.skipped), test_event=parsed.is_test_event)
     for event in parsed.events:
@@ -76,9 +95,12 @@ def events_ingest(*, body: str | bytes, source: str) -> IngestResult:
                 )
         except IntegrityError:
             result.duplicates += 1
+            earlier = UploadEvent.objects.filter(dedupe_key=dedupe_key(event), outcome=EventOutcome.PENDING).first()
+            if earlier is not None:
+                result.pending.append(earlier.pk)
             continue
         result.recorded.append(row.pk)
-        transaction.on_commit(functools.partial(apply_object_event.delay, row.pk))
+        result.pending.append(row.pk)
     for reason in result.skipped:
         logger.warning("%s event skipped: %s", source, reason)
     return result
@@ -120,10 +142,19 @@ def _record_unregistered(event: UploadEvent, head: s3.ObjectHead) -> Upload:
 
 
 def event_apply(*, event_id: int) -> str:
-    """Apply one ledger event to its upload; running it again changes nothing."""
-    event = UploadEvent.objects.get(pk=event_id)
-    if event.outcome != EventOutcome.PENDING:
-        return event.outcome
+    """Apply one ledger event to its upload; running it again changes nothing.
+
+    The event row stays locked while it is applied, so two workers handed the same
+    event (a redelivered message, a retried task) apply it once.
+    """
+    with transaction.atomic():
+        event = UploadEvent.objects.select_for_update().get(pk=event_id)
+        if event.outcome != EventOutcome.PENDING:
+            return event.outcome
+        return _apply(event)
+
+
+def _apply(event: UploadEvent) -> str:
     upload = Upload.objects.filter(key=event.key).first()
     if upload and event.sequencer and upload.last_sequencer and not sequencer_is_newer(event.sequencer, upload.last_sequencer):
         return _finish(event, EventOutcome.STALE, f"sequencer {upload.last_sequencer} already applied", upload)

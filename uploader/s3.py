@@ -127,18 +127,29 @@ def _client() -> Any:
     return _session().client("s3", endpoint_url=settings.INTAKE_S3_ENDPOINT_URL, config=config)
 
 
+@functools.cache
 def _sqs_client() -> Any:
+    # The read timeout outlasts SQS's 20 s long poll.
     return _session().client(
         "sqs",
-        endpoint_url=settings.INTAKE_S3_ENDPOINT_URL,
-        config=Config(connect_timeout=settings.INTAKE_S3_CONNECT_TIMEOUT, read_timeout=25),
+        endpoint_url=settings.INTAKE_SQS_ENDPOINT_URL or settings.INTAKE_S3_ENDPOINT_URL,
+        config=Config(connect_timeout=settings.INTAKE_S3_CONNECT_TIMEOUT, read_timeout=30, retries={"mode": "standard"}),
     )
+
+
+def sqs_client() -> Any:
+    """The SQS client, for uploader.sqs (which maps its errors through here)."""
+    return _sqs_client()
+
+
+translate_errors = _translate_errors
 
 
 def reset_clients() -> None:
     """Forget cached clients; tests call it after pointing settings at another endpoint."""
     _session.cache_clear()
     _client.cache_clear()
+    _sqs_client.cache_clear()
     _signer.cache_clear()
 
 

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from kombu.exceptions import OperationalError
 
 from uploader.events import MAX_MESSAGE_BYTES
 from uploader.ledger import events_ingest
@@ -41,8 +42,14 @@ def s3_event_webhook(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"message": "A valid token is required."}, status=401)
     if int(request.headers.get("Content-Length") or 0) > MAX_MESSAGE_BYTES:
         return JsonResponse({"message": f"Messages are limited to {MAX_MESSAGE_BYTES} bytes."}, status=413)
-    result = events_ingest(body=request.body, source=EventSource.WEBHOOK)
-    if not result.recorded and not result.duplicates and not result.test_event and result.skipped:
+    try:
+        result = events_ingest(body=request.body, source=EventSource.WEBHOOK)
+    except OperationalError:
+        # Stored, but the task queue is down: a 503 makes the sender retry, and the
+        # retry enqueues what is still pending.
+        logger.warning("event webhook: task queue unavailable; asked the sender to retry")
+        return JsonResponse({"message": "Temporarily unable to process events; retry."}, status=503)
+    if not result.usable:
         # Nothing usable: tell the sender why, so it shows in its logs.
         return JsonResponse({"message": "No usable event in the message.", "skipped": result.skipped}, status=400)
     return JsonResponse(

@@ -170,6 +170,11 @@ INTAKE_S3_EVENTS_QUEUE_ARN = env.str("INTAKE_S3_EVENTS_QUEUE_ARN", default="")
 # Sign URLs with uploader.signing (byte-identical to botocore's, several times
 # faster); false falls back to botocore's generate_presigned_url.
 INTAKE_S3_FAST_SIGNING = env.bool("INTAKE_S3_FAST_SIGNING", default=True)
+# The SQS queue the bucket sends object events to, read by `manage.py consume_s3_events`.
+INTAKE_S3_EVENTS_QUEUE_URL = env.str("INTAKE_S3_EVENTS_QUEUE_URL", default="")
+INTAKE_SQS_ENDPOINT_URL = env.str("INTAKE_SQS_ENDPOINT_URL", default="") or None
+# How long a received message stays hidden; the consumer extends it for slow batches.
+INTAKE_SQS_VISIBILITY_SECONDS = env_int("INTAKE_SQS_VISIBILITY_SECONDS", 120, minimum=10)
 INTAKE_MULTIPART_ABORT_AFTER_DAYS = env_int("INTAKE_MULTIPART_ABORT_AFTER_DAYS", 2, minimum=1)
 
 # Shared token for POST /api/events/s3 (S3-style events pushed by Ceph RGW or

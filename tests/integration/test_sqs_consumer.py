@@ -1,0 +1,112 @@
+"""The SQS consumer against the emulator's own S3 → SQS notifications."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import uuid
+from unittest import mock
+
+import pytest
+import requests
+from django.core.management import call_command
+from django.test import Client
+from kombu.exceptions import OperationalError
+
+from uploader import s3, sqs
+from uploader.bucket import bucket_configure
+from uploader.models import EventOutcome, Upload, UploadEvent, UploadState
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def queue(s3_bucket: str, settings, transactional_db) -> str:  # type: ignore[no-untyped-def]
+    """A fresh queue receiving the test bucket's object events; returns its URL.
+    Transactional: the consumer commits and manages its connections like in production."""
+    settings.INTAKE_SQS_VISIBILITY_SECONDS = 1  # redeliveries come back quickly
+    name = f"events-{uuid.uuid4().hex[:10]}"
+    bucket_configure(create=False, origins=["http://127.0.0.1:8000"], queue_arn=s3.ensure_queue(name), abort_after_days=2)
+    url = sqs.queue_url_for(name)
+    s3.sqs_client().purge_queue(QueueUrl=url)  # the configuration's s3:TestEvent
+    return url
+
+
+def _consume(queue_url: str) -> str:
+    out = io.StringIO()
+    call_command("consume_s3_events", "--queue-url", queue_url, "--until-empty", "--wait", "1", stdout=out)
+    return out.getvalue()
+
+
+def _upload_without_complete(api: Client, body: bytes = b"queued!") -> Upload:
+    signed = api.get("/api/s3/params", {"filename": "queued.txt", "type": "text/plain", "size": len(body)}).json()
+    requests.put(signed["url"], data=body, headers=signed["headers"], timeout=10).raise_for_status()
+    return Upload.objects.get(pk=signed["id"])
+
+
+def _queue_depth(queue_url: str) -> int:
+    attributes = s3.sqs_client().get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def test_upload_event_from_sqs_marks_the_upload_stored(staff_client: Client, queue: str) -> None:
+    upload = _upload_without_complete(staff_client)
+    out = _consume(queue)
+    assert "1 new event(s)" in out
+    upload.refresh_from_db()
+    assert upload.state == UploadState.STORED
+    event = UploadEvent.objects.get(upload=upload)
+    assert (event.source, event.outcome) == ("sqs", EventOutcome.APPLIED)
+    assert _queue_depth(queue) == 0, "deleted once its effect was committed"
+
+
+def test_the_same_message_delivered_again_has_no_second_effect(staff_client: Client, queue: str) -> None:
+    upload = _upload_without_complete(staff_client)
+    # Peek at S3's message (visible again at once) and deliver three more copies.
+    body = s3.sqs_client().receive_message(QueueUrl=queue, WaitTimeSeconds=2, VisibilityTimeout=0)["Messages"][0]["Body"]
+    for _ in range(3):
+        s3.sqs_client().send_message(QueueUrl=queue, MessageBody=body)
+    out = _consume(queue)
+    assert "4 received, 1 new event(s), 3 duplicate(s), 4 deleted" in out
+    assert UploadEvent.objects.filter(key=upload.key).count() == 1
+    assert _queue_depth(queue) == 0
+
+
+def test_unusable_messages_are_dropped_with_a_reason(queue: str, caplog) -> None:  # type: ignore[no-untyped-def]
+    for body in ("{not json", json.dumps({"Records": "nope"}), "x" * 300_000):
+        s3.sqs_client().send_message(QueueUrl=queue, MessageBody=body[:262_000])
+    _consume(queue)
+    assert _queue_depth(queue) == 0
+    assert UploadEvent.objects.count() == 0
+    assert "dropped" in caplog.text
+
+
+def test_a_failing_message_is_kept_for_retry_and_the_dead_letter_queue(staff_client: Client, queue: str) -> None:
+    _upload_without_complete(staff_client)
+    with mock.patch("uploader.sqs.events_ingest", side_effect=RuntimeError("database down")):
+        out = _consume(queue)
+    assert "0 deleted, 1 kept for retry" in out
+    time.sleep(1.5)  # the visibility timeout passes
+    assert _queue_depth(queue) == 1
+
+
+def test_broker_down_keeps_the_message_and_the_retry_applies_it(staff_client: Client, queue: str) -> None:
+    upload = _upload_without_complete(staff_client)
+    with mock.patch("uploader.tasks.apply_object_event.delay", side_effect=OperationalError("broker down")):
+        out = _consume(queue)
+    assert "1 kept for retry" in out
+    event = UploadEvent.objects.get(key=upload.key)
+    assert event.outcome == EventOutcome.PENDING, "recorded, but not applied: nothing was enqueued"
+    upload.refresh_from_db()
+    assert upload.state == UploadState.REGISTERED
+
+    time.sleep(1.5)  # the message becomes visible again
+    out = _consume(queue)
+    assert "1 duplicate(s)" in out
+    event.refresh_from_db()
+    upload.refresh_from_db()
+    assert (event.outcome, upload.state) == (EventOutcome.APPLIED, UploadState.STORED)
+    assert _queue_depth(queue) == 0

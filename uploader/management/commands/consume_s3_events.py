@@ -1,0 +1,66 @@
+"""`manage.py consume_s3_events`: long-poll the S3 event queue into the ledger."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import close_old_connections
+
+from uploader import s3, sqs
+
+logger = logging.getLogger(__name__)
+
+
+class Command(BaseCommand):
+    help = "Read S3 event notifications from SQS into the ledger until stopped (SIGTERM finishes the batch first)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--queue-url", default=None, help="Default: INTAKE_S3_EVENTS_QUEUE_URL.")
+        parser.add_argument("--queue-name", default=None, help="Look the queue up by name instead.")
+        parser.add_argument("--wait", type=int, default=20, help="Long-poll seconds (0-20).")
+        parser.add_argument("--until-empty", action="store_true", help="Stop once a receive returns nothing.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        stopping = False
+
+        def stop(signum: int, frame: object) -> None:
+            nonlocal stopping
+            stopping = True
+            logger.info("consumer: stopping after the current batch")
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        try:
+            queue_url = options["queue_url"] or (
+                sqs.queue_url_for(options["queue_name"]) if options["queue_name"] else settings.INTAKE_S3_EVENTS_QUEUE_URL
+            )
+        except s3.StorageError as exc:
+            raise CommandError(f"cannot find the queue: {exc}") from exc
+        if not queue_url:
+            raise CommandError("no queue: set INTAKE_S3_EVENTS_QUEUE_URL or pass --queue-url/--queue-name")
+        self.stdout.write(f"consuming S3 events from {queue_url}")
+        totals = sqs.BatchResult()
+        while not stopping:
+            try:
+                messages = sqs.receive(queue_url, wait_seconds=max(0, min(options["wait"], 20)))
+            except s3.StorageUnavailable as exc:
+                logger.warning("consumer: SQS unavailable (%s); retrying", exc)
+                time.sleep(2)
+                continue
+            if not messages:
+                if options["until_empty"]:
+                    break
+                continue
+            close_old_connections()  # as Django does around each request
+            batch = sqs.process_batch(queue_url, messages)
+            for field in ("received", "deleted", "kept", "recorded", "duplicates"):
+                setattr(totals, field, getattr(totals, field) + getattr(batch, field))
+        self.stdout.write(
+            f"stopped: {totals.received} received, {totals.recorded} new event(s), {totals.duplicates} duplicate(s), "
+            f"{totals.deleted} deleted, {totals.kept} kept for retry"
+        )

@@ -1,0 +1,451 @@
+"""Amazon SNS over HTTPS: verify a posted message, confirm a subscription. No views.
+
+Anyone on the internet can POST to an SNS endpoint, so nothing in a message is
+believed until its signature checks out, following AWS's documented algorithm
+("Verifying the signatures of Amazon SNS messages"):
+
+- The string to sign is "Key\\nValue\\n" for fixed keys in byte order: for a
+  Notification Message, MessageId, Subject (only if present), Timestamp, TopicArn,
+  Type; for a (Un)SubscriptionConfirmation Message, MessageId, SubscribeURL,
+  Timestamp, Token, TopicArn, Type. Fields outside that list (SigningCertURL,
+  UnsubscribeURL, MessageAttributes) are not signed, so they are never used for
+  anything but fetching the certificate.
+- SignatureVersion "1" is SHA1withRSA, "2" is SHA256withRSA (PKCS#1 v1.5).
+- The certificate's public key verifies the signature. The certificate is trusted
+  only because it came over HTTPS (system CAs, no redirects) from SNS's own hosts,
+  `sns.<region>.amazonaws.com(.cn)`; any other URL is refused before any network
+  traffic, so a forged message cannot make us fetch from a host of its choosing.
+
+Cheap checks (type, fields, topic, version, age, URLs) run before the certificate is
+fetched, so a stranger who does not know an allowed topic ARN cannot make us fetch
+anything at all.
+
+The certificate fetcher is the module-level `fetcher` (or the `fetch` argument): tests
+hand in certificates made at test time and count calls, without loosening any of the
+checks production runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import logging
+import re
+import ssl
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import Message
+from typing import IO, Any, Protocol
+from urllib.parse import parse_qs, urlsplit
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+NOTIFICATION = "Notification"
+SUBSCRIPTION_CONFIRMATION = "SubscriptionConfirmation"
+UNSUBSCRIBE_CONFIRMATION = "UnsubscribeConfirmation"
+
+# Signed keys per message type, in the byte order AWS signs them.
+_CONFIRMATION_KEYS = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
+SIGNED_KEYS: dict[str, tuple[str, ...]] = {
+    NOTIFICATION: ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
+    SUBSCRIPTION_CONFIRMATION: _CONFIRMATION_KEYS,
+    UNSUBSCRIBE_CONFIRMATION: _CONFIRMATION_KEYS,
+}
+OPTIONAL_SIGNED_KEYS = frozenset({"Subject"})
+
+# SignatureVersion -> digest of SHA*withRSA. SHA-1 is what SNS signs with in version 1,
+# which is still every topic's default; INTAKE_SNS_MIN_SIGNATURE_VERSION refuses it.
+SIGNATURE_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+    "1": hashes.SHA1,  # fixed by SNS's SignatureVersion 1, not our choice
+    "2": hashes.SHA256,
+}
+
+# AWS's own pattern for SNS hosts (the AWS SDKs check the same). fullmatch only: a
+# `$` would also accept a trailing newline.
+SNS_HOST = re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?")
+# Names an SNS signing certificate is issued to (subject CN or a DNS SAN).
+SNS_CERTIFICATE_NAME = re.compile(r"sns(\.[a-z0-9-]+)?\.amazonaws\.com(\.cn)?")
+
+MAX_URL_LENGTH = 2048
+MAX_CERTIFICATE_BYTES = 64 * 1024  # SNS's PEM files are about 2 KiB
+MAX_CONFIRMATION_BYTES = 64 * 1024
+FETCH_TIMEOUT_SECONDS = 5.0
+CLOCK_SKEW_SECONDS = 300  # how far in the future a Timestamp may be
+CERTIFICATE_CACHE_SECONDS = 24 * 3600
+CERTIFICATE_CACHE_ENTRIES = 32
+
+
+class SnsMessageRejected(Exception):
+    """The message is not provably from SNS for one of our topics: answer 403.
+
+    `reason` is short, safe to log and to return (no token, no subscribe URL).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class SnsUnavailable(Exception):
+    """SNS could not be reached to fetch a certificate or confirm: answer 5xx so SNS retries."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Fetcher(Protocol):
+    """GET `url` and return at most `max_bytes` of its body.
+
+    Raises SnsUnavailable when the host cannot be reached (or answers 5xx) and
+    SnsMessageRejected for any other failure.
+    """
+
+    def __call__(self, url: str, *, max_bytes: int) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class SnsMessage:
+    """A verified message; every field here was covered by the signature."""
+
+    type: str
+    message_id: str
+    topic_arn: str
+    message: str
+    subject: str | None
+    timestamp: dt.datetime
+    subscribe_url: str
+    signature_version: str
+
+
+# --- settings -------------------------------------------------------------------------
+
+
+def allowed_topic_arns() -> frozenset[str]:
+    """Topics whose messages are accepted; empty disables the endpoint."""
+    return frozenset(getattr(settings, "INTAKE_SNS_TOPIC_ARNS", None) or ())
+
+
+def minimum_signature_version() -> str:
+    """The lowest SignatureVersion accepted.
+
+    Defaults to "1" because that is what every SNS topic signs with until someone sets
+    its SignatureVersion attribute to 2; a stricter default would refuse a freshly made
+    topic's subscription confirmation. Set "2" once the topic signs with SHA-256: then a
+    message that claims version 1 is refused before anything is fetched, so an
+    attacker cannot fall back to SHA-1 (the "downgrade").
+    """
+    value = str(getattr(settings, "INTAKE_SNS_MIN_SIGNATURE_VERSION", "1"))
+    if value not in SIGNATURE_HASHES:
+        raise ImproperlyConfigured("INTAKE_SNS_MIN_SIGNATURE_VERSION must be '1' or '2'")
+    return value
+
+
+def max_age() -> dt.timedelta:
+    """How old a message may be. SNS keeps a message's Timestamp across its retries,
+    and its HTTP retry policy spans at most an hour, hence the default."""
+    return dt.timedelta(seconds=int(getattr(settings, "INTAKE_SNS_MAX_AGE_SECONDS", 3600)))
+
+
+# --- URLs -----------------------------------------------------------------------------
+
+
+def sns_url_problem(url: Any) -> str | None:
+    """Why `url` is not an https URL on an SNS host, or None.
+
+    The host part must be exactly a host matching SNS_HOST: no user info, no port, no
+    characters that parsers disagree on (backslash, whitespace, non-ASCII), so the host
+    checked here is the host urllib connects to.
+    """
+    if not isinstance(url, str) or not url:
+        return "no URL"
+    if len(url) > MAX_URL_LENGTH or not url.isascii() or any(c.isspace() or c == "\\" or ord(c) < 0x20 for c in url):
+        return "URL has characters or a length SNS never sends"
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "URL does not parse"
+    if parts.scheme != "https":
+        return f"URL scheme {parts.scheme[:10]!r} is not https"
+    if not SNS_HOST.fullmatch(parts.netloc):
+        return f"URL host {parts.netloc[:80]!r} is not an SNS host"
+    return None
+
+
+def signing_cert_url_problem(url: Any) -> str | None:
+    """Why SigningCertURL is not an SNS certificate URL, or None."""
+    if problem := sns_url_problem(url):
+        return f"SigningCertURL: {problem}"
+    parts = urlsplit(url)
+    if not parts.path.endswith(".pem") or parts.query or parts.fragment:
+        return "SigningCertURL: not a .pem file"
+    return None
+
+
+def subscribe_url_problem(url: Any, topic_arn: str) -> str | None:
+    """Why SubscribeURL is not SNS's ConfirmSubscription for this topic, or None."""
+    if problem := sns_url_problem(url):
+        return f"SubscribeURL: {problem}"
+    query = parse_qs(urlsplit(url).query)
+    if query.get("Action") != ["ConfirmSubscription"]:
+        return "SubscribeURL: not a ConfirmSubscription call"
+    if query.get("TopicArn", [topic_arn]) != [topic_arn]:
+        return "SubscribeURL: for another topic"
+    return None
+
+
+# --- fetching and caching -------------------------------------------------------------
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect could lead anywhere; SNS does not redirect these URLs."""
+
+    def redirect_request(
+        self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str, headers: Message, newurl: str
+    ) -> urllib.request.Request | None:
+        return None  # urllib then raises HTTPError with the 3xx status
+
+
+class HttpsFetcher:
+    """The production fetcher: HTTPS to SNS hosts only, verified TLS, no redirects,
+    short timeout, bounded body. Checks the URL itself as well, so no caller mistake
+    can turn it into a fetch from elsewhere."""
+
+    def __init__(self, *, timeout: float = FETCH_TIMEOUT_SECONDS) -> None:
+        self.timeout = timeout
+        self._opener: urllib.request.OpenerDirector | None = None
+        self._lock = threading.Lock()
+
+    def _get_opener(self) -> urllib.request.OpenerDirector:
+        with self._lock:
+            if self._opener is None:
+                self._opener = urllib.request.build_opener(
+                    _RefuseRedirects(), urllib.request.HTTPSHandler(context=ssl.create_default_context())
+                )
+            return self._opener
+
+    def __call__(self, url: str, *, max_bytes: int) -> bytes:
+        if problem := sns_url_problem(url):
+            raise SnsMessageRejected(problem)
+        host = urlsplit(url).netloc
+        request = urllib.request.Request(url, headers={"User-Agent": "intake-sns"})  # noqa: S310 - https checked above
+        try:
+            with self._get_opener().open(request, timeout=self.timeout) as response:
+                body: bytes = response.read(max_bytes + 1)
+        except urllib.error.HTTPError as exc:
+            if exc.code >= 500:
+                raise SnsUnavailable(f"{host} answered {exc.code}") from exc
+            raise SnsMessageRejected(f"{host} answered {exc.code}") from exc
+        except (urllib.error.URLError, OSError) as exc:
+            raise SnsUnavailable(f"{host} could not be reached: {type(exc).__name__}") from exc
+        if len(body) > max_bytes:
+            raise SnsMessageRejected(f"{host} answered more than {max_bytes} bytes")
+        return body
+
+
+class CertificateCache:
+    """Signing certificates by URL, so a burst of messages costs one fetch.
+
+    Bounded in entries and age; a lock because several request threads share it.
+    Certificates are cached only after their identity checks passed; expiry is checked
+    on every use, not here.
+    """
+
+    def __init__(
+        self,
+        *,
+        ttl_seconds: float = CERTIFICATE_CACHE_SECONDS,
+        max_entries: int = CERTIFICATE_CACHE_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl_seconds = ttl_seconds
+        self.max_entries = max_entries
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[float, x509.Certificate]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, url: str) -> x509.Certificate | None:
+        with self._lock:
+            entry = self._entries.get(url)
+            if entry is None:
+                return None
+            if entry[0] <= self._clock():
+                del self._entries[url]
+                return None
+            return entry[1]
+
+    def put(self, url: str, certificate: x509.Certificate) -> None:
+        with self._lock:
+            self._entries.pop(url, None)
+            self._entries[url] = (self._clock() + self.ttl_seconds, certificate)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)  # the oldest
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+
+fetcher: Fetcher = HttpsFetcher()
+certificate_cache = CertificateCache()
+
+
+def _certificate_problem(certificate: x509.Certificate) -> str | None:
+    if not isinstance(certificate.public_key(), rsa.RSAPublicKey):
+        return "signing certificate does not hold an RSA key"
+    names: list[str] = [
+        value for attribute in certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        if isinstance(value := attribute.value, str)
+    ]
+    try:
+        names += certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+            x509.DNSName
+        )
+    except x509.ExtensionNotFound:
+        pass
+    except ValueError:
+        return "signing certificate has malformed extensions"
+    if not any(SNS_CERTIFICATE_NAME.fullmatch(name.lower()) for name in names):
+        return "signing certificate is not issued to SNS"
+    return None
+
+
+def signing_certificate(url: str, *, fetch: Fetcher | None = None) -> x509.Certificate:
+    """The certificate at a trusted SigningCertURL, from the cache or fetched once."""
+    if problem := signing_cert_url_problem(url):  # again, whoever calls this
+        raise SnsMessageRejected(problem)
+    certificate = certificate_cache.get(url)
+    if certificate is not None:
+        return certificate
+    pem = (fetch or fetcher)(url, max_bytes=MAX_CERTIFICATE_BYTES)
+    try:
+        certificate = x509.load_pem_x509_certificate(pem)
+    except ValueError as exc:
+        raise SnsMessageRejected("signing certificate is not a PEM certificate") from exc
+    if problem := _certificate_problem(certificate):
+        raise SnsMessageRejected(problem)
+    certificate_cache.put(url, certificate)
+    return certificate
+
+
+# --- verification ---------------------------------------------------------------------
+
+
+def string_to_sign(document: dict[str, Any]) -> bytes:
+    """AWS's canonical form of a message: "Key\\nValue\\n" for each signed key present."""
+    keys = SIGNED_KEYS.get(str(document.get("Type")))
+    if keys is None:
+        raise SnsMessageRejected("unknown message Type")
+    lines: list[str] = []
+    for key in keys:
+        value = document.get(key)
+        if value is None and key in OPTIONAL_SIGNED_KEYS:
+            continue  # "Subject (if included in the message)"; SNS sends null or omits it
+        if not isinstance(value, str):
+            raise SnsMessageRejected(f"field {key} is missing or not a string")
+        lines.append(f"{key}\n{value}\n")
+    return "".join(lines).encode("utf-8")
+
+
+def _timestamp(value: Any, now: dt.datetime) -> dt.datetime:
+    try:
+        stamp = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        stamp = None
+    if stamp is None or stamp.tzinfo is None:
+        raise SnsMessageRejected("Timestamp is not an ISO 8601 time with a zone")
+    if stamp < now - max_age():
+        raise SnsMessageRejected(f"Timestamp {value[:40]!r} is older than {max_age()}")
+    if stamp > now + dt.timedelta(seconds=CLOCK_SKEW_SECONDS):
+        raise SnsMessageRejected(f"Timestamp {value[:40]!r} is in the future")
+    return stamp
+
+
+def message_verify(document: Any, *, fetch: Fetcher | None = None, now: dt.datetime | None = None) -> SnsMessage:
+    """Return the message if SNS provably sent it for an allowed topic; else raise.
+
+    Raises SnsMessageRejected (forged, tampered, stale, foreign topic: 403) or
+    SnsUnavailable (the certificate could not be fetched right now: 5xx, SNS retries).
+    """
+    now = now or timezone.now()
+    if not isinstance(document, dict):
+        raise SnsMessageRejected("message is not a JSON object")
+    signed = string_to_sign(document)  # checks Type and that every signed field is a string
+    message_type: str = document["Type"]
+    topic_arn: str = document["TopicArn"]
+    if topic_arn not in allowed_topic_arns():
+        raise SnsMessageRejected(f"topic {topic_arn[:200]!r} is not allowed")
+    version = document.get("SignatureVersion")
+    if not isinstance(version, str) or version not in SIGNATURE_HASHES:
+        raise SnsMessageRejected(f"SignatureVersion {str(version)[:10]!r} is not supported")
+    minimum = minimum_signature_version()
+    if int(version) < int(minimum):
+        raise SnsMessageRejected(f"SignatureVersion {version} is below the minimum {minimum}")
+    timestamp = _timestamp(document["Timestamp"], now)
+    cert_url: str = document.get("SigningCertURL", "")
+    if problem := signing_cert_url_problem(cert_url):
+        raise SnsMessageRejected(problem)
+    if message_type != NOTIFICATION and (problem := subscribe_url_problem(document["SubscribeURL"], topic_arn)):
+        raise SnsMessageRejected(problem)
+    encoded = document.get("Signature")
+    try:
+        signature = base64.b64decode(encoded, validate=True) if isinstance(encoded, str) else b""
+    except (binascii.Error, ValueError):
+        signature = b""
+    if not signature:
+        raise SnsMessageRejected("Signature is missing or not base64")
+
+    certificate = signing_certificate(cert_url, fetch=fetch)
+    if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
+        raise SnsMessageRejected("signing certificate is not valid now")
+    public_key = certificate.public_key()
+    if not isinstance(public_key, rsa.RSAPublicKey):  # checked before caching; kept for the type checker
+        raise SnsMessageRejected("signing certificate does not hold an RSA key")
+    try:
+        public_key.verify(signature, signed, padding.PKCS1v15(), SIGNATURE_HASHES[version]())
+    except InvalidSignature as exc:
+        raise SnsMessageRejected("signature does not verify") from exc
+    subject = document.get("Subject")
+    return SnsMessage(
+        type=message_type,
+        message_id=document["MessageId"],
+        topic_arn=topic_arn,
+        message=document["Message"],
+        subject=subject if isinstance(subject, str) else None,
+        timestamp=timestamp,
+        subscribe_url=document.get("SubscribeURL", "") if message_type != NOTIFICATION else "",
+        signature_version=version,
+    )
+
+
+def subscription_confirm(message: SnsMessage, *, fetch: Fetcher | None = None) -> None:
+    """Confirm a verified SubscriptionConfirmation by visiting its SubscribeURL.
+
+    The URL is checked again (SNS host, ConfirmSubscription for this topic) so nothing
+    but SNS is ever called. The URL carries the subscription token: it is never logged.
+    """
+    if message.type != SUBSCRIPTION_CONFIRMATION:
+        raise SnsMessageRejected("not a SubscriptionConfirmation")
+    if problem := subscribe_url_problem(message.subscribe_url, message.topic_arn):
+        raise SnsMessageRejected(problem)
+    (fetch or fetcher)(message.subscribe_url, max_bytes=MAX_CONFIRMATION_BYTES)
+    logger.info("sns: confirmed the subscription to %s", message.topic_arn)

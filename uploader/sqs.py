@@ -1,0 +1,127 @@
+"""Consume S3 event notifications from SQS into the ledger.
+
+At-least-once, never at-most-once: a message is deleted only after its events are
+committed to the ledger and their tasks are enqueued. Whatever fails (database,
+broker, a bug) leaves the message in the queue; SQS shows it again after the
+visibility timeout and, after the queue's maxReceiveCount, moves it to the
+dead-letter queue. Messages that can never be used (not JSON, not S3's shape) are
+logged with the reason and deleted, so they cannot stall the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from uploader import s3
+from uploader.ledger import events_ingest
+from uploader.models import EventSource
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 10  # SQS's limit per receive
+
+
+@dataclass(frozen=True)
+class QueueMessage:
+    message_id: str
+    receipt_handle: str
+    body: str
+    receive_count: int
+
+
+@dataclass
+class BatchResult:
+    received: int = 0
+    deleted: int = 0
+    kept: int = 0
+    recorded: int = 0
+    duplicates: int = 0
+
+
+def queue_url_for(name: str) -> str:
+    with s3.translate_errors("GetQueueUrl"):
+        return str(s3.sqs_client().get_queue_url(QueueName=name)["QueueUrl"])
+
+
+def receive(queue_url: str, *, wait_seconds: int) -> list[QueueMessage]:
+    with s3.translate_errors("ReceiveMessage"):
+        answer = s3.sqs_client().receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=MAX_BATCH,
+            WaitTimeSeconds=wait_seconds,
+            VisibilityTimeout=settings.INTAKE_SQS_VISIBILITY_SECONDS,
+            MessageSystemAttributeNames=["ApproximateReceiveCount"],
+        )
+    return [
+        QueueMessage(
+            message_id=m["MessageId"],
+            receipt_handle=m["ReceiptHandle"],
+            body=m.get("Body", ""),
+            receive_count=int(m.get("Attributes", {}).get("ApproximateReceiveCount", 1)),
+        )
+        for m in answer.get("Messages", [])
+    ]
+
+
+def _delete(queue_url: str, messages: list[QueueMessage]) -> None:
+    if not messages:
+        return
+    with s3.translate_errors("DeleteMessageBatch"):
+        answer = s3.sqs_client().delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m.receipt_handle} for i, m in enumerate(messages)],
+        )
+    for failure in answer.get("Failed", []):
+        # The message comes back later; the ledger makes the repeat harmless.
+        logger.warning("SQS kept message %s: %s", messages[int(failure["Id"])].message_id, failure.get("Code"))
+
+
+def _extend_visibility(queue_url: str, messages: list[QueueMessage]) -> None:
+    if not messages:
+        return
+    with s3.translate_errors("ChangeMessageVisibilityBatch"):
+        s3.sqs_client().change_message_visibility_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m.receipt_handle, "VisibilityTimeout": settings.INTAKE_SQS_VISIBILITY_SECONDS}
+                for i, m in enumerate(messages)
+            ],
+        )
+
+
+def process_batch(queue_url: str, messages: list[QueueMessage], *, clock: Callable[[], float] = time.monotonic) -> BatchResult:
+    """Ingest each message; delete those whose effect is committed and enqueued."""
+    result = BatchResult(received=len(messages))
+    started = clock()
+    done: list[QueueMessage] = []
+    for index, message in enumerate(messages):
+        if clock() - started > settings.INTAKE_SQS_VISIBILITY_SECONDS / 2:
+            # A slow batch: keep the rest hidden so no other consumer takes them.
+            _extend_visibility(queue_url, messages[index:])
+            started = clock()
+        try:
+            ingested = events_ingest(body=message.body, source=EventSource.SQS)
+        except Exception:
+            # Database or broker trouble, or a bug: keep the message; after
+            # maxReceiveCount attempts SQS moves it to the dead-letter queue.
+            logger.exception("SQS message %s kept (attempt %s)", message.message_id, message.receive_count)
+            result.kept += 1
+            close_old_connections()
+            continue
+        result.recorded += len(ingested.recorded)
+        result.duplicates += ingested.duplicates
+        if not ingested.usable:
+            logger.warning("SQS message %s dropped: %s", message.message_id, "; ".join(ingested.skipped))
+        logger.info(
+            "SQS message %s: %s new, %s duplicate event(s)", message.message_id, len(ingested.recorded), ingested.duplicates
+        )
+        done.append(message)
+    _delete(queue_url, done)
+    result.deleted = len(done)
+    return result
