@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from uploader import s3
+from uploader.audit import audit_record
 from uploader.events import ObjectEvent, parse_s3_message, sequencer_is_newer
 from uploader.models import EventOutcome, Upload, UploadEvent, UploadState
 from uploader.services import upload_apply_stored_object
@@ -176,7 +177,10 @@ def _apply(event: UploadEvent) -> str:
         locked = Upload.objects.select_for_update().get(pk=upload.pk)
         if event.sequencer:
             locked.last_sequencer = event.sequencer
-        if locked.state in {UploadState.REGISTERED, UploadState.UPLOADING, UploadState.STORED}:
+        deleted = locked.state in {UploadState.REGISTERED, UploadState.UPLOADING, UploadState.STORED}
+        if deleted:
             locked.state = UploadState.DELETED
         locked.save(update_fields=["state", "last_sequencer", "updated_at"])
+        if deleted:
+            audit_record(action="upload.deleted", upload=locked, detail={"sequencer": event.sequencer})
     return _finish(event, EventOutcome.APPLIED, f"upload is {locked.state}", locked)

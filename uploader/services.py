@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from uploader import keys, s3
+from uploader.audit import audit_record
 from uploader.errors import InvalidInput, LimitExceeded, StorageUnavailable, WrongState
 from uploader.events import sequencer_order
 from uploader.limits import UploadLimits, check_declared, check_stored, normalize_content_type
@@ -100,6 +101,15 @@ def _register(
     return upload
 
 
+def _registration_detail(upload: Upload, method: str) -> dict[str, object]:
+    return {
+        "filename": upload.original_filename,
+        "declared_size": upload.declared_size,
+        "content_type": upload.declared_content_type,
+        "method": method,
+    }
+
+
 def upload_sign_single(
     *,
     owner: User | None,
@@ -134,7 +144,9 @@ def upload_sign_single(
                 key=upload.key, content_type=upload.declared_content_type, max_bytes=limits.max_bytes, expires_in=expires
             )
             signed = SignedRequest(method="POST", url=post.url, fields=post.fields)
-    upload.save(force_insert=True)
+    with transaction.atomic():
+        upload.save(force_insert=True)
+        audit_record(action="upload.registered", upload=upload, detail=_registration_detail(upload, signed.method))
     logger.info("upload %s registered (single %s, %s bytes)", upload.id, signed.method, size)
     return upload, signed
 
@@ -156,7 +168,9 @@ def upload_create_multipart(
     with _storage("start the multipart upload"):
         upload.multipart_upload_id = s3.create_multipart_upload(key=upload.key, content_type=upload.declared_content_type)
     try:
-        upload.save(force_insert=True)
+        with transaction.atomic():
+            upload.save(force_insert=True)
+            audit_record(action="upload.registered", upload=upload, detail=_registration_detail(upload, "multipart"))
     except Exception:
         # The row could not be written: do not leave an orphan multipart upload.
         with _storage("abort the multipart upload"):
@@ -177,10 +191,14 @@ def upload_sign_parts(*, upload: Upload, part_numbers: Sequence[int]) -> dict[in
         if not 1 <= number <= MAX_PART_NUMBER:
             raise InvalidInput(f"Part numbers run from 1 to {MAX_PART_NUMBER}.", field="partNumber")
     if upload.state == UploadState.REGISTERED:
-        # Conditional update: concurrent part signatures do not race on the state.
-        Upload.objects.filter(pk=upload.pk, state=UploadState.REGISTERED).update(
-            state=UploadState.UPLOADING, updated_at=timezone.now()
-        )
+        # Conditional update: of concurrent part signatures, one moves the state
+        # (and records it); the others find it moved.
+        with transaction.atomic():
+            moved = Upload.objects.filter(pk=upload.pk, state=UploadState.REGISTERED).update(
+                state=UploadState.UPLOADING, updated_at=timezone.now()
+            )
+            if moved:
+                audit_record(action="upload.uploading", upload=upload)
         upload.state = UploadState.UPLOADING
     expires = settings.INTAKE_PRESIGN_EXPIRES_SECONDS
     with _storage("sign the part"):
@@ -291,6 +309,11 @@ def upload_apply_stored_object(
         upload.save(
             update_fields=["state", "rejection_reason", "stored_size", "etag", "stored_at", "last_sequencer", "updated_at"]
         )
+        audit_record(
+            action=f"upload.{upload.state}",
+            upload=upload,
+            detail={"stored_size": head.size, "etag": head.etag, "reason": problem or "", "sequencer": sequencer},
+        )
     if problem:
         logger.warning("upload %s rejected: %s", upload.id, problem)
         _delete_rejected_object(upload)
@@ -323,6 +346,7 @@ def upload_abort_multipart(*, upload: Upload) -> Upload:
         if upload.state != UploadState.ABORTED:
             _transition(upload, UploadState.ABORTED)
             upload.save(update_fields=["state", "updated_at"])
+            audit_record(action="upload.aborted", upload=upload)
     logger.info("upload %s aborted", upload.id)
     return upload
 

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from config.request_context import acting_as_system
 from uploader import ledger, s3
 
 
@@ -14,4 +15,5 @@ from uploader import ledger, s3
     max_retries=10,
 )
 def apply_object_event(event_id: int) -> str:
-    return ledger.event_apply(event_id=event_id)
+    with acting_as_system("s3-event"):
+        return ledger.event_apply(event_id=event_id)

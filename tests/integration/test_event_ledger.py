@@ -12,7 +12,7 @@ from django.conf import settings
 from django.test import Client
 
 from uploader import s3
-from uploader.models import EventOutcome, Upload, UploadEvent, UploadState
+from uploader.models import AuditEntry, EventOutcome, Upload, UploadEvent, UploadState
 
 pytestmark = pytest.mark.integration
 
@@ -94,6 +94,10 @@ def test_five_concurrent_copies_give_one_row_and_one_effect(webhook: Client, sta
     assert UploadEvent.objects.count() == 1
     upload.refresh_from_db()
     assert upload.state == UploadState.STORED
+    assert list(AuditEntry.objects.filter(upload=upload).order_by("id").values_list("action", "actor_label")) == [
+        ("upload.registered", "alice"),
+        ("upload.stored", "s3-event"),
+    ], "one audit entry for the one effect"
 
 
 def test_delete_delivered_before_create_ends_deleted(webhook: Client, staff_client: Client) -> None:

@@ -1,0 +1,30 @@
+"""Request context: one request id carried through logs, audit entries and the answer."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from config.request_context import ActorContext, acting
+
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+class RequestContextMiddleware:
+    """Takes a well-formed `X-Request-ID` from the proxy (or makes one), echoes it,
+    and makes it and the client address available to audit entries and logs."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        context = ActorContext(request_id=request_id, ip_address=request.META.get("REMOTE_ADDR") or None, request=request)
+        with acting(context):
+            response = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        return response

@@ -1,0 +1,58 @@
+"""Who is acting, in which request: a context variable set per request or task.
+
+Kept free of model imports so logging (configured before apps load) can use it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ActorContext:
+    request_id: str
+    ip_address: str | None = None
+    request: Any = None  # the HttpRequest; its user is read only when an audit entry is written
+    system_actor: str = "system"
+
+
+_current: contextvars.ContextVar[ActorContext | None] = contextvars.ContextVar("intake_actor", default=None)
+
+
+def current() -> ActorContext | None:
+    return _current.get()
+
+
+def current_request_id() -> str:
+    context = _current.get()
+    return context.request_id if context else ""
+
+
+@contextmanager
+def acting(context: ActorContext) -> Iterator[ActorContext]:
+    token = _current.set(context)
+    try:
+        yield context
+    finally:
+        _current.reset(token)
+
+
+@contextmanager
+def acting_as_system(name: str, *, request_id: str | None = None) -> Iterator[ActorContext]:
+    """For tasks and commands: audit entries name the system actor (e.g. "s3-event")."""
+    with acting(ActorContext(request_id=request_id or uuid.uuid4().hex, system_actor=name)) as context:
+        yield context
+
+
+class RequestIdLogFilter(logging.Filter):
+    """Adds `request_id` to every log record ("-" outside a request or task)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request_id() or "-"
+        return True
