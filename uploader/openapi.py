@@ -168,6 +168,37 @@ DOCUMENT: dict[str, Any] = {
                 },
             }
         },
+        "/events/sns": {
+            "post": {
+                "operationId": "ingestSnsS3Events",
+                "summary": "S3 event notifications delivered by Amazon SNS to an HTTPS subscription",
+                "description": (
+                    "SNS's JSON message, sent as text/plain. Accepted only for a topic in INTAKE_SNS_TOPIC_ARNS and "
+                    "only with a valid SNS signature (SignatureVersion 1 or 2, at least "
+                    "INTAKE_SNS_MIN_SIGNATURE_VERSION; certificate from an SNS host). A SubscriptionConfirmation is "
+                    "confirmed by visiting its SubscribeURL."
+                ),
+                "requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}},
+                "responses": {
+                    "200": _answer("Stored in the ledger, or the subscription confirmed or its removal noted", {
+                        "type": "object",
+                        "properties": {
+                            "recorded": {"type": "integer"},
+                            "duplicates": {"type": "integer"},
+                            "skipped": {"type": "array", "items": {"type": "string"}},
+                            "confirmed": {"type": "boolean"},
+                            "unsubscribed": {"type": "boolean"},
+                            "topic": {"type": "string"},
+                        },
+                    }),
+                    "400": _answer("The body is not a JSON object", {"type": "object"}),
+                    "403": _answer("Not provably from SNS for an allowed topic; `reason` says why", {"type": "object"}),
+                    "404": _answer("No SNS topic is configured", {"type": "object"}),
+                    "413": _answer("Message too large", {"type": "object"}),
+                    "503": _answer("SNS or the task queue cannot be reached; SNS retries", {"type": "object"}),
+                },
+            }
+        },
         "/uploads/{id}": {
             "get": {
                 "operationId": "getUpload",

@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import http.client
 import logging
 import re
 import ssl
@@ -251,7 +252,7 @@ class HttpsFetcher:
             if exc.code >= 500:
                 raise SnsUnavailable(f"{host} answered {exc.code}") from exc
             raise SnsMessageRejected(f"{host} answered {exc.code}") from exc
-        except (urllib.error.URLError, OSError) as exc:
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             raise SnsUnavailable(f"{host} could not be reached: {type(exc).__name__}") from exc
         if len(body) > max_bytes:
             raise SnsMessageRejected(f"{host} answered more than {max_bytes} bytes")
@@ -313,7 +314,8 @@ def _certificate_problem(certificate: x509.Certificate) -> str | None:
     if not isinstance(certificate.public_key(), rsa.RSAPublicKey):
         return "signing certificate does not hold an RSA key"
     names: list[str] = [
-        value for attribute in certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        value
+        for attribute in certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
         if isinstance(value := attribute.value, str)
     ]
     try:

@@ -5,9 +5,10 @@ in the ledger. The URL is public and carries no token; only the message signatur
 the allowed topic list (INTAKE_SNS_TOPIC_ARNS, empty = endpoint off) decide.
 
 SNS posts with `Content-Type: text/plain`, so the body is read as JSON whatever the
-content type says. Answers follow SNS's retry rule: 2xx is delivered, 4xx is a
-permanent refusal, 5xx (SNS itself unreachable for the certificate or the
-confirmation) is retried by SNS.
+content type says. Answers follow SNS's retry rule: 2xx and 4xx are final (a forged
+message gets 403 and is never retried), anything else is retried for up to an hour,
+so a 5xx is answered only when a retry can succeed: SNS unreachable for the
+certificate or the confirmation, or the task queue down.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import logging
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from kombu.exceptions import OperationalError
 
 from uploader import sns
 from uploader.ledger import events_ingest
@@ -65,7 +67,13 @@ def sns_endpoint(request: HttpRequest) -> HttpResponse:
         return _refused(exc.reason, 503)
 
     if message.type == sns.NOTIFICATION:
-        result = events_ingest(body=message.message, source=EventSource.SNS)
+        try:
+            result = events_ingest(body=message.message, source=EventSource.SNS)
+        except OperationalError:
+            # Stored, but the task queue is down: a 5xx makes SNS retry, and the retry
+            # enqueues what is still pending.
+            logger.warning("sns: task queue unavailable; SNS will retry message %s", message.message_id)
+            return JsonResponse({"message": "Temporarily unable to process events; retry."}, status=503)
         return JsonResponse(
             {"recorded": len(result.recorded), "duplicates": result.duplicates, "skipped": result.skipped}
         )

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from uploader import api, webhooks
+from uploader import api, sns_views, webhooks
 
 app_name = "uploader"
 
@@ -16,5 +16,6 @@ urlpatterns = [
     path("s3/multipart/<str:upload_id>/<int:part_number>", api.sign_part, name="s3-multipart-part"),
     path("uploads/<uuid:upload_id>", api.upload_detail, name="upload-detail"),
     path("events/s3", webhooks.s3_event_webhook, name="s3-event-webhook"),
+    path("events/sns", sns_views.sns_endpoint, name="sns-endpoint"),
     path("openapi.json", api.openapi_document, name="openapi"),
 ]

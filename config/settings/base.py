@@ -181,6 +181,18 @@ INTAKE_MULTIPART_ABORT_AFTER_DAYS = env_int("INTAKE_MULTIPART_ABORT_AFTER_DAYS",
 # Shared token for POST /api/events/s3 (S3-style events pushed by Ceph RGW or
 # MinIO); empty disables the endpoint.
 INTAKE_EVENTS_WEBHOOK_TOKEN = env.str("INTAKE_EVENTS_WEBHOOK_TOKEN", default="")
+# Amazon SNS topics (ARNs, comma-separated) whose S3 event notifications
+# POST /api/events/sns accepts; empty disables it. SNS's signature proves a message,
+# not a token, so the topic list is what keeps other senders out.
+INTAKE_SNS_TOPIC_ARNS = env.list("INTAKE_SNS_TOPIC_ARNS", default=[])
+# Lowest SignatureVersion accepted: "1" (SHA1withRSA, every topic's default) or "2"
+# (SHA256withRSA) once the topic's SignatureVersion attribute is set to 2.
+INTAKE_SNS_MIN_SIGNATURE_VERSION = env.str("INTAKE_SNS_MIN_SIGNATURE_VERSION", default="1")
+if INTAKE_SNS_MIN_SIGNATURE_VERSION not in {"1", "2"}:
+    raise ImproperlyConfigured("INTAKE_SNS_MIN_SIGNATURE_VERSION must be '1' or '2'")
+# Oldest SNS message accepted, by its Timestamp (SNS retries an HTTPS delivery for at
+# most an hour, keeping the Timestamp).
+INTAKE_SNS_MAX_AGE_SECONDS = env_int("INTAKE_SNS_MAX_AGE_SECONDS", 3600, minimum=60)
 
 # --- Upload limits -----------------------------------------------------------------
 # Checked before anything is signed and again once the object is stored.
@@ -197,11 +209,16 @@ INTAKE_MAX_PARTS_PER_BATCH = env_int("INTAKE_MAX_PARTS_PER_BATCH", 500, minimum=
 # --- Celery -------------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
-CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+# Redis and SQS brokers redeliver a task whose worker vanished after this many
+# seconds; it must exceed the longest retry delay (tasks back off up to 300 s).
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=301)
+}
 if CELERY_BROKER_URL == "filesystem://":
     # The embedded broker: messages are files in var/broker, no server to run.
     _broker_dir = VAR_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
+        **CELERY_BROKER_TRANSPORT_OPTIONS,
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
@@ -217,6 +234,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120, minimum=1)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180, minimum=1)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
 # --- Logging ------------------------------------------------------------------------
