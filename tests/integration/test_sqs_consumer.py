@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import time
-import uuid
 from unittest import mock
 
 import pytest
@@ -14,23 +13,10 @@ from django.core.management import call_command
 from django.test import Client
 from kombu.exceptions import OperationalError
 
-from uploader import s3, sqs
-from uploader.bucket import bucket_configure
+from uploader import s3
 from uploader.models import EventOutcome, Upload, UploadEvent, UploadState
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def queue(s3_bucket: str, settings, transactional_db) -> str:  # type: ignore[no-untyped-def]
-    """A fresh queue receiving the test bucket's object events; returns its URL.
-    Transactional: the consumer commits and manages its connections like in production."""
-    settings.INTAKE_SQS_VISIBILITY_SECONDS = 1  # redeliveries come back quickly
-    name = f"events-{uuid.uuid4().hex[:10]}"
-    bucket_configure(create=False, origins=["http://127.0.0.1:8000"], queue_arn=s3.ensure_queue(name), abort_after_days=2)
-    url = sqs.queue_url_for(name)
-    s3.sqs_client().purge_queue(QueueUrl=url)  # the configuration's s3:TestEvent
-    return url
 
 
 def _consume(queue_url: str) -> str:
