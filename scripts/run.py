@@ -86,7 +86,9 @@ def main() -> int:
         with open(log_dir / "worker.log", "ab") as worker_log:
             children.append(
                 subprocess.Popen(
-                    [str(VENV_BIN / "celery"), "-A", "config", "worker", "-l", "info", "--concurrency", "2"],
+                    # -B: the beat scheduler (reconciliation) runs inside the worker locally.
+                    [str(VENV_BIN / "celery"), "-A", "config", "worker", "-B", "-l", "info", "--concurrency", "2",
+                     "--schedule", str(var_dir / "celerybeat-schedule")],
                     cwd=ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent,
                 )
             )

@@ -126,14 +126,15 @@ def _head_or_none(key: str) -> s3.ObjectHead | None:
         return None
 
 
-def _record_unregistered(event: UploadEvent, head: s3.ObjectHead) -> Upload:
-    """An object that arrived by other means (console, CLI) is recorded too."""
-    parts = event.key.split("/")
+def upload_record_unregistered(*, key: str, head: s3.ObjectHead) -> Upload:
+    """An object that arrived by other means (console, CLI) is recorded too, with
+    no owner, as a registration the caller then marks stored."""
+    parts = key.split("/")
     upload, _ = Upload.objects.get_or_create(
-        key=event.key,
+        key=key,
         defaults={
             "scope": parts[1][:64] if len(parts) > 2 else EXTERNAL_SCOPE,
-            "original_filename": parts[-1][:255] or event.key[-255:],
+            "original_filename": parts[-1][:255] or key[-255:],
             "declared_size": None,
             "declared_content_type": head.content_type[:255] or "application/octet-stream",
             "state": UploadState.REGISTERED,
@@ -165,7 +166,7 @@ def _apply(event: UploadEvent) -> str:
         if head is None:
             return _finish(event, EventOutcome.IGNORED, "object no longer exists", upload)
         if upload is None:
-            upload = _record_unregistered(event, head)
+            upload = upload_record_unregistered(key=event.key, head=head)
         upload = upload_apply_stored_object(upload_id=upload.pk, head=head, sequencer=event.sequencer)
         return _finish(event, EventOutcome.APPLIED, f"upload is {upload.state}", upload)
     # removed

@@ -484,3 +484,34 @@ def put_topic_notifications(configs: list[dict[str, Any]]) -> None:
         _client().put_bucket_notification_configuration(
             Bucket=settings.INTAKE_S3_BUCKET, NotificationConfiguration={"TopicConfigurations": configs}
         )
+
+
+@dataclass(frozen=True)
+class ObjectSummary:
+    key: str
+    size: int
+    etag: str
+
+
+@dataclass(frozen=True)
+class OpenMultipartUpload:
+    key: str
+    upload_id: str
+    initiated: dt.datetime
+
+
+def list_objects(*, prefix: str) -> Iterator[ObjectSummary]:
+    """Every object under the prefix, page by page (1,000 a request)."""
+    paginator = _client().get_paginator("list_objects_v2")
+    with _translate_errors("ListObjectsV2"):
+        for page in paginator.paginate(Bucket=settings.INTAKE_S3_BUCKET, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield ObjectSummary(str(item["Key"]), int(item["Size"]), str(item.get("ETag", "")).strip('"'))
+
+
+def list_open_multipart_uploads(*, prefix: str) -> Iterator[OpenMultipartUpload]:
+    paginator = _client().get_paginator("list_multipart_uploads")
+    with _translate_errors("ListMultipartUploads"):
+        for page in paginator.paginate(Bucket=settings.INTAKE_S3_BUCKET, Prefix=prefix):
+            for item in page.get("Uploads", []):
+                yield OpenMultipartUpload(str(item["Key"]), str(item["UploadId"]), item["Initiated"])

@@ -1,9 +1,12 @@
 """Celery tasks: take ids, reload, call one service; idempotent, so acks_late is safe."""
 
+import datetime as dt
+
 from celery import shared_task
+from django.conf import settings
 
 from config.request_context import acting_as_system
-from uploader import ledger, s3
+from uploader import ledger, reconcile, s3
 
 
 @shared_task(
@@ -17,3 +20,11 @@ from uploader import ledger, s3
 def apply_object_event(event_id: int) -> str:
     with acting_as_system("s3-event"):
         return ledger.event_apply(event_id=event_id)
+
+
+@shared_task(acks_late=True, autoretry_for=(s3.StorageUnavailable,), retry_backoff=30, max_retries=3)
+def reconcile_uploads() -> dict[str, int]:
+    """Celery beat runs this every INTAKE_RECONCILE_INTERVAL_MINUTES."""
+    with acting_as_system("reconcile"):
+        report = reconcile.reconcile(older_than=dt.timedelta(hours=settings.INTAKE_RECONCILE_AFTER_HOURS))
+    return {"fixed": report.fixed}

@@ -194,6 +194,12 @@ if INTAKE_SNS_MIN_SIGNATURE_VERSION not in {"1", "2"}:
 # most an hour, keeping the Timestamp).
 INTAKE_SNS_MAX_AGE_SECONDS = env_int("INTAKE_SNS_MAX_AGE_SECONDS", 3600, minimum=60)
 
+# Reconciliation (`manage.py reconcile_uploads`, and Celery beat every
+# INTAKE_RECONCILE_INTERVAL_MINUTES): registrations and multipart uploads older than
+# this are expired/aborted.
+INTAKE_RECONCILE_AFTER_HOURS = env_int("INTAKE_RECONCILE_AFTER_HOURS", 24, minimum=1)
+INTAKE_RECONCILE_INTERVAL_MINUTES = env_int("INTAKE_RECONCILE_INTERVAL_MINUTES", 60, minimum=1)
+
 # --- Upload limits -----------------------------------------------------------------
 # Checked before anything is signed and again once the object is stored.
 INTAKE_MAX_UPLOAD_BYTES = env_int("INTAKE_MAX_UPLOAD_BYTES", 5 * 1024**3, minimum=1)
@@ -236,6 +242,12 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180, minimum=1)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-uploads": {
+        "task": "uploader.tasks.reconcile_uploads",
+        "schedule": INTAKE_RECONCILE_INTERVAL_MINUTES * 60.0,
+    }
+}
 
 # --- Logging ------------------------------------------------------------------------
 LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
