@@ -14,7 +14,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from uploader import s3
@@ -57,54 +57,87 @@ def _is_ours(event: ObjectEvent) -> str | None:
 
 
 def events_ingest(*, body: str | bytes, source: str) -> IngestResult:
-    """Store each new event of a message and enqueue every pending one.
+    """Store the events of one message and enqueue every pending one (webhooks)."""
+    return events_ingest_many(bodies=[body], source=source)[0]
+
+
+def events_ingest_many(*, bodies: list[str | bytes], source: str) -> list[IngestResult]:
+    """Store the events of several messages (an SQS batch) and enqueue every pending
+    one in a single task; one result per message, in order.
 
     Rows are committed before anything is enqueued. Enqueueing raises when the
-    broker is down; callers then keep the message (SQS redelivers it, the webhook
-    answers 503 so the sender retries) and the next delivery enqueues the rows it
+    broker is down; callers then keep the messages (SQS redelivers them, webhooks
+    answer 503 so the sender retries) and the next delivery enqueues the rows it
     finds still pending. Applying twice is harmless (`event_apply` is idempotent).
     """
-    from uploader.tasks import apply_object_event  # tasks import this module
+    from uploader.tasks import apply_object_events  # tasks import this module
 
-    result = _record(body=body, source=source)
-    for event_id in result.pending:
-        apply_object_event.delay(event_id)
-    return result
+    results = _record_many(bodies=bodies, source=source)
+    pending = sorted({event_id for result in results for event_id in result.pending})
+    if pending:
+        apply_object_events.delay(pending)
+    return results
 
 
-def _record(*, body: str | bytes, source: str) -> IngestResult:
-    parsed = parse_s3_message(body)
-    result = IngestResult(skipped=list(parsed.skipped), test_event=parsed.is_test_event)
-    for event in parsed.events:
-        if reason := _is_ours(event):
-            result.skipped.append(reason)
-            continue
-        try:
-            with transaction.atomic():
-                row = UploadEvent.objects.create(
-                    source=source,
-                    dedupe_key=dedupe_key(event),
-                    bucket=event.bucket,
-                    key=event.key,
-                    kind=event.kind,
-                    event_name=event.event_name[:128],
-                    sequencer=event.sequencer[:64],
-                    etag=event.etag[:128],
-                    size=event.size,
-                    event_time=event.event_time,
-                    raw={k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in asdict(event).items()},
-                )
-        except IntegrityError:
-            result.duplicates += 1
-            earlier = UploadEvent.objects.filter(dedupe_key=dedupe_key(event), outcome=EventOutcome.PENDING).first()
-            if earlier is not None:
-                result.pending.append(earlier.pk)
-            continue
-        result.recorded.append(row.pk)
-        result.pending.append(row.pk)
-    for reason in result.skipped:
-        logger.warning("%s event skipped: %s", source, reason)
-    return result
+def _row(event: ObjectEvent, source: str) -> UploadEvent:
+    return UploadEvent(
+        source=source,
+        dedupe_key=dedupe_key(event),
+        bucket=event.bucket,
+        key=event.key,
+        kind=event.kind,
+        event_name=event.event_name[:128],
+        sequencer=event.sequencer[:64],
+        etag=event.etag[:128],
+        size=event.size,
+        event_time=event.event_time,
+        raw={k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in asdict(event).items()},
+    )
+
+
+def _record_many(*, bodies: list[str | bytes], source: str) -> list[IngestResult]:
+    """Three queries for a whole batch: which events are known, insert the rest
+    (conflicts ignored, so a concurrent consumer inserting the same event is fine),
+    then read back ids and outcomes."""
+    results: list[IngestResult] = []
+    wanted: dict[str, UploadEvent] = {}
+    keys_by_message: list[list[str]] = []
+    for body in bodies:
+        parsed = parse_s3_message(body)
+        result = IngestResult(skipped=list(parsed.skipped), test_event=parsed.is_test_event)
+        keys: list[str] = []
+        for event in parsed.events:
+            if reason := _is_ours(event):
+                result.skipped.append(reason)
+                continue
+            row = _row(event, source)
+            wanted.setdefault(row.dedupe_key, row)
+            keys.append(row.dedupe_key)
+        for reason in result.skipped:
+            logger.warning("%s event skipped: %s", source, reason)
+        results.append(result)
+        keys_by_message.append(keys)
+    if not wanted:
+        return results
+    with transaction.atomic():
+        known = set(UploadEvent.objects.filter(dedupe_key__in=list(wanted)).values_list("dedupe_key", flat=True))
+        UploadEvent.objects.bulk_create([row for key, row in wanted.items() if key not in known], ignore_conflicts=True)
+    stored = {
+        key: (pk, outcome)
+        for pk, key, outcome in UploadEvent.objects.filter(dedupe_key__in=list(wanted)).values_list("pk", "dedupe_key", "outcome")
+    }
+    first_seen: set[str] = set()
+    for result, keys in zip(results, keys_by_message, strict=True):
+        for key in keys:
+            pk, outcome = stored[key]
+            if key not in known and key not in first_seen:
+                first_seen.add(key)
+                result.recorded.append(pk)
+            else:
+                result.duplicates += 1
+            if outcome == EventOutcome.PENDING:
+                result.pending.append(pk)
+    return results
 
 
 def _finish(event: UploadEvent, outcome: str, detail: str, upload: Upload | None) -> str:
@@ -160,9 +193,15 @@ def _apply(event: UploadEvent) -> str:
     upload = Upload.objects.filter(key=event.key).first()
     if upload and event.sequencer and upload.last_sequencer and not sequencer_is_newer(event.sequencer, upload.last_sequencer):
         return _finish(event, EventOutcome.STALE, f"sequencer {upload.last_sequencer} already applied", upload)
-    # S3 raises StorageUnavailable here when down; the task retries.
-    head = _head_or_none(event.key)
     if event.kind == "created":
+        if event.sequencer and event.size is not None and upload is not None:
+            # Ordered by its sequencer, the event itself says what S3 held then; a
+            # later delete carries a newer sequencer. No round trip to S3 needed.
+            head: s3.ObjectHead | None = s3.ObjectHead(size=event.size, etag=event.etag, content_type="")
+        else:
+            # No order to rely on (or no row yet): ask S3 what is true now. When S3
+            # is down this raises StorageUnavailable and the task retries.
+            head = _head_or_none(event.key)
         if head is None:
             return _finish(event, EventOutcome.IGNORED, "object no longer exists", upload)
         if upload is None:
@@ -172,7 +211,7 @@ def _apply(event: UploadEvent) -> str:
     # removed
     if upload is None:
         return _finish(event, EventOutcome.IGNORED, "no upload for this key", None)
-    if head is not None and not event.sequencer:
+    if not event.sequencer and _head_or_none(event.key) is not None:
         return _finish(event, EventOutcome.STALE, "object exists again", upload)
     with transaction.atomic():
         locked = Upload.objects.select_for_update().get(pk=upload.pk)

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from uploader import s3
-from uploader.ledger import events_ingest
+from uploader.ledger import events_ingest_many
 from uploader.models import EventSource
 
 logger = logging.getLogger(__name__)
@@ -96,32 +96,33 @@ def _extend_visibility(queue_url: str, messages: list[QueueMessage]) -> None:
 
 
 def process_batch(queue_url: str, messages: list[QueueMessage], *, clock: Callable[[], float] = time.monotonic) -> BatchResult:
-    """Ingest each message; delete those whose effect is committed and enqueued."""
+    """Ingest the batch in one go; delete it once its events are committed and enqueued."""
     result = BatchResult(received=len(messages))
     started = clock()
-    done: list[QueueMessage] = []
-    for index, message in enumerate(messages):
-        if clock() - started > settings.INTAKE_SQS_VISIBILITY_SECONDS / 2:
-            # A slow batch: keep the rest hidden so no other consumer takes them.
-            _extend_visibility(queue_url, messages[index:])
-            started = clock()
-        try:
-            ingested = events_ingest(body=message.body, source=EventSource.SQS)
-        except Exception:
-            # Database or broker trouble, or a bug: keep the message; after
-            # maxReceiveCount attempts SQS moves it to the dead-letter queue.
-            logger.exception("SQS message %s kept (attempt %s)", message.message_id, message.receive_count)
-            result.kept += 1
-            close_old_connections()
-            continue
+    try:
+        results = events_ingest_many(bodies=[m.body for m in messages], source=EventSource.SQS)
+    except Exception:
+        # Database or broker trouble, or a bug: keep the batch; after maxReceiveCount
+        # attempts SQS moves a message that keeps failing to the dead-letter queue.
+        logger.exception(
+            "SQS batch of %s kept (attempts %s)", len(messages), ",".join(str(m.receive_count) for m in messages)
+        )
+        result.kept = len(messages)
+        close_old_connections()
+        return result
+    if clock() - started > settings.INTAKE_SQS_VISIBILITY_SECONDS / 2:
+        # A slow batch: keep the messages hidden until they are deleted.
+        _extend_visibility(queue_url, messages)
+    for message, ingested in zip(messages, results, strict=True):
         result.recorded += len(ingested.recorded)
         result.duplicates += ingested.duplicates
         if not ingested.usable:
             logger.warning("SQS message %s dropped: %s", message.message_id, "; ".join(ingested.skipped))
-        logger.info(
-            "SQS message %s: %s new, %s duplicate event(s)", message.message_id, len(ingested.recorded), ingested.duplicates
-        )
-        done.append(message)
-    _delete(queue_url, done)
-    result.deleted = len(done)
+        else:
+            logger.info(
+                "SQS message %s: %s new, %s duplicate event(s), ledger ids %s",
+                message.message_id, len(ingested.recorded), ingested.duplicates, ingested.pending,
+            )
+    _delete(queue_url, messages)
+    result.deleted = len(messages)
     return result

@@ -17,9 +17,16 @@ from uploader import ledger, reconcile, s3
     retry_jitter=True,
     max_retries=10,
 )
-def apply_object_event(event_id: int) -> str:
+def apply_object_events(event_ids: list[int]) -> dict[str, int]:
+    """Apply a batch of ledger events (one SQS batch) in one task: one worker
+    connection for the lot instead of one task per event. Each event still commits
+    on its own, so a retry after a failure re-applies only what is left."""
+    outcomes: dict[str, int] = {}
     with acting_as_system("s3-event"):
-        return ledger.event_apply(event_id=event_id)
+        for event_id in event_ids:
+            outcome = ledger.event_apply(event_id=event_id)
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
 
 
 @shared_task(acks_late=True, autoretry_for=(s3.StorageUnavailable,), retry_backoff=30, max_retries=3)

@@ -72,7 +72,7 @@ def test_unusable_messages_are_dropped_with_a_reason(queue: str, caplog) -> None
 
 def test_a_failing_message_is_kept_for_retry_and_the_dead_letter_queue(staff_client: Client, queue: str) -> None:
     _upload_without_complete(staff_client)
-    with mock.patch("uploader.sqs.events_ingest", side_effect=RuntimeError("database down")):
+    with mock.patch("uploader.sqs.events_ingest_many", side_effect=RuntimeError("database down")):
         out = _consume(queue)
     assert "0 deleted, 1 kept for retry" in out
     time.sleep(1.5)  # the visibility timeout passes
@@ -81,7 +81,7 @@ def test_a_failing_message_is_kept_for_retry_and_the_dead_letter_queue(staff_cli
 
 def test_broker_down_keeps_the_message_and_the_retry_applies_it(staff_client: Client, queue: str) -> None:
     upload = _upload_without_complete(staff_client)
-    with mock.patch("uploader.tasks.apply_object_event.delay", side_effect=OperationalError("broker down")):
+    with mock.patch("uploader.tasks.apply_object_events.delay", side_effect=OperationalError("broker down")):
         out = _consume(queue)
     assert "1 kept for retry" in out
     event = UploadEvent.objects.get(key=upload.key)
