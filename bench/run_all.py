@@ -1,0 +1,519 @@
+"""`make bench`: measure the upload contract against its goals, in one run, and print a table.
+
+Starts the S3 emulator (moto) and gunicorn (`config.wsgi`, sync workers, one thread
+each) on 127.0.0.1 with PostgreSQL and Redis, signs in as a staff user through the
+login form, then measures:
+
+1. requests/s of `GET /api/s3/params` (signing one PUT, inserting one row) against
+   `GET /healthz/live` on the same gunicorn, with our signer and with botocore's
+   (a second gunicorn with INTAKE_S3_FAST_SIGNING=false), wrk runs interleaved;
+2. p99 latency of signing 100 part URLs in one batch call, 32 connections;
+3. a multipart upload through the contract against boto3's upload_file;
+4. peak RSS growth of a gunicorn worker (-w 1) during a 1 GiB upload through the contract.
+
+Ratios are computed from medians of interleaved runs, since the machine is noisy.
+`--quick` is a short smoke run. See docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import harness, transfer
+from bench.harness import Gunicorn, Stack, WrkResult, step
+
+MIB = 1024**2
+EXPERIMENTS = "no-unique-precheck,batch-template"
+EXPERIMENT_LABEL = "bench/experiments.py"
+
+
+@dataclass(frozen=True)
+class Plan:
+    wrk_seconds: float
+    warmup_seconds: float
+    rounds: int  # interleaved wrk rounds per comparison
+    transfer_bytes: int
+    transfer_rounds: int  # uploads of each kind
+    memory_bytes: int
+    part_size: int = 8 * MIB
+    concurrency: int = 8
+    sign_connections: int = 16
+    batch_connections: int = 32
+    batch_parts: int = 100
+    wrk_threads: int = 2
+
+
+FULL = Plan(
+    wrk_seconds=10, warmup_seconds=3, rounds=3, transfer_bytes=200 * MIB, transfer_rounds=3, memory_bytes=1024 * MIB
+)
+QUICK = Plan(
+    wrk_seconds=2, warmup_seconds=1, rounds=2, transfer_bytes=24 * MIB, transfer_rounds=2, memory_bytes=64 * MIB
+)
+
+
+@dataclass
+class Row:
+    name: str
+    measured: str
+    reference: str
+    value: float
+    unit: str
+    goal: str
+    holds: bool | None  # None: for information, no goal
+
+
+def median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+@dataclass(frozen=True)
+class Run:
+    """One wrk run and the CPU the server's workers spent on it."""
+
+    wrk: WrkResult
+    worker_cpu_ms_per_request: float
+    support_cpu_ms_per_request: float  # PostgreSQL backends and Redis
+    other_load_cores: float  # everything else busy on the machine meanwhile (not wrk): the noise
+
+
+def _describe(run: Run) -> str:
+    result = run.wrk
+    text = (
+        f"{result.requests_per_second:8.1f} req/s, CPU/req: workers {run.worker_cpu_ms_per_request:5.2f} ms, "
+        f"pg+redis {run.support_cpu_ms_per_request:4.2f} ms; other load {run.other_load_cores:4.2f} cores"
+    )
+    if result.p99_ms is not None:
+        text += f", p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms"
+    if not result.clean:
+        text += f"  !! {result.bad_responses} bad answers, {result.socket_errors} socket errors"
+    return text
+
+
+Target = tuple[str, dict[str, str], Gunicorn]  # URL, headers, the server answering
+
+
+def interleaved(
+    plan: Plan, runs: dict[str, Target], *, connections: int, latency: bool = False
+) -> dict[str, list[Run]]:
+    """wrk each URL once per round, reversing the order every other round."""
+    labels = list(runs)
+    results: dict[str, list[Run]] = {label: [] for label in labels}
+    for number in range(plan.rounds):
+        order = labels if number % 2 == 0 else labels[::-1]
+        for label in order:
+            url, headers, server = runs[label]
+            cpu_before, support_before = server.cpu_seconds(), harness.support_cpu_seconds()
+            busy_before, children_before = harness.machine_busy_seconds(), _children_cpu_seconds()
+            started = time.monotonic()
+            result = harness.run_wrk(
+                url,
+                connections=connections,
+                threads=plan.wrk_threads,
+                duration=plan.wrk_seconds,
+                headers=headers,
+                latency=latency,
+            )
+            elapsed = time.monotonic() - started
+            worker_cpu = server.cpu_seconds() - cpu_before
+            support_cpu = sum(cpu - support_before.get(pid, 0.0) for pid, cpu in harness.support_cpu_seconds().items())
+            wrk_cpu = _children_cpu_seconds() - children_before
+            other = harness.machine_busy_seconds() - busy_before - worker_cpu - support_cpu - wrk_cpu
+            requests = max(result.requests, 1)
+            run = Run(result, worker_cpu * 1000 / requests, support_cpu * 1000 / requests, max(other, 0.0) / elapsed)
+            results[label].append(run)
+            step(f"  round {number + 1}/{plan.rounds} {label:<28} {_describe(run)}")
+    return results
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu(values: list[Run]) -> float:
+    return median([run.worker_cpu_ms_per_request for run in values])
+
+
+def _dump(results: dict[str, list[Run]]) -> dict[str, Any]:
+    return {label: [asdict(run) for run in values] for label, values in results.items()}
+
+
+def warm_up(plan: Plan, urls: list[str], headers: dict[str, str], connections: int) -> None:
+    for url in urls:
+        harness.run_wrk(
+            url, connections=connections, threads=plan.wrk_threads, duration=plan.warmup_seconds, headers=headers
+        )
+
+
+def _expect(answer: Any, what: str) -> Any:
+    if answer.status_code != 200:
+        raise RuntimeError(f"{what}: HTTP {answer.status_code}: {answer.text[:300]}")
+    return answer.json()
+
+
+# --- 1. Single-upload signing against the bare view ----------------------------------------------------------
+
+
+def bench_signing(
+    plan: Plan, fast: Gunicorn, botocore: Gunicorn, tuned: Gunicorn | None, session: Any, rows: list[Row]
+) -> dict[str, Any]:
+    query = f"filename=bench.bin&type={quote('application/octet-stream', safe='')}&size={MIB}"
+    headers = {"Cookie": harness.cookie_header(session)}
+    variants = [
+        ("fast signer (default)", "fast signer", fast, True),
+        ("botocore presign", "botocore", botocore, False),
+    ]
+    if tuned:
+        variants.append(("experiment: " + EXPERIMENT_LABEL, "experiment", tuned, False))
+    runs: dict[str, Target] = {}
+    for _, short, server, _ in variants:
+        signed = _expect(
+            session.get(f"{server.base_url}/api/s3/params?{query}", timeout=10), f"signing on {server.name}"
+        )
+        if signed["method"] != "PUT" or "X-Amz-Signature=" not in signed["url"]:
+            raise RuntimeError(f"unexpected signing answer from {server.name}: {signed}")
+        runs[f"healthz/live ({short})"] = (f"{server.base_url}/healthz/live", headers, server)
+        runs[f"s3/params ({short})"] = (f"{server.base_url}/api/s3/params?{query}", headers, server)
+    step(
+        f"1. signing one PUT vs the bare view: wrk -c {plan.sign_connections} -t {plan.wrk_threads} "
+        f"-d {plan.wrk_seconds:g}s, {plan.rounds} interleaved rounds (after a {plan.warmup_seconds:g}s warm-up each)"
+    )
+    warm_up(plan, [url for url, _, _ in runs.values()], headers, plan.sign_connections)
+    results = interleaved(plan, runs, connections=plan.sign_connections)
+    rps = {label: median([r.wrk.requests_per_second for r in values]) for label, values in results.items()}
+    clean = all(r.wrk.clean and r.wrk.requests > 0 for values in results.values() for r in values)
+    for name, short, _, goal in variants:
+        sign, bare = rps[f"s3/params ({short})"], rps[f"healthz/live ({short})"]
+        sign_cpu, bare_cpu = _cpu(results[f"s3/params ({short})"]), _cpu(results[f"healthz/live ({short})"])
+        rows.append(
+            Row(
+                name=f"1. s3/params req/s, {name}",
+                measured=f"{sign:.0f} req/s ({sign_cpu:.1f} ms CPU)",
+                reference=f"healthz/live {bare:.0f} req/s ({bare_cpu:.1f} ms CPU)",
+                value=sign / bare,
+                unit="x",
+                goal=">= 0.75x" if goal else "(reference)",
+                holds=(sign / bare >= 0.75 and clean) if goal else None,
+            )
+        )
+    return _dump(results) | {"medians": rps, "clean": clean}
+
+
+# --- 2. Signing 100 parts in one call ------------------------------------------------------------------------------
+
+
+def bench_batch(
+    plan: Plan, fast: Gunicorn, botocore: Gunicorn, tuned: Gunicorn | None, session: Any, rows: list[Row]
+) -> dict[str, Any]:
+    size = plan.batch_parts * plan.part_size
+    created = _expect(
+        session.post(
+            f"{fast.base_url}/api/s3/multipart",
+            json={"filename": "batch.bin", "type": "application/octet-stream", "size": size},
+            timeout=30,
+        ),
+        "creating the multipart upload",
+    )
+    numbers = ",".join(str(n) for n in range(1, plan.batch_parts + 1))
+    path = (
+        f"/api/s3/multipart/{quote(created['uploadId'], safe='')}/batch"
+        f"?key={quote(created['key'], safe='')}&partNumbers={numbers}"
+    )
+    variants = [("fast signer", fast, True), ("botocore", botocore, False)]
+    if tuned:
+        variants.append(("experiment", tuned, False))
+    headers = {"Cookie": harness.cookie_header(session)}
+    runs: dict[str, Target] = {}
+    for short, server, _ in variants:
+        signed = _expect(session.get(server.base_url + path, timeout=30), f"batch signing on {server.name}")
+        if len(signed["presignedUrls"]) != plan.batch_parts:
+            raise RuntimeError(f"{server.name} signed {len(signed['presignedUrls'])} parts, not {plan.batch_parts}")
+        runs[f"batch of {plan.batch_parts} ({short})"] = (server.base_url + path, headers, server)
+    step(
+        f"2. signing {plan.batch_parts} part URLs per call: wrk --latency -c {plan.batch_connections} "
+        f"-t {plan.wrk_threads} -d {plan.wrk_seconds:g}s, {plan.rounds} interleaved rounds"
+    )
+    warm_up(plan, [url for url, _, _ in runs.values()], headers, plan.batch_connections)
+    results = interleaved(plan, runs, connections=plan.batch_connections, latency=True)
+    clean = all(r.wrk.clean and r.wrk.requests > 0 for values in results.values() for r in values)
+    # A run in which no request finished has no latency: count it as the whole run.
+    p99 = {
+        label: median([(r.wrk.p99_ms or 0.0) if r.wrk.requests else plan.wrk_seconds * 1000 for r in values])
+        for label, values in results.items()
+    }
+    rps = {label: median([r.wrk.requests_per_second for r in values]) for label, values in results.items()}
+    for short, _, goal in variants:
+        label = f"batch of {plan.batch_parts} ({short})"
+        rows.append(
+            Row(
+                name=f"2. {label}, p99 @ {plan.batch_connections} conns",
+                measured=f"{rps[label]:.0f} req/s ({_cpu(results[label]):.1f} ms CPU)",
+                reference="-",
+                value=p99[label],
+                unit="ms",
+                goal="< 250 ms" if goal else "(reference)",
+                holds=(p99[label] < 250 and clean) if goal else None,
+            )
+        )
+    return _dump(results) | {"p99_medians": p99}
+
+
+# --- 3. A multipart upload through the contract vs boto3 ----------------------------------------------------------
+
+
+def bench_transfer(
+    plan: Plan, stack: Stack, fast: Gunicorn, session: Any, work_dir: Path, rows: list[Row]
+) -> dict[str, Any]:
+    assert stack.emulator is not None
+    path = work_dir / "transfer.bin"
+    step(f"3. writing a {plan.transfer_bytes // MIB} MiB file of random bytes")
+    transfer.write_random_file(path, plan.transfer_bytes)
+    client = transfer.s3_client(
+        stack.emulator.endpoint_url, harness.ACCESS_KEY, harness.SECRET_KEY, max_pool=plan.concurrency + 2
+    )
+    timings: dict[str, list[float]] = {"contract": [], "boto3": []}
+    uploads: dict[str, Callable[[int], transfer.UploadTiming]] = {
+        "contract": lambda n: transfer.contract_upload(
+            session, fast.base_url, path, part_size=plan.part_size, concurrency=plan.concurrency
+        ),
+        "boto3": lambda n: transfer.boto3_upload(
+            client, harness.BUCKET, path, f"bench/boto3-{n}.bin", part_size=plan.part_size, concurrency=plan.concurrency
+        ),
+    }
+    step(
+        f"3. {plan.transfer_bytes // MIB} MiB multipart uploads, {plan.part_size // MIB} MiB parts, "
+        f"{plan.concurrency} in parallel: contract vs boto3 upload_file, {plan.transfer_rounds} of each, alternating"
+    )
+    try:
+        for number in range(plan.transfer_rounds):
+            order = ["contract", "boto3"] if number % 2 == 0 else ["boto3", "contract"]
+            for kind in order:
+                timing = uploads[kind](number)
+                timings[kind].append(timing.mib_per_second)
+                client.delete_object(Bucket=harness.BUCKET, Key=timing.key)  # keep the emulator's memory flat
+                step(
+                    f"  round {number + 1}/{plan.transfer_rounds} {kind:<9} {timing.seconds:6.2f} s  "
+                    f"{timing.mib_per_second:7.1f} MiB/s"
+                )
+    finally:
+        path.unlink(missing_ok=True)
+    ours, theirs = median(timings["contract"]), median(timings["boto3"])
+    rows.append(
+        Row(
+            name=f"3. {plan.transfer_bytes // MIB} MiB multipart upload, contract vs boto3",
+            measured=f"{ours:.1f} MiB/s",
+            reference=f"boto3 {theirs:.1f} MiB/s",
+            value=ours / theirs,
+            unit="x",
+            goal=">= 0.95x",
+            holds=ours / theirs >= 0.95,
+        )
+    )
+    return {"mib_per_second": timings, "medians": {"contract": ours, "boto3": theirs}}
+
+
+# --- 4. Web process memory during a big upload -----------------------------------------------------------------------
+
+
+class RssSampler:
+    """Polls a process's VmRSS every 20 ms (a cross-check of VmHWM)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_kib = max(self.peak_kib, harness.memory_kib(self.pid)["VmRSS"])
+            self._stop.wait(0.02)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def bench_memory(plan: Plan, server: Gunicorn, session: Any, work_dir: Path, rows: list[Row]) -> dict[str, Any]:
+    (pid,) = server.worker_pids()
+    path = work_dir / "memory.bin"
+    cold = harness.memory_kib(pid)
+    try:
+        step(f"4. warming the worker up (RSS {cold['VmRSS'] / 1024:.1f} MiB) with a 16 MiB upload through the contract")
+        transfer.write_sparse_file(path, 16 * MIB)
+        transfer.contract_upload(session, server.base_url, path, part_size=plan.part_size, concurrency=plan.concurrency)
+        transfer.write_sparse_file(path, plan.memory_bytes)
+        before = harness.memory_kib(pid)
+        reset = harness.reset_peak(pid)
+        step(
+            f"4. {plan.memory_bytes // MIB} MiB upload through the contract (gunicorn -w 1, worker pid {pid}, "
+            f"RSS before {before['VmRSS'] / 1024:.1f} MiB, peak reset: {'yes' if reset else 'no'})"
+        )
+        with RssSampler(pid) as sampler:
+            timing = transfer.contract_upload(
+                session, server.base_url, path, part_size=plan.part_size, concurrency=plan.concurrency
+            )
+        after = harness.memory_kib(pid)
+    finally:
+        path.unlink(missing_ok=True)
+    peak_kib = max(after["VmHWM"] if reset else 0, sampler.peak_kib, after["VmRSS"])
+    growth_mb = (peak_kib - before["VmRSS"]) * 1024 / 1e6
+    step(
+        f"  upload took {timing.seconds:.1f} s ({timing.mib_per_second:.1f} MiB/s); RSS {before['VmRSS'] / 1024:.1f} → "
+        f"{after['VmRSS'] / 1024:.1f} MiB, peak {peak_kib / 1024:.1f} MiB (sampled {sampler.peak_kib / 1024:.1f} MiB)"
+    )
+    rows.append(
+        Row(
+            name=f"4. worker peak RSS growth, {plan.memory_bytes // MIB} MiB upload",
+            measured=f"peak {peak_kib / 1024:.1f} MiB",
+            reference=f"before {before['VmRSS'] / 1024:.1f} MiB",
+            value=growth_mb,
+            unit="MB",
+            goal="< 20 MB",
+            holds=growth_mb < 20,
+        )
+    )
+    return {
+        "cold_kib": cold,
+        "before_kib": before,
+        "after_kib": after,
+        "peak_reset": reset,
+        "sampled_peak_kib": sampler.peak_kib,
+        "growth_mb": growth_mb,
+        "upload_seconds": timing.seconds,
+    }
+
+
+# --- Running it all ----------------------------------------------------------------------------------------------------
+
+
+def print_table(rows: list[Row]) -> None:
+    header = ("Benchmark", "Measured", "Reference", "Result", "Goal", "Holds")
+    lines = [
+        (
+            row.name,
+            row.measured,
+            row.reference,
+            f"{row.value:.2f}{row.unit}" if row.unit == "x" else f"{row.value:.1f} {row.unit}",
+            row.goal,
+            "-" if row.holds is None else ("yes" if row.holds else "NO"),
+        )
+        for row in rows
+    ]
+    widths = [max(len(str(line[i])) for line in [header, *lines]) for i in range(len(header))]
+    separator = "  ".join("-" * w for w in widths)
+    print("\n" + "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    print(separator)
+    for line in lines:
+        print("  ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=True)))
+    print(flush=True)
+
+
+def _print_log_tails(var_dir: Path) -> None:
+    for log in sorted(var_dir.glob("*.log")):
+        lines = log.read_text(errors="replace").splitlines()[-20:]
+        if lines:
+            print(f"--- last lines of {log.name}:", *lines, sep="\n  ", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="short smoke run: 2 s wrk runs, small files")
+    parser.add_argument("--strict", action="store_true", help="exit with status 1 when a goal is not met")
+    parser.add_argument("--only", default="1234", help="which benchmarks to run, e.g. 12 (default: 1234)")
+    parser.add_argument("--json", type=Path, default=None, help="also write every measurement to this file")
+    parser.add_argument(
+        "--experiments",
+        action="store_true",
+        help="also measure a third gunicorn with candidate app changes patched in (bench/experiments.py)",
+    )
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    if shutil.which("wrk") is None and ("1" in args.only or "2" in args.only):
+        print("error: wrk is not installed (Debian: apt-get install -y wrk)", file=sys.stderr)
+        return 2
+
+    rows: list[Row] = []
+    details: dict[str, Any] = {"plan": asdict(plan), "started": time.strftime("%Y-%m-%d %H:%M:%S %z")}
+    with tempfile.TemporaryDirectory(prefix="intake-bench-") as tmp:
+        var_dir = Path(tmp)
+        stack = Stack(var_dir=var_dir)
+        failed = True
+        try:
+            step(f"preparing PostgreSQL database {harness.BENCH_DATABASE} (Redis {harness.REDIS_URL})")
+            harness.ensure_database()
+            step("starting the S3 emulator")
+            emulator = stack.start_emulator()
+            step(f"  moto on {emulator.endpoint_url}; migrating, configuring bucket {harness.BUCKET}, staff user")
+            stack.password = harness.prepare_app(stack.env())
+            if {"1", "2", "3"} & set(args.only):
+                fast = stack.start_gunicorn("fast", workers=2)
+                botocore = stack.start_gunicorn("botocore", workers=2, fast_signing=False)
+                step(
+                    f"gunicorn -w 2 --threads 1: {fast.base_url} (fast signer), {botocore.base_url} "
+                    "(INTAKE_S3_FAST_SIGNING=false)"
+                )
+                tuned = None
+                if args.experiments:
+                    tuned = stack.start_gunicorn(
+                        "experiment", workers=2, app="bench.experiments", extra_env={"BENCH_EXPERIMENTS": EXPERIMENTS}
+                    )
+                    step(f"gunicorn -w 2 --threads 1: {tuned.base_url} (experiment: {EXPERIMENTS})")
+                session = harness.login(fast.base_url, stack.password)
+                if "1" in args.only:
+                    details["signing"] = bench_signing(plan, fast, botocore, tuned, session, rows)
+                if "2" in args.only:
+                    details["batch"] = bench_batch(plan, fast, botocore, tuned, session, rows)
+                stack.stop_gunicorn(botocore)
+                if tuned:
+                    stack.stop_gunicorn(tuned)
+                if "3" in args.only:
+                    details["transfer"] = bench_transfer(plan, stack, fast, session, var_dir, rows)
+                stack.stop_gunicorn(fast)
+            if "4" in args.only:
+                single = stack.start_gunicorn("memory", workers=1)
+                step(f"gunicorn -w 1 --threads 1 for the memory benchmark: {single.base_url}")
+                session = harness.login(single.base_url, stack.password)
+                details["memory"] = bench_memory(plan, single, session, var_dir, rows)
+                stack.stop_gunicorn(single)
+            failed = False
+        except KeyboardInterrupt:
+            step("interrupted; stopping everything")
+            return 130
+        finally:
+            if failed:
+                _print_log_tails(var_dir)
+            step("stopping gunicorn and the emulator")
+            stack.close()
+    print_table(rows)
+    if args.json:
+        details["rows"] = [asdict(row) for row in rows]
+        args.json.write_text(json.dumps(details, indent=2))
+        step(f"measurements written to {args.json}")
+    missed = [row.name for row in rows if row.holds is False]
+    if missed:
+        step(f"{len(missed)} goal(s) not met (see docs/benchmarks.md)")
+    return 1 if (missed and args.strict) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
