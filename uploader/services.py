@@ -97,7 +97,9 @@ def _register(
         declared_content_type=content_type,
         is_multipart=multipart,
     )
-    upload.full_clean(exclude=["owner"])
+    # No unique pre-check: the id is a fresh uuid4 and the key contains it, so the two
+    # SELECTs could never find a row; the database's unique constraints still hold.
+    upload.full_clean(exclude=["owner"], validate_unique=False)
     return upload
 
 
@@ -200,14 +202,13 @@ def upload_sign_parts(*, upload: Upload, part_numbers: Sequence[int]) -> dict[in
             if moved:
                 audit_record(action="upload.uploading", upload=upload)
         upload.state = UploadState.UPLOADING
-    expires = settings.INTAKE_PRESIGN_EXPIRES_SECONDS
     with _storage("sign the part"):
-        return {
-            number: s3.presign_upload_part(
-                key=upload.key, upload_id=upload.multipart_upload_id, part_number=number, expires_in=expires
-            )
-            for number in part_numbers
-        }
+        return s3.presign_upload_parts(
+            key=upload.key,
+            upload_id=upload.multipart_upload_id,
+            part_numbers=list(part_numbers),
+            expires_in=settings.INTAKE_PRESIGN_EXPIRES_SECONDS,
+        )
 
 
 def upload_list_parts(*, upload: Upload) -> list[s3.UploadedPart]:

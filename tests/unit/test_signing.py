@@ -106,3 +106,23 @@ def test_signature_changes_with_every_bound_input() -> None:
     signatures = {signer.presign(**v).rsplit("=", 1)[1] for v in variants}  # type: ignore[arg-type]
     assert reference.rsplit("=", 1)[1] not in signatures
     assert len(signatures) == len(variants)
+
+
+@pytest.mark.parametrize(("endpoint", "region", "style"), ENDPOINTS)
+@pytest.mark.parametrize("token", [None, "FQoGZXIvYXdzE//session+token=="])
+def test_batch_part_urls_equal_one_by_one_and_botocore(endpoint: str | None, region: str, style: str, token: str | None) -> None:
+    client = _client(endpoint, region, style, token)
+    signer = _our_signer(client, "intake-bucket")
+    creds = SigningCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token)
+    numbers = [1, 2, 9, 10, 11, 100, 10000]
+    batch = signer.presign_parts(credentials=creds, key=KEYS[1], upload_id="2~a+b/c=", part_numbers=numbers, expires_in=900, now=NOW)
+    assert list(batch) == numbers
+    for number in numbers:
+        one = signer.presign(
+            credentials=creds, method="PUT", key=KEYS[1], expires_in=900, now=NOW,
+            operation_params=[("uploadId", "2~a+b/c="), ("partNumber", str(number))],
+        )
+        assert batch[number] == one
+        assert batch[number] == _botocore_url(
+            client, "upload_part", {"Bucket": "intake-bucket", "Key": KEYS[1], "UploadId": "2~a+b/c=", "PartNumber": number}, 900
+        )
