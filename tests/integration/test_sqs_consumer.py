@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
 import time
 from unittest import mock
 
@@ -13,7 +15,7 @@ from django.core.management import call_command
 from django.test import Client
 from kombu.exceptions import OperationalError
 
-from uploader import s3
+from uploader import s3, sqs
 from uploader.models import EventOutcome, Upload, UploadEvent, UploadState
 
 pytestmark = pytest.mark.integration
@@ -96,3 +98,41 @@ def test_broker_down_keeps_the_message_and_the_retry_applies_it(staff_client: Cl
     upload.refresh_from_db()
     assert (event.outcome, upload.state) == (EventOutcome.APPLIED, UploadState.STORED)
     assert _queue_depth(queue) == 0
+
+
+def test_a_slow_batch_keeps_its_messages_hidden(staff_client: Client, queue: str, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.INTAKE_SQS_VISIBILITY_SECONDS = 30
+    _upload_without_complete(staff_client)
+    messages = sqs.receive(queue, wait_seconds=2)
+    assert len(messages) == 1
+    client = s3.sqs_client()
+    ticks = iter([0.0, 20.0])  # the batch took 20 s of its 30 s
+    with mock.patch.object(client, "change_message_visibility_batch", wraps=client.change_message_visibility_batch) as extend:
+        result = sqs.process_batch(queue, messages, clock=lambda: next(ticks))
+    assert result.deleted == 1
+    (call,) = extend.call_args_list
+    assert call.kwargs["Entries"][0]["VisibilityTimeout"] == 30
+
+
+def test_sigterm_stops_the_consumer_after_its_batch(queue: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from django.conf import settings as django_settings
+
+    from tests.support.processes import VENV_BIN, ManagedProcess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "INTAKE_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.local",
+        INTAKE_VAR_DIR=str(tmp_path),
+        INTAKE_S3_ENDPOINT_URL=django_settings.INTAKE_S3_ENDPOINT_URL,
+        INTAKE_S3_BUCKET=django_settings.INTAKE_S3_BUCKET,
+    )
+    consumer = ManagedProcess(
+        [str(VENV_BIN / "python"), "manage.py", "consume_s3_events", "--queue-url", queue, "--wait", "1"], env, tmp_path / "c.log"
+    ).start()
+    deadline = time.monotonic() + 30
+    while "consuming S3 events" not in consumer.log() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert consumer.process is not None
+    consumer.process.send_signal(signal.SIGTERM)
+    assert consumer.process.wait(timeout=15) == 0
+    assert "stopped: 0 received" in consumer.log()
