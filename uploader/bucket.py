@@ -98,6 +98,16 @@ def _owned(rules: list[dict[str, Any]], rule_id: str, id_field: str) -> dict[str
     return next((rule for rule in rules if rule.get(id_field) == rule_id), None)
 
 
+def _ensure_owned_rule(
+    current: list[dict[str, Any]], wanted: dict[str, Any], id_field: str, put: Callable[[list[dict[str, Any]]], None]
+) -> bool:
+    """Write our rule (keeping everyone else's) unless the bucket already has it; True if written."""
+    if _normalise(_owned(current, wanted[id_field], id_field)) == _normalise(wanted):
+        return False
+    put(_merge_owned(current, wanted, id_field))
+    return True
+
+
 def _app_can_write() -> bool:
     """Write and delete a probe object: proves the credentials and bucket settings
     let uploads through, before any browser finds out the hard way."""
@@ -167,35 +177,24 @@ def bucket_configure(
             report(f"skipped  encryption: this S3 server refused default encryption ({exc.code})")
 
     report("checking CORS")
-    if origins:
-        cors = s3.get_cors_rules()
-        wanted = desired_cors_rule(origins)
-        if _normalise(_owned(cors, CORS_RULE_ID, "ID")) != _normalise(wanted):
-            s3.put_cors_rules(_merge_owned(cors, wanted, "ID"))
-            changed("cors", f"browser uploads allowed from {', '.join(sorted(origins))}")
-    else:
+    if not origins:
         report("skipped  cors: no INTAKE_CORS_ALLOWED_ORIGINS configured")
+    elif _ensure_owned_rule(s3.get_cors_rules(), desired_cors_rule(origins), "ID", s3.put_cors_rules):
+        changed("cors", f"browser uploads allowed from {', '.join(sorted(origins))}")
 
     report("checking lifecycle")
-    lifecycle = s3.get_lifecycle_rules()
-    wanted = desired_lifecycle_rule(abort_after_days)
-    if _normalise(_owned(lifecycle, LIFECYCLE_RULE_ID, "ID")) != _normalise(wanted):
-        s3.put_lifecycle_rules(_merge_owned(lifecycle, wanted, "ID"))
+    if _ensure_owned_rule(s3.get_lifecycle_rules(), desired_lifecycle_rule(abort_after_days), "ID", s3.put_lifecycle_rules):
         changed("lifecycle", f"incomplete multipart uploads aborted after {abort_after_days} days")
 
     report("checking event notifications")
-    if queue_arn:
-        notifications = s3.get_queue_notifications()
-        wanted = desired_queue_notification(queue_arn)
-        if _normalise(_owned(notifications, NOTIFICATION_ID, "Id")) != _normalise(wanted):
-            s3.put_queue_notifications(_merge_owned(notifications, wanted, "Id"))
-            changed("notifications", f"object created/removed events to {queue_arn}")
-    elif topic_arn:
-        notifications = s3.get_topic_notifications()
-        wanted = desired_topic_notification(topic_arn)
-        if _normalise(_owned(notifications, NOTIFICATION_ID, "Id")) != _normalise(wanted):
-            s3.put_topic_notifications(_merge_owned(notifications, wanted, "Id"))
-            changed("notifications", f"object created/removed events pushed through {topic_arn}")
+    if queue_arn or topic_arn:
+        kind, wanted, target = (
+            ("QueueConfigurations", desired_queue_notification(queue_arn), f"to {queue_arn}")
+            if queue_arn
+            else ("TopicConfigurations", desired_topic_notification(str(topic_arn)), f"pushed through {topic_arn}")
+        )
+        if _ensure_owned_rule(s3.get_notifications(kind), wanted, "Id", lambda configs: s3.put_notifications(kind, configs)):
+            changed("notifications", f"object created/removed events {target}")
     else:
         report("skipped  notifications: no queue or push endpoint configured")
     return changes

@@ -211,19 +211,9 @@ def presign_put_object(*, key: str, content_type: str, content_length: int, expi
 
 
 def presign_upload_part(*, key: str, upload_id: str, part_number: int, expires_in: int) -> str:
-    with _translate_errors("presign UploadPart"):
-        if not settings.INTAKE_S3_FAST_SIGNING:
-            return _presign_with_botocore(
-                "upload_part", {"Key": key, "UploadId": upload_id, "PartNumber": part_number}, expires_in
-            )
-        return _signer().presign(
-            credentials=_credentials(),
-            method="PUT",
-            key=key,
-            expires_in=expires_in,
-            now=_utcnow(),
-            operation_params=[("uploadId", upload_id), ("partNumber", str(part_number))],
-        )
+    return presign_upload_parts(key=key, upload_id=upload_id, part_numbers=[part_number], expires_in=expires_in)[
+        part_number
+    ]
 
 
 @dataclass(frozen=True)
@@ -448,17 +438,22 @@ def put_encryption_rules(rules: list[dict[str, Any]]) -> None:
         )
 
 
-def get_queue_notifications() -> list[dict[str, Any]]:
+def _notification_configuration() -> dict[str, Any]:
     with _translate_errors("GetBucketNotificationConfiguration"):
-        answer = _client().get_bucket_notification_configuration(Bucket=settings.INTAKE_S3_BUCKET)
-    return list(answer.get("QueueConfigurations", []))
-
-
-def put_queue_notifications(configs: list[dict[str, Any]]) -> None:
-    with _translate_errors("GetBucketNotificationConfiguration"):
-        current = _client().get_bucket_notification_configuration(Bucket=settings.INTAKE_S3_BUCKET)
+        current = dict(_client().get_bucket_notification_configuration(Bucket=settings.INTAKE_S3_BUCKET))
     current.pop("ResponseMetadata", None)
-    current["QueueConfigurations"] = configs
+    return current
+
+
+def get_notifications(kind: str) -> list[dict[str, Any]]:
+    """`kind` is "QueueConfigurations" (SQS) or "TopicConfigurations" (SNS, Ceph push topics)."""
+    return list(_notification_configuration().get(kind, []))
+
+
+def put_notifications(kind: str, configs: list[dict[str, Any]]) -> None:
+    """Replace one kind of notification, keeping the others as they are."""
+    current = _notification_configuration()
+    current[kind] = configs
     with _translate_errors("PutBucketNotificationConfiguration"):
         _client().put_bucket_notification_configuration(
             Bucket=settings.INTAKE_S3_BUCKET, NotificationConfiguration=current
@@ -492,18 +487,6 @@ def ensure_push_topic(name: str, push_endpoint: str) -> str:
         answer = _sns_client().create_topic(Name=name, Attributes={"push-endpoint": push_endpoint})
     return str(answer["TopicArn"])
 
-
-def get_topic_notifications() -> list[dict[str, Any]]:
-    with _translate_errors("GetBucketNotificationConfiguration"):
-        answer = _client().get_bucket_notification_configuration(Bucket=settings.INTAKE_S3_BUCKET)
-    return list(answer.get("TopicConfigurations", []))
-
-
-def put_topic_notifications(configs: list[dict[str, Any]]) -> None:
-    with _translate_errors("PutBucketNotificationConfiguration"):
-        _client().put_bucket_notification_configuration(
-            Bucket=settings.INTAKE_S3_BUCKET, NotificationConfiguration={"TopicConfigurations": configs}
-        )
 
 
 @dataclass(frozen=True)
