@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import uuid
 from dataclasses import asdict, dataclass, field
 
 from django.conf import settings
@@ -79,8 +80,9 @@ def events_ingest_many(*, bodies: list[str | bytes], source: str) -> list[Ingest
     return results
 
 
-def _row(event: ObjectEvent, source: str) -> UploadEvent:
+def _row(event: ObjectEvent, source: str, batch: uuid.UUID) -> UploadEvent:
     return UploadEvent(
+        ingest_batch=batch,
         source=source,
         dedupe_key=dedupe_key(event),
         bucket=event.bucket,
@@ -96,9 +98,10 @@ def _row(event: ObjectEvent, source: str) -> UploadEvent:
 
 
 def _record_many(*, bodies: list[str | bytes], source: str) -> list[IngestResult]:
-    """Three queries for a whole batch: which events are known, insert the rest
-    (conflicts ignored, so a concurrent consumer inserting the same event is fine),
-    then read back ids and outcomes."""
+    """Two queries for a whole batch: insert every event with conflicts ignored (a
+    concurrent delivery inserting the same event is fine), then read back ids,
+    outcomes and which rows this call inserted."""
+    batch = uuid.uuid4()
     results: list[IngestResult] = []
     wanted: dict[str, UploadEvent] = {}
     keys_by_message: list[list[str]] = []
@@ -110,7 +113,7 @@ def _record_many(*, bodies: list[str | bytes], source: str) -> list[IngestResult
             if reason := _is_ours(event):
                 result.skipped.append(reason)
                 continue
-            row = _row(event, source)
+            row = _row(event, source, batch)
             wanted.setdefault(row.dedupe_key, row)
             keys.append(row.dedupe_key)
         for reason in result.skipped:
@@ -119,18 +122,18 @@ def _record_many(*, bodies: list[str | bytes], source: str) -> list[IngestResult
         keys_by_message.append(keys)
     if not wanted:
         return results
-    with transaction.atomic():
-        known = set(UploadEvent.objects.filter(dedupe_key__in=list(wanted)).values_list("dedupe_key", flat=True))
-        UploadEvent.objects.bulk_create([row for key, row in wanted.items() if key not in known], ignore_conflicts=True)
+    UploadEvent.objects.bulk_create(list(wanted.values()), ignore_conflicts=True)
     stored = {
-        key: (pk, outcome)
-        for pk, key, outcome in UploadEvent.objects.filter(dedupe_key__in=list(wanted)).values_list("pk", "dedupe_key", "outcome")
+        key: (pk, outcome, inserted_by == batch)
+        for pk, key, outcome, inserted_by in UploadEvent.objects.filter(dedupe_key__in=list(wanted)).values_list(
+            "pk", "dedupe_key", "outcome", "ingest_batch"
+        )
     }
     first_seen: set[str] = set()
     for result, keys in zip(results, keys_by_message, strict=True):
         for key in keys:
-            pk, outcome = stored[key]
-            if key not in known and key not in first_seen:
+            pk, outcome, inserted_here = stored[key]
+            if inserted_here and key not in first_seen:
                 first_seen.add(key)
                 result.recorded.append(pk)
             else:

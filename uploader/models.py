@@ -107,6 +107,9 @@ class UploadEvent(models.Model):
     applied_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=16, choices=EventOutcome.choices, default=EventOutcome.PENDING)
     detail = models.CharField(max_length=255, blank=True, default="")
+    # Which ingestion inserted the row: with conflicts ignored in a bulk insert, it is
+    # how a delivery tells its own new rows from those a concurrent one inserted.
+    ingest_batch = models.UUIDField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-received_at"]
