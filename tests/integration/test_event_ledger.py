@@ -9,6 +9,7 @@ from urllib.parse import quote_plus
 import pytest
 import requests
 from django.conf import settings
+from django.db import connection
 from django.test import Client
 
 from uploader import s3
@@ -82,6 +83,8 @@ def test_five_concurrent_copies_give_one_row_and_one_effect(webhook: Client, sta
             answers.append(_post(Client(), body).json())
         except Exception as exc:  # noqa: BLE001 - collected and asserted empty below
             errors.append(exc)
+        finally:
+            connection.close()  # this thread's own connection
 
     threads = [threading.Thread(target=deliver) for _ in range(5)]
     for thread in threads:
