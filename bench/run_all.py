@@ -9,7 +9,10 @@ login form, then measures:
    (a second gunicorn with INTAKE_S3_FAST_SIGNING=false), wrk runs interleaved;
 2. p99 latency of signing 100 part URLs in one batch call, 32 connections;
 3. a multipart upload through the contract against boto3's upload_file;
-4. peak RSS growth of a gunicorn worker (-w 1) during a 1 GiB upload through the contract.
+4. peak RSS growth of a gunicorn worker (-w 1) during a 1 GiB upload through the contract;
+5. (only when selected, e.g. `--only 5`) S3 events from SQS to committed rows through
+   consumer processes, Redis and a Celery worker: drain rate and p99 event-to-row
+   latency at 1,000 events/s, next to a plain bulk insert (bench/events.py).
 
 Ratios are computed from medians of interleaved runs, since the machine is noisy.
 `--quick` is a short smoke run. See docs/benchmarks.md.
@@ -34,7 +37,7 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import harness, transfer
+from bench import events, harness, transfer
 from bench.harness import Gunicorn, Stack, WrkResult, step
 
 MIB = 1024**2
@@ -439,12 +442,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short smoke run: 2 s wrk runs, small files")
     parser.add_argument("--strict", action="store_true", help="exit with status 1 when a goal is not met")
-    parser.add_argument("--only", default="1234", help="which benchmarks to run, e.g. 12 (default: 1234)")
+    parser.add_argument("--only", default="1234", help="which benchmarks to run, e.g. 12 or 5 (default: 1234)")
     parser.add_argument("--json", type=Path, default=None, help="also write every measurement to this file")
     parser.add_argument(
         "--experiments",
         action="store_true",
-        help="also measure a third gunicorn with candidate app changes patched in (bench/experiments.py)",
+        help="also measure a third gunicorn with candidate app changes patched in (bench/experiments.py) "
+        "and, with 5, a drain by a worker with bench/events.py's EXPERIMENTS",
     )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
@@ -495,6 +499,14 @@ def main(argv: list[str] | None = None) -> int:
                 session = harness.login(single.base_url, stack.password)
                 details["memory"] = bench_memory(plan, single, session, var_dir, rows)
                 stack.stop_gunicorn(single)
+            if "5" in args.only:
+                details["events"] = events.bench_events(
+                    events.QUICK if args.quick else events.FULL,
+                    stack.env(),
+                    var_dir,
+                    compare_experiments=events.EXPERIMENTS if args.experiments else (),
+                )
+                rows.extend(Row(**row) for row in details["events"]["rows"])
             failed = False
         except KeyboardInterrupt:
             step("interrupted; stopping everything")
