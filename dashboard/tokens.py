@@ -32,22 +32,16 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import functools
 import hmac
-import http.client
 import json
 import logging
 import math
 import re
-import ssl
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
-from email.message import Message
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidSignature
@@ -55,6 +49,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from config import https
 
 logger = logging.getLogger(__name__)
 
@@ -302,48 +298,14 @@ def parse_jwks(body: bytes) -> dict[str, rsa.RSAPublicKey]:
     return result
 
 
-class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
-    """Cognito serves the JWKS directly; a redirect could lead anywhere."""
-
-    def redirect_request(
-        self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str, headers: Message, newurl: str
-    ) -> urllib.request.Request | None:
-        return None  # urllib then raises HTTPError with the 3xx status
-
-
-@functools.cache
-def _opener() -> urllib.request.OpenerDirector:
-    """Built once: loading the system CAs takes about 0.1 s, spent under the cache's lock."""
-    return urllib.request.build_opener(
-        _RefuseRedirects(), urllib.request.HTTPSHandler(context=ssl.create_default_context())
-    )
-
-
 def https_fetcher(url: str, *, timeout: float, max_bytes: int) -> bytes:
-    """The production fetcher: verified TLS, no redirects, a body size limit, and
-    `timeout` as a deadline for the whole body, not only per socket read (urllib's own
-    timeout), so a server dripping bytes cannot hold a request thread. Worst case is
-    about twice `timeout`: the deadline is checked between reads."""
-    host = urlsplit(_checked_url(url, what="JWKS URL")).netloc
-    deadline = time.monotonic() + timeout
-    request = urllib.request.Request(url, headers={"User-Agent": "intake-jwks", "Accept": "application/json"})  # noqa: S310 - scheme checked above
-    body = bytearray()
+    """The production fetcher (config.https.fetch: verified TLS, no redirects, size
+    limit, whole-body deadline) for a URL checked here first."""
+    _checked_url(url, what="JWKS URL")
     try:
-        with _opener().open(request, timeout=timeout) as response:
-            while len(body) <= max_bytes:
-                chunk = response.read1(8192)  # what has arrived: read() would wait for 8 KiB
-                if not chunk:
-                    break
-                body += chunk
-                if time.monotonic() > deadline:
-                    raise TimeoutError("deadline passed")
-    except urllib.error.HTTPError as exc:
-        raise KeysUnavailable(f"{host} answered {exc.code}") from exc
-    except (OSError, http.client.HTTPException) as exc:
-        raise KeysUnavailable(f"{host} could not be reached: {type(exc).__name__}") from exc
-    if len(body) > max_bytes:
-        raise KeysUnavailable(f"{host} answered more than {max_bytes} bytes")
-    return bytes(body)
+        return https.fetch(url, timeout=timeout, max_bytes=max_bytes, user_agent="intake-jwks", accept="application/json")
+    except https.FetchFailed as exc:
+        raise KeysUnavailable(str(exc)) from exc
 
 
 class JwksCache:

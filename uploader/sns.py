@@ -30,19 +30,14 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import http.client
 import logging
 import re
-import ssl
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import Message
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography import x509
@@ -53,6 +48,8 @@ from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
+
+from config import https
 
 logger = logging.getLogger(__name__)
 
@@ -213,50 +210,23 @@ def subscribe_url_problem(url: Any, topic_arn: str) -> str | None:
 # --- fetching and caching -------------------------------------------------------------
 
 
-class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect could lead anywhere; SNS does not redirect these URLs."""
-
-    def redirect_request(
-        self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str, headers: Message, newurl: str
-    ) -> urllib.request.Request | None:
-        return None  # urllib then raises HTTPError with the 3xx status
-
-
 class HttpsFetcher:
-    """The production fetcher: HTTPS to SNS hosts only, verified TLS, no redirects,
-    short timeout, bounded body. Checks the URL itself as well, so no caller mistake
-    can turn it into a fetch from elsewhere."""
+    """The production fetcher: HTTPS to SNS hosts only (checked here too, so no caller
+    mistake can turn it into a fetch from elsewhere), then config.https.fetch."""
 
     def __init__(self, *, timeout: float = FETCH_TIMEOUT_SECONDS) -> None:
         self.timeout = timeout
-        self._opener: urllib.request.OpenerDirector | None = None
-        self._lock = threading.Lock()
-
-    def _get_opener(self) -> urllib.request.OpenerDirector:
-        with self._lock:
-            if self._opener is None:
-                self._opener = urllib.request.build_opener(
-                    _RefuseRedirects(), urllib.request.HTTPSHandler(context=ssl.create_default_context())
-                )
-            return self._opener
 
     def __call__(self, url: str, *, max_bytes: int) -> bytes:
         if problem := sns_url_problem(url):
             raise SnsMessageRejected(problem)
-        host = urlsplit(url).netloc
-        request = urllib.request.Request(url, headers={"User-Agent": "intake-sns"})  # noqa: S310 - https checked above
         try:
-            with self._get_opener().open(request, timeout=self.timeout) as response:
-                body: bytes = response.read(max_bytes + 1)
-        except urllib.error.HTTPError as exc:
-            if exc.code >= 500:
-                raise SnsUnavailable(f"{host} answered {exc.code}") from exc
-            raise SnsMessageRejected(f"{host} answered {exc.code}") from exc
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-            raise SnsUnavailable(f"{host} could not be reached: {type(exc).__name__}") from exc
-        if len(body) > max_bytes:
-            raise SnsMessageRejected(f"{host} answered more than {max_bytes} bytes")
-        return body
+            return https.fetch(url, timeout=self.timeout, max_bytes=max_bytes, user_agent="intake-sns")
+        except https.FetchFailed as exc:
+            # No answer or a server error: SNS will retry, so ask it to (503).
+            if exc.transient:
+                raise SnsUnavailable(str(exc)) from exc
+            raise SnsMessageRejected(str(exc)) from exc
 
 
 class CertificateCache:

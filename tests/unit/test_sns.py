@@ -551,6 +551,8 @@ def test_the_production_fetcher_follows_no_redirect() -> None:
     import urllib.request
     from email.message import Message
 
-    handler = sns._RefuseRedirects()
+    from config import https
+
+    handler = https._RefuseRedirects()
     request = urllib.request.Request(CERT_URL)
     assert handler.redirect_request(request, None, 302, "Found", Message(), "https://evil.test/x.pem") is None
