@@ -24,17 +24,11 @@ from kombu.exceptions import OperationalError
 from uploader import sns
 from uploader.ledger import events_ingest
 from uploader.models import EventSource
+from uploader.webhooks import body_too_large
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024
-
-
-def _declared_length(request: HttpRequest) -> int:
-    try:
-        return int(request.headers.get("Content-Length") or 0)
-    except ValueError:
-        return 0
 
 
 def _refused(reason: str, status: int) -> JsonResponse:
@@ -46,7 +40,7 @@ def _refused(reason: str, status: int) -> JsonResponse:
 def sns_endpoint(request: HttpRequest) -> HttpResponse:
     if not sns.allowed_topic_arns():
         return JsonResponse({"message": "The SNS endpoint is not enabled."}, status=404)
-    if _declared_length(request) > MAX_BODY_BYTES or len(request.body) > MAX_BODY_BYTES:
+    if body_too_large(request, MAX_BODY_BYTES):
         return JsonResponse({"message": f"Messages are limited to {MAX_BODY_BYTES} bytes."}, status=413)
     try:
         document = json.loads(request.body)

@@ -24,6 +24,16 @@ from uploader.models import EventSource
 logger = logging.getLogger(__name__)
 
 
+def body_too_large(request: HttpRequest, limit: int) -> bool:
+    """By the declared length (cheap, before reading) or, when that is missing or
+    wrong, by the body itself (Django caps what it reads at DATA_UPLOAD_MAX_MEMORY_SIZE)."""
+    try:
+        declared = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        declared = 0
+    return declared > limit or len(request.body) > limit
+
+
 def _presented_token(request: HttpRequest) -> str:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
@@ -40,7 +50,7 @@ def s3_event_webhook(request: HttpRequest) -> HttpResponse:
     if not hmac.compare_digest(_presented_token(request).encode(), expected.encode()):
         logger.warning("event webhook: refused a request with a wrong or missing token")
         return JsonResponse({"message": "A valid token is required."}, status=401)
-    if int(request.headers.get("Content-Length") or 0) > MAX_MESSAGE_BYTES:
+    if body_too_large(request, MAX_MESSAGE_BYTES):
         return JsonResponse({"message": f"Messages are limited to {MAX_MESSAGE_BYTES} bytes."}, status=413)
     try:
         result = events_ingest(body=request.body, source=EventSource.WEBHOOK)

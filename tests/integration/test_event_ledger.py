@@ -140,3 +140,10 @@ def test_a_stored_object_over_its_declared_size_is_rejected_by_the_event(webhook
     assert upload.state == UploadState.REJECTED
     with pytest.raises(s3.ObjectNotFound):
         s3.head_object(key=upload.key)
+
+
+def test_an_oversized_message_is_a_413(webhook: Client) -> None:
+    body = json.dumps({"Records": [], "padding": "x" * 300_000})
+    response = _post(webhook, body)
+    assert response.status_code == 413
+    assert UploadEvent.objects.count() == 0
