@@ -19,10 +19,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from uploader import s3
-from uploader.audit import audit_record
 from uploader.events import ObjectEvent, parse_s3_message, sequencer_is_newer
 from uploader.models import EventOutcome, Upload, UploadEvent, UploadState
-from uploader.services import upload_apply_stored_object
+from uploader.services import upload_apply_stored_object, upload_close
 
 logger = logging.getLogger(__name__)
 
@@ -155,13 +154,6 @@ def _finish(event: UploadEvent, outcome: str, detail: str, upload: Upload | None
     return outcome
 
 
-def _head_or_none(key: str) -> s3.ObjectHead | None:
-    try:
-        return s3.head_object(key=key)
-    except s3.ObjectNotFound:
-        return None
-
-
 def upload_record_unregistered(*, key: str, head: s3.ObjectHead) -> Upload:
     """An object that arrived by other means (console, CLI) is recorded too, with
     no owner, as a registration the caller then marks stored."""
@@ -204,7 +196,7 @@ def _apply(event: UploadEvent) -> str:
         else:
             # No order to rely on (or no row yet): ask S3 what is true now. When S3
             # is down this raises StorageUnavailable and the task retries.
-            head = _head_or_none(event.key)
+            head = s3.head_object_or_none(key=event.key)
         if head is None:
             return _finish(event, EventOutcome.IGNORED, "object no longer exists", upload)
         if upload is None:
@@ -214,16 +206,13 @@ def _apply(event: UploadEvent) -> str:
     # removed
     if upload is None:
         return _finish(event, EventOutcome.IGNORED, "no upload for this key", None)
-    if not event.sequencer and _head_or_none(event.key) is not None:
+    if not event.sequencer and s3.head_object_or_none(key=event.key) is not None:
         return _finish(event, EventOutcome.STALE, "object exists again", upload)
-    with transaction.atomic():
-        locked = Upload.objects.select_for_update().get(pk=upload.pk)
-        if event.sequencer:
-            locked.last_sequencer = event.sequencer
-        deleted = locked.state in {UploadState.REGISTERED, UploadState.UPLOADING, UploadState.STORED}
-        if deleted:
-            locked.state = UploadState.DELETED
-        locked.save(update_fields=["state", "last_sequencer", "updated_at"])
-        if deleted:
-            audit_record(action="upload.deleted", upload=locked, detail={"sequencer": event.sequencer})
-    return _finish(event, EventOutcome.APPLIED, f"upload is {locked.state}", locked)
+    closed, _ = upload_close(
+        upload_id=upload.pk,
+        state=UploadState.DELETED,
+        action="upload.deleted",
+        detail={"sequencer": event.sequencer},
+        sequencer=event.sequencer,
+    )
+    return _finish(event, EventOutcome.APPLIED, f"upload is {closed.state}", closed)

@@ -22,14 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from uploader import s3
-from uploader.audit import audit_record
 from uploader.ledger import upload_record_unregistered
 from uploader.models import Upload, UploadState
-from uploader.services import upload_apply_stored_object
+from uploader.services import upload_apply_stored_object, upload_close
 
 logger = logging.getLogger(__name__)
 
@@ -55,14 +53,7 @@ def _prefix() -> str:
 
 
 def _close(upload_id: uuid.UUID, state: str, action: str, detail: dict[str, object]) -> bool:
-    with transaction.atomic():
-        upload = Upload.objects.select_for_update().get(pk=upload_id)
-        if upload.state not in {*OPEN_STATES, UploadState.STORED} or upload.state == state:
-            return False
-        upload.state = state
-        upload.save(update_fields=["state", "updated_at"])
-        audit_record(action=action, upload=upload, detail=detail)
-    return True
+    return upload_close(upload_id=upload_id, state=state, action=action, detail=detail)[1]
 
 
 def reconcile(*, older_than: dt.timedelta, report: Callable[[str], None] = lambda line: None) -> ReconcileReport:

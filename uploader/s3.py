@@ -282,6 +282,13 @@ def head_object(*, key: str) -> ObjectHead:
     )
 
 
+def head_object_or_none(*, key: str) -> ObjectHead | None:
+    try:
+        return head_object(key=key)
+    except ObjectNotFound:
+        return None
+
+
 def delete_object(*, key: str) -> None:
     with _translate_errors("DeleteObject"):
         _client().delete_object(Bucket=settings.INTAKE_S3_BUCKET, Key=key)

@@ -246,8 +246,9 @@ def upload_complete_multipart(*, upload: Upload, parts: Sequence[PartETag]) -> U
             s3.complete_multipart_upload(key=upload.key, upload_id=upload.multipart_upload_id, parts=ordered)
     except WrongState:
         # NoSuchUpload: a concurrent complete may have won; the object tells.
-        if not _object_exists(upload.key):
-            raise
+        with _storage("check the object"):
+            if s3.head_object_or_none(key=upload.key) is None:
+                raise
     return upload_record_stored(upload_id=upload.id)
 
 
@@ -257,15 +258,6 @@ def upload_complete_single(*, upload: Upload) -> Upload:
         return upload
     _require_signable(upload)
     return upload_record_stored(upload_id=upload.id)
-
-
-def _object_exists(key: str) -> bool:
-    try:
-        with _storage("check the object"):
-            s3.head_object(key=key)
-    except s3.ObjectNotFound:
-        return False
-    return True
 
 
 def upload_record_stored(*, upload_id: uuid.UUID, limits: UploadLimits | None = None) -> Upload:
@@ -332,6 +324,25 @@ def _delete_rejected_object(upload: Upload) -> None:
         logger.warning("upload %s: could not delete the rejected object yet", upload.id)
 
 
+def upload_close(
+    *, upload_id: uuid.UUID, state: str, action: str, detail: dict[str, object] | None = None, sequencer: str = ""
+) -> tuple[Upload, bool]:
+    """Move an upload to a final state (deleted, aborted) when the state machine
+    allows it, with its audit entry, under a row lock; a repeat changes nothing.
+    Returns the upload and whether it changed."""
+    with transaction.atomic():
+        upload = Upload.objects.select_for_update().get(pk=upload_id)
+        if sequencer:
+            upload.last_sequencer = max(upload.last_sequencer, sequencer, key=sequencer_order)
+        changed = state in ALLOWED_TRANSITIONS[upload.state]
+        if changed:
+            upload.state = state
+        upload.save(update_fields=["state", "last_sequencer", "updated_at"])
+        if changed:
+            audit_record(action=action, upload=upload, detail=detail)
+    return upload, changed
+
+
 def upload_abort_multipart(*, upload: Upload) -> Upload:
     """Abort the S3 multipart upload (freeing its parts) and mark the upload aborted."""
     if upload.state == UploadState.ABORTED:
@@ -342,12 +353,7 @@ def upload_abort_multipart(*, upload: Upload) -> Upload:
             s3.abort_multipart_upload(key=upload.key, upload_id=upload.multipart_upload_id)
     except WrongState:
         pass  # already gone in S3: aborting is what the caller wanted anyway
-    with transaction.atomic():
-        upload = Upload.objects.select_for_update().get(pk=upload.pk)
-        if upload.state != UploadState.ABORTED:
-            _transition(upload, UploadState.ABORTED)
-            upload.save(update_fields=["state", "updated_at"])
-            audit_record(action="upload.aborted", upload=upload)
+    upload, _ = upload_close(upload_id=upload.pk, state=UploadState.ABORTED, action="upload.aborted")
     logger.info("upload %s aborted", upload.id)
     return upload
 

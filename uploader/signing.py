@@ -89,6 +89,25 @@ class QueryStringSigner:
                 self._key_cache[cache_key] = key
         return key
 
+    def _auth_params(
+        self, credentials: SigningCredentials, now: dt.datetime, expires_in: int, signed_headers: str
+    ) -> tuple[str, str, str, list[tuple[str, str]]]:
+        """Timestamp, date, credential scope and the encoded X-Amz-* query parameters
+        (in botocore's order) shared by every URL signed at `now`."""
+        timestamp = now.strftime("%Y%m%dT%H%M%SZ")
+        datestamp = timestamp[:8]
+        scope = f"{datestamp}/{self._region}/{self._service}/aws4_request"
+        params = [
+            ("X-Amz-Algorithm", ALGORITHM),
+            ("X-Amz-Credential", f"{credentials.access_key}/{scope}"),
+            ("X-Amz-Date", timestamp),
+            ("X-Amz-Expires", str(expires_in)),
+            ("X-Amz-SignedHeaders", signed_headers),
+        ]
+        if credentials.session_token is not None:
+            params.append(("X-Amz-Security-Token", credentials.session_token))
+        return timestamp, datestamp, scope, [(_encode_query(k), _encode_query(v)) for k, v in params]
+
     def presign(
         self,
         *,
@@ -106,25 +125,12 @@ class QueryStringSigner:
         serialises them (e.g. uploadId then partNumber); `headers` are the extra
         headers the client must send exactly (names lower-case), e.g. content-type.
         """
-        timestamp = now.strftime("%Y%m%dT%H%M%SZ")
-        datestamp = timestamp[:8]
-        scope = f"{datestamp}/{self._region}/{self._service}/aws4_request"
         signed = dict(headers or {})
         signed["host"] = self._host
         signed_names = sorted(signed)
         signed_headers = ";".join(signed_names)
-
-        auth_params = [
-            ("X-Amz-Algorithm", ALGORITHM),
-            ("X-Amz-Credential", f"{credentials.access_key}/{scope}"),
-            ("X-Amz-Date", timestamp),
-            ("X-Amz-Expires", str(expires_in)),
-            ("X-Amz-SignedHeaders", signed_headers),
-        ]
-        if credentials.session_token is not None:
-            auth_params.append(("X-Amz-Security-Token", credentials.session_token))
+        timestamp, datestamp, scope, encoded_auth = self._auth_params(credentials, now, expires_in, signed_headers)
         encoded_operation = [(_encode_query(k), _encode_query(v)) for k, v in operation_params or ()]
-        encoded_auth = [(_encode_query(k), _encode_query(v)) for k, v in auth_params]
         query = "&".join(f"{k}={v}" for k, v in encoded_operation + encoded_auth)
         canonical_query = "&".join(f"{k}={v}" for k, v in sorted(encoded_operation + encoded_auth))
 
@@ -160,19 +166,7 @@ class QueryStringSigner:
     ) -> dict[int, str]:
         """UploadPart URLs for many parts of one upload, the same bytes `presign`
         gives for each, with everything but the part number worked out once."""
-        timestamp = now.strftime("%Y%m%dT%H%M%SZ")
-        datestamp = timestamp[:8]
-        scope = f"{datestamp}/{self._region}/{self._service}/aws4_request"
-        auth_params = [
-            ("X-Amz-Algorithm", ALGORITHM),
-            ("X-Amz-Credential", f"{credentials.access_key}/{scope}"),
-            ("X-Amz-Date", timestamp),
-            ("X-Amz-Expires", str(expires_in)),
-            ("X-Amz-SignedHeaders", "host"),
-        ]
-        if credentials.session_token is not None:
-            auth_params.append(("X-Amz-Security-Token", credentials.session_token))
-        encoded_auth = [(_encode_query(k), _encode_query(v)) for k, v in auth_params]
+        timestamp, datestamp, scope, encoded_auth = self._auth_params(credentials, now, expires_in, "host")
         encoded_upload_id = ("uploadId", _encode_query(upload_id))
         encoded_key = encode_key(key)
         path = self._path_prefix + encoded_key
