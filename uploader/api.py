@@ -16,17 +16,22 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from dashboard import machine
+from dashboard.roles import NotAllowed, Permission, permissions_of
 from uploader import selectors, services
-from uploader.errors import InvalidInput, UploadError
+from uploader.errors import InvalidInput, Unauthenticated, UploadError
 from uploader.models import Upload
+from uploader.principals import UploadPrincipal, person_principal
 
 logger = logging.getLogger(__name__)
 
-STAFF_SCOPE = "staff"
 MAX_BATCH_QUERY_LENGTH = 8_000
 
 View = Callable[..., HttpResponse]
@@ -36,28 +41,69 @@ def error_response(*, status: int, message: str, code: str, field: str | None = 
     return JsonResponse({"message": message, "code": code, "field": field}, status=status)
 
 
-def staff_api(view: View) -> View:
-    """Session-authenticated staff only; domain errors become JSON answers.
+class _CsrfCheck(CsrfViewMiddleware):
+    def _reject(self, request: HttpRequest, reason: str) -> HttpResponse:
+        return error_response(status=403, message=f"CSRF check failed: {reason}", code="csrf")
+
+
+def _csrf_failure(request: HttpRequest) -> HttpResponse | None:
+    """Django's CSRF check, run by hand: the views are exempt from the middleware so
+    that Bearer callers (no cookies, so nothing to forge) need no token, and session
+    callers get the full check here instead."""
+    return _CsrfCheck(lambda r: HttpResponse()).process_view(request, None, (), {})  # type: ignore[arg-type]
+
+
+def _principal_for(request: HttpRequest, portal_token: str | None) -> UploadPrincipal:
+    """Who is calling: a portal visitor, a machine client (Bearer), or a person."""
+    if portal_token is not None:
+        from uploader.portal_access import portal_principal  # portals build on this module
+
+        return portal_principal(request, portal_token)
+    if "Authorization" in request.headers:
+        return machine.principal_from_authorization(request.headers["Authorization"])
+    user = request.user
+    if not user.is_authenticated:
+        raise Unauthenticated("Sign in to upload files.")
+    return person_principal(cast(User, user), permissions_of(user))
+
+
+def contract_api(permission: Permission) -> Callable[[View], View]:
+    """Resolve the caller, check it may do `permission`, and turn domain errors into
+    JSON answers: 401 unknown caller, 403 known but not allowed, 404/409/400/503 from
+    the services.
 
     Requests a browser marks as cross-site are refused outright: the signing calls
     include GETs that register uploads, which Django's CSRF check does not cover.
     """
 
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.headers.get("Sec-Fetch-Site") == "cross-site":
-            return error_response(status=403, message="Cross-site requests are not allowed.", code="forbidden")
-        user = request.user
-        if not user.is_authenticated:
-            return error_response(status=401, message="Sign in to upload files.", code="unauthenticated")
-        if not (user.is_active and user.is_staff):
-            return error_response(status=403, message="Your account may not upload files here.", code="forbidden")
-        try:
-            return view(request, *args, **kwargs)
-        except UploadError as exc:
-            return error_response(status=exc.status, message=exc.message, code=exc.code, field=exc.field)
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, portal_token: str | None = None, **kwargs: Any) -> HttpResponse:
+            if request.headers.get("Sec-Fetch-Site") == "cross-site":
+                return error_response(status=403, message="Cross-site requests are not allowed.", code="forbidden")
+            try:
+                principal = _principal_for(request, portal_token)
+                if not principal.may(permission):
+                    raise NotAllowed(permission)
+                if "Authorization" not in request.headers and (failure := _csrf_failure(request)) is not None:
+                    return failure
+                request.intake_principal = principal  # type: ignore[attr-defined]
+                return view(request, *args, **kwargs)
+            except machine.BearerRefused as exc:
+                response = error_response(status=exc.status, message=exc.message, code=exc.code)
+                if exc.status == 401:
+                    response["WWW-Authenticate"] = f'Bearer error="{exc.code}"'
+                return response
+            except Unauthenticated as exc:
+                return error_response(status=401, message=str(exc), code="unauthenticated")
+            except PermissionDenied as exc:
+                return error_response(status=403, message=str(exc) or "Not allowed.", code="forbidden")
+            except UploadError as exc:
+                return error_response(status=exc.status, message=exc.message, code=exc.code, field=exc.field)
 
-    return wrapper
+        return csrf_exempt(wrapper)
+
+    return decorate
 
 
 # --- input helpers ---------------------------------------------------------------------------
@@ -98,9 +144,9 @@ def _key_param(request: HttpRequest) -> str:
     return _require_str(request.GET.get("key"), field="key")
 
 
-def _staff(request: HttpRequest) -> User:
-    """The signed-in staff member (staff_api has checked there is one)."""
-    return cast(User, request.user)
+def _principal(request: HttpRequest) -> UploadPrincipal:
+    """The caller contract_api resolved for this request."""
+    return cast(UploadPrincipal, request.intake_principal)  # type: ignore[attr-defined]
 
 
 def upload_location(request: HttpRequest, upload: Upload) -> str:
@@ -129,13 +175,12 @@ def upload_as_json(request: HttpRequest, upload: Upload) -> dict[str, Any]:
 
 
 @require_GET
-@staff_api
+@contract_api(Permission.UPLOAD)
 def sign_single_upload(request: HttpRequest) -> HttpResponse:
     """`GET s3/params?filename=&type=&size=` (size also read from `metadata[size]`)."""
     size = _parse_int(request.GET.get("size") or request.GET.get("metadata[size]"), field="size", required=False)
     upload, signed = services.upload_sign_single(
-        owner=_staff(request),
-        scope=STAFF_SCOPE,
+        principal=_principal(request),
         filename=_require_str(request.GET.get("filename"), field="filename"),
         content_type=request.GET.get("type"),
         size=size,
@@ -147,16 +192,16 @@ def sign_single_upload(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@staff_api
+@contract_api(Permission.UPLOAD)
 def complete_single_upload(request: HttpRequest) -> HttpResponse:
     """`POST s3/complete?key=`: the browser's PUT/POST finished; S3 is asked what arrived."""
-    upload = selectors.upload_get_by_key(user=request.user, key=_key_param(request))
+    upload = selectors.upload_get_by_key(principal=_principal(request), key=_key_param(request))
     upload = services.upload_complete_single(upload=upload)
     return JsonResponse({"location": upload_location(request, upload), "key": upload.key, "upload": upload_as_json(request, upload)})
 
 
 @require_POST
-@staff_api
+@contract_api(Permission.UPLOAD)
 def create_multipart_upload(request: HttpRequest) -> HttpResponse:
     """`POST s3/multipart` with `{filename, type, metadata: {size}}` (or a top-level size)."""
     body = _json_body(request)
@@ -164,8 +209,7 @@ def create_multipart_upload(request: HttpRequest) -> HttpResponse:
     size = _parse_int(body.get("size", metadata.get("size")), field="size", required=True)
     assert size is not None  # required=True
     upload = services.upload_create_multipart(
-        owner=_staff(request),
-        scope=STAFF_SCOPE,
+        principal=_principal(request),
         filename=_require_str(body.get("filename"), field="filename"),
         content_type=body.get("type") if isinstance(body.get("type"), str) else None,
         size=size,
@@ -174,33 +218,33 @@ def create_multipart_upload(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@staff_api
+@contract_api(Permission.UPLOAD)
 def sign_part(request: HttpRequest, upload_id: str, part_number: int) -> HttpResponse:
     """`GET s3/multipart/<uploadId>/<partNumber>?key=`"""
-    upload = selectors.upload_get_multipart(user=request.user, upload_id=upload_id, key=_key_param(request))
+    upload = selectors.upload_get_multipart(principal=_principal(request), upload_id=upload_id, key=_key_param(request))
     urls = services.upload_sign_parts(upload=upload, part_numbers=[part_number])
     return JsonResponse({"url": urls[part_number], "expires": settings.INTAKE_PRESIGN_EXPIRES_SECONDS})
 
 
 @require_GET
-@staff_api
+@contract_api(Permission.UPLOAD)
 def sign_part_batch(request: HttpRequest, upload_id: str) -> HttpResponse:
     """`GET s3/multipart/<uploadId>/batch?key=&partNumbers=1,2,3` → `{presignedUrls: {n: url}}`."""
     raw = request.GET.get("partNumbers", "")
     if len(raw) > MAX_BATCH_QUERY_LENGTH:
         raise InvalidInput("partNumbers is too long.", field="partNumbers")
     numbers = [_parse_int(n, field="partNumbers", required=True) for n in raw.split(",") if n.strip()]
-    upload = selectors.upload_get_multipart(user=request.user, upload_id=upload_id, key=_key_param(request))
+    upload = selectors.upload_get_multipart(principal=_principal(request), upload_id=upload_id, key=_key_param(request))
     urls = services.upload_sign_parts(upload=upload, part_numbers=[n for n in numbers if n is not None])
     return JsonResponse({"presignedUrls": {str(n): url for n, url in urls.items()},
                          "expires": settings.INTAKE_PRESIGN_EXPIRES_SECONDS})
 
 
 @require_http_methods(["GET", "DELETE"])
-@staff_api
+@contract_api(Permission.UPLOAD)
 def multipart_upload(request: HttpRequest, upload_id: str) -> HttpResponse:
     """`GET` lists the uploaded parts (a bare array: resume depends on it); `DELETE` aborts."""
-    upload = selectors.upload_get_multipart(user=request.user, upload_id=upload_id, key=_key_param(request))
+    upload = selectors.upload_get_multipart(principal=_principal(request), upload_id=upload_id, key=_key_param(request))
     if request.method == "DELETE":
         services.upload_abort_multipart(upload=upload)
         return JsonResponse({})
@@ -209,10 +253,10 @@ def multipart_upload(request: HttpRequest, upload_id: str) -> HttpResponse:
 
 
 @require_POST
-@staff_api
+@contract_api(Permission.UPLOAD)
 def complete_multipart_upload(request: HttpRequest, upload_id: str) -> HttpResponse:
     """`POST s3/multipart/<uploadId>/complete?key=` with `{parts: [{PartNumber, ETag}]}`."""
-    upload = selectors.upload_get_multipart(user=request.user, upload_id=upload_id, key=_key_param(request))
+    upload = selectors.upload_get_multipart(principal=_principal(request), upload_id=upload_id, key=_key_param(request))
     raw_parts = _json_body(request).get("parts")
     if not isinstance(raw_parts, list):
         raise InvalidInput("parts must be a list of {PartNumber, ETag}.", field="parts")
@@ -228,9 +272,9 @@ def complete_multipart_upload(request: HttpRequest, upload_id: str) -> HttpRespo
 
 
 @require_GET
-@staff_api
+@contract_api(Permission.BROWSE)
 def upload_detail(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
-    upload = selectors.upload_get(user=request.user, upload_id=upload_id)
+    upload = selectors.upload_get(principal=_principal(request), upload_id=upload_id)
     return JsonResponse(upload_as_json(request, upload))
 
 

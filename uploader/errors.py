@@ -42,3 +42,10 @@ class WrongState(UploadError):
 class StorageUnavailable(UploadError):
     status = 503
     code = "storage_unavailable"
+
+
+class Unauthenticated(UploadError):
+    """Nobody we know is calling: no session, no token."""
+
+    status = 401
+    code = "unauthenticated"

@@ -2,37 +2,35 @@
 
 import uuid
 
-from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
 from uploader.errors import UploadNotFound
 from uploader.models import Upload
+from uploader.principals import UploadPrincipal
 
 
-def uploads_visible_to(*, user: User | AnonymousUser) -> QuerySet[Upload]:
-    """Staff see their own uploads through the API; someone else's is a 404, not a 403,
+def uploads_visible_to(*, principal: UploadPrincipal) -> QuerySet[Upload]:
+    """Only what the principal may address; someone else's upload is a 404, not a 403,
     so upload ids cannot be probed."""
-    if not user.is_authenticated:
-        return Upload.objects.none()
-    return Upload.objects.filter(owner=user)
+    return principal.uploads()
 
 
-def upload_get_by_key(*, user: User | AnonymousUser, key: str) -> Upload:
+def upload_get_by_key(*, principal: UploadPrincipal, key: str) -> Upload:
     try:
-        return uploads_visible_to(user=user).get(key=key)
+        return uploads_visible_to(principal=principal).get(key=key)
     except Upload.DoesNotExist:
         raise UploadNotFound("No such upload.") from None
 
 
-def upload_get_multipart(*, user: User | AnonymousUser, upload_id: str, key: str) -> Upload:
+def upload_get_multipart(*, principal: UploadPrincipal, upload_id: str, key: str) -> Upload:
     try:
-        return uploads_visible_to(user=user).get(key=key, multipart_upload_id=upload_id, is_multipart=True)
+        return uploads_visible_to(principal=principal).get(key=key, multipart_upload_id=upload_id, is_multipart=True)
     except Upload.DoesNotExist:
         raise UploadNotFound("No such multipart upload.") from None
 
 
-def upload_get(*, user: User | AnonymousUser, upload_id: uuid.UUID) -> Upload:
+def upload_get(*, principal: UploadPrincipal, upload_id: uuid.UUID) -> Upload:
     try:
-        return uploads_visible_to(user=user).get(pk=upload_id)
+        return uploads_visible_to(principal=principal).get(pk=upload_id)
     except Upload.DoesNotExist:
         raise UploadNotFound("No such upload.") from None

@@ -15,16 +15,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from dashboard.roles import NotAllowed, Permission
 from uploader import keys, s3
 from uploader.audit import audit_record
 from uploader.errors import InvalidInput, LimitExceeded, StorageUnavailable, WrongState
 from uploader.events import sequencer_order
 from uploader.limits import UploadLimits, check_declared, check_stored, normalize_content_type
 from uploader.models import ALLOWED_TRANSITIONS, Upload, UploadState
+from uploader.principals import UploadPrincipal
 
 logger = logging.getLogger(__name__)
 
@@ -74,21 +75,24 @@ def _require_signable(upload: Upload) -> None:
 
 def _register(
     *,
-    owner: User | None,
-    scope: str,
+    principal: UploadPrincipal,
     filename: str,
     content_type: str | None,
     size: int | None,
     multipart: bool,
-    limits: UploadLimits,
 ) -> Upload:
+    """An unsaved Upload for the principal, after its role and limits allow it."""
+    if not principal.may(Permission.UPLOAD):
+        raise NotAllowed(Permission.UPLOAD)
     content_type = normalize_content_type(content_type)
-    check_declared(limits, filename=filename, content_type=content_type, size=size)
+    check_declared(principal.limits, filename=filename, content_type=content_type, size=size)
     upload_id = uuid.uuid4()
+    scope = principal.scope
     upload = Upload(
         id=upload_id,
-        owner=owner,
+        owner=principal.owner,
         scope=scope,
+        **principal.registration_fields,
         original_filename=filename.strip(),
         key=keys.build_object_key(
             prefix=settings.INTAKE_S3_KEY_PREFIX, scope=scope, upload_id=upload_id, filename=filename, now=timezone.now()
@@ -114,12 +118,10 @@ def _registration_detail(upload: Upload, method: str) -> dict[str, object]:
 
 def upload_sign_single(
     *,
-    owner: User | None,
-    scope: str,
+    principal: UploadPrincipal,
     filename: str,
     content_type: str | None,
     size: int | None,
-    limits: UploadLimits | None = None,
 ) -> tuple[Upload, SignedRequest]:
     """Register a single-request upload and sign it.
 
@@ -128,10 +130,8 @@ def upload_sign_single(
     do not send it) it is a POST policy whose `content-length-range` caps the size
     at the limit, and whose conditions fix the key and the type.
     """
-    limits = limits or UploadLimits.from_settings()
-    upload = _register(
-        owner=owner, scope=scope, filename=filename, content_type=content_type, size=size, multipart=False, limits=limits
-    )
+    limits = principal.limits
+    upload = _register(principal=principal, filename=filename, content_type=content_type, size=size, multipart=False)
     expires = settings.INTAKE_PRESIGN_EXPIRES_SECONDS
     with _storage("sign the upload"):
         if size is not None:
@@ -155,18 +155,13 @@ def upload_sign_single(
 
 def upload_create_multipart(
     *,
-    owner: User | None,
-    scope: str,
+    principal: UploadPrincipal,
     filename: str,
     content_type: str | None,
     size: int,
-    limits: UploadLimits | None = None,
 ) -> Upload:
     """Register an upload and open its S3 multipart upload; no row without both."""
-    limits = limits or UploadLimits.from_settings()
-    upload = _register(
-        owner=owner, scope=scope, filename=filename, content_type=content_type, size=size, multipart=True, limits=limits
-    )
+    upload = _register(principal=principal, filename=filename, content_type=content_type, size=size, multipart=True)
     with _storage("start the multipart upload"):
         upload.multipart_upload_id = s3.create_multipart_upload(key=upload.key, content_type=upload.declared_content_type)
     try:

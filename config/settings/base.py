@@ -121,6 +121,74 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:home"
 LOGOUT_REDIRECT_URL = "login"
 
+# Staff sign in through an Amazon Cognito user pool (dashboard.oidc) when it is
+# configured; these few values are all an operator needs. The endpoints, the issuer
+# and the keys are derived from them (dashboard.tokens.CognitoPool).
+INTAKE_COGNITO_REGION = env.str("INTAKE_COGNITO_REGION", default="")
+INTAKE_COGNITO_USER_POOL_ID = env.str("INTAKE_COGNITO_USER_POOL_ID", default="")
+INTAKE_COGNITO_CLIENT_ID = env.str("INTAKE_COGNITO_CLIENT_ID", default="")
+INTAKE_COGNITO_CLIENT_SECRET = env.str("INTAKE_COGNITO_CLIENT_SECRET", default="")
+# The hosted UI: "auth.example.com" or "<prefix>.auth.<region>.amazoncognito.com".
+INTAKE_COGNITO_DOMAIN = env.str("INTAKE_COGNITO_DOMAIN", default="")
+# Only for a local test provider (http allowed on loopback only).
+INTAKE_OIDC_ISSUER_OVERRIDE = env.str("INTAKE_OIDC_ISSUER_OVERRIDE", default="")
+INTAKE_OIDC_JWKS_URL_OVERRIDE = env.str("INTAKE_OIDC_JWKS_URL_OVERRIDE", default="")
+INTAKE_OIDC_ENABLED = bool(INTAKE_COGNITO_USER_POOL_ID)
+if INTAKE_OIDC_ENABLED and not (
+    INTAKE_COGNITO_REGION and INTAKE_COGNITO_CLIENT_ID and INTAKE_COGNITO_CLIENT_SECRET and INTAKE_COGNITO_DOMAIN
+):
+    raise ImproperlyConfigured(
+        "INTAKE_COGNITO_USER_POOL_ID is set: INTAKE_COGNITO_REGION, INTAKE_COGNITO_CLIENT_ID, "
+        "INTAKE_COGNITO_CLIENT_SECRET and INTAKE_COGNITO_DOMAIN are needed too"
+    )
+# Django's own password form. On by default only when Cognito is not configured
+# (local mode); production refuses to start with neither.
+INTAKE_ALLOW_PASSWORD_SIGN_IN = env.bool("INTAKE_ALLOW_PASSWORD_SIGN_IN", default=not INTAKE_OIDC_ENABLED)
+# Which Cognito groups give which role (dashboard.roles). Strongest role wins.
+INTAKE_ROLE_GROUPS_ADMIN = env.list("INTAKE_ROLE_GROUPS_ADMIN", default=["intake-admins"])
+INTAKE_ROLE_GROUPS_STAFF = env.list("INTAKE_ROLE_GROUPS_STAFF", default=["intake-staff"])
+INTAKE_ROLE_GROUPS_VIEWER = env.list("INTAKE_ROLE_GROUPS_VIEWER", default=["intake-viewers"])
+# Machine clients (client credentials) allowed to call the JSON API with a Bearer
+# access token, and the resource server prefix of their scopes (<prefix>/upload,
+# <prefix>/read).
+INTAKE_MACHINE_CLIENT_IDS = env.list("INTAKE_MACHINE_CLIENT_IDS", default=[])
+INTAKE_MACHINE_SCOPE_PREFIX = env.str("INTAKE_MACHINE_SCOPE_PREFIX", default="intake")
+INTAKE_JWKS_TIMEOUT_SECONDS = env.float("INTAKE_JWKS_TIMEOUT_SECONDS", default=3.0)
+
+AUTHENTICATION_BACKENDS: list[str] = []
+if INTAKE_OIDC_ENABLED:
+    AUTHENTICATION_BACKENDS.append("dashboard.oidc.CognitoBackend")
+if INTAKE_ALLOW_PASSWORD_SIGN_IN:
+    AUTHENTICATION_BACKENDS.append("django.contrib.auth.backends.ModelBackend")
+if not AUTHENTICATION_BACKENDS:
+    raise ImproperlyConfigured("INTAKE_ALLOW_PASSWORD_SIGN_IN=false needs Cognito (INTAKE_COGNITO_USER_POOL_ID)")
+
+# mozilla-django-oidc, derived from the values above (dashboard.oidc).
+OIDC_RP_CLIENT_ID = INTAKE_COGNITO_CLIENT_ID
+OIDC_RP_CLIENT_SECRET = INTAKE_COGNITO_CLIENT_SECRET
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_RP_SCOPES = "openid email profile"
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+# The library has no timeout by default; a hung Cognito must not hang a worker.
+OIDC_TIMEOUT = env.float("INTAKE_OIDC_TIMEOUT_SECONDS", default=5.0)
+OIDC_STORE_ID_TOKEN = True  # Cognito's logout needs no id_token_hint, but expiry does
+OIDC_OP_LOGOUT_URL_METHOD = "dashboard.oidc.cognito_logout_url"
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_authentication_callback"
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/no-access/"
+# How long a sign-in lasts before the browser goes back through Cognito (whose own
+# session usually lets it straight through).
+OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = env_int("INTAKE_OIDC_RENEW_SECONDS", 15 * 60, minimum=60)
+if INTAKE_OIDC_ENABLED:
+    _cognito_base = (
+        INTAKE_COGNITO_DOMAIN.rstrip("/")
+        if INTAKE_COGNITO_DOMAIN.startswith(("https://", "http://"))
+        else f"https://{INTAKE_COGNITO_DOMAIN}"
+    )
+    OIDC_OP_AUTHORIZATION_ENDPOINT = f"{_cognito_base}/oauth2/authorize"
+    OIDC_OP_TOKEN_ENDPOINT = f"{_cognito_base}/oauth2/token"
+    OIDC_OP_USER_ENDPOINT = f"{_cognito_base}/oauth2/userInfo"
+
 # --- I18N / static -------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")

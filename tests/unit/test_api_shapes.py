@@ -4,17 +4,32 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from types import SimpleNamespace
 from unittest import mock
 
 import pytest
+from django.db.models import Q
 from django.test import RequestFactory
 
+from dashboard.roles import Permission
 from uploader import api
 from uploader.errors import InvalidInput, LimitExceeded, StorageUnavailable, UploadNotFound, WrongState
+from uploader.limits import UploadLimits
+from uploader.principals import UploadPrincipal
 from uploader.services import SignedRequest
 
 STAFF = SimpleNamespace(is_authenticated=True, is_active=True, is_staff=True)
+
+
+@pytest.fixture(autouse=True)
+def _staff_principal() -> Iterator[None]:
+    """Every call comes from a staff member who may upload and browse."""
+    principal = UploadPrincipal(
+        owner=None, scope="staff", limits=UploadLimits(max_bytes=100), permissions=frozenset(Permission), visible=Q()
+    )
+    with mock.patch.object(api, "_principal_for", return_value=principal):
+        yield
 
 
 def _get(path: str, **query: str):  # type: ignore[no-untyped-def]
@@ -29,7 +44,7 @@ def test_single_upload_answer_is_the_companion_shape() -> None:
     with mock.patch.object(api.services, "upload_sign_single", return_value=(upload, signed)) as service:
         response = api.sign_single_upload(_get("/api/s3/params", filename="a.txt", type="text/plain", **{"metadata[size]": "12"}))
     assert service.call_args.kwargs["size"] == 12
-    assert service.call_args.kwargs["scope"] == "staff"
+    assert service.call_args.kwargs["principal"].scope == "staff"
     body = json.loads(response.content)
     assert body == {"method": "PUT", "url": "http://s3/x", "fields": {"key": upload.key},
                     "headers": {"content-type": "text/plain"}, "key": upload.key, "id": str(upload.id)}

@@ -1,0 +1,59 @@
+"""Who is calling the upload contract, and therefore what they may sign for and see.
+
+The same views serve three kinds of caller:
+- a signed-in person (session cookie), whose role says what they may do;
+- a machine client with a Cognito access token (`Authorization: Bearer`), whose
+  scopes say what it may do (dashboard.machine);
+- a client on a portal page (the portal's token in the URL), who may only upload to
+  that portal and see what they uploaded there.
+
+A principal carries the key scope and limits to register uploads with and the filter
+that decides which uploads it can address: anything outside it is a 404, so ids and
+keys cannot be probed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db.models import Q, QuerySet
+
+from dashboard.roles import Permission
+from uploader.limits import UploadLimits
+from uploader.models import Upload
+
+STAFF_SCOPE = "staff"
+
+
+@dataclass(frozen=True)
+class UploadPrincipal:
+    owner: User | None
+    scope: str
+    limits: UploadLimits
+    permissions: frozenset[Permission]
+    # Which uploads this principal may address (sign parts for, complete, read).
+    visible: Q
+    # Extra Upload fields set on every registration (a portal sets its own).
+    registration_fields: Mapping[str, Any] = field(default_factory=dict)
+    # How the audit trail names the caller when there is no user ("portal:<slug>").
+    audit_label: str = ""
+
+    def may(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+    def uploads(self) -> QuerySet[Upload]:
+        return Upload.objects.filter(self.visible)
+
+
+def person_principal(user: User, permissions: frozenset[Permission]) -> UploadPrincipal:
+    """A signed-in person or a machine client's user: their own uploads, staff limits."""
+    return UploadPrincipal(
+        owner=user,
+        scope=STAFF_SCOPE,
+        limits=UploadLimits.from_settings(),
+        permissions=permissions,
+        visible=Q(owner=user),
+    )
