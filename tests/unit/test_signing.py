@@ -126,3 +126,58 @@ def test_batch_part_urls_equal_one_by_one_and_botocore(endpoint: str | None, reg
         assert batch[number] == _botocore_url(
             client, "upload_part", {"Bucket": "intake-bucket", "Key": KEYS[1], "UploadId": "2~a+b/c=", "PartNumber": number}, 900
         )
+
+
+UPLOAD_IDS = ["2~abc.DEF_ghi-jkl", "VXBsb2FkIElE+/=", "x", "a b&c=d%e", "ü/é"]
+
+
+@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("upload_id", UPLOAD_IDS)
+@pytest.mark.parametrize("token", [None, "FQoGZXIvYXdzE//session+token=="])
+def test_batch_part_urls_are_byte_identical_for_hostile_keys_and_ids(key: str, upload_id: str, token: str | None) -> None:
+    # presign_parts hashes a prepared head of the canonical request and copies a
+    # prepared HMAC for each part: every key/id encoding must still land in the
+    # same bytes as botocore's.
+    client = _client("http://127.0.0.1:9000", "us-east-1", "path", token)
+    creds = SigningCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token)
+    numbers = [3, 1, 9999, 42]
+    batch = _our_signer(client, "intake-bucket").presign_parts(
+        credentials=creds, key=key, upload_id=upload_id, part_numbers=numbers, expires_in=604800, now=NOW
+    )
+    assert list(batch) == numbers
+    for number in numbers:
+        assert batch[number] == _botocore_url(
+            client,
+            "upload_part",
+            {"Bucket": "intake-bucket", "Key": key, "UploadId": upload_id, "PartNumber": number},
+            604800,
+        )
+
+
+def test_batch_prepared_state_is_not_shared_between_batches() -> None:
+    # One signer serves every request of a process: a batch must not reuse the
+    # prepared hashes of an earlier batch signed with other credentials or at
+    # another time (the day key is cached per secret and date).
+    client = _client("http://127.0.0.1:9000", "us-east-1", "path")
+    signer = _our_signer(client, "b")
+    first = SigningCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+    second = SigningCredentials("AKIDOTHER", "other-secret")
+    later = NOW + dt.timedelta(days=1, seconds=3)
+    for creds, now in [(first, NOW), (second, NOW), (first, later), (second, later), (first, NOW)]:
+        batch = signer.presign_parts(credentials=creds, key="k/x", upload_id="u", part_numbers=[1, 2], expires_in=60, now=now)
+        for number in (1, 2):
+            assert batch[number] == signer.presign(
+                credentials=creds,
+                method="PUT",
+                key="k/x",
+                expires_in=60,
+                now=now,
+                operation_params=[("uploadId", "u"), ("partNumber", str(number))],
+            )
+    assert batch[1] != batch[2]
+
+
+def test_empty_batch_signs_nothing() -> None:
+    signer = _our_signer(_client("http://127.0.0.1:9000", "us-east-1", "path"), "b")
+    creds = SigningCredentials("AK", "SK")
+    assert signer.presign_parts(credentials=creds, key="k", upload_id="u", part_numbers=[], expires_in=60, now=NOW) == {}
