@@ -32,8 +32,9 @@ this machine. The default is therefore `SqsStandIn` below, a small in-memory SQS
 the JSON protocol boto3 uses, in its own process; moto still serves S3.
 `--sqs moto` runs against moto's SQS instead (small numbers only).
 
-`--experiment batch-apply,keep-db-connection` patches candidate app changes into the
-worker (see EXPERIMENTS; `run_all --experiments` adds one such drain and paced run).
+`--experiment per-event-apply,keep-db-connection` patches changes into the worker (see
+EXPERIMENTS; `run_all --experiments` adds one such drain and paced run):
+`per-event-apply` is the task as it was before the batch apply, for comparison.
 `--profile DIR` runs one consumer and a `--pool solo` worker under cProfile (CPU
 time) on a drain and prints where their time goes, instead of the measurements.
 """
@@ -703,7 +704,7 @@ def queries_per_event(bucket: str, rng: random.Random, batches: int = 20) -> dic
     from django.test.utils import CaptureQueriesContext
 
     from config.request_context import acting_as_system
-    from uploader.ledger import event_apply, events_ingest_many
+    from uploader.ledger import event_apply, events_apply, events_ingest_many
     from uploader.models import EventSource
 
     scope = f"probe{uuid.uuid4().hex[:6]}"
@@ -730,7 +731,7 @@ def queries_per_event(bucket: str, rng: random.Random, batches: int = 20) -> dic
             apply_queries += len(captured.captured_queries)
     sample = [q["sql"].split()[0] for q in captured.captured_queries]
     distinct = len(pending)
-    # The same again through the batched prototype, batches of 10 as a task gets them.
+    # The same again through the app's batch apply (the task), in batches of 10.
     more = create_uploads(scope + "b", batches * 8, rng)
     more_bodies = Bodies(bucket, more)
     fresh: list[int] = []
@@ -743,7 +744,8 @@ def queries_per_event(bucket: str, rng: random.Random, batches: int = 20) -> dic
     for start in range(0, len(fresh), 10):
         with CaptureQueriesContext(connection) as captured:
             t = time.perf_counter()
-            apply_events_batched(fresh[start : start + 10])
+            with acting_as_system("s3-event"):
+                events_apply(event_ids=fresh[start : start + 10])
             batch_wall += time.perf_counter() - t
         batch_queries += len(captured.captured_queries)
     return {
@@ -762,111 +764,18 @@ def queries_per_event(bucket: str, rng: random.Random, batches: int = 20) -> dic
 
 # --- Candidate app changes, measured here before anyone makes them ----------------------------------------------
 
-EXPERIMENTS = ("batch-apply", "keep-db-connection")
+EXPERIMENTS = ("per-event-apply", "keep-db-connection")
 
 
-def apply_events_batched(event_ids: list[int]) -> dict[str, int]:
-    """Prototype of a batched `apply_object_events`: the common case (a created event
-    with a sequencer and a size, for a registered or uploading upload whose limits it
-    meets) for the whole batch in one transaction of six statements; anything else
-    goes through `ledger.event_apply` one by one, as now."""
-    from django.db import connection, transaction
-    from django.utils import timezone
-
-    from config.request_context import acting_as_system, current
+def apply_events_one_by_one(event_ids: list[int]) -> dict[str, int]:
+    """The task as it was before the batch apply: `ledger.event_apply` per event
+    (10 statements each), kept to compare against in the same run."""
+    from config.request_context import acting_as_system
     from uploader import ledger
-    from uploader.events import sequencer_is_newer
-    from uploader.limits import UploadLimits, check_stored
-    from uploader.models import AuditEntry, EventOutcome, Upload, UploadEvent, UploadState
 
     outcomes: dict[str, int] = {}
-    rest: list[int] = []
     with acting_as_system("s3-event"):
-        context = current()
-        assert context is not None
-        limits = UploadLimits.from_settings()
-        with transaction.atomic():
-            events = list(
-                UploadEvent.objects.select_for_update()
-                .filter(pk__in=event_ids, outcome=EventOutcome.PENDING)
-                .order_by("pk")
-            )
-            keys = {e.key for e in events if e.kind == "created" and e.sequencer and e.size is not None}
-            uploads = {u.key: u for u in Upload.objects.select_for_update().filter(key__in=keys).order_by("pk")}
-            now = timezone.now()
-            changed: list[Upload] = []
-            audits: list[AuditEntry] = []
-            done: list[UploadEvent] = []
-            for event in events:
-                upload = uploads.pop(event.key, None)  # a second event for the same key takes the slow path
-                if (
-                    upload is None
-                    or event.key not in keys
-                    or upload.state not in {UploadState.REGISTERED, UploadState.UPLOADING}
-                    or not sequencer_is_newer(event.sequencer, upload.last_sequencer)
-                    or check_stored(limits, declared_size=upload.declared_size, stored_size=event.size or 0)
-                ):
-                    rest.append(event.pk)
-                    continue
-                upload.state, upload.stored_at, upload.updated_at = UploadState.STORED, now, now
-                upload.stored_size, upload.etag, upload.last_sequencer = event.size, event.etag, event.sequencer
-                changed.append(upload)
-                audits.append(
-                    AuditEntry(
-                        action="upload.stored",
-                        actor_label=context.system_actor,
-                        upload=upload,
-                        request_id=context.request_id,
-                        detail={
-                            "stored_size": event.size,
-                            "etag": event.etag,
-                            "reason": "",
-                            "sequencer": event.sequencer,
-                        },
-                    )
-                )
-                event.outcome, event.detail, event.upload, event.applied_at = (
-                    EventOutcome.APPLIED,
-                    "upload is stored",
-                    upload,
-                    now,
-                )
-                done.append(event)
-            if changed:
-                # Django's bulk_update builds a CASE per column and row, which costs more
-                # CPU than the per-event path it replaces; UPDATE ... FROM unnest() is one
-                # fixed statement per table.
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        f"UPDATE {Upload._meta.db_table} AS u SET state = %s, stored_at = %s, updated_at = %s, "  # noqa: S608 - table names from the models, values are parameters
-                        "stored_size = v.size, etag = v.etag, last_sequencer = v.seq "
-                        "FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::text[]) AS v(id, size, etag, seq) "
-                        "WHERE u.id = v.id",
-                        [
-                            UploadState.STORED,
-                            now,
-                            now,
-                            [u.pk for u in changed],
-                            [u.stored_size for u in changed],
-                            [u.etag for u in changed],
-                            [u.last_sequencer for u in changed],
-                        ],
-                    )
-                    AuditEntry.objects.bulk_create(audits)
-                    cursor.execute(
-                        f"UPDATE {UploadEvent._meta.db_table} AS e SET outcome = %s, detail = %s, applied_at = %s, "  # noqa: S608 - table names from the models, values are parameters
-                        "upload_id = v.upload FROM unnest(%s::bigint[], %s::uuid[]) AS v(id, upload) WHERE e.id = v.id",
-                        [
-                            EventOutcome.APPLIED,
-                            "upload is stored",
-                            now,
-                            [e.pk for e in done],
-                            [e.upload_id for e in done],
-                        ],
-                    )
-        if done:
-            outcomes[EventOutcome.APPLIED] = len(done)
-        for event_id in rest:
+        for event_id in event_ids:
             outcome = ledger.event_apply(event_id=event_id)
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes
@@ -891,7 +800,7 @@ def worker_with_experiments(experiments: list[str], celery_args: list[str]) -> i
             close_old_connections()
 
         DjangoWorkerFixup.close_database = close_database
-    if "batch-apply" in experiments:
+    if "per-event-apply" in experiments:
 
         @signals.worker_process_init.connect(weak=False)
         def swap_task(sender: Any = None, **kwargs: Any) -> None:
@@ -899,7 +808,7 @@ def worker_with_experiments(experiments: list[str], celery_args: list[str]) -> i
             from celery.app.trace import build_tracer
 
             task = current_app.tasks["uploader.tasks.apply_object_events"]
-            task.run = apply_events_batched
+            task.run = apply_events_one_by_one
             task.__trace__ = build_tracer(task.name, task, current_app.loader, sender, app=current_app)
 
     sys.argv = ["celery", *celery_args]
@@ -1319,7 +1228,7 @@ def bench_events(
     step(
         f"  ingest {queries['ingest queries per batch of 10']:.1f} queries per batch of 10 messages "
         f"({queries['ingest ms per event']:.2f} ms per event); apply {queries['apply queries per event']:.1f} queries "
-        f"per event ({queries['apply ms per event']:.2f} ms): {queries['apply statements']}; batched prototype "
+        f"per event ({queries['apply ms per event']:.2f} ms): {queries['apply statements']}; batch apply "
         f"{queries['batched apply queries per event']:.1f} queries per event ({queries['batched apply ms per event']:.2f} ms)"
     )
     pipeline = Pipeline(

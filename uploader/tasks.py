@@ -18,15 +18,11 @@ from uploader import ledger, reconcile, s3
     max_retries=10,
 )
 def apply_object_events(event_ids: list[int]) -> dict[str, int]:
-    """Apply a batch of ledger events (one SQS batch) in one task: one worker
-    connection for the lot instead of one task per event. Each event still commits
-    on its own, so a retry after a failure re-applies only what is left."""
-    outcomes: dict[str, int] = {}
+    """Apply a batch of ledger events (one SQS batch) in one task: the common case
+    in one transaction for the lot, the rest one by one (`ledger.events_apply`).
+    What committed stays applied, so a retry re-applies only what is left."""
     with acting_as_system("s3-event"):
-        for event_id in event_ids:
-            outcome = ledger.event_apply(event_id=event_id)
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
-    return outcomes
+        return ledger.events_apply(event_ids=event_ids)
 
 
 @shared_task(acks_late=True, autoretry_for=(s3.StorageUnavailable,), retry_backoff=30, max_retries=3)

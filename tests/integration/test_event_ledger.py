@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+import uuid
+from unittest import mock
 from urllib.parse import quote_plus
 
 import pytest
 import requests
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 
 from uploader import s3
-from uploader.models import AuditEntry, EventOutcome, Upload, UploadEvent, UploadState
+from uploader.ledger import events_ingest_many
+from uploader.models import AuditEntry, EventOutcome, EventSource, Upload, UploadEvent, UploadState
+from uploader.services import upload_apply_stored_object
+from uploader.tasks import apply_object_events
 
 pytestmark = pytest.mark.integration
 
@@ -147,3 +153,125 @@ def test_an_oversized_message_is_a_413(webhook: Client) -> None:
     response = _post(webhook, body)
     assert response.status_code == 413
     assert UploadEvent.objects.count() == 0
+
+
+# --- The batch apply (one task per SQS batch) ----------------------------------------------------------------
+
+
+def _waiting_upload(name: str, *, size: int = 3) -> Upload:
+    return Upload.objects.create(
+        key=f"uploads/staff/2026/11/{uuid.uuid4()}/{name}", original_filename=name, declared_size=size,
+        declared_content_type="text/plain",
+    )
+
+
+def _ingest_pending(*bodies: str) -> list[int]:
+    """Record a batch as the consumer does, without applying it: the ids the task gets."""
+    with mock.patch("uploader.tasks.apply_object_events.delay") as enqueue:
+        events_ingest_many(bodies=list(bodies), source=EventSource.SQS)
+    (call,) = enqueue.call_args_list
+    return list(call.args[0])
+
+
+def _actions(upload: Upload) -> list[str]:
+    return list(AuditEntry.objects.filter(upload=upload).order_by("id").values_list("action", flat=True))
+
+
+def test_a_batch_with_duplicates_and_two_uploads_has_one_effect_each(webhook: Client) -> None:
+    first, second = _waiting_upload("one.txt"), _waiting_upload("two.txt", size=5)
+    one, two = _message(first.key), _message(second.key, size=5, sequencer="0055AED6DCD90281E6")
+    ids = _ingest_pending(one, two, one, one)
+    assert len(ids) == 2, "duplicates in one batch are one ledger row"
+
+    assert apply_object_events(ids + ids) == {EventOutcome.APPLIED: 2}
+    for upload, size in ((first, 3), (second, 5)):
+        upload.refresh_from_db()
+        assert (upload.state, upload.stored_size, upload.etag) == (UploadState.STORED, size, "x")
+        assert _actions(upload) == ["upload.stored"]
+        event = UploadEvent.objects.get(key=upload.key)
+        assert (event.outcome, event.upload_id, event.detail) == (EventOutcome.APPLIED, upload.pk, "upload is stored")
+        assert event.applied_at is not None
+    entry = AuditEntry.objects.filter(upload=first).get()
+    assert (entry.actor_label, entry.detail["sequencer"]) == ("s3-event", "0055AED6DCD90281E5")
+
+    # The same ids again (a redelivered task): nothing changes.
+    assert apply_object_events(ids) == {"unchanged": 2}
+    assert _actions(first) == ["upload.stored"]
+    assert UploadEvent.objects.count() == 2
+
+
+@pytest.mark.parametrize("delete_first", [True, False], ids=["delete-then-create", "create-then-delete"])
+def test_a_delete_and_a_create_of_one_key_in_one_batch_end_deleted(webhook: Client, delete_first: bool) -> None:
+    upload = _waiting_upload("gone.txt")
+    create = _message(upload.key, sequencer="0055AED6DCD90281E5")
+    delete = _message(upload.key, kind="removed", sequencer="0055AED6DCD90281F0")
+    other = _waiting_upload("kept.txt")
+    ids = _ingest_pending(*((delete, create) if delete_first else (create, delete)), _message(other.key))
+
+    outcomes = apply_object_events(ids)
+    upload.refresh_from_db()
+    other.refresh_from_db()
+    assert (upload.state, upload.last_sequencer) == (UploadState.DELETED, "0055AED6DCD90281F0")
+    assert other.state == UploadState.STORED
+    kinds = dict(UploadEvent.objects.filter(key=upload.key).values_list("kind", "outcome"))
+    if delete_first:
+        assert kinds == {"removed": EventOutcome.APPLIED, "created": EventOutcome.STALE}
+        assert _actions(upload) == ["upload.deleted"]
+        assert outcomes == {EventOutcome.APPLIED: 2, EventOutcome.STALE: 1}
+    else:
+        assert kinds == {"removed": EventOutcome.APPLIED, "created": EventOutcome.APPLIED}
+        assert _actions(upload) == ["upload.stored", "upload.deleted"]
+        assert outcomes == {EventOutcome.APPLIED: 3}
+
+
+def test_a_batch_leaves_stale_unregistered_and_over_limit_events_to_the_one_by_one_path(webhook: Client) -> None:
+    stale = _waiting_upload("stale.txt")
+    Upload.objects.filter(pk=stale.pk).update(last_sequencer="0055AED6DCD90281FF")
+    too_big = _waiting_upload("big.txt", size=2)
+    key = "uploads/console/2026/11/by hand.txt"
+    s3.boto3_client().put_object(Bucket=settings.INTAKE_S3_BUCKET, Key=key, Body=b"abc")
+    ids = _ingest_pending(_message(stale.key), _message(too_big.key, size=8), _message(key))
+
+    assert apply_object_events(ids) == {EventOutcome.STALE: 1, EventOutcome.APPLIED: 2}
+    stale.refresh_from_db()
+    too_big.refresh_from_db()
+    assert (stale.state, _actions(stale)) == (UploadState.REGISTERED, [])
+    assert (too_big.state, _actions(too_big)) == (UploadState.REJECTED, ["upload.rejected"])
+    unregistered = Upload.objects.get(key=key)
+    assert (unregistered.state, unregistered.owner, _actions(unregistered)) == (UploadState.STORED, None, ["upload.stored"])
+
+
+def test_a_batch_waits_for_an_upload_locked_by_another_transaction_and_sees_its_change(webhook: Client) -> None:
+    """The complete call stores the upload while a batch is applying its event: the
+    batch waits for the row, then finds it stored and records no second effect."""
+    busy, free = _waiting_upload("busy.txt"), _waiting_upload("free.txt")
+    ids = _ingest_pending(_message(busy.key), _message(free.key))
+    locked = threading.Event()
+    errors: list[BaseException] = []
+
+    def complete_call() -> None:
+        try:
+            with transaction.atomic():
+                Upload.objects.select_for_update().get(pk=busy.pk)
+                locked.set()
+                time.sleep(0.5)  # the batch starts meanwhile and has to wait for this row
+                upload_apply_stored_object(upload_id=busy.pk, head=s3.ObjectHead(size=3, etag="from-complete", content_type=""))
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted empty below
+            errors.append(exc)
+            locked.set()
+        finally:
+            connection.close()  # this thread's own connection
+
+    other = threading.Thread(target=complete_call)
+    other.start()
+    assert locked.wait(10)
+    outcomes = apply_object_events(ids)
+    other.join()
+    assert errors == []
+    assert outcomes == {EventOutcome.APPLIED: 2}
+    busy.refresh_from_db()
+    free.refresh_from_db()
+    assert (busy.state, busy.etag, busy.last_sequencer) == (UploadState.STORED, "from-complete", "0055AED6DCD90281E5")
+    assert _actions(busy) == ["upload.stored"], "one effect: the complete call's"
+    assert AuditEntry.objects.get(upload=busy).actor_label != "s3-event"
+    assert (free.state, _actions(free)) == (UploadState.STORED, ["upload.stored"])

@@ -136,3 +136,27 @@ def test_sigterm_stops_the_consumer_after_its_batch(queue: str, tmp_path) -> Non
     consumer.process.send_signal(signal.SIGTERM)
     assert consumer.process.wait(timeout=15) == 0
     assert "stopped: 0 received" in consumer.log()
+
+
+def test_a_full_queue_is_ingested_in_gathered_batches_and_every_message_deleted(staff_client: Client, queue: str) -> None:
+    """While receives come back full, several are ingested together (one transaction,
+    one task); deletes still go to SQS in batches of at most 10."""
+    upload = _upload_without_complete(staff_client)
+    body = s3.sqs_client().receive_message(QueueUrl=queue, WaitTimeSeconds=2, VisibilityTimeout=0)["Messages"][0]["Body"]
+    for start in range(0, 24, 8):
+        s3.sqs_client().send_message_batch(
+            QueueUrl=queue, Entries=[{"Id": str(i), "MessageBody": body} for i in range(start, start + 8)]
+        )
+    client = s3.sqs_client()
+    with (
+        mock.patch("uploader.sqs.events_ingest_many", wraps=sqs.events_ingest_many) as ingest,
+        mock.patch.object(client, "delete_message_batch", wraps=client.delete_message_batch) as delete,
+    ):
+        out = _consume(queue)
+    assert "25 received, 1 new event(s), 24 duplicate(s), 25 deleted" in out
+    assert max(len(call.kwargs["bodies"]) for call in ingest.call_args_list) > sqs.MAX_BATCH
+    assert all(len(call.kwargs["Entries"]) <= sqs.MAX_BATCH for call in delete.call_args_list)
+    assert _queue_depth(queue) == 0
+    upload.refresh_from_db()
+    assert upload.state == UploadState.STORED
+    assert UploadEvent.objects.filter(key=upload.key).count() == 1

@@ -154,3 +154,16 @@ def test_ceph_sequencers_are_made_sortable() -> None:
 def test_aws_sequencers_are_kept_as_sent() -> None:
     (event,) = parse_s3_message(json.dumps({"Records": [_record(s3__object__sequencer="C1370B6BBB43D414")]})).events
     assert event.sequencer == "C1370B6BBB43D414"
+
+
+
+def test_the_ledger_keeps_every_field_of_an_event_with_its_time_in_iso_format() -> None:
+    import dataclasses
+
+    from uploader.ledger import _raw
+
+    (event,) = parse_s3_message(json.dumps(AWS_PUT_EXAMPLE)).events
+    raw = _raw(event)
+    assert raw == {**dataclasses.asdict(event), "event_time": "1970-01-01T00:00:00+00:00"}
+    assert json.loads(json.dumps(raw)) == raw
+    assert _raw(dataclasses.replace(event, event_time=None))["event_time"] is None

@@ -24,6 +24,12 @@ class Command(BaseCommand):
         parser.add_argument("--queue-name", default=None, help="Look the queue up by name instead.")
         parser.add_argument("--wait", type=int, default=20, help="Long-poll seconds (0-20).")
         parser.add_argument("--until-empty", action="store_true", help="Stop once a receive returns nothing.")
+        parser.add_argument(
+            "--gather",
+            type=int,
+            default=sqs.DEFAULT_GATHER,
+            help="While the queue is full, ingest up to this many messages together (default %(default)s).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         stopping = False
@@ -47,7 +53,9 @@ class Command(BaseCommand):
         totals = sqs.BatchResult()
         while not stopping:
             try:
-                messages = sqs.receive(queue_url, wait_seconds=max(0, min(options["wait"], 20)))
+                messages = sqs.receive_gathered(
+                    queue_url, wait_seconds=max(0, min(options["wait"], 20)), up_to=max(1, options["gather"])
+                )
             except s3.StorageUnavailable as exc:
                 logger.warning("consumer: SQS unavailable (%s); retrying", exc)
                 time.sleep(2)
