@@ -140,14 +140,23 @@ def prepare_app(env: dict[str, str]) -> str:
 
 
 class Gunicorn:
-    """`gunicorn config.wsgi` with sync workers, one thread each, on a free port."""
+    """`gunicorn config.wsgi` on a free port: sync workers with one thread each, or
+    gthread workers when `threads` > 1."""
 
     def __init__(
-        self, env: dict[str, str], *, workers: int, log_path: Path, name: str, app: str = "config.wsgi"
+        self,
+        env: dict[str, str],
+        *,
+        workers: int,
+        log_path: Path,
+        name: str,
+        app: str = "config.wsgi",
+        threads: int = 1,
     ) -> None:
         self.env = env
         self.app = app
         self.workers = workers
+        self.threads = threads
         self.log_path = log_path
         self.name = name
         self.port = free_port()
@@ -165,9 +174,9 @@ class Gunicorn:
                     "-w",
                     str(self.workers),
                     "--threads",
-                    "1",
+                    str(self.threads),
                     "--worker-class",
-                    "sync",
+                    "gthread" if self.threads > 1 else "sync",
                     "--timeout",
                     "120",
                 ],
@@ -244,12 +253,15 @@ class Stack:
         name: str,
         *,
         workers: int,
+        threads: int = 1,
         fast_signing: bool = True,
         app: str = "config.wsgi",
         extra_env: dict[str, str] | None = None,
     ) -> Gunicorn:
         env = {**self.env(fast_signing=fast_signing), **(extra_env or {})}
-        server = Gunicorn(env, workers=workers, log_path=self.var_dir / f"gunicorn-{name}.log", name=name, app=app)
+        server = Gunicorn(
+            env, workers=workers, threads=threads, log_path=self.var_dir / f"gunicorn-{name}.log", name=name, app=app
+        )
         self.servers.append(server)
         return server.start()
 

@@ -5,8 +5,8 @@
 Runs Django in this process (same settings as the benchmark: PostgreSQL, Redis,
 the emulator) and times each step of `GET /api/s3/params` and of a 100-part batch
 call by itself, through Django's test client and the app's own functions: wall
-and CPU time per call, median of 5 loops. `--cprofile` adds the profile of the
-whole signing call. This is the evidence behind docs/benchmarks.md's notes.
+and CPU time per call, median of 5 loops. `--cprofile` adds the profiles of both
+whole calls. This is the evidence behind docs/benchmarks.md's notes.
 """
 
 from __future__ import annotations
@@ -55,12 +55,14 @@ def profile(stack: Stack, *, with_cprofile: bool) -> None:
     from django.contrib.auth import get_user_model
     from django.contrib.sessions.backends.cached_db import SessionStore
     from django.db import connection
+    from django.http import JsonResponse
     from django.test import Client
 
-    from bench import experiments
-    from uploader import s3
+    from dashboard.roles import permissions_of
+    from uploader import s3, selectors, services
     from uploader.limits import UploadLimits
     from uploader.models import Upload
+    from uploader.principals import person_principal
 
     user = get_user_model().objects.get(username=harness.USERNAME)
     client = Client(HTTP_HOST="127.0.0.1")
@@ -118,6 +120,10 @@ def profile(stack: Stack, *, with_cprofile: bool) -> None:
     timed("whole call, Django test client: GET /api/s3/params", lambda: client.get(sign_url))
     timed("session load from Redis (cached_db)", lambda: SessionStore(session_key).load())
     timed("user lookup (SELECT auth_user)", lambda: get_user_model().objects.get(pk=user.pk))
+    timed(
+        "role lookup (SELECT auth_group names)",
+        lambda: permissions_of(get_user_model().objects.get(pk=user.pk)),
+    )
     timed("Upload() + full_clean, unique checks on (2 SELECTs)", register(validate_unique=True))
     timed("Upload() + full_clean(validate_unique=False)", register(validate_unique=False))
     timed("INSERT, synchronous_commit=on", insert(synchronous=True))
@@ -136,47 +142,68 @@ def profile(stack: Stack, *, with_cprofile: bool) -> None:
     )
     timed("UploadLimits.from_settings()", UploadLimits.from_settings)
 
-    step("batch signing (100 part URLs)")
+    step("batch signing (100 part URLs), step by step")
     upload_id = str(created["uploadId"])
-    timed("whole call, Django test client: GET .../batch (100 parts)", lambda: client.get(batch_url), calls=60)
+    upload = Upload.objects.get(multipart_upload_id=upload_id)
+    principal = person_principal(user, permissions_of(user))
+    parts = list(range(1, 101))
+    timed("whole call, Django test client: GET .../batch (100 parts)", lambda: client.get(batch_url), calls=100)
     timed(
-        "100 x presign_upload_part, uploader.signing",
+        "upload lookup (selectors.upload_get_multipart)",
+        lambda: selectors.upload_get_multipart(principal=principal, upload_id=upload_id, key=created["key"]),
+    )
+    timed(
+        "services.upload_sign_parts (state checks + signing)",
+        lambda: services.upload_sign_parts(upload=upload, part_numbers=parts),
+    )
+    timed(
+        "100 URLs, uploader.signing presign_parts (via s3.presign_upload_parts)",
+        lambda: s3.presign_upload_parts(key=key, upload_id=upload_id, part_numbers=parts, expires_in=900),
+    )
+    timed(
+        "100 URLs, uploader.signing presign (one by one)",
         lambda: [
-            s3.presign_upload_part(key=key, upload_id=upload_id, part_number=n, expires_in=900) for n in range(1, 101)
+            s3._signer().presign(
+                credentials=s3._credentials(),
+                method="PUT",
+                key=key,
+                expires_in=900,
+                now=s3._utcnow(),
+                operation_params=[("uploadId", upload_id), ("partNumber", str(n))],
+            )
+            for n in parts
         ],
         calls=60,
     )
     timed(
-        "100 x presign_upload_part, botocore",
+        "100 URLs, botocore generate_presigned_url",
         lambda: [
             s3._presign_with_botocore("upload_part", {"Key": key, "UploadId": upload_id, "PartNumber": n}, 900)
-            for n in range(1, 101)
+            for n in parts
         ],
         calls=20,
     )
-    original = s3.presign_upload_part
-    experiments._batch_template()
-    try:
-        timed(
-            "100 x presign_upload_part, experiment batch-template",
-            lambda: [
-                s3.presign_upload_part(key=key, upload_id=upload_id, part_number=n, expires_in=900)
-                for n in range(1, 101)
-            ],
-            calls=60,
-        )
-        timed("whole call with batch-template", lambda: client.get(batch_url), calls=60)
-    finally:
-        s3.presign_upload_part = original
+    urls = s3.presign_upload_parts(key=key, upload_id=upload_id, part_numbers=parts, expires_in=900)
+    timed(
+        "JSON answer (JsonResponse of the 100 URLs)",
+        lambda: JsonResponse({"presignedUrls": {str(n): url for n, url in urls.items()}, "expires": 900}),
+    )
+    timed("credentials + clock (s3._credentials(), s3._utcnow())", lambda: (s3._credentials(), s3._utcnow()))
+    # Under gunicorn every request starts with close_old_connections, so the first
+    # query of a request pays CONN_HEALTH_CHECKS' `SELECT 1`; the test client skips it.
+    timed("connection health check (SELECT 1, once per request under gunicorn)", connection.is_usable)
 
     if with_cprofile:
-        step("cProfile of 300 signing calls (cumulative, app and auth frames)")
-        profiler = cProfile.Profile()
-        profiler.enable()
-        for _ in range(CALLS):
-            client.get(sign_url)
-        profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(r"uploader|auth|sessions|db/models", 30)
+        for label, url in (("signing", sign_url), ("100-part batch", batch_url)):
+            step(f"cProfile of {CALLS} {label} calls (internal time, then cumulative)")
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for _ in range(CALLS):
+                client.get(url)
+            profiler.disable()
+            stats = pstats.Stats(profiler)
+            stats.sort_stats("tottime").print_stats(20)
+            stats.sort_stats("cumulative").print_stats(r"uploader|auth|sessions|db/models|json", 30)
 
 
 def main() -> int:

@@ -41,8 +41,13 @@ from bench import events, harness, transfer
 from bench.harness import Gunicorn, Stack, WrkResult, step
 
 MIB = 1024**2
-EXPERIMENTS = "no-unique-precheck,batch-template"
+# Patches of bench/experiments.py the third gunicorn gets with --experiments; none is
+# pending (the last ones are in the app), so --experiments adds no server for 1-3.
+EXPERIMENTS = ""
 EXPERIMENT_LABEL = "bench/experiments.py"
+# The gunicorn set-up of benchmarks 1-3 (the bare view and the signing calls share it).
+WORKERS = 2
+THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -450,6 +455,15 @@ def main(argv: list[str] | None = None) -> int:
         help="also measure a third gunicorn with candidate app changes patched in (bench/experiments.py) "
         "and, with 5, a drain by a worker with bench/events.py's EXPERIMENTS",
     )
+    parser.add_argument(
+        "--workers", type=int, default=WORKERS, help=f"gunicorn workers for benchmarks 1-3 (default: {WORKERS})"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=THREADS,
+        help=f"threads per worker for benchmarks 1-3; above 1 the gthread worker class (default: {THREADS})",
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     if shutil.which("wrk") is None and ("1" in args.only or "2" in args.only):
@@ -470,18 +484,17 @@ def main(argv: list[str] | None = None) -> int:
             step(f"  moto on {emulator.endpoint_url}; migrating, configuring bucket {harness.BUCKET}, staff user")
             stack.password = harness.prepare_app(stack.env())
             if {"1", "2", "3"} & set(args.only):
-                fast = stack.start_gunicorn("fast", workers=2)
-                botocore = stack.start_gunicorn("botocore", workers=2, fast_signing=False)
-                step(
-                    f"gunicorn -w 2 --threads 1: {fast.base_url} (fast signer), {botocore.base_url} "
-                    "(INTAKE_S3_FAST_SIGNING=false)"
-                )
+                setup = {"workers": args.workers, "threads": args.threads}
+                described = f"gunicorn -w {args.workers} --threads {args.threads}"
+                fast = stack.start_gunicorn("fast", **setup)
+                botocore = stack.start_gunicorn("botocore", **setup, fast_signing=False)
+                step(f"{described}: {fast.base_url} (fast signer), {botocore.base_url} (INTAKE_S3_FAST_SIGNING=false)")
                 tuned = None
-                if args.experiments:
+                if args.experiments and EXPERIMENTS:
                     tuned = stack.start_gunicorn(
-                        "experiment", workers=2, app="bench.experiments", extra_env={"BENCH_EXPERIMENTS": EXPERIMENTS}
+                        "experiment", **setup, app="bench.experiments", extra_env={"BENCH_EXPERIMENTS": EXPERIMENTS}
                     )
-                    step(f"gunicorn -w 2 --threads 1: {tuned.base_url} (experiment: {EXPERIMENTS})")
+                    step(f"{described}: {tuned.base_url} (experiment: {EXPERIMENTS})")
                 session = harness.login(fast.base_url, stack.password)
                 if "1" in args.only:
                     details["signing"] = bench_signing(plan, fast, botocore, tuned, session, rows)
