@@ -7,6 +7,7 @@ from config import health
 urlpatterns = [
     path("", include("dashboard.urls")),
     path("api/", include("uploader.urls")),
+    path("p/<str:portal_token>/", include("uploader.portal_urls")),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -2,13 +2,22 @@
 
 from django.contrib import admin
 
-from uploader.models import AuditEntry, Upload, UploadEvent
+from uploader.models import AuditEntry, Portal, Upload, UploadEvent
 
 
 @admin.register(Upload)
 class UploadAdmin(admin.ModelAdmin):
-    list_display = ("original_filename", "state", "owner", "scope", "declared_size", "stored_size", "created_at")
-    list_filter = ("state", "scope", "is_multipart")
+    list_display = (
+        "original_filename",
+        "state",
+        "owner",
+        "portal",
+        "uploader_name",
+        "declared_size",
+        "stored_size",
+        "created_at",
+    )
+    list_filter = ("state", "scope", "portal", "is_multipart")
     search_fields = ("original_filename", "key", "id")
     date_hierarchy = "created_at"
     readonly_fields = [field.name for field in Upload._meta.fields]
@@ -43,6 +52,31 @@ class AuditEntryAdmin(admin.ModelAdmin):
     search_fields = ("actor_label", "action", "request_id", "upload__original_filename")
     date_hierarchy = "created_at"
     readonly_fields = [field.name for field in AuditEntry._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Portal)
+class PortalAdmin(admin.ModelAdmin):
+    """Portals, read-only: staff manage them on the dashboard (audited, role-checked).
+    The token nonce and digest and the password hash are not shown."""
+
+    list_display = ("name", "slug", "is_active", "expires_at", "max_files", "max_total_bytes", "created_at")
+    list_filter = ("is_active",)
+    search_fields = ("name", "slug", "title")
+    exclude = ("token_nonce", "token_digest", "password_hash")
+    readonly_fields = [
+        field.name
+        for field in Portal._meta.fields
+        if field.name not in {"token_nonce", "token_digest", "password_hash"}
+    ]
 
     def has_add_permission(self, request):
         return False

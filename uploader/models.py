@@ -31,6 +31,55 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+class Portal(models.Model):
+    """A link staff send to clients so they can upload without an account.
+
+    The link's token is never stored: only a random nonce (the token is an HMAC of
+    it under a server key, so staff can be shown the link again) and the token's
+    SHA-256 digest, which is what a visit is looked up by (ADR 0006). Rotating the
+    link replaces both, so the old link stops working at once.
+    """
+
+    name = models.CharField(max_length=120)
+    # The object key segment of this portal's uploads (`uploads/<slug>/…`); fixed at
+    # creation so a portal's files stay under one prefix.
+    slug = models.SlugField(max_length=50, unique=True)
+    token_nonce = models.CharField(max_length=64, editable=False)
+    token_digest = models.CharField(max_length=64, unique=True, editable=False)
+    link_rotated_at = models.DateTimeField(null=True, blank=True)
+    # Django's hasher format (empty: no password); changing it locks out visitors
+    # who unlocked with the old one.
+    password_hash = models.CharField(max_length=256, blank=True, default="")
+    is_active = models.BooleanField(default=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    # Limits; null means "no limit of its own" (the site-wide upload limit still holds).
+    max_file_bytes = models.BigIntegerField(null=True, blank=True)
+    max_files = models.PositiveIntegerField(null=True, blank=True)
+    max_total_bytes = models.BigIntegerField(null=True, blank=True)
+    allowed_extensions = models.JSONField(default=list, blank=True)  # [".pdf", ".jpg"]
+    allowed_content_types = models.JSONField(default=list, blank=True)  # ["application/pdf", "image/*"]
+    # What the visitor must tell before uploading.
+    require_name = models.BooleanField(default=True)
+    require_email = models.BooleanField(default=True)
+    # Branding, always rendered as text; the colour is a validated #rrggbb.
+    title = models.CharField(max_length=200)
+    welcome_message = models.TextField(blank=True, default="")
+    brand_colour = models.CharField(max_length=7, default="#1f5fbf")
+    notify_emails = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.slug})"
+
+
 class Upload(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
@@ -56,6 +105,12 @@ class Upload(models.Model):
     stored_at = models.DateTimeField(null=True, blank=True)
     # The newest S3 event sequencer applied to this key; older events are stale.
     last_sequencer = models.CharField(max_length=64, blank=True, default="")
+    # Portal uploads: which portal, who the visitor said they were, and the random
+    # id of their browser session (what they may see and complete).
+    portal = models.ForeignKey(Portal, null=True, blank=True, on_delete=models.PROTECT, related_name="uploads")
+    portal_visitor = models.CharField(max_length=64, blank=True, default="")
+    uploader_name = models.CharField(max_length=200, blank=True, default="")
+    uploader_email = models.EmailField(max_length=254, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from dashboard.roles import NotAllowed, Permission
-from uploader import keys, s3
+from uploader import keys, portal_limits, s3
 from uploader.audit import audit_record
 from uploader.errors import InvalidInput, LimitExceeded, StorageUnavailable, WrongState
 from uploader.events import sequencer_order
@@ -104,16 +104,30 @@ def _register(
     # No unique pre-check: the id is a fresh uuid4 and the key contains it, so the two
     # SELECTs could never find a row; the database's unique constraints still hold.
     upload.full_clean(exclude=["owner"], validate_unique=False)
+    if upload.portal_id is not None:
+        portal_limits.portal_check_registration(upload)  # before anything is signed or opened
     return upload
 
 
+def _admit(upload: Upload) -> None:
+    """Inside the transaction that saves a registration: a portal's count and total
+    are checked again under its row lock, so concurrent registrations cannot overshoot."""
+    if upload.portal_id is not None:
+        portal_limits.portal_admit(upload)
+
+
 def _registration_detail(upload: Upload, method: str) -> dict[str, object]:
-    return {
+    detail: dict[str, object] = {
         "filename": upload.original_filename,
         "declared_size": upload.declared_size,
         "content_type": upload.declared_content_type,
         "method": method,
     }
+    if upload.portal_id is not None:
+        # A client upload: the audit trail keeps who they said they were (the IP is
+        # on the entry itself).
+        detail.update(portal=upload.portal_id, uploader_name=upload.uploader_name, uploader_email=upload.uploader_email)
+    return detail
 
 
 def upload_sign_single(
@@ -147,6 +161,7 @@ def upload_sign_single(
             )
             signed = SignedRequest(method="POST", url=post.url, fields=post.fields)
     with transaction.atomic():
+        _admit(upload)
         upload.save(force_insert=True)
         audit_record(action="upload.registered", upload=upload, detail=_registration_detail(upload, signed.method))
     logger.info("upload %s registered (single %s, %s bytes)", upload.id, signed.method, size)
@@ -166,6 +181,7 @@ def upload_create_multipart(
         upload.multipart_upload_id = s3.create_multipart_upload(key=upload.key, content_type=upload.declared_content_type)
     try:
         with transaction.atomic():
+            _admit(upload)
             upload.save(force_insert=True)
             audit_record(action="upload.registered", upload=upload, detail=_registration_detail(upload, "multipart"))
     except Exception:
@@ -276,8 +292,8 @@ def upload_apply_stored_object(
 ) -> Upload:
     """Record what S3 holds for an upload: `stored`, or `rejected` (object deleted)
     when it breaks its limits. The one writer shared by the complete call and S3
-    events; a repeat with the same object changes nothing."""
-    limits = limits or UploadLimits.from_settings()
+    events; a repeat with the same object changes nothing. Portal uploads are held
+    to their portal's limits (per file and in total) unless `limits` is given."""
     with transaction.atomic():
         upload = Upload.objects.select_for_update().get(pk=upload_id)
         if sequencer:
@@ -285,7 +301,10 @@ def upload_apply_stored_object(
         if upload.state in {UploadState.STORED, UploadState.REJECTED, UploadState.DELETED}:
             upload.save(update_fields=["last_sequencer", "updated_at"])
             return upload
-        problem = check_stored(limits, declared_size=upload.declared_size, stored_size=head.size)
+        own_limits = limits or portal_limits.portal_stored_limits(upload) or UploadLimits.from_settings()
+        problem = check_stored(
+            own_limits, declared_size=upload.declared_size, stored_size=head.size
+        ) or portal_limits.portal_stored_problem(upload, stored_size=head.size)
         if problem:
             _transition(upload, UploadState.REJECTED)
             upload.rejection_reason = problem

@@ -334,3 +334,33 @@ LOGGING = {
     # botocore logs signed URLs and headers at DEBUG; they are bearer credentials.
     "loggers": {"botocore": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
 }
+
+# --- Client upload portals (docs/configuration.md#portals, ADR 0006) -----------------------
+# The site's public address; portal links are made with it (manage.py portal_create
+# prints them, the dashboard shows them).
+INTAKE_PUBLIC_BASE_URL = env.str("INTAKE_PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+if not INTAKE_PUBLIC_BASE_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("INTAKE_PUBLIC_BASE_URL must start with https:// or http://")
+# The key portal link tokens are derived with (HMAC). Empty: DJANGO_SECRET_KEY. Changing
+# it changes every portal's link.
+INTAKE_PORTAL_TOKEN_KEY = env.str("INTAKE_PORTAL_TOKEN_KEY", default="")
+
+
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    """A rate limit written `<requests>/<seconds>`, e.g. `60/60`."""
+    raw = env.str(name, default=default)
+    count, _, seconds = raw.partition("/")
+    try:
+        rate = (int(count), int(seconds))
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must look like 60/60 (requests per seconds), not {raw!r}") from None
+    if rate[0] < 1 or rate[1] < 1:
+        raise ImproperlyConfigured(f"{name}: both numbers must be at least 1")
+    return rate
+
+
+# Per client address, counted in the shared cache (Redis when REDIS_URL is set), so
+# the limits hold across processes: portal page views, password attempts, API calls.
+INTAKE_PORTAL_RATE_PAGE = env_rate("INTAKE_PORTAL_RATE_PAGE", "120/60")
+INTAKE_PORTAL_RATE_PASSWORD = env_rate("INTAKE_PORTAL_RATE_PASSWORD", "10/300")
+INTAKE_PORTAL_RATE_API = env_rate("INTAKE_PORTAL_RATE_API", "600/60")

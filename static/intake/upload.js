@@ -1,5 +1,6 @@
-// Staff upload page: Uppy (vendored v5) speaking Intake's Companion-compatible API.
-// Bytes go straight to S3; Django only signs and records. See docs/architecture.md.
+// Upload pages (staff, and client portals): Uppy (vendored v5) speaking Intake's
+// Companion-compatible API at `config.endpoint` (/api for staff, /p/<token>/api for a
+// portal). Bytes go straight to S3; Django only signs and records. See docs/architecture.md.
 (function () {
   "use strict";
   const config = JSON.parse(document.getElementById("intake-upload-config").textContent);
@@ -17,9 +18,14 @@
   }
 
   const uppy = new Uppy({
-    id: "intake-staff",
+    // Golden Retriever keeps its state per id: each portal resumes its own files.
+    id: config.uppyId || "intake-staff",
     autoProceed: false,
-    restrictions: { maxFileSize: config.maxFileSize, allowedFileTypes: config.allowedTypes },
+    restrictions: {
+      maxFileSize: config.maxFileSize,
+      allowedFileTypes: config.allowedTypes,
+      maxNumberOfFiles: config.maxNumberOfFiles || null,
+    },
   })
     .use(Dashboard, {
       inline: true,

@@ -1,0 +1,477 @@
+"""Client portals over HTTP: the pages, the portal-scoped upload contract, limits
+before signing and after storing, refusals, rate limits, the command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import random
+import time
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from django.core.management import call_command
+from django.test import Client
+from django.utils import timezone
+
+from uploader import portal_tokens, s3
+from uploader.models import AuditEntry, Portal, Upload, UploadState
+from uploader.portals import portal_create, portal_disable, portal_rotate_link, portal_update
+
+pytestmark = pytest.mark.integration
+
+MiB = 1024 * 1024
+PASSWORD = "open sesame 42"
+
+
+@pytest.fixture(autouse=True)
+def generous_rates(settings) -> None:  # type: ignore[no-untyped-def]
+    """Other tests do not trip the rate limits; the rate-limit tests set their own."""
+    settings.INTAKE_PORTAL_RATE_PAGE = (100_000, 60)
+    settings.INTAKE_PORTAL_RATE_PASSWORD = (100_000, 60)
+    settings.INTAKE_PORTAL_RATE_API = (100_000, 60)
+
+
+@pytest.fixture
+def make_portal(staff_user, s3_bucket):  # type: ignore[no-untyped-def]
+    def make(name: str = "Acme accounts", **options: object) -> tuple[Portal, str]:
+        portal = portal_create(actor=staff_user, name=name, **options)
+        return portal, portal_tokens.token_for(portal.token_nonce)
+
+    return make
+
+
+def visitor_client(**extra: object) -> Client:
+    return Client(REMOTE_ADDR=f"10.{random.randint(0, 255)}.{random.randint(0, 255)}.{random.randint(1, 254)}", **extra)
+
+
+def enter(
+    client: Client,
+    token: str,
+    *,
+    password: str | None = None,
+    name: str = "Ann Client",
+    email: str = "ann@example.test",
+) -> None:
+    if password is not None:
+        response = client.post(f"/p/{token}/unlock", {"password": password})
+        assert response.status_code == 302, response.content
+    response = client.post(f"/p/{token}/identify", {"name": name, "email": email})
+    assert response.status_code == 302, response.content
+
+
+def sign(client: Client, token: str, *, filename: str = "report.pdf", type_: str = "application/pdf", size: int = 1000):  # type: ignore[no-untyped-def]
+    return client.get(f"/p/{token}/api/s3/params", {"filename": filename, "type": type_, "metadata[size]": size})
+
+
+def upload_file(
+    client: Client, token: str, body: bytes, *, filename: str = "report.pdf", type_: str = "application/pdf"
+) -> dict:
+    signed = sign(client, token, filename=filename, type_=type_, size=len(body))
+    assert signed.status_code == 200, signed.content
+    put = requests.put(signed.json()["url"], data=body, headers=signed.json()["headers"], timeout=30)
+    assert put.status_code == 200
+    done = client.post(f"/p/{token}/api/s3/complete?key={signed.json()['key']}")
+    assert done.status_code == 200, done.content
+    return done.json()
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+
+def test_password_then_identity_then_upload_page(make_portal) -> None:  # type: ignore[no-untyped-def]
+    _, token = make_portal(password=PASSWORD, welcome_message="Send us your receipts.")
+    client = visitor_client()
+    page = client.get(f"/p/{token}/")
+    assert page.status_code == 200
+    assert b'type="password"' in page.content
+    assert b"Send us your receipts" not in page.content  # nothing of the portal before the password
+    # Nothing is signed before the password.
+    assert sign(client, token).status_code == 403
+
+    wrong = client.post(f"/p/{token}/unlock", {"password": "nope"})
+    assert wrong.status_code == 400
+    assert b"not right" in wrong.content
+    assert client.post(f"/p/{token}/unlock", {"password": PASSWORD}).status_code == 302
+
+    identify = client.get(f"/p/{token}/")
+    assert b'name="email"' in identify.content
+    assert b"Each file can be up to" in identify.content  # limits explained before upload
+    refused = client.post(f"/p/{token}/identify", {"name": "", "email": "not-an-address"})
+    assert refused.status_code == 400
+    assert b"Please enter your name" in refused.content
+    assert b"does not look like an e-mail" in refused.content
+    assert sign(client, token).status_code == 403  # not identified yet
+
+    enter(client, token, name="Ann", email="ann@example.test")
+    upload_page = client.get(f"/p/{token}/")
+    assert b'id="uploader"' in upload_page.content
+    config = json.loads(
+        upload_page.content.split(b'id="intake-upload-config" type="application/json">')[1].split(b"</script>")[0]
+    )
+    assert config["endpoint"].endswith(f"/p/{token}/api")
+    assert "csrftoken" in upload_page.cookies
+
+
+def test_unknown_token_is_a_plain_404(make_portal) -> None:  # type: ignore[no-untyped-def]
+    make_portal()
+    client = visitor_client()
+    assert client.get("/p/" + "A" * 32 + "/").status_code == 404
+    assert client.get("/p/short/").status_code == 404
+    assert sign(client, "B" * 32).status_code == 404
+
+
+def test_changing_the_password_locks_earlier_visitors_out(make_portal, staff_user) -> None:  # type: ignore[no-untyped-def]
+    portal, token = make_portal(password=PASSWORD)
+    client = visitor_client()
+    enter(client, token, password=PASSWORD)
+    assert sign(client, token).status_code == 200
+    portal_update(actor=staff_user, portal=portal, password="a new password")
+    assert sign(client, token).status_code == 403
+    assert b'type="password"' in client.get(f"/p/{token}/").content
+
+
+def test_rotating_the_link_kills_the_old_one_at_once(make_portal, staff_user) -> None:  # type: ignore[no-untyped-def]
+    portal, old = make_portal()
+    client = visitor_client()
+    enter(client, old)
+    assert sign(client, old).status_code == 200
+    portal_rotate_link(actor=staff_user, portal=portal)
+    new = portal_tokens.token_for(portal.token_nonce)
+    assert new != old
+    assert client.get(f"/p/{old}/").status_code == 404
+    assert sign(client, old).status_code == 404
+    assert client.get(f"/p/{new}/").status_code == 200
+    assert AuditEntry.objects.filter(action="portal.link_rotated", detail__portal=portal.pk).count() == 1
+
+
+def test_csrf_is_enforced_on_forms_and_state_changing_calls(make_portal) -> None:  # type: ignore[no-untyped-def]
+    _, token = make_portal()
+    client = visitor_client(enforce_csrf_checks=True)
+    client.get(f"/p/{token}/")
+    assert client.post(f"/p/{token}/identify", {"name": "Ann", "email": "a@example.test"}).status_code == 403
+    csrf = client.cookies["csrftoken"].value
+    assert (
+        client.post(
+            f"/p/{token}/identify", {"name": "Ann", "email": "a@example.test", "csrfmiddlewaretoken": csrf}
+        ).status_code
+        == 302
+    )
+    body = json.dumps({"filename": "big.bin", "type": "application/octet-stream", "metadata": {"size": 20 * MiB}})
+    assert client.post(f"/p/{token}/api/s3/multipart", body, content_type="application/json").status_code == 403
+    ok = client.post(f"/p/{token}/api/s3/multipart", body, content_type="application/json", HTTP_X_CSRFTOKEN=csrf)
+    assert ok.status_code == 200, ok.content
+
+
+# --- the portal-scoped contract ------------------------------------------------------------------
+
+
+def test_client_upload_is_recorded_under_the_portal_with_identity_and_ip(make_portal) -> None:  # type: ignore[no-untyped-def]
+    portal, token = make_portal(slug="smith-co")
+    client = visitor_client()
+    enter(client, token, name="Ann Client", email="ann@example.test")
+    done = upload_file(client, token, b"x" * 1234, filename="receipts.pdf")
+    upload = Upload.objects.get(key=done["key"])
+    assert upload.portal == portal
+    assert upload.owner is None
+    assert upload.state == UploadState.STORED
+    assert upload.key.startswith("uploads/smith-co/")
+    assert (upload.uploader_name, upload.uploader_email) == ("Ann Client", "ann@example.test")
+    entry = AuditEntry.objects.get(action="upload.registered", upload=upload)
+    assert entry.detail["uploader_name"] == "Ann Client"
+    assert entry.detail["uploader_email"] == "ann@example.test"
+    assert entry.detail["portal"] == portal.pk
+    assert entry.ip_address == client.defaults["REMOTE_ADDR"]
+
+    confirmation = client.get(f"/p/{token}/done")
+    assert confirmation.status_code == 200
+    assert b"receipts.pdf" in confirmation.content
+    assert b"1 file arrived" in confirmation.content
+
+
+def test_a_portal_token_on_another_portals_upload_is_a_404(make_portal) -> None:  # type: ignore[no-untyped-def]
+    _, token_a = make_portal(name="Portal A")
+    _, token_b = make_portal(name="Portal B")
+    client = visitor_client()
+    enter(client, token_a)
+    enter(client, token_b)
+    signed = sign(client, token_a).json()
+    # The same browser, unlocked on both portals, cannot reach A's upload through B.
+    assert client.post(f"/p/{token_b}/api/s3/complete?key={signed['key']}").status_code == 404
+    assert client.get(f"/p/{token_b}/api/uploads/{signed['id']}").status_code == 404
+    multipart = client.post(
+        f"/p/{token_a}/api/s3/multipart",
+        json.dumps({"filename": "big.bin", "type": "application/octet-stream", "metadata": {"size": 20 * MiB}}),
+        content_type="application/json",
+    ).json()
+    for path in (f"s3/multipart/{multipart['uploadId']}/1", f"s3/multipart/{multipart['uploadId']}"):
+        response = client.get(f"/p/{token_b}/api/{path}?key={multipart['key']}")
+        assert response.status_code == 404, path
+    # And nobody else on the same portal sees it either.
+    stranger = visitor_client()
+    enter(stranger, token_a)
+    assert stranger.get(f"/p/{token_a}/api/uploads/{signed['id']}").status_code == 404
+    # The staff API is not reachable with a portal session either.
+    assert client.get(f"/api/uploads/{signed['id']}").status_code == 401
+    # While the owner's session still works.
+    assert client.get(f"/p/{token_a}/api/uploads/{signed['id']}").status_code == 200
+
+
+@pytest.mark.parametrize("closing", ["disabled", "expired"])
+def test_closed_portals_show_a_plain_page_and_sign_nothing(make_portal, staff_user, closing: str) -> None:  # type: ignore[no-untyped-def]
+    portal, token = make_portal(welcome_message="Welcome, clients")
+    client = visitor_client()
+    enter(client, token)
+    if closing == "disabled":
+        portal_disable(actor=staff_user, portal=portal)
+    else:
+        portal_update(actor=staff_user, portal=portal, expires_at=timezone.now() - dt.timedelta(minutes=1))
+    before = Upload.objects.count()
+    page = client.get(f"/p/{token}/")
+    assert page.status_code == 410
+    assert b"closed" in page.content
+    assert b"Welcome, clients" not in page.content
+    assert b"uppy" not in page.content.lower()
+    response = sign(client, token)
+    assert response.status_code == 410
+    assert response.json()["code"] == "portal_closed"
+    multipart = client.post(
+        f"/p/{token}/api/s3/multipart",
+        json.dumps({"filename": "a.bin", "type": "application/octet-stream", "metadata": {"size": 6 * MiB}}),
+        content_type="application/json",
+    )
+    assert multipart.status_code == 410
+    assert "url" not in multipart.json()
+    assert Upload.objects.count() == before
+    assert client.post(f"/p/{token}/unlock", {"password": "x"}).status_code == 410
+
+
+def test_editing_a_live_portal_takes_effect_at_once(make_portal, staff_user) -> None:  # type: ignore[no-untyped-def]
+    portal, token = make_portal(title="Old title")
+    client = visitor_client()
+    enter(client, token)
+    assert sign(client, token, size=5 * MiB).status_code == 200
+    portal_update(actor=staff_user, portal=portal, title="New title", max_file_bytes="1 MiB")
+    assert b"New title" in client.get(f"/p/{token}/").content
+    assert sign(client, token, size=5 * MiB).status_code == 400
+
+
+# --- limits ----------------------------------------------------------------------------------------
+
+
+def test_per_file_size_limit_refuses_before_signing(make_portal) -> None:  # type: ignore[no-untyped-def]
+    _, token = make_portal(max_file_bytes="1 MiB")
+    client = visitor_client()
+    enter(client, token)
+    response = sign(client, token, size=2 * MiB)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "limit_exceeded"
+    assert "largest file accepted is 1.0 MiB" in body["message"]
+    assert Upload.objects.count() == 0
+
+
+def test_file_count_counts_uploads_in_flight(make_portal) -> None:  # type: ignore[no-untyped-def]
+    _, token = make_portal(max_files=2)
+    client = visitor_client()
+    enter(client, token)
+    assert sign(client, token).status_code == 200  # registered, never completed
+    multipart = client.post(
+        f"/p/{token}/api/s3/multipart",
+        json.dumps({"filename": "big.bin", "type": "application/octet-stream", "metadata": {"size": 6 * MiB}}),
+        content_type="application/json",
+    )
+    assert multipart.status_code == 200
+    third = sign(client, token)
+    assert third.status_code == 400
+    assert third.json()["code"] == "limit_exceeded"
+    assert "at most 2 files" in third.json()["message"]
+    # Another visitor shares the portal's count.
+    other = visitor_client()
+    enter(other, token)
+    assert sign(other, token).status_code == 400
+    # An aborted upload frees its place.
+    m = multipart.json()
+    assert client.delete(f"/p/{token}/api/s3/multipart/{m['uploadId']}?key={m['key']}").status_code == 200
+    assert sign(other, token).status_code == 200
+
+
+def test_total_bytes_limit(make_portal) -> None:  # type: ignore[no-untyped-def]
+    _, token = make_portal(max_total_bytes="3000")
+    client = visitor_client()
+    enter(client, token)
+    upload_file(client, token, b"a" * 2000)
+    response = sign(client, token, size=1500)
+    assert response.status_code == 400
+    assert response.json()["code"] == "limit_exceeded"
+    assert "in total" in response.json()["message"]
+    assert sign(client, token, size=1000).status_code == 200
+
+
+def test_types_by_extension_and_content_type(make_portal) -> None:  # type: ignore[no-untyped-def]
+    _, token = make_portal(allowed_extensions=".pdf, .JPG", allowed_content_types="application/pdf image/*")
+    client = visitor_client()
+    enter(client, token)
+    by_name = sign(client, token, filename="tool.exe", type_="application/pdf")
+    assert by_name.status_code == 400
+    assert ".pdf, .jpg" in by_name.json()["message"]
+    by_type = sign(client, token, filename="photo.jpg", type_="text/html")
+    assert by_type.status_code == 400
+    assert "text/html" in by_type.json()["message"]
+    assert sign(client, token, filename="photo.JPG", type_="image/jpeg").status_code == 200
+    assert sign(client, token, filename="scan.pdf", type_="application/pdf").status_code == 200
+
+
+def test_size_must_be_declared_on_a_portal(make_portal) -> None:  # type: ignore[no-untyped-def]
+    _, token = make_portal()
+    client = visitor_client()
+    enter(client, token)
+    response = client.get(f"/p/{token}/api/s3/params", {"filename": "a.pdf", "type": "application/pdf"})
+    assert response.status_code == 400
+    assert response.json()["field"] == "size"
+
+
+def test_an_object_stored_larger_than_declared_is_rejected_and_not_kept(make_portal) -> None:  # type: ignore[no-untyped-def]
+    _, token = make_portal(max_file_bytes="4000")
+    client = visitor_client()
+    enter(client, token)
+    signed = sign(client, token, size=1000).json()
+    # A client that ignores what was signed (or a store that does not enforce it).
+    s3.put_object_bytes(key=signed["key"], body=b"z" * 5000, content_type="application/pdf")
+    response = client.post(f"/p/{token}/api/s3/complete?key={signed['key']}")
+    assert response.status_code == 400
+    assert "refused" in response.json()["message"]
+    upload = Upload.objects.get(key=signed["key"])
+    assert upload.state == UploadState.REJECTED
+    assert "4000" in upload.rejection_reason or "3.9 KiB" in upload.rejection_reason
+    assert s3.head_object_or_none(key=signed["key"]) is None
+    listed = client.get(f"/p/{token}/done")
+    assert b"Not accepted" in listed.content
+
+
+def test_a_stored_object_over_the_portals_total_is_rejected(make_portal) -> None:  # type: ignore[no-untyped-def]
+    portal, token = make_portal(max_total_bytes="3000")
+    client = visitor_client()
+    enter(client, token)
+    first = sign(client, token, size=1500).json()
+    second = sign(client, token, size=1500).json()
+    s3.put_object_bytes(key=first["key"], body=b"a" * 1500)
+    assert client.post(f"/p/{token}/api/s3/complete?key={first['key']}").status_code == 200
+    # Staff tighten the total while the second file is in flight: what S3 holds is checked again.
+    portal.max_total_bytes = 2000
+    portal.save(update_fields=["max_total_bytes"])
+    s3.put_object_bytes(key=second["key"], body=b"b" * 1500)
+    response = client.post(f"/p/{token}/api/s3/complete?key={second['key']}")
+    assert response.status_code == 400
+    upload = Upload.objects.get(key=second["key"])
+    assert upload.state == UploadState.REJECTED
+    assert "total" in upload.rejection_reason
+    assert s3.head_object_or_none(key=second["key"]) is None
+
+
+# --- rate limits -----------------------------------------------------------------------------------
+
+
+def test_page_rate_limit_trips_and_recovers(make_portal, settings) -> None:  # type: ignore[no-untyped-def]
+    _, token = make_portal()
+    settings.INTAKE_PORTAL_RATE_PAGE = (3, 2)
+    client = visitor_client()
+    _wait_for_fresh_window(2)
+    for _ in range(3):
+        assert client.get(f"/p/{token}/").status_code == 200
+    limited = client.get(f"/p/{token}/")
+    assert limited.status_code == 429
+    assert b"wait" in limited.content
+    assert 1 <= int(limited["Retry-After"]) <= 3
+    # Another address is not affected.
+    assert visitor_client().get(f"/p/{token}/").status_code == 200
+    time.sleep(int(limited["Retry-After"]))
+    assert client.get(f"/p/{token}/").status_code == 200
+
+
+def test_password_and_signing_rate_limits(make_portal, settings) -> None:  # type: ignore[no-untyped-def]
+    _, token = make_portal(password=PASSWORD)
+    settings.INTAKE_PORTAL_RATE_PASSWORD = (2, 2)
+    settings.INTAKE_PORTAL_RATE_API = (2, 2)
+    client = visitor_client()
+    _wait_for_fresh_window(2)
+    assert client.post(f"/p/{token}/unlock", {"password": "a"}).status_code == 400
+    assert client.post(f"/p/{token}/unlock", {"password": "b"}).status_code == 400
+    # Even the right password waits now: guessing cannot go faster than the limit.
+    assert client.post(f"/p/{token}/unlock", {"password": PASSWORD}).status_code == 429
+    _wait_for_fresh_window(2)
+    enter(client, token, password=PASSWORD)
+    assert sign(client, token).status_code == 200
+    assert sign(client, token).status_code == 200
+    limited = sign(client, token)
+    assert limited.status_code == 429
+    assert limited.json()["code"] == "rate_limited"
+    _wait_for_fresh_window(2)
+    assert sign(client, token).status_code == 200
+
+
+def _wait_for_fresh_window(window: int) -> None:
+    """Start at the beginning of a fixed window, so a test's requests share one."""
+    time.sleep(window - (time.time() % window) + 0.05)
+
+
+# --- text stays text -------------------------------------------------------------------------------
+
+SCRIPT = "<script>alert('x')</script>"
+
+
+def test_html_in_branding_filenames_and_uploader_fields_is_shown_as_text(make_portal, staff_client) -> None:  # type: ignore[no-untyped-def]
+    _, token = make_portal(
+        name=f"Evil {SCRIPT}", title=f"Title {SCRIPT}", welcome_message=f'Hi <img src=x onerror="alert(1)"> {SCRIPT}'
+    )
+    client = visitor_client()
+    enter(client, token, name=f"Mallory {SCRIPT}", email="mallory@example.test")
+    upload_file(client, token, b"q" * 100, filename=f"{SCRIPT}.pdf")
+    pages = [client.get(f"/p/{token}/"), client.get(f"/p/{token}/done")]
+    for page in pages:
+        assert page.status_code == 200
+        assert SCRIPT.encode() not in page.content
+        assert b"<img src=x" not in page.content
+        assert b"&lt;script&gt;" in page.content
+    assert b"Mallory &lt;script&gt;" in pages[1].content
+
+
+# --- the command line ------------------------------------------------------------------------------
+
+
+def test_cli_creates_a_portal_whose_printed_link_works(db, s3_bucket, settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    settings.INTAKE_PUBLIC_BASE_URL = "https://files.example.test"
+    monkeypatch.setattr("sys.stdin", io.StringIO("cli password\n"))
+    out = io.StringIO()
+    call_command(
+        "portal_create", "Jones family", "--title", "Jones: send documents", "--max-files", "3",
+        "--max-file-size", "10MiB", "--extensions", ".pdf", "--expires", "14d", "--password-stdin",
+        stdout=out, stderr=io.StringIO(),
+    )  # fmt: skip
+    link = out.getvalue().strip()
+    assert link.startswith("https://files.example.test/p/")
+    portal = Portal.objects.get(slug="jones-family")
+    assert portal.max_files == 3
+    assert portal.max_file_bytes == 10 * MiB
+    assert portal.password_hash.startswith("md5$")  # hashed by Django's (test) hasher
+    assert "cli password" not in portal.password_hash
+    assert link not in json.dumps(list(Portal.objects.values_list("token_nonce", "token_digest")))
+
+    path = urlsplit(link).path
+    client = visitor_client()
+    page = client.get(path)
+    assert page.status_code == 200
+    assert b"Jones: send documents" in page.content
+    assert client.post(f"{path}unlock", {"password": "cli password"}).status_code == 302
+    assert client.post(f"{path}identify", {"name": "Jo", "email": "jo@example.test"}).status_code == 302
+    assert b'id="uploader"' in client.get(path).content
+
+    listing = io.StringIO()
+    call_command("portal_list", "--links", stdout=listing)
+    assert "jones-family\topen" in listing.getvalue()
+    assert link in listing.getvalue()
+    call_command("portal_disable", "jones-family", stdout=io.StringIO())
+    assert client.get(path).status_code == 410
+    assert AuditEntry.objects.filter(action="portal.disabled", actor_label="cli").count() == 1
