@@ -1,15 +1,21 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from config import health
+from dashboard import auth_views
 
 urlpatterns = [
     path("", include("dashboard.urls")),
     path("api/", include("uploader.urls")),
     path("p/<str:portal_token>/", include("uploader.portal_urls")),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/login/", auth_views.sign_in, name="login"),
+    # POST only. Ends the Django session, then Cognito's (dashboard.oidc.cognito_logout_url).
+    path("accounts/logout/", auth_views.sign_out, name="logout"),
+    path("accounts/signed-out/", auth_views.signed_out, name="signed-out"),
+    path("accounts/no-access/", auth_views.no_access, name="no-access"),
+    path("oidc/", include("mozilla_django_oidc.urls")),
+    # Django admin signs in the same way as every other page.
+    path("admin/login/", auth_views.admin_sign_in),
     path("admin/", admin.site.urls),
     path("healthz/live", health.live, name="health-live"),
     path("healthz/ready", health.ready, name="health-ready"),

@@ -1,14 +1,18 @@
 """Reads for the staff pages."""
 
-from django.contrib.auth.models import AnonymousUser, User
+from typing import Any
+
 from django.db.models import QuerySet
 
+from dashboard.roles import Permission, has_permission
 from uploader.models import Upload
 
 RECENT_LIMIT = 20
 
 
-def recent_uploads_for(*, user: User | AnonymousUser) -> QuerySet[Upload]:
-    if not user.is_authenticated:
+def recent_uploads_for(*, user: Any) -> QuerySet[Upload]:
+    """Someone who uploads sees their own latest uploads; a viewer sees the business's."""
+    if not has_permission(user, Permission.BROWSE):
         return Upload.objects.none()
-    return Upload.objects.filter(owner=user).order_by("-created_at")[:RECENT_LIMIT]
+    uploads = Upload.objects.all() if not has_permission(user, Permission.UPLOAD) else Upload.objects.filter(owner=user)
+    return uploads.order_by("-created_at")[:RECENT_LIMIT]

@@ -3,9 +3,12 @@ the auth views are Django's, so these are the only hooks)."""
 
 from typing import Any
 
+from django.contrib.auth.models import Group, User
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import m2m_changed
 from django.dispatch import receiver
 
+from dashboard.roles import ROLE_GROUP_NAMES
 from uploader.audit import audit_record
 
 
@@ -22,5 +25,25 @@ def _signed_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 
 @receiver(user_login_failed)
 def _sign_in_refused(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+    if "username" not in credentials:
+        return  # a Cognito callback that did not sign anyone in: dashboard.oidc records why
     # Only the user name: never the password Django passes along (already masked).
     audit_record(action="auth.sign_in_refused", detail={"username": str(credentials.get("username", ""))[:150]})
+
+
+@receiver(m2m_changed, sender=User.groups.through)
+def _role_groups_changed(sender: Any, instance: Any, action: str, pk_set: set[int] | None, **kwargs: Any) -> None:
+    """A role changed by hand (Django admin, shell) is recorded like one from Cognito.
+    Sign-in's own changes record themselves (dashboard.accounts) and are skipped here."""
+    if action not in {"post_add", "post_remove", "post_clear"} or not isinstance(instance, User):
+        return
+    if getattr(instance, "_intake_role_sync", False):
+        return
+    names = set(Group.objects.filter(pk__in=pk_set or ()).values_list("name", flat=True))
+    if action != "post_clear" and not names.intersection(ROLE_GROUP_NAMES.values()):
+        return
+    audit_record(
+        action="auth.role_changed",
+        detail={"user": instance.get_username(), "change": action.removeprefix("post_"), "groups": sorted(names),
+                "source": "manual"},
+    )

@@ -1,17 +1,20 @@
-"""Staff pages. Thin: read through selectors, render."""
+"""Staff pages. Thin: check the role, read through selectors, render."""
 
 from django.conf import settings
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
 from dashboard import selectors
+from dashboard.access import page_requires
+from dashboard.roles import Permission, has_permission, role_of
 
 
-@staff_member_required(login_url="login")
+@page_requires(Permission.BROWSE)
 def home(request: HttpRequest) -> HttpResponse:
-    """The upload page: Uppy talks to the upload API mounted at /api/."""
+    """The upload page (Uppy talks to the upload API at /api/) for roles that may
+    upload; the latest files for every role."""
+    can_upload = has_permission(request.user, Permission.UPLOAD)
     upload_config = {
         "endpoint": request.build_absolute_uri(reverse("uploader:s3-params")).removesuffix("/s3/params"),
         "maxFileSize": settings.INTAKE_MAX_UPLOAD_BYTES,
@@ -23,13 +26,24 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "dashboard/home.html",
-        {"upload_config": upload_config, "recent_uploads": selectors.recent_uploads_for(user=request.user)},
+        {
+            "upload_config": upload_config,
+            "can_upload": can_upload,
+            "can_download": has_permission(request.user, Permission.DOWNLOAD),
+            "role": role_of(request.user),
+            "recent_uploads": selectors.recent_uploads_for(user=request.user),
+        },
     )
 
 
-@staff_member_required(login_url="login")
+@page_requires(Permission.BROWSE)
 def recent_uploads(request: HttpRequest) -> HttpResponse:
     """The list under the uploader, re-fetched by htmx after each upload."""
     return render(
-        request, "dashboard/_recent_uploads.html", {"recent_uploads": selectors.recent_uploads_for(user=request.user)}
+        request,
+        "dashboard/_recent_uploads.html",
+        {
+            "recent_uploads": selectors.recent_uploads_for(user=request.user),
+            "can_download": has_permission(request.user, Permission.DOWNLOAD),
+        },
     )

@@ -16,8 +16,8 @@ def _answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 def _errors(*statuses: int) -> dict[str, Any]:
     meaning = {
         400: "Bad input; `field` names the offending field.",
-        401: "Not signed in.",
-        403: "Signed in without upload rights, or a cross-site request.",
+        401: "Not signed in, or the access token was refused (`WWW-Authenticate` says why).",
+        403: "The caller's role or token scopes do not allow this, or a cross-site request.",
         404: "No such upload for this caller (someone else's upload looks the same).",
         409: "The upload is in a state that does not allow this call.",
         503: "S3 cannot be reached; try again.",
@@ -37,10 +37,12 @@ DOCUMENT: dict[str, Any] = {
         "description": (
             "Companion-compatible calls that Uppy's AwsS3 plugin (v5, `endpoint` option) uses to upload "
             "straight to S3. The server makes every object key; the client never chooses one. "
-            "Browser calls use the staff session and send `X-CSRFToken` on POST and DELETE."
+            "Browser calls use the staff session and send `X-CSRFToken` on POST and DELETE; machine clients "
+            "send `Authorization: Bearer <Cognito access token>` instead."
         ),
     },
     "servers": [{"url": "/api"}],
+    "security": [{"staffSession": []}, {"cognitoAccessToken": []}],
     "paths": {
         "/s3/params": {
             "get": {
@@ -207,9 +209,53 @@ DOCUMENT: dict[str, Any] = {
                 "responses": {"200": _answer("The upload", {"$ref": "#/components/schemas/Upload"}), **_errors(401, 403, 404)},
             }
         },
+        "/uploads": {
+            "get": {
+                "operationId": "listUploads",
+                "summary": "The files the caller may read (role viewer or above, or scope `intake/read`), newest first",
+                "parameters": [
+                    {"name": "state", "in": "query", "schema": {"enum": ["registered", "uploading", "stored", "rejected", "aborted", "deleted"]}},
+                    {"name": "before", "in": "query", "schema": {"type": "string", "format": "date-time"},
+                     "description": "The `next` value of the previous page."},
+                ],
+                "responses": {
+                    "200": _answer("A page of at most 100 uploads", {
+                        "type": "object",
+                        "required": ["uploads", "next"],
+                        "properties": {
+                            "uploads": {"type": "array", "items": {"$ref": "#/components/schemas/Upload"}},
+                            "next": {"type": ["string", "null"], "format": "date-time"},
+                        },
+                    }),
+                    **_errors(400, 401, 403),
+                },
+            }
+        },
+        "/uploads/{id}/download": {
+            "get": {
+                "operationId": "downloadUpload",
+                "summary": "Redirect to a short-lived download URL of a stored file (recorded in the audit trail)",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}],
+                "responses": {
+                    "302": {"description": "`Location` is the download URL; it expires after INTAKE_DOWNLOAD_EXPIRES_SECONDS."},
+                    **_errors(401, 403, 404, 409, 503),
+                },
+            }
+        },
     },
     "components": {
-        "securitySchemes": {"webhookToken": {"type": "http", "scheme": "bearer"}},
+        "securitySchemes": {
+            "webhookToken": {"type": "http", "scheme": "bearer"},
+            "staffSession": {"type": "apiKey", "in": "cookie", "name": "sessionid"},
+            "cognitoAccessToken": {
+                "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                "description": (
+                    "A Cognito access token from the client-credentials flow of an app client listed in "
+                    "INTAKE_MACHINE_CLIENT_IDS. Scope `intake/upload` allows the /s3 calls, `intake/read` the "
+                    "/uploads calls. No CSRF token is needed with it."
+                ),
+            },
+        },
         "schemas": {
             "Error": {
                 "type": "object",

@@ -40,6 +40,9 @@ class UploadPrincipal:
     registration_fields: Mapping[str, Any] = field(default_factory=dict)
     # How the audit trail names the caller when there is no user ("portal:<slug>").
     audit_label: str = ""
+    # Which uploads it may read through the read API (list, detail, download) when it
+    # holds BROWSE/DOWNLOAD; None means the same as `visible`.
+    browsable: Q | None = None
 
     def may(self, permission: Permission) -> bool:
         return permission in self.permissions
@@ -47,13 +50,18 @@ class UploadPrincipal:
     def uploads(self) -> QuerySet[Upload]:
         return Upload.objects.filter(self.visible)
 
+    def readable_uploads(self) -> QuerySet[Upload]:
+        return Upload.objects.filter(self.visible if self.browsable is None else self.browsable)
+
 
 def person_principal(user: User, permissions: frozenset[Permission]) -> UploadPrincipal:
-    """A signed-in person or a machine client's user: their own uploads, staff limits."""
+    """A signed-in person or a machine client's user: signs for and completes only their
+    own uploads (anyone else's is a 404), but with BROWSE reads the business's files."""
     return UploadPrincipal(
         owner=user,
         scope=STAFF_SCOPE,
         limits=UploadLimits.from_settings(),
         permissions=permissions,
         visible=Q(owner=user),
+        browsable=Q() if Permission.BROWSE in permissions else Q(owner=user),
     )

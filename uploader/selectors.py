@@ -34,3 +34,16 @@ def upload_get(*, principal: UploadPrincipal, upload_id: uuid.UUID) -> Upload:
         return uploads_visible_to(principal=principal).get(pk=upload_id)
     except Upload.DoesNotExist:
         raise UploadNotFound("No such upload.") from None
+
+
+def uploads_readable_by(*, principal: UploadPrincipal, state: str | None = None) -> QuerySet[Upload]:
+    """The read API's list: newest first, optionally one state."""
+    uploads = principal.readable_uploads().order_by("-created_at")
+    return uploads.filter(state=state) if state else uploads
+
+
+def upload_get_readable(*, principal: UploadPrincipal, upload_id: uuid.UUID) -> Upload:
+    try:
+        return principal.readable_uploads().get(pk=upload_id)
+    except Upload.DoesNotExist:
+        raise UploadNotFound("No such upload.") from None

@@ -371,3 +371,17 @@ def upload_abort_multipart(*, upload: Upload) -> Upload:
     logger.info("upload %s aborted", upload.id)
     return upload
 
+
+def upload_download_url(*, principal: UploadPrincipal, upload: Upload) -> str:
+    """A short-lived URL that downloads the stored object as its original file name.
+    Recorded in the audit trail: who fetched which file is part of the story."""
+    if not principal.may(Permission.DOWNLOAD):
+        raise NotAllowed(Permission.DOWNLOAD)
+    if upload.state != UploadState.STORED:
+        raise WrongState(f"This upload is {upload.state}; only stored files can be downloaded.")
+    with _storage("sign the download"):
+        url = s3.presign_get_object(
+            key=upload.key, expires_in=settings.INTAKE_DOWNLOAD_EXPIRES_SECONDS, filename=upload.original_filename
+        )
+    audit_record(action="upload.downloaded", upload=upload, user=principal.owner)
+    return url

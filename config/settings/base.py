@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "dashboard.middleware.SignInExpiryMiddleware",
     "config.middleware.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -172,9 +173,7 @@ OIDC_USE_PKCE = True
 OIDC_USE_NONCE = True
 # The library has no timeout by default; a hung Cognito must not hang a worker.
 OIDC_TIMEOUT = env.float("INTAKE_OIDC_TIMEOUT_SECONDS", default=5.0)
-OIDC_STORE_ID_TOKEN = True  # Cognito's logout needs no id_token_hint, but expiry does
-OIDC_OP_LOGOUT_URL_METHOD = "dashboard.oidc.cognito_logout_url"
-OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_authentication_callback"
+OIDC_STORE_ID_TOKEN = True  # marks a Cognito session, so sign-out also ends Cognito's (dashboard.oidc)
 LOGIN_REDIRECT_URL_FAILURE = "/accounts/no-access/"
 # How long a sign-in lasts before the browser goes back through Cognito (whose own
 # session usually lets it straight through).
@@ -188,6 +187,11 @@ if INTAKE_OIDC_ENABLED:
     OIDC_OP_AUTHORIZATION_ENDPOINT = f"{_cognito_base}/oauth2/authorize"
     OIDC_OP_TOKEN_ENDPOINT = f"{_cognito_base}/oauth2/token"
     OIDC_OP_USER_ENDPOINT = f"{_cognito_base}/oauth2/userInfo"
+    # The library insists on one; dashboard.oidc verifies with dashboard.tokens' cache.
+    OIDC_OP_JWKS_ENDPOINT = INTAKE_OIDC_JWKS_URL_OVERRIDE or (
+        f"{(INTAKE_OIDC_ISSUER_OVERRIDE or f'https://cognito-idp.{INTAKE_COGNITO_REGION}.amazonaws.com/{INTAKE_COGNITO_USER_POOL_ID}').rstrip('/')}"
+        "/.well-known/jwks.json"
+    )
 
 # --- I18N / static -------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -278,6 +282,8 @@ INTAKE_MULTIPART_THRESHOLD_BYTES = env_int("INTAKE_MULTIPART_THRESHOLD_BYTES", 1
 INTAKE_PART_SIZE_BYTES = env_int("INTAKE_PART_SIZE_BYTES", 8 * 1024**2, minimum=5 * 1024**2)
 # Lifetime of a signed URL; short, because a URL is a bearer credential.
 INTAKE_PRESIGN_EXPIRES_SECONDS = env_int("INTAKE_PRESIGN_EXPIRES_SECONDS", 900, minimum=60)
+# Download links are bearer URLs: keep them short-lived.
+INTAKE_DOWNLOAD_EXPIRES_SECONDS = env_int("INTAKE_DOWNLOAD_EXPIRES_SECONDS", 300, minimum=10)
 INTAKE_MAX_PARTS_PER_BATCH = env_int("INTAKE_MAX_PARTS_PER_BATCH", 500, minimum=1)
 
 # --- Celery -------------------------------------------------------------------------

@@ -36,6 +36,13 @@ if CELERY_BROKER_URL == "filesystem://":
         "only works on one machine"
     )
 
+if not INTAKE_OIDC_ENABLED and not env.bool("INTAKE_ALLOW_PASSWORD_SIGN_IN", default=False):
+    raise ImproperlyConfigured(
+        "Staff sign in through Cognito in production: set INTAKE_COGNITO_USER_POOL_ID and its companions "
+        "(docs/configuration.md), or set INTAKE_ALLOW_PASSWORD_SIGN_IN=true to allow Django's password "
+        "sign-in on purpose"
+    )
+
 # https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)

@@ -18,6 +18,11 @@ MINIMAL_PRODUCTION_ENV = {
     "REDIS_URL": "redis://cache.example.test:6379/0",
     "INTAKE_S3_BUCKET": "acme-intake",
     "INTAKE_CORS_ALLOWED_ORIGINS": "https://files.example.test",
+    "INTAKE_COGNITO_REGION": "eu-west-1",
+    "INTAKE_COGNITO_USER_POOL_ID": "eu-west-1_AbCdEf123",
+    "INTAKE_COGNITO_CLIENT_ID": "4s1mpl3cl13nt1d0000000000",
+    "INTAKE_COGNITO_CLIENT_SECRET": "s" * 51,
+    "INTAKE_COGNITO_DOMAIN": "auth.files.example.test",
 }
 
 
@@ -61,3 +66,36 @@ def test_a_short_secret_key_is_refused() -> None:
     result = _load({**MINIMAL_PRODUCTION_ENV, "DJANGO_SECRET_KEY": "short"})
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_to_start_without_cognito_unless_password_sign_in_is_allowed() -> None:
+    without_cognito = {k: v for k, v in MINIMAL_PRODUCTION_ENV.items() if not k.startswith("INTAKE_COGNITO_")}
+    refused = _load(without_cognito)
+    assert refused.returncode != 0
+    assert "INTAKE_ALLOW_PASSWORD_SIGN_IN" in refused.stderr
+    allowed = _load({**without_cognito, "INTAKE_ALLOW_PASSWORD_SIGN_IN": "true"})
+    assert allowed.returncode == 0, allowed.stderr
+
+
+def test_cognito_needs_all_of_its_values() -> None:
+    result = _load({k: v for k, v in MINIMAL_PRODUCTION_ENV.items() if k != "INTAKE_COGNITO_CLIENT_SECRET"})
+    assert result.returncode != 0
+    assert "INTAKE_COGNITO_CLIENT_SECRET" in result.stderr
+
+
+def test_with_cognito_and_no_password_sign_in_only_the_cognito_backend_is_active() -> None:
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.AUTHENTICATION_BACKENDS, settings.OIDC_OP_AUTHORIZATION_ENDPOINT, settings.OIDC_OP_JWKS_ENDPOINT)"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "INTAKE_", "DATABASE_", "REDIS_", "CELERY_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env={**clean, **MINIMAL_PRODUCTION_ENV},
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "['dashboard.oidc.CognitoBackend']",
+        "https://auth.files.example.test/oauth2/authorize",
+        "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123/.well-known/jwks.json",
+    ]

@@ -1,0 +1,126 @@
+"""Machine clients call the upload contract and the read API with Cognito access tokens
+from the client-credentials flow, issued by the real test provider and verified
+against its JWKS over HTTP."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+
+import pytest
+import requests
+from django.test import Client
+
+from tests.support.cognito import use_test_provider
+from tests.support.oidc import OidcProvider
+from uploader.models import AuditEntry, Upload
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+PARAMS = {"filename": "invoice.pdf", "type": "application/pdf", "size": "1234"}
+
+
+@pytest.fixture(scope="module")
+def idp() -> Iterator[OidcProvider]:
+    with OidcProvider(machine_scopes=("intake/upload", "intake/read", "other/thing")) as provider:
+        yield provider
+
+
+@pytest.fixture
+def cognito(settings, idp: OidcProvider, s3_bucket: str) -> OidcProvider:  # type: ignore[no-untyped-def]
+    use_test_provider(settings, idp)
+    return idp
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+def test_an_upload_scope_registers_uploads_owned_by_the_client(cognito: OidcProvider, client: Client) -> None:
+    token = cognito.machine_token(["intake/upload"])
+    response = client.get("/api/s3/params", PARAMS, **bearer(token))
+    assert response.status_code == 200, response.content
+    upload = Upload.objects.get(pk=response.json()["id"])
+    assert upload.owner is not None
+    assert upload.owner.username == f"machine:{cognito.machine_client_id}"
+    assert not upload.owner.is_staff
+    assert not upload.owner.has_usable_password()
+    entry = AuditEntry.objects.get(action="upload.registered", upload=upload)
+    assert entry.actor_label == f"machine:{cognito.machine_client_id}"
+    # A POST needs no CSRF token with a Bearer token (nothing a browser could forge).
+    client_with_csrf = Client(enforce_csrf_checks=True)
+    created = client_with_csrf.post(
+        "/api/s3/multipart", json.dumps({"filename": "big.bin", "type": "application/octet-stream", "size": 20_000_000}),
+        content_type="application/json", **bearer(token),
+    )
+    assert created.status_code == 200, created.content
+
+
+def test_scopes_decide_what_a_token_may_do(cognito: OidcProvider, client: Client) -> None:
+    read_only = cognito.machine_token(["intake/read"])
+    refused = client.get("/api/s3/params", PARAMS, **bearer(read_only))
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "forbidden"
+    listed = client.get("/api/uploads", **bearer(read_only))
+    assert listed.status_code == 200
+    assert listed.json() == {"uploads": [], "next": None}
+    foreign = cognito.machine_token(["other/thing"])
+    assert client.get("/api/uploads", **bearer(foreign)).status_code == 403
+    assert Upload.objects.count() == 0
+
+
+def test_read_scope_lists_and_downloads_stored_files(cognito: OidcProvider, client: Client) -> None:
+    token = cognito.machine_token(["intake/upload", "intake/read"])
+    created = client.get("/api/s3/params", {**PARAMS, "size": "5"}, **bearer(token)).json()
+    requests.put(created["url"], data=b"hello", headers=created["headers"], timeout=10).raise_for_status()
+    completed = client.post(f"/api/s3/complete?key={created['key']}", **bearer(token))
+    assert completed.status_code == 200, completed.content
+    listed = client.get("/api/uploads", {"state": "stored"}, **bearer(token)).json()["uploads"]
+    assert [u["id"] for u in listed] == [created["id"]]
+    download = client.get(f"/api/uploads/{created['id']}/download", **bearer(token))
+    assert download.status_code == 302
+    assert requests.get(download["Location"], timeout=10).content == b"hello"
+    assert AuditEntry.objects.filter(action="upload.downloaded", upload_id=created["id"]).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("header", "code"),
+    [
+        ("Bearer", "invalid_request"),
+        ("Basic dXNlcjpwYXNz", "invalid_request"),
+        ("Bearer not.a.jwt", "invalid_token"),
+    ],
+)
+def test_malformed_authorization_is_a_401(cognito: OidcProvider, client: Client, header: str, code: str) -> None:
+    response = client.get("/api/s3/params", PARAMS, HTTP_AUTHORIZATION=header)
+    assert response.status_code == 401
+    assert response.json()["code"] == code
+    assert response["WWW-Authenticate"] == f'Bearer error="{code}"'
+
+
+def test_a_tampered_token_is_refused_and_never_logged(cognito: OidcProvider, client: Client, caplog) -> None:  # type: ignore[no-untyped-def]
+    token = cognito.machine_token(["intake/read"])
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["scope"] = "intake/upload intake/read"
+    forged = ".".join([header, base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode(), signature])
+    response = client.get("/api/s3/params", PARAMS, **bearer(forged))
+    assert response.status_code == 401
+    assert "bad_signature" in response.json()["message"]
+    assert Upload.objects.count() == 0
+    assert signature not in caplog.text
+    assert payload not in caplog.text
+
+
+def test_a_token_of_another_app_client_is_refused(cognito: OidcProvider, client: Client, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.INTAKE_MACHINE_CLIENT_IDS = ["someotherclient"]
+    response = client.get("/api/uploads", **bearer(cognito.machine_token(["intake/read"])))
+    assert response.status_code == 401
+    assert "client_not_allowed" in response.json()["message"]
+
+
+def test_without_cognito_configured_tokens_are_refused(client: Client, db: None) -> None:
+    response = client.get("/api/uploads", **bearer("a.b.c"))
+    assert response.status_code == 401
+    assert response.json()["message"] == "This server does not accept access tokens."

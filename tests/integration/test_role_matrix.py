@@ -1,0 +1,92 @@
+"""Each role against each staff action, over HTTP (Django's test client, real views,
+real database, the S3 emulator for the calls that reach S3)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+import requests
+from django.contrib.auth.models import User
+from django.test import Client
+
+from dashboard.accounts import user_set_role
+from dashboard.roles import Role
+from uploader.models import Upload
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+ROLES: dict[str, Role | None] = {"admin": Role.ADMIN, "staff": Role.STAFF, "viewer": Role.VIEWER, "norole": None}
+WHO = [*ROLES, "anonymous"]
+
+
+def _client_for(who: str) -> Client:
+    client = Client()
+    if who != "anonymous":
+        user = User.objects.create_user(username=f"{who}-{uuid.uuid4().hex[:8]}", password="x" * 20)
+        user_set_role(user=user, role=ROLES[who], source="test")
+        client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def stored_upload(s3_bucket: str) -> Upload:
+    """A stored file that belongs to someone else (an admin uploaded it)."""
+    client = _client_for("admin")
+    created = client.get("/api/s3/params", {"filename": "plan.pdf", "type": "application/pdf", "size": 4}).json()
+    requests.put(created["url"], data=b"plan", headers=created["headers"], timeout=10).raise_for_status()
+    assert client.post(f"/api/s3/complete?key={created['key']}").status_code == 200
+    return Upload.objects.get(pk=created["id"])
+
+
+def _call(client: Client, action: str, upload: Upload) -> int:
+    calls: dict[str, Any] = {
+        "open dashboard": lambda: client.get("/"),
+        "sign an upload": lambda: client.get("/api/s3/params", {"filename": "a.txt", "type": "text/plain", "size": 3}),
+        "start a multipart upload": lambda: client.post(
+            "/api/s3/multipart", json.dumps({"filename": "b.bin", "size": 6_000_000}), content_type="application/json"
+        ),
+        "list files": lambda: client.get("/api/uploads"),
+        "download a file": lambda: client.get(f"/api/uploads/{upload.id}/download"),
+        "open Django admin": lambda: client.get("/admin/"),
+        "read the audit log in admin": lambda: client.get("/admin/uploader/auditentry/"),
+        "manage users in admin": lambda: client.get("/admin/auth/user/"),
+    }
+    return int(calls[action]().status_code)
+
+
+# Expected status per action, in the order of WHO: admin, staff, viewer, no role, signed out.
+MATRIX: dict[str, tuple[int, int, int, int, int]] = {
+    "open dashboard": (200, 200, 200, 403, 302),
+    "sign an upload": (200, 200, 403, 403, 401),
+    "start a multipart upload": (200, 200, 403, 403, 401),
+    "list files": (200, 200, 200, 403, 401),
+    "download a file": (302, 302, 302, 403, 401),
+    # Django admin: staff and admins only (viewers are not Django staff); users only for admins.
+    "open Django admin": (200, 200, 302, 302, 302),
+    "read the audit log in admin": (200, 403, 302, 302, 302),
+    "manage users in admin": (200, 403, 302, 302, 302),
+}
+
+
+@pytest.mark.parametrize("action", list(MATRIX))
+def test_role_matrix(action: str, stored_upload: Upload) -> None:
+    got = tuple(_call(_client_for(who), action, stored_upload) for who in WHO)
+    assert got == MATRIX[action], dict(zip(WHO, got, strict=True))
+
+
+def test_a_viewer_sees_the_business_files_without_the_uploader(stored_upload: Upload) -> None:
+    page = _client_for("viewer").get("/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="uploader"' not in html
+    assert "plan.pdf" in html
+    assert f"/api/uploads/{stored_upload.id}/download" in html
+
+
+def test_a_person_without_a_role_gets_a_page_that_says_so(db: None) -> None:
+    page = _client_for("norole").get("/")
+    assert page.status_code == 403
+    assert "Your account has no access to Intake" in page.content.decode()
