@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from config.request_context import ActorContext, current
 from uploader import s3
-from uploader.events import ObjectEvent, parse_s3_message, sequencer_is_newer
+from uploader.events import ObjectEvent, parse_s3_message, sequencer_is_newer, sequencer_order
 from uploader.limits import UploadLimits, check_stored
 from uploader.models import AuditEntry, EventOutcome, Upload, UploadEvent, UploadState
 from uploader.services import upload_apply_stored_object, upload_close
@@ -144,7 +144,10 @@ def _record_many(*, bodies: list[str | bytes], source: str) -> list[IngestResult
     if not wanted:
         return results
     store = _store_postgresql if connection.vendor == "postgresql" else _store_portable
-    stored = store(list(wanted.values()), batch)
+    # Inserted in dedupe-key order: two consumers inserting overlapping batches (the
+    # same message delivered to both) then wait for each other in one order, never
+    # in a cycle (a deadlock, seen in benchmark 5 with unordered batches).
+    stored = store(sorted(wanted.values(), key=lambda row: row.dedupe_key), batch)
     first_seen: set[str] = set()
     for result, keys in zip(results, keys_by_message, strict=True):
         for key in keys:
@@ -186,7 +189,7 @@ def _store_postgresql(rows: list[UploadEvent], batch: uuid.UUID) -> Stored:
         "WITH v AS (SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "  # noqa: S608 - table and column names from the model; values are parameters
         "%s::text[], %s::bigint[], %s::timestamptz[], %s::jsonb[]) AS v(" + columns + ")), "
         "ins AS (INSERT INTO " + table + " (" + columns + ", source, received_at, outcome, detail, ingest_batch) "
-        "SELECT " + columns + ", %s, %s, %s, '', %s FROM v ON CONFLICT (dedupe_key) DO NOTHING "
+        "SELECT " + columns + ", %s, %s, %s, '', %s FROM v ORDER BY dedupe_key ON CONFLICT (dedupe_key) DO NOTHING "
         "RETURNING id, dedupe_key) "
         "SELECT id, dedupe_key, %s, true FROM ins UNION ALL "
         "SELECT e.id, e.dedupe_key, e.outcome, false FROM " + table + " AS e WHERE e.dedupe_key = ANY(%s)"
@@ -318,7 +321,7 @@ def events_apply(*, event_ids: Iterable[int]) -> dict[str, int]:
     upload), always lock in the same order and cannot deadlock. Every other event
     (a delete, no sequencer or size, an object nobody registered, a second event for
     the same key, an upload already stored, a stale sequencer, broken limits) then
-    goes through `event_apply` one by one, in id order. If the batch transaction
+    goes through `event_apply` one by one, in sequencer order. If the batch transaction
     fails, nothing of it is kept and a retry starts again.
     Returns how many events got each outcome ("unchanged": applied before).
     """
@@ -371,7 +374,9 @@ def _apply_common_case(ids: list[int], outcomes: Counter[str]) -> list[int]:
     for event, upload in applied:
         logger.info("event %s %s %s: %s (%s)", event.pk, event.event_name, upload.pk, EventOutcome.APPLIED, _STORED_DETAIL)
     done = {event.pk for event, _ in applied}
-    return [event.pk for event in events if event.pk not in done]
+    # The rest in S3's order per key (a batch may hold a delete before its create).
+    rest = sorted((e for e in events if e.pk not in done), key=lambda e: (sequencer_order(e.sequencer), e.pk))
+    return [event.pk for event in rest]
 
 
 def _write_stored(applied: list[tuple[UploadEvent, Upload]], now: dt.datetime) -> None:
