@@ -1,10 +1,16 @@
 from django.urls import path
 
-from dashboard import views
+from dashboard import portal_views, views
 
 app_name = "dashboard"
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("uploads/recent", views.recent_uploads, name="recent-uploads"),
+    path("portals/", portal_views.portal_list, name="portals"),
+    path("portals/new", portal_views.portal_new, name="portal-new"),
+    path("portals/<int:portal_id>/", portal_views.portal_detail, name="portal-detail"),
+    path("portals/<int:portal_id>/edit", portal_views.portal_edit, name="portal-edit"),
+    path("portals/<int:portal_id>/rotate", portal_views.portal_rotate, name="portal-rotate"),
+    path("portals/<int:portal_id>/disable", portal_views.portal_close, name="portal-disable"),
 ]

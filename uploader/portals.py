@@ -125,22 +125,48 @@ def normalize_emails(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def _validate(portal: Portal) -> None:
-    errors: dict[str, str] = {}
+def _apply(portal: Portal, values: dict[str, Any]) -> tuple[list[str], dict[str, list[str]]]:
+    """Set the normalized values on the portal; return what changed and every parsing
+    error by field, so a form shows them all at once."""
+    changed: list[str] = []
+    errors: dict[str, list[str]] = {}
+    for field, value in values.items():
+        try:
+            new = _normalized(field, value)
+        except ValidationError as exc:
+            errors.setdefault(field, []).extend(exc.messages)
+            continue
+        if getattr(portal, field) != new:
+            setattr(portal, field, new)
+            changed.append(field)
+    return changed, errors
+
+
+def _validate(portal: Portal, parse_errors: dict[str, list[str]] | None = None) -> None:
+    """All of a portal's problems at once, by field (the form shows each by its field)."""
+    errors: dict[str, list[str]] = {field: list(messages) for field, messages in (parse_errors or {}).items()}
+
+    def add(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
     if not _HEX_COLOUR.match(portal.brand_colour or ""):
-        errors["brand_colour"] = "The colour must be a hex colour such as #1f5fbf."
+        add("brand_colour", "The colour must be a hex colour such as #1f5fbf.")
     for name in ("max_file_bytes", "max_total_bytes", "max_files"):
         value = getattr(portal, name)
-        if value is not None and value < 1:
-            errors[name] = "A limit must be at least 1 (leave it empty for no limit)."
-    if portal.max_file_bytes is not None and portal.max_file_bytes > settings.INTAKE_MAX_UPLOAD_BYTES:
-        errors["max_file_bytes"] = "A portal cannot accept larger files than the site-wide upload limit."
+        if name not in errors and value is not None and value < 1:
+            add(name, "A limit must be at least 1 (leave it empty for no limit).")
+    if "max_file_bytes" not in errors and (portal.max_file_bytes or 0) > settings.INTAKE_MAX_UPLOAD_BYTES:
+        add("max_file_bytes", "A portal cannot accept larger files than the site-wide upload limit.")
     if portal.slug in RESERVED_SLUGS:
-        errors["slug"] = f"'{portal.slug}' is reserved; choose another."
+        add("slug", f"'{portal.slug}' is reserved; choose another.")
+    try:
+        portal.full_clean(exclude=list(errors))
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            errors.setdefault(field, []).extend(messages)
     if errors:
         raise ValidationError(errors)
     portal.brand_colour = portal.brand_colour.lower()
-    portal.full_clean()
 
 
 def _normalized(field: str, value: Any) -> Any:
@@ -187,14 +213,13 @@ def portal_create(*, actor: Any, name: str, slug: str = "", title: str = "", **o
         created_by=actor if actor is not None and getattr(actor, "pk", None) else None,
     )
     password = options.pop("password", None)
-    for field, value in options.items():
-        setattr(portal, field, _normalized(field, value))
+    _, parse_errors = _apply(portal, options)
     if password:
         portal.password_hash = make_password(password)
     nonce = portal_tokens.new_nonce()
     portal.token_nonce = nonce
     portal.token_digest = portal_tokens.digest_of(portal_tokens.token_for(nonce))
-    _validate(portal)
+    _validate(portal, parse_errors)
     with transaction.atomic():
         portal.save(force_insert=True)
         audit_record(action="portal.created", user=actor, detail=_describe(portal))
@@ -208,19 +233,14 @@ def portal_update(*, actor: Any, portal: Portal, **changes: Any) -> Portal:
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         raise ValidationError(f"Unknown portal option(s): {', '.join(sorted(unknown))}.")
-    changed: list[str] = []
     password = changes.pop("password", None)
-    for field, value in changes.items():
-        new = _normalized(field, value)
-        if getattr(portal, field) != new:
-            setattr(portal, field, new)
-            changed.append(field)
+    changed, parse_errors = _apply(portal, changes)
     if password is not None:
         portal.password_hash = make_password(password) if password else ""
         changed.append("password" if password else "password removed")
     if "is_active" in changed:
         portal.disabled_at = None if portal.is_active else timezone.now()
-    _validate(portal)
+    _validate(portal, parse_errors)
     if not changed:
         return portal
     with transaction.atomic():

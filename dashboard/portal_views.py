@@ -1,0 +1,110 @@
+"""Staff pages for client portals: list, create, see (link, uploads), edit, rotate,
+disable. Staff and admins only; the services check the role again."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from dashboard.access import page_requires
+from dashboard.portal_forms import PortalForm
+from dashboard.roles import Permission
+from uploader import portal_selectors
+from uploader.models import Portal
+from uploader.portal_limits import limits_summary
+from uploader.portals import (
+    portal_create,
+    portal_disable,
+    portal_is_open,
+    portal_link,
+    portal_rotate_link,
+    portal_update,
+)
+
+UPLOADS_SHOWN = 200
+
+
+def _portal(portal_id: int) -> Portal:
+    try:
+        return portal_selectors.portal_get(portal_id=portal_id)
+    except Portal.DoesNotExist:
+        raise Http404("No such portal.") from None
+
+
+@page_requires(Permission.MANAGE_PORTALS)
+def portal_list(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    portals = [(portal, portal_is_open(portal, now=now)) for portal in portal_selectors.portal_list()]
+    return render(request, "dashboard/portals/list.html", {"portals": portals})
+
+
+@page_requires(Permission.MANAGE_PORTALS)
+def portal_new(request: HttpRequest) -> HttpResponse:
+    form = PortalForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            portal = portal_create(actor=request.user, **form.service_options())
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, "Portal created. Copy its link below and send it to your client.")
+            return redirect("dashboard:portal-detail", portal_id=portal.pk)
+    return render(
+        request, "dashboard/portals/form.html", {"form": form, "portal": None}, status=400 if form.errors else 200
+    )
+
+
+@page_requires(Permission.MANAGE_PORTALS)
+def portal_detail(request: HttpRequest, portal_id: int) -> HttpResponse:
+    portal = _portal(portal_id)
+    uploads = portal_selectors.portal_uploads(portal=portal)[:UPLOADS_SHOWN]
+    return render(
+        request,
+        "dashboard/portals/detail.html",
+        {
+            "portal": portal,
+            "link": portal_link(portal),
+            "is_open": portal_is_open(portal),
+            "limits": limits_summary(portal),
+            "usage": portal_selectors.portal_usage(portal=portal),
+            "uploads": uploads,
+        },
+    )
+
+
+@page_requires(Permission.MANAGE_PORTALS)
+def portal_edit(request: HttpRequest, portal_id: int) -> HttpResponse:
+    portal = _portal(portal_id)
+    form = PortalForm(request.POST or None, portal=portal)
+    if request.method == "POST" and form.is_valid():
+        try:
+            portal_update(actor=request.user, portal=portal, **form.service_options())
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+            portal.refresh_from_db()
+        else:
+            messages.success(request, "Saved. Visitors see the change on their next page or upload.")
+            return redirect("dashboard:portal-detail", portal_id=portal.pk)
+    return render(
+        request, "dashboard/portals/form.html", {"form": form, "portal": portal}, status=400 if form.errors else 200
+    )
+
+
+@require_POST
+@page_requires(Permission.MANAGE_PORTALS)
+def portal_rotate(request: HttpRequest, portal_id: int) -> HttpResponse:
+    portal_rotate_link(actor=request.user, portal=_portal(portal_id))
+    messages.success(request, "New link made. The old link no longer works; send the new one.")
+    return redirect("dashboard:portal-detail", portal_id=portal_id)
+
+
+@require_POST
+@page_requires(Permission.MANAGE_PORTALS)
+def portal_close(request: HttpRequest, portal_id: int) -> HttpResponse:
+    portal_disable(actor=request.user, portal=_portal(portal_id))
+    messages.success(request, "Portal disabled. Its link now shows a closed notice and accepts nothing.")
+    return redirect("dashboard:portal-detail", portal_id=portal_id)

@@ -1,0 +1,161 @@
+"""Staff portal pages: list, create, edit, copy the link, rotate, disable; roles."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from dashboard.accounts import user_set_role
+from dashboard.roles import NotAllowed, Role
+from tests.integration.test_portals import SCRIPT, enter, upload_file, visitor_client
+from uploader import portal_tokens
+from uploader.models import AuditEntry, Portal
+from uploader.portals import portal_create, portal_link
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def generous_rates(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.INTAKE_PORTAL_RATE_PAGE = (100_000, 60)
+    settings.INTAKE_PORTAL_RATE_PASSWORD = (100_000, 60)
+    settings.INTAKE_PORTAL_RATE_API = (100_000, 60)
+
+
+def person(role: Role | None) -> tuple[User, Client]:
+    user = User.objects.create_user(username=f"u-{uuid.uuid4().hex[:8]}", password="x" * 20)
+    user_set_role(user=user, role=role, source="test")
+    client = Client()
+    client.force_login(user)
+    return user, client
+
+
+def link_path(html: str) -> str:
+    match = re.search(r'id="portal-link" type="text" readonly value="https?://[^/"]+(/p/[^"]+)"', html)
+    assert match, "no portal link on the page"
+    return match.group(1)
+
+
+FORM = {
+    "name": "Smith & Co",
+    "title": "Send Smith & Co your documents",
+    "welcome_message": "Hello!",
+    "brand_colour": "#0B6E4F",
+    "password": "",
+    "max_file_bytes": "20 MiB",
+    "max_files": "5",
+    "max_total_bytes": "",
+    "allowed_extensions": ".pdf, .jpg",
+    "allowed_content_types": "",
+    "require_name": "on",
+    "require_email": "on",
+    "notify_emails": "office@example.test",
+}
+
+
+def test_staff_create_a_portal_and_copy_its_working_link(db, s3_bucket) -> None:  # type: ignore[no-untyped-def]
+    user, staff = person(Role.STAFF)
+    assert b'href="/portals/"' in staff.get("/portals/new").content  # the nav link
+    response = staff.post("/portals/new", FORM)
+    assert response.status_code == 302, response.content
+    portal = Portal.objects.get(slug="smith-co")
+    assert response["Location"] == f"/portals/{portal.pk}/"
+    assert (portal.max_file_bytes, portal.max_files, portal.brand_colour) == (20 * 1024**2, 5, "#0b6e4f")
+    assert portal.allowed_extensions == [".pdf", ".jpg"]
+    assert portal.created_by == user
+    detail = staff.get(f"/portals/{portal.pk}/").content.decode()
+    assert "Portal created" in detail
+    path = link_path(detail)
+    assert portal_link(portal).endswith(path)
+    # The link is the same every time staff look (copy it again later).
+    assert link_path(staff.get(f"/portals/{portal.pk}/").content.decode()) == path
+    visitor = visitor_client()
+    assert b"Send Smith &amp; Co your documents" in visitor.get(path).content
+    assert staff.get("/portals/").status_code == 200
+    assert AuditEntry.objects.get(action="portal.created").actor_label == user.username
+
+
+def test_edit_rotate_and_disable_from_the_dashboard(db, s3_bucket) -> None:  # type: ignore[no-untyped-def]
+    user, staff = person(Role.ADMIN)
+    portal = portal_create(actor=user, name="Jones", password="first password")
+    old = link_path(staff.get(f"/portals/{portal.pk}/").content.decode())
+    form = staff.get(f"/portals/{portal.pk}/edit")
+    assert form.status_code == 200
+    assert b'name="slug"' not in form.content  # fixed once created
+    edited = {**FORM, "name": "Jones", "title": "Jones docs", "is_active": "on", "remove_password": "on"}
+    assert staff.post(f"/portals/{portal.pk}/edit", edited).status_code == 302
+    portal.refresh_from_db()
+    assert portal.title == "Jones docs"
+    assert portal.password_hash == ""
+    changed = AuditEntry.objects.get(action="portal.changed")
+    assert "password removed" in changed.detail["changed"]
+    assert "first password" not in str(changed.detail)
+
+    assert staff.post(f"/portals/{portal.pk}/rotate").status_code == 302
+    new = link_path(staff.get(f"/portals/{portal.pk}/").content.decode())
+    assert new != old
+    visitor = visitor_client()
+    assert visitor.get(old).status_code == 404
+    assert visitor.get(new).status_code == 200
+
+    assert staff.post(f"/portals/{portal.pk}/disable").status_code == 302
+    assert visitor.get(new).status_code == 410
+    assert AuditEntry.objects.filter(action__in=["portal.link_rotated", "portal.disabled"]).count() == 2
+
+
+def test_bad_input_is_a_400_naming_the_field(db) -> None:  # type: ignore[no-untyped-def]
+    _, staff = person(Role.STAFF)
+    response = staff.post("/portals/new", {**FORM, "brand_colour": "red;}</style><script>", "max_file_bytes": "lots"})
+    assert response.status_code == 400
+    assert b"hex colour" in response.content
+    assert b"is not a size" in response.content
+    assert b"</style><script>" not in response.content
+    assert Portal.objects.count() == 0
+    staff.post("/portals/new", FORM)
+    again = staff.post("/portals/new", FORM)
+    assert again.status_code == 400
+    assert b"slug already exists" in again.content.lower()
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, None])
+def test_viewers_and_people_without_a_role_cannot_manage_portals(db, role: Role | None) -> None:  # type: ignore[no-untyped-def]
+    user, client = person(role)
+    owner, _ = person(Role.STAFF)
+    portal = portal_create(actor=owner, name="Private")
+    for url in ("/portals/", "/portals/new", f"/portals/{portal.pk}/", f"/portals/{portal.pk}/edit"):
+        assert client.get(url).status_code == 403, url
+    assert client.post(f"/portals/{portal.pk}/rotate").status_code == 403
+    assert client.post(f"/portals/{portal.pk}/disable").status_code == 403
+    assert b'href="/portals/"' not in client.get("/portals/").content
+    with pytest.raises(NotAllowed):
+        portal_create(actor=user, name="Sneaky")
+    portal.refresh_from_db()
+    assert portal.is_active
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(db) -> None:  # type: ignore[no-untyped-def]
+    response = Client().get("/portals/")
+    assert response.status_code == 302
+    assert "next=/portals/" in response["Location"]
+
+
+def test_staff_see_uploads_under_the_portal_with_html_shown_as_text(db, s3_bucket) -> None:  # type: ignore[no-untyped-def]
+    user, staff = person(Role.STAFF)
+    portal = portal_create(actor=user, name=f"Evil {SCRIPT}", slug="evil", title=f"T {SCRIPT}", welcome_message=SCRIPT)
+    token = portal_tokens.token_for(portal.token_nonce)
+    visitor = visitor_client()
+    enter(visitor, token, name=f"Mallory {SCRIPT}", email="mallory@example.test")
+    upload_file(visitor, token, b"m" * 321, filename=f"{SCRIPT}.pdf")
+    for url in ("/portals/", f"/portals/{portal.pk}/", f"/portals/{portal.pk}/edit"):
+        page = staff.get(url)
+        assert page.status_code == 200
+        assert SCRIPT.encode() not in page.content, url
+        assert b"&lt;script&gt;" in page.content, url
+    detail = staff.get(f"/portals/{portal.pk}/").content.decode()
+    assert 'data-state="stored"' in detail
+    assert "Mallory &lt;script&gt;" in detail
+    assert "mallory@example.test" in detail
