@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import json
 import random
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -475,3 +476,50 @@ def test_cli_creates_a_portal_whose_printed_link_works(db, s3_bucket, settings, 
     call_command("portal_disable", "jones-family", stdout=io.StringIO())
     assert client.get(path).status_code == 410
     assert AuditEntry.objects.filter(action="portal.disabled", actor_label="cli").count() == 1
+
+
+# --- concurrency -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_registrations_cannot_overshoot_the_file_count(make_portal) -> None:  # type: ignore[no-untyped-def]
+    """Each registration re-checks the count under the portal's row lock in the
+    transaction that saves it, so racing clients get exactly the places there are."""
+    from django.db import connection
+
+    _, token = make_portal(max_files=2)
+    clients = [visitor_client() for _ in range(6)]
+    for client in clients:
+        enter(client, token)
+    barrier = threading.Barrier(len(clients))
+    statuses: list[int] = []
+
+    def register(client: Client) -> None:
+        try:
+            barrier.wait()
+            statuses.append(sign(client, token).status_code)
+        finally:
+            connection.close()  # this thread's own connection
+
+    threads = [threading.Thread(target=register, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200, 200, 400, 400, 400, 400]
+    assert Upload.objects.filter(state=UploadState.REGISTERED).count() == 2
+
+
+def test_audit_and_logs_never_hold_the_link_token(make_portal, staff_user) -> None:  # type: ignore[no-untyped-def]
+    portal, token = make_portal(password=PASSWORD)
+    portal_update(actor=staff_user, portal=portal, title="Changed")
+    portal_rotate_link(actor=staff_user, portal=portal)
+    new = portal_tokens.token_for(portal.token_nonce)
+    trail = json.dumps(list(AuditEntry.objects.values("action", "detail", "actor_label")))
+    assert {"portal.created", "portal.changed", "portal.link_rotated"} <= {
+        e["action"] for e in AuditEntry.objects.values("action")
+    }
+    assert token not in trail
+    assert new not in trail
+    assert PASSWORD not in trail
+    assert portal.password_hash not in trail
