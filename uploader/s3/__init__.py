@@ -1,0 +1,140 @@
+"""The one package that talks to AWS; callers use `from uploader import s3` and `s3.<name>`.
+
+Callers never see a botocore exception: every call maps them to the errors in
+`errors` (not there, refused, unreachable). The modules:
+- `client`: the boto3 session and clients, made once per process; the only module
+  that imports boto3;
+- `errors`: the exceptions callers catch, and `translate_errors`;
+- `presign`: pre-signed URLs and POST policies (our SigV4 signer or botocore's);
+- `objects`: objects and multipart uploads;
+- `bucket_config`: the bucket's configuration, for `manage.py setup_bucket`, and
+  the readiness probe.
+
+Every name callers use is re-exported here. To replace one in a test, patch it where
+it is defined (e.g. `uploader.s3.presign._utcnow`): the package's functions call
+each other directly, not through this namespace.
+"""
+
+from uploader.s3.bucket_config import (
+    bucket_exists,
+    create_bucket,
+    ensure_push_topic,
+    ensure_queue,
+    get_cors_rules,
+    get_encryption_rules,
+    get_lifecycle_rules,
+    get_notifications,
+    get_public_access_block,
+    ping,
+    put_cors_rules,
+    put_encryption_rules,
+    put_lifecycle_rules,
+    put_notifications,
+    put_public_access_block,
+)
+from uploader.s3.client import _client, _session, _sqs_client, boto3_client, forget_clients, sqs_client
+from uploader.s3.errors import (
+    BucketNotFound,
+    MultipartUploadNotFound,
+    ObjectNotFound,
+    StorageError,
+    StorageRefused,
+    StorageUnavailable,
+    translate_errors,
+)
+from uploader.s3.objects import (
+    ObjectHead,
+    ObjectSummary,
+    OpenMultipartUpload,
+    UploadedPart,
+    abort_multipart_upload,
+    complete_multipart_upload,
+    create_multipart_upload,
+    delete_object,
+    get_object_bytes,
+    head_object,
+    head_object_or_none,
+    list_objects,
+    list_open_multipart_uploads,
+    list_parts,
+    put_object_bytes,
+)
+from uploader.s3.presign import (
+    PresignedPost,
+    _credentials,
+    _presign_with_botocore,
+    _signer,
+    _utcnow,
+    presign_get_object,
+    presign_post_object,
+    presign_put_object,
+    presign_upload_part,
+    presign_upload_parts,
+)
+
+# The old single module's private name, kept for callers that used it.
+_translate_errors = translate_errors
+
+
+def reset_clients() -> None:
+    """Forget cached clients and the signer made from them; tests call it after
+    pointing settings at another endpoint."""
+    forget_clients()
+    _signer.cache_clear()
+
+
+__all__ = [
+    "BucketNotFound",
+    "MultipartUploadNotFound",
+    "ObjectHead",
+    "ObjectNotFound",
+    "ObjectSummary",
+    "OpenMultipartUpload",
+    "PresignedPost",
+    "StorageError",
+    "StorageRefused",
+    "StorageUnavailable",
+    "UploadedPart",
+    "_client",
+    "_credentials",
+    "_presign_with_botocore",
+    "_session",
+    "_signer",
+    "_sqs_client",
+    "_translate_errors",
+    "_utcnow",
+    "abort_multipart_upload",
+    "boto3_client",
+    "bucket_exists",
+    "complete_multipart_upload",
+    "create_bucket",
+    "create_multipart_upload",
+    "delete_object",
+    "ensure_push_topic",
+    "ensure_queue",
+    "get_cors_rules",
+    "get_encryption_rules",
+    "get_lifecycle_rules",
+    "get_notifications",
+    "get_object_bytes",
+    "get_public_access_block",
+    "head_object",
+    "head_object_or_none",
+    "list_objects",
+    "list_open_multipart_uploads",
+    "list_parts",
+    "ping",
+    "presign_get_object",
+    "presign_post_object",
+    "presign_put_object",
+    "presign_upload_part",
+    "presign_upload_parts",
+    "put_cors_rules",
+    "put_encryption_rules",
+    "put_lifecycle_rules",
+    "put_notifications",
+    "put_object_bytes",
+    "put_public_access_block",
+    "reset_clients",
+    "sqs_client",
+]

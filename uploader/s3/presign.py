@@ -1,0 +1,128 @@
+"""Pre-signed URLs and POST policies: what the browser sends straight to S3.
+
+PUTs and UploadParts are signed by `uploader.signing` (byte-identical to botocore's,
+much cheaper per URL) unless INTAKE_S3_FAST_SIGNING is off; POST policies and GETs
+go through botocore.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
+
+from uploader.s3.client import _client, _session
+from uploader.s3.errors import StorageUnavailable, translate_errors
+from uploader.signing import QueryStringSigner, SigningCredentials
+
+_PROBE_KEY = "__intake_probe__"
+
+
+@functools.cache
+def _signer() -> QueryStringSigner:
+    # Let botocore resolve the endpoint and addressing once; every later URL only
+    # differs in key, query and signature.
+    probe = _client().generate_presigned_url(
+        "get_object", Params={"Bucket": settings.INTAKE_S3_BUCKET, "Key": _PROBE_KEY}, ExpiresIn=60
+    )
+    prefix = probe.split("?", 1)[0].removesuffix(_PROBE_KEY)
+    return QueryStringSigner(object_url_prefix=prefix, region=_client().meta.region_name)
+
+
+def _credentials() -> SigningCredentials:
+    credentials = _session().get_credentials()
+    if credentials is None:
+        raise StorageUnavailable("no AWS credentials are configured")
+    # Frozen per call: role credentials refresh behind this object.
+    frozen = credentials.get_frozen_credentials()
+    return SigningCredentials(frozen.access_key, frozen.secret_key, frozen.token)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _presign_with_botocore(operation: str, params: dict[str, Any], expires_in: int) -> str:
+    return str(
+        _client().generate_presigned_url(
+            operation, Params={"Bucket": settings.INTAKE_S3_BUCKET, **params}, ExpiresIn=expires_in
+        )
+    )
+
+
+def presign_put_object(*, key: str, content_type: str, content_length: int, expires_in: int) -> str:
+    """A PUT URL whose signature binds the key, the Content-Type and the Content-Length."""
+    with translate_errors("presign PutObject"):
+        if not settings.INTAKE_S3_FAST_SIGNING:
+            return _presign_with_botocore(
+                "put_object", {"Key": key, "ContentType": content_type, "ContentLength": content_length}, expires_in
+            )
+        return _signer().presign(
+            credentials=_credentials(),
+            method="PUT",
+            key=key,
+            expires_in=expires_in,
+            now=_utcnow(),
+            headers={"content-length": str(content_length), "content-type": content_type},
+        )
+
+
+def presign_upload_part(*, key: str, upload_id: str, part_number: int, expires_in: int) -> str:
+    return presign_upload_parts(key=key, upload_id=upload_id, part_numbers=[part_number], expires_in=expires_in)[
+        part_number
+    ]
+
+
+@dataclass(frozen=True)
+class PresignedPost:
+    url: str
+    fields: dict[str, str]
+
+
+def presign_post_object(*, key: str, content_type: str, max_bytes: int, expires_in: int) -> PresignedPost:
+    """A browser form POST whose policy fixes the key and type and caps the size."""
+    with translate_errors("presign PostObject"):
+        answer = _client().generate_presigned_post(
+            Bucket=settings.INTAKE_S3_BUCKET,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+            ExpiresIn=expires_in,
+        )
+    return PresignedPost(url=str(answer["url"]), fields={k: str(v) for k, v in answer["fields"].items()})
+
+
+def presign_upload_parts(*, key: str, upload_id: str, part_numbers: list[int], expires_in: int) -> dict[int, str]:
+    """Part URLs for a batch: one clock reading and one credential lookup for all."""
+    with translate_errors("presign UploadPart"):
+        if not settings.INTAKE_S3_FAST_SIGNING:
+            return {
+                number: _presign_with_botocore(
+                    "upload_part", {"Key": key, "UploadId": upload_id, "PartNumber": number}, expires_in
+                )
+                for number in part_numbers
+            }
+        return _signer().presign_parts(
+            credentials=_credentials(),
+            key=key,
+            upload_id=upload_id,
+            part_numbers=part_numbers,
+            expires_in=expires_in,
+            now=_utcnow(),
+        )
+
+
+def presign_get_object(*, key: str, expires_in: int, filename: str | None = None) -> str:
+    params = {"Bucket": settings.INTAKE_S3_BUCKET, "Key": key}
+    if filename:
+        params["ResponseContentDisposition"] = f"attachment; filename*=UTF-8''{_rfc5987(filename)}"
+    with translate_errors("presign GetObject"):
+        return str(_client().generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in))
+
+
+def _rfc5987(value: str) -> str:
+    return quote(value, safe="")
