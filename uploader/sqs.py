@@ -29,6 +29,7 @@ MAX_BATCH = 10  # SQS's limit per receive, delete and visibility change
 # several receives are gathered, so the database and the worker see batches of this
 # size instead of 10 (the per-batch costs are most of the per-event cost).
 DEFAULT_GATHER = 50
+DEFAULT_LINGER_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -73,11 +74,33 @@ def receive(queue_url: str, *, wait_seconds: int) -> list[QueueMessage]:
     ]
 
 
-def receive_gathered(queue_url: str, *, wait_seconds: int, up_to: int = DEFAULT_GATHER) -> list[QueueMessage]:
-    """Long-poll once; while each receive comes back full, take more at once
-    (no wait) up to `up_to` messages. A quiet queue costs one receive, as before."""
+def receive_gathered(
+    queue_url: str,
+    *,
+    wait_seconds: int,
+    up_to: int = DEFAULT_GATHER,
+    linger_seconds: float = DEFAULT_LINGER_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[QueueMessage]:
+    """Long-poll once, then gather more (receives without wait) up to `up_to`.
+
+    While receives come back full, the next follows at once. After a partial one,
+    the consumer waits once until `linger_seconds` after the first receive and
+    takes what arrived meanwhile: under a steady load a receive returns the few
+    messages of the last milliseconds, and each batch costs about the same to
+    ingest, enqueue, apply and delete whatever its size. A quiet queue costs one
+    more receive per message and at most `linger_seconds` of latency.
+    """
     messages = receive(queue_url, wait_seconds=wait_seconds)
-    while len(messages) % MAX_BATCH == 0 and 0 < len(messages) < up_to:
+    deadline = clock() + linger_seconds
+    last = len(messages)
+    while 0 < len(messages) < up_to:
+        if last < MAX_BATCH:
+            pause = deadline - clock()
+            if pause <= 0:
+                break
+            sleep(pause)
         try:
             more = receive(queue_url, wait_seconds=0)
         except s3.StorageUnavailable:
@@ -85,6 +108,7 @@ def receive_gathered(queue_url: str, *, wait_seconds: int, up_to: int = DEFAULT_
         if not more:
             break
         messages.extend(more)
+        last = len(more)
     return messages
 
 

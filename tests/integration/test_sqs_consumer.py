@@ -160,3 +160,30 @@ def test_a_full_queue_is_ingested_in_gathered_batches_and_every_message_deleted(
     upload.refresh_from_db()
     assert upload.state == UploadState.STORED
     assert UploadEvent.objects.filter(key=upload.key).count() == 1
+
+
+def test_after_a_partial_receive_the_consumer_lingers_once_then_takes_what_arrived() -> None:
+    def batch(n: int) -> list[sqs.QueueMessage]:
+        return [sqs.QueueMessage(message_id=str(i), receipt_handle=str(i), body="{}", receive_count=1) for i in range(n)]
+
+    now = [0.0]
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        now[0] += seconds
+
+    answers = iter([batch(3), batch(10), batch(4), batch(10)])
+    with mock.patch("uploader.sqs.receive", side_effect=lambda *a, **k: next(answers)) as receive:
+        messages = sqs.receive_gathered("q", wait_seconds=20, up_to=50, linger_seconds=0.05, clock=lambda: now[0], sleep=sleep)
+    assert len(messages) == 17, "3, then (after lingering) a full 10, then a partial 4 past the deadline ends it"
+    assert pauses == [0.05]
+    assert [call.kwargs["wait_seconds"] for call in receive.call_args_list] == [20, 0, 0]
+
+    quiet = iter([batch(1), []])
+    with mock.patch("uploader.sqs.receive", side_effect=lambda *a, **k: next(quiet)):
+        assert len(sqs.receive_gathered("q", wait_seconds=20, linger_seconds=0.05, clock=lambda: now[0], sleep=sleep)) == 1
+    empty = iter([[]])
+    with mock.patch("uploader.sqs.receive", side_effect=lambda *a, **k: next(empty)) as receive:
+        assert sqs.receive_gathered("q", wait_seconds=20, clock=lambda: now[0], sleep=sleep) == []
+    assert receive.call_count == 1, "an empty long poll is not followed by another receive"

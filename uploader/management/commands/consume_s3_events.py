@@ -28,7 +28,13 @@ class Command(BaseCommand):
             "--gather",
             type=int,
             default=sqs.DEFAULT_GATHER,
-            help="While the queue is full, ingest up to this many messages together (default %(default)s).",
+            help="Ingest up to this many messages together while the queue has them (default %(default)s).",
+        )
+        parser.add_argument(
+            "--linger-ms",
+            type=int,
+            default=round(sqs.DEFAULT_LINGER_SECONDS * 1000),
+            help="After a partial receive, wait this long once to gather more (default %(default)s; 0: never).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -54,7 +60,10 @@ class Command(BaseCommand):
         while not stopping:
             try:
                 messages = sqs.receive_gathered(
-                    queue_url, wait_seconds=max(0, min(options["wait"], 20)), up_to=max(1, options["gather"])
+                    queue_url,
+                    wait_seconds=max(0, min(options["wait"], 20)),
+                    up_to=max(1, options["gather"]),
+                    linger_seconds=max(0, options["linger_ms"]) / 1000,
                 )
             except s3.StorageUnavailable as exc:
                 logger.warning("consumer: SQS unavailable (%s); retrying", exc)
