@@ -126,7 +126,10 @@ def portal_page(request: HttpRequest, portal: Portal, visitor: Visitor, token: s
         "partSize": settings.INTAKE_PART_SIZE_BYTES,
     }
     return _render(
-        request, "portal/upload.html", portal, {"visitor": visitor, "upload_config": upload_config, "token": token}
+        request,
+        "portal/upload.html",
+        portal,
+        {"visitor": visitor, "upload_config": upload_config, "token": token, "files_left": files_left},
     )
 
 

@@ -293,6 +293,7 @@ def test_file_count_counts_uploads_in_flight(make_portal) -> None:  # type: igno
     other = visitor_client()
     enter(other, token)
     assert sign(other, token).status_code == 400
+    assert b"received all the files it accepts" in client.get(f"/p/{token}/").content
     # An aborted upload frees its place.
     m = multipart.json()
     assert client.delete(f"/p/{token}/api/s3/multipart/{m['uploadId']}?key={m['key']}").status_code == 200
