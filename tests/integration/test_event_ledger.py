@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 import time
@@ -191,6 +192,9 @@ def test_a_batch_with_duplicates_and_two_uploads_has_one_effect_each(webhook: Cl
         event = UploadEvent.objects.get(key=upload.key)
         assert (event.outcome, event.upload_id, event.detail) == (EventOutcome.APPLIED, upload.pk, "upload is stored")
         assert event.applied_at is not None
+        assert (event.event_time, event.size, event.raw["sequencer"]) == (
+            dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC), size, event.sequencer
+        )
     entry = AuditEntry.objects.filter(upload=first).get()
     assert (entry.actor_label, entry.detail["sequencer"]) == ("s3-event", "0055AED6DCD90281E5")
 
@@ -272,3 +276,15 @@ def test_a_batch_waits_for_an_upload_locked_by_another_transaction_and_sees_its_
     assert _actions(busy) == ["upload.stored"], "one effect: the complete call's"
     assert AuditEntry.objects.get(upload=busy).actor_label != "s3-event"
     assert (free.state, _actions(free)) == (UploadState.STORED, ["upload.stored"])
+
+
+def test_an_event_without_size_sequencer_or_time_is_stored_and_applied_by_a_head(webhook: Client, staff_client: Client) -> None:
+    upload = _registered_and_uploaded(staff_client)
+    record = json.loads(_message(upload.key))["Records"][0]
+    del record["eventTime"], record["s3"]["object"]["size"], record["s3"]["object"]["sequencer"]
+    ids = _ingest_pending(json.dumps({"Records": [record]}))
+    event = UploadEvent.objects.get(pk=ids[0])
+    assert (event.size, event.event_time, event.sequencer, event.raw["key"]) == (None, None, "", upload.key)
+    assert apply_object_events(ids) == {EventOutcome.APPLIED: 1}
+    upload.refresh_from_db()
+    assert (upload.state, upload.stored_size) == (UploadState.STORED, 3)
