@@ -24,6 +24,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from django.core.exceptions import ImproperlyConfigured
 
 from dashboard import tokens
 from dashboard.tokens import (
@@ -808,7 +809,7 @@ def test_pool_from_settings(settings: Any) -> None:
     assert tokens.jwks_cache_for(pool) is tokens.jwks_cache_for(pool)
 
     settings.INTAKE_COGNITO_REGION = "us-east-1"
-    with pytest.raises(tokens.ImproperlyConfigured):
+    with pytest.raises(ImproperlyConfigured):
         tokens.pool_from_settings()
 
 
