@@ -6,9 +6,10 @@ import re
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from config.request_context import ActorContext, acting
+from config.request_context import ActorContext, acting, client_ip
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -23,7 +24,8 @@ class RequestContextMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        context = ActorContext(request_id=request_id, ip_address=request.META.get("REMOTE_ADDR") or None, request=request)
+        address = client_ip(request.META, trusted_proxies=settings.INTAKE_TRUSTED_PROXIES)
+        context = ActorContext(request_id=request_id, ip_address=address, request=request)
         with acting(context):
             response = self.get_response(request)
         response["X-Request-ID"] = request_id

@@ -50,6 +50,17 @@ def acting_as_system(name: str, *, request_id: str | None = None) -> Iterator[Ac
         yield context
 
 
+def client_ip(meta: dict[str, Any], *, trusted_proxies: int) -> str | None:
+    """The client's address. Behind `trusted_proxies` proxies (a load balancer, a CDN)
+    it is the entry that many hops from the right of X-Forwarded-For: entries further
+    left were written by the client and prove nothing. With none, REMOTE_ADDR."""
+    if trusted_proxies > 0:
+        hops = [h.strip() for h in str(meta.get("HTTP_X_FORWARDED_FOR", "")).split(",") if h.strip()]
+        if len(hops) >= trusted_proxies:
+            return hops[-trusted_proxies]
+    return meta.get("REMOTE_ADDR") or None
+
+
 class RequestIdLogFilter(logging.Filter):
     """Adds `request_id` to every log record ("-" outside a request or task)."""
 

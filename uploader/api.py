@@ -154,7 +154,13 @@ def _principal(request: HttpRequest) -> UploadPrincipal:
 
 
 def upload_location(request: HttpRequest, upload: Upload) -> str:
-    return request.build_absolute_uri(reverse("uploader:upload-detail", args=[upload.id]))
+    """Where the caller can read the upload: under the portal for a portal visitor."""
+    match = request.resolver_match
+    if match is not None and "portal_token" in match.kwargs:
+        path = reverse("portal:api:upload-detail", kwargs={"portal_token": match.kwargs["portal_token"], "upload_id": upload.id})
+    else:
+        path = reverse("uploader:upload-detail", args=[upload.id])
+    return request.build_absolute_uri(path)
 
 
 def upload_as_json(request: HttpRequest, upload: Upload) -> dict[str, Any]:

@@ -24,10 +24,13 @@ def audit_record(*, action: str, upload: Upload | None = None, detail: dict[str,
     if user is None and context.request is not None:
         user = getattr(context.request, "user", None)
     authenticated = user is not None and getattr(user, "is_authenticated", False)
+    # A caller with no user (a portal visitor) is named by its principal.
+    principal = getattr(context.request, "intake_principal", None) if context.request is not None else None
+    anonymous_label = getattr(principal, "audit_label", "") or context.system_actor
     entry = AuditEntry(
         action=action,
         actor=user if authenticated else None,
-        actor_label=user.get_username() if authenticated else context.system_actor,
+        actor_label=user.get_username() if authenticated else anonymous_label,
         upload=upload,
         request_id=context.request_id,
         ip_address=context.ip_address,

@@ -20,6 +20,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         403: "The caller's role or token scopes do not allow this, or a cross-site request.",
         404: "No such upload for this caller (someone else's upload looks the same).",
         409: "The upload is in a state that does not allow this call.",
+        429: "Too many requests from this address (portals); `Retry-After` says when to try again.",
         503: "S3 cannot be reached; try again.",
     }
     return {str(status): _answer(meaning[status], _ERROR) for status in statuses}
@@ -41,7 +42,18 @@ DOCUMENT: dict[str, Any] = {
             "send `Authorization: Bearer <Cognito access token>` instead."
         ),
     },
-    "servers": [{"url": "/api"}],
+    "servers": [
+        {"url": "/api", "description": "Staff (session) and machine clients (Bearer)"},
+        {
+            "url": "/p/{portalToken}/api",
+            "description": (
+                "A client portal: the /s3 calls and GET /uploads/{id} only, for a browser session that has "
+                "opened the portal page (password and name/e-mail when the portal asks). Limits are the "
+                "portal's; a visitor sees only what that session uploaded; 429 when rate-limited."
+            ),
+            "variables": {"portalToken": {"default": "token", "description": "The token in the portal's link."}},
+        },
+    ],
     "security": [{"staffSession": []}, {"cognitoAccessToken": []}],
     "paths": {
         "/s3/params": {
@@ -59,7 +71,7 @@ DOCUMENT: dict[str, Any] = {
                     {"name": "size", "in": "query", "schema": {"type": "integer", "minimum": 1}},
                     {"name": "metadata[size]", "in": "query", "schema": {"type": "integer", "minimum": 1}},
                 ],
-                "responses": {"200": _answer("The signed request", {"$ref": "#/components/schemas/SignedRequest"}), **_errors(400, 401, 403, 503)},
+                "responses": {"200": _answer("The signed request", {"$ref": "#/components/schemas/SignedRequest"}), **_errors(400, 401, 403, 429, 503)},
             }
         },
         "/s3/complete": {
@@ -93,7 +105,7 @@ DOCUMENT: dict[str, Any] = {
                         "required": ["key", "uploadId"],
                         "properties": {"key": {"type": "string"}, "uploadId": {"type": "string"}, "id": {"type": "string", "format": "uuid"}},
                     }),
-                    **_errors(400, 401, 403, 503),
+                    **_errors(400, 401, 403, 429, 503),
                 },
             }
         },

@@ -21,6 +21,7 @@ from django.db.models import Q
 from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from config.request_context import client_ip
 from dashboard.roles import Permission
 from uploader import portal_selectors
 from uploader.errors import UploadError
@@ -66,7 +67,9 @@ class RateLimited(UploadError):
 
 
 def client_address(request: HttpRequest) -> str:
-    return str(request.META.get("REMOTE_ADDR") or "unknown")
+    """The address rate limits count by: the client's, behind INTAKE_TRUSTED_PROXIES
+    proxies, not the load balancer's (which would make every client share one count)."""
+    return client_ip(request.META, trusted_proxies=settings.INTAKE_TRUSTED_PROXIES) or "unknown"
 
 
 def rate_limit(request: HttpRequest, *, bucket: str, rate: tuple[int, int]) -> None:

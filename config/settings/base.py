@@ -193,6 +193,10 @@ if INTAKE_OIDC_ENABLED:
         "/.well-known/jwks.json"
     )
 
+# How many proxies (load balancer, CloudFront) sit in front of Django and append to
+# X-Forwarded-For. 0: the client is REMOTE_ADDR. Audit entries and rate limits use it.
+INTAKE_TRUSTED_PROXIES = env_int("INTAKE_TRUSTED_PROXIES", 0, minimum=0)
+
 # --- I18N / static -------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")

@@ -30,6 +30,11 @@ if not env.list("INTAKE_CORS_ALLOWED_ORIGINS", default=[]):
         "INTAKE_CORS_ALLOWED_ORIGINS is required in production: browsers upload straight "
         "to the bucket, which must allow the site's origin"
     )
+if not env.str("INTAKE_PUBLIC_BASE_URL", default="").startswith("https://"):
+    raise ImproperlyConfigured(
+        "INTAKE_PUBLIC_BASE_URL is required in production (https://…): portal links printed by "
+        "manage.py portal_create and shown to staff start with it"
+    )
 if CELERY_BROKER_URL == "filesystem://":
     raise ImproperlyConfigured(
         "CELERY_BROKER_URL or REDIS_URL is required in production: the filesystem broker "

@@ -185,6 +185,8 @@ def test_client_upload_is_recorded_under_the_portal_with_identity_and_ip(make_po
     assert entry.detail["uploader_email"] == "ann@example.test"
     assert entry.detail["portal"] == portal.pk
     assert entry.ip_address == client.defaults["REMOTE_ADDR"]
+    assert entry.actor is None
+    assert entry.actor_label == "portal:smith-co"
 
     confirmation = client.get(f"/p/{token}/done")
     assert confirmation.status_code == 200
@@ -412,6 +414,21 @@ def test_password_and_signing_rate_limits(make_portal, settings) -> None:  # typ
     assert limited.json()["code"] == "rate_limited"
     _wait_for_fresh_window(2)
     assert sign(client, token).status_code == 200
+
+
+def test_behind_a_proxy_clients_are_counted_by_their_own_address(make_portal, settings) -> None:  # type: ignore[no-untyped-def]
+    """With one trusted proxy, the rate limit counts the address the proxy saw, not the
+    proxy's own (shared by everyone) nor what a client wrote into the header itself."""
+    _, token = make_portal()
+    settings.INTAKE_PORTAL_RATE_PAGE = (2, 2)
+    settings.INTAKE_TRUSTED_PROXIES = 1
+    proxy = Client(REMOTE_ADDR="10.0.0.1")
+    _wait_for_fresh_window(2)
+    for _ in range(2):
+        assert proxy.get(f"/p/{token}/", HTTP_X_FORWARDED_FOR="203.0.113.7").status_code == 200
+    assert proxy.get(f"/p/{token}/", HTTP_X_FORWARDED_FOR="203.0.113.7").status_code == 429
+    # Another client behind the same proxy still gets in, even one forging a left entry.
+    assert proxy.get(f"/p/{token}/", HTTP_X_FORWARDED_FOR="203.0.113.7, 198.51.100.9").status_code == 200
 
 
 def _wait_for_fresh_window(window: int) -> None:

@@ -53,6 +53,11 @@ def _call(client: Client, action: str, upload: Upload) -> int:
         "open Django admin": lambda: client.get("/admin/"),
         "read the audit log in admin": lambda: client.get("/admin/uploader/auditentry/"),
         "manage users in admin": lambda: client.get("/admin/auth/user/"),
+        "list portals": lambda: client.get("/portals/"),
+        "open the new-portal form": lambda: client.get("/portals/new"),
+        "create a portal": lambda: client.post(
+            "/portals/new", {"name": f"P {uuid.uuid4().hex[:6]}", "title": "Send us files", "brand_colour": "#0b6e4f"}
+        ),
     }
     return int(calls[action]().status_code)
 
@@ -68,6 +73,9 @@ MATRIX: dict[str, tuple[int, int, int, int, int]] = {
     "open Django admin": (200, 200, 302, 302, 302),
     "read the audit log in admin": (200, 403, 302, 302, 302),
     "manage users in admin": (200, 403, 302, 302, 302),
+    "list portals": (200, 200, 403, 403, 302),
+    "open the new-portal form": (200, 200, 403, 403, 302),
+    "create a portal": (302, 302, 403, 403, 302),
 }
 
 

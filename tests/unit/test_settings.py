@@ -23,6 +23,7 @@ MINIMAL_PRODUCTION_ENV = {
     "INTAKE_COGNITO_CLIENT_ID": "4s1mpl3cl13nt1d0000000000",
     "INTAKE_COGNITO_CLIENT_SECRET": "s" * 51,
     "INTAKE_COGNITO_DOMAIN": "auth.files.example.test",
+    "INTAKE_PUBLIC_BASE_URL": "https://files.example.test",
 }
 
 
@@ -42,7 +43,10 @@ def test_production_settings_load_from_a_minimal_environment() -> None:
 
 @pytest.mark.parametrize(
     "missing",
-    ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "INTAKE_S3_BUCKET", "INTAKE_CORS_ALLOWED_ORIGINS", "REDIS_URL"],
+    [
+        "DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "INTAKE_S3_BUCKET", "INTAKE_CORS_ALLOWED_ORIGINS",
+        "REDIS_URL", "INTAKE_PUBLIC_BASE_URL",
+    ],
 )
 def test_production_settings_name_the_missing_variable(missing: str) -> None:
     env = {k: v for k, v in MINIMAL_PRODUCTION_ENV.items() if k != missing}
@@ -99,3 +103,21 @@ def test_with_cognito_and_no_password_sign_in_only_the_cognito_backend_is_active
         "https://auth.files.example.test/oauth2/authorize",
         "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123/.well-known/jwks.json",
     ]
+
+
+@pytest.mark.parametrize(
+    ("meta", "trusted", "expected"),
+    [
+        ({"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "6.6.6.6"}, 0, "10.0.0.1"),
+        ({"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.7"}, 1, "203.0.113.7"),
+        # The client wrote the left entry itself; one proxy appended the right one.
+        ({"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "6.6.6.6, 203.0.113.7"}, 1, "203.0.113.7"),
+        ({"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "6.6.6.6, 203.0.113.7, 10.0.0.1"}, 2, "203.0.113.7"),
+        # Fewer hops than proxies: the header is not what the proxies would write.
+        ({"REMOTE_ADDR": "10.0.0.1"}, 1, "10.0.0.1"),
+    ],
+)
+def test_client_ip_counts_trusted_proxies_from_the_right(meta: dict[str, str], trusted: int, expected: str) -> None:
+    from config.request_context import client_ip
+
+    assert client_ip(meta, trusted_proxies=trusted) == expected
