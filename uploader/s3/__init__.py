@@ -137,4 +137,5 @@ __all__ = [
     "put_public_access_block",
     "reset_clients",
     "sqs_client",
+    "translate_errors",
 ]

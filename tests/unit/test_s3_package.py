@@ -1,0 +1,114 @@
+"""uploader.s3 is a package now; its callers still see one namespace, and boto3 stays in one module."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from uploader import s3
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Everything the single module offered that callers (app, tests, benchmarks) use.
+NAMES = [
+    "BucketNotFound",
+    "MultipartUploadNotFound",
+    "ObjectHead",
+    "ObjectNotFound",
+    "ObjectSummary",
+    "OpenMultipartUpload",
+    "PresignedPost",
+    "StorageError",
+    "StorageRefused",
+    "StorageUnavailable",
+    "UploadedPart",
+    "abort_multipart_upload",
+    "boto3_client",
+    "bucket_exists",
+    "complete_multipart_upload",
+    "create_bucket",
+    "create_multipart_upload",
+    "delete_object",
+    "ensure_push_topic",
+    "ensure_queue",
+    "get_cors_rules",
+    "get_encryption_rules",
+    "get_lifecycle_rules",
+    "get_notifications",
+    "get_object_bytes",
+    "get_public_access_block",
+    "head_object",
+    "head_object_or_none",
+    "list_objects",
+    "list_open_multipart_uploads",
+    "list_parts",
+    "ping",
+    "presign_get_object",
+    "presign_post_object",
+    "presign_put_object",
+    "presign_upload_part",
+    "presign_upload_parts",
+    "put_cors_rules",
+    "put_encryption_rules",
+    "put_lifecycle_rules",
+    "put_notifications",
+    "put_object_bytes",
+    "put_public_access_block",
+    "reset_clients",
+    "sqs_client",
+    "translate_errors",
+    "_client",
+    "_credentials",
+    "_presign_with_botocore",
+    "_session",
+    "_signer",
+    "_sqs_client",
+    "_translate_errors",
+    "_utcnow",
+]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_name_is_on_the_package(name: str) -> None:
+    assert getattr(s3, name) is not None
+
+
+def test_all_lists_exactly_the_reexported_names() -> None:
+    assert set(s3.__all__) == set(NAMES)
+
+
+def _imports_boto3(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import) and any(alias.name.split(".")[0] == "boto3" for alias in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "boto3":
+            return True
+    return False
+
+
+def test_only_the_client_module_imports_boto3() -> None:
+    importers = {
+        str(path.relative_to(ROOT))
+        for folder in ("uploader", "dashboard", "config")
+        for path in (ROOT / folder).rglob("*.py")
+        if _imports_boto3(path)
+    }
+    assert importers == {"uploader/s3/client.py"}
+
+
+def test_reset_clients_forgets_the_clients_and_the_signer(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.INTAKE_S3_ENDPOINT_URL = "http://127.0.0.1:9"
+    settings.INTAKE_S3_ADDRESSING_STYLE = "path"
+    settings.INTAKE_S3_BUCKET = "b"
+    settings.INTAKE_S3_REGION = "us-east-1"
+    s3.reset_clients()
+    try:
+        first = s3._signer()  # no request: the probe URL is only signed
+        assert s3._signer() is first
+        s3.reset_clients()
+        assert s3._signer.cache_info().currsize == 0
+        assert s3._client.cache_info().currsize == 0
+        assert s3._session.cache_info().currsize == 0
+        assert s3._signer() is not first
+    finally:
+        s3.reset_clients()
