@@ -309,7 +309,7 @@ def _apply(event: UploadEvent) -> str:
 
 # The common case, applied set-based: a create with a sequencer and a size (so no HEAD
 # is needed), alone for its key in the batch, for an upload still waiting for its
-# object, newer than what was applied, and within the upload's limits.
+# object and not from a portal, newer than what was applied, and within the limits.
 _WAITING = frozenset({UploadState.REGISTERED, UploadState.UPLOADING})
 _STORED_DETAIL = f"upload is {UploadState.STORED}"
 
@@ -322,7 +322,8 @@ def events_apply(*, event_ids: Iterable[int]) -> dict[str, int]:
     order), so two batches, or a batch and `event_apply` (one event, then its
     upload), always lock in the same order and cannot deadlock. Every other event
     (a delete, no sequencer or size, an object nobody registered, a second event for
-    the same key, an upload already stored, a stale sequencer, broken limits) then
+    the same key, a portal's upload, an upload already stored, a stale sequencer,
+    broken limits) then
     goes through `event_apply` one by one, in sequencer order. If the batch transaction
     fails, nothing of it is kept and a retry starts again.
     Returns how many events got each outcome ("unchanged": applied before).
@@ -358,13 +359,16 @@ def _apply_common_case(ids: list[int], outcomes: Counter[str]) -> list[int]:
             for upload in Upload.objects.select_for_update()
             .filter(key__in=[e.key for e in candidates])
             .order_by("pk")
-            .only("pk", "key", "state", "declared_size", "last_sequencer")
+            .only("pk", "key", "state", "declared_size", "last_sequencer", "portal_id")
         }
         applied: list[tuple[UploadEvent, Upload]] = []
         for event in candidates:
             upload = uploads.get(event.key)
             if (
                 upload is not None
+                # A portal's uploads have the portal's own limits (per file and in
+                # total, under its row lock): upload_apply_stored_object checks them.
+                and upload.portal_id is None
                 and upload.state in _WAITING
                 and sequencer_is_newer(event.sequencer, upload.last_sequencer)
                 and not check_stored(limits, declared_size=upload.declared_size, stored_size=event.size or 0)

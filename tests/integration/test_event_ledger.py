@@ -18,7 +18,7 @@ from django.test import Client
 
 from uploader import s3
 from uploader.ledger import events_ingest_many
-from uploader.models import AuditEntry, EventOutcome, EventSource, Upload, UploadEvent, UploadState
+from uploader.models import AuditEntry, EventOutcome, EventSource, Portal, Upload, UploadEvent, UploadState
 from uploader.services import upload_apply_stored_object
 from uploader.tasks import apply_object_events
 
@@ -288,3 +288,20 @@ def test_an_event_without_size_sequencer_or_time_is_stored_and_applied_by_a_head
     assert apply_object_events(ids) == {EventOutcome.APPLIED: 1}
     upload.refresh_from_db()
     assert (upload.state, upload.stored_size) == (UploadState.STORED, 3)
+
+
+def test_a_portal_upload_in_a_batch_is_held_to_its_portals_limits(webhook: Client) -> None:
+    portal = Portal.objects.create(
+        name="Acme", slug="acme", token_nonce="n" * 32, token_digest="d" * 64, title="Acme", max_file_bytes=2
+    )
+    from_portal = _waiting_upload("client.txt")
+    Upload.objects.filter(pk=from_portal.pk).update(portal=portal, scope="acme")
+    staff = _waiting_upload("staff.txt")
+    ids = _ingest_pending(_message(from_portal.key), _message(staff.key))
+
+    assert apply_object_events(ids) == {EventOutcome.APPLIED: 2}
+    from_portal.refresh_from_db()
+    staff.refresh_from_db()
+    assert from_portal.state == UploadState.REJECTED, "3 bytes are within the site's limits, not the portal's 2"
+    assert _actions(from_portal) == ["upload.rejected"]
+    assert (staff.state, _actions(staff)) == (UploadState.STORED, ["upload.stored"])

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import time
+from collections.abc import Iterator
 from unittest import mock
 
 import pytest
@@ -183,7 +184,7 @@ def test_after_a_partial_receive_the_consumer_lingers_once_then_takes_what_arriv
     quiet = iter([batch(1), []])
     with mock.patch("uploader.sqs.receive", side_effect=lambda *a, **k: next(quiet)):
         assert len(sqs.receive_gathered("q", wait_seconds=20, linger_seconds=0.05, clock=lambda: now[0], sleep=sleep)) == 1
-    empty = iter([[]])
+    empty: Iterator[list[sqs.QueueMessage]] = iter([[]])
     with mock.patch("uploader.sqs.receive", side_effect=lambda *a, **k: next(empty)) as receive:
         assert sqs.receive_gathered("q", wait_seconds=20, clock=lambda: now[0], sleep=sleep) == []
     assert receive.call_count == 1, "an empty long poll is not followed by another receive"
