@@ -14,9 +14,14 @@ app.autodiscover_tasks()
 
 @task_prerun.connect
 @task_postrun.connect
-def _close_old_connections(**kwargs: object) -> None:
+def _close_old_connections(task: object = None, **kwargs: object) -> None:
     """What Django does around each request: drop connections that are broken or
-    older than CONN_MAX_AGE, keep the rest for the next task."""
+    older than CONN_MAX_AGE, keep the rest for the next task. Not for a task run
+    eagerly inside a request (its connection belongs to the request, which may be
+    inside a transaction)."""
     from django.db import close_old_connections
+
+    if getattr(getattr(task, "request", None), "is_eager", False):
+        return
 
     close_old_connections()

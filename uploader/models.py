@@ -103,6 +103,8 @@ class Upload(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     stored_at = models.DateTimeField(null=True, blank=True)
+    # When the portal's notification targets were told this file arrived (digest).
+    notified_at = models.DateTimeField(null=True, blank=True)
     # The newest S3 event sequencer applied to this key; older events are stale.
     last_sequencer = models.CharField(max_length=64, blank=True, default="")
     # Portal uploads: which portal, who the visitor said they were, and the random
@@ -118,6 +120,12 @@ class Upload(models.Model):
             models.Index(fields=["owner", "state"]),
             models.Index(fields=["state", "created_at"]),
             models.Index(fields=["multipart_upload_id"]),
+            # The notifier's work list stays small however many files are kept.
+            models.Index(
+                fields=["portal"],
+                condition=models.Q(notified_at__isnull=True, state="stored", portal__isnull=False),
+                name="upload_portal_unnotified",
+            ),
         ]
 
     def __str__(self) -> str:

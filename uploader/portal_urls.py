@@ -29,5 +29,6 @@ urlpatterns = [
     path("unlock", portal_views.portal_unlock, name="unlock"),
     path("identify", portal_views.portal_identify, name="identify"),
     path("done", portal_views.portal_done, name="done"),
+    path("receipt", portal_views.portal_receipt, name="receipt"),
     path("api/", include(contract_patterns)),
 ]

@@ -12,13 +12,14 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
-from uploader import portal_selectors
+from uploader import portal_selectors, tasks
 from uploader.models import Portal, UploadState
 from uploader.portal_access import (
     PortalClosed,
@@ -184,5 +185,17 @@ def portal_done(request: HttpRequest, portal: Portal, visitor: Visitor, token: s
             "arrived": [u for u in uploads if u.state == UploadState.STORED],
             "refused": [u for u in uploads if u.state == UploadState.REJECTED],
             "unfinished": [u for u in uploads if u.state in {UploadState.REGISTERED, UploadState.UPLOADING}],
+            "receipt_sent": request.GET.get("receipt") == "sent",
         },
     )
+
+
+@require_POST
+@portal_view("receipt")
+def portal_receipt(request: HttpRequest, portal: Portal, visitor: Visitor, token: str) -> HttpResponse:
+    """E-mail the visitor the list of what arrived (to the address they gave)."""
+    if not visitor.identified or not visitor.email:
+        return redirect("portal:done", portal_token=token)
+    portal_id, visitor_id = portal.pk, visitor.visitor_id
+    transaction.on_commit(lambda: tasks.send_portal_receipt.delay(portal_id, visitor_id))
+    return redirect(f"{reverse('portal:done', kwargs={'portal_token': token})}?receipt=sent")

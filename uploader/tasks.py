@@ -6,7 +6,8 @@ from celery import shared_task
 from django.conf import settings
 
 from config.request_context import acting_as_system
-from uploader import ledger, reconcile, s3
+from uploader import ledger, notifications, reconcile, s3
+from uploader.models import Portal, Upload
 
 
 @shared_task(
@@ -31,3 +32,29 @@ def reconcile_uploads() -> dict[str, int]:
     with acting_as_system("reconcile"):
         report = reconcile.reconcile(older_than=dt.timedelta(hours=settings.INTAKE_RECONCILE_AFTER_HOURS))
     return {"fixed": report.fixed}
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=30, retry_jitter=True, max_retries=5)
+def notify_portal_uploads() -> dict[str, int]:
+    """Celery beat runs this every INTAKE_NOTIFY_INTERVAL_SECONDS: one digest e-mail
+    per portal for the files stored since the last run. A mail server that cannot be
+    reached (OSError) is retried; nothing is marked sent until it was."""
+    with acting_as_system("notifier"):
+        report = notifications.portal_notify_pending()
+    return {"portals": report.portals, "files": report.files, "emails": report.emails}
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=30, retry_jitter=True, max_retries=5)
+def send_portal_receipt(portal_id: int, visitor_id: str) -> int:
+    """The receipt a client asked for on the confirmation page. Takes ids; reads the
+    address the visitor gave from their uploads, never from the task's arguments."""
+    portal = Portal.objects.get(pk=portal_id)
+    latest = (
+        Upload.objects.filter(portal=portal, portal_visitor=visitor_id).exclude(uploader_email="").order_by("-created_at").first()
+    )
+    if latest is None:
+        return 0
+    with acting_as_system("notifier"):
+        return notifications.portal_send_receipt(
+            portal=portal, visitor_id=visitor_id, email=latest.uploader_email, name=latest.uploader_name
+        )

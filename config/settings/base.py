@@ -213,6 +213,13 @@ STORAGES = {
 # --- E-mail ------------------------------------------------------------------------
 EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="intake@localhost")
+EMAIL_HOST = env.str("DJANGO_EMAIL_HOST", default="localhost")
+EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env.str("DJANGO_EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("DJANGO_EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("DJANGO_EMAIL_USE_TLS", default=False)
+# A mail server that hangs must not hold a worker (or the notifier's row locks).
+EMAIL_TIMEOUT = env_int("DJANGO_EMAIL_TIMEOUT", 10, minimum=1)
 
 # --- S3 -----------------------------------------------------------------------------
 # Credentials come from boto3's usual chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
@@ -325,11 +332,18 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000, minimum=0)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# How often arrived files are e-mailed to portals' notification targets (one digest
+# per portal per run).
+INTAKE_NOTIFY_INTERVAL_SECONDS = env_int("INTAKE_NOTIFY_INTERVAL_SECONDS", 60, minimum=5)
 CELERY_BEAT_SCHEDULE = {
     "reconcile-uploads": {
         "task": "uploader.tasks.reconcile_uploads",
         "schedule": INTAKE_RECONCILE_INTERVAL_MINUTES * 60.0,
-    }
+    },
+    "notify-portal-uploads": {
+        "task": "uploader.tasks.notify_portal_uploads",
+        "schedule": float(INTAKE_NOTIFY_INTERVAL_SECONDS),
+    },
 }
 
 # --- Logging ------------------------------------------------------------------------
@@ -374,3 +388,5 @@ def env_rate(name: str, default: str) -> tuple[int, int]:
 INTAKE_PORTAL_RATE_PAGE = env_rate("INTAKE_PORTAL_RATE_PAGE", "120/60")
 INTAKE_PORTAL_RATE_PASSWORD = env_rate("INTAKE_PORTAL_RATE_PASSWORD", "10/300")
 INTAKE_PORTAL_RATE_API = env_rate("INTAKE_PORTAL_RATE_API", "600/60")
+# Receipt e-mails a client may ask for, per address (each lists all their files).
+INTAKE_PORTAL_RATE_RECEIPT = env_rate("INTAKE_PORTAL_RATE_RECEIPT", "5/3600")
