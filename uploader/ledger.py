@@ -323,9 +323,8 @@ def events_apply(*, event_ids: Iterable[int]) -> dict[str, int]:
     upload), always lock in the same order and cannot deadlock. Every other event
     (a delete, no sequencer or size, an object nobody registered, a second event for
     the same key, a portal's upload, an upload already stored, a stale sequencer,
-    broken limits) then
-    goes through `event_apply` one by one, in sequencer order. If the batch transaction
-    fails, nothing of it is kept and a retry starts again.
+    broken limits) then goes through `event_apply` one by one, in sequencer order.
+    If the batch transaction fails, nothing of it is kept and a retry starts again.
     Returns how many events got each outcome ("unchanged": applied before).
     """
     ids = sorted(set(event_ids))
@@ -387,8 +386,9 @@ def _apply_common_case(ids: list[int], outcomes: Counter[str]) -> list[int]:
 
 def _write_stored(applied: list[tuple[UploadEvent, Upload]], now: dt.datetime) -> None:
     """Uploads -> stored, one audit entry each, events -> applied: on PostgreSQL
-    three statements for the lot (UPDATE ... FROM jsonb_to_recordset; Django's bulk_update
-    builds a CASE per row and column and costs more than the per-event path)."""
+    three statements for the lot (UPDATE ... FROM jsonb_to_recordset; Django's
+    bulk_update builds a CASE per row and column and costs more than the per-event
+    path). Audit entries are built as `audit_record` builds them, for a task."""
     context = current() or ActorContext(request_id="")
     AuditEntry.objects.bulk_create(
         AuditEntry(
