@@ -14,7 +14,9 @@ from dashboard.access import page_requires
 from dashboard.portal_forms import PortalForm
 from dashboard.roles import Permission
 from uploader import portal_selectors
+from uploader.errors import UploadError
 from uploader.models import Portal
+from uploader.portal_branding import portal_logo_url, portal_remove_logo, portal_set_logo
 from uploader.portal_limits import limits_summary
 from uploader.portals import (
     portal_create,
@@ -72,6 +74,7 @@ def portal_detail(request: HttpRequest, portal_id: int) -> HttpResponse:
             "limits": limits_summary(portal),
             "usage": portal_selectors.portal_usage(portal=portal),
             "uploads": uploads,
+            "logo_url": portal_logo_url(portal),
         },
     )
 
@@ -107,4 +110,26 @@ def portal_rotate(request: HttpRequest, portal_id: int) -> HttpResponse:
 def portal_close(request: HttpRequest, portal_id: int) -> HttpResponse:
     portal_disable(actor=request.user, portal=_portal(portal_id))
     messages.success(request, "Portal disabled. Its link now shows a closed notice and accepts nothing.")
+    return redirect("dashboard:portal-detail", portal_id=portal_id)
+
+
+@require_POST
+@page_requires(Permission.MANAGE_PORTALS)
+def portal_logo(request: HttpRequest, portal_id: int) -> HttpResponse:
+    """Set (file `logo`) or remove (`remove=1`) the portal's logo."""
+    portal = _portal(portal_id)
+    if request.POST.get("remove"):
+        portal_remove_logo(actor=request.user, portal=portal)
+        messages.success(request, "Logo removed.")
+        return redirect("dashboard:portal-detail", portal_id=portal_id)
+    upload = request.FILES.get("logo")
+    if upload is None:
+        messages.error(request, "Choose an image file for the logo.")
+        return redirect("dashboard:portal-detail", portal_id=portal_id)
+    try:
+        portal_set_logo(actor=request.user, portal=portal, upload=upload, size=upload.size or 0)
+    except UploadError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Logo saved. Clients see it on the portal page now.")
     return redirect("dashboard:portal-detail", portal_id=portal_id)

@@ -13,4 +13,5 @@ urlpatterns = [
     path("portals/<int:portal_id>/edit", portal_views.portal_edit, name="portal-edit"),
     path("portals/<int:portal_id>/rotate", portal_views.portal_rotate, name="portal-rotate"),
     path("portals/<int:portal_id>/disable", portal_views.portal_close, name="portal-disable"),
+    path("portals/<int:portal_id>/logo", portal_views.portal_logo, name="portal-logo"),
 ]

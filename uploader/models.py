@@ -67,6 +67,9 @@ class Portal(models.Model):
     welcome_message = models.TextField(blank=True, default="")
     brand_colour = models.CharField(max_length=7, default="#1f5fbf")
     notify_emails = models.JSONField(default=list, blank=True)
+    # The portal's logo: a PNG made by uploader.portal_branding, kept in the bucket
+    # outside the uploads prefix (so it is never taken for a client's file).
+    logo_key = models.CharField(max_length=1024, blank=True, default="")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

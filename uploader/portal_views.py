@@ -32,6 +32,7 @@ from uploader.portal_access import (
     visitor_of,
     visitor_unlock,
 )
+from uploader.portal_branding import portal_logo_url
 from uploader.portal_limits import limits_summary, portal_upload_limits
 from uploader.portal_selectors import portal_usage
 
@@ -60,6 +61,7 @@ def _render(
     if portal is not None:
         context = {
             "portal": portal,
+            "logo_url": portal_logo_url(portal),
             "on_brand": text_colour_on(portal.brand_colour),
             "limits": limits_summary(portal),
             **context,
