@@ -1,7 +1,7 @@
 """S3 events delivered by Amazon SNS over HTTPS, through Django's test client into the ledger.
 
 SNS itself is played by tests.unit.test_sns: a key and certificate made at test time,
-served by a fake fetcher put in place of `uploader.sns.fetcher`, which records every
+served by a fake fetcher put in place of `uploader.sns_certificates.fetcher`, which records every
 URL it is asked for.
 """
 
@@ -30,7 +30,7 @@ from tests.unit.test_sns import (
     sign,
     sns_timestamp,
 )
-from uploader import sns
+from uploader import sns, sns_certificates
 from uploader.models import EventOutcome, EventSource, Upload, UploadEvent, UploadState
 from uploader.sns_views import MAX_BODY_BYTES
 
@@ -46,7 +46,7 @@ def fetcher(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     settings.INTAKE_SNS_TOPIC_ARNS = [TOPIC]
     settings.INTAKE_SNS_MIN_SIGNATURE_VERSION = "1"
     fake = FakeFetcher()
-    monkeypatch.setattr(sns, "fetcher", fake)
+    monkeypatch.setattr(sns_certificates, "fetcher", fake)
     sns.certificate_cache.clear()
     yield fake
     sns.certificate_cache.clear()
@@ -211,7 +211,7 @@ def test_sns_unreachable_asks_for_a_retry(sns_client: Client, fetcher: FakeFetch
         fetcher.calls.append(url)
         raise sns.SnsUnavailable("sns.us-east-1.amazonaws.com could not be reached: TimeoutError")
 
-    with mock.patch.object(sns, "fetcher", down):
+    with mock.patch.object(sns_certificates, "fetcher", down):
         assert _post(sns_client, sign(notification())).status_code == 503
     assert fetcher.calls == [CERT_URL]
 
