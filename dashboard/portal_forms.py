@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from uploader.models import Portal
+from uploader.models import Portal, ProcessingOption
 
 SIZE_HELP = "For example 50 MiB or 2 GB. Leave empty for no limit of its own."
 
@@ -44,6 +44,13 @@ class PortalForm(forms.Form):
     require_name = forms.BooleanField(required=False, initial=True, label="Ask for the uploader's name")
     require_email = forms.BooleanField(required=False, initial=True, label="Ask for the uploader's e-mail address")
     notify_emails = forms.CharField(required=False, label="Notify", help_text="E-mail addresses, comma-separated.")
+    processing = forms.MultipleChoiceField(
+        choices=ProcessingOption.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Processing",
+        help_text="What Intake makes from each file that arrives; staff see it beside the file.",
+    )
     is_active = forms.BooleanField(required=False, initial=True, label="Open (clients can upload)")
 
     def __init__(self, *args: Any, portal: Portal | None = None, **kwargs: Any) -> None:
@@ -95,5 +102,6 @@ def initial_for(portal: Portal) -> dict[str, Any]:
         "require_name": portal.require_name,
         "require_email": portal.require_email,
         "notify_emails": ", ".join(portal.notify_emails),
+        "processing": list(portal.processing),
         "is_active": portal.is_active,
     }

@@ -13,9 +13,9 @@ from django.views.decorators.http import require_POST
 from dashboard.access import page_requires
 from dashboard.portal_forms import PortalForm
 from dashboard.roles import Permission
-from uploader import portal_selectors
+from uploader import portal_selectors, processing
 from uploader.errors import UploadError
-from uploader.models import Portal
+from uploader.models import Portal, ProcessingOption
 from uploader.portal_branding import portal_logo_url, portal_remove_logo, portal_set_logo
 from uploader.portal_limits import limits_summary
 from uploader.portals import (
@@ -63,7 +63,9 @@ def portal_new(request: HttpRequest) -> HttpResponse:
 @page_requires(Permission.MANAGE_PORTALS)
 def portal_detail(request: HttpRequest, portal_id: int) -> HttpResponse:
     portal = _portal(portal_id)
-    uploads = portal_selectors.portal_uploads(portal=portal)[:UPLOADS_SHOWN]
+    uploads = list(portal_selectors.portal_uploads(portal=portal)[:UPLOADS_SHOWN])
+    links = processing.derivative_links(uploads)
+    none = processing.DerivativeLinks()
     return render(
         request,
         "dashboard/portals/detail.html",
@@ -74,6 +76,9 @@ def portal_detail(request: HttpRequest, portal_id: int) -> HttpResponse:
             "limits": limits_summary(portal),
             "usage": portal_selectors.portal_usage(portal=portal),
             "uploads": uploads,
+            # (upload, its derivatives' signed URLs) for the table
+            "rows": [(upload, links.get(upload.pk, none)) for upload in uploads],
+            "processing": [label for value, label in ProcessingOption.choices if value in portal.processing],
             "logo_url": portal_logo_url(portal),
         },
     )

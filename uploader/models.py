@@ -3,6 +3,7 @@
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -29,6 +30,27 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     UploadState.ABORTED: frozenset(),
     UploadState.DELETED: frozenset(),
 }
+
+
+class ProcessingOption(models.TextChoices):
+    """What Intake may make from a portal's files once they are stored (uploader.processing)."""
+
+    THUMBNAILS = "thumbnails", "Thumbnails of images"
+    DOCUMENT_TEXT = "document_text", "Text and page count of PDF documents"
+
+
+def validate_processing_options(value: object) -> None:
+    """A portal's `processing`: a list of distinct ProcessingOption values."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValidationError("Processing options must be a list of option names.")
+    unknown = [item for item in value if item not in ProcessingOption.values]
+    if unknown:
+        raise ValidationError(
+            f"Unknown processing option(s): {', '.join(item[:40] for item in unknown)}; "
+            f"choose from {', '.join(ProcessingOption.values)}."
+        )
+    if len(set(value)) != len(value):
+        raise ValidationError("A processing option is named twice.")
 
 
 class Portal(models.Model):
@@ -70,6 +92,8 @@ class Portal(models.Model):
     # The portal's logo: a PNG made by uploader.portal_branding, kept in the bucket
     # outside the uploads prefix (so it is never taken for a client's file).
     logo_key = models.CharField(max_length=1024, blank=True, default="")
+    # What uploader.processing makes from each stored file (ProcessingOption values).
+    processing = models.JSONField(default=list, blank=True, validators=[validate_processing_options])
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -223,3 +247,33 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise PermissionError("audit entries are append-only")
+
+
+class DerivativeKind(models.TextChoices):
+    THUMBNAIL = "thumbnail", "Thumbnail"
+    TEXT = "text", "Extracted text"
+
+
+class Derivative(models.Model):
+    """A file Intake made from an upload (a thumbnail, a document's text).
+
+    It lives at `derived/<upload id>/<kind>.<ext>`, outside the uploads prefix, so
+    bucket events and reconciliation never take it for a client's file. A row exists
+    only once its object was written; one per upload and kind, so a repeated task
+    makes nothing twice.
+    """
+
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="derivatives")
+    kind = models.CharField(max_length=16, choices=DerivativeKind.choices)
+    key = models.CharField(max_length=1024, unique=True)
+    size = models.BigIntegerField()
+    content_type = models.CharField(max_length=255)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["upload", "kind"]
+        constraints = [models.UniqueConstraint(fields=["upload", "kind"], name="derivative_one_per_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.upload_id}"

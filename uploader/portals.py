@@ -25,7 +25,7 @@ from dashboard.roles import Permission, require_permission
 from uploader import portal_tokens
 from uploader.audit import audit_record
 from uploader.limits import normalize_content_type
-from uploader.models import Portal
+from uploader.models import Portal, ProcessingOption
 from uploader.principals import STAFF_SCOPE
 
 RESERVED_SLUGS = frozenset({STAFF_SCOPE, "unknown", "file", "api", "admin"})
@@ -66,6 +66,7 @@ EDITABLE_FIELDS = frozenset(
         "require_name",
         "require_email",
         "notify_emails",
+        "processing",
         "password",
     }
 )
@@ -125,6 +126,20 @@ def normalize_emails(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+def normalize_processing(values: list[str]) -> list[str]:
+    """Processing option names (see ProcessingOption), in their canonical order."""
+    wanted = [value.strip().lower().replace("-", "_") for value in values]
+    unknown = [value for value in wanted if value not in ProcessingOption.values]
+    if unknown:
+        raise ValidationError(
+            {
+                "processing": f"'{unknown[0][:40]}' is not a processing option; "
+                f"choose from {', '.join(ProcessingOption.values)}."
+            }
+        )
+    return [option for option in ProcessingOption.values if option in wanted]
+
+
 def _apply(portal: Portal, values: dict[str, Any]) -> tuple[list[str], dict[str, list[str]]]:
     """Set the normalized values on the portal; return what changed and every parsing
     error by field, so a form shows them all at once."""
@@ -180,6 +195,8 @@ def _normalized(field: str, value: Any) -> Any:
         return normalize_content_types(parse_list(value))
     if field == "notify_emails":
         return normalize_emails(parse_list(value))
+    if field == "processing":
+        return normalize_processing(parse_list(value))
     if field in {"name", "title"}:
         return str(value).strip()
     return value
@@ -293,4 +310,5 @@ def _describe(portal: Portal) -> dict[str, Any]:
         "max_total_bytes": portal.max_total_bytes,
         "allowed_extensions": portal.allowed_extensions,
         "allowed_content_types": portal.allowed_content_types,
+        "processing": portal.processing,
     }

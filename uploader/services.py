@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from dashboard.roles import NotAllowed, Permission
-from uploader import keys, portal_limits, s3
+from uploader import keys, portal_limits, processing, s3
 from uploader.audit import audit_record
 from uploader.errors import InvalidInput, LimitExceeded, StorageUnavailable, WrongState
 from uploader.events import sequencer_order
@@ -321,6 +321,8 @@ def upload_apply_stored_object(
             upload=upload,
             detail={"stored_size": head.size, "etag": head.etag, "reason": problem or "", "sequencer": sequencer},
         )
+        if not problem:
+            processing.processing_schedule(upload)  # derivatives, after this commits, if its portal asks
     if problem:
         logger.warning("upload %s rejected: %s", upload.id, problem)
         _delete_rejected_object(upload)

@@ -3,10 +3,11 @@
 import datetime as dt
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from config.request_context import acting_as_system
-from uploader import ledger, notifications, reconcile, s3
+from uploader import ledger, notifications, processing, reconcile, s3
 from uploader.models import Portal, Upload
 
 
@@ -58,3 +59,27 @@ def send_portal_receipt(portal_id: int, visitor_id: str) -> int:
         return notifications.portal_send_receipt(
             portal=portal, visitor_id=visitor_id, email=latest.uploader_email, name=latest.uploader_name
         )
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(s3.StorageUnavailable,),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=8,
+    soft_time_limit=settings.INTAKE_PROCESSING_TIME_LIMIT_SECONDS,
+    time_limit=settings.INTAKE_PROCESSING_TIME_LIMIT_SECONDS + 30,
+)
+def process_upload(upload_id: str) -> dict[str, str]:
+    """Make a stored portal upload's derivatives (thumbnail, document text). Takes the
+    upload's id; a derivative that exists, or a failure already recorded, is not
+    tried again, so a repeat (acks_late redelivery) is harmless. S3 outages are
+    retried with backoff; a file that takes longer than the soft limit is recorded
+    as failed instead of being tried forever."""
+    with acting_as_system("processor"):
+        try:
+            return processing.upload_process(upload_id=upload_id)
+        except SoftTimeLimitExceeded:
+            processing.upload_processing_failed(upload_id=upload_id, reason="processing took too long")
+            return {"timed_out": "failed"}

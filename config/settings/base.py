@@ -394,3 +394,17 @@ INTAKE_PORTAL_LOGO_MAX_BYTES = env_int("INTAKE_PORTAL_LOGO_MAX_BYTES", 2 * 1024 
 INTAKE_PORTAL_LOGO_URL_SECONDS = env_int("INTAKE_PORTAL_LOGO_URL_SECONDS", 3600, minimum=60)
 # Receipt e-mails a client may ask for, per address (each lists all their files).
 INTAKE_PORTAL_RATE_RECEIPT = env_rate("INTAKE_PORTAL_RATE_RECEIPT", "5/3600")
+
+# --- Processing of portal uploads (docs/configuration.md#client-portals) ------------
+# What uploader.processing reads and makes when a portal's processing options are on.
+# The largest source object read (bigger files are not processed); the most pixels a
+# source image may have (decompression bombs are refused before decoding); how many
+# PDF pages are read for text and how large the text file may be; how long signed
+# URLs of derived files (thumbnails, text) shown to staff live; and the task's soft
+# time limit (a file that takes longer is recorded as failed, not retried).
+INTAKE_PROCESSING_MAX_BYTES = env_int("INTAKE_PROCESSING_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
+INTAKE_PROCESSING_MAX_PIXELS = env_int("INTAKE_PROCESSING_MAX_PIXELS", 50_000_000, minimum=10_000)
+INTAKE_PROCESSING_TEXT_PAGES = env_int("INTAKE_PROCESSING_TEXT_PAGES", 20, minimum=1)
+INTAKE_PROCESSING_TEXT_MAX_BYTES = env_int("INTAKE_PROCESSING_TEXT_MAX_BYTES", 1024 * 1024, minimum=1024)
+INTAKE_PROCESSING_TIME_LIMIT_SECONDS = env_int("INTAKE_PROCESSING_TIME_LIMIT_SECONDS", 120, minimum=5)
+INTAKE_DERIVATIVE_URL_SECONDS = env_int("INTAKE_DERIVATIVE_URL_SECONDS", 300, minimum=30)

@@ -43,6 +43,11 @@ class Command(BaseCommand):
         parser.add_argument("--extensions", default="", help="Allowed extensions, e.g. '.pdf,.jpg'.")
         parser.add_argument("--types", default="", help="Allowed content types, e.g. 'application/pdf,image/*'.")
         parser.add_argument("--notify", default="", help="E-mail addresses to tell about uploads.")
+        parser.add_argument(
+            "--processing",
+            default="",
+            help="What to make from each stored file, comma-separated: thumbnails, document_text.",
+        )
         parser.add_argument("--no-name", action="store_true", help="Do not require the uploader's name.")
         parser.add_argument("--no-email", action="store_true", help="Do not require the uploader's e-mail.")
         parser.add_argument(
@@ -71,6 +76,7 @@ class Command(BaseCommand):
                     allowed_extensions=options["extensions"],
                     allowed_content_types=options["types"],
                     notify_emails=options["notify"],
+                    processing=options["processing"],
                     require_name=not options["no_name"],
                     require_email=not options["no_email"],
                     password=password,

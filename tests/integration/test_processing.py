@@ -1,0 +1,236 @@
+"""Processing of portal uploads against the S3 emulator over HTTP: a client uploads
+through a portal, the stored upload enqueues `process_upload` on commit (Celery is
+eager in tests), and the derived files land in the bucket outside the uploads prefix."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from PIL import Image
+
+from tests.integration.test_portals import enter, upload_file, visitor_client
+from tests.support.documents import encrypt_pdf, make_image, make_pdf, png_claiming
+from uploader import portal_tokens, processing, reconcile, s3, tasks
+from uploader.models import AuditEntry, Derivative, Portal, Upload
+from uploader.portals import portal_create, portal_update
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+
+@pytest.fixture(autouse=True)
+def generous_rates(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.INTAKE_PORTAL_RATE_PAGE = (100_000, 60)
+    settings.INTAKE_PORTAL_RATE_API = (100_000, 60)
+
+
+@pytest.fixture
+def make_portal(staff_user, s3_bucket):  # type: ignore[no-untyped-def]
+    def make(name: str = "Acme accounts", **options: object) -> tuple[Portal, str]:
+        portal = portal_create(actor=staff_user, name=name, **options)
+        return portal, portal_tokens.token_for(portal.token_nonce)
+
+    return make
+
+
+@pytest.fixture
+def send(django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
+    """Upload one file through the portal with on-commit callbacks run (the task)."""
+
+    def send_file(token: str, body: bytes, *, filename: str, type_: str) -> Upload:
+        client = visitor_client()
+        enter(client, token)
+        with django_capture_on_commit_callbacks(execute=True):
+            done = upload_file(client, token, body, filename=filename, type_=type_)
+        return Upload.objects.get(key=done["key"])
+
+    return send_file
+
+
+def derived_objects() -> list[str]:
+    return [item.key for item in s3.list_objects(prefix="derived/")]
+
+
+def failures(upload: Upload) -> list[dict]:
+    return [entry.detail for entry in AuditEntry.objects.filter(upload=upload, action="upload.processing_failed")]
+
+
+def test_an_image_gets_a_thumbnail_in_s3_with_its_orientation(make_portal, send, settings, staff_client) -> None:  # type: ignore[no-untyped-def]
+    portal, token = make_portal(processing=["thumbnails"])
+    upload = send(token, make_image((1200, 600), orientation=6), filename="photo.jpg", type_="image/jpeg")
+
+    derivative = Derivative.objects.get(upload=upload)
+    assert derivative.kind == "thumbnail"
+    assert derivative.key == f"derived/{upload.pk}/thumbnail.jpg"
+    assert not derivative.key.startswith(settings.INTAKE_S3_KEY_PREFIX + "/")
+    body = s3.get_object_bytes(key=derivative.key)
+    assert len(body) == derivative.size
+    assert s3.head_object(key=derivative.key).content_type == "image/jpeg"
+    image = Image.open(io.BytesIO(body))
+    assert image.size == (200, 400)  # turned upright, within 400x400
+    top, bottom = image.convert("RGB").getpixel((100, 40)), image.convert("RGB").getpixel((100, 360))
+    assert top[0] > 200
+    assert bottom[2] > 200
+    [entry] = AuditEntry.objects.filter(upload=upload, action="upload.processed")
+    assert entry.detail == {"kind": "thumbnail", "key": derivative.key}
+    assert entry.actor_label == "processor"
+
+    page = staff_client.get(f"/portals/{portal.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'class="thumbnail"' in html
+    assert f"derived/{upload.pk}/thumbnail.jpg" in html
+    assert "Thumbnails of images" in html
+
+
+def test_a_pdf_gets_its_text_and_page_count(make_portal, send, staff_client) -> None:  # type: ignore[no-untyped-def]
+    portal, token = make_portal(processing=["document_text", "thumbnails"])
+    pdf = make_pdf(["Invoice 42 total 99 EUR", "Thank you"], title="Invoice <42>", author="Smith & Co")
+    upload = send(token, pdf, filename="invoice.pdf", type_="application/pdf")
+
+    derivative = Derivative.objects.get(upload=upload)  # no thumbnail for a PDF
+    assert (derivative.kind, derivative.key) == ("text", f"derived/{upload.pk}/text.txt")
+    text = s3.get_object_bytes(key=derivative.key).decode("utf-8")
+    assert "Invoice 42 total 99 EUR" in text
+    assert "Thank you" in text
+    assert derivative.detail["pages"] == 2
+    assert derivative.detail["title"] == "Invoice <42>"
+    assert derivative.content_type == "text/plain; charset=utf-8"
+
+    html = staff_client.get(f"/portals/{portal.pk}/").content.decode()
+    assert 'class="derived-text"' in html
+    assert "(2 pages)" in html
+    assert "Invoice <42>" not in html
+
+
+def test_running_the_task_again_makes_nothing_twice(make_portal, send) -> None:  # type: ignore[no-untyped-def]
+    _, token = make_portal(processing=["thumbnails"])
+    upload = send(token, make_image((500, 500), fmt="PNG"), filename="a.png", type_="image/png")
+    assert tasks.process_upload(str(upload.pk)) == {"thumbnail": "exists"}
+    assert tasks.process_upload(str(upload.pk)) == {"thumbnail": "exists"}
+    assert Derivative.objects.filter(upload=upload).count() == 1
+    assert AuditEntry.objects.filter(upload=upload, action="upload.processed").count() == 1
+    assert derived_objects() == [f"derived/{upload.pk}/thumbnail.jpg"]
+
+
+def test_a_portal_without_options_makes_nothing(make_portal, send) -> None:  # type: ignore[no-untyped-def]
+    _, token = make_portal()
+    upload = send(token, make_image((500, 500)), filename="a.jpg", type_="image/jpeg")
+    assert upload.state == "stored"
+    assert not Derivative.objects.exists()
+    assert derived_objects() == []
+    assert not AuditEntry.objects.filter(action__startswith="upload.process").exists()
+    assert tasks.process_upload(str(upload.pk)) == {}
+
+
+@pytest.mark.parametrize(
+    ("body", "filename", "type_", "kind", "reason"),
+    [
+        (b"\xff\xd8 not really a jpeg", "broken.jpg", "image/jpeg", "thumbnail", "could not be read as an image"),
+        (b"%PDF-1.7\n1 0 obj garbage", "broken.pdf", "application/pdf", "text", "could not be read"),
+        (b"plain words", "fake.pdf", "application/pdf", "text", "not a PDF"),
+        (encrypt_pdf(make_pdf(["secret"]), "pw"), "locked.pdf", "application/pdf", "text", "encrypted"),
+        (png_claiming(100_000, 100_000), "bomb.png", "image/png", "thumbnail", "decompression bomb"),
+        (png_claiming(9000, 9000), "huge.png", "image/png", "thumbnail", "too large to process (9000x9000"),
+    ],
+)
+def test_a_file_that_cannot_be_processed_is_recorded_not_raised(  # type: ignore[no-untyped-def]
+    make_portal, send, body, filename, type_, kind, reason
+) -> None:
+    _, token = make_portal(processing=["thumbnails", "document_text"])
+    upload = send(token, body, filename=filename, type_=type_)
+    assert upload.state == "stored"
+    [failure] = failures(upload)
+    assert failure["kind"] == kind
+    assert reason in failure["reason"]
+    assert not Derivative.objects.exists()
+    assert derived_objects() == []
+    # Tried again: no exception, no second entry.
+    assert tasks.process_upload(str(upload.pk)) == {kind: "failed"}
+    assert len(failures(upload)) == 1
+
+
+def test_a_file_over_the_byte_limit_is_not_read(make_portal, send, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.INTAKE_PROCESSING_MAX_BYTES = 2048
+    _, token = make_portal(processing=["thumbnails"])
+    upload = send(token, make_image((300, 300), fmt="PNG") + b"\0" * 4096, filename="big.png", type_="image/png")
+    [failure] = failures(upload)
+    assert "larger than the 2048 bytes" in failure["reason"]
+    assert not Derivative.objects.exists()
+
+
+def test_an_object_replaced_by_a_larger_one_is_cut_at_the_limit(make_portal, send, settings) -> None:  # type: ignore[no-untyped-def]
+    """The recorded size is small but the object now is not: the ranged read stops."""
+    settings.INTAKE_PROCESSING_MAX_BYTES = 4096
+    _, token = make_portal(processing=["thumbnails"])
+    upload = send(token, b"tiny", filename="x.jpg", type_="image/jpeg")  # fails: not an image
+    s3.put_object_bytes(key=upload.key, body=make_image((64, 64)) + b"\0" * 8000, content_type="image/jpeg")
+    with pytest.raises(processing.CannotProcess, match="larger than the 4096 bytes"):
+        processing._read_source(upload, max_bytes=4096)
+
+
+def test_storage_outage_raises_for_a_retry_and_records_nothing(make_portal, send, settings) -> None:  # type: ignore[no-untyped-def]
+    _, token = make_portal(processing=["thumbnails"])
+    upload = send(token, make_image((100, 100)), filename="a.jpg", type_="image/jpeg")
+    Derivative.objects.filter(upload=upload).delete()  # as if the first run had not happened
+    assert Derivative.objects.count() == 0
+    settings.INTAKE_S3_ENDPOINT_URL = "http://127.0.0.1:9"  # nothing listens there
+    s3.reset_clients()
+    with pytest.raises(s3.StorageUnavailable):
+        processing.upload_process(upload_id=upload.pk)
+    assert failures(upload) == []
+
+
+def test_derived_files_never_become_uploads(make_portal, send) -> None:  # type: ignore[no-untyped-def]
+    _, token = make_portal(processing=["thumbnails", "document_text"])
+    send(token, make_image((500, 300)), filename="a.jpg", type_="image/jpeg")
+    send(token, make_pdf(["text"]), filename="b.pdf", type_="application/pdf")
+    assert len(derived_objects()) == 2
+    before = set(Upload.objects.values_list("key", flat=True))
+    reconcile.reconcile(older_than=dt.timedelta(0))
+    assert set(Upload.objects.values_list("key", flat=True)) == before
+    assert not Upload.objects.filter(key__startswith="derived/").exists()
+
+
+def test_options_are_validated_and_audited(make_portal, staff_user, staff_client) -> None:  # type: ignore[no-untyped-def]
+    portal, _ = make_portal()
+    with pytest.raises(ValidationError) as caught:
+        portal_update(actor=staff_user, portal=portal, processing="thumbnails, ocr")
+    assert "'ocr' is not a processing option" in str(caught.value)
+    portal_update(actor=staff_user, portal=portal, processing="document_text thumbnails")
+    portal.refresh_from_db()
+    assert portal.processing == ["thumbnails", "document_text"]
+    changed = AuditEntry.objects.filter(action="portal.changed").latest("id").detail
+    assert changed["changed"] == ["processing"]
+    assert changed["processing"] == ["thumbnails", "document_text"]
+
+    form = staff_client.get(f"/portals/{portal.pk}/edit").content.decode()
+    assert 'name="processing" value="thumbnails"' in form
+    assert "<legend>Processing</legend>" in form
+    edit = staff_client.post(
+        f"/portals/{portal.pk}/edit",
+        {"name": portal.name, "title": portal.title, "brand_colour": "#1f5fbf", "processing": ["ocr"], "is_active": "on"},
+    )
+    assert edit.status_code == 400
+    assert b"Select a valid choice" in edit.content
+    edit = staff_client.post(
+        f"/portals/{portal.pk}/edit",
+        {"name": portal.name, "title": portal.title, "brand_colour": "#1f5fbf", "processing": ["thumbnails"], "is_active": "on"},
+    )
+    assert edit.status_code == 302
+    portal.refresh_from_db()
+    assert portal.processing == ["thumbnails"]
+
+
+def test_the_cli_sets_processing_options(db, s3_bucket) -> None:  # type: ignore[no-untyped-def]
+    call_command(
+        "portal_create", "Scans", "--processing", "thumbnails,document_text", stdout=io.StringIO(), stderr=io.StringIO()
+    )
+    assert Portal.objects.get(slug="scans").processing == ["thumbnails", "document_text"]
+    with pytest.raises(CommandError, match="'ocr' is not a processing option"):
+        call_command("portal_create", "Other", "--processing", "ocr", stdout=io.StringIO(), stderr=io.StringIO())
+    assert not Portal.objects.filter(slug="other").exists()

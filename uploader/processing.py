@@ -1,0 +1,347 @@
+"""Processing of portal uploads: thumbnails of images, text of PDF documents.
+
+A portal's `processing` options say what to make. When one of its uploads becomes
+`stored`, `upload_apply_stored_object` enqueues `tasks.process_upload` on commit;
+the task calls `upload_process`, which reads the object (at most
+INTAKE_PROCESSING_MAX_BYTES), makes each derived file, writes it to
+`derived/<upload id>/<kind>.<ext>` (outside the uploads prefix, so bucket events and
+reconciliation never see it) and only then records a `Derivative` row with its
+`upload.processed` audit entry. Files it cannot handle (not an image, corrupt or
+encrypted PDF, too large) get an `upload.processing_failed` entry with the reason
+and nothing else: no retry, no crash. A repeat makes nothing twice: a kind with a
+row, or with a recorded failure, is skipped.
+
+The pure parts (`make_thumbnail`, `extract_document_text`) take bytes and raise
+`CannotProcess`; they never touch S3 or the database.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import uuid
+import warnings
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from PIL import Image, ImageOps, UnidentifiedImageError
+from pypdf import PdfReader
+
+from uploader import s3
+from uploader.audit import audit_record
+from uploader.models import AuditEntry, Derivative, DerivativeKind, Portal, ProcessingOption, Upload, UploadState
+
+logger = logging.getLogger(__name__)
+
+DERIVED_PREFIX = "derived"
+THUMBNAIL_BOX = (400, 400)
+IMAGE_FORMATS = frozenset({"PNG", "JPEG", "MPO", "WEBP", "GIF", "TIFF"})
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".tif", ".tiff"})
+METADATA_CHARS = 300  # a title or author longer than this is cut
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+READ_TIMEOUT = (5, 60)  # connect, read (seconds)
+
+
+class CannotProcess(Exception):
+    """This file cannot be made into this kind of derivative; `reason` says why, for people."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Made:
+    """A derived file ready to store."""
+
+    body: bytes
+    content_type: str
+    extension: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+# --- pure functions ------------------------------------------------------------------
+
+
+def derived_key(upload_id: uuid.UUID | str, kind: str, extension: str) -> str:
+    return f"{DERIVED_PREFIX}/{uuid.UUID(str(upload_id))}/{kind}.{extension}"
+
+
+def wanted_kinds(options: list[str], *, filename: str, content_type: str) -> list[str]:
+    """Which derivatives this file should get under these options, by what the client
+    declared (the content is checked when it is read: a liar gets a failure entry)."""
+    extension = PurePosixPath(filename.lower()).suffix
+    kinds = []
+    if ProcessingOption.THUMBNAILS in options and (content_type.startswith("image/") or extension in IMAGE_EXTENSIONS):
+        kinds.append(DerivativeKind.THUMBNAIL.value)
+    if ProcessingOption.DOCUMENT_TEXT in options and (content_type == "application/pdf" or extension == ".pdf"):
+        kinds.append(DerivativeKind.TEXT.value)
+    return kinds
+
+
+def make_thumbnail(data: bytes, *, max_pixels: int) -> Made:
+    """A PNG (images with transparency) or JPEG of at most 400x400, EXIF orientation
+    applied. The size is checked from the header, before any pixel is decoded."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                if image.format not in IMAGE_FORMATS:
+                    raise CannotProcess(f"{image.format or 'this'} images are not made into thumbnails")
+                width, height = image.size
+                if width * height > max_pixels:
+                    raise CannotProcess(f"the image is too large to process ({width}x{height} pixels)")
+                image.seek(0)  # the first frame of an animation
+                if image.format in {"JPEG", "MPO"}:
+                    image.draft("RGB", (THUMBNAIL_BOX[0] * 2, THUMBNAIL_BOX[1] * 2))  # decode at a reduced scale
+                turned = ImageOps.exif_transpose(image)
+                has_alpha = turned.mode in {"RGBA", "LA", "PA"} or "transparency" in turned.info
+                drawn = turned.convert("RGBA" if has_alpha else "RGB")
+    except CannotProcess:
+        raise
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise CannotProcess("the image is too large to process (decompression bomb)") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+        raise CannotProcess("the file could not be read as an image") from None
+    drawn.thumbnail(THUMBNAIL_BOX)
+    out = io.BytesIO()
+    if has_alpha:
+        drawn.save(out, format="PNG", optimize=True)
+        content_type, extension = "image/png", "png"
+    else:
+        drawn.save(out, format="JPEG", quality=85, optimize=True)
+        content_type, extension = "image/jpeg", "jpg"
+    return Made(
+        out.getvalue(),
+        content_type,
+        extension,
+        {"width": drawn.width, "height": drawn.height, "source_width": width, "source_height": height},
+    )
+
+
+def _plain(value: object) -> str:
+    """A PDF info value as one line of plain text (it may be any PDF object)."""
+    text = _CONTROL.sub(" ", str(value or "")).replace("\r", " ").replace("\n", " ").strip()
+    return text[:METADATA_CHARS]
+
+
+def extract_document_text(data: bytes, *, max_pages: int, max_bytes: int) -> Made:
+    """The text of a PDF's first `max_pages` pages as UTF-8 (at most `max_bytes`),
+    with its page count, title and author in `detail`."""
+    if not data.startswith(b"%PDF-"):
+        raise CannotProcess("the file is not a PDF document")
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise CannotProcess("the PDF is encrypted with a password")
+        page_count = len(reader.pages)
+        info = reader.metadata
+        title, author = (_plain(info.title), _plain(info.author)) if info is not None else ("", "")
+        parts = []
+        size = 0
+        pages_read = 0
+        for page in reader.pages[:max_pages]:
+            text = (page.extract_text() or "").replace("\x00", "")
+            parts.append(text)
+            pages_read += 1
+            size += len(text.encode("utf-8", "replace"))
+            if size > max_bytes:
+                break
+    except CannotProcess:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pypdf raises many kinds on malformed input; all mean "cannot read"
+        logger.info("PDF could not be read: %s", type(exc).__name__)
+        raise CannotProcess("the PDF could not be read (it may be damaged)") from None
+    body = "\n\n".join(parts).encode("utf-8", "replace")
+    truncated = len(body) > max_bytes or pages_read < page_count
+    body = body[:max_bytes].decode("utf-8", "ignore").encode("utf-8")  # never cut a character in half
+    return Made(
+        body,
+        "text/plain; charset=utf-8",
+        "txt",
+        {"pages": page_count, "pages_read": pages_read, "truncated": truncated, "title": title, "author": author},
+    )
+
+
+# --- reading, storing, recording ------------------------------------------------------
+
+
+def _read_source(upload: Upload, *, max_bytes: int) -> bytes:
+    """At most `max_bytes` of the object, or CannotProcess when it is larger.
+
+    A ranged GET through a short-lived signed URL, streamed and cut at the limit: the
+    object may have been replaced since it was stored (a signed POST can be used
+    again until it expires), so its recorded size is not trusted alone."""
+    if (upload.stored_size or 0) > max_bytes:
+        raise CannotProcess(f"the file is larger than the {max_bytes} bytes processing reads")
+    url = s3.presign_get_object(key=upload.key, expires_in=300)
+    try:
+        with requests.get(url, headers={"Range": f"bytes=0-{max_bytes}"}, stream=True, timeout=READ_TIMEOUT) as answer:
+            if answer.status_code == 404:
+                raise CannotProcess("the file is no longer in storage")
+            if answer.status_code >= 500:
+                raise s3.StorageUnavailable(f"S3 GetObject answered {answer.status_code}")
+            if answer.status_code not in (200, 206):
+                raise CannotProcess(f"storage refused to read the file (HTTP {answer.status_code})")
+            chunks: list[bytes] = []
+            received = 0
+            for chunk in answer.iter_content(64 * 1024):
+                chunks.append(chunk)
+                received += len(chunk)
+                if received > max_bytes:
+                    raise CannotProcess(f"the file is larger than the {max_bytes} bytes processing reads")
+    except requests.RequestException as exc:
+        raise s3.StorageUnavailable(f"S3 GetObject unreachable ({type(exc).__name__})") from exc
+    return b"".join(chunks)
+
+
+def _make(kind: str, data: bytes) -> Made:
+    if kind == DerivativeKind.THUMBNAIL:
+        return make_thumbnail(data, max_pixels=settings.INTAKE_PROCESSING_MAX_PIXELS)
+    return extract_document_text(
+        data, max_pages=settings.INTAKE_PROCESSING_TEXT_PAGES, max_bytes=settings.INTAKE_PROCESSING_TEXT_MAX_BYTES
+    )
+
+
+def _failed_before(upload: Upload, kind: str) -> bool:
+    return AuditEntry.objects.filter(upload=upload, action="upload.processing_failed", detail__kind=kind).exists()
+
+
+def _record_failure(upload: Upload, kind: str, reason: str) -> None:
+    logger.info("upload %s: no %s: %s", upload.pk, kind, reason)
+    audit_record(action="upload.processing_failed", upload=upload, detail={"kind": kind, "reason": reason})
+
+
+def _store(upload: Upload, kind: str, made: Made) -> Derivative | None:
+    """Write the object, then its row and audit entry; no row without its object, and
+    no object left behind by a row that could not be written (unless a concurrent
+    run's row now names it)."""
+    key = derived_key(upload.pk, kind, made.extension)
+    s3.put_object_bytes(key=key, body=made.body, content_type=made.content_type)
+    try:
+        with transaction.atomic():
+            derivative = Derivative(
+                upload=upload,
+                kind=kind,
+                key=key,
+                size=len(made.body),
+                content_type=made.content_type,
+                detail=made.detail,
+            )
+            derivative.save(force_insert=True)
+            audit_record(action="upload.processed", upload=upload, detail={"kind": kind, "key": key})
+    except IntegrityError:
+        if not Derivative.objects.filter(key=key).exists():
+            s3.delete_object(key=key)
+        return None  # a concurrent run made it first
+    except Exception:
+        if not Derivative.objects.filter(key=key).exists():
+            s3.delete_object(key=key)
+        raise
+    logger.info("upload %s: %s stored at %s (%s bytes)", upload.pk, kind, key, len(made.body))
+    return derivative
+
+
+def upload_process(*, upload_id: uuid.UUID | str) -> dict[str, str]:
+    """Make the derivatives the upload's portal asks for; returns kind → outcome
+    (`made`, `exists`, `failed`). S3 outages raise s3.StorageUnavailable (the task
+    retries); everything about the file itself is recorded, never raised."""
+    upload = Upload.objects.select_related("portal").filter(pk=upload_id).first()
+    if upload is None or upload.state != UploadState.STORED or upload.portal is None:
+        return {}
+    kinds = wanted_kinds(
+        upload.portal.processing, filename=upload.original_filename, content_type=upload.declared_content_type
+    )
+    done = set(Derivative.objects.filter(upload=upload).values_list("kind", flat=True))
+    outcomes = {kind: "exists" for kind in kinds if kind in done}
+    todo = [kind for kind in kinds if kind not in done and not _failed_before(upload, kind)]
+    outcomes.update({kind: "failed" for kind in kinds if kind not in done and kind not in todo})
+    if not todo:
+        return outcomes
+    try:
+        data = _read_source(upload, max_bytes=settings.INTAKE_PROCESSING_MAX_BYTES)
+    except CannotProcess as exc:
+        for kind in todo:
+            _record_failure(upload, kind, exc.reason)
+            outcomes[kind] = "failed"
+        return outcomes
+    for kind in todo:
+        try:
+            made = _make(kind, data)
+        except CannotProcess as exc:
+            _record_failure(upload, kind, exc.reason)
+            outcomes[kind] = "failed"
+            continue
+        outcomes[kind] = "made" if _store(upload, kind, made) is not None else "exists"
+    return outcomes
+
+
+def upload_processing_failed(*, upload_id: uuid.UUID | str, reason: str) -> None:
+    """The task ran out of time (or gave up): record it for each kind not yet made."""
+    upload = Upload.objects.select_related("portal").filter(pk=upload_id).first()
+    if upload is None or upload.portal is None:
+        return
+    kinds = wanted_kinds(
+        upload.portal.processing, filename=upload.original_filename, content_type=upload.declared_content_type
+    )
+    done = set(Derivative.objects.filter(upload=upload).values_list("kind", flat=True))
+    for kind in kinds:
+        if kind not in done and not _failed_before(upload, kind):
+            _record_failure(upload, kind, reason)
+
+
+def processing_schedule(upload: Upload) -> bool:
+    """Call inside the transaction that makes the upload `stored`: when its portal
+    has processing options, `process_upload` is enqueued once that commits (a broker
+    failure then is logged, never undoes the stored upload)."""
+    if upload.portal_id is None:
+        return False
+    options = Portal.objects.filter(pk=upload.portal_id).values_list("processing", flat=True).first()
+    if not options:
+        return False
+    # Imported here: tasks imports services, which imports this module.
+    from uploader import tasks
+
+    upload_id = str(upload.pk)
+    transaction.on_commit(lambda: tasks.process_upload.delay(upload_id), robust=True)
+    return True
+
+
+# --- reads for the dashboard ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DerivativeLinks:
+    thumbnail_url: str = ""
+    text_url: str = ""
+    pages: int | None = None
+
+
+def derivative_links(uploads: list[Upload]) -> dict[uuid.UUID, DerivativeLinks]:
+    """Short-lived signed URLs of each upload's derivatives, for staff pages."""
+    found: dict[uuid.UUID, dict[str, Derivative]] = {}
+    for derivative in Derivative.objects.filter(upload__in=[u.pk for u in uploads]):
+        found.setdefault(derivative.upload_id, {})[derivative.kind] = derivative
+    expires = settings.INTAKE_DERIVATIVE_URL_SECONDS
+    links: dict[uuid.UUID, DerivativeLinks] = {}
+    names = {upload.pk: upload.original_filename for upload in uploads}
+    for upload_id, kinds in found.items():
+        thumbnail, text = kinds.get(DerivativeKind.THUMBNAIL), kinds.get(DerivativeKind.TEXT)
+        try:
+            links[upload_id] = DerivativeLinks(
+                thumbnail_url=s3.presign_get_object(key=thumbnail.key, expires_in=expires) if thumbnail else "",
+                text_url=s3.presign_get_object(
+                    key=text.key, expires_in=expires, filename=f"{PurePosixPath(names[upload_id]).stem}.txt"
+                )
+                if text
+                else "",
+                pages=text.detail.get("pages") if text else None,
+            )
+        except s3.StorageError:
+            logger.warning("could not sign derivative URLs of upload %s", upload_id)
+    return links
