@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-import requests
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -44,7 +43,6 @@ IMAGE_FORMATS = frozenset({"PNG", "JPEG", "MPO", "WEBP", "GIF", "TIFF"})
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".tif", ".tiff"})
 METADATA_CHARS = 300  # a title or author longer than this is cut
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-READ_TIMEOUT = (5, 60)  # connect, read (seconds)
 
 
 class CannotProcess(Exception):
@@ -174,30 +172,19 @@ def extract_document_text(data: bytes, *, max_pages: int, max_bytes: int) -> Mad
 def _read_source(upload: Upload, *, max_bytes: int) -> bytes:
     """At most `max_bytes` of the object, or CannotProcess when it is larger.
 
-    A ranged GET through a short-lived signed URL, streamed and cut at the limit: the
-    object may have been replaced since it was stored (a signed POST can be used
-    again until it expires), so its recorded size is not trusted alone."""
+    A ranged read cut at the limit: the object may have been replaced since it was
+    stored (a signed POST can be used again until it expires), so its recorded size
+    is not trusted alone. S3 being down raises s3.StorageUnavailable (retried)."""
     if (upload.stored_size or 0) > max_bytes:
         raise CannotProcess(f"the file is larger than the {max_bytes} bytes processing reads")
-    url = s3.presign_get_object(key=upload.key, expires_in=300)
     try:
-        with requests.get(url, headers={"Range": f"bytes=0-{max_bytes}"}, stream=True, timeout=READ_TIMEOUT) as answer:
-            if answer.status_code == 404:
-                raise CannotProcess("the file is no longer in storage")
-            if answer.status_code >= 500:
-                raise s3.StorageUnavailable(f"S3 GetObject answered {answer.status_code}")
-            if answer.status_code not in (200, 206):
-                raise CannotProcess(f"storage refused to read the file (HTTP {answer.status_code})")
-            chunks: list[bytes] = []
-            received = 0
-            for chunk in answer.iter_content(64 * 1024):
-                chunks.append(chunk)
-                received += len(chunk)
-                if received > max_bytes:
-                    raise CannotProcess(f"the file is larger than the {max_bytes} bytes processing reads")
-    except requests.RequestException as exc:
-        raise s3.StorageUnavailable(f"S3 GetObject unreachable ({type(exc).__name__})") from exc
-    return b"".join(chunks)
+        return s3.get_object_head_bytes(key=upload.key, max_bytes=max_bytes)
+    except s3.ObjectTooLarge:
+        raise CannotProcess(f"the file is larger than the {max_bytes} bytes processing reads") from None
+    except s3.ObjectNotFound:
+        raise CannotProcess("the file is no longer in storage") from None
+    except s3.StorageRefused as exc:
+        raise CannotProcess(f"storage refused to read the file ({exc.code})") from None
 
 
 def _make(kind: str, data: bytes) -> Made:

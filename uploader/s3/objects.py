@@ -74,6 +74,26 @@ def get_object_bytes(*, key: str) -> bytes:
         return bytes(_client().get_object(Bucket=settings.INTAKE_S3_BUCKET, Key=key)["Body"].read())
 
 
+class ObjectTooLarge(Exception):
+    """The object holds more than the caller is willing to read."""
+
+
+def get_object_head_bytes(*, key: str, max_bytes: int) -> bytes:
+    """The whole object if it is at most `max_bytes`, else ObjectTooLarge. Asks S3 for
+    one byte more than the limit (a ranged GET) and reads no further, so an object
+    that grew since it was recorded costs a bounded read, not its full size."""
+    with translate_errors("GetObject"):
+        answer = _client().get_object(Bucket=settings.INTAKE_S3_BUCKET, Key=key, Range=f"bytes=0-{max_bytes}")
+        body = answer["Body"]
+        try:
+            data = bytes(body.read(max_bytes + 1))
+        finally:
+            body.close()
+    if len(data) > max_bytes:
+        raise ObjectTooLarge(f"{key} is larger than {max_bytes} bytes")
+    return data
+
+
 def create_multipart_upload(*, key: str, content_type: str) -> str:
     with translate_errors("CreateMultipartUpload"):
         answer = _client().create_multipart_upload(Bucket=settings.INTAKE_S3_BUCKET, Key=key, ContentType=content_type)
