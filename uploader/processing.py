@@ -17,6 +17,7 @@ The pure parts (`make_thumbnail`, `extract_document_text`) take bytes and raise
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import logging
 import re
@@ -297,6 +298,28 @@ def processing_schedule(upload: Upload) -> bool:
     upload_id = str(upload.pk)
     transaction.on_commit(lambda: tasks.process_upload.delay(upload_id), robust=True)
     return True
+
+
+def uploads_awaiting_processing(*, stored_before: dt.datetime, stored_after: dt.datetime) -> list[str]:
+    """Stored portal uploads whose processing never ran: some kind their portal wants
+    has neither a derivative nor a recorded failure. The safety net for a task that
+    was never enqueued (the broker was down when the upload was stored)."""
+    candidates = (
+        Upload.objects.select_related("portal")
+        .filter(state=UploadState.STORED, portal__isnull=False, stored_at__lt=stored_before, stored_at__gte=stored_after)
+        .exclude(portal__processing=[])
+        .order_by("stored_at")
+    )
+    awaiting = []
+    for upload in candidates.iterator(chunk_size=500):
+        assert upload.portal is not None
+        kinds = wanted_kinds(upload.portal.processing, filename=upload.original_filename, content_type=upload.declared_content_type)
+        if not kinds:
+            continue
+        done = set(Derivative.objects.filter(upload=upload).values_list("kind", flat=True))
+        if any(kind not in done and not _failed_before(upload, kind) for kind in kinds):
+            awaiting.append(str(upload.pk))
+    return awaiting
 
 
 # --- reads for the dashboard ----------------------------------------------------------

@@ -5,6 +5,7 @@ import datetime as dt
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.utils import timezone
 
 from config.request_context import acting_as_system
 from uploader import ledger, notifications, processing, reconcile, s3
@@ -83,3 +84,17 @@ def process_upload(upload_id: str) -> dict[str, str]:
         except SoftTimeLimitExceeded:
             processing.upload_processing_failed(upload_id=upload_id, reason="processing took too long")
             return {"timed_out": "failed"}
+
+
+@shared_task(acks_late=True)
+def process_pending_uploads() -> int:
+    """Celery beat: enqueue `process_upload` for stored portal uploads whose processing
+    never ran (stored over 10 minutes ago, within 7 times INTAKE_RECONCILE_AFTER_HOURS)."""
+    now = timezone.now()
+    awaiting = processing.uploads_awaiting_processing(
+        stored_before=now - dt.timedelta(minutes=10),
+        stored_after=now - dt.timedelta(hours=settings.INTAKE_RECONCILE_AFTER_HOURS * 7),
+    )
+    for upload_id in awaiting:
+        process_upload.delay(upload_id)
+    return len(awaiting)

@@ -344,6 +344,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "uploader.tasks.notify_portal_uploads",
         "schedule": float(INTAKE_NOTIFY_INTERVAL_SECONDS),
     },
+    "process-pending-uploads": {
+        "task": "uploader.tasks.process_pending_uploads",
+        "schedule": 600.0,
+    },
 }
 
 # --- Logging ------------------------------------------------------------------------

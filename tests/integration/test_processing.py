@@ -11,6 +11,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 from PIL import Image
 
 from tests.integration.test_portals import enter, upload_file, visitor_client
@@ -234,3 +235,22 @@ def test_the_cli_sets_processing_options(db, s3_bucket) -> None:  # type: ignore
     with pytest.raises(CommandError, match="'ocr' is not a processing option"):
         call_command("portal_create", "Other", "--processing", "ocr", stdout=io.StringIO(), stderr=io.StringIO())
     assert not Portal.objects.filter(slug="other").exists()
+
+
+def test_an_upload_whose_task_was_never_enqueued_is_caught_up(make_portal, send, settings) -> None:  # type: ignore[no-untyped-def]
+    """The broker was down when the upload was stored: the periodic catch-up finds it
+    (once it is ten minutes old) and processes it, once."""
+    _, token = make_portal(processing=["thumbnails"])
+    client = visitor_client()
+    enter(client, token)
+    # No on-commit callbacks run: the task is never enqueued, as with a broker down.
+    done = upload_file(client, token, make_image((300, 300)), filename="scan.png", type_="image/png")
+    upload = Upload.objects.get(key=done["key"])
+    _, other_token = make_portal(name="No processing")
+    plain = send(other_token, make_image((300, 300)), filename="plain.png", type_="image/png")
+    assert not Derivative.objects.exists()
+    assert tasks.process_pending_uploads() == 0  # too recent: its own task may still be coming
+    Upload.objects.filter(pk__in=[upload.pk, plain.pk]).update(stored_at=timezone.now() - dt.timedelta(minutes=11))
+    assert tasks.process_pending_uploads() == 1
+    assert Derivative.objects.get().upload == upload
+    assert tasks.process_pending_uploads() == 0
