@@ -43,6 +43,8 @@ def main() -> int:
     env = dict(os.environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     env["INTAKE_VAR_DIR"] = str(var_dir)
+    # Portal links are made with it: point them at this server.
+    env.setdefault("INTAKE_PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
     env.setdefault("INTAKE_CORS_ALLOWED_ORIGINS", f"http://127.0.0.1:{port},http://localhost:{port}")
     env.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
 

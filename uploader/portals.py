@@ -214,6 +214,19 @@ def portal_link(portal: Portal) -> str:
     return settings.INTAKE_PUBLIC_BASE_URL.rstrip("/") + path
 
 
+def _free_slug(base: str) -> str:
+    """`base`, or `base-2`, `base-3`, … whichever is not taken (the database's unique
+    constraint still decides a race)."""
+    if not base:
+        return base  # validation says the name is needed
+    taken = set(Portal.objects.filter(slug__startswith=base).values_list("slug", flat=True))
+    candidate, number = base, 2
+    while candidate in taken:
+        suffix = f"-{number}"
+        candidate, number = f"{base[: 50 - len(suffix)]}{suffix}", number + 1
+    return candidate
+
+
 def portal_create(*, actor: Any, name: str, slug: str = "", title: str = "", **options: Any) -> Portal:
     """Create a portal with a fresh link. `options` are the editable fields
     (limits as sizes such as '50 MiB', lists as comma-separated text or lists,
@@ -225,7 +238,8 @@ def portal_create(*, actor: Any, name: str, slug: str = "", title: str = "", **o
     name = name.strip()
     portal = Portal(
         name=name,
-        slug=slugify(slug or name)[:50],
+        # A slug typed in must be free; one made from the name gets a number if taken.
+        slug=slugify(slug)[:50] if slug else _free_slug(slugify(name)[:50]),
         title=(title or name).strip(),
         created_by=actor if actor is not None and getattr(actor, "pk", None) else None,
     )

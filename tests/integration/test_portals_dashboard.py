@@ -116,9 +116,13 @@ def test_bad_input_is_a_400_naming_the_field(db) -> None:  # type: ignore[no-unt
     assert b"</style><script>" not in response.content
     assert Portal.objects.count() == 0
     staff.post("/portals/new", FORM)
-    again = staff.post("/portals/new", FORM)
+    # A folder name typed in must be free; one made from the name is numbered.
+    again = staff.post("/portals/new", {**FORM, "slug": "smith-co"})
     assert again.status_code == 400
     assert b"slug already exists" in again.content.lower()
+    assert staff.post("/portals/new", FORM).status_code == 302
+    assert staff.post("/portals/new", FORM).status_code == 302
+    assert sorted(Portal.objects.values_list("slug", flat=True)) == ["smith-co", "smith-co-2", "smith-co-3"]
 
 
 @pytest.mark.parametrize("role", [Role.VIEWER, None])
