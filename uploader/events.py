@@ -9,6 +9,11 @@ differences this module absorbs:
   big-endian form, which sorts by S3's rule like AWS's sequencers do.
 - `s3:TestEvent` messages carry no records.
 - A message may hold several records, or arrive wrapped in an SNS envelope.
+- Amazon EventBridge delivers one event per message in its own envelope
+  (`source` `aws.s3`, `detail-type` "Object Created"/"Object Deleted", the object
+  under `detail`); its keys are not URL-encoded. An EventBridge rule with an SQS
+  target feeds the same consumer; the same object event from both paths dedupes
+  (the ledger keys on bucket, key, kind and sequencer, not on the source).
 Anything malformed becomes a reason in `ParsedMessage.skipped`, never an exception,
 so one bad message cannot stall a consumer.
 """
@@ -123,6 +128,41 @@ def _parse_record(record: Any, index: int, out: _Collector) -> None:
     )
 
 
+EVENTBRIDGE_SOURCE = "aws.s3"
+EVENTBRIDGE_KINDS: dict[str, EventKind] = {"Object Created": "created", "Object Deleted": "removed"}
+
+
+def _parse_eventbridge(document: dict[str, Any]) -> ParsedMessage:
+    detail_type = str(document.get("detail-type", ""))
+    kind = EVENTBRIDGE_KINDS.get(detail_type)
+    if kind is None:
+        return ParsedMessage(skipped=(f"EventBridge event {detail_type[:60]!r} is not an object create/delete",))
+    detail = document.get("detail")
+    bucket = detail.get("bucket") if isinstance(detail, dict) else None
+    obj = detail.get("object") if isinstance(detail, dict) else None
+    if not isinstance(bucket, dict) or not isinstance(obj, dict) or not bucket.get("name") or not obj.get("key"):
+        return ParsedMessage(skipped=("EventBridge event: no bucket name or object key",))
+    assert isinstance(detail, dict)
+    size = obj.get("size")
+    what = detail.get("reason") if kind == "created" else detail.get("deletion-type")
+    return ParsedMessage(
+        events=(
+            ObjectEvent(
+                bucket=str(bucket["name"]),
+                key=str(obj["key"]),  # EventBridge sends keys as they are
+                kind=kind,
+                event_name=f"{'ObjectCreated' if kind == 'created' else 'ObjectRemoved'}:{str(what or '')[:40]}",
+                source=EVENTBRIDGE_SOURCE,
+                size=int(size) if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
+                etag=str(obj.get("etag", "")).strip('"'),
+                sequencer=str(obj.get("sequencer", "")),
+                version_id=str(obj.get("version-id", "") or ""),
+                event_time=_parse_time(document.get("time")),
+            ),
+        )
+    )
+
+
 def parse_s3_message(body: str | bytes) -> ParsedMessage:
     """Parse one queue/webhook message body (possibly an SNS envelope)."""
     if len(body) > MAX_MESSAGE_BYTES:
@@ -137,6 +177,8 @@ def parse_s3_message(body: str | bytes) -> ParsedMessage:
         return ParsedMessage(skipped=("message is not a JSON object",))
     if document.get("Event") == "s3:TestEvent":
         return ParsedMessage(is_test_event=True)
+    if document.get("source") == EVENTBRIDGE_SOURCE and "detail-type" in document:
+        return _parse_eventbridge(document)
     records = document.get("Records")
     if not isinstance(records, list) or not records:
         return ParsedMessage(skipped=("message has no Records",))

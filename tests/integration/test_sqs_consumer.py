@@ -188,3 +188,39 @@ def test_after_a_partial_receive_the_consumer_lingers_once_then_takes_what_arriv
     with mock.patch("uploader.sqs.receive", side_effect=lambda *a, **k: next(empty)) as receive:
         assert sqs.receive_gathered("q", wait_seconds=20, clock=lambda: now[0], sleep=sleep) == []
     assert receive.call_count == 1, "an empty long poll is not followed by another receive"
+
+
+def test_an_eventbridge_rule_feeding_the_queue_works_like_a_notification(staff_client: Client, queue: str) -> None:
+    """EventBridge → SQS delivers its own envelope; the same object's S3 notification
+    in the same queue is a duplicate of it, not a second event."""
+    upload = _upload_without_complete(staff_client)
+    notification = s3.sqs_client().receive_message(QueueUrl=queue, WaitTimeSeconds=2, VisibilityTimeout=0)["Messages"][0]
+    record = json.loads(notification["Body"])["Records"][0]
+    eventbridge = {
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": record["eventTime"],
+        "region": "us-east-1",
+        "resources": [f"arn:aws:s3:::{record['s3']['bucket']['name']}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": record["s3"]["bucket"]["name"]},
+            # As the notification says it (the emulator sends no sequencer; AWS does).
+            "object": {
+                "key": upload.key,
+                "size": record["s3"]["object"]["size"],
+                "etag": record["s3"]["object"]["eTag"],
+                **({"sequencer": record["s3"]["object"]["sequencer"]} if "sequencer" in record["s3"]["object"] else {}),
+            },
+            "reason": "PutObject",
+        },
+    }
+    s3.sqs_client().send_message(QueueUrl=queue, MessageBody=json.dumps(eventbridge))
+    out = _consume(queue)
+    assert "2 received, 1 new event(s), 1 duplicate(s), 2 deleted" in out
+    upload.refresh_from_db()
+    assert upload.state == UploadState.STORED
+    assert UploadEvent.objects.filter(key=upload.key).count() == 1

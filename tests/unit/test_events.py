@@ -167,3 +167,77 @@ def test_the_ledger_keeps_every_field_of_an_event_with_its_time_in_iso_format() 
     assert raw == {**dataclasses.asdict(event), "event_time": "1970-01-01T00:00:00+00:00"}
     assert json.loads(json.dumps(raw)) == raw
     assert _raw(dataclasses.replace(event, event_time=None))["event_time"] is None
+
+
+# The "Object Created" example of AWS's "EventBridge event message structure" page,
+# with a key a notification would URL-encode.
+EVENTBRIDGE_CREATED = {
+    "version": "0",
+    "id": "17793124-05d4-b198-2fde-7ededc63b103",
+    "detail-type": "Object Created",
+    "source": "aws.s3",
+    "account": "111122223333",
+    "time": "2021-11-12T00:00:00Z",
+    "region": "ca-central-1",
+    "resources": ["arn:aws:s3:::amzn-s3-demo-bucket1"],
+    "detail": {
+        "version": "0",
+        "bucket": {"name": "amzn-s3-demo-bucket1"},
+        "object": {
+            "key": "uploads/staff/2021/11/report 2021:Q4+final.pdf",
+            "size": 5,
+            "etag": "b1946ac92492d2347c6235b4d2611184",
+            "version-id": "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
+            "sequencer": "00617F08299329D189",
+        },
+        "request-id": "N4N7GDK58NMKJ12R",
+        "requester": "123456789012",
+        "source-ip-address": "1.2.3.4",
+        "reason": "PutObject",
+    },
+}
+
+
+def test_eventbridge_object_created_is_parsed_with_its_key_as_sent() -> None:
+    parsed = parse_s3_message(json.dumps(EVENTBRIDGE_CREATED))
+    assert parsed.skipped == ()
+    [event] = parsed.events
+    assert (event.bucket, event.key, event.kind) == (
+        "amzn-s3-demo-bucket1", "uploads/staff/2021/11/report 2021:Q4+final.pdf", "created"
+    )
+    assert (event.size, event.etag, event.sequencer, event.version_id) == (
+        5, "b1946ac92492d2347c6235b4d2611184", "00617F08299329D189", "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e"
+    )
+    assert event.event_name == "ObjectCreated:PutObject"
+    assert event.source == "aws.s3"
+    assert event.event_time is not None
+    assert event.event_time.isoformat() == "2021-11-12T00:00:00+00:00"
+
+
+def test_eventbridge_object_deleted_and_other_types() -> None:
+    deleted = json.loads(json.dumps(EVENTBRIDGE_CREATED))
+    deleted["detail-type"] = "Object Deleted"
+    del deleted["detail"]["object"]["size"]
+    deleted["detail"]["deletion-type"] = "Permanently Deleted"
+    [event] = parse_s3_message(json.dumps(deleted)).events
+    assert event.kind == "removed"
+    assert event.size is None
+    assert event.event_name == "ObjectRemoved:Permanently Deleted"
+    tagged = {**EVENTBRIDGE_CREATED, "detail-type": "Object Tags Added"}
+    assert parse_s3_message(json.dumps(tagged)).skipped == ("EventBridge event 'Object Tags Added' is not an object create/delete",)
+    broken = {**EVENTBRIDGE_CREATED, "detail": {"bucket": {}, "object": "nope"}}
+    assert parse_s3_message(json.dumps(broken)).skipped == ("EventBridge event: no bucket name or object key",)
+
+
+def test_the_same_object_event_from_eventbridge_and_a_notification_dedupes() -> None:
+    from uploader.ledger import dedupe_key
+
+    notification = _record(
+        s3__bucket__name="amzn-s3-demo-bucket1",
+        s3__object__key="uploads/staff/2021/11/report+2021%3AQ4%2Bfinal.pdf",
+        s3__object__sequencer="00617F08299329D189",
+    )
+    [from_notification] = parse_s3_message(json.dumps({"Records": [notification]})).events
+    [from_eventbridge] = parse_s3_message(json.dumps(EVENTBRIDGE_CREATED)).events
+    assert from_notification.key == from_eventbridge.key
+    assert dedupe_key(from_notification) == dedupe_key(from_eventbridge)
