@@ -7,6 +7,9 @@ login form, then measures:
 1. requests/s of `GET /api/s3/params` (signing one PUT, inserting one row) against
    `GET /healthz/live` on the same gunicorn, with our signer and with botocore's
    (a second gunicorn with INTAKE_S3_FAST_SIGNING=false), wrk runs interleaved;
+1r. (only when selected: `--only 1r`) the same signing call against reference views on
+   one gunicorn (bench/reference.py), each doing one more of its steps: bare, sign
+   only, session, session + sign, session + registration;
 2. p99 latency of signing 100 part URLs in one batch call, 32 connections;
 3. a multipart upload through the contract against boto3's upload_file;
 4. peak RSS growth of a gunicorn worker (-w 1) during a 1 GiB upload through the contract;
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import resource
 import shutil
 import statistics
@@ -220,6 +224,69 @@ def bench_signing(
             )
         )
     return _dump(results) | {"medians": rps, "clean": clean}
+
+
+# --- 1r. The signing call against views that each do one more of its steps ----------------------------------------
+
+# Label, path (query included), what the view does. The signing call is compared with each.
+SIGNING_CALL = "s3/params (whole call)"
+REFERENCES = [
+    ("bare", "/healthz/live", "no session, no database"),
+    ("sign only", "/bench/ref/sign?{query}", "presign_put_object, no session, no database"),
+    ("session", "/bench/ref/session?{query}", "contract_api: session, user, role, CSRF"),
+    ("session + sign", "/bench/ref/session-sign?{query}", "session plus the signature, no write"),
+    ("session + registration", "/bench/ref/registration?{query}", "session plus Upload row + audit entry"),
+]
+
+
+def bench_reference(plan: Plan, server: Gunicorn, session: Any, rows: list[Row]) -> dict[str, Any]:
+    """The signing call's steps, each as a JSON view on the same gunicorn (bench/reference.py)."""
+    query = f"filename=bench.bin&type={quote('application/octet-stream', safe='')}&size={MIB}"
+    headers = {"Cookie": harness.cookie_header(session)}
+    paths = {label: path.format(query=query) for label, path, _ in REFERENCES}
+    paths[SIGNING_CALL] = f"/api/s3/params?{query}"
+    for label, path in paths.items():
+        answer = _expect(session.get(server.base_url + path, timeout=10), f"{label} on {server.name}")
+        signs = label in {SIGNING_CALL, "sign only", "session + sign"}
+        if signs and "X-Amz-Signature=" not in answer.get("url", ""):
+            raise RuntimeError(f"{label}: no signed URL in {answer}")
+    runs: dict[str, Target] = {label: (server.base_url + path, headers, server) for label, path in paths.items()}
+    step(
+        f"1r. the signing call against its steps (bench/reference.py): wrk -c {plan.sign_connections} "
+        f"-t {plan.wrk_threads} -d {plan.wrk_seconds:g}s, {plan.rounds} interleaved rounds of {len(runs)} URLs"
+    )
+    warm_up(plan, [url for url, _, _ in runs.values()], headers, plan.sign_connections)
+    results = interleaved(plan, runs, connections=plan.sign_connections)
+    clean = all(r.wrk.clean and r.wrk.requests > 0 for values in results.values() for r in values)
+    rps = {label: median([r.wrk.requests_per_second for r in values]) for label, values in results.items()}
+    worker = {label: _cpu(values) for label, values in results.items()}
+    support = {label: median([r.support_cpu_ms_per_request for r in values]) for label, values in results.items()}
+    other = {label: [round(r.other_load_cores, 2) for r in values] for label, values in results.items()}
+    sign = rps[SIGNING_CALL]
+    step("1r. medians: req/s, CPU per request (workers + PostgreSQL/Redis), other load per round (cores)")
+    for label in [*paths]:
+        step(
+            f"  {label:<24} {rps[label]:8.1f} req/s  {worker[label]:5.2f} + {support[label]:4.2f} ms  "
+            f"other load {other[label]}"
+        )
+    for label, _, does in REFERENCES:
+        rows.append(
+            Row(
+                name=f"1r. s3/params / {label}" + ("" if clean else " (!! bad answers, see log)"),
+                measured=f"{sign:.0f} req/s ({worker[SIGNING_CALL]:.2f}+{support[SIGNING_CALL]:.2f} ms CPU)",
+                reference=f"{label}: {rps[label]:.0f} req/s ({worker[label]:.2f}+{support[label]:.2f} ms CPU; {does})",
+                value=sign / rps[label],
+                unit="x",
+                goal="(reference)",
+                holds=None,
+            )
+        )
+    return _dump(results) | {
+        "medians": rps,
+        "worker_cpu_ms": worker,
+        "support_cpu_ms": support,
+        "clean": clean,
+    }
 
 
 # --- 2. Signing 100 parts in one call ------------------------------------------------------------------------------
@@ -447,7 +514,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short smoke run: 2 s wrk runs, small files")
     parser.add_argument("--strict", action="store_true", help="exit with status 1 when a goal is not met")
-    parser.add_argument("--only", default="1234", help="which benchmarks to run, e.g. 12 or 5 (default: 1234)")
+    parser.add_argument(
+        "--only",
+        default="1234",
+        help="which benchmarks to run, e.g. 12, 1r (the signing call against its steps) or 5 (default: 1234)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write every measurement to this file")
     parser.add_argument(
         "--experiments",
@@ -466,7 +537,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
-    if shutil.which("wrk") is None and ("1" in args.only or "2" in args.only):
+    if not re.fullmatch(r"(?:[1-5]r?)+", args.only) or "r" in args.only.replace("1r", ""):
+        parser.error(f"--only: not a selection of 1, 1r, 2, 3, 4, 5: {args.only!r}")
+    only = set(re.findall(r"\dr?", args.only))
+    if shutil.which("wrk") is None and {"1", "1r", "2"} & only:
         print("error: wrk is not installed (Debian: apt-get install -y wrk)", file=sys.stderr)
         return 2
 
@@ -483,7 +557,7 @@ def main(argv: list[str] | None = None) -> int:
             emulator = stack.start_emulator()
             step(f"  moto on {emulator.endpoint_url}; migrating, configuring bucket {harness.BUCKET}, staff user")
             stack.password = harness.prepare_app(stack.env())
-            if {"1", "2", "3"} & set(args.only):
+            if {"1", "2", "3"} & only:
                 setup = {"workers": args.workers, "threads": args.threads}
                 described = f"gunicorn -w {args.workers} --threads {args.threads}"
                 fast = stack.start_gunicorn("fast", **setup)
@@ -496,23 +570,31 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     step(f"{described}: {tuned.base_url} (experiment: {EXPERIMENTS})")
                 session = harness.login(fast.base_url, stack.password)
-                if "1" in args.only:
+                if "1" in only:
                     details["signing"] = bench_signing(plan, fast, botocore, tuned, session, rows)
-                if "2" in args.only:
+                if "2" in only:
                     details["batch"] = bench_batch(plan, fast, botocore, tuned, session, rows)
                 stack.stop_gunicorn(botocore)
                 if tuned:
                     stack.stop_gunicorn(tuned)
-                if "3" in args.only:
+                if "3" in only:
                     details["transfer"] = bench_transfer(plan, stack, fast, session, var_dir, rows)
                 stack.stop_gunicorn(fast)
-            if "4" in args.only:
+            if "1r" in only:
+                reference = stack.start_gunicorn(
+                    "reference", workers=args.workers, threads=args.threads, app="bench.reference"
+                )
+                step(f"gunicorn -w {args.workers} --threads {args.threads} bench.reference: {reference.base_url}")
+                session = harness.login(reference.base_url, stack.password)
+                details["reference"] = bench_reference(plan, reference, session, rows)
+                stack.stop_gunicorn(reference)
+            if "4" in only:
                 single = stack.start_gunicorn("memory", workers=1)
                 step(f"gunicorn -w 1 --threads 1 for the memory benchmark: {single.base_url}")
                 session = harness.login(single.base_url, stack.password)
                 details["memory"] = bench_memory(plan, single, session, var_dir, rows)
                 stack.stop_gunicorn(single)
-            if "5" in args.only:
+            if "5" in only:
                 details["events"] = events.bench_events(
                     events.QUICK if args.quick else events.FULL,
                     stack.env(),
