@@ -22,6 +22,10 @@ from uploader.audit import audit_record
 
 logger = logging.getLogger(__name__)
 
+# Machine clients act as users named machine:<client id> (dashboard.machine); no
+# person may ever be given such a name.
+MACHINE_USERNAME_PREFIX = "machine:"
+
 
 def role_from_cognito_groups(groups: Iterable[str]) -> Role | None:
     """The strongest role any of the groups gives, per INTAKE_ROLE_GROUPS_*; None if none."""
@@ -71,9 +75,15 @@ def _username_for(claims: dict[str, Any]) -> str:
     Cognito username, else the subject; a suffix from the subject settles clashes."""
     subject = str(claims["sub"])
     for candidate in (claims.get("email"), claims.get("cognito:username"), subject):
-        if isinstance(candidate, str) and candidate and not User.objects.filter(username=candidate[:150]).exists():
+        if (
+            isinstance(candidate, str)
+            and candidate
+            # Machine clients' users are named machine:<client id>; no person may take one.
+            and not candidate.startswith(MACHINE_USERNAME_PREFIX)
+            and not User.objects.filter(username=candidate[:150]).exists()
+        ):
             return candidate[:150]
-    base = str(claims.get("email") or claims.get("cognito:username") or "user")[:130]
+    base = str(claims.get("email") or claims.get("cognito:username") or "user")[:130].removeprefix(MACHINE_USERNAME_PREFIX)
     return f"{base}#{subject[:16]}"
 
 

@@ -21,12 +21,13 @@ from django.conf import settings
 from django.contrib.auth.models import User
 
 from dashboard import tokens
+from dashboard.accounts import MACHINE_USERNAME_PREFIX
+from dashboard.models import OidcIdentity
 from dashboard.roles import Permission
 from uploader.principals import UploadPrincipal, person_principal
 
 logger = logging.getLogger(__name__)
 
-MACHINE_USERNAME_PREFIX = "machine:"
 
 
 class BearerRefused(Exception):
@@ -58,6 +59,9 @@ def machine_user(client_id: str) -> User:
         user.set_unusable_password()
         user.save(update_fields=["password"])
         logger.info("machine client %s used the API for the first time", client_id)
+    elif user.has_usable_password() or OidcIdentity.objects.filter(user=user).exists():
+        # A person's account with this name (made by hand): never act as it.
+        raise BearerRefused("This machine client's account name belongs to a person.", code="invalid_token")
     return user
 
 

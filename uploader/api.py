@@ -89,8 +89,9 @@ def contract_api(permission: Permission) -> Callable[[View], View]:
                 if "Authorization" not in request.headers and (failure := _csrf_failure(request)) is not None:
                     return failure
                 request.intake_principal = principal  # type: ignore[attr-defined]
-                if principal.owner is not None and not request.user.is_authenticated:
-                    # A machine client: the audit trail names it like a signed-in user.
+                if principal.owner is not None and "Authorization" in request.headers:
+                    # A machine client: the audit trail names it like a signed-in user
+                    # (even when the request also carries someone's session cookie).
                     request.user = principal.owner
                 return view(request, *args, **kwargs)
             except machine.BearerRefused as exc:

@@ -124,3 +124,21 @@ def test_without_cognito_configured_tokens_are_refused(client: Client, db: None)
     response = client.get("/api/uploads", **bearer("a.b.c"))
     assert response.status_code == 401
     assert response.json()["message"] == "This server does not accept access tokens."
+
+
+def test_a_persons_account_with_the_machine_name_is_never_used(cognito: OidcProvider, client: Client) -> None:
+    from django.contrib.auth.models import User
+
+    User.objects.create_user(username=f"machine:{cognito.machine_client_id}", password="Person-passw0rd!")
+    response = client.get("/api/uploads", **bearer(cognito.machine_token(["intake/read"])))
+    assert response.status_code == 401
+    assert "belongs to a person" in response.json()["message"]
+
+
+def test_with_a_session_too_the_audit_names_the_token_s_client(cognito: OidcProvider, client: Client, staff_user) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(staff_user)
+    response = client.get("/api/s3/params", PARAMS, **bearer(cognito.machine_token(["intake/upload"])))
+    assert response.status_code == 200
+    entry = AuditEntry.objects.get(action="upload.registered")
+    assert entry.actor_label == f"machine:{cognito.machine_client_id}"
+    assert Upload.objects.get().owner.username == f"machine:{cognito.machine_client_id}"  # type: ignore[union-attr]

@@ -97,3 +97,10 @@ def test_losing_every_group_removes_the_role() -> None:
     assert role is None
     assert (user.is_staff, user.is_superuser) == (False, False)
     assert not user.groups.exists()
+
+
+def test_a_person_never_gets_a_machine_clients_account_name() -> None:
+    claims = {"sub": "s-9", "email": "", "cognito:username": "machine:4machine56789clientcreds00"}
+    user, _ = user_sign_in_from_claims(issuer="https://idp.example/pool", claims=claims, groups=["intake-staff"])
+    assert not user.username.startswith("machine:")
+    assert user.username == "s-9"
