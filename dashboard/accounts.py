@@ -45,28 +45,31 @@ def user_set_role(*, user: User, role: Role | None, source: str) -> bool:
     before = role_of(user)
     wanted_group = ROLE_GROUP_NAMES[role] if role is not None else None
     user._intake_role_sync = True  # type: ignore[attr-defined]  # recorded below, not by the signal
-    with transaction.atomic():
-        current = set(user.groups.filter(name__in=ROLE_GROUP_NAMES.values()).values_list("name", flat=True))
-        for name in current - {wanted_group}:
-            user.groups.remove(Group.objects.get(name=name))
-        if wanted_group is not None and wanted_group not in current:
-            group, _ = Group.objects.get_or_create(name=wanted_group)
-            user.groups.add(group)
-        is_staff = role in {Role.ADMIN, Role.STAFF}
-        is_superuser = role is Role.ADMIN
-        flags_changed = (user.is_staff, user.is_superuser) != (is_staff, is_superuser)
-        if flags_changed:
-            user.is_staff, user.is_superuser = is_staff, is_superuser
-            user.save(update_fields=["is_staff", "is_superuser"])
-        forget_cached_role(user)
-        after = role_of(user)
-        changed = before != after or flags_changed or current != ({wanted_group} - {None})
-        if before != after:
-            audit_record(
-                action="auth.role_changed",
-                user=user,
-                detail={"user": user.get_username(), "from": before, "to": after, "source": source},
-            )
+    try:
+        with transaction.atomic():
+            current = set(user.groups.filter(name__in=ROLE_GROUP_NAMES.values()).values_list("name", flat=True))
+            for name in current - {wanted_group}:
+                user.groups.remove(Group.objects.get(name=name))
+            if wanted_group is not None and wanted_group not in current:
+                group, _ = Group.objects.get_or_create(name=wanted_group)
+                user.groups.add(group)
+            is_staff = role in {Role.ADMIN, Role.STAFF}
+            is_superuser = role is Role.ADMIN
+            flags_changed = (user.is_staff, user.is_superuser) != (is_staff, is_superuser)
+            if flags_changed:
+                user.is_staff, user.is_superuser = is_staff, is_superuser
+                user.save(update_fields=["is_staff", "is_superuser"])
+            forget_cached_role(user)
+            after = role_of(user)
+            changed = before != after or flags_changed or current != ({wanted_group} - {None})
+            if before != after:
+                audit_record(
+                    action="auth.role_changed",
+                    user=user,
+                    detail={"user": user.get_username(), "from": before, "to": after, "source": source},
+                )
+    finally:
+        user._intake_role_sync = False  # type: ignore[attr-defined]
     return changed
 
 
