@@ -198,3 +198,39 @@ def bucket_configure(
     else:
         report("skipped  notifications: no queue or push endpoint configured")
     return changes
+
+
+DEAD_LETTER_SUFFIX = "-dlq"
+
+
+def dead_letter_queue_name(queue_name: str) -> str:
+    return f"{queue_name}{DEAD_LETTER_SUFFIX}"
+
+
+def event_queue_configure(
+    *, name: str, max_receives: int, report: Callable[[str], None] = lambda line: None
+) -> tuple[str, list[BucketChange]]:
+    """The event queue `name`, its dead-letter queue `name-dlq`, and the main queue's
+    RedrivePolicy sending a message there after `max_receives` failed receives.
+    Idempotent like the bucket's steps; returns the main queue's ARN and the changes."""
+    changes: list[BucketChange] = []
+
+    def changed(step: str, detail: str) -> None:
+        changes.append(BucketChange(step, detail))
+        report(f"changed  {step}: {detail}")
+
+    report(f"checking queue {name} and its dead-letter queue")
+    url = s3.queue_url_or_none(name)
+    if url is None:
+        url = s3.queue_create(name)
+        changed("queue", f"created {name}")
+    dlq_name = dead_letter_queue_name(name)
+    dlq_url = s3.queue_url_or_none(dlq_name)
+    if dlq_url is None:
+        dlq_url = s3.queue_create(dlq_name, retention_seconds=s3.queues.DLQ_RETENTION_SECONDS)
+        changed("dead-letter queue", f"created {dlq_name}")
+    dlq_arn = s3.queue_arn(dlq_url)
+    if s3.queue_redrive_policy(url) != {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives}:
+        s3.queue_set_redrive_policy(url, dead_letter_arn=dlq_arn, max_receives=max_receives)
+        changed("redrive", f"messages received {max_receives} times without success move to {dlq_name}")
+    return s3.queue_arn(url), changes

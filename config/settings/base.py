@@ -412,3 +412,14 @@ INTAKE_PROCESSING_TEXT_PAGES = env_int("INTAKE_PROCESSING_TEXT_PAGES", 20, minim
 INTAKE_PROCESSING_TEXT_MAX_BYTES = env_int("INTAKE_PROCESSING_TEXT_MAX_BYTES", 1024 * 1024, minimum=1024)
 INTAKE_PROCESSING_TIME_LIMIT_SECONDS = env_int("INTAKE_PROCESSING_TIME_LIMIT_SECONDS", 120, minimum=5)
 INTAKE_DERIVATIVE_URL_SECONDS = env_int("INTAKE_DERIVATIVE_URL_SECONDS", 300, minimum=30)
+
+# --- Dead letters and stuck events (docs/configuration.md#events) ---------------------
+# `setup_bucket --create-queue NAME` gives NAME a dead-letter queue NAME-dlq: SQS moves
+# a message there after this many receives without a delete (the consumer's failures).
+INTAKE_SQS_MAX_RECEIVES = env_int("INTAKE_SQS_MAX_RECEIVES", 5, minimum=1)
+# The dead-letter queue the events page lists and replays from. Empty: the one named
+# in the event queue's RedrivePolicy (asked of SQS when the page is opened).
+INTAKE_S3_EVENTS_DLQ_URL = env.str("INTAKE_S3_EVENTS_DLQ_URL", default="")
+# A ledger row still pending after this many minutes shows on the events page with a
+# retry button (its task was lost or keeps failing).
+INTAKE_EVENTS_STUCK_MINUTES = env_int("INTAKE_EVENTS_STUCK_MINUTES", 10, minimum=1)

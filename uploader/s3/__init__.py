@@ -8,13 +8,15 @@ Callers never see a botocore exception: every call maps them to the errors in
 - `presign`: pre-signed URLs and POST policies (our SigV4 signer or botocore's);
 - `objects`: objects and multipart uploads;
 - `bucket_config`: the bucket's configuration, for `manage.py setup_bucket`, and
-  the readiness probe.
+  the readiness probe;
+- `queues`: the dead-letter queue's set-up and the dashboard's look into it.
 
 Every name callers use is re-exported here. To replace one in a test, patch it where
 it is defined (e.g. `uploader.s3.presign._utcnow`): the package's functions call
 each other directly, not through this namespace.
 """
 
+from uploader.s3 import queues
 from uploader.s3.bucket_config import (
     bucket_exists,
     create_bucket,
@@ -73,6 +75,19 @@ from uploader.s3.presign import (
     presign_upload_part,
     presign_upload_parts,
 )
+from uploader.s3.queues import (
+    ReceivedMessage,
+    queue_arn,
+    queue_create,
+    queue_delete,
+    queue_receive,
+    queue_redrive_policy,
+    queue_release,
+    queue_send,
+    queue_set_redrive_policy,
+    queue_url_from_arn,
+    queue_url_or_none,
+)
 
 # The old single module's private name, kept for callers that used it.
 _translate_errors = translate_errors
@@ -94,6 +109,7 @@ __all__ = [
     "ObjectTooLarge",
     "OpenMultipartUpload",
     "PresignedPost",
+    "ReceivedMessage",
     "StorageError",
     "StorageRefused",
     "StorageUnavailable",
@@ -139,6 +155,17 @@ __all__ = [
     "put_notifications",
     "put_object_bytes",
     "put_public_access_block",
+    "queue_arn",
+    "queue_create",
+    "queue_delete",
+    "queue_receive",
+    "queue_redrive_policy",
+    "queue_release",
+    "queue_send",
+    "queue_set_redrive_policy",
+    "queue_url_from_arn",
+    "queue_url_or_none",
+    "queues",
     "reset_clients",
     "sqs_client",
     "translate_errors",

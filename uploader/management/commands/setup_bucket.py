@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from uploader import s3
-from uploader.bucket import bucket_configure
+from uploader.bucket import BucketChange, bucket_configure, event_queue_configure
 
 
 class Command(BaseCommand):
@@ -23,7 +23,10 @@ class Command(BaseCommand):
             "--create-queue",
             metavar="NAME",
             default=None,
-            help="Create this SQS queue if missing and send events to it (for the local emulator).",
+            help=(
+                "Create this SQS queue and its dead-letter queue NAME-dlq if missing (redrive after "
+                "INTAKE_SQS_MAX_RECEIVES receives) and send events to it."
+            ),
         )
         parser.add_argument(
             "--push-endpoint",
@@ -37,12 +40,17 @@ class Command(BaseCommand):
         origins = options["origin"] or list(settings.INTAKE_CORS_ALLOWED_ORIGINS)
         try:
             queue_arn = options["queue_arn"] or settings.INTAKE_S3_EVENTS_QUEUE_ARN or None
+            queue_changes: list[BucketChange] = []
             if options["create_queue"]:
-                queue_arn = s3.ensure_queue(options["create_queue"])
+                queue_arn, queue_changes = event_queue_configure(
+                    name=options["create_queue"],
+                    max_receives=settings.INTAKE_SQS_MAX_RECEIVES,
+                    report=lambda line: self.stdout.write(f"  {line}"),
+                )
             topic_arn = None
             if options["push_endpoint"]:
                 topic_arn = s3.ensure_push_topic(f"{settings.INTAKE_S3_BUCKET}-events", options["push_endpoint"])
-            changes = bucket_configure(
+            changes = queue_changes + bucket_configure(
                 create=options["create"] or settings.INTAKE_S3_CREATE_BUCKET,
                 origins=origins,
                 queue_arn=queue_arn,
