@@ -29,6 +29,8 @@ class Permission(enum.StrEnum):
     DOWNLOAD = "download"
     MANAGE_PORTALS = "manage_portals"
     MANAGE_USERS = "manage_users"
+    # The events page: dead letters (replay, discard) and stuck ledger rows (retry).
+    MANAGE_EVENTS = "manage_events"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard import portal_views, views
+from dashboard import event_views, portal_views, views
 
 app_name = "dashboard"
 
@@ -14,4 +14,5 @@ urlpatterns = [
     path("portals/<int:portal_id>/rotate", portal_views.portal_rotate, name="portal-rotate"),
     path("portals/<int:portal_id>/disable", portal_views.portal_close, name="portal-disable"),
     path("portals/<int:portal_id>/logo", portal_views.portal_logo, name="portal-logo"),
+    path("events/", event_views.events_page, name="events"),
 ]
