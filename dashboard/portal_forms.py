@@ -44,6 +44,12 @@ class PortalForm(forms.Form):
     require_name = forms.BooleanField(required=False, initial=True, label="Ask for the uploader's name")
     require_email = forms.BooleanField(required=False, initial=True, label="Ask for the uploader's e-mail address")
     notify_emails = forms.CharField(required=False, label="Notify", help_text="E-mail addresses, comma-separated.")
+    notify_webhooks = forms.CharField(
+        required=False,
+        label="Webhooks",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Up to 5 https:// URLs, one a line; each gets a signed JSON POST when files arrive.",
+    )
     processing = forms.MultipleChoiceField(
         choices=ProcessingOption.choices,
         required=False,
@@ -102,6 +108,7 @@ def initial_for(portal: Portal) -> dict[str, Any]:
         "require_name": portal.require_name,
         "require_email": portal.require_email,
         "notify_emails": ", ".join(portal.notify_emails),
+        "notify_webhooks": "\n".join(portal.notify_webhooks),
         "processing": list(portal.processing),
         "is_active": portal.is_active,
     }

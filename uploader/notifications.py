@@ -9,10 +9,21 @@ before the commit sends them again (at least once, never silently lost).
 
 E-mails are plain text: file names and client-given names are untrusted and are never
 put into HTML.
+
+Webhooks: the same run makes one signed JSON document per portal for each of its
+webhook URLs, as a `WebhookDelivery` row saved in the digest's transaction (so the
+files are marked notified exactly when their webhook deliveries exist). The POSTs are
+made after the commit by `tasks.deliver_portal_webhook`, one delivery per task, so a
+slow or failing receiver never holds up the e-mail digest; failures are retried with
+backoff and audited (`portal.webhook_delivered`, `portal.webhook_failed`,
+`portal.webhook_gave_up`). An e-mail digest that cannot be sent rolls the run back,
+webhook deliveries included: they are made again by the next run.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
@@ -24,8 +35,9 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 
+from uploader import webhook_delivery
 from uploader.audit import audit_record
-from uploader.models import Portal, Upload, UploadState
+from uploader.models import Portal, Upload, UploadState, WebhookDelivery, WebhookDeliveryState
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +50,7 @@ class DigestReport:
     portals: int = 0
     files: int = 0
     emails: int = 0
+    webhooks: int = 0
 
 
 def _file_line(upload: Upload) -> str:
@@ -84,6 +97,7 @@ def portal_notify_pending() -> DigestReport:
         for upload in pending:
             by_portal[upload.portal_id].append(upload)  # type: ignore[index]
         emails = 0
+        deliveries: list[WebhookDelivery] = []
         for uploads in by_portal.values():
             portal = uploads[0].portal
             assert portal is not None
@@ -96,9 +110,147 @@ def portal_notify_pending() -> DigestReport:
                     action="portal.notified",
                     detail={"portal": portal.pk, "recipients": list(portal.notify_emails), "files": len(uploads)},
                 )
+            deliveries.extend(_webhook_deliveries(portal, uploads, now=now))
+        WebhookDelivery.objects.bulk_create(deliveries)
         Upload.objects.filter(pk__in=[u.pk for u in pending]).update(notified_at=now)
-    logger.info("notified %d file(s) of %d portal(s) in %d e-mail(s)", len(pending), len(by_portal), emails)
-    return DigestReport(portals=len(by_portal), files=len(pending), emails=emails)
+        if deliveries:
+            delivery_ids = [str(delivery.pk) for delivery in deliveries]
+            transaction.on_commit(lambda: _enqueue_deliveries(delivery_ids), robust=True)
+    logger.info(
+        "notified %d file(s) of %d portal(s) in %d e-mail(s) and %d webhook delivery(ies)",
+        len(pending), len(by_portal), emails, len(deliveries),
+    )
+    return DigestReport(portals=len(by_portal), files=len(pending), emails=emails, webhooks=len(deliveries))
+
+
+# --- webhooks ------------------------------------------------------------------------
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if moment else None
+
+
+def webhook_document(portal: Portal, uploads: list[Upload], *, sent_at: dt.datetime) -> bytes:
+    """The `portal.files_arrived` JSON document (docs/architecture.md, Notifications)."""
+    document = {
+        "event": webhook_delivery.EVENT_FILES_ARRIVED,
+        "portal": {"id": portal.pk, "name": portal.name, "slug": portal.slug},
+        "files": [
+            {
+                "id": str(upload.pk),
+                "filename": upload.original_filename,
+                "size": upload.stored_size,
+                "contentType": upload.declared_content_type,
+                "uploaderName": upload.uploader_name,
+                "uploaderEmail": upload.uploader_email,
+                "storedAt": _iso(upload.stored_at),
+            }
+            for upload in uploads
+        ],
+        "sentAt": _iso(sent_at),
+    }
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _webhook_deliveries(portal: Portal, uploads: list[Upload], *, now: dt.datetime) -> list[WebhookDelivery]:
+    if not portal.notify_webhooks:
+        return []
+    body = webhook_document(portal, uploads, sent_at=now).decode("utf-8")
+    return [
+        WebhookDelivery(
+            portal=portal, url=url, event=webhook_delivery.EVENT_FILES_ARRIVED, body=body, next_attempt_at=now
+        )
+        for url in portal.notify_webhooks
+    ]
+
+
+def _enqueue_deliveries(delivery_ids: list[str]) -> None:
+    from uploader import tasks  # imported here: tasks imports this module
+
+    for delivery_id in delivery_ids:
+        tasks.deliver_portal_webhook.delay(delivery_id)
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """`delivered`, `retry` (at `retry_at`), `gave_up`, or why nothing was tried:
+    `missing`, `busy` (another worker has it), `not_due`, `done` (delivered or given up)."""
+
+    outcome: str
+    retry_at: dt.datetime | None = None
+
+
+def _retry_delay(attempts: int) -> dt.timedelta:
+    return dt.timedelta(seconds=settings.INTAKE_WEBHOOK_RETRY_SECONDS * 2 ** (attempts - 1))
+
+
+def webhook_deliver(*, delivery_id: str) -> DeliveryOutcome:
+    """Make one attempt at a pending, due delivery and record how it went. Idempotent:
+    a delivered or given-up delivery, one not yet due, or one another worker holds
+    (its row is locked for the attempt) is left alone."""
+    now = timezone.now()
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(skip_locked=True).filter(pk=delivery_id).first()
+        )
+        if delivery is None:
+            exists = WebhookDelivery.objects.filter(pk=delivery_id).exists()
+            return DeliveryOutcome("busy" if exists else "missing")
+        if delivery.state != WebhookDeliveryState.PENDING:
+            return DeliveryOutcome("done")
+        # A little slack: the task's ETA and this clock may differ slightly.
+        if delivery.next_attempt_at and delivery.next_attempt_at > now + dt.timedelta(seconds=2):
+            return DeliveryOutcome("not_due", retry_at=delivery.next_attempt_at)
+        body = delivery.body.encode("utf-8")
+        headers = {
+            "Content-Type": "application/json",
+            "X-Intake-Event": delivery.event,
+            "X-Intake-Delivery": str(delivery.pk),
+            "X-Intake-Signature": webhook_delivery.signature(body),
+        }
+        attempt = webhook_delivery.post(delivery.url, body, headers)
+        delivery.attempts += 1
+        delivery.last_status = attempt.status
+        delivery.last_error = attempt.reason[:300]
+        detail = {
+            "portal": delivery.portal_id,
+            "delivery": str(delivery.pk),
+            "target": webhook_delivery.origin_of(delivery.url),
+            "status": attempt.status,
+            "attempts": delivery.attempts,
+        }
+        if attempt.ok:
+            delivery.state = WebhookDeliveryState.DELIVERED
+            delivery.delivered_at = timezone.now()
+            delivery.next_attempt_at = None
+            delivery.save()
+            audit_record(action="portal.webhook_delivered", detail=detail)
+            return DeliveryOutcome("delivered")
+        audit_record(action="portal.webhook_failed", detail={**detail, "reason": attempt.reason})
+        logger.warning(
+            "webhook delivery %s to %s failed (attempt %d): %s",
+            delivery.pk, detail["target"], delivery.attempts, attempt.reason,
+        )
+        if attempt.permanent or delivery.attempts >= settings.INTAKE_WEBHOOK_MAX_ATTEMPTS:
+            delivery.state = WebhookDeliveryState.GAVE_UP
+            delivery.next_attempt_at = None
+            delivery.save()
+            audit_record(action="portal.webhook_gave_up", detail={**detail, "reason": attempt.reason})
+            return DeliveryOutcome("gave_up")
+        delivery.next_attempt_at = timezone.now() + _retry_delay(delivery.attempts)
+        delivery.save()
+        return DeliveryOutcome("retry", retry_at=delivery.next_attempt_at)
+
+
+def webhook_deliveries_overdue(*, due_before: dt.datetime) -> list[str]:
+    """Pending deliveries whose attempt should have happened before `due_before`: their
+    task was lost (broker down at commit, worker gone); the beat task enqueues them."""
+    return [
+        str(pk)
+        for pk in WebhookDelivery.objects.filter(
+            state=WebhookDeliveryState.PENDING, next_attempt_at__lt=due_before
+        ).values_list("pk", flat=True)[:500]
+    ]
 
 
 def portal_send_receipt(*, portal: Portal, visitor_id: str, email: str, name: str = "") -> int:

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from dashboard.roles import Permission, require_permission
-from uploader import portal_tokens
+from uploader import portal_tokens, webhook_delivery
 from uploader.audit import audit_record
 from uploader.limits import normalize_content_type
 from uploader.models import Portal, ProcessingOption
@@ -66,6 +66,7 @@ EDITABLE_FIELDS = frozenset(
         "require_name",
         "require_email",
         "notify_emails",
+        "notify_webhooks",
         "processing",
         "password",
     }
@@ -124,6 +125,15 @@ def normalize_emails(values: list[str]) -> list[str]:
         except ValidationError:
             raise ValidationError({"notify_emails": f"'{value[:60]}' is not an e-mail address."}) from None
     return list(dict.fromkeys(values))
+
+
+def normalize_webhooks(values: list[str]) -> list[str]:
+    """Webhook URLs (uploader.webhook_delivery.validate_webhook_url): https, no
+    user:password@, at most five; http://127.0.0.1 only when loopback is allowed."""
+    try:
+        return webhook_delivery.validate_webhook_urls(values, allow_loopback=settings.INTAKE_WEBHOOKS_ALLOW_LOOPBACK)
+    except ValidationError as exc:
+        raise ValidationError({"notify_webhooks": exc.messages}) from None
 
 
 def normalize_processing(values: list[str]) -> list[str]:
@@ -195,6 +205,8 @@ def _normalized(field: str, value: Any) -> Any:
         return normalize_content_types(parse_list(value))
     if field == "notify_emails":
         return normalize_emails(parse_list(value))
+    if field == "notify_webhooks":
+        return normalize_webhooks(parse_list(value))
     if field == "processing":
         return normalize_processing(parse_list(value))
     if field in {"name", "title"}:
@@ -325,4 +337,6 @@ def _describe(portal: Portal) -> dict[str, Any]:
         "allowed_extensions": portal.allowed_extensions,
         "allowed_content_types": portal.allowed_content_types,
         "processing": portal.processing,
+        # Origins only: a webhook URL's path often carries the receiver's secret.
+        "notify_webhooks": [webhook_delivery.origin_of(url) for url in portal.notify_webhooks],
     }

@@ -98,3 +98,26 @@ def process_pending_uploads() -> int:
     for upload_id in awaiting:
         process_upload.delay(upload_id)
     return len(awaiting)
+
+
+@shared_task(acks_late=True)
+def deliver_portal_webhook(delivery_id: str) -> str:
+    """One attempt at a portal webhook delivery (made by the digest run). Takes the
+    delivery's id; a delivered, given-up or not-yet-due delivery is left alone, so a
+    repeat is harmless. After a failure the next attempt is scheduled here, at the
+    time the delivery records (backoff doubling from INTAKE_WEBHOOK_RETRY_SECONDS)."""
+    with acting_as_system("notifier"):
+        result = notifications.webhook_deliver(delivery_id=delivery_id)
+    if result.outcome == "retry" and result.retry_at is not None:
+        deliver_portal_webhook.apply_async(args=[delivery_id], eta=result.retry_at)
+    return result.outcome
+
+
+@shared_task(acks_late=True)
+def retry_overdue_portal_webhooks() -> int:
+    """Celery beat: enqueue deliveries whose attempt is over 5 minutes late (their
+    task was lost); `deliver_portal_webhook` ignores a delivery already done."""
+    overdue = notifications.webhook_deliveries_overdue(due_before=timezone.now() - dt.timedelta(minutes=5))
+    for delivery_id in overdue:
+        deliver_portal_webhook.delay(delivery_id)
+    return len(overdue)

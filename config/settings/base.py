@@ -413,6 +413,31 @@ INTAKE_PROCESSING_TEXT_MAX_BYTES = env_int("INTAKE_PROCESSING_TEXT_MAX_BYTES", 1
 INTAKE_PROCESSING_TIME_LIMIT_SECONDS = env_int("INTAKE_PROCESSING_TIME_LIMIT_SECONDS", 120, minimum=5)
 INTAKE_DERIVATIVE_URL_SECONDS = env_int("INTAKE_DERIVATIVE_URL_SECONDS", 300, minimum=30)
 
+# --- Portal webhooks (docs/configuration.md#client-portals) ---------------------------
+# The digest run also POSTs a signed JSON document to each portal's webhook URLs.
+# The key of their X-Intake-Signature HMAC; receivers hold it too, so it is never the
+# secret key itself. Empty: one derived from DJANGO_SECRET_KEY (local runs and tests;
+# production requires it).
+INTAKE_WEBHOOK_SIGNING_KEY = env.str("INTAKE_WEBHOOK_SIGNING_KEY", default="")
+# Webhooks to http://127.0.0.1 / localhost, and hosts resolving to loopback. Off in
+# production: a webhook must not reach the server's own services (SSRF).
+INTAKE_WEBHOOKS_ALLOW_LOOPBACK = env.bool("INTAKE_WEBHOOKS_ALLOW_LOOPBACK", default=False)
+# Time to connect, and for the whole request (connect, send, answer), in seconds.
+INTAKE_WEBHOOK_CONNECT_TIMEOUT_SECONDS = env.float("INTAKE_WEBHOOK_CONNECT_TIMEOUT_SECONDS", default=3.0)
+INTAKE_WEBHOOK_TIMEOUT_SECONDS = env.float("INTAKE_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+if not 0 < INTAKE_WEBHOOK_CONNECT_TIMEOUT_SECONDS <= INTAKE_WEBHOOK_TIMEOUT_SECONDS <= 60:
+    raise ImproperlyConfigured(
+        "INTAKE_WEBHOOK_CONNECT_TIMEOUT_SECONDS and INTAKE_WEBHOOK_TIMEOUT_SECONDS must satisfy 0 < connect <= total <= 60"
+    )
+# Attempts per delivery (the first included) before it is given up, and the first
+# retry's delay; each further retry waits twice as long.
+INTAKE_WEBHOOK_MAX_ATTEMPTS = env_int("INTAKE_WEBHOOK_MAX_ATTEMPTS", 5, minimum=1)
+INTAKE_WEBHOOK_RETRY_SECONDS = env_int("INTAKE_WEBHOOK_RETRY_SECONDS", 60, minimum=1)
+CELERY_BEAT_SCHEDULE["retry-overdue-portal-webhooks"] = {
+    "task": "uploader.tasks.retry_overdue_portal_webhooks",
+    "schedule": 300.0,
+}
+
 # --- Dead letters and stuck events (docs/configuration.md#events) ---------------------
 # `setup_bucket --create-queue NAME` gives NAME a dead-letter queue NAME-dlq: SQS moves
 # a message there after this many receives without a delete (the consumer's failures).

@@ -8,3 +8,5 @@ DEBUG = env.bool("DJANGO_DEBUG", default=True)
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Webhooks to a receiver on this machine (http://127.0.0.1:…) are allowed locally.
+INTAKE_WEBHOOKS_ALLOW_LOOPBACK = env.bool("INTAKE_WEBHOOKS_ALLOW_LOOPBACK", default=True)

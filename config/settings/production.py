@@ -35,6 +35,8 @@ if not env.str("INTAKE_PUBLIC_BASE_URL", default="").startswith("https://"):
         "INTAKE_PUBLIC_BASE_URL is required in production (https://…): portal links printed by "
         "manage.py portal_create and shown to staff start with it"
     )
+if len(_required("INTAKE_WEBHOOK_SIGNING_KEY", "portal webhook receivers check X-Intake-Signature with it")) < 32:
+    raise ImproperlyConfigured("INTAKE_WEBHOOK_SIGNING_KEY must be a random value of at least 32 characters")
 if CELERY_BROKER_URL == "filesystem://":
     raise ImproperlyConfigured(
         "CELERY_BROKER_URL or REDIS_URL is required in production: the filesystem broker "

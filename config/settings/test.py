@@ -19,5 +19,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_TASK_ALWAYS_EAGER = True
+# Webhook tests run their receiver on 127.0.0.1.
+INTAKE_WEBHOOKS_ALLOW_LOOPBACK = True
 # No collected static files in tests; the live server serves them from the finders.
 STATIC_ROOT = None

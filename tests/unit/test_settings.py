@@ -24,6 +24,7 @@ MINIMAL_PRODUCTION_ENV = {
     "INTAKE_COGNITO_CLIENT_SECRET": "s" * 51,
     "INTAKE_COGNITO_DOMAIN": "auth.files.example.test",
     "INTAKE_PUBLIC_BASE_URL": "https://files.example.test",
+    "INTAKE_WEBHOOK_SIGNING_KEY": "w" * 40,
 }
 
 
@@ -64,6 +65,15 @@ def test_bad_values_stop_start_up_naming_the_variable(name: str, value: str) -> 
     result = _load({**MINIMAL_PRODUCTION_ENV, name: value})
     assert result.returncode != 0
     assert name in result.stderr
+
+
+def test_the_webhook_signing_key_is_required_and_must_be_long() -> None:
+    missing = _load({k: v for k, v in MINIMAL_PRODUCTION_ENV.items() if k != "INTAKE_WEBHOOK_SIGNING_KEY"})
+    assert missing.returncode != 0
+    assert "INTAKE_WEBHOOK_SIGNING_KEY is required in production" in missing.stderr
+    short = _load({**MINIMAL_PRODUCTION_ENV, "INTAKE_WEBHOOK_SIGNING_KEY": "short"})
+    assert short.returncode != 0
+    assert "INTAKE_WEBHOOK_SIGNING_KEY must be a random value of at least 32 characters" in short.stderr
 
 
 def test_a_short_secret_key_is_refused() -> None:

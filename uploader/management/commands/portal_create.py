@@ -44,6 +44,11 @@ class Command(BaseCommand):
         parser.add_argument("--types", default="", help="Allowed content types, e.g. 'application/pdf,image/*'.")
         parser.add_argument("--notify", default="", help="E-mail addresses to tell about uploads.")
         parser.add_argument(
+            "--webhooks",
+            default="",
+            help="https:// URLs to POST a signed JSON document to when files arrive, comma-separated (at most 5).",
+        )
+        parser.add_argument(
             "--processing",
             default="",
             help="What to make from each stored file, comma-separated: thumbnails, document_text.",
@@ -76,6 +81,7 @@ class Command(BaseCommand):
                     allowed_extensions=options["extensions"],
                     allowed_content_types=options["types"],
                     notify_emails=options["notify"],
+                    notify_webhooks=options["webhooks"],
                     processing=options["processing"],
                     require_name=not options["no_name"],
                     require_email=not options["no_email"],
