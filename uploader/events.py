@@ -171,6 +171,10 @@ def parse_s3_message(body: str | bytes) -> ParsedMessage:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return ParsedMessage(skipped=("message is not valid JSON",))
+    except RecursionError:
+        # json's decoder recurses per nesting level: a message nested thousands deep is
+        # not from S3, and must not crash (and so re-deliver) in the consumer.
+        return ParsedMessage(skipped=("message is nested too deeply",))
     if isinstance(document, dict) and document.get("Type") == "Notification" and isinstance(document.get("Message"), str):
         return parse_s3_message(document["Message"])  # SNS envelope
     if not isinstance(document, dict):

@@ -54,6 +54,7 @@ def _call(client: Client, action: str, upload: Upload) -> int:
         "read the audit log in admin": lambda: client.get("/admin/uploader/auditentry/"),
         "manage users in admin": lambda: client.get("/admin/auth/user/"),
         "list portals": lambda: client.get("/portals/"),
+        "see and replay failed events": lambda: client.get("/events/"),
         "open the new-portal form": lambda: client.get("/portals/new"),
         "create a portal": lambda: client.post(
             "/portals/new", {"name": f"P {uuid.uuid4().hex[:6]}", "title": "Send us files", "brand_colour": "#0b6e4f"}
@@ -74,6 +75,7 @@ MATRIX: dict[str, tuple[int, int, int, int, int]] = {
     "read the audit log in admin": (200, 403, 302, 302, 302),
     "manage users in admin": (200, 403, 302, 302, 302),
     "list portals": (200, 200, 403, 403, 302),
+    "see and replay failed events": (200, 403, 403, 403, 302),
     "open the new-portal form": (200, 200, 403, 403, 302),
     "create a portal": (302, 302, 403, 403, 302),
 }

@@ -100,6 +100,7 @@ def test_sns_envelope_is_unwrapped() -> None:
         (json.dumps({"Records": [_record(s3__object__key="")]}), "no bucket name or object key"),
         (json.dumps({"Records": ["oops"]}), "not an object"),
         ("x" * (70 * 1024 * 4), "exceeds"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
     ],
 )
 def test_hostile_messages_become_reasons_not_exceptions(body: str | bytes, reason: str) -> None:
