@@ -9,7 +9,10 @@ reconciliation never see it) and only then records a `Derivative` row with its
 `upload.processed` audit entry. Files it cannot handle (not an image, corrupt or
 encrypted PDF, too large) get an `upload.processing_failed` entry with the reason
 and nothing else: no retry, no crash. A repeat makes nothing twice: a kind with a
-row, or with a recorded failure, is skipped.
+row, or with a recorded failure, is skipped. Each attempt is recorded before the
+file is decoded (`upload.processing_started`), so a run that a worker's death cut
+short (out of memory, hard time limit) is recorded as failed by the next run
+instead of killing that worker too.
 
 The pure parts (`make_thumbnail`, `extract_document_text`) take bytes and raise
 `CannotProcess`; they never touch S3 or the database.
@@ -41,7 +44,15 @@ logger = logging.getLogger(__name__)
 DERIVED_PREFIX = "derived"
 THUMBNAIL_BOX = (400, 400)
 IMAGE_FORMATS = frozenset({"PNG", "JPEG", "MPO", "WEBP", "GIF", "TIFF"})
+# Only these Pillow plugins may open a source file (JPEG's also opens MPO files).
+OPEN_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "TIFF")
+ACCEPTED_NAMES = "PNG, JPEG, WebP, GIF or TIFF"
+SHRINK_BOX = (THUMBNAIL_BOX[0] * 2, THUMBNAIL_BOX[1] * 2)  # decoded images are first shrunk to this
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".tif", ".tiff"})
+ATTEMPT_STARTED = "upload.processing_started"
+ATTEMPT_INTERRUPTED = "upload.processing_interrupted"
+ATTEMPT_CLOSED = (ATTEMPT_INTERRUPTED, "upload.processed", "upload.processing_failed")
+CRASHED = "processing stopped before it finished (the worker was killed or timed out)"
 METADATA_CHARS = 300  # a title or author longer than this is cut
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -85,11 +96,17 @@ def wanted_kinds(options: list[str], *, filename: str, content_type: str) -> lis
 
 def make_thumbnail(data: bytes, *, max_pixels: int) -> Made:
     """A PNG (images with transparency) or JPEG of at most 400x400, EXIF orientation
-    applied. The size is checked from the header, before any pixel is decoded."""
+    applied. The size is checked from the header, before any pixel is decoded.
+
+    Shrink first: only the accepted formats' plugins may open the file, a JPEG is
+    decoded at a reduced scale (`draft`), and the decoded image is shrunk in place
+    before it is turned and converted, so one full-size copy exists at a time, not
+    three (a 7000x7000 RGBA PNG took a worker to over 800 MB when it was turned and
+    converted at full size)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
+            with Image.open(io.BytesIO(data), formats=OPEN_FORMATS) as image:
                 if image.format not in IMAGE_FORMATS:
                     raise CannotProcess(f"{image.format or 'this'} images are not made into thumbnails")
                 width, height = image.size
@@ -97,17 +114,21 @@ def make_thumbnail(data: bytes, *, max_pixels: int) -> Made:
                     raise CannotProcess(f"the image is too large to process ({width}x{height} pixels)")
                 image.seek(0)  # the first frame of an animation
                 if image.format in {"JPEG", "MPO"}:
-                    image.draft("RGB", (THUMBNAIL_BOX[0] * 2, THUMBNAIL_BOX[1] * 2))  # decode at a reduced scale
+                    image.draft("RGB", SHRINK_BOX)  # decode at a reduced scale
+                image.getexif()  # read (and keep) the orientation before the pixels change
+                # Palette and bilevel images are only ever resized by nearest neighbour:
+                # shrink them to twice the box here and smoothly after converting.
+                image.thumbnail(SHRINK_BOX, Image.Resampling.NEAREST if image.mode in {"1", "P"} else Image.Resampling.BICUBIC)
                 turned = ImageOps.exif_transpose(image)
                 has_alpha = turned.mode in {"RGBA", "LA", "PA"} or "transparency" in turned.info
                 drawn = turned.convert("RGBA" if has_alpha else "RGB")
+                drawn.thumbnail(THUMBNAIL_BOX)
     except CannotProcess:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
         raise CannotProcess("the image is too large to process (decompression bomb)") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
-        raise CannotProcess("the file could not be read as an image") from None
-    drawn.thumbnail(THUMBNAIL_BOX)
+        raise CannotProcess(f"the file could not be read as an image ({ACCEPTED_NAMES})") from None
     out = io.BytesIO()
     if has_alpha:
         drawn.save(out, format="PNG", optimize=True)
@@ -200,6 +221,19 @@ def _failed_before(upload: Upload, kind: str) -> bool:
     return AuditEntry.objects.filter(upload=upload, action="upload.processing_failed", detail__kind=kind).exists()
 
 
+def _open_attempt(upload: Upload, kind: str) -> AuditEntry | None:
+    """The latest `upload.processing_started` entry of this kind when no entry after
+    it closed it (made, failed, or interrupted by an S3 outage and retried): the run
+    that wrote it never finished."""
+    started = AuditEntry.objects.filter(upload=upload, action=ATTEMPT_STARTED, detail__kind=kind).order_by("-id").first()
+    if started is None:
+        return None
+    closed = AuditEntry.objects.filter(
+        upload=upload, action__in=ATTEMPT_CLOSED, detail__kind=kind, id__gt=started.pk
+    ).exists()
+    return None if closed else started
+
+
 def _record_failure(upload: Upload, kind: str, reason: str) -> None:
     logger.info("upload %s: no %s: %s", upload.pk, kind, reason)
     audit_record(action="upload.processing_failed", upload=upload, detail={"kind": kind, "reason": reason})
@@ -238,7 +272,12 @@ def _store(upload: Upload, kind: str, made: Made) -> Derivative | None:
 def upload_process(*, upload_id: uuid.UUID | str) -> dict[str, str]:
     """Make the derivatives the upload's portal asks for; returns kind → outcome
     (`made`, `exists`, `failed`). S3 outages raise s3.StorageUnavailable (the task
-    retries); everything about the file itself is recorded, never raised."""
+    retries); everything about the file itself is recorded, never raised.
+
+    Each kind's attempt is recorded (`upload.processing_started`) before its file is
+    decoded. A run killed on the way (out of memory, the hard time limit) records
+    nothing more, and acks_late hands the task to the next worker: that run finds the
+    open attempt and records the failure instead of decoding the same file again."""
     upload = Upload.objects.select_related("portal").filter(pk=upload_id).first()
     if upload is None or upload.state != UploadState.STORED or upload.portal is None:
         return {}
@@ -249,6 +288,11 @@ def upload_process(*, upload_id: uuid.UUID | str) -> dict[str, str]:
     outcomes = {kind: "exists" for kind in kinds if kind in done}
     todo = [kind for kind in kinds if kind not in done and not _failed_before(upload, kind)]
     outcomes.update({kind: "failed" for kind in kinds if kind not in done and kind not in todo})
+    for kind in list(todo):
+        if _open_attempt(upload, kind) is not None:
+            _record_failure(upload, kind, CRASHED)
+            outcomes[kind] = "failed"
+            todo.remove(kind)
     if not todo:
         return outcomes
     try:
@@ -259,13 +303,20 @@ def upload_process(*, upload_id: uuid.UUID | str) -> dict[str, str]:
             outcomes[kind] = "failed"
         return outcomes
     for kind in todo:
+        audit_record(action=ATTEMPT_STARTED, upload=upload, detail={"kind": kind})
         try:
             made = _make(kind, data)
         except CannotProcess as exc:
             _record_failure(upload, kind, exc.reason)
             outcomes[kind] = "failed"
             continue
-        outcomes[kind] = "made" if _store(upload, kind, made) is not None else "exists"
+        try:
+            stored = _store(upload, kind, made)
+        except s3.StorageUnavailable:
+            # Not the file's fault: close the attempt so the retry tries again.
+            audit_record(action=ATTEMPT_INTERRUPTED, upload=upload, detail={"kind": kind, "reason": "storage unavailable"})
+            raise
+        outcomes[kind] = "made" if stored is not None else "exists"
     return outcomes
 
 
@@ -300,10 +351,20 @@ def processing_schedule(upload: Upload) -> bool:
     return True
 
 
+def _awaiting(upload: Upload, kind: str, *, started_before: dt.datetime) -> bool:
+    if _failed_before(upload, kind):
+        return False
+    attempt = _open_attempt(upload, kind)
+    return attempt is None or attempt.created_at < started_before
+
+
 def uploads_awaiting_processing(*, stored_before: dt.datetime, stored_after: dt.datetime) -> list[str]:
     """Stored portal uploads whose processing never ran: some kind their portal wants
     has neither a derivative nor a recorded failure. The safety net for a task that
-    was never enqueued (the broker was down when the upload was stored)."""
+    was never enqueued (the broker was down when the upload was stored). A kind whose
+    attempt is open counts only once that attempt is older than `stored_before`
+    (its run is over, whatever became of it): the task then records the failure,
+    after which the upload is never enqueued again."""
     candidates = (
         Upload.objects.select_related("portal")
         .filter(state=UploadState.STORED, portal__isnull=False, stored_at__lt=stored_before, stored_at__gte=stored_after)
@@ -317,7 +378,7 @@ def uploads_awaiting_processing(*, stored_before: dt.datetime, stored_after: dt.
         if not kinds:
             continue
         done = set(Derivative.objects.filter(upload=upload).values_list("kind", flat=True))
-        if any(kind not in done and not _failed_before(upload, kind) for kind in kinds):
+        if any(_awaiting(upload, kind, started_before=stored_before) for kind in kinds if kind not in done):
             awaiting.append(str(upload.pk))
     return awaiting
 

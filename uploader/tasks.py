@@ -77,7 +77,9 @@ def process_upload(upload_id: str) -> dict[str, str]:
     upload's id; a derivative that exists, or a failure already recorded, is not
     tried again, so a repeat (acks_late redelivery) is harmless. S3 outages are
     retried with backoff; a file that takes longer than the soft limit is recorded
-    as failed instead of being tried forever."""
+    as failed instead of being tried forever. A run that died on the way (the worker
+    was killed for its memory, or by the hard limit) left its attempt open: the
+    redelivered task records that as a failure rather than killing another worker."""
     with acting_as_system("processor"):
         try:
             return processing.upload_process(upload_id=upload_id)
@@ -89,7 +91,9 @@ def process_upload(upload_id: str) -> dict[str, str]:
 @shared_task(acks_late=True)
 def process_pending_uploads() -> int:
     """Celery beat: enqueue `process_upload` for stored portal uploads whose processing
-    never ran (stored over 10 minutes ago, within 7 times INTAKE_RECONCILE_AFTER_HOURS)."""
+    never ran (stored over 10 minutes ago, within 7 times INTAKE_RECONCILE_AFTER_HOURS),
+    or whose run died without a word over 10 minutes ago (enqueued once more, the
+    task records the failure; an upload with a recorded failure is never enqueued)."""
     now = timezone.now()
     awaiting = processing.uploads_awaiting_processing(
         stored_before=now - dt.timedelta(minutes=10),

@@ -407,7 +407,9 @@ INTAKE_PORTAL_RATE_RECEIPT = env_rate("INTAKE_PORTAL_RATE_RECEIPT", "5/3600")
 # URLs of derived files (thumbnails, text) shown to staff live; and the task's soft
 # time limit (a file that takes longer is recorded as failed, not retried).
 INTAKE_PROCESSING_MAX_BYTES = env_int("INTAKE_PROCESSING_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
-INTAKE_PROCESSING_MAX_PIXELS = env_int("INTAKE_PROCESSING_MAX_PIXELS", 50_000_000, minimum=10_000)
+# 24 million pixels (6000x4000): a decoded RGBA image of that size is about 96 MB, and
+# a thumbnail run holds about two such copies at its peak.
+INTAKE_PROCESSING_MAX_PIXELS = env_int("INTAKE_PROCESSING_MAX_PIXELS", 24_000_000, minimum=10_000)
 INTAKE_PROCESSING_TEXT_PAGES = env_int("INTAKE_PROCESSING_TEXT_PAGES", 20, minimum=1)
 INTAKE_PROCESSING_TEXT_MAX_BYTES = env_int("INTAKE_PROCESSING_TEXT_MAX_BYTES", 1024 * 1024, minimum=1024)
 INTAKE_PROCESSING_TIME_LIMIT_SECONDS = env_int("INTAKE_PROCESSING_TIME_LIMIT_SECONDS", 120, minimum=5)

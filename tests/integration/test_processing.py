@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from unittest import mock
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -137,6 +138,8 @@ def test_a_portal_without_options_makes_nothing(make_portal, send) -> None:  # t
         (encrypt_pdf(make_pdf(["secret"]), "pw"), "locked.pdf", "application/pdf", "text", "encrypted"),
         (png_claiming(100_000, 100_000), "bomb.png", "image/png", "thumbnail", "decompression bomb"),
         (png_claiming(9000, 9000), "huge.png", "image/png", "thumbnail", "too large to process (9000x9000"),
+        # Over the default limit of 24 million pixels (it was 50 million).
+        (png_claiming(5000, 5000), "big.png", "image/png", "thumbnail", "too large to process (5000x5000"),
     ],
 )
 def test_a_file_that_cannot_be_processed_is_recorded_not_raised(  # type: ignore[no-untyped-def]
@@ -254,3 +257,75 @@ def test_an_upload_whose_task_was_never_enqueued_is_caught_up(make_portal, send,
     assert tasks.process_pending_uploads() == 1
     assert Derivative.objects.get().upload == upload
     assert tasks.process_pending_uploads() == 0
+
+
+class WorkerKilled(BaseException):
+    """What the run sees of an OOM kill or the hard time limit: it stops, nothing
+    after it runs (not even `except Exception`)."""
+
+
+def uploaded_unprocessed(make_portal) -> Upload:  # type: ignore[no-untyped-def]
+    """A stored portal upload whose task has not run yet (its on-commit callback is dropped)."""
+    _, token = make_portal(processing=["thumbnails"])
+    client = visitor_client()
+    enter(client, token)
+    done = upload_file(client, token, make_image((300, 300)), filename="scan.png", type_="image/png")
+    return Upload.objects.get(key=done["key"])
+
+
+def killed_run(upload: Upload) -> None:
+    with mock.patch.object(processing, "_make", side_effect=WorkerKilled), pytest.raises(WorkerKilled):
+        tasks.process_upload(str(upload.pk))
+    [started] = AuditEntry.objects.filter(upload=upload, action="upload.processing_started")
+    assert started.detail == {"kind": "thumbnail"}
+    assert failures(upload) == []
+    assert not Derivative.objects.exists()
+
+
+def test_a_run_killed_while_decoding_is_recorded_as_failed_by_the_next_not_tried_again(make_portal) -> None:  # type: ignore[no-untyped-def]
+    """acks_late hands a task whose worker died to the next worker: that run must not
+    decode the same file (and die) again."""
+    upload = uploaded_unprocessed(make_portal)
+    killed_run(upload)
+
+    with mock.patch.object(processing, "_make", wraps=processing._make) as make:
+        assert tasks.process_upload(str(upload.pk)) == {"thumbnail": "failed"}
+    make.assert_not_called()
+    [failure] = failures(upload)
+    assert failure == {
+        "kind": "thumbnail",
+        "reason": "processing stopped before it finished (the worker was killed or timed out)",
+    }
+    assert not Derivative.objects.exists()
+    assert derived_objects() == []
+    assert tasks.process_upload(str(upload.pk)) == {"thumbnail": "failed"}
+    assert len(failures(upload)) == 1
+    Upload.objects.filter(pk=upload.pk).update(stored_at=timezone.now() - dt.timedelta(minutes=11))
+    assert tasks.process_pending_uploads() == 0
+
+
+def test_a_killed_run_nobody_redelivered_is_recorded_by_the_catch_up_once(make_portal) -> None:  # type: ignore[no-untyped-def]
+    upload = uploaded_unprocessed(make_portal)
+    Upload.objects.filter(pk=upload.pk).update(stored_at=timezone.now() - dt.timedelta(minutes=11))
+    killed_run(upload)
+    assert tasks.process_pending_uploads() == 0  # the attempt is recent: its run may still be going
+
+    later = timezone.now() + dt.timedelta(minutes=11)
+    with mock.patch("django.utils.timezone.now", return_value=later):
+        assert tasks.process_pending_uploads() == 1  # enqueued once more: the task records the failure
+        assert [f["reason"] for f in failures(upload)] == [processing.CRASHED]
+        assert tasks.process_pending_uploads() == 0
+    assert not Derivative.objects.exists()
+    assert derived_objects() == []
+
+
+def test_an_outage_while_storing_the_result_is_retried_not_taken_for_a_crash(make_portal) -> None:  # type: ignore[no-untyped-def]
+    upload = uploaded_unprocessed(make_portal)
+    with mock.patch.object(s3, "put_object_bytes", side_effect=s3.StorageUnavailable("down")), pytest.raises(
+        s3.StorageUnavailable
+    ):
+        processing.upload_process(upload_id=upload.pk)
+    assert failures(upload) == []
+    assert processing.upload_process(upload_id=upload.pk) == {"thumbnail": "made"}
+    assert failures(upload) == []
+    assert Derivative.objects.get().upload == upload

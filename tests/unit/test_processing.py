@@ -63,6 +63,62 @@ def test_other_formats_pillow_reads(fmt: str) -> None:
     assert max(image.size) == 400
 
 
+def colours(image: Image.Image, *points: tuple[int, int]) -> list[tuple[int, ...]]:
+    return [image.convert("RGBA").getpixel(point) for point in points]  # type: ignore[misc]
+
+
+def test_a_large_transparent_png_is_shrunk_right() -> None:
+    """Shrunk before it is converted (one full-size copy, not three): still the right
+    picture, size and transparency."""
+    made = make_thumbnail(make_image((6000, 3000), fmt="PNG", mode="RGBA"), max_pixels=PIXELS)
+    image = opened(made.body)
+    assert (made.content_type, image.mode, image.size) == ("image/png", "RGBA", (400, 200))
+    assert made.detail == {"width": 400, "height": 200, "source_width": 6000, "source_height": 3000}
+    left, right = colours(image, (50, 100), (350, 100))
+    assert left[0] > 240
+    assert left[2] < 15
+    assert 120 <= left[3] <= 136
+    assert right[2] > 240
+    assert right[0] < 15
+    assert 120 <= right[3] <= 136
+
+
+def test_a_large_palette_png_with_transparency_is_shrunk_right() -> None:
+    source = Image.new("P", (5000, 2500), 1)
+    source.putpalette([0, 0, 0, 255, 0, 0, 0, 0, 255])
+    source.paste(2, (0, 0, 2500, 2500))
+    source.paste(0, (0, 0, 5000, 500))  # a transparent band at the top
+    out = io.BytesIO()
+    source.save(out, format="PNG", transparency=0)
+    image = opened(make_thumbnail(out.getvalue(), max_pixels=PIXELS).body)
+    assert (image.mode, image.size) == ("RGBA", (400, 200))
+    band, left, right = colours(image, (200, 10), (50, 150), (350, 150))
+    assert band[3] == 0
+    assert left[2] > 240
+    assert left[3] == 255
+    assert right[0] > 240
+    assert right[3] == 255
+
+
+def test_a_large_turned_jpeg_is_shrunk_and_turned() -> None:
+    image = opened(make_thumbnail(make_image((6000, 3000), orientation=6), max_pixels=PIXELS).body)
+    assert image.size == (200, 400)
+    top, bottom = colours(image, (100, 50), (100, 350))
+    assert top[0] > 200
+    assert top[2] < 60
+    assert bottom[2] > 200
+    assert bottom[0] < 60
+
+
+def test_only_the_accepted_formats_are_opened() -> None:
+    """Pillow's other plugins (BMP, ICO, PSD, EPS ...) never see the file."""
+    out = io.BytesIO()
+    Image.new("RGB", (50, 50)).save(out, format="BMP")
+    with pytest.raises(CannotProcess) as caught:
+        make_thumbnail(out.getvalue(), max_pixels=PIXELS)
+    assert caught.value.reason == "the file could not be read as an image (PNG, JPEG, WebP, GIF or TIFF)"
+
+
 def test_small_images_are_not_enlarged() -> None:
     assert opened(make_thumbnail(make_image((40, 30)), max_pixels=PIXELS).body).size == (40, 30)
 

@@ -1,0 +1,335 @@
+"""deploy/intake.yaml and deploy/render_env.py agree with what the app expects.
+
+Every expected value is read from the app (uploader.bucket's rules, the settings'
+defaults, the URL names, the machine-scope mapping), so a change on either side
+fails here. The rendered environment file is loaded by config.settings.production in
+a subprocess, like tests/unit/test_settings.py does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from dashboard.machine import scope_permissions
+from deploy import render_env
+from deploy.template import TEMPLATE, load
+from uploader import bucket, portal_branding, processing
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = "files.example.test"
+PARAMS = {
+    "SiteDomain": SITE,
+    "BusinessName": "Acme Accounting",
+    "BrandColour": "#123abc",
+    "AdminEmail": "boss@example.test",
+    "NotifyEmails": "ops@example.test",
+    "MailFromAddress": "intake@example.test",
+    "AuthDomainPrefix": "acme-intake",
+    "CertificateArn": "",
+    "RetentionDays": "3",
+    "AWS::Region": "eu-west-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::Partition": "aws",
+    "AWS::StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/intake-acme/0a1b2c3d-1111-2222-3333-444455556666",
+}
+# What describe-stacks would answer for the outputs that name a resource.
+RESOURCE_VALUES = {
+    "UploadsBucket": "intake-123456789012-eu-west-1-0a1b2c3d",
+    "EventsQueue": "https://sqs.eu-west-1.amazonaws.com/123456789012/intake-EventsQueue-AbC",
+    "EventsDeadLetterQueue": "https://sqs.eu-west-1.amazonaws.com/123456789012/intake-EventsDeadLetterQueue-DeF",
+    "EventsQueue.Arn": "arn:aws:sqs:eu-west-1:123456789012:intake-EventsQueue-AbC",
+    "UserPool": "eu-west-1_AbCdEf123",
+    "WebClient": "4s1mpl3cl13nt1d0000000000",
+    "MachineClient": "m4ch1n3cl13nt1d000000000",
+    "AppPolicy": "arn:aws:iam::123456789012:policy/intake-AppPolicy-XyZ",
+    "AlertsTopic": "arn:aws:sns:eu-west-1:123456789012:intake-AlertsTopic-XyZ",
+}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load()
+
+
+def resolve(value: Any, template: dict[str, Any]) -> Any:
+    """The few intrinsic functions the checked values use, with PARAMS and RESOURCE_VALUES."""
+    if isinstance(value, list):
+        return [resolve(v, template) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Ref"}:
+        name = value["Ref"]
+        return PARAMS[name] if name in PARAMS else RESOURCE_VALUES[name]
+    if set(value) == {"Fn::GetAtt"}:
+        return RESOURCE_VALUES[".".join(value["Fn::GetAtt"])]
+    if set(value) == {"Fn::Sub"}:
+        text, names = (value["Fn::Sub"], {}) if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"]
+        names = {**PARAMS, **{k: str(resolve(v, template)) for k, v in names.items()}}
+        return re.sub(r"\$\{([\w:]+)\}", lambda m: str(names[m.group(1)]), text)
+    if set(value) == {"Fn::Split"}:
+        separator, text = value["Fn::Split"]
+        return str(resolve(text, template)).split(separator)
+    if set(value) == {"Fn::Select"}:
+        index, items = value["Fn::Select"]
+        return resolve(items, template)[int(index)]
+    if set(value) == {"Fn::If"}:
+        condition, when_true, when_false = value["Fn::If"]
+        assert condition == "UseCustomAuthDomain"
+        return resolve(when_true if PARAMS["CertificateArn"] else when_false, template)
+    return {k: resolve(v, template) for k, v in value.items()}
+
+
+def resources_of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def test_cfn_lint_passes() -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), str(TEMPLATE)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_bucket_rules_are_the_ones_setup_bucket_writes(template: dict[str, Any]) -> None:
+    props = resolve(template["Resources"]["UploadsBucket"]["Properties"], template)
+    (cors,) = props["CorsConfiguration"]["CorsRules"]
+    wanted = bucket.desired_cors_rule([f"https://{SITE}"])
+    assert {
+        "ID": cors["Id"], "AllowedOrigins": cors["AllowedOrigins"], "AllowedMethods": cors["AllowedMethods"],
+        "AllowedHeaders": cors["AllowedHeaders"], "ExposeHeaders": cors["ExposedHeaders"], "MaxAgeSeconds": cors["MaxAge"],
+    } == wanted
+    assert "ETag" in cors["ExposedHeaders"]
+
+    (lifecycle,) = props["LifecycleConfiguration"]["Rules"]
+    wanted_lifecycle = bucket.desired_lifecycle_rule(int(PARAMS["RetentionDays"]))
+    assert lifecycle["Id"] == wanted_lifecycle["ID"]
+    assert lifecycle["Prefix"] == wanted_lifecycle["Filter"]["Prefix"]
+    assert lifecycle["Status"] == wanted_lifecycle["Status"]
+    assert lifecycle["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": PARAMS["RetentionDays"]}
+
+    assert props["PublicAccessBlockConfiguration"] == bucket.PUBLIC_ACCESS_BLOCK
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "AES256"
+    }
+    assert "VersioningConfiguration" not in props
+
+
+def test_events_go_to_the_queue_for_the_uploads_prefix_only(template: dict[str, Any]) -> None:
+    queue_arn = RESOURCE_VALUES["EventsQueue.Arn"]
+    wanted = bucket.desired_queue_notification(queue_arn)
+    configs = resolve(template["Resources"]["UploadsBucket"]["Properties"]["NotificationConfiguration"], template)
+    assert set(configs) == {"QueueConfigurations"}
+    assert sorted(c["Event"] for c in configs["QueueConfigurations"]) == sorted(wanted["Events"])
+    for config in configs["QueueConfigurations"]:
+        assert config["Queue"] == queue_arn
+        assert config["Filter"]["S3Key"]["Rules"] == [
+            {"Name": r["Name"], "Value": r["Value"]} for r in wanted["Filter"]["Key"]["FilterRules"]
+        ]
+
+
+def test_only_this_bucket_may_send_to_the_queue_and_failures_go_to_the_dead_letter_queue(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    (statement,) = resolve(resources["EventsQueuePolicy"]["Properties"]["PolicyDocument"], template)["Statement"]
+    bucket_name = resolve(resources["UploadsBucket"]["Properties"]["BucketName"], template)
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == f"arn:aws:s3:::{bucket_name}"
+    redrive = resources["EventsQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}
+    assert str(redrive["maxReceiveCount"]) == template["Outputs"]["IntakeSqsMaxReceives"]["Value"]
+
+
+def test_the_web_client_matches_the_apps_sign_in(template: dict[str, Any]) -> None:
+    client = resolve(template["Resources"]["WebClient"]["Properties"], template)
+    assert client["GenerateSecret"] is True
+    assert client["AllowedOAuthFlows"] == ["code"]
+    assert set(client["AllowedOAuthScopes"]) == set(settings.OIDC_RP_SCOPES.split())
+    assert client["CallbackURLs"] == [f"https://{SITE}{reverse('oidc_authentication_callback')}"]
+    assert client["LogoutURLs"] == [f"https://{SITE}{reverse('signed-out')}"]
+
+
+def test_groups_are_the_role_groups_and_the_first_admin_is_in_the_admin_group(template: dict[str, Any]) -> None:
+    groups = {r["Properties"]["GroupName"] for r in resources_of_type(template, "AWS::Cognito::UserPoolGroup").values()}
+    assert groups == {
+        *settings.INTAKE_ROLE_GROUPS_ADMIN, *settings.INTAKE_ROLE_GROUPS_STAFF, *settings.INTAKE_ROLE_GROUPS_VIEWER
+    }
+    attachment = template["Resources"]["FirstAdminIsAdmin"]["Properties"]
+    admins_group = template["Resources"][attachment["GroupName"]["Ref"]]["Properties"]["GroupName"]
+    assert admins_group in settings.INTAKE_ROLE_GROUPS_ADMIN
+    pool = template["Resources"]["UserPool"]["Properties"]
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert pool["MfaConfiguration"] == "OPTIONAL"
+
+
+def test_the_resource_server_and_machine_client_give_the_apps_scopes(template: dict[str, Any]) -> None:
+    server = template["Resources"]["ApiResourceServer"]["Properties"]
+    assert server["Identifier"] == settings.INTAKE_MACHINE_SCOPE_PREFIX
+    assert template["Outputs"]["IntakeMachineScopePrefix"]["Value"] == settings.INTAKE_MACHINE_SCOPE_PREFIX
+    scopes = {f"{server['Identifier']}/{s['ScopeName']}" for s in server["Scopes"]}
+    assert all(scope_permissions(frozenset({scope})) for scope in scopes), "a scope the app ignores"
+    machine = template["Resources"]["MachineClient"]["Properties"]
+    assert machine["AllowedOAuthFlows"] == ["client_credentials"]
+    assert set(machine["AllowedOAuthScopes"]) == scopes
+    assert scope_permissions(frozenset(scopes)) == scope_permissions(frozenset({"intake/upload", "intake/read"}))
+
+
+def test_the_app_policy_names_its_resources(template: dict[str, Any]) -> None:
+    statements = template["Resources"]["AppPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (objects,) = [s for s in statements if s["Sid"] == "ObjectsIntakeWrites"]
+    prefixes = {resolve(r, template).split("/", 1)[1] for r in objects["Resource"]}
+    assert prefixes == {
+        f"{settings.INTAKE_S3_KEY_PREFIX.strip('/')}/*", f"{portal_branding.BRANDING_PREFIX}/*", f"{processing.DERIVED_PREFIX}/*"
+    }
+    for statement in statements:
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        assert "*" not in resources
+        assert not any(isinstance(r, str) and r.endswith(":*") for r in resources)
+        assert not any(a.endswith("*") for a in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]))
+    (ses,) = [s for s in statements if s["Sid"] == "SendMailAsTheSender"]
+    assert resolve(ses["Condition"], template) == {"StringEquals": {"ses:FromAddress": PARAMS["MailFromAddress"]}}
+
+
+def _names_read_by_settings() -> set[str]:
+    text = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "config" / "settings").glob("*.py"))
+    return set(re.findall(r"""(?:env(?:\.\w+)?|env_int|_required)\(\s*["']([A-Z][A-Z0-9_]+)["']""", text))
+
+
+def test_every_output_feeding_a_setting_names_one_the_app_reads(template: dict[str, Any]) -> None:
+    read = _names_read_by_settings()
+    fed = {name: key for key in template["Outputs"] if (name := render_env.setting_name(key))}
+    assert set(fed) <= read, f"outputs for settings nobody reads: {sorted(set(fed) - read)}"
+    for name, key in fed.items():
+        assert template["Outputs"][key]["Description"].startswith(name), key
+
+
+OPERATOR_ONLY = {"DJANGO_SECRET_KEY", "DATABASE_URL", "INTAKE_WEBHOOK_SIGNING_KEY", "INTAKE_COGNITO_CLIENT_SECRET"}
+
+
+def test_the_outputs_cover_every_required_production_setting_the_stack_can_provide(template: dict[str, Any]) -> None:
+    production = (ROOT / "config" / "settings" / "production.py").read_text(encoding="utf-8")
+    required = set(re.findall(r"""(?:_required|env\.\w+)\(\s*["']([A-Z][A-Z0-9_]+)["']""", production))
+    # Cognito sign-in (production refuses to start without it, or an explicit opt-out) needs these.
+    required |= {"INTAKE_COGNITO_USER_POOL_ID", "INTAKE_COGNITO_REGION", "INTAKE_COGNITO_CLIENT_ID", "INTAKE_COGNITO_DOMAIN"}
+    required -= OPERATOR_ONLY | {"INTAKE_ALLOW_PASSWORD_SIGN_IN", "DJANGO_SECURE_SSL_REDIRECT", "DJANGO_SECURE_HSTS_SECONDS",
+                                 "DJANGO_EMAIL_BACKEND"}
+    assert "INTAKE_S3_BUCKET" in required, "the production settings' required names were not found"
+    fed = {render_env.setting_name(key) for key in template["Outputs"]}
+    assert required <= fed, f"required in production but not an output: {sorted(required - fed)}"
+    assert {"INTAKE_S3_EVENTS_QUEUE_URL", "INTAKE_S3_EVENTS_DLQ_URL", "INTAKE_MACHINE_CLIENT_IDS",
+            "DJANGO_DEFAULT_FROM_EMAIL", "INTAKE_MULTIPART_ABORT_AFTER_DAYS"} <= fed
+
+
+def _describe_stacks(template: dict[str, Any]) -> dict[str, Any]:
+    outputs = [
+        {"OutputKey": key, "OutputValue": str(resolve(output["Value"], template)), "Description": output["Description"]}
+        for key, output in template["Outputs"].items()
+        if "Condition" not in output
+    ]
+    return {"Stacks": [{"StackName": "intake-acme", "StackStatus": "CREATE_COMPLETE", "Outputs": outputs}]}
+
+
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "INTAKE_", "DATABASE_", "REDIS_", "CELERY_"))}
+
+
+def _render(args: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "deploy" / "render_env.py"), *args],
+        cwd=ROOT, env=_clean_env(), capture_output=True, text=True, timeout=60, check=False,
+    )
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#"))
+    return dict(pairs)
+
+
+def _load_production(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.INTAKE_S3_BUCKET, s.INTAKE_COGNITO_USER_POOL_ID, s.DEFAULT_FROM_EMAIL, s.INTAKE_MACHINE_CLIENT_IDS[0])"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env={**_clean_env(), **env},
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+
+
+def test_render_env_writes_a_file_production_settings_load_once_the_secret_is_added(
+    template: dict[str, Any], tmp_path: Path
+) -> None:
+    stack_json = tmp_path / "stack.json"
+    stack_json.write_text(json.dumps(_describe_stacks(template)), encoding="utf-8")
+    env_file = tmp_path / "intake.env"
+    result = _render(["--outputs-json", str(stack_json), "--out", str(env_file),
+                      "--database-url", "postgres://intake@db.example.test:5432/intake",
+                      "--redis-url", "redis://cache.example.test:6379/0"])
+    assert result.returncode == 0, result.stderr
+    assert "INTAKE_COGNITO_CLIENT_SECRET" in result.stdout
+    assert "aws cognito-idp describe-user-pool-client" in result.stdout
+    assert oct(env_file.stat().st_mode & 0o777) == "0o600"
+
+    env = _read_env_file(env_file)
+    assert env["INTAKE_S3_BUCKET"] == RESOURCE_VALUES["UploadsBucket"]
+    assert env["INTAKE_CORS_ALLOWED_ORIGINS"] == env["INTAKE_PUBLIC_BASE_URL"] == f"https://{SITE}"
+    assert env["DJANGO_ALLOWED_HOSTS"] == SITE
+    assert env["INTAKE_COGNITO_DOMAIN"] == "acme-intake.auth.eu-west-1.amazoncognito.com"
+    assert len(env["DJANGO_SECRET_KEY"]) >= 50
+    assert len(env["INTAKE_WEBHOOK_SIGNING_KEY"]) >= 32
+    assert "INTAKE_S3_EVENTS_QUEUE_ARN" not in env  # written commented out (docs/deploy.md)
+
+    missing_secret = _load_production(env)
+    assert missing_secret.returncode != 0
+    assert "INTAKE_COGNITO_CLIENT_SECRET" in missing_secret.stderr
+
+    loaded = _load_production({**env, "INTAKE_COGNITO_CLIENT_SECRET": "s" * 51})
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.split() == [
+        RESOURCE_VALUES["UploadsBucket"], RESOURCE_VALUES["UserPool"], PARAMS["MailFromAddress"], RESOURCE_VALUES["MachineClient"]
+    ]
+
+
+def test_render_env_refuses_to_overwrite_without_force(template: dict[str, Any], tmp_path: Path) -> None:
+    stack_json = tmp_path / "stack.json"
+    stack_json.write_text(json.dumps(_describe_stacks(template)), encoding="utf-8")
+    env_file = tmp_path / "intake.env"
+    env_file.write_text("KEEP=me\n", encoding="utf-8")
+    refused = _render(["--outputs-json", str(stack_json), "--out", str(env_file)])
+    assert refused.returncode == 2
+    assert "--force" in refused.stderr
+    assert env_file.read_text(encoding="utf-8") == "KEEP=me\n"
+
+    forced = _render(["--outputs-json", str(stack_json), "--out", str(env_file), "--force"])
+    assert forced.returncode == 0, forced.stderr
+    assert "DATABASE_URL" in forced.stdout
+    assert "REDIS_URL" in forced.stdout
+    assert _read_env_file(env_file)["DATABASE_URL"] == ""
+
+
+def test_render_env_refuses_a_stack_that_is_not_complete_or_not_intakes(template: dict[str, Any]) -> None:
+    document = _describe_stacks(template)
+    document["Stacks"][0]["StackStatus"] = "ROLLBACK_COMPLETE"
+    with pytest.raises(render_env.RenderError, match="ROLLBACK_COMPLETE"):
+        render_env.outputs_from_describe_stacks(document)
+    with pytest.raises(render_env.RenderError, match="INTAKE_S3_BUCKET"):
+        render_env.render({"Other": "x"}, environ={}, database_url=None, redis_url=None)
+
+
+@pytest.mark.parametrize(
+    ("key", "name"),
+    [("IntakeS3EventsDlqUrl", "INTAKE_S3_EVENTS_DLQ_URL"), ("DjangoAllowedHosts", "DJANGO_ALLOWED_HOSTS"),
+     ("AppPolicyArn", None), ("IntakeCognitoUserPoolId", "INTAKE_COGNITO_USER_POOL_ID")],
+)
+def test_output_keys_map_to_setting_names(key: str, name: str | None) -> None:
+    assert render_env.setting_name(key) == name
