@@ -16,6 +16,7 @@ urlpatterns = [
     path("oidc/", include("mozilla_django_oidc.urls")),
     # Django admin signs in the same way as every other page.
     path("admin/login/", auth_views.admin_sign_in),
+    path("admin/logout/", auth_views.sign_out),
     path("admin/", admin.site.urls),
     path("healthz/live", health.live, name="health-live"),
     path("healthz/ready", health.ready, name="health-ready"),

@@ -12,8 +12,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, User
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from dashboard.models import OidcIdentity
@@ -77,7 +78,8 @@ def _username_for(claims: dict[str, Any]) -> str:
     """A readable, unique username for a new person: their e-mail when free, else the
     Cognito username, else the subject; a suffix from the subject settles clashes."""
     subject = str(claims["sub"])
-    for candidate in (claims.get("email"), claims.get("cognito:username"), subject):
+    email = claims.get("email") if isinstance(claims.get("email"), str) and len(claims["email"]) <= 150 else None
+    for candidate in (email, claims.get("cognito:username"), subject):
         if (
             isinstance(candidate, str)
             and candidate
@@ -90,31 +92,47 @@ def _username_for(claims: dict[str, Any]) -> str:
     return f"{base}#{subject[:16]}"
 
 
+MAX_EMAIL_LENGTH = 254  # Django's EmailField; a longer claimed address is not kept
+
+
+def _identity_for(*, issuer: str, subject: str, claims: dict[str, Any], email: str) -> OidcIdentity:
+    """The (locked) identity for this subject, made with its user on first sign-in.
+    Two first sign-ins at once (two tabs) both try to insert; the loser finds the
+    winner's rows instead of failing."""
+    identity = OidcIdentity.objects.select_for_update().select_related("user").filter(issuer=issuer, subject=subject).first()
+    if identity is not None:
+        return identity
+    try:
+        with transaction.atomic():  # a savepoint: a lost race leaves the outer transaction usable
+            user = User(username=_username_for(claims), email=email, password=make_password(None))
+            user.save()
+            identity = OidcIdentity.objects.create(user=user, issuer=issuer, subject=subject)
+            logger.info("first sign-in of %s: user %s created", subject, user.pk)
+            return identity
+    except IntegrityError:
+        return OidcIdentity.objects.select_for_update().select_related("user").get(issuer=issuer, subject=subject)
+
+
 def user_sign_in_from_claims(*, issuer: str, claims: dict[str, Any], groups: Sequence[str]) -> tuple[User, Role | None]:
     """The user these verified claims name (made on first sign-in), with their role set
     from `groups`. A person in no allowed group is still recorded (so an admin can see
-    who tried) but has no role, and sign-in refuses them."""
+    who tried) but has no role, and sign-in refuses them. A disabled account's groups
+    are not synced: re-enabling it must not silently grant what Cognito said meanwhile."""
     subject = str(claims["sub"])
-    email = claims.get("email") if isinstance(claims.get("email"), str) else ""
+    claimed = claims.get("email")
+    email = claimed if isinstance(claimed, str) and len(claimed) <= MAX_EMAIL_LENGTH else ""
     role = role_from_cognito_groups(groups)
     with transaction.atomic():
-        identity = (
-            OidcIdentity.objects.select_for_update().select_related("user").filter(issuer=issuer, subject=subject).first()
-        )
-        if identity is None:
-            user = User(username=_username_for(claims), email=email or "")
-            user.set_unusable_password()
-            user.save()
-            identity = OidcIdentity(user=user, issuer=issuer, subject=subject)
-            logger.info("first sign-in of %s: user %s created", subject, user.pk)
+        identity = _identity_for(issuer=issuer, subject=subject, claims=claims, email=email)
         user = identity.user
         if email and user.email != email:
             user.email = email
             user.save(update_fields=["email"])
-        identity.email = email or ""
+        identity.email = email
         identity.provider_username = str(claims.get("cognito:username") or "")[:255]
         identity.groups = list(groups)
         identity.last_sign_in_at = timezone.now()
         identity.save()
-        user_set_role(user=user, role=role, source="cognito")
+        if user.is_active:
+            user_set_role(user=user, role=role, source="cognito")
     return user, role

@@ -7,3 +7,8 @@ class DashboardConfig(AppConfig):
 
     def ready(self) -> None:
         from dashboard import signals  # noqa: F401 - connects the audit receivers
+        from dashboard.cognito_pool import pool_from_settings
+
+        # A mistyped Cognito setting stops start-up naming it, instead of failing
+        # every signed-in request later.
+        pool_from_settings()

@@ -21,7 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from dashboard.access import render_no_access
-from dashboard.oidc import REFUSAL_SESSION_KEY, cognito_logout_url
+from dashboard.oidc import COGNITO_SESSION_KEY, REFUSAL_SESSION_KEY, cognito_logout_url
 from dashboard.roles import role_of
 
 
@@ -63,9 +63,14 @@ def no_access(request: HttpRequest) -> HttpResponse:
     """Where a refused sign-in lands. Says why, without an error page."""
     refusal = request.session.get(REFUSAL_SESSION_KEY) or {}
     if request.user.is_authenticated and role_of(request.user) is None:
-        # Signed in, but their role was taken away since: end the session too.
+        # Signed in, but their role was taken away since: end the session too, and
+        # keep the marker that makes "sign in as someone else" end Cognito's as well.
         who = request.user.get_username()
+        was_at_cognito = COGNITO_SESSION_KEY in request.session
         logout(request)
+        request.session[REFUSAL_SESSION_KEY] = {"reason": "no_role", "who": who}
+        if was_at_cognito:
+            request.session[COGNITO_SESSION_KEY] = True
         return render_no_access(request, reason="no_role", who=who)
     return render_no_access(request, reason=str(refusal.get("reason") or "failed"), who=str(refusal.get("who") or ""))
 

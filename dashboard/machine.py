@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
 
 from dashboard import tokens
@@ -52,12 +53,13 @@ def scope_permissions(scopes: frozenset[str]) -> frozenset[Permission]:
 
 
 def machine_user(client_id: str) -> User:
+    # One INSERT with the unusable password: a concurrent first call never sees a
+    # row that looks like a person's (an empty password counts as usable).
     user, created = User.objects.get_or_create(
-        username=f"{MACHINE_USERNAME_PREFIX}{client_id}"[:150], defaults={"is_staff": False, "is_active": True}
+        username=f"{MACHINE_USERNAME_PREFIX}{client_id}"[:150],
+        defaults={"is_staff": False, "is_active": True, "password": make_password(None)},
     )
     if created:
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
         logger.info("machine client %s used the API for the first time", client_id)
     elif user.has_usable_password() or OidcIdentity.objects.filter(user=user).exists():
         # A person's account with this name (made by hand): never act as it.
@@ -85,6 +87,10 @@ def principal_from_authorization(header: str) -> UploadPrincipal:
     except tokens.TokenRejected as exc:
         logger.info("access token refused: %s", exc.reason)
         raise BearerRefused(f"The access token was refused ({exc.reason}).", code="invalid_token") from None
+    if claims.subject != claims.client_id or claims.groups:
+        # A token issued to a person (authorization code) by an allowed app client:
+        # people sign in through the browser, not as a machine client.
+        raise BearerRefused("Only client-credentials access tokens may call the API.", code="invalid_token")
     permissions = scope_permissions(claims.scopes)
     user = machine_user(claims.client_id)
     if not user.is_active:

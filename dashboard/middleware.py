@@ -37,6 +37,8 @@ class SignInExpiryMiddleware:
 
     @staticmethod
     def _expired(request: HttpRequest) -> bool:
+        if "Authorization" in request.headers:
+            return False  # a machine client's call: its token, not a session, is what counts
         if request.path.startswith(_EXEMPT_PREFIXES) or not request.user.is_authenticated:
             return False
         expires = request.session.get(EXPIRY_SESSION_KEY)
@@ -49,7 +51,13 @@ class SignInExpiryMiddleware:
             or request.headers.get("HX-Request") == "true"
             or "application/json" in request.headers.get("Accept", "")
         )
-        if from_script or request.method != "GET":
+        if request.method not in {"GET", "HEAD"} and not from_script:
+            # A form posted after expiry: the data cannot survive the trip through
+            # Cognito; come back to the page it was posted from, to send it again.
+            referer = urlsplit(request.headers.get("Referer", ""))
+            back = referer.path if referer.netloc == request.get_host() and referer.path else "/"
+            return HttpResponseRedirect(cognito_sign_in_url(back))
+        if from_script:
             # Come back to the page the script runs on (htmx says which), else home.
             page = urlsplit(request.headers.get("HX-Current-URL", "")).path or "/"
             sign_in_url = cognito_sign_in_url(page)

@@ -22,9 +22,11 @@ from urllib.parse import urlencode
 import requests
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.http import HttpRequest
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
+from mozilla_django_oidc.views import OIDCAuthenticationCallbackView
 
 from dashboard import tokens
 from dashboard.accounts import user_sign_in_from_claims
@@ -34,6 +36,9 @@ logger = logging.getLogger(__name__)
 
 # Where the no-access page finds why the last sign-in was refused.
 REFUSAL_SESSION_KEY = "intake_sign_in_refused"
+# Set when this browser signed in (or was refused) at Cognito: sign-out then also
+# ends Cognito's own session.
+COGNITO_SESSION_KEY = "intake_cognito_session"
 
 
 def _refuse(request: HttpRequest, *, reason: str, who: str = "", detail: dict[str, Any] | None = None) -> None:
@@ -51,8 +56,19 @@ class CognitoBackend(OIDCAuthenticationBackend):
         self.pool = pool
 
     def authenticate(self, request: HttpRequest | None, **kwargs: Any) -> User | None:
-        # Only the OIDC callback carries code and state; a password form does not.
-        if request is None or "code" not in request.GET or "state" not in request.GET:
+        # Only the library's callback view calls with the nonce and PKCE verifier it
+        # kept in the session for this state. Anything else (a password form posted
+        # with ?code=&state= in its URL) must never reach the code exchange: it would
+        # skip the state, nonce and PKCE checks.
+        if (
+            request is None
+            or "code" not in request.GET
+            or "state" not in request.GET
+            or "username" in kwargs
+            or "password" in kwargs
+            or not kwargs.get("nonce")
+            or (settings.OIDC_USE_PKCE and not kwargs.get("code_verifier"))
+        ):
             return None
         try:
             return super().authenticate(request, **kwargs)
@@ -67,13 +83,29 @@ class CognitoBackend(OIDCAuthenticationBackend):
             # text may quote the response; only its type is logged.
             logger.warning("sign-in failed: token endpoint %s", type(exc).__name__)
             _refuse(request, reason="provider_unavailable")
+        except DatabaseError as exc:
+            logger.warning("sign-in failed: could not record the user (%s)", type(exc).__name__)
+            _refuse(request, reason="failed")
         return None
 
+    def get_user(self, user_id: Any) -> User | None:
+        """Like Django's ModelBackend: a disabled account is signed out at once (the
+        library's version keeps it signed in)."""
+        user = super().get_user(user_id)
+        return user if user is not None and self.user_can_authenticate(user) else None
+
     def verify_token(self, token: str, **kwargs: Any) -> dict[str, Any]:
-        """The ID token's claims, verified by dashboard.tokens (never the library's check)."""
-        return tokens.verify_id_token(
-            token, pool=self.pool, cache=tokens.jwks_cache_for(self.pool), nonce=kwargs.get("nonce")
-        )
+        """The ID token's claims, verified by dashboard.tokens (never the library's
+        check). The nonce is required: authenticate() only runs with one."""
+        nonce = kwargs.get("nonce")
+        if not nonce:
+            raise tokens.TokenRejected(tokens.NONCE_MISMATCH)
+        return tokens.verify_id_token(token, pool=self.pool, cache=tokens.jwks_cache_for(self.pool), nonce=nonce)
+
+    def store_tokens(self, access_token: str, id_token: str) -> None:
+        """Remember only that this session signed in at Cognito (sign-out then ends
+        Cognito's session too); the tokens themselves are not needed after sign-in."""
+        self.request.session[COGNITO_SESSION_KEY] = True
 
     def get_userinfo(self, access_token: str, id_token: str, payload: dict[str, Any]) -> dict[str, Any]:
         """The verified ID token is the user's description: userinfo lacks the groups,
@@ -94,6 +126,29 @@ class CognitoBackend(OIDCAuthenticationBackend):
         return user
 
 
+class CallbackView(OIDCAuthenticationCallbackView):
+    """The library's callback, with its rough edges handled:
+    - a state this session does not know (a reload, the Back button, a replayed or
+      forged link) ends on the no-access page, not a bare 400;
+    - `?error=` (the person cancelled at Cognito) is acted on only for a state this
+      session is waiting for, so a link elsewhere cannot sign staff out; it is audited.
+    """
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        state = request.GET.get("state", "")
+        pending = request.session.get("oidc_states") or {}
+        if state not in pending:
+            audit_record(action="auth.sign_in_refused", detail={"reason": "unknown_state", "method": "cognito"})
+            request.session[REFUSAL_SESSION_KEY] = {"reason": "expired", "who": ""}
+            return HttpResponseRedirect(reverse("no-access"))
+        if request.GET.get("error"):
+            audit_record(
+                action="auth.sign_in_refused",
+                detail={"reason": "cancelled", "error": str(request.GET["error"])[:60], "method": "cognito"},
+            )
+        return super().get(request)
+
+
 def cognito_logout_url(request: HttpRequest) -> str:
     """Where sign-out sends the browser: Cognito's /logout, which ends the hosted UI's
     session and comes back to our signed-out page (registered as an allowed sign-out
@@ -102,7 +157,7 @@ def cognito_logout_url(request: HttpRequest) -> str:
     that page."""
     signed_out = request.build_absolute_uri(reverse("signed-out"))
     pool = tokens.pool_from_settings()
-    signed_in_there = "oidc_id_token" in request.session or REFUSAL_SESSION_KEY in request.session
+    signed_in_there = COGNITO_SESSION_KEY in request.session or REFUSAL_SESSION_KEY in request.session
     if pool is None or pool.logout_url is None or not signed_in_there:
         return signed_out
     return f"{pool.logout_url}?{urlencode({'client_id': settings.OIDC_RP_CLIENT_ID, 'logout_uri': signed_out})}"

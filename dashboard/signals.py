@@ -5,10 +5,10 @@ from typing import Any
 
 from django.contrib.auth.models import Group, User
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.db.models.signals import m2m_changed
+from django.db.models.signals import m2m_changed, post_save, pre_save
 from django.dispatch import receiver
 
-from dashboard.roles import ROLE_GROUP_NAMES
+from dashboard.roles import ROLE_GROUP_NAMES, forget_cached_role, role_of
 from uploader.audit import audit_record
 
 
@@ -47,3 +47,33 @@ def _role_groups_changed(sender: Any, instance: Any, action: str, pk_set: set[in
         detail={"user": instance.get_username(), "change": action.removeprefix("post_"), "groups": sorted(names),
                 "source": "manual"},
     )
+
+
+_ROLE_FLAGS = frozenset({"is_staff", "is_superuser", "is_active"})
+
+
+def _flags_may_change(update_fields: Any) -> bool:
+    return update_fields is None or bool(_ROLE_FLAGS.intersection(update_fields))
+
+
+@receiver(pre_save, sender=User)
+def _remember_role_before_save(sender: Any, instance: User, update_fields: Any = None, **kwargs: Any) -> None:
+    """Superuser, staff and active flags change a role too (Django admin's user form)."""
+    if instance.pk is None or getattr(instance, "_intake_role_sync", False) or not _flags_may_change(update_fields):
+        return
+    stored = User.objects.filter(pk=instance.pk).first()
+    instance._intake_role_before = role_of(stored) if stored is not None else None  # type: ignore[attr-defined]
+
+
+@receiver(post_save, sender=User)
+def _record_role_after_save(sender: Any, instance: User, created: bool, update_fields: Any = None, **kwargs: Any) -> None:
+    if created or not hasattr(instance, "_intake_role_before"):
+        return
+    before = instance.__dict__.pop("_intake_role_before")
+    forget_cached_role(instance)
+    after = role_of(instance)
+    if before != after:
+        audit_record(
+            action="auth.role_changed",
+            detail={"user": instance.get_username(), "from": before, "to": after, "source": "manual"},
+        )

@@ -7,6 +7,7 @@ Views only check input, call one service and shape the answer. Errors come back 
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import logging
@@ -16,10 +17,11 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.middleware.csrf import CsrfViewMiddleware
+from django.middleware.csrf import CsrfViewMiddleware, RejectRequest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -48,10 +50,21 @@ class _CsrfCheck(CsrfViewMiddleware):
 
 
 def _csrf_failure(request: HttpRequest) -> HttpResponse | None:
-    """Django's CSRF check, run by hand: the views are exempt from the middleware so
-    that Bearer callers (no cookies, so nothing to forge) need no token, and session
-    callers get the full check here instead."""
-    return _CsrfCheck(lambda r: HttpResponse()).process_view(request, None, (), {})  # type: ignore[arg-type]
+    """Django's CSRF check, run by hand for session callers: the views are exempt from
+    the middleware so that Bearer callers (no cookies, so nothing to forge) need no
+    token. Unlike the middleware, the token is required on GETs too: the contract's
+    GETs register uploads and sign parts, and a cross-site link could otherwise make
+    a signed-in browser do that (ADR 0004). Our pages send it with every call."""
+    if getattr(request, "_dont_enforce_csrf_checks", False):
+        return None  # Django's test client, unless it asks for the checks
+    check = _CsrfCheck(lambda r: HttpResponse())
+    if request.method not in {"GET", "HEAD"}:
+        return check.process_view(request, None, (), {})  # type: ignore[arg-type]
+    try:
+        check._check_token(request)  # type: ignore[attr-defined]  # Django 5.2; pinned
+    except RejectRequest as exc:
+        return error_response(status=403, message=f"CSRF check failed: {exc.reason}", code="csrf")
+    return None
 
 
 def _principal_for(request: HttpRequest, portal_token: str | None) -> UploadPrincipal:
@@ -104,7 +117,13 @@ def contract_api(permission: Permission) -> Callable[[View], View]:
             except PermissionDenied as exc:
                 return error_response(status=403, message=str(exc) or "Not allowed.", code="forbidden")
             except UploadError as exc:
-                return error_response(status=exc.status, message=exc.message, code=exc.code, field=exc.field)
+                response = error_response(status=exc.status, message=exc.message, code=exc.code, field=exc.field)
+                if retry_after := getattr(exc, "retry_after", None):
+                    response["Retry-After"] = str(retry_after)
+                return response
+            except ValidationError as exc:
+                # A model's own validation (full_clean) caught what the services did not.
+                return error_response(status=400, message=" ".join(exc.messages)[:300], code="invalid")
 
         return csrf_exempt(wrapper)
 
@@ -306,9 +325,14 @@ def upload_list(request: HttpRequest) -> HttpResponse:
     uploads = selectors.uploads_readable_by(principal=_principal(request), state=state)
     before = request.GET.get("before")
     if before:
-        moment = parse_datetime(before)
+        try:
+            moment = parse_datetime(before)
+        except ValueError:  # well-formed but impossible, such as 30 February
+            moment = None
         if moment is None:
             raise InvalidInput("before must be an ISO 8601 date and time.", field="before")
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment, dt.UTC)
         uploads = uploads.filter(created_at__lt=moment)
     page = list(uploads[: READ_PAGE_SIZE + 1])
     more = len(page) > READ_PAGE_SIZE

@@ -173,7 +173,8 @@ OIDC_USE_PKCE = True
 OIDC_USE_NONCE = True
 # The library has no timeout by default; a hung Cognito must not hang a worker.
 OIDC_TIMEOUT = env.float("INTAKE_OIDC_TIMEOUT_SECONDS", default=5.0)
-OIDC_STORE_ID_TOKEN = True  # marks a Cognito session, so sign-out also ends Cognito's (dashboard.oidc)
+# Our callback view: unknown states and cancellations end on the no-access page.
+OIDC_CALLBACK_CLASS = "dashboard.oidc.CallbackView"
 LOGIN_REDIRECT_URL_FAILURE = "/accounts/no-access/"
 # How long a sign-in lasts before the browser goes back through Cognito (whose own
 # session usually lets it straight through).

@@ -241,3 +241,91 @@ def test_password_sign_in_is_off_when_cognito_is_configured(cognito, browser, li
     assert admin_login.headers["Location"].startswith("/accounts/login/")
     # No backend checks passwords, so a right password signs no one in.
     assert authenticate(username="local", password="Local-passw0rd!") is None
+
+
+# --- review fixes ----------------------------------------------------------------------------
+
+
+def _code_without_pkce(browser: Browser, idp: OidcProvider, username: str, live_url: str) -> str:
+    """What an insider can get: a code for our callback from an authorization request
+    they built themselves, with no PKCE challenge and no nonce (a confidential client
+    does not have to use PKCE). Returned instead of being handed to our callback."""
+    params = {
+        "response_type": "code", "client_id": idp.client_id, "redirect_uri": f"{live_url}/oidc/callback/",
+        "scope": "openid email profile", "state": "insider",
+    }
+    response = browser.session.get(idp.authorization_endpoint, params=params, allow_redirects=False, timeout=15)
+    for _ in range(15):
+        if response.is_redirect:
+            location = urljoin(response.url, response.headers["Location"])
+            if location.startswith(f"{live_url}/oidc/callback/"):
+                return parse_qs(urlparse(location).query)["code"][0]
+            response = browser.session.get(location, allow_redirects=False, timeout=15)
+        else:
+            form = parse_form(response.text)
+            response = browser.session.post(
+                urljoin(response.url, form.action or ""),
+                data={"username": username, "password": idp.user(username)["password"]},
+                allow_redirects=False, timeout=15,
+            )
+    raise AssertionError("never came back with a code")
+
+
+def test_a_code_posted_to_the_password_form_signs_no_one_in(settings, idp, live_server) -> None:  # type: ignore[no-untyped-def]
+    """With both sign-ins on, the password form must not run the code exchange (which
+    would skip state, nonce and PKCE)."""
+    use_test_provider(settings, idp, allow_password=True)
+    thief = Browser(live_server.url)
+    code = _code_without_pkce(thief, idp, "sam", live_server.url)
+    page = thief.get("/accounts/login/")
+    token = thief.session.cookies["csrftoken"]
+    response = thief.session.post(
+        f"{live_server.url}/accounts/login/?code={code}&state=anything",
+        data={"csrfmiddlewaretoken": token, "username": "whoever", "password": "whatever"},
+        allow_redirects=False, timeout=15,
+    )
+    assert response.status_code == 200  # the form again, with its error
+    assert "did not match" in response.text
+    assert page.status_code == 200
+    dashboard = thief.session.get(f"{live_server.url}/", allow_redirects=False, timeout=15)
+    assert dashboard.status_code == 302
+    assert not OidcIdentity.objects.filter(subject=idp.user("sam")["sub"]).exists()
+
+
+def test_an_unknown_state_ends_on_the_no_access_page_and_signs_no_one_out(cognito, browser, live_server) -> None:  # type: ignore[no-untyped-def]
+    browser.sign_in(cognito, "sam")
+    page = browser.get("/oidc/callback/?code=x&state=replayed")
+    assert page.url == f"{live_server.url}/accounts/no-access/"
+    assert "Sign-in did not complete" in page.text
+    # A link with ?error= and a state this browser is not waiting for changes nothing.
+    browser.get("/oidc/callback/?error=access_denied&state=nope")
+    assert browser.session.get(f"{live_server.url}/", allow_redirects=False, timeout=15).status_code == 200
+    assert AuditEntry.objects.filter(action="auth.sign_in_refused", detail__reason="unknown_state").count() == 2
+
+
+def test_a_disabled_account_is_signed_out_at_once(cognito, browser, live_server) -> None:  # type: ignore[no-untyped-def]
+    browser.sign_in(cognito, "sam")
+    User.objects.filter(oidc_identity__subject=cognito.user("sam")["sub"]).update(is_active=False)
+    response = browser.session.get(f"{live_server.url}/", allow_redirects=False, timeout=15)
+    assert response.status_code == 302
+    assert "/accounts/login/" in response.headers["Location"]
+
+
+def test_admin_log_out_also_ends_the_providers_session(cognito, browser, live_server) -> None:  # type: ignore[no-untyped-def]
+    browser.sign_in(cognito, "ada")
+    browser.get("/admin/")
+    page = browser.post_form("/admin/logout/")
+    assert page.url == f"{live_server.url}/accounts/signed-out/"
+    assert any(u.startswith(cognito.logout_endpoint) for u in browser.visited)
+
+
+def test_losing_the_role_then_signing_in_as_someone_else_ends_the_providers_session(cognito, browser, live_server) -> None:  # type: ignore[no-untyped-def]
+    browser.sign_in(cognito, "sam")
+    sam = User.objects.get(oidc_identity__subject=cognito.user("sam")["sub"])
+    sam.groups.clear()
+    sam.is_staff = False
+    sam.save()
+    page = browser.get("/accounts/no-access/")
+    assert "Your account has no access to Intake" in page.text
+    browser.post_form("/accounts/logout/")
+    assert any(u.startswith(cognito.logout_endpoint) for u in browser.visited)

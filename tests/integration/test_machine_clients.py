@@ -12,6 +12,7 @@ import pytest
 import requests
 from django.test import Client
 
+from tests.integration import test_oidc_provider_harness as harness
 from tests.support.cognito import use_test_provider
 from tests.support.oidc import OidcProvider
 from uploader.models import AuditEntry, Upload
@@ -23,7 +24,9 @@ PARAMS = {"filename": "invoice.pdf", "type": "application/pdf", "size": "1234"}
 
 @pytest.fixture(scope="module")
 def idp() -> Iterator[OidcProvider]:
-    with OidcProvider(machine_scopes=("intake/upload", "intake/read", "other/thing")) as provider:
+    with OidcProvider(
+        redirect_uris=[harness.REDIRECT_URI], machine_scopes=("intake/upload", "intake/read", "other/thing")
+    ) as provider:
         yield provider
 
 
@@ -142,3 +145,42 @@ def test_with_a_session_too_the_audit_names_the_token_s_client(cognito: OidcProv
     entry = AuditEntry.objects.get(action="upload.registered")
     assert entry.actor_label == f"machine:{cognito.machine_client_id}"
     assert Upload.objects.get().owner.username == f"machine:{cognito.machine_client_id}"  # type: ignore[union-attr]
+
+
+def test_a_bearer_call_with_an_expired_session_cookie_is_judged_by_its_token(cognito: OidcProvider, client: Client, staff_user) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(staff_user)
+    session = client.session
+    session["oidc_id_token_expiration"] = 1.0  # long past
+    session.save()
+    response = client.get("/api/uploads", **bearer(cognito.machine_token(["intake/read"])))
+    assert response.status_code == 200
+
+
+def test_an_impossible_before_date_is_a_400(cognito: OidcProvider, client: Client) -> None:
+    response = client.get("/api/uploads", {"before": "2024-02-30T00:00:00"}, **bearer(cognito.machine_token(["intake/read"])))
+    assert response.status_code == 400
+    assert response.json()["field"] == "before"
+
+
+def test_a_session_get_that_would_register_needs_the_csrf_token(s3_bucket: str, staff_user) -> None:  # type: ignore[no-untyped-def]
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(staff_user)
+    browser.get("/")  # sets the CSRF cookie, as the upload page does
+    refused = browser.get("/api/s3/params", PARAMS)
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "csrf"
+    assert Upload.objects.count() == 0
+    token = browser.cookies["csrftoken"].value
+    assert browser.get("/api/s3/params", PARAMS, HTTP_X_CSRFTOKEN=token).status_code == 200
+
+
+def test_a_persons_access_token_is_refused_even_from_an_allowed_client(cognito: OidcProvider, client: Client, settings) -> None:  # type: ignore[no-untyped-def]
+    """Only client-credentials tokens act as machine clients: a person's access token
+    (authorization code flow) from an app client on the list is not one."""
+    settings.INTAKE_MACHINE_CLIENT_IDS = [cognito.client_id, cognito.machine_client_id]
+    with requests.Session() as browser:
+        code_request = harness.sign_in(cognito, browser, "ada")
+    token = harness.exchange_code(cognito, code_request).json()["access_token"]
+    response = client.get("/api/uploads", **bearer(token))
+    assert response.status_code == 401
+    assert response.json()["message"] == "Only client-credentials access tokens may call the API."

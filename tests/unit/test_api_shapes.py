@@ -35,6 +35,7 @@ def _staff_principal() -> Iterator[None]:
 def _get(path: str, **query: str):  # type: ignore[no-untyped-def]
     request = RequestFactory().get(path, query)
     request.user = STAFF
+    request._dont_enforce_csrf_checks = True  # answer shapes only; CSRF has its own tests
     return request
 
 

@@ -104,3 +104,39 @@ def test_a_person_never_gets_a_machine_clients_account_name() -> None:
     user, _ = user_sign_in_from_claims(issuer="https://idp.example/pool", claims=claims, groups=["intake-staff"])
     assert not user.username.startswith("machine:")
     assert user.username == "s-9"
+
+
+def test_a_disabled_accounts_groups_are_not_synced() -> None:
+    claims = {"sub": "s-off", "email": "off@example.test"}
+    user, _ = user_sign_in_from_claims(issuer="https://idp.example/pool", claims=claims, groups=["intake-viewers"])
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    before = AuditEntry.objects.filter(action="auth.role_changed").count()
+    user, _ = user_sign_in_from_claims(issuer="https://idp.example/pool", claims=claims, groups=["intake-admins"])
+    user.refresh_from_db()
+    assert (user.is_superuser, user.is_staff) == (False, False)
+    assert list(user.groups.values_list("name", flat=True)) == [ROLE_GROUP_NAMES[Role.VIEWER]]
+    assert AuditEntry.objects.filter(action="auth.role_changed").count() == before
+
+
+def test_a_claimed_address_too_long_to_keep_is_dropped() -> None:
+    claims = {"sub": "s-long", "email": "a" * 300 + "@example.test"}
+    user, _ = user_sign_in_from_claims(issuer="https://idp.example/pool", claims=claims, groups=["intake-staff"])
+    assert user.email == ""
+    assert user.username == "s-long"
+
+
+def test_a_role_changed_through_the_flags_is_recorded() -> None:
+    user = User.objects.create_user(username="flagged")
+    user.is_superuser = True
+    user.save()  # as Django admin's user form does
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    user.last_login = None
+    user.save(update_fields=["last_login"])  # sign-in's own save: no check, no entry
+    changes = list(
+        AuditEntry.objects.filter(action="auth.role_changed", detail__source="manual").order_by("id").values_list("detail", flat=True)
+    )
+    assert changes == [
+        {"user": "flagged", "from": None, "to": "admin", "source": "manual"},
+        {"user": "flagged", "from": "admin", "to": None, "source": "manual"},
+    ]
