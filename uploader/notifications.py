@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections import defaultdict
+import smtplib
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 # One digest lists at most this many files; the rest go in the next run.
 DIGEST_MAX_FILES = 200
+# Portals handled per run; the rest wait for the next run.
+DIGEST_MAX_PORTALS = 100
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,14 @@ class DigestReport:
     files: int = 0
     emails: int = 0
     webhooks: int = 0
+
+    def plus(self, other: DigestReport) -> DigestReport:
+        return DigestReport(
+            portals=self.portals + other.portals,
+            files=self.files + other.files,
+            emails=self.emails + other.emails,
+            webhooks=self.webhooks + other.webhooks,
+        )
 
 
 def _file_line(upload: Upload) -> str:
@@ -82,45 +92,75 @@ def _digest_message(portal: Portal, uploads: list[Upload]) -> EmailMessage:
 
 def portal_notify_pending() -> DigestReport:
     """Send one digest per portal for its newly stored files, and mark them notified.
-    Safe to run concurrently and repeatedly (each file is in one digest)."""
+    Safe to run concurrently and repeatedly (each file is in one digest).
+
+    Each portal has its own transaction: one portal's refused address cannot hold up
+    (or re-send) the others. A mail server that cannot be reached stops the run (the
+    task retries); an address the server refuses for good is audited and given up."""
+    portal_ids = list(
+        Upload.objects.filter(state=UploadState.STORED, portal__isnull=False, notified_at__isnull=True)
+        .values_list("portal_id", flat=True)
+        .distinct()[:DIGEST_MAX_PORTALS]
+    )
+    report = DigestReport()
+    for portal_id in portal_ids:
+        report = report.plus(_notify_portal(portal_id))
+    if report.files:
+        logger.info(
+            "notified %d file(s) of %d portal(s) in %d e-mail(s) and %d webhook delivery(ies)",
+            report.files, report.portals, report.emails, report.webhooks,
+        )
+    return report
+
+
+def _notify_portal(portal_id: int) -> DigestReport:
     now = timezone.now()
     with transaction.atomic():
-        pending = list(
+        uploads = list(
             Upload.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(state=UploadState.STORED, portal__isnull=False, notified_at__isnull=True)
+            .filter(portal_id=portal_id, state=UploadState.STORED, notified_at__isnull=True)
             .select_related("portal")
             .order_by("stored_at")[:DIGEST_MAX_FILES]
         )
-        if not pending:
-            return DigestReport()
-        by_portal: dict[int, list[Upload]] = defaultdict(list)
-        for upload in pending:
-            by_portal[upload.portal_id].append(upload)  # type: ignore[index]
-        emails = 0
-        deliveries: list[WebhookDelivery] = []
-        for uploads in by_portal.values():
-            portal = uploads[0].portal
-            assert portal is not None
-            if portal.notify_emails:
-                # Sent inside the transaction: if sending fails, nothing is marked and
-                # the next run tries again.
-                _digest_message(portal, uploads).send()
-                emails += 1
-                audit_record(
-                    action="portal.notified",
-                    detail={"portal": portal.pk, "recipients": list(portal.notify_emails), "files": len(uploads)},
-                )
-            deliveries.extend(_webhook_deliveries(portal, uploads, now=now))
+        if not uploads:
+            return DigestReport()  # another worker has them
+        portal = uploads[0].portal
+        assert portal is not None
+        emails = 1 if portal.notify_emails and _send_digest(portal, uploads) else 0
+        deliveries = _webhook_deliveries(portal, uploads, now=now)
         WebhookDelivery.objects.bulk_create(deliveries)
-        Upload.objects.filter(pk__in=[u.pk for u in pending]).update(notified_at=now)
+        Upload.objects.filter(pk__in=[u.pk for u in uploads]).update(notified_at=now)
         if deliveries:
             delivery_ids = [str(delivery.pk) for delivery in deliveries]
             transaction.on_commit(lambda: _enqueue_deliveries(delivery_ids), robust=True)
-    logger.info(
-        "notified %d file(s) of %d portal(s) in %d e-mail(s) and %d webhook delivery(ies)",
-        len(pending), len(by_portal), emails, len(deliveries),
+    return DigestReport(portals=1, files=len(uploads), emails=emails, webhooks=len(deliveries))
+
+
+def _send_digest(portal: Portal, uploads: list[Upload]) -> bool:
+    """Send inside the portal's transaction: if the server cannot be reached, nothing
+    is marked and the next run tries again. A permanent refusal (5xx: unknown
+    recipients, a sender it will not relay for) would fail forever: it is audited and
+    the files count as notified."""
+    try:
+        _digest_message(portal, uploads).send()
+    except smtplib.SMTPRecipientsRefused as exc:
+        reason = f"every recipient was refused ({len(exc.recipients)})"
+    except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+        if exc.smtp_code < 500:
+            raise  # temporary: try again on the next run
+        reason = f"the mail server refused the message ({exc.smtp_code})"
+    else:
+        audit_record(
+            action="portal.notified",
+            detail={"portal": portal.pk, "recipients": list(portal.notify_emails), "files": len(uploads)},
+        )
+        return True
+    logger.warning("portal %s: digest not sent: %s", portal.pk, reason)
+    audit_record(
+        action="portal.notify_failed",
+        detail={"portal": portal.pk, "recipients": list(portal.notify_emails), "files": len(uploads), "reason": reason},
     )
-    return DigestReport(portals=len(by_portal), files=len(pending), emails=emails, webhooks=len(deliveries))
+    return False
 
 
 # --- webhooks ------------------------------------------------------------------------

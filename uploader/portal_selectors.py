@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from uploader import portal_tokens
 from uploader.models import Portal, Upload, UploadState
@@ -49,7 +52,13 @@ def portal_find_by_token(*, token: str) -> Portal | None:
 def portal_usage(*, portal: Portal, exclude: Upload | None = None) -> PortalUsage:
     """Files and bytes a portal has used: arrived files by their stored size,
     files in flight by their declared size."""
-    uploads = Upload.objects.filter(portal=portal, state__in=COUNTED_STATES)
+    # A single-request registration holds its place only while its signed URL can
+    # still be used: an abandoned one (a dropped PUT, a cancel) must not fill a small
+    # portal for a day. A late arrival is still checked after it is stored.
+    signed_until = timezone.now() - dt.timedelta(seconds=settings.INTAKE_PRESIGN_EXPIRES_SECONDS)
+    uploads = Upload.objects.filter(portal=portal, state__in=COUNTED_STATES).exclude(
+        state=UploadState.REGISTERED, is_multipart=False, created_at__lt=signed_until
+    )
     if exclude is not None:
         uploads = uploads.exclude(pk=exclude.pk)
     totals = uploads.aggregate(files=Count("id"), bytes=Sum(Coalesce("stored_size", "declared_size", 0)))

@@ -159,3 +159,24 @@ def test_a_receipt_needs_an_identified_visitor_with_an_address(make_portal, smtp
     assert Upload.objects.get().state == UploadState.STORED
     assert client.post(f"/p/{token}/receipt")["Location"] == f"/p/{token}/done"
     assert smtp.messages == []
+
+
+def test_a_refused_address_on_one_portal_holds_up_no_other(make_portal, smtp: SmtpSink) -> None:  # type: ignore[no-untyped-def]
+    """Portal B's only address is refused for good (550): B's files are given up with an
+    audit entry, A's digest goes out once, and the next run sends nothing again."""
+    portal_a, token_a = make_portal(name="A", notify_emails=["office@example.test"])
+    portal_b, token_b = make_portal(name="B", notify_emails=["gone@example.test"])
+    smtp.refuse.add("gone@example.test")
+    for token in (token_b, token_a):
+        client = visitor_client()
+        enter(client, token)
+        upload_file(client, token, b"x" * 3)
+    assert tasks.notify_portal_uploads() == {"portals": 2, "files": 2, "emails": 1}
+    assert [m["Subject"] for m in smtp.wait_for(1)] == ["1 new file from A"]
+    failed = AuditEntry.objects.get(action="portal.notify_failed")
+    assert failed.detail["portal"] == portal_b.pk
+    assert "refused" in failed.detail["reason"]
+    assert not Upload.objects.filter(notified_at__isnull=True).exists()
+    assert tasks.notify_portal_uploads() == {"portals": 0, "files": 0, "emails": 0}
+    assert len(smtp.messages) == 1
+    assert AuditEntry.objects.filter(action="portal.notified", detail__portal=portal_a.pk).count() == 1

@@ -302,6 +302,21 @@ def test_file_count_counts_uploads_in_flight(make_portal) -> None:  # type: igno
     assert sign(other, token).status_code == 200
 
 
+def test_an_abandoned_single_upload_frees_its_place_when_its_url_expires(make_portal, settings) -> None:  # type: ignore[no-untyped-def]
+    """A PUT that never happened must not fill a one-file portal for a day: once the
+    signed URL has expired the registration no longer counts."""
+    _, token = make_portal(max_files=1)
+    client = visitor_client()
+    enter(client, token)
+    abandoned = sign(client, token)
+    assert abandoned.status_code == 200
+    assert sign(client, token).status_code == 400  # its URL can still be used
+    Upload.objects.filter(pk=abandoned.json()["id"]).update(
+        created_at=timezone.now() - dt.timedelta(seconds=settings.INTAKE_PRESIGN_EXPIRES_SECONDS + 1)
+    )
+    assert sign(client, token).status_code == 200
+
+
 def test_total_bytes_limit(make_portal) -> None:  # type: ignore[no-untyped-def]
     _, token = make_portal(max_total_bytes="3000")
     client = visitor_client()

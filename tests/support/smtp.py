@@ -23,6 +23,12 @@ class _Keep:
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
 
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+        if address in self.sink.refuse:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
@@ -38,6 +44,7 @@ class SmtpSink:
         self.port = free_port()
         self.messages: list[EmailMessage] = []
         self.recipients: list[list[str]] = []
+        self.refuse: set[str] = set()  # addresses answered "550 no such user"
         self.lock = threading.Lock()
         self._controller = Controller(_Keep(self), hostname=self.host, port=self.port)
 
