@@ -22,7 +22,7 @@ from dashboard.roles import NotAllowed, Permission
 from uploader import keys, portal_limits, processing, s3
 from uploader.audit import audit_record
 from uploader.errors import InvalidInput, LimitExceeded, StorageUnavailable, WrongState
-from uploader.events import sequencer_order
+from uploader.events import sequencer_is_newer, sequencer_order
 from uploader.limits import UploadLimits, check_declared, check_stored, normalize_content_type
 from uploader.models import ALLOWED_TRANSITIONS, Upload, UploadState
 from uploader.principals import UploadPrincipal
@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 MAX_PART_NUMBER = 10_000  # S3's limit
 SIGNABLE_STATES = frozenset({UploadState.REGISTERED, UploadState.UPLOADING})
+REPLACED_REASON = "the file was replaced after it arrived"
 
 
 @dataclass(frozen=True)
@@ -293,42 +294,77 @@ def upload_apply_stored_object(
     """Record what S3 holds for an upload: `stored`, or `rejected` (object deleted)
     when it breaks its limits. The one writer shared by the complete call and S3
     events; a repeat with the same object changes nothing. Portal uploads are held
-    to their portal's limits (per file and in total) unless `limits` is given."""
+    to their portal's limits (per file and in total) unless `limits` is given.
+
+    A stored upload whose object now has another ETag was overwritten (its signed
+    PUT stays valid for a while after complete), so its row, digests and derivatives
+    describe bytes that are gone: it is rejected and the new object deleted."""
+    problem = ""
     with transaction.atomic():
         upload = Upload.objects.select_for_update().get(pk=upload_id)
+        applied = upload.last_sequencer
         if sequencer:
             upload.last_sequencer = max(upload.last_sequencer, sequencer, key=sequencer_order)
-        if upload.state in {UploadState.STORED, UploadState.REJECTED, UploadState.DELETED}:
-            upload.save(update_fields=["last_sequencer", "updated_at"])
-            return upload
-        own_limits = limits or portal_limits.portal_stored_limits(upload) or UploadLimits.from_settings()
-        problem = check_stored(
-            own_limits, declared_size=upload.declared_size, stored_size=head.size
-        ) or portal_limits.portal_stored_problem(upload, stored_size=head.size)
-        if problem:
+        if upload.state == UploadState.STORED and _replaced(upload, head, sequencer=sequencer, applied=applied):
+            problem = REPLACED_REASON
             _transition(upload, UploadState.REJECTED)
             upload.rejection_reason = problem
+            upload.save(update_fields=["state", "rejection_reason", "last_sequencer", "updated_at"])
+            audit_record(
+                action="upload.replaced",
+                upload=upload,
+                detail={
+                    "old_etag": upload.etag,
+                    "new_etag": head.etag,
+                    "new_size": head.size,
+                    "reason": problem,
+                    "sequencer": sequencer,
+                },
+            )
+        elif upload.state in {UploadState.STORED, UploadState.REJECTED, UploadState.DELETED}:
+            upload.save(update_fields=["last_sequencer", "updated_at"])
+            return upload
         else:
-            _transition(upload, UploadState.STORED)
-            upload.stored_at = timezone.now()
-        upload.stored_size = head.size
-        upload.etag = head.etag
-        upload.save(
-            update_fields=["state", "rejection_reason", "stored_size", "etag", "stored_at", "last_sequencer", "updated_at"]
-        )
-        audit_record(
-            action=f"upload.{upload.state}",
-            upload=upload,
-            detail={"stored_size": head.size, "etag": head.etag, "reason": problem or "", "sequencer": sequencer},
-        )
-        if not problem:
-            processing.processing_schedule(upload)  # derivatives, after this commits, if its portal asks
+            problem = _apply_first_object(upload, head, limits=limits, sequencer=sequencer)
     if problem:
         logger.warning("upload %s rejected: %s", upload.id, problem)
         _delete_rejected_object(upload)
     else:
         logger.info("upload %s stored (%s bytes)", upload.id, head.size)
     return upload
+
+
+def _replaced(upload: Upload, head: s3.ObjectHead, *, sequencer: str, applied: str) -> bool:
+    """The stored object's ETag changed: a known, different ETag, from an event newer
+    than any applied (when it has a sequencer). The same ETag is a repeat."""
+    if not head.etag or not upload.etag or head.etag == upload.etag:
+        return False
+    return not sequencer or sequencer_is_newer(sequencer, applied)
+
+
+def _apply_first_object(upload: Upload, head: s3.ObjectHead, *, limits: UploadLimits | None, sequencer: str) -> str:
+    """A waiting upload's object arrived: stored, or rejected with the returned reason."""
+    own_limits = limits or portal_limits.portal_stored_limits(upload) or UploadLimits.from_settings()
+    problem = check_stored(
+        own_limits, declared_size=upload.declared_size, stored_size=head.size
+    ) or portal_limits.portal_stored_problem(upload, stored_size=head.size)
+    if problem:
+        _transition(upload, UploadState.REJECTED)
+        upload.rejection_reason = problem
+    else:
+        _transition(upload, UploadState.STORED)
+        upload.stored_at = timezone.now()
+    upload.stored_size = head.size
+    upload.etag = head.etag
+    upload.save(update_fields=["state", "rejection_reason", "stored_size", "etag", "stored_at", "last_sequencer", "updated_at"])
+    audit_record(
+        action=f"upload.{upload.state}",
+        upload=upload,
+        detail={"stored_size": head.size, "etag": head.etag, "reason": problem or "", "sequencer": sequencer},
+    )
+    if not problem:
+        processing.processing_schedule(upload)  # derivatives, after this commits, if its portal asks
+    return problem or ""
 
 
 def _delete_rejected_object(upload: Upload) -> None:

@@ -34,12 +34,14 @@ def webhook(settings, s3_bucket, transactional_db):  # type: ignore[no-untyped-d
     return Client()
 
 
-def _message(key: str, *, kind: str = "created", sequencer: str = "0055AED6DCD90281E5", source: str = "aws:s3", size: int = 3) -> str:
+def _message(
+    key: str, *, kind: str = "created", sequencer: str = "0055AED6DCD90281E5", source: str = "aws:s3", size: int = 3, etag: str = "x"
+) -> str:
     name = "ObjectCreated:Put" if kind == "created" else "ObjectRemoved:Delete"
     encoded = quote_plus(key) if source == "aws:s3" else key
     record = {
         "eventVersion": "2.1", "eventSource": source, "eventName": name, "eventTime": "2026-11-28T12:00:00.000Z",
-        "s3": {"bucket": {"name": settings.INTAKE_S3_BUCKET}, "object": {"key": encoded, "size": size, "eTag": "x", "sequencer": sequencer}},
+        "s3": {"bucket": {"name": settings.INTAKE_S3_BUCKET}, "object": {"key": encoded, "size": size, "eTag": etag, "sequencer": sequencer}},
     }
     return json.dumps({"Records": [record]})
 
@@ -256,7 +258,8 @@ def test_a_batch_waits_for_an_upload_locked_by_another_transaction_and_sees_its_
                 Upload.objects.select_for_update().get(pk=busy.pk)
                 locked.set()
                 time.sleep(0.5)  # the batch starts meanwhile and has to wait for this row
-                upload_apply_stored_object(upload_id=busy.pk, head=s3.ObjectHead(size=3, etag="from-complete", content_type=""))
+                # The complete call's HEAD sees the object the event describes: the same ETag.
+                upload_apply_stored_object(upload_id=busy.pk, head=s3.ObjectHead(size=3, etag="x", content_type=""))
         except BaseException as exc:  # noqa: BLE001 - collected and asserted empty below
             errors.append(exc)
             locked.set()
@@ -272,7 +275,7 @@ def test_a_batch_waits_for_an_upload_locked_by_another_transaction_and_sees_its_
     assert outcomes == {EventOutcome.APPLIED: 2}
     busy.refresh_from_db()
     free.refresh_from_db()
-    assert (busy.state, busy.etag, busy.last_sequencer) == (UploadState.STORED, "from-complete", "0055AED6DCD90281E5")
+    assert (busy.state, busy.etag, busy.last_sequencer) == (UploadState.STORED, "x", "0055AED6DCD90281E5")
     assert _actions(busy) == ["upload.stored"], "one effect: the complete call's"
     assert AuditEntry.objects.get(upload=busy).actor_label != "s3-event"
     assert (free.state, _actions(free)) == (UploadState.STORED, ["upload.stored"])
@@ -305,3 +308,54 @@ def test_a_portal_upload_in_a_batch_is_held_to_its_portals_limits(webhook: Clien
     assert from_portal.state == UploadState.REJECTED, "3 bytes are within the site's limits, not the portal's 2"
     assert _actions(from_portal) == ["upload.rejected"]
     assert (staff.state, _actions(staff)) == (UploadState.STORED, ["upload.stored"])
+
+
+def _stored_by_complete(staff_client: Client, body: bytes) -> tuple[Upload, dict]:
+    signed = staff_client.get("/api/s3/params", {"filename": "report.txt", "type": "text/plain", "size": len(body)}).json()
+    requests.put(signed["url"], data=body, headers=signed["headers"], timeout=10).raise_for_status()
+    assert staff_client.post(f"/api/s3/complete?key={quote_plus(signed['key'])}").status_code == 200
+    upload = Upload.objects.get(pk=signed["id"])
+    assert upload.state == UploadState.STORED
+    return upload, signed
+
+
+def test_a_stored_file_overwritten_through_its_signed_url_is_rejected_and_removed(webhook: Client, staff_client: Client) -> None:
+    """The signed PUT is still valid after complete: other bytes of the same size
+    replace the object, and its event must not leave the row describing the old file."""
+    upload, signed = _stored_by_complete(staff_client, b"abc")
+    old_etag = upload.etag
+    assert _post(webhook, _message(upload.key, sequencer="0055AED6DCD90281E5", etag=old_etag)).status_code == 200
+    requests.put(signed["url"], data=b"xyz", headers=signed["headers"], timeout=10).raise_for_status()
+    new_etag = s3.head_object(key=upload.key).etag
+    assert new_etag != old_etag
+
+    assert _post(webhook, _message(upload.key, sequencer="0055AED6DCD90281F0", etag=new_etag)).status_code == 200
+    upload.refresh_from_db()
+    assert upload.state == UploadState.REJECTED
+    assert upload.rejection_reason == "the file was replaced after it arrived"
+    assert s3.head_object_or_none(key=upload.key) is None, "the replacing object is deleted"
+    replaced = AuditEntry.objects.get(upload=upload, action="upload.replaced")
+    assert (replaced.detail["old_etag"], replaced.detail["new_etag"]) == (old_etag, new_etag)
+    assert replaced.actor_label == "s3-event"
+    assert _actions(upload) == ["upload.registered", "upload.stored", "upload.replaced"]
+
+
+def test_a_repeated_event_with_the_same_etag_leaves_the_file_stored(webhook: Client, staff_client: Client) -> None:
+    upload, _ = _stored_by_complete(staff_client, b"abc")
+    for sequencer in ("0055AED6DCD90281E5", "0055AED6DCD90281F0"):  # a copy, and a later event of the same object
+        assert _post(webhook, _message(upload.key, sequencer=sequencer, etag=upload.etag)).status_code == 200
+    assert _post(webhook, _message(upload.key, sequencer="0055AED6DCD90281F0", etag=upload.etag)).json()["duplicates"] == 1
+    upload.refresh_from_db()
+    assert upload.state == UploadState.STORED
+    assert s3.get_object_bytes(key=upload.key) == b"abc"
+    assert _actions(upload) == ["upload.registered", "upload.stored"]
+
+
+def test_an_older_event_of_another_etag_does_not_reject_a_stored_file(db: None, s3_bucket: str, staff_client: Client) -> None:
+    """Out of order: an event older than what was applied says nothing about the object now."""
+    upload, _ = _stored_by_complete(staff_client, b"abc")
+    Upload.objects.filter(pk=upload.pk).update(last_sequencer="0055AED6DCD90281F0")
+    head = s3.ObjectHead(size=3, etag="d41d8cd98f00b204e9800998ecf8427e", content_type="")
+    upload = upload_apply_stored_object(upload_id=upload.pk, head=head, sequencer="0055AED6DCD90281E5")
+    assert upload.state == UploadState.STORED
+    assert s3.get_object_bytes(key=upload.key) == b"abc"
