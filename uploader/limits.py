@@ -1,5 +1,6 @@
 """Upload limits, checked before anything is signed and again after the object is stored."""
 
+import unicodedata
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -55,6 +56,8 @@ def check_declared(limits: UploadLimits, *, filename: str, content_type: str, si
         raise InvalidInput("A file name is required.", field="filename")
     if len(filename) > MAX_FILENAME_LENGTH:
         raise InvalidInput(f"File names can be at most {MAX_FILENAME_LENGTH} characters.", field="filename")
+    if any(unicodedata.category(char) == "Cc" for char in filename):
+        raise InvalidInput("File names cannot contain control characters (such as line breaks).", field="filename")
     if size is None:
         pass  # not declared: the POST policy caps it and the stored size is checked
     elif size < 1:

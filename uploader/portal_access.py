@@ -9,6 +9,8 @@ password or rotating the link locks every earlier session out.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import secrets
 import time
 from dataclasses import dataclass
@@ -74,20 +76,50 @@ def client_address(request: HttpRequest) -> str:
 
 def rate_limit(request: HttpRequest, *, bucket: str, rate: tuple[int, int]) -> None:
     """Count one request of this address in a fixed window in the shared cache; raise
-    RateLimited past the limit. `cache.add` then `incr` is atomic in Redis, so
-    processes share one count."""
-    limit, window = rate
+    RateLimited past the limit."""
+    rate_limit_key(f"{bucket}:{_address_key(client_address(request))}", rate=rate)
+
+
+def _window(key: str, rate: tuple[int, int]) -> tuple[str, int]:
+    """The cache key of the current window and the seconds until it ends."""
+    window = rate[1]
     now = time.time()
     slot = int(now // window)
-    key = f"intake:rate:{bucket}:{client_address(request)}:{window}:{slot}"
-    cache.add(key, 0, timeout=window + 1)
+    return f"intake:rate:{key}:{window}:{slot}", int((slot + 1) * window - now) + 1
+
+
+def rate_limit_check(key: str, *, rate: tuple[int, int]) -> None:
+    """RateLimited when `key` has already used up this window, without counting."""
+    cache_key, retry_after = _window(key, rate)
+    if int(cache.get(cache_key) or 0) >= rate[0]:
+        raise RateLimited(retry_after=max(1, retry_after))
+
+
+def rate_limit_key(key: str, *, rate: tuple[int, int]) -> None:
+    """Count one event for `key` in a fixed window; RateLimited past the limit.
+    `cache.add` then `incr` is atomic in Redis, so processes share one count."""
+    limit, window = rate
+    cache_key, retry_after = _window(key, rate)
+    cache.add(cache_key, 0, timeout=window + 1)
     try:
-        count = cache.incr(key)
+        count = cache.incr(cache_key)
     except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=window + 1)
+        cache.add(cache_key, 1, timeout=window + 1)
         count = 1
     if count > limit:
-        raise RateLimited(retry_after=max(1, int((slot + 1) * window - now) + 1))
+        raise RateLimited(retry_after=max(1, retry_after))
+
+
+def _address_key(address: str) -> str:
+    """IPv6 clients usually hold a whole /64: count them by it, or every address in it
+    would get its own allowance."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return address
 
 
 # --- the portal and the visitor ---------------------------------------------------------------
@@ -152,8 +184,16 @@ def visitor_of(request: HttpRequest, portal: Portal) -> Visitor:
 
 
 def visitor_unlock(request: HttpRequest, portal: Portal, password: str) -> bool:
-    """Check the password (rate limited by the caller); remember success in the session."""
+    """Check the password (rate limited per address by the caller, and here per portal
+    for wrong guesses, so many addresses cannot guess faster together); remember
+    success in the session."""
+    wrong_guesses = f"password-wrong:portal:{portal.pk}"
+    # Checked before hashing: once the link has had its share of wrong guesses, every
+    # attempt waits (the right one too), and guessing costs no password hashing.
+    rate_limit_check(wrong_guesses, rate=settings.INTAKE_PORTAL_RATE_WRONG_PASSWORDS)
     if not portal.password_hash or not check_password(password, portal.password_hash):
+        with contextlib.suppress(RateLimited):  # this guess is answered as wrong anyway
+            rate_limit_key(wrong_guesses, rate=settings.INTAKE_PORTAL_RATE_WRONG_PASSWORDS)
         return False
     request.session.cycle_key()  # a new session id once it grants something
     state = _state(request, portal)

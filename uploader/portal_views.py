@@ -6,6 +6,7 @@ render. A missing, disabled or expired portal gets a plain page and nothing else
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +38,7 @@ from uploader.portal_limits import limits_summary, portal_upload_limits
 from uploader.portal_selectors import portal_usage
 
 MAX_NAME_LENGTH = 200
+MAX_EMAIL_LENGTH = 254  # what Upload.uploader_email holds (validate_email allows 320)
 
 PortalView = Callable[[HttpRequest, Portal, Visitor, str], HttpResponse]
 
@@ -139,9 +141,16 @@ def portal_page(request: HttpRequest, portal: Portal, visitor: Visitor, token: s
 @require_POST
 @portal_view("password")
 def portal_unlock(request: HttpRequest, portal: Portal, visitor: Visitor, token: str) -> HttpResponse:
-    """The password form; every attempt counts against the address's password rate."""
-    if visitor.unlocked or visitor_unlock(request, portal, request.POST.get("password", "")):
-        return redirect("portal:page", portal_token=token)
+    """The password form; every attempt counts against the address's password rate,
+    and wrong ones against the link's own."""
+    try:
+        if visitor.unlocked or visitor_unlock(request, portal, request.POST.get("password", "")):
+            return redirect("portal:page", portal_token=token)
+    except RateLimited as exc:
+        message = f"This link has had too many wrong passwords; please wait {exc.retry_after} seconds and try again."
+        response = _render(request, "portal/password.html", portal, {"error": message}, status=429)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
     return _render(request, "portal/password.html", portal, {"error": "That password is not right."}, status=400)
 
 
@@ -157,8 +166,12 @@ def portal_identify(request: HttpRequest, portal: Portal, visitor: Visitor, toke
         errors["name"] = "Please enter your name."
     elif len(values["name"]) > MAX_NAME_LENGTH:
         errors["name"] = f"Names can be at most {MAX_NAME_LENGTH} characters."
+    elif any(unicodedata.category(char) == "Cc" for char in values["name"]):
+        errors["name"] = "Names cannot contain control characters (such as line breaks)."
     if portal.require_email and not values["email"]:
         errors["email"] = "Please enter your e-mail address."
+    elif len(values["email"]) > MAX_EMAIL_LENGTH:
+        errors["email"] = f"E-mail addresses can be at most {MAX_EMAIL_LENGTH} characters."
     elif values["email"]:
         try:
             validate_email(values["email"])

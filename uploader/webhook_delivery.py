@@ -87,8 +87,12 @@ def address_allowed(address: str, *, allow_loopback: bool) -> bool:
     """May a webhook connect to this IP address? Only public (global unicast) ones, and
     loopback when allowed."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # An IPv4 address wrapped in IPv6 (mapped, or 6to4's 2002::/16) is judged as
+        # the IPv4 address it reaches: 2002:a9fe:a9fe:: is the metadata service.
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is not None:
+            ip = embedded
     if ip.is_loopback:
         return allow_loopback
     return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_link_local or ip.is_private)

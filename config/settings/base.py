@@ -397,6 +397,8 @@ INTAKE_PORTAL_RATE_API = env_rate("INTAKE_PORTAL_RATE_API", "600/60")
 # how long the signed URL clients load it from lives.
 INTAKE_PORTAL_LOGO_MAX_BYTES = env_int("INTAKE_PORTAL_LOGO_MAX_BYTES", 2 * 1024 * 1024, minimum=1024)
 INTAKE_PORTAL_LOGO_URL_SECONDS = env_int("INTAKE_PORTAL_LOGO_URL_SECONDS", 3600, minimum=60)
+# Wrong passwords a portal accepts from all addresses together, per window.
+INTAKE_PORTAL_RATE_WRONG_PASSWORDS = env_rate("INTAKE_PORTAL_RATE_WRONG_PASSWORDS", "50/300")
 # Receipt e-mails a client may ask for, per address (each lists all their files).
 INTAKE_PORTAL_RATE_RECEIPT = env_rate("INTAKE_PORTAL_RATE_RECEIPT", "5/3600")
 

@@ -42,6 +42,11 @@ if CELERY_BROKER_URL == "filesystem://":
         "CELERY_BROKER_URL or REDIS_URL is required in production: the filesystem broker "
         "only works on one machine"
     )
+if not REDIS_URL:
+    raise ImproperlyConfigured(
+        "REDIS_URL is required in production: rate limits and cached sessions must be shared by every "
+        "process (without it each process would keep its own counts)"
+    )
 
 if not INTAKE_OIDC_ENABLED and not env.bool("INTAKE_ALLOW_PASSWORD_SIGN_IN", default=False):
     raise ImproperlyConfigured(

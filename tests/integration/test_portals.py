@@ -556,3 +556,57 @@ def test_audit_and_logs_never_hold_the_link_token(make_portal, staff_user) -> No
     assert new not in trail
     assert PASSWORD not in trail
     assert portal.password_hash not in trail
+
+
+def test_identity_the_database_cannot_hold_is_refused_with_a_message(make_portal) -> None:  # type: ignore[no-untyped-def]
+    """An address validate_email accepts but the column cannot hold, or a name with a
+    NUL (PostgreSQL refuses it), is a 400 on the form, never a 500 later."""
+    _, token = make_portal()
+    client = visitor_client()
+    client.get(f"/p/{token}/")
+    too_long = client.post(f"/p/{token}/identify", {"name": "Ann", "email": "a" * 64 + "@" + "b" * 240 + ".example.test"})
+    assert too_long.status_code == 400
+    assert b"at most 254 characters" in too_long.content
+    nul = client.post(f"/p/{token}/identify", {"name": "Ann\x00Client", "email": "ann@example.test"})
+    assert nul.status_code == 400
+    assert b"control characters" in nul.content
+    enter(client, token)
+    bad_name = sign(client, token, filename="report\x00.pdf")
+    assert bad_name.status_code == 400
+    assert bad_name.json()["field"] == "filename"
+    assert not Upload.objects.exists()
+
+
+def test_wrong_passwords_are_also_limited_per_portal(make_portal, settings) -> None:  # type: ignore[no-untyped-def]
+    """Guesses from many addresses add up: past the portal's own limit even the right
+    password waits, whichever address it comes from."""
+    _, token = make_portal(password=PASSWORD)
+    settings.INTAKE_PORTAL_RATE_WRONG_PASSWORDS = (3, 60)
+    _wait_for_fresh_window(2)
+    for _ in range(3):
+        assert visitor_client().post(f"/p/{token}/unlock", {"password": "guess"}).status_code == 400
+    limited = visitor_client().post(f"/p/{token}/unlock", {"password": "guess"})
+    assert limited.status_code == 429
+    assert b"too many wrong passwords" in limited.content
+    assert visitor_client().post(f"/p/{token}/unlock", {"password": PASSWORD}).status_code == 429
+
+
+def test_ipv6_clients_are_counted_by_their_64(make_portal, settings) -> None:  # type: ignore[no-untyped-def]
+    _, token = make_portal()
+    settings.INTAKE_PORTAL_RATE_PAGE = (2, 2)
+    _wait_for_fresh_window(2)
+    for host in ("2001:db8:1:2::1", "2001:db8:1:2::2"):
+        assert Client(REMOTE_ADDR=host).get(f"/p/{token}/").status_code == 200
+    assert Client(REMOTE_ADDR="2001:db8:1:2::3").get(f"/p/{token}/").status_code == 429
+    assert Client(REMOTE_ADDR="2001:db8:1:3::1").get(f"/p/{token}/").status_code == 200
+
+
+def test_an_edit_does_not_undo_a_rotation_made_while_the_form_was_open(make_portal, staff_user) -> None:  # type: ignore[no-untyped-def]
+    portal, old_token = make_portal()
+    stale = Portal.objects.get(pk=portal.pk)  # the edit form's copy
+    portal_rotate_link(actor=staff_user, portal=Portal.objects.get(pk=portal.pk))
+    portal_update(actor=staff_user, portal=stale, title="New title")
+    fresh = Portal.objects.get(pk=portal.pk)
+    assert fresh.title == "New title"
+    assert fresh.token_digest != portal_tokens.digest_of(old_token)
+    assert visitor_client().get(f"/p/{old_token}/").status_code == 404

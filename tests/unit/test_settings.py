@@ -131,3 +131,16 @@ def test_client_ip_counts_trusted_proxies_from_the_right(meta: dict[str, str], t
     from config.request_context import client_ip
 
     assert client_ip(meta, trusted_proxies=trusted) == expected
+
+
+def test_production_needs_a_shared_cache_even_with_another_broker() -> None:
+    env = {k: v for k, v in MINIMAL_PRODUCTION_ENV.items() if k != "REDIS_URL"}
+    result = _load({**env, "CELERY_BROKER_URL": "sqs://"})
+    assert result.returncode != 0
+    assert "REDIS_URL is required in production: rate limits" in result.stderr
+
+
+def test_a_mistyped_cognito_setting_stops_start_up() -> None:
+    result = _load({**MINIMAL_PRODUCTION_ENV, "INTAKE_COGNITO_REGION": "eu-west-2"})
+    assert result.returncode != 0
+    assert "does not belong to region" in result.stderr

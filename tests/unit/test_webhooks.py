@@ -116,6 +116,8 @@ def test_at_most_five_urls_and_repeats_are_dropped() -> None:
         ("224.0.0.1", False, False),
         ("240.0.0.1", False, False),
         ("::ffff:10.0.0.1", False, False),
+        ("2002:a9fe:a9fe::1", False, False),  # 6to4 wrapping the metadata address
+        ("2002:5db8:d822::1", False, True),  # 6to4 wrapping a public address
     ],
 )
 def test_which_addresses_a_webhook_may_connect_to(address: str, loopback: bool, allowed: bool) -> None:
