@@ -167,12 +167,20 @@ def _gather(dlq_url: str, *, limit: int) -> list[s3.ReceivedMessage]:
     """Receive (and hide for HOLD_SECONDS) up to `limit` distinct messages; the
     caller releases or deletes each."""
     seen: dict[str, s3.ReceivedMessage] = {}
+    empty_answers = 0
     for _ in range(limit // 10 + 3):
-        batch = s3.queue_receive(dlq_url, visibility_seconds=HOLD_SECONDS, max_messages=min(10, limit - len(seen)))
+        # A 1-second long poll asks every SQS server; a short poll may miss messages.
+        batch = s3.queue_receive(
+            dlq_url, visibility_seconds=HOLD_SECONDS, max_messages=min(10, limit - len(seen)), wait_seconds=1
+        )
         if not batch:
-            break
+            empty_answers += 1
+            if empty_answers >= 2:
+                break
+            continue
         for message in batch:
-            seen.setdefault(message.message_id, message)
+            # The newest receipt handle is the one a delete or release must use.
+            seen[message.message_id] = message
         if len(seen) >= limit:
             break
     return list(seen.values())

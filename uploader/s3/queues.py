@@ -88,13 +88,15 @@ def queue_url_from_arn(arn: str) -> str:
         return str(_sqs_client().get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"])
 
 
-def queue_receive(url: str, *, visibility_seconds: int, max_messages: int = 10) -> list[ReceivedMessage]:
-    """One short-poll receive, with SQS's own counters (count, first receive, sent)."""
+def queue_receive(url: str, *, visibility_seconds: int, max_messages: int = 10, wait_seconds: int = 0) -> list[ReceivedMessage]:
+    """One receive, with SQS's own counters (count, first receive, sent). A short poll
+    (wait 0) asks only some of SQS's servers and may come back empty; a wait of 1+
+    seconds asks all of them."""
     with translate_errors("ReceiveMessage"):
         answer = _sqs_client().receive_message(
             QueueUrl=url,
             MaxNumberOfMessages=max(1, min(max_messages, 10)),
-            WaitTimeSeconds=0,
+            WaitTimeSeconds=wait_seconds,
             VisibilityTimeout=visibility_seconds,
             MessageSystemAttributeNames=["All"],
         )
