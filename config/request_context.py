@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -66,4 +67,19 @@ class RequestIdLogFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = current_request_id() or "-"
+        return True
+
+
+_PORTAL_LINK = re.compile(r"/p/[A-Za-z0-9_-]{16,}")
+
+
+class RedactPortalLinksFilter(logging.Filter):
+    """A portal link is a credential: Django logs the path of every 4xx/5xx
+    ("Bad Request: /p/<token>/unlock"), so the token is cut out of log messages."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "/p/" in message and _PORTAL_LINK.search(message):
+            record.msg = _PORTAL_LINK.sub("/p/<link>", message)
+            record.args = ()
         return True

@@ -356,12 +356,27 @@ LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "config.request_context.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "config.request_context.RequestIdLogFilter"},
+        "redact_portal_links": {"()": "config.request_context.RedactPortalLinksFilter"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id", "redact_portal_links"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # botocore logs signed URLs and headers at DEBUG; they are bearer credentials.
-    "loggers": {"botocore": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+    "loggers": {
+        "botocore": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+        # These log request paths; a portal's path holds its link token.
+        "django.request": {"filters": ["redact_portal_links"]},
+        "django.server": {"filters": ["redact_portal_links"]},
+    },
 }
 
 # --- Client upload portals (docs/configuration.md#portals, ADR 0006) -----------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import logging
 import random
 import threading
 import time
@@ -543,11 +544,20 @@ def test_concurrent_registrations_cannot_overshoot_the_file_count(make_portal) -
     assert Upload.objects.filter(state=UploadState.REGISTERED).count() == 2
 
 
-def test_audit_and_logs_never_hold_the_link_token(make_portal, staff_user) -> None:  # type: ignore[no-untyped-def]
+def test_audit_and_logs_never_hold_the_link_token(make_portal, staff_user, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.DEBUG)
     portal, token = make_portal(password=PASSWORD)
     portal_update(actor=staff_user, portal=portal, title="Changed")
+    client = visitor_client()
+    assert client.post(f"/p/{token}/unlock", {"password": "wrong"}).status_code == 400  # Django logs 4xx paths
+    assert client.post(f"/p/{token}/unlock", {"password": PASSWORD}).status_code == 302
+    enter(client, token)
+    upload_file(client, token, b"x" * 3)
     portal_rotate_link(actor=staff_user, portal=portal)
     new = portal_tokens.token_for(portal.token_nonce)
+    assert any("/p/<link>/unlock" in record.getMessage() for record in caplog.records)
+    assert token not in caplog.text
+    assert PASSWORD not in caplog.text
     trail = json.dumps(list(AuditEntry.objects.values("action", "detail", "actor_label")))
     assert {"portal.created", "portal.changed", "portal.link_rotated"} <= {
         e["action"] for e in AuditEntry.objects.values("action")
