@@ -26,13 +26,9 @@ from typing import Any
 
 SETTING_OUTPUT = re.compile(r"(Intake|Django)[A-Z0-9][A-Za-z0-9]*")
 _WORD = re.compile(r"[A-Z][a-z]*[0-9]*|[0-9]+")
-# The stack already sends the bucket's events to its queue. setup_bucket, given this
-# ARN, would add its own (overlapping) notification rule, which S3 refuses and the
-# app's policy does not allow: so the value is written commented out.
-COMMENTED_OUT = {
-    "INTAKE_S3_EVENTS_QUEUE_ARN": "the stack already sends the bucket's events to this queue; setting it makes "
-    "setup_bucket try to add a second, overlapping notification rule",
-}
+# Outputs written commented out, with the reason (none today: setup_bucket keeps the
+# stack's own notification rule when it finds one that does what it would write).
+COMMENTED_OUT: dict[str, str] = {}
 COMPLETE_STATES = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"}
 
 

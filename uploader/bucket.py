@@ -98,6 +98,19 @@ def _owned(rules: list[dict[str, Any]], rule_id: str, id_field: str) -> dict[str
     return next((rule for rule in rules if rule.get(id_field) == rule_id), None)
 
 
+def _equivalent_rule(rules: list[dict[str, Any]], wanted: dict[str, Any], id_field: str) -> dict[str, Any] | None:
+    """Another rule (by id) that does exactly what `wanted` does, if there is one."""
+    same = _normalise({k: v for k, v in wanted.items() if k != id_field})
+    return next(
+        (
+            rule
+            for rule in rules
+            if rule.get(id_field) != wanted[id_field] and _normalise({k: v for k, v in rule.items() if k != id_field}) == same
+        ),
+        None,
+    )
+
+
 def _ensure_owned_rule(
     current: list[dict[str, Any]], wanted: dict[str, Any], id_field: str, put: Callable[[list[dict[str, Any]]], None]
 ) -> bool:
@@ -193,7 +206,13 @@ def bucket_configure(
             if queue_arn
             else ("TopicConfigurations", desired_topic_notification(str(topic_arn)), f"pushed through {topic_arn}")
         )
-        if _ensure_owned_rule(s3.get_notifications(kind), wanted, "Id", lambda configs: s3.put_notifications(kind, configs)):
+        current = s3.get_notifications(kind)
+        twin = _equivalent_rule(current, wanted, "Id")
+        if twin is not None:
+            # Made by someone else (the deployment template: CloudFormation names its
+            # rules itself). S3 refuses two overlapping rules, so it is kept as ours.
+            report(f"kept     notifications: rule {twin.get('Id', '?')!r} already sends these events {target}")
+        elif _ensure_owned_rule(current, wanted, "Id", lambda configs: s3.put_notifications(kind, configs)):
             changed("notifications", f"object created/removed events {target}")
     else:
         report("skipped  notifications: no queue or push endpoint configured")

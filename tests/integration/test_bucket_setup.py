@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from uploader import s3
-from uploader.bucket import CORS_RULE_ID, LIFECYCLE_RULE_ID, NOTIFICATION_ID
+from uploader.bucket import CORS_RULE_ID, LIFECYCLE_RULE_ID, NOTIFICATION_ID, desired_queue_notification
 
 pytestmark = pytest.mark.integration
 
@@ -67,6 +67,25 @@ def test_setup_keeps_rules_it_does_not_own(empty_bucket_settings) -> None:  # ty
     assert "changed  cors" in out
     ids = {rule.get("ID") for rule in client.get_bucket_cors(Bucket=bucket)["CORSRules"]}
     assert ids == {CORS_RULE_ID, "someone-else"}
+
+
+def test_an_equivalent_notification_made_by_the_deployment_template_is_kept(empty_bucket_settings) -> None:  # type: ignore[no-untyped-def]
+    """CloudFormation names a bucket's notification rules itself; S3 refuses a second,
+    overlapping rule, so setup_bucket must accept the template's rule as its own."""
+    _run("--create", "--origin", ALLOWED)
+    client = s3.boto3_client()
+    bucket = settings.INTAKE_S3_BUCKET
+    queue_name = f"events-{uuid.uuid4().hex[:8]}"
+    queue_arn = s3.ensure_queue(queue_name)
+    made_by_stack = {**desired_queue_notification(queue_arn), "Id": "NjE2ZDc4OTUtNzEwZS00ZmYz"}
+    client.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [made_by_stack]}
+    )
+    out = _run("--origin", ALLOWED, "--create-queue", queue_name)
+    assert "kept     notifications: rule 'NjE2ZDc4OTUtNzEwZS00ZmYz'" in out
+    assert "changed  notifications" not in out
+    rules = client.get_bucket_notification_configuration(Bucket=bucket)["QueueConfigurations"]
+    assert [rule["Id"] for rule in rules] == ["NjE2ZDc4OTUtNzEwZS00ZmYz"]
 
 
 def test_missing_bucket_without_create_is_a_clear_error(empty_bucket_settings) -> None:  # type: ignore[no-untyped-def]
