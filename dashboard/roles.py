@@ -5,8 +5,11 @@ their Cognito groups (dashboard.oidc). Superusers are admins whatever their grou
 say, so the account `make run` creates can do everything. A machine client's
 permissions come from its access token's scopes instead (dashboard.machine).
 
-Services call `require_permission`; views and templates may also ask `has_permission`
-to hide what a role cannot use, but the check that matters is the service's.
+Services check permissions themselves: portal and event services call
+`require_permission(user, …)`, the upload services ask the caller's principal
+(`UploadPrincipal.may`), which carries a person's role permissions or a machine
+client's scopes. Views and templates may also ask `has_permission` to hide what a role
+cannot use, but the check that matters is the service's.
 """
 
 from __future__ import annotations

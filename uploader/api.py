@@ -7,7 +7,6 @@ Views only check input, call one service and shape the answer. Errors come back 
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import json
 import logging
@@ -18,11 +17,9 @@ from typing import Any, cast
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware, RejectRequest
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -30,7 +27,7 @@ from dashboard import machine
 from dashboard.roles import NotAllowed, Permission, permissions_of
 from uploader import selectors, services
 from uploader.errors import InvalidInput, Unauthenticated, UploadError
-from uploader.models import Upload, UploadState
+from uploader.models import Upload
 from uploader.principals import UploadPrincipal, person_principal
 
 logger = logging.getLogger(__name__)
@@ -307,48 +304,6 @@ def upload_detail(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
     """`GET uploads/<id>`: the caller's own upload (where complete points)."""
     upload = selectors.upload_get(principal=_principal(request), upload_id=upload_id)
     return JsonResponse(upload_as_json(request, upload))
-
-
-# --- the read API ---------------------------------------------------------------------------------
-
-READ_PAGE_SIZE = 100
-
-
-@require_GET
-@contract_api(Permission.BROWSE)
-def upload_list(request: HttpRequest) -> HttpResponse:
-    """`GET uploads?state=&before=<ISO time>`: what the caller may read, newest first,
-    100 at a time; `next` is the `before` of the following page."""
-    state = request.GET.get("state") or None
-    if state is not None and state not in UploadState.values:
-        raise InvalidInput(f"state must be one of {', '.join(UploadState.values)}.", field="state")
-    uploads = selectors.uploads_readable_by(principal=_principal(request), state=state)
-    before = request.GET.get("before")
-    if before:
-        try:
-            moment = parse_datetime(before)
-        except ValueError:  # well-formed but impossible, such as 30 February
-            moment = None
-        if moment is None:
-            raise InvalidInput("before must be an ISO 8601 date and time.", field="before")
-        if timezone.is_naive(moment):
-            moment = timezone.make_aware(moment, dt.UTC)
-        uploads = uploads.filter(created_at__lt=moment)
-    page = list(uploads[: READ_PAGE_SIZE + 1])
-    more = len(page) > READ_PAGE_SIZE
-    page = page[:READ_PAGE_SIZE]
-    return JsonResponse(
-        {"uploads": [upload_as_json(request, u) for u in page], "next": page[-1].created_at.isoformat() if more else None}
-    )
-
-
-@require_GET
-@contract_api(Permission.DOWNLOAD)
-def upload_download(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
-    """`GET uploads/<id>/download` → 302 to a short-lived download URL."""
-    principal = _principal(request)
-    upload = selectors.upload_get_readable(principal=principal, upload_id=upload_id)
-    return HttpResponseRedirect(services.upload_download_url(principal=principal, upload=upload))
 
 
 @require_GET

@@ -206,13 +206,13 @@ def bucket_configure(
             if queue_arn
             else ("TopicConfigurations", desired_topic_notification(str(topic_arn)), f"pushed through {topic_arn}")
         )
-        current = s3.get_notifications(kind)
-        twin = _equivalent_rule(current, wanted, "Id")
+        configured = s3.get_notifications(kind)
+        twin = _equivalent_rule(configured, wanted, "Id")
         if twin is not None:
             # Made by someone else (the deployment template: CloudFormation names its
             # rules itself). S3 refuses two overlapping rules, so it is kept as ours.
             report(f"kept     notifications: rule {twin.get('Id', '?')!r} already sends these events {target}")
-        elif _ensure_owned_rule(current, wanted, "Id", lambda configs: s3.put_notifications(kind, configs)):
+        elif _ensure_owned_rule(configured, wanted, "Id", lambda configs: s3.put_notifications(kind, configs)):
             changed("notifications", f"object created/removed events {target}")
     else:
         report("skipped  notifications: no queue or push endpoint configured")

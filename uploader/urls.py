@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from uploader import api, sns_views, webhooks
+from uploader import api, read_api, sns_views, webhooks
 
 app_name = "uploader"
 
@@ -14,9 +14,9 @@ urlpatterns = [
     path("s3/multipart/<str:upload_id>/batch", api.sign_part_batch, name="s3-multipart-batch"),
     path("s3/multipart/<str:upload_id>/complete", api.complete_multipart_upload, name="s3-multipart-complete"),
     path("s3/multipart/<str:upload_id>/<int:part_number>", api.sign_part, name="s3-multipart-part"),
-    path("uploads", api.upload_list, name="upload-list"),
+    path("uploads", read_api.upload_list, name="upload-list"),
     path("uploads/<uuid:upload_id>", api.upload_detail, name="upload-detail"),
-    path("uploads/<uuid:upload_id>/download", api.upload_download, name="upload-download"),
+    path("uploads/<uuid:upload_id>/download", read_api.upload_download, name="upload-download"),
     path("events/s3", webhooks.s3_event_webhook, name="s3-event-webhook"),
     path("events/sns", sns_views.sns_endpoint, name="sns-endpoint"),
     path("openapi.json", api.openapi_document, name="openapi"),

@@ -9,7 +9,7 @@ from dashboard.accounts import role_from_cognito_groups, user_set_role, user_sig
 from dashboard.roles import ROLE_GROUP_NAMES, Permission, Role, has_permission, permissions_of, role_of
 from uploader.models import AuditEntry
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
 @pytest.mark.parametrize(
