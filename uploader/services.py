@@ -30,6 +30,7 @@ from uploader.principals import UploadPrincipal
 logger = logging.getLogger(__name__)
 
 MAX_PART_NUMBER = 10_000  # S3's limit
+MIN_PART_SIZE = 5 * 1024 * 1024  # S3's minimum size of every part but the last
 SIGNABLE_STATES = frozenset({UploadState.REGISTERED, UploadState.UPLOADING})
 REPLACED_REASON = "the file was replaced after it arrived"
 
@@ -194,8 +195,19 @@ def upload_create_multipart(
     return upload
 
 
+def most_parts(declared_size: int | None) -> int:
+    """The highest part number an upload of this declared size can need: every part
+    but the last is at least S3's minimum part size (5 MiB), so an honest client (Uppy
+    uses INTAKE_PART_SIZE_BYTES, at least that) never needs more."""
+    if declared_size is None:
+        return MAX_PART_NUMBER
+    return min(MAX_PART_NUMBER, max(1, -(-declared_size // MIN_PART_SIZE)))
+
+
 def upload_sign_parts(*, upload: Upload, part_numbers: Sequence[int]) -> dict[int, str]:
-    """Sign PUT URLs for the given part numbers; the first signature marks it uploading."""
+    """Sign PUT URLs for the given part numbers; the first signature marks it uploading.
+    Only the part numbers the declared size can need are signed: a client declaring
+    6 MiB gets parts 1 and 2, not 10,000."""
     _require_signable(upload)
     if not part_numbers:
         raise InvalidInput("At least one part number is required.", field="partNumbers")
@@ -204,6 +216,13 @@ def upload_sign_parts(*, upload: Upload, part_numbers: Sequence[int]) -> dict[in
     for number in part_numbers:
         if not 1 <= number <= MAX_PART_NUMBER:
             raise InvalidInput(f"Part numbers run from 1 to {MAX_PART_NUMBER}.", field="partNumber")
+    highest = most_parts(upload.declared_size)
+    if max(part_numbers) > highest:
+        raise InvalidInput(
+            f"Part {max(part_numbers)} is beyond this upload: {upload.declared_size} bytes in parts of at least"
+            f" 5 MiB need at most {highest} part{'s' if highest != 1 else ''}.",
+            field="partNumbers",
+        )
     if upload.state == UploadState.REGISTERED:
         # Conditional update: of concurrent part signatures, one moves the state
         # (and records it); the others find it moved.

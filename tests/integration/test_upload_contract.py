@@ -315,6 +315,30 @@ def test_bad_part_numbers_and_parts_lists_are_400(api: Client) -> None:
     assert Upload.objects.get(key=key).state == UploadState.REGISTERED
 
 
+def test_part_numbers_beyond_the_declared_size_are_refused(api: Client) -> None:
+    """6 MiB in parts of at least 5 MiB (S3's minimum) is at most 2 parts: part 3, or
+    10,000, would let the client upload far more than it declared."""
+    created = _create_multipart(api, size=6 * MiB)
+    base = f"/api/s3/multipart/{created['uploadId']}"
+    key = created["key"]
+    for response in (
+        api.get(f"{base}/3", {"key": key}),
+        api.get(f"{base}/10000", {"key": key}),
+        api.get(f"{base}/batch", {"key": key, "partNumbers": "1,2,3"}),
+    ):
+        assert response.status_code == 400
+        assert response.json()["field"] == "partNumbers"
+        assert "need at most 2 parts" in response.json()["message"]
+    assert Upload.objects.get(key=key).state == UploadState.REGISTERED, "nothing was signed"
+
+    batch = api.get(f"{base}/batch", {"key": key, "partNumbers": "1,2"})
+    assert batch.status_code == 200
+    assert sorted(batch.json()["presignedUrls"]) == ["1", "2"]
+    exact = _create_multipart(api, size=10 * MiB)  # exactly two minimum-size parts
+    assert api.get(f"/api/s3/multipart/{exact['uploadId']}/2", {"key": exact["key"]}).status_code == 200
+    assert api.get(f"/api/s3/multipart/{exact['uploadId']}/3", {"key": exact["key"]}).status_code == 400
+
+
 def test_s3_unreachable_is_a_503_with_a_plain_message(api: Client, settings) -> None:  # type: ignore[no-untyped-def]
     from emulator import free_port
 
