@@ -24,3 +24,25 @@ def queue(s3_bucket: str, settings, transactional_db) -> str:  # type: ignore[no
     url = sqs.queue_url_for(name)
     s3.sqs_client().purge_queue(QueueUrl=url)  # the configuration's s3:TestEvent
     return url
+
+
+@pytest.fixture
+def generous_rates(settings) -> None:  # type: ignore[no-untyped-def]
+    """Portal tests other than the rate-limit ones do not trip the limits; those set
+    their own."""
+    settings.INTAKE_PORTAL_RATE_PAGE = (100_000, 60)
+    settings.INTAKE_PORTAL_RATE_PASSWORD = (100_000, 60)
+    settings.INTAKE_PORTAL_RATE_API = (100_000, 60)
+
+
+@pytest.fixture
+def make_portal(staff_user, s3_bucket):  # type: ignore[no-untyped-def]
+    """Create a portal as a staff member; returns it with its link token."""
+    from uploader import portal_tokens
+    from uploader.portals import portal_create
+
+    def make(name: str = "Acme accounts", **options: object):  # type: ignore[no-untyped-def]
+        portal = portal_create(actor=staff_user, name=name, **options)
+        return portal, portal_tokens.token_for(portal.token_nonce)
+
+    return make

@@ -10,29 +10,13 @@ from django.test import Client
 
 from tests.integration.test_portals import enter, upload_file, visitor_client
 from tests.support.smtp import SmtpSink
-from uploader import portal_tokens, tasks
-from uploader.models import AuditEntry, Portal, Upload, UploadState
+from uploader import tasks
+from uploader.models import AuditEntry, Upload, UploadState
 from uploader.notifications import portal_notify_pending
-from uploader.portals import portal_create
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.usefixtures("generous_rates")]
 
 SCRIPT = "<script>alert('x')</script>"
-
-
-@pytest.fixture(autouse=True)
-def generous_rates(settings) -> None:  # type: ignore[no-untyped-def]
-    settings.INTAKE_PORTAL_RATE_PAGE = (100_000, 60)
-    settings.INTAKE_PORTAL_RATE_API = (100_000, 60)
-
-
-@pytest.fixture
-def make_portal(staff_user, s3_bucket):  # type: ignore[no-untyped-def]
-    def make(name: str = "Acme accounts", **options: object) -> tuple[Portal, str]:
-        portal = portal_create(actor=staff_user, name=name, **options)
-        return portal, portal_tokens.token_for(portal.token_nonce)
-
-    return make
 
 
 @pytest.fixture

@@ -20,29 +20,12 @@ from django.utils import timezone
 
 from uploader import portal_tokens, s3
 from uploader.models import AuditEntry, Portal, Upload, UploadState
-from uploader.portals import portal_create, portal_disable, portal_rotate_link, portal_update
+from uploader.portals import portal_disable, portal_rotate_link, portal_update
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("generous_rates")]
 
 MiB = 1024 * 1024
 PASSWORD = "open sesame 42"
-
-
-@pytest.fixture(autouse=True)
-def generous_rates(settings) -> None:  # type: ignore[no-untyped-def]
-    """Other tests do not trip the rate limits; the rate-limit tests set their own."""
-    settings.INTAKE_PORTAL_RATE_PAGE = (100_000, 60)
-    settings.INTAKE_PORTAL_RATE_PASSWORD = (100_000, 60)
-    settings.INTAKE_PORTAL_RATE_API = (100_000, 60)
-
-
-@pytest.fixture
-def make_portal(staff_user, s3_bucket):  # type: ignore[no-untyped-def]
-    def make(name: str = "Acme accounts", **options: object) -> tuple[Portal, str]:
-        portal = portal_create(actor=staff_user, name=name, **options)
-        return portal, portal_tokens.token_for(portal.token_nonce)
-
-    return make
 
 
 def visitor_client(**extra: object) -> Client:

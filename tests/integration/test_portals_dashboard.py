@@ -16,14 +16,7 @@ from uploader import portal_tokens
 from uploader.models import AuditEntry, Portal
 from uploader.portals import portal_create, portal_link
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(autouse=True)
-def generous_rates(settings) -> None:  # type: ignore[no-untyped-def]
-    settings.INTAKE_PORTAL_RATE_PAGE = (100_000, 60)
-    settings.INTAKE_PORTAL_RATE_PASSWORD = (100_000, 60)
-    settings.INTAKE_PORTAL_RATE_API = (100_000, 60)
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("generous_rates")]
 
 
 def person(role: Role | None) -> tuple[User, Client]:

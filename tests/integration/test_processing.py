@@ -17,26 +17,11 @@ from PIL import Image
 
 from tests.integration.test_portals import enter, upload_file, visitor_client
 from tests.support.documents import encrypt_pdf, make_image, make_pdf, png_claiming
-from uploader import portal_tokens, processing, reconcile, s3, tasks
+from uploader import processing, reconcile, s3, tasks
 from uploader.models import AuditEntry, Derivative, Portal, Upload
-from uploader.portals import portal_create, portal_update
+from uploader.portals import portal_update
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db]
-
-
-@pytest.fixture(autouse=True)
-def generous_rates(settings) -> None:  # type: ignore[no-untyped-def]
-    settings.INTAKE_PORTAL_RATE_PAGE = (100_000, 60)
-    settings.INTAKE_PORTAL_RATE_API = (100_000, 60)
-
-
-@pytest.fixture
-def make_portal(staff_user, s3_bucket):  # type: ignore[no-untyped-def]
-    def make(name: str = "Acme accounts", **options: object) -> tuple[Portal, str]:
-        portal = portal_create(actor=staff_user, name=name, **options)
-        return portal, portal_tokens.token_for(portal.token_nonce)
-
-    return make
+pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.usefixtures("generous_rates")]
 
 
 @pytest.fixture
