@@ -6,23 +6,12 @@ URL argument and resolves the caller through `uploader.portal_access`.
 
 from django.urls import include, path
 
-from uploader import api, portal_views
+from uploader import portal_views
+from uploader.urls import contract_urlpatterns
 
 app_name = "portal"
 
-contract_patterns = (
-    [
-        path("s3/params", api.sign_single_upload, name="s3-params"),
-        path("s3/complete", api.complete_single_upload, name="s3-complete"),
-        path("s3/multipart", api.create_multipart_upload, name="s3-multipart-create"),
-        path("s3/multipart/<str:upload_id>", api.multipart_upload, name="s3-multipart"),
-        path("s3/multipart/<str:upload_id>/batch", api.sign_part_batch, name="s3-multipart-batch"),
-        path("s3/multipart/<str:upload_id>/complete", api.complete_multipart_upload, name="s3-multipart-complete"),
-        path("s3/multipart/<str:upload_id>/<int:part_number>", api.sign_part, name="s3-multipart-part"),
-        path("uploads/<uuid:upload_id>", api.upload_detail, name="upload-detail"),
-    ],
-    "api",
-)
+contract_patterns = (contract_urlpatterns, "api")
 
 urlpatterns = [
     path("", portal_views.portal_page, name="page"),
