@@ -2,11 +2,25 @@
 
 from django.contrib import admin
 
-from uploader.models import AuditEntry, Portal, Upload, UploadEvent
+from uploader.models import AuditEntry, Derivative, Portal, Upload, UploadEvent, WebhookDelivery
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Shown, never changed here: every change goes through a service that checks the
+    role and writes the audit trail."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Upload)
-class UploadAdmin(admin.ModelAdmin):
+class UploadAdmin(ReadOnlyAdmin):
     list_display = (
         "original_filename",
         "state",
@@ -22,29 +36,17 @@ class UploadAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = [field.name for field in Upload._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(UploadEvent)
-class UploadEventAdmin(admin.ModelAdmin):
+class UploadEventAdmin(ReadOnlyAdmin):
     list_display = ("received_at", "source", "event_name", "key", "outcome", "detail")
     list_filter = ("source", "outcome", "kind")
     search_fields = ("key", "sequencer")
     readonly_fields = [field.name for field in UploadEvent._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin):
     """The audit trail, for audit: nothing here can change it."""
 
     list_display = ("created_at", "actor_label", "action", "upload", "ip_address", "request_id")
@@ -53,18 +55,9 @@ class AuditEntryAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = [field.name for field in AuditEntry._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Portal)
-class PortalAdmin(admin.ModelAdmin):
+class PortalAdmin(ReadOnlyAdmin):
     """Portals, read-only: staff manage them on the dashboard (audited, role-checked).
     The token nonce and digest and the password hash are not shown."""
 
@@ -78,11 +71,19 @@ class PortalAdmin(admin.ModelAdmin):
         if field.name not in {"token_nonce", "token_digest", "password_hash"}
     ]
 
-    def has_add_permission(self, request):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
+@admin.register(Derivative)
+class DerivativeAdmin(ReadOnlyAdmin):
+    list_display = ("upload", "kind", "key", "size", "created_at")
+    list_filter = ("kind",)
+    readonly_fields = [field.name for field in Derivative._meta.fields]
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    """Deliveries to portals' webhooks; the body is what was signed and sent."""
+
+    list_display = ("created_at", "portal", "state", "attempts", "last_status", "next_attempt_at")
+    list_filter = ("state",)
+    readonly_fields = [field.name for field in WebhookDelivery._meta.fields]
+

@@ -100,3 +100,19 @@ def test_a_person_without_a_role_gets_a_page_that_says_so(db: None) -> None:
     page = _client_for("norole").get("/")
     assert page.status_code == 403
     assert "Your account has no access to Intake" in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    "page",
+    ["upload", "uploadevent", "auditentry", "portal", "derivative", "webhookdelivery"],
+)
+def test_admins_read_every_record_in_django_admin_and_change_none(page: str, stored_upload: Upload) -> None:
+    admin_client = _client_for("admin")
+    listing = admin_client.get(f"/admin/uploader/{page}/")
+    assert listing.status_code == 200
+    assert f"/admin/uploader/{page}/add/" not in listing.content.decode()
+    assert admin_client.get(f"/admin/uploader/{page}/add/").status_code == 403
+
+
+def test_admins_read_sign_in_identities(db: None) -> None:
+    assert _client_for("admin").get("/admin/dashboard/oidcidentity/").status_code == 200
