@@ -230,7 +230,8 @@ def complete_single_upload(request: HttpRequest) -> HttpResponse:
 @require_POST
 @contract_api(Permission.UPLOAD)
 def create_multipart_upload(request: HttpRequest) -> HttpResponse:
-    """`POST s3/multipart` with `{filename, type, metadata: {size}}` (or a top-level size)."""
+    """`POST s3/multipart` with `{filename, type, metadata: {size, partSize}}` (or a
+    top-level size and partSize); answers the part size every part but the last must be."""
     body = _json_body(request)
     metadata = body["metadata"] if isinstance(body.get("metadata"), dict) else {}
     size = _parse_int(body.get("size", metadata.get("size")), field="size", required=True)
@@ -240,8 +241,11 @@ def create_multipart_upload(request: HttpRequest) -> HttpResponse:
         filename=_require_str(body.get("filename"), field="filename"),
         content_type=body.get("type") if isinstance(body.get("type"), str) else None,
         size=size,
+        part_size=_parse_int(body.get("partSize", metadata.get("partSize")), field="partSize", required=False),
     )
-    return JsonResponse({"key": upload.key, "uploadId": upload.multipart_upload_id, "id": str(upload.id)})
+    return JsonResponse(
+        {"key": upload.key, "uploadId": upload.multipart_upload_id, "id": str(upload.id), "partSize": upload.part_size}
+    )
 
 
 @require_GET

@@ -126,6 +126,10 @@ class Upload(models.Model):
     declared_content_type = models.CharField(max_length=255)
     is_multipart = models.BooleanField(default=False)
     multipart_upload_id = models.CharField(max_length=1024, blank=True, default="")
+    # Multipart only: every part but the last is exactly this many bytes, and each
+    # part URL signs its Content-Length. Null for single uploads and for multipart
+    # uploads registered before part sizes were bound (their parts are unbound).
+    part_size = models.BigIntegerField(null=True, blank=True)
     state = models.CharField(max_length=16, choices=UploadState.choices, default=UploadState.REGISTERED)
     stored_size = models.BigIntegerField(null=True, blank=True)
     etag = models.CharField(max_length=128, blank=True, default="")

@@ -27,6 +27,13 @@ def _errors(*statuses: int) -> dict[str, Any]:
 
 
 _KEY = {"name": "key", "in": "query", "required": True, "schema": {"type": "string"}, "description": "Object key returned when the upload was created."}
+_PART_SIZE = {
+    "type": "integer",
+    "minimum": 5 * 1024**2,
+    "maximum": 5 * 1024**3,
+    "description": "Bytes in every part but the last (default: the server's part size). Each part URL binds its"
+    " Content-Length: this size, and the remainder for the last part. At most 10,000 parts.",
+}
 _UPLOAD_ID = {"name": "uploadId", "in": "path", "required": True, "schema": {"type": "string"}, "description": "S3 multipart upload id."}
 _COMMON = (400, 401, 403, 404, 409, 503)
 
@@ -95,7 +102,11 @@ DOCUMENT: dict[str, Any] = {
                             "filename": {"type": "string"},
                             "type": {"type": "string"},
                             "size": {"type": "integer", "minimum": 1},
-                            "metadata": {"type": "object", "properties": {"size": {"type": ["integer", "string"]}}},
+                            "partSize": _PART_SIZE,
+                            "metadata": {"type": "object", "properties": {
+                                "size": {"type": ["integer", "string"]},
+                                "partSize": {**_PART_SIZE, "type": ["integer", "string"]},
+                            }},
                         },
                     }}},
                 },
@@ -103,7 +114,12 @@ DOCUMENT: dict[str, Any] = {
                     "200": _answer("Created", {
                         "type": "object",
                         "required": ["key", "uploadId"],
-                        "properties": {"key": {"type": "string"}, "uploadId": {"type": "string"}, "id": {"type": "string", "format": "uuid"}},
+                        "properties": {
+                            "key": {"type": "string"},
+                            "uploadId": {"type": "string"},
+                            "id": {"type": "string", "format": "uuid"},
+                            "partSize": {"type": "integer", "description": "Every part but the last is exactly this long."},
+                        },
                     }),
                     **_errors(400, 401, 403, 429, 503),
                 },

@@ -170,15 +170,36 @@ def upload_sign_single(
     return upload, signed
 
 
+MAX_PART_SIZE = 5 * 1024**3  # S3's maximum part size
+
+
+def multipart_part_size(*, size: int, requested: int | None) -> int:
+    """The part size of a new multipart upload: the one the client asked for, or
+    INTAKE_PART_SIZE_BYTES (raised, as Uppy raises its chunk size, when the file would
+    otherwise need more than 10,000 parts)."""
+    if requested is None:
+        return max(settings.INTAKE_PART_SIZE_BYTES, -(-size // MAX_PART_NUMBER))
+    if not MIN_PART_SIZE <= requested <= MAX_PART_SIZE:
+        raise InvalidInput(f"partSize must be between {MIN_PART_SIZE} and {MAX_PART_SIZE} bytes.", field="partSize")
+    if -(-size // requested) > MAX_PART_NUMBER:
+        raise InvalidInput(
+            f"partSize {requested} would split {size} bytes into more than {MAX_PART_NUMBER} parts.", field="partSize"
+        )
+    return requested
+
+
 def upload_create_multipart(
     *,
     principal: UploadPrincipal,
     filename: str,
     content_type: str | None,
     size: int,
+    part_size: int | None = None,
 ) -> Upload:
-    """Register an upload and open its S3 multipart upload; no row without both."""
+    """Register an upload and open its S3 multipart upload; no row without both.
+    The part size is fixed here: every part URL signed later binds its length."""
     upload = _register(principal=principal, filename=filename, content_type=content_type, size=size, multipart=True)
+    upload.part_size = multipart_part_size(size=size, requested=part_size)
     with _storage("start the multipart upload"):
         upload.multipart_upload_id = s3.create_multipart_upload(key=upload.key, content_type=upload.declared_content_type)
     try:
@@ -191,23 +212,33 @@ def upload_create_multipart(
         with _storage("abort the multipart upload"):
             s3.abort_multipart_upload(key=upload.key, upload_id=upload.multipart_upload_id)
         raise
-    logger.info("upload %s registered (multipart, %s bytes)", upload.id, size)
+    logger.info("upload %s registered (multipart, %s bytes in parts of %s)", upload.id, size, upload.part_size)
     return upload
 
 
-def most_parts(declared_size: int | None) -> int:
-    """The highest part number an upload of this declared size can need: every part
-    but the last is at least S3's minimum part size (5 MiB), so an honest client (Uppy
-    uses INTAKE_PART_SIZE_BYTES, at least that) never needs more."""
+def most_parts(declared_size: int | None, part_size: int | None = None) -> int:
+    """The highest part number an upload can need: ceil(declared / part size). Without
+    a recorded part size (uploads registered before part sizes were bound) every part
+    but the last is at least S3's minimum part size (5 MiB), so no honest client needs
+    more than ceil(declared / 5 MiB)."""
     if declared_size is None:
         return MAX_PART_NUMBER
-    return min(MAX_PART_NUMBER, max(1, -(-declared_size // MIN_PART_SIZE)))
+    return min(MAX_PART_NUMBER, max(1, -(-declared_size // (part_size or MIN_PART_SIZE))))
+
+
+def part_lengths(*, declared_size: int, part_size: int, part_numbers: Sequence[int]) -> dict[int, int]:
+    """Each part's exact length: the part size, and the remainder for the last part."""
+    last = most_parts(declared_size, part_size)
+    return {
+        number: part_size if number < last else declared_size - part_size * (last - 1) for number in part_numbers
+    }
 
 
 def upload_sign_parts(*, upload: Upload, part_numbers: Sequence[int]) -> dict[int, str]:
     """Sign PUT URLs for the given part numbers; the first signature marks it uploading.
-    Only the part numbers the declared size can need are signed: a client declaring
-    6 MiB gets parts 1 and 2, not 10,000."""
+    Only the part numbers the declared size needs are signed (a client declaring 6 MiB
+    in parts of 5 MiB gets parts 1 and 2, not 10,000), and each URL binds its part's
+    Content-Length, so no part can carry more than its share of the declared size."""
     _require_signable(upload)
     if not part_numbers:
         raise InvalidInput("At least one part number is required.", field="partNumbers")
@@ -216,13 +247,17 @@ def upload_sign_parts(*, upload: Upload, part_numbers: Sequence[int]) -> dict[in
     for number in part_numbers:
         if not 1 <= number <= MAX_PART_NUMBER:
             raise InvalidInput(f"Part numbers run from 1 to {MAX_PART_NUMBER}.", field="partNumber")
-    highest = most_parts(upload.declared_size)
+    highest = most_parts(upload.declared_size, upload.part_size)
     if max(part_numbers) > highest:
+        unit = f"parts of {upload.part_size} bytes" if upload.part_size else "parts of at least 5 MiB"
         raise InvalidInput(
-            f"Part {max(part_numbers)} is beyond this upload: {upload.declared_size} bytes in parts of at least"
-            f" 5 MiB need at most {highest} part{'s' if highest != 1 else ''}.",
+            f"Part {max(part_numbers)} is beyond this upload: {upload.declared_size} bytes in {unit}"
+            f" need {'at most ' if not upload.part_size else ''}{highest} part{'s' if highest != 1 else ''}.",
             field="partNumbers",
         )
+    lengths = None
+    if upload.part_size is not None and upload.declared_size is not None:
+        lengths = part_lengths(declared_size=upload.declared_size, part_size=upload.part_size, part_numbers=part_numbers)
     if upload.state == UploadState.REGISTERED:
         # Conditional update: of concurrent part signatures, one moves the state
         # (and records it); the others find it moved.
@@ -239,6 +274,7 @@ def upload_sign_parts(*, upload: Upload, part_numbers: Sequence[int]) -> dict[in
             upload_id=upload.multipart_upload_id,
             part_numbers=list(part_numbers),
             expires_in=settings.INTAKE_PRESIGN_EXPIRES_SECONDS,
+            content_lengths=lengths,
         )
 
 

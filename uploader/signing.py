@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import hmac
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
@@ -163,24 +164,36 @@ class QueryStringSigner:
         part_numbers: list[int],
         expires_in: int,
         now: dt.datetime,
+        content_lengths: Mapping[int, int] | None = None,
     ) -> dict[int, str]:
         """UploadPart URLs for many parts of one upload, the same bytes `presign`
         gives for each.
 
-        The URLs differ only in the part number, so everything else is worked out
-        once per batch. In the canonical query the parameters sort as X-Amz-* (upper
-        case first), then partNumber, then uploadId, so the canonical request is a
-        fixed head, the part number and a fixed tail: the SHA-256 of the head and
-        the HMAC keyed with the day key over the string-to-sign's head are computed
-        once and copied for each part, which then costs one short hash update and
-        one short HMAC update.
+        With `content_lengths` (one per part number) each URL also signs its part's
+        Content-Length, as botocore does for `upload_part` given `ContentLength`: S3
+        then refuses a body of any other length.
+
+        The URLs differ only in the part number (and length), so everything else is
+        worked out once per batch. In the canonical query the parameters sort as
+        X-Amz-* (upper case first), then partNumber, then uploadId, so the canonical
+        request is a fixed head, the part number, a fixed middle, the part's
+        content-length header line and a fixed tail: the SHA-256 of the head and the
+        HMAC keyed with the day key over the string-to-sign's head are computed once
+        and copied for each part, which then costs one short hash update and one
+        short HMAC update.
         """
-        timestamp, datestamp, scope, encoded_auth = self._auth_params(credentials, now, expires_in, "host")
+        if content_lengths is not None:
+            missing = [number for number in part_numbers if number not in content_lengths]
+            if missing:
+                raise ValueError(f"no content length for parts {missing}")
+        signed_headers = "host" if content_lengths is None else "content-length;host"
+        timestamp, datestamp, scope, encoded_auth = self._auth_params(credentials, now, expires_in, signed_headers)
         encoded_key = encode_key(key)
         encoded_upload_id = _encode_query(upload_id)
         canonical_auth = "&".join(f"{k}={v}" for k, v in sorted(encoded_auth))
         request_head = hashlib.sha256(f"PUT\n{self._path_prefix}{encoded_key}\n{canonical_auth}&partNumber=".encode())
-        request_tail = f"&uploadId={encoded_upload_id}\nhost:{self._host}\n\nhost\n{UNSIGNED_PAYLOAD}".encode()
+        request_middle = f"&uploadId={encoded_upload_id}\n".encode()
+        request_tail = f"host:{self._host}\n\n{signed_headers}\n{UNSIGNED_PAYLOAD}".encode()
         string_to_sign_head = hmac.new(
             self._signing_key(credentials.secret_key, datestamp),
             f"{ALGORITHM}\n{timestamp}\n{scope}\n".encode(),
@@ -191,8 +204,9 @@ class QueryStringSigner:
         urls: dict[int, str] = {}
         for number in part_numbers:
             part = str(number)
+            length_line = b"" if content_lengths is None else f"content-length:{content_lengths[number]}\n".encode()
             request_hash = request_head.copy()
-            request_hash.update(part.encode() + request_tail)
+            request_hash.update(part.encode() + request_middle + length_line + request_tail)
             signature = string_to_sign_head.copy()
             signature.update(request_hash.hexdigest().encode())
             urls[number] = f"{url_head}{part}{url_tail}{signature.hexdigest()}"

@@ -26,8 +26,14 @@ def _post_json(client: Client, url: str, body: object) -> object:
     return client.post(url, data=json.dumps(body), content_type="application/json")
 
 
-def _create_multipart(api: Client, *, filename: str = "big.bin", size: int = 15 * MiB, type_: str = "application/octet-stream") -> dict:
-    response = _post_json(api, "/api/s3/multipart", {"filename": filename, "type": type_, "metadata": {"size": size}})
+def _create_multipart(
+    api: Client, *, filename: str = "big.bin", size: int = 15 * MiB, type_: str = "application/octet-stream",
+    part_size: int | None = None,
+) -> dict:
+    metadata: dict[str, int] = {"size": size}
+    if part_size is not None:
+        metadata["partSize"] = part_size
+    response = _post_json(api, "/api/s3/multipart", {"filename": filename, "type": type_, "metadata": metadata})
     assert response.status_code == 200, response.content
     return response.json()
 
@@ -123,7 +129,8 @@ def test_complete_before_the_object_arrived_is_a_409(api: Client) -> None:
 
 def test_three_part_multipart_upload_with_batch_signing(api: Client) -> None:
     parts = [os.urandom(5 * MiB) for _ in range(3)]
-    created = _create_multipart(api, size=sum(map(len, parts)))
+    created = _create_multipart(api, size=sum(map(len, parts)), part_size=5 * MiB)
+    assert created["partSize"] == 5 * MiB
     upload = Upload.objects.get(key=created["key"])
     assert upload.multipart_upload_id == created["uploadId"]
 
@@ -176,7 +183,9 @@ def test_sign_one_part(api: Client) -> None:
     query = parse_qs(urlsplit(answer["url"]).query)
     assert query["partNumber"] == ["2"]
     assert query["uploadId"] == [created["uploadId"]]
-    assert requests.put(answer["url"], data=b"last part may be small", timeout=30).status_code == 200
+    assert query["X-Amz-SignedHeaders"] == ["content-length;host"]
+    # 15 MiB in parts of 8 MiB (the default): part 2 is the last, 7 MiB.
+    assert requests.put(answer["url"], data=os.urandom(7 * MiB), timeout=30).status_code == 200
 
 
 def test_abort_frees_the_upload(api: Client) -> None:
@@ -316,9 +325,9 @@ def test_bad_part_numbers_and_parts_lists_are_400(api: Client) -> None:
 
 
 def test_part_numbers_beyond_the_declared_size_are_refused(api: Client) -> None:
-    """6 MiB in parts of at least 5 MiB (S3's minimum) is at most 2 parts: part 3, or
-    10,000, would let the client upload far more than it declared."""
-    created = _create_multipart(api, size=6 * MiB)
+    """6 MiB in parts of 5 MiB is exactly 2 parts: part 3, or 10,000, would let the
+    client upload more than it declared."""
+    created = _create_multipart(api, size=6 * MiB, part_size=5 * MiB)
     base = f"/api/s3/multipart/{created['uploadId']}"
     key = created["key"]
     for response in (
@@ -328,15 +337,69 @@ def test_part_numbers_beyond_the_declared_size_are_refused(api: Client) -> None:
     ):
         assert response.status_code == 400
         assert response.json()["field"] == "partNumbers"
-        assert "need at most 2 parts" in response.json()["message"]
+        assert "need 2 parts" in response.json()["message"]
     assert Upload.objects.get(key=key).state == UploadState.REGISTERED, "nothing was signed"
 
     batch = api.get(f"{base}/batch", {"key": key, "partNumbers": "1,2"})
     assert batch.status_code == 200
     assert sorted(batch.json()["presignedUrls"]) == ["1", "2"]
-    exact = _create_multipart(api, size=10 * MiB)  # exactly two minimum-size parts
+    exact = _create_multipart(api, size=10 * MiB, part_size=5 * MiB)  # exactly two parts
     assert api.get(f"/api/s3/multipart/{exact['uploadId']}/2", {"key": exact["key"]}).status_code == 200
     assert api.get(f"/api/s3/multipart/{exact['uploadId']}/3", {"key": exact["key"]}).status_code == 400
+    default = _create_multipart(api, size=6 * MiB)  # the default 8 MiB parts: one part
+    assert default["partSize"] == settings.INTAKE_PART_SIZE_BYTES
+    assert api.get(f"/api/s3/multipart/{default['uploadId']}/2", {"key": default["key"]}).status_code == 400
+
+
+@pytest.mark.parametrize("where", ["metadata", "top level"])
+def test_part_size_is_fixed_at_create_and_answered(api: Client, where: str) -> None:
+    body: dict = {"filename": "big.bin", "type": "application/octet-stream", "metadata": {"size": 13 * MiB}}
+    if where == "metadata":
+        body["metadata"]["partSize"] = str(6 * MiB)  # Uppy's metadata values may be strings
+    else:
+        body["partSize"] = 6 * MiB
+    response = _post_json(api, "/api/s3/multipart", body)
+    assert response.status_code == 200, response.content
+    created = response.json()
+    assert created["partSize"] == 6 * MiB
+    assert Upload.objects.get(key=created["key"]).part_size == 6 * MiB
+    urls = api.get(
+        f"/api/s3/multipart/{created['uploadId']}/batch", {"key": created["key"], "partNumbers": "1,2,3"}
+    ).json()["presignedUrls"]
+    for url in urls.values():
+        assert parse_qs(urlsplit(url).query)["X-Amz-SignedHeaders"] == ["content-length;host"]
+    over = api.get(f"/api/s3/multipart/{created['uploadId']}/4", {"key": created["key"]})
+    assert over.status_code == 400
+    assert over.json()["field"] == "partNumbers"
+
+
+def test_part_size_defaults_to_the_configured_part_size(api: Client, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.INTAKE_PART_SIZE_BYTES = 7 * MiB
+    created = _create_multipart(api, size=20 * MiB)
+    assert created["partSize"] == 7 * MiB
+    assert Upload.objects.get(key=created["key"]).part_size == 7 * MiB
+    base = f"/api/s3/multipart/{created['uploadId']}"
+    assert api.get(f"{base}/3", {"key": created["key"]}).status_code == 200
+    assert api.get(f"{base}/4", {"key": created["key"]}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"size": 20 * MiB, "partSize": 5 * MiB - 1},
+        {"size": 20 * MiB, "partSize": 5 * 1024**3 + 1},
+        {"size": 20 * MiB, "partSize": "big"},
+        {"size": 20 * MiB, "partSize": True},
+        {"size": 20 * MiB, "metadata": {"partSize": 1024}},
+        {"size": 10_001 * 5 * MiB, "partSize": 5 * MiB},  # more than 10,000 parts
+    ],
+)
+def test_invalid_part_size_is_a_400_naming_it(api: Client, settings, body: dict) -> None:  # type: ignore[no-untyped-def]
+    settings.INTAKE_MAX_UPLOAD_BYTES = 100 * 1024**3
+    response = _post_json(api, "/api/s3/multipart", {"filename": "a.bin", **body})
+    assert response.status_code == 400, response.content
+    assert response.json()["field"] == "partSize"
+    assert Upload.objects.count() == 0
 
 
 def test_s3_unreachable_is_a_503_with_a_plain_message(api: Client, settings) -> None:  # type: ignore[no-untyped-def]
@@ -360,3 +423,26 @@ def test_fast_and_botocore_signing_give_the_same_kind_of_url(api: Client, settin
     assert strip(fast["url"]) == strip(slow["url"])
     for signed in (fast, slow):
         assert requests.put(signed["url"], data=b"ok", headers=signed["headers"], timeout=10).status_code == 200
+
+
+def test_fast_and_botocore_signing_give_the_same_kind_of_part_url(api: Client, settings) -> None:  # type: ignore[no-untyped-def]
+    created = _create_multipart(api, size=12 * MiB, part_size=5 * MiB)
+    fast = api.get(f"/api/s3/multipart/{created['uploadId']}/3", {"key": created["key"]}).json()["url"]
+    settings.INTAKE_S3_FAST_SIGNING = False
+    slow = api.get(f"/api/s3/multipart/{created['uploadId']}/3", {"key": created["key"]}).json()["url"]
+    strip = lambda url: sorted((k, v) for k, v in parse_qs(urlsplit(url).query).items() if k not in {"X-Amz-Signature", "X-Amz-Date", "X-Amz-Credential"})  # noqa: E731
+    assert strip(fast) == strip(slow)
+    assert parse_qs(urlsplit(slow).query)["X-Amz-SignedHeaders"] == ["content-length;host"]
+
+
+def test_uploads_registered_before_part_sizes_keep_unbound_parts(api: Client) -> None:
+    """Rows from before the part_size column: parts stay unbound, capped at
+    ceil(declared / 5 MiB) as they were when the client started."""
+    created = _create_multipart(api, size=6 * MiB)
+    Upload.objects.filter(key=created["key"]).update(part_size=None)
+    base = f"/api/s3/multipart/{created['uploadId']}"
+    url = api.get(f"{base}/2", {"key": created["key"]}).json()["url"]
+    assert parse_qs(urlsplit(url).query)["X-Amz-SignedHeaders"] == ["host"]
+    refused = api.get(f"{base}/3", {"key": created["key"]})
+    assert refused.status_code == 400
+    assert "need at most 2 parts" in refused.json()["message"]

@@ -167,12 +167,14 @@ def test_post_policy_expires(strict_api: Client, settings) -> None:  # type: ign
 # --- multipart ------------------------------------------------------------------------------------------
 
 
-def _create_multipart(api: Client, size: int) -> dict:
+def _create_multipart(api: Client, size: int, part_size: int = 5 * MiB) -> dict:
     response = api.post(
-        "/api/s3/multipart", data=json.dumps({"filename": "big.bin", "type": "application/octet-stream", "size": size}),
+        "/api/s3/multipart",
+        data=json.dumps({"filename": "big.bin", "type": "application/octet-stream", "size": size, "partSize": part_size}),
         content_type="application/json",
     )
     assert response.status_code == 200, response.content
+    assert response.json()["partSize"] == part_size
     return response.json()
 
 
@@ -203,12 +205,12 @@ def test_multipart_through_the_contract_completes_with_matching_bytes(strict_api
 
 @pytest.mark.parametrize("tamper", ["another part number", "another upload id", "tampered signature"])
 def test_part_url_refuses_another_part_or_upload(strict_api: Client, tamper: str) -> None:
-    created = _create_multipart(strict_api, 6 * MiB)
-    url = _part_urls(strict_api, created, "1")["1"]
+    created = _create_multipart(strict_api, 5 * MiB + 1024)  # part 2, the last, is 1 KiB
+    url = _part_urls(strict_api, created, "2")["2"]
     if tamper == "another part number":
-        url = _with_query(url, partNumber="2")
+        url = _with_query(url, partNumber="1")
     elif tamper == "another upload id":
-        other = _create_multipart(strict_api, 6 * MiB)
+        other = _create_multipart(strict_api, 5 * MiB + 1024)
         url = _with_query(url, uploadId=other["uploadId"])
     else:
         signature = dict(parse_qsl(urlsplit(url).query))["X-Amz-Signature"]
@@ -217,24 +219,73 @@ def test_part_url_refuses_another_part_or_upload(strict_api: Client, tamper: str
     assert response.status_code == 403, response.text[:300]
     listed = strict_api.get(f"/api/s3/multipart/{created['uploadId']}", {"key": created["key"]}).json()
     assert listed == []
-    original = _part_urls(strict_api, created, "1")["1"]
+    original = _part_urls(strict_api, created, "2")["2"]
     assert requests.put(original, data=b"z" * 1024, timeout=10).status_code == 200, "the untouched URL works"
+
+
+@pytest.mark.parametrize("part", ["middle", "last"])
+@pytest.mark.parametrize("tamper", ["one byte more", "one byte less"])
+def test_part_url_refuses_any_other_length(strict_api: Client, part: str, tamper: str) -> None:
+    """Each part URL signs its Content-Length: the part size, the remainder for the
+    last part. A body one byte off is refused; the right one is accepted."""
+    created = _create_multipart(strict_api, 10 * MiB + 100)  # parts of 5 MiB, 5 MiB and 100 bytes
+    number, length = (2, 5 * MiB) if part == "middle" else (3, 100)
+    url = _part_urls(strict_api, created, str(number))[str(number)]
+    assert dict(parse_qsl(urlsplit(url).query))["X-Amz-SignedHeaders"] == "content-length;host"
+    body = os.urandom(length)
+    wrong = body + b"x" if tamper == "one byte more" else body[:-1]
+    response = requests.put(url, data=wrong, timeout=30)
+    assert response.status_code == 403, (part, tamper, response.status_code, response.text[:300])
+    assert _error_code(response) in {"SignatureDoesNotMatch", "AccessDenied"}
+    listed = strict_api.get(f"/api/s3/multipart/{created['uploadId']}", {"key": created["key"]}).json()
+    assert listed == []
+    assert requests.put(url, data=body, timeout=30).status_code == 200, "the signed length is accepted"
+    listed = strict_api.get(f"/api/s3/multipart/{created['uploadId']}", {"key": created["key"]}).json()
+    assert [(p["PartNumber"], p["Size"]) for p in listed] == [(number, length)]
+
+
+@pytest.mark.parametrize("fast_signing", [True, False], ids=["our signer", "botocore"])
+def test_bound_parts_complete_with_a_smaller_last_part(strict_api: Client, settings, fast_signing: bool) -> None:  # type: ignore[no-untyped-def]
+    settings.INTAKE_S3_FAST_SIGNING = fast_signing
+    parts = [os.urandom(5 * MiB), os.urandom(5 * MiB), os.urandom(100)]
+    created = _create_multipart(strict_api, sum(map(len, parts)))
+    urls = _part_urls(strict_api, created, "1,2,3")
+    etags = []
+    for number, body in enumerate(parts, start=1):
+        put = requests.put(urls[str(number)], data=body, timeout=30)
+        assert put.status_code == 200, (number, put.text[:300])
+        etags.append(put.headers["ETag"])
+    done = strict_api.post(
+        f"/api/s3/multipart/{created['uploadId']}/complete?key={created['key']}",
+        data=json.dumps({"parts": [{"PartNumber": n, "ETag": e} for n, e in enumerate(etags, start=1)]}),
+        content_type="application/json",
+    )
+    assert done.status_code == 200, done.content
+    upload = Upload.objects.get(key=created["key"])
+    assert (upload.state, upload.stored_size) == (UploadState.STORED, 10 * MiB + 100)
+    assert s3.get_object_bytes(key=upload.key) == b"".join(parts)
 
 
 def test_part_url_expires(strict_api: Client, settings) -> None:  # type: ignore[no-untyped-def]
     settings.INTAKE_PRESIGN_EXPIRES_SECONDS = 1
-    created = _create_multipart(strict_api, 6 * MiB)
-    url = _part_urls(strict_api, created, "1")["1"]
+    created = _create_multipart(strict_api, 5 * MiB + 1)
+    url = _part_urls(strict_api, created, "2")["2"]
     time.sleep(2.5)
     assert requests.put(url, data=b"z", timeout=10).status_code == 403
 
 
-@pytest.mark.parametrize("problem", ["part too small", "wrong etag"])
+@pytest.mark.parametrize("problem", ["part never uploaded", "wrong etag"])
 def test_complete_refused_by_s3_is_a_400_and_changes_nothing(strict_api: Client, problem: str) -> None:
-    created = _create_multipart(strict_api, 6 * MiB)  # two parts may be signed; both are sent too small
+    # Bound part lengths leave no way to send a part too small; these are what S3
+    # can still refuse.
+    created = _create_multipart(strict_api, 5 * MiB + MiB)
     urls = _part_urls(strict_api, created, "1,2")
-    etags = [requests.put(urls[str(n)], data=os.urandom(MiB), timeout=30).headers["ETag"] for n in (1, 2)]
-    if problem == "wrong etag":
+    sizes = {1: 5 * MiB, 2: MiB}
+    sent = (1,) if problem == "part never uploaded" else (1, 2)
+    etags = [requests.put(urls[str(n)], data=os.urandom(sizes[n]), timeout=30).headers["ETag"] for n in sent]
+    if problem == "part never uploaded":
+        etags.append(etags[0])  # part 2 named with part 1's ETag
+    else:
         etags[1] = '"00000000000000000000000000000000"'
     done = strict_api.post(
         f"/api/s3/multipart/{created['uploadId']}/complete?key={created['key']}",

@@ -181,3 +181,78 @@ def test_empty_batch_signs_nothing() -> None:
     signer = _our_signer(_client("http://127.0.0.1:9000", "us-east-1", "path"), "b")
     creds = SigningCredentials("AK", "SK")
     assert signer.presign_parts(credentials=creds, key="k", upload_id="u", part_numbers=[], expires_in=60, now=NOW) == {}
+
+
+MiB = 1024 * 1024
+# (declared size, part size): a many-part upload (first, middle and last part) and a
+# one-part upload whose only part is also its last.
+BOUND_UPLOADS = [(3 * 8 * MiB + 123, 8 * MiB), (4 * MiB + 1, 8 * MiB), (5 * MiB, 5 * MiB)]
+
+
+def _lengths(size: int, part_size: int) -> dict[int, int]:
+    count = -(-size // part_size)
+    return {n: part_size if n < count else size - part_size * (count - 1) for n in range(1, count + 1)}
+
+
+@pytest.mark.parametrize(("endpoint", "region", "style"), ENDPOINTS)
+@pytest.mark.parametrize(("size", "part_size"), BOUND_UPLOADS)
+@pytest.mark.parametrize("token", [None, "FQoGZXIvYXdzE//session+token=="])
+def test_part_urls_binding_content_length_are_byte_identical(
+    endpoint: str | None, region: str, style: str, size: int, part_size: int, token: str | None
+) -> None:
+    client = _client(endpoint, region, style, token)
+    creds = SigningCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token)
+    lengths = _lengths(size, part_size)
+    numbers = sorted(lengths, reverse=True)  # last part first: order must not matter
+    batch = _our_signer(client, "intake-bucket").presign_parts(
+        credentials=creds, key=KEYS[1], upload_id="2~a+b/c=", part_numbers=numbers, expires_in=900, now=NOW,
+        content_lengths=lengths,
+    )
+    assert list(batch) == numbers
+    for number in numbers:
+        expected = _botocore_url(
+            client,
+            "upload_part",
+            {"Bucket": "intake-bucket", "Key": KEYS[1], "UploadId": "2~a+b/c=", "PartNumber": number,
+             "ContentLength": lengths[number]},
+            900,
+        )
+        assert "X-Amz-SignedHeaders=content-length%3Bhost" in expected
+        assert batch[number] == expected
+        assert batch[number] == _our_signer(client, "intake-bucket").presign(
+            credentials=creds, method="PUT", key=KEYS[1], expires_in=900, now=NOW,
+            operation_params=[("uploadId", "2~a+b/c="), ("partNumber", str(number))],
+            headers={"content-length": str(lengths[number])},
+        )
+
+
+@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("upload_id", UPLOAD_IDS)
+def test_part_urls_binding_content_length_for_hostile_keys_and_ids(key: str, upload_id: str) -> None:
+    client = _client("http://127.0.0.1:9000", "us-east-1", "path")
+    creds = SigningCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+    lengths = {1: 5 * MiB, 2: 5 * MiB, 3: 1}
+    batch = _our_signer(client, "intake-bucket").presign_parts(
+        credentials=creds, key=key, upload_id=upload_id, part_numbers=[2, 3, 1], expires_in=604800, now=NOW,
+        content_lengths=lengths,
+    )
+    for number, length in lengths.items():
+        assert batch[number] == _botocore_url(
+            client,
+            "upload_part",
+            {"Bucket": "intake-bucket", "Key": key, "UploadId": upload_id, "PartNumber": number, "ContentLength": length},
+            604800,
+        )
+
+
+def test_bound_length_changes_the_signature_and_is_required_for_every_part() -> None:
+    signer = _our_signer(_client("http://127.0.0.1:9000", "us-east-1", "path"), "b")
+    creds = SigningCredentials("AK", "SK")
+    common = {"credentials": creds, "key": "k", "upload_id": "u", "part_numbers": [1], "expires_in": 60, "now": NOW}
+    unbound = signer.presign_parts(**common)[1]  # type: ignore[arg-type]
+    five = signer.presign_parts(**common, content_lengths={1: 5 * MiB})[1]  # type: ignore[arg-type]
+    six = signer.presign_parts(**common, content_lengths={1: 5 * MiB + 1})[1]  # type: ignore[arg-type]
+    assert len({unbound, five, six}) == 3
+    assert "X-Amz-SignedHeaders=host&" in unbound
+    with pytest.raises(ValueError, match="no content length"):
+        signer.presign_parts(**{**common, "part_numbers": [1, 2]}, content_lengths={1: 5 * MiB})  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -71,10 +72,13 @@ def presign_put_object(*, key: str, content_type: str, content_length: int, expi
         )
 
 
-def presign_upload_part(*, key: str, upload_id: str, part_number: int, expires_in: int) -> str:
-    return presign_upload_parts(key=key, upload_id=upload_id, part_numbers=[part_number], expires_in=expires_in)[
-        part_number
-    ]
+def presign_upload_part(
+    *, key: str, upload_id: str, part_number: int, expires_in: int, content_length: int | None = None
+) -> str:
+    lengths = None if content_length is None else {part_number: content_length}
+    return presign_upload_parts(
+        key=key, upload_id=upload_id, part_numbers=[part_number], expires_in=expires_in, content_lengths=lengths
+    )[part_number]
 
 
 @dataclass(frozen=True)
@@ -96,13 +100,30 @@ def presign_post_object(*, key: str, content_type: str, max_bytes: int, expires_
     return PresignedPost(url=str(answer["url"]), fields={k: str(v) for k, v in answer["fields"].items()})
 
 
-def presign_upload_parts(*, key: str, upload_id: str, part_numbers: list[int], expires_in: int) -> dict[int, str]:
-    """Part URLs for a batch: one clock reading and one credential lookup for all."""
+def presign_upload_parts(
+    *,
+    key: str,
+    upload_id: str,
+    part_numbers: list[int],
+    expires_in: int,
+    content_lengths: Mapping[int, int] | None = None,
+) -> dict[int, str]:
+    """Part URLs for a batch: one clock reading and one credential lookup for all.
+
+    With `content_lengths` (one per part number) each URL binds its part's
+    Content-Length, so S3 refuses a body of any other length."""
     with translate_errors("presign UploadPart"):
         if not settings.INTAKE_S3_FAST_SIGNING:
             return {
                 number: _presign_with_botocore(
-                    "upload_part", {"Key": key, "UploadId": upload_id, "PartNumber": number}, expires_in
+                    "upload_part",
+                    {
+                        "Key": key,
+                        "UploadId": upload_id,
+                        "PartNumber": number,
+                        **({} if content_lengths is None else {"ContentLength": content_lengths[number]}),
+                    },
+                    expires_in,
                 )
                 for number in part_numbers
             }
@@ -113,6 +134,7 @@ def presign_upload_parts(*, key: str, upload_id: str, part_numbers: list[int], e
             part_numbers=part_numbers,
             expires_in=expires_in,
             now=_utcnow(),
+            content_lengths=content_lengths,
         )
 
 
