@@ -308,6 +308,12 @@ def cookie_header(session: requests.Session) -> str:
     return "; ".join(f"{name}={session.cookies[name]}" for name in ("csrftoken", "sessionid"))
 
 
+def session_headers(session: requests.Session) -> dict[str, str]:
+    """What the app's own pages send with every contract call, GETs included: the
+    session cookie and the CSRF token (ADR 0004)."""
+    return {"Cookie": cookie_header(session), "X-CSRFToken": str(session.cookies["csrftoken"])}
+
+
 # --- wrk -------------------------------------------------------------------------------------------------
 
 

@@ -185,7 +185,7 @@ def bench_signing(
     plan: Plan, fast: Gunicorn, botocore: Gunicorn, tuned: Gunicorn | None, session: Any, rows: list[Row]
 ) -> dict[str, Any]:
     query = f"filename=bench.bin&type={quote('application/octet-stream', safe='')}&size={MIB}"
-    headers = {"Cookie": harness.cookie_header(session)}
+    headers = harness.session_headers(session)
     variants = [
         ("fast signer (default)", "fast signer", fast, True),
         ("botocore presign", "botocore", botocore, False),
@@ -242,7 +242,7 @@ REFERENCES = [
 def bench_reference(plan: Plan, server: Gunicorn, session: Any, rows: list[Row]) -> dict[str, Any]:
     """The signing call's steps, each as a JSON view on the same gunicorn (bench/reference.py)."""
     query = f"filename=bench.bin&type={quote('application/octet-stream', safe='')}&size={MIB}"
-    headers = {"Cookie": harness.cookie_header(session)}
+    headers = harness.session_headers(session)
     paths = {label: path.format(query=query) for label, path, _ in REFERENCES}
     paths[SIGNING_CALL] = f"/api/s3/params?{query}"
     for label, path in paths.items():
@@ -299,7 +299,7 @@ def bench_batch(
     created = _expect(
         session.post(
             f"{fast.base_url}/api/s3/multipart",
-            json={"filename": "batch.bin", "type": "application/octet-stream", "size": size},
+            json={"filename": "batch.bin", "type": "application/octet-stream", "size": size, "partSize": plan.part_size},
             timeout=30,
         ),
         "creating the multipart upload",
@@ -312,7 +312,7 @@ def bench_batch(
     variants = [("fast signer", fast, True), ("botocore", botocore, False)]
     if tuned:
         variants.append(("experiment", tuned, False))
-    headers = {"Cookie": harness.cookie_header(session)}
+    headers = harness.session_headers(session)
     runs: dict[str, Target] = {}
     for short, server, _ in variants:
         signed = _expect(session.get(server.base_url + path, timeout=30), f"batch signing on {server.name}")

@@ -79,7 +79,7 @@ def contract_upload(
     started = time.perf_counter()
     created = session.post(
         f"{base_url}/api/s3/multipart",
-        json={"filename": path.name, "type": "application/octet-stream", "size": size},
+        json={"filename": path.name, "type": "application/octet-stream", "size": size, "partSize": part_size},
         timeout=60,
     )
     created.raise_for_status()
