@@ -72,7 +72,7 @@ for _path in (ROOT, ROOT / "scripts"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from emulator import die_with_parent, free_port  # noqa: E402
+from emulator import die_with_parent, free_port, stop_process  # noqa: E402
 
 from bench import harness  # noqa: E402
 from bench.harness import VENV_BIN, step  # noqa: E402
@@ -349,13 +349,7 @@ class SqsProcess:
         raise RuntimeError(f"the SQS stand-in did not answer within {timeout:.0f} s")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process = None
 
 

@@ -29,6 +29,19 @@ def die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
+def stop_process(process: subprocess.Popen[bytes] | None, *, timeout: float = 10.0) -> None:
+    """SIGTERM a child we started, SIGKILL it if it has not gone after `timeout`, and
+    reap it. Nothing to do for None or a process that already exited."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -73,13 +86,7 @@ class S3Emulator:
         raise RuntimeError(f"the S3 emulator did not answer on {self.endpoint_url} within {timeout:.0f} s")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process = None
 
     def __enter__(self) -> S3Emulator:

@@ -40,7 +40,7 @@ from typing import IO, Any
 from urllib.parse import urlencode
 
 import requests
-from emulator import die_with_parent
+from emulator import die_with_parent, stop_process
 
 PROVIDER_DIR = Path(__file__).resolve().parent / "oidc_provider"
 DEFAULT_PASSWORD = "Intake-test-Passw0rd!"
@@ -313,13 +313,7 @@ class OidcProvider:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process)
         if self._log is not None:
             self._log.close()
             self._log = None
