@@ -3,6 +3,7 @@ pieces built from settings (the pool, the machine clients, one JWKS cache per po
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from dataclasses import dataclass, field
@@ -120,18 +121,39 @@ def _setting_list(name: str) -> tuple[str, ...]:
 
 
 def pool_from_settings() -> CognitoPool | None:
-    """The configured pool, or None when Cognito is not configured at all."""
+    """The configured pool, or None when Cognito is not configured at all. Called on
+    every signed-in request (the backend's get_user) and every Bearer call, so the
+    pool is built once per set of values, not each time."""
     user_pool_id = getattr(settings, "INTAKE_COGNITO_USER_POOL_ID", "") or ""
     if not user_pool_id:
         return None
+    return _pool(
+        getattr(settings, "INTAKE_COGNITO_REGION", "") or "",
+        user_pool_id,
+        _setting_list("INTAKE_COGNITO_CLIENT_ID"),
+        getattr(settings, "INTAKE_COGNITO_DOMAIN", None) or None,
+        getattr(settings, "INTAKE_OIDC_ISSUER_OVERRIDE", None) or None,
+        getattr(settings, "INTAKE_OIDC_JWKS_URL_OVERRIDE", None) or None,
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _pool(
+    region: str,
+    user_pool_id: str,
+    client_ids: tuple[str, ...],
+    domain: str | None,
+    issuer_override: str | None,
+    jwks_url_override: str | None,
+) -> CognitoPool:
     try:
         return CognitoPool(
-            region=getattr(settings, "INTAKE_COGNITO_REGION", "") or "",
+            region=region,
             user_pool_id=user_pool_id,
-            client_ids=_setting_list("INTAKE_COGNITO_CLIENT_ID"),
-            domain=getattr(settings, "INTAKE_COGNITO_DOMAIN", None) or None,
-            issuer_override=getattr(settings, "INTAKE_OIDC_ISSUER_OVERRIDE", None) or None,
-            jwks_url_override=getattr(settings, "INTAKE_OIDC_JWKS_URL_OVERRIDE", None) or None,
+            client_ids=client_ids,
+            domain=domain,
+            issuer_override=issuer_override,
+            jwks_url_override=jwks_url_override,
         )
     except ValueError as exc:
         raise ImproperlyConfigured(f"Cognito settings: {exc}") from exc

@@ -367,6 +367,7 @@ def uploads_awaiting_processing(*, stored_before: dt.datetime, stored_after: dt.
     after which the upload is never enqueued again."""
     candidates = (
         Upload.objects.select_related("portal")
+        .prefetch_related("derivatives")  # one query per chunk, not one per upload
         .filter(state=UploadState.STORED, portal__isnull=False, stored_at__lt=stored_before, stored_at__gte=stored_after)
         .exclude(portal__processing=[])
         .order_by("stored_at")
@@ -377,7 +378,7 @@ def uploads_awaiting_processing(*, stored_before: dt.datetime, stored_after: dt.
         kinds = wanted_kinds(upload.portal.processing, filename=upload.original_filename, content_type=upload.declared_content_type)
         if not kinds:
             continue
-        done = set(Derivative.objects.filter(upload=upload).values_list("kind", flat=True))
+        done = {derivative.kind for derivative in upload.derivatives.all()}
         if any(_awaiting(upload, kind, started_before=stored_before) for kind in kinds if kind not in done):
             awaiting.append(str(upload.pk))
     return awaiting
