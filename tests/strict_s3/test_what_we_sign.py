@@ -24,6 +24,15 @@ pytestmark = pytest.mark.strict_s3
 MiB = 1024 * 1024
 
 
+def _complete(api, created: dict, etags: list[str]):  # type: ignore[no-untyped-def]
+    """The contract's complete call with parts 1..n and their ETags."""
+    return api.post(
+        f"/api/s3/multipart/{created['uploadId']}/complete?key={created['key']}",
+        data=json.dumps({"parts": [{"PartNumber": n, "ETag": e} for n, e in enumerate(etags, start=1)]}),
+        content_type="application/json",
+    )
+
+
 def _with_query(url: str, **changes: str) -> str:
     parts = urlsplit(url)
     query = [(k, changes.get(k, v)) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
@@ -191,11 +200,7 @@ def test_multipart_through_the_contract_completes_with_matching_bytes(strict_api
     etags = [requests.put(urls[str(n)], data=body, timeout=30).headers["ETag"] for n, body in enumerate(parts, start=1)]
     listed = strict_api.get(f"/api/s3/multipart/{created['uploadId']}", {"key": created["key"]}).json()
     assert [(p["PartNumber"], p["Size"]) for p in listed] == [(1, 5 * MiB), (2, 1 * MiB)]
-    done = strict_api.post(
-        f"/api/s3/multipart/{created['uploadId']}/complete?key={created['key']}",
-        data=json.dumps({"parts": [{"PartNumber": n, "ETag": e} for n, e in enumerate(etags, start=1)]}),
-        content_type="application/json",
-    )
+    done = _complete(strict_api, created, etags)
     assert done.status_code == 200, done.content
     upload = Upload.objects.get(key=created["key"])
     assert upload.state == UploadState.STORED
@@ -255,11 +260,7 @@ def test_bound_parts_complete_with_a_smaller_last_part(strict_api: Client, setti
         put = requests.put(urls[str(number)], data=body, timeout=30)
         assert put.status_code == 200, (number, put.text[:300])
         etags.append(put.headers["ETag"])
-    done = strict_api.post(
-        f"/api/s3/multipart/{created['uploadId']}/complete?key={created['key']}",
-        data=json.dumps({"parts": [{"PartNumber": n, "ETag": e} for n, e in enumerate(etags, start=1)]}),
-        content_type="application/json",
-    )
+    done = _complete(strict_api, created, etags)
     assert done.status_code == 200, done.content
     upload = Upload.objects.get(key=created["key"])
     assert (upload.state, upload.stored_size) == (UploadState.STORED, 10 * MiB + 100)
@@ -287,11 +288,7 @@ def test_complete_refused_by_s3_is_a_400_and_changes_nothing(strict_api: Client,
         etags.append(etags[0])  # part 2 named with part 1's ETag
     else:
         etags[1] = '"00000000000000000000000000000000"'
-    done = strict_api.post(
-        f"/api/s3/multipart/{created['uploadId']}/complete?key={created['key']}",
-        data=json.dumps({"parts": [{"PartNumber": n, "ETag": e} for n, e in enumerate(etags, start=1)]}),
-        content_type="application/json",
-    )
+    done = _complete(strict_api, created, etags)
     assert done.status_code == 400, done.content
     assert "Storage refused" in done.json()["message"]
     assert Upload.objects.get(key=created["key"]).state == UploadState.UPLOADING
