@@ -9,6 +9,10 @@ if ! command -v "$PYTHON" >/dev/null 2>&1; then
   echo "bootstrap: $PYTHON not found; install Python 3.11 (apt-get install python3.11 python3.11-venv)" >&2
   exit 1
 fi
+# `make run` in one terminal and `make test` in another may both get here first on a
+# new machine: one installs, the other waits for it instead of racing into the same venv.
+exec 9>.bootstrap.lock
+flock 9
 if [ ! -x .venv/bin/python ]; then
   echo "bootstrap: creating .venv with $PYTHON"
   "$PYTHON" -m venv .venv
