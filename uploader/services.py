@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.db import transaction
@@ -24,8 +25,9 @@ from uploader.audit import audit_record
 from uploader.errors import InvalidInput, LimitExceeded, StorageUnavailable, WrongState
 from uploader.events import sequencer_is_newer, sequencer_order
 from uploader.limits import UploadLimits, check_declared, check_stored, normalize_content_type
-from uploader.models import ALLOWED_TRANSITIONS, Upload, UploadState
+from uploader.models import ALLOWED_TRANSITIONS, Derivative, DerivativeKind, Upload, UploadState
 from uploader.principals import UploadPrincipal
+from uploader.s3 import cloudfront
 
 logger = logging.getLogger(__name__)
 
@@ -465,16 +467,41 @@ def upload_abort_multipart(*, upload: Upload) -> Upload:
     return upload
 
 
+def _signed_get(*, key: str, expires_in: int, filename: str | None) -> tuple[str, str]:
+    """A GET URL for one object and which path signed it: CloudFront when its domain
+    is configured (the bucket then admits only the distribution), else S3 itself."""
+    if cloudfront.cloudfront_enabled():
+        return cloudfront.presign_cloudfront_get(key=key, expires_in=expires_in, filename=filename), "cloudfront"
+    return s3.presign_get_object(key=key, expires_in=expires_in, filename=filename), "s3"
+
+
 def upload_download_url(*, principal: UploadPrincipal, upload: Upload) -> str:
     """A short-lived URL that downloads the stored object as its original file name.
-    Recorded in the audit trail: who fetched which file is part of the story."""
+    Recorded in the audit trail: who fetched which file, and through which path
+    (`via`: cloudfront or s3), is part of the story."""
     if not principal.may(Permission.DOWNLOAD):
         raise NotAllowed(Permission.DOWNLOAD)
     if upload.state != UploadState.STORED:
         raise WrongState(f"This upload is {upload.state}; only stored files can be downloaded.")
     with _storage("sign the download"):
-        url = s3.presign_get_object(
+        url, via = _signed_get(
             key=upload.key, expires_in=settings.INTAKE_DOWNLOAD_EXPIRES_SECONDS, filename=upload.original_filename
         )
-    audit_record(action="upload.downloaded", upload=upload, user=principal.owner)
+    audit_record(action="upload.downloaded", upload=upload, user=principal.owner, detail={"via": via})
+    return url
+
+
+def derived_file_url(*, principal: UploadPrincipal, derivative: Derivative) -> str:
+    """A short-lived URL of a derived file (thumbnail, extracted text) for staff pages,
+    through CloudFront when configured, like downloads. A thumbnail opens inline; a
+    text file downloads as `<original name>.txt`. Not audited: previews are part of
+    looking at a page. The caller found the upload through a selector scoped to the
+    principal; this checks the role."""
+    if not principal.may(Permission.BROWSE):
+        raise NotAllowed(Permission.BROWSE)
+    filename = None
+    if derivative.kind == DerivativeKind.TEXT:
+        filename = f"{PurePosixPath(derivative.upload.original_filename).stem}.txt"
+    with _storage("sign the preview"):
+        url, _ = _signed_get(key=derivative.key, expires_in=settings.INTAKE_DERIVATIVE_URL_SECONDS, filename=filename)
     return url

@@ -296,6 +296,23 @@ INTAKE_PART_SIZE_BYTES = env_int("INTAKE_PART_SIZE_BYTES", 8 * 1024**2, minimum=
 INTAKE_PRESIGN_EXPIRES_SECONDS = env_int("INTAKE_PRESIGN_EXPIRES_SECONDS", 900, minimum=60)
 # Download links are bearer URLs: keep them short-lived.
 INTAKE_DOWNLOAD_EXPIRES_SECONDS = env_int("INTAKE_DOWNLOAD_EXPIRES_SECONDS", 300, minimum=10)
+# Downloads through CloudFront signed URLs (docs/deploy.md); empty domain: S3-signed.
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-signed-urls.html
+INTAKE_CLOUDFRONT_DOMAIN = env.str("INTAKE_CLOUDFRONT_DOMAIN", default="")
+INTAKE_CLOUDFRONT_KEY_ID = env.str("INTAKE_CLOUDFRONT_KEY_ID", default="")
+INTAKE_CLOUDFRONT_PRIVATE_KEY = env.str("INTAKE_CLOUDFRONT_PRIVATE_KEY", default="")
+INTAKE_CLOUDFRONT_PRIVATE_KEY_FILE = env.str("INTAKE_CLOUDFRONT_PRIVATE_KEY_FILE", default="")
+if INTAKE_CLOUDFRONT_DOMAIN:
+    # A bad key stops start-up rather than the first download; the checks live with
+    # the signer, which imports nothing that needs settings at import time.
+    from uploader.s3.cloudfront import check_configuration as _check_cloudfront
+
+    _check_cloudfront(
+        domain=INTAKE_CLOUDFRONT_DOMAIN,
+        key_id=INTAKE_CLOUDFRONT_KEY_ID,
+        inline_key=INTAKE_CLOUDFRONT_PRIVATE_KEY,
+        key_path=INTAKE_CLOUDFRONT_PRIVATE_KEY_FILE,
+    )
 INTAKE_MAX_PARTS_PER_BATCH = env_int("INTAKE_MAX_PARTS_PER_BATCH", 500, minimum=1)
 
 # --- Celery -------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -141,9 +142,27 @@ def presign_upload_parts(
 def presign_get_object(*, key: str, expires_in: int, filename: str | None = None) -> str:
     params = {"Bucket": settings.INTAKE_S3_BUCKET, "Key": key}
     if filename:
-        params["ResponseContentDisposition"] = f"attachment; filename*=UTF-8''{_rfc5987(filename)}"
+        params["ResponseContentDisposition"] = attachment_disposition(filename)
     with translate_errors("presign GetObject"):
         return str(_client().generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in))
+
+
+def attachment_disposition(filename: str) -> str:
+    """The Content-Disposition that saves a download under its original name, for
+    S3's `response-content-disposition` (S3 and CloudFront downloads use the same).
+
+    `filename*` (RFC 6266/5987) carries the exact name in UTF-8; the plain `filename`
+    is an ASCII stand-in for the rare client that ignores `filename*`, with quotes,
+    backslashes and control characters taken out so it cannot end the quoted string."""
+    fallback = (
+        "".join(
+            ch if " " <= ch <= "~" and ch not in '"\\%' else "_"
+            for ch in unicodedata.normalize("NFKD", filename)
+            if not unicodedata.combining(ch)
+        ).strip()
+        or "download"
+    )
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{_rfc5987(filename)}"
 
 
 def _rfc5987(value: str) -> str:
