@@ -1,12 +1,15 @@
 from django.urls import path
 
-from dashboard import event_views, portal_views, views
+from dashboard import browse_views, event_views, portal_views, views
 
 app_name = "dashboard"
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("uploads/recent", views.recent_uploads, name="recent-uploads"),
+    path("uploads/", browse_views.upload_list, name="uploads"),
+    path("uploads/<uuid:upload_id>/", browse_views.upload_detail, name="upload-detail"),
+    path("uploads/<uuid:upload_id>/download", browse_views.upload_download, name="upload-download"),
     path("portals/", portal_views.portal_list, name="portals"),
     path("portals/new", portal_views.portal_new, name="portal-new"),
     path("portals/<int:portal_id>/", portal_views.portal_detail, name="portal-detail"),
