@@ -8,7 +8,9 @@ INTAKE_S3_BUCKET; see deploy/intake.yaml). To them this adds what only the opera
 has: DATABASE_URL and REDIS_URL (flags or the environment), and two secrets it
 generates unless the environment already has them (DJANGO_SECRET_KEY,
 INTAKE_WEBHOOK_SIGNING_KEY). The Cognito client secret is never a stack output: the
-file gets a placeholder line and the command that reads it. An existing file is
+file gets a placeholder line and the command that reads it. Nor is CloudFront's
+private signing key (only its public half went into the stack): the file names the
+key file the operator puts on the server (INTAKE_CLOUDFRONT_PRIVATE_KEY_FILE). An existing file is
 never overwritten without --force. Standard library and boto3 only.
 """
 
@@ -129,13 +131,36 @@ def render(
         lines.append("INTAKE_COGNITO_CLIENT_SECRET=")
         todo.append(f"set INTAKE_COGNITO_CLIENT_SECRET to the output of: {secret_command}")
     if not (environ.get("DJANGO_EMAIL_HOST_USER") and environ.get("DJANGO_EMAIL_HOST_PASSWORD")):
-        lines += ["# SES SMTP credentials (SES console -> SMTP settings -> Create SMTP credentials)",
-                  "DJANGO_EMAIL_HOST_USER=", "DJANGO_EMAIL_HOST_PASSWORD="]
+        lines += [
+            "# SES SMTP credentials (SES console -> SMTP settings -> Create SMTP credentials)",
+            "DJANGO_EMAIL_HOST_USER=",
+            "DJANGO_EMAIL_HOST_PASSWORD=",
+        ]
         todo.append("set DJANGO_EMAIL_HOST_USER and DJANGO_EMAIL_HOST_PASSWORD (SES SMTP credentials)")
     else:
         lines.append(_line("DJANGO_EMAIL_HOST_USER", environ["DJANGO_EMAIL_HOST_USER"]))
         lines.append(_line("DJANGO_EMAIL_HOST_PASSWORD", environ["DJANGO_EMAIL_HOST_PASSWORD"]))
+    if settings.get("INTAKE_CLOUDFRONT_DOMAIN"):
+        todo += _cloudfront_private_key(lines, environ)
     return "\n".join(lines) + "\n", todo
+
+
+def _cloudfront_private_key(lines: list[str], environ: Mapping[str, str]) -> list[str]:
+    """The CloudFront private key's line: a path from the environment, or a placeholder.
+    The key itself never goes through this script or into the stack."""
+    key_file = environ.get("INTAKE_CLOUDFRONT_PRIVATE_KEY_FILE")
+    if key_file:
+        lines.append(_line("INTAKE_CLOUDFRONT_PRIVATE_KEY_FILE", key_file))
+        return []
+    lines += [
+        "# The private half of the key pair whose public half the stack holds (docs/deploy.md),",
+        "# as a file readable by the app only; the app refuses to start without it.",
+        "INTAKE_CLOUDFRONT_PRIVATE_KEY_FILE=",
+    ]
+    return [
+        "set INTAKE_CLOUDFRONT_PRIVATE_KEY_FILE to the path of CloudFront's private signing key "
+        "(the stack has only its public half; docs/deploy.md)"
+    ]
 
 
 def write_new(path: Path, text: str, *, force: bool) -> None:
@@ -154,7 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--stack", help="CloudFormation stack name (read with boto3)")
-    source.add_argument("--outputs-json", type=Path, metavar="FILE", help="saved `aws cloudformation describe-stacks` output")
+    source.add_argument(
+        "--outputs-json", type=Path, metavar="FILE", help="saved `aws cloudformation describe-stacks` output"
+    )
     parser.add_argument("--region", default=None, help="the stack's region (default: boto3's)")
     parser.add_argument("--out", type=Path, default=Path(".env"), help="file to write (default: .env, read by the app)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing file")

@@ -122,7 +122,7 @@ def test_only_stored_files_are_signed_and_nothing_is_audited_otherwise(
 
 @pytest.fixture
 def derivatives(stored: Upload) -> dict[str, Derivative]:
-    made = {}
+    made: dict[str, Derivative] = {}
     for kind, key, body, content_type in (
         (DerivativeKind.THUMBNAIL, f"derived/{stored.id}/thumbnail.png", b"\x89PNG thumb", "image/png"),
         (DerivativeKind.TEXT, f"derived/{stored.id}/text.txt", b"the plan, as text", "text/plain"),

@@ -1,9 +1,11 @@
 """deploy/intake.yaml's S3/SQS/IAM/SNS part, deployed to moto's CloudFormation.
 
 moto's CloudFormation cannot create the Cognito, SES, SQS queue-policy, SNS
-subscription or CloudWatch alarm resources (it skips unsupported types), so those are
-left out of the stack here, with the outputs that name them; the unit tests check
-them statically. moto also ignores an AWS::S3::Bucket's CorsConfiguration,
+subscription or CloudWatch alarm resources (it skips unsupported types), nor any of
+the CloudFront ones (distribution, origin access control, key group, policies) and
+the bucket policy that names the distribution, so those are left out of the stack
+here, with the outputs that name them; the unit tests check them statically. Nothing
+emulates CloudFront itself (see docs/testing.md). moto also ignores an AWS::S3::Bucket's CorsConfiguration,
 LifecycleConfiguration, NotificationConfiguration and PublicAccessBlockConfiguration
 (it applies only BucketEncryption and Tags), so those are not checked here either:
 asserting them would only test moto.
@@ -33,6 +35,7 @@ PARAMETERS = {
     "MailFromAddress": "intake@example.test",
     "AuthDomainPrefix": "acme-intake",
     "RetentionDays": "3",
+    "DownloadsPublicKeyA": "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n-----END PUBLIC KEY-----\n",
 }
 
 
@@ -60,10 +63,13 @@ def moto_part_of_the_template() -> tuple[dict[str, Any], set[str]]:
             del resource["DependsOn"]  # the bucket waits for the queue policy on AWS
     known = kept | set(template["Parameters"])
     outputs = {
-        key: o for key, o in template["Outputs"].items()
+        key: o
+        for key, o in template["Outputs"].items()
         if "Condition" not in o and all(n in known or n.startswith("AWS::") for n in _names_used(o["Value"]))
     }
     template["Outputs"] = outputs
+    # The parameter rules guard the CloudFront parameters, whose resources are left out.
+    template.pop("Rules", None)
     return template, kept
 
 
@@ -80,8 +86,11 @@ def stack(s3_emulator) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     )
     (described,) = cloudformation.describe_stacks(StackName=name)["Stacks"]
     assert described["StackStatus"] == "CREATE_COMPLETE", described.get("StackStatusReason")
-    return {"name": name, "outputs": {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]},
-            "endpoint": s3_emulator.endpoint_url}
+    return {
+        "name": name,
+        "outputs": {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]},
+        "endpoint": s3_emulator.endpoint_url,
+    }
 
 
 def _client(service: str, stack: dict[str, Any]) -> Any:
@@ -99,7 +108,9 @@ def test_the_bucket_is_made_with_its_name_and_default_encryption(stack: dict[str
 def test_the_event_queue_redrives_to_the_dead_letter_queue(stack: dict[str, Any]) -> None:
     outputs = stack["outputs"]
     sqs = _client("sqs", stack)
-    attributes = sqs.get_queue_attributes(QueueUrl=outputs["IntakeS3EventsQueueUrl"], AttributeNames=["All"])["Attributes"]
+    attributes = sqs.get_queue_attributes(QueueUrl=outputs["IntakeS3EventsQueueUrl"], AttributeNames=["All"])[
+        "Attributes"
+    ]
     dead_letters = sqs.get_queue_attributes(QueueUrl=outputs["IntakeS3EventsDlqUrl"], AttributeNames=["QueueArn"])
     assert attributes["QueueArn"] == outputs["IntakeS3EventsQueueArn"]
     assert json.loads(attributes["RedrivePolicy"]) == {
@@ -113,7 +124,9 @@ def test_the_app_policy_names_the_stacks_bucket_and_queues(stack: dict[str, Any]
     outputs = stack["outputs"]
     iam = _client("iam", stack)
     policy = iam.get_policy(PolicyArn=outputs["AppPolicyArn"])["Policy"]
-    document = iam.get_policy_version(PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"])["PolicyVersion"]["Document"]
+    document = iam.get_policy_version(PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"])["PolicyVersion"][
+        "Document"
+    ]
     if isinstance(document, str):
         document = json.loads(document)
     by_sid = {s["Sid"]: s for s in document["Statement"]}
@@ -126,13 +139,21 @@ def test_the_app_policy_names_the_stacks_bucket_and_queues(stack: dict[str, Any]
     assert by_sid["ReadAndReplayDeadLetters"]["Resource"].endswith(outputs["IntakeS3EventsDlqUrl"].rsplit("/", 1)[1])
 
 
-def test_render_env_reads_the_outputs_of_a_deployed_stack(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_render_env_reads_the_outputs_of_a_deployed_stack(
+    stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", stack["endpoint"])
     outputs = render_env.outputs_from_aws(stack["name"], REGION)
     assert outputs == stack["outputs"]
     assert {render_env.setting_name(k) for k in outputs} >= {
-        "INTAKE_S3_BUCKET", "INTAKE_S3_REGION", "INTAKE_S3_EVENTS_QUEUE_URL", "INTAKE_S3_EVENTS_DLQ_URL",
-        "INTAKE_CORS_ALLOWED_ORIGINS", "INTAKE_PUBLIC_BASE_URL", "DJANGO_ALLOWED_HOSTS", "INTAKE_COGNITO_DOMAIN",
+        "INTAKE_S3_BUCKET",
+        "INTAKE_S3_REGION",
+        "INTAKE_S3_EVENTS_QUEUE_URL",
+        "INTAKE_S3_EVENTS_DLQ_URL",
+        "INTAKE_CORS_ALLOWED_ORIGINS",
+        "INTAKE_PUBLIC_BASE_URL",
+        "DJANGO_ALLOWED_HOSTS",
+        "INTAKE_COGNITO_DOMAIN",
     }
     assert outputs["IntakeMultipartAbortAfterDays"] == PARAMETERS["RetentionDays"]
     with pytest.raises(render_env.RenderError, match="cannot read stack no_such_stack"):
