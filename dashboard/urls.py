@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard import browse_views, event_views, portal_views, views
+from dashboard import browse_views, event_views, portal_views, stats_views, views
 
 app_name = "dashboard"
 
@@ -18,4 +18,5 @@ urlpatterns = [
     path("portals/<int:portal_id>/disable", portal_views.portal_close, name="portal-disable"),
     path("portals/<int:portal_id>/logo", portal_views.portal_logo, name="portal-logo"),
     path("events/", event_views.events_page, name="events"),
+    path("stats/", stats_views.stats_page, name="stats"),
 ]
