@@ -34,6 +34,9 @@ class Permission(enum.StrEnum):
     MANAGE_USERS = "manage_users"
     # The events page: dead letters (replay, discard) and stuck ledger rows (retry).
     MANAGE_EVENTS = "manage_events"
+    # The audit trail page and its CSV export (dashboard.audit_views); admins only,
+    # since entries name people, their addresses and what they did.
+    VIEW_AUDIT = "view_audit"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

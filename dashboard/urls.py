@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard import browse_views, event_views, portal_views, stats_views, views
+from dashboard import audit_views, browse_views, event_views, portal_views, stats_views, views
 
 app_name = "dashboard"
 
@@ -19,4 +19,6 @@ urlpatterns = [
     path("portals/<int:portal_id>/logo", portal_views.portal_logo, name="portal-logo"),
     path("events/", event_views.events_page, name="events"),
     path("stats/", stats_views.stats_page, name="stats"),
+    path("audit/", audit_views.audit_page, name="audit"),
+    path("audit/export.csv", audit_views.audit_export, name="audit-export"),
 ]

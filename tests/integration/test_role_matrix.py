@@ -55,6 +55,9 @@ def _call(client: Client, action: str, upload: Upload) -> int:
         "manage users in admin": lambda: client.get("/admin/auth/user/"),
         "list portals": lambda: client.get("/portals/"),
         "see and replay failed events": lambda: client.get("/events/"),
+        "see upload stats": lambda: client.get("/stats/"),
+        "read the audit trail": lambda: client.get("/audit/"),
+        "export the audit trail": lambda: client.get("/audit/export.csv"),
         "open the new-portal form": lambda: client.get("/portals/new"),
         "create a portal": lambda: client.post(
             "/portals/new", {"name": f"P {uuid.uuid4().hex[:6]}", "title": "Send us files", "brand_colour": "#0b6e4f"}
@@ -76,6 +79,9 @@ MATRIX: dict[str, tuple[int, int, int, int, int]] = {
     "manage users in admin": (200, 403, 302, 302, 302),
     "list portals": (200, 200, 403, 403, 302),
     "see and replay failed events": (200, 403, 403, 403, 302),
+    "see upload stats": (200, 200, 200, 403, 302),
+    "read the audit trail": (200, 403, 403, 403, 302),
+    "export the audit trail": (200, 403, 403, 403, 302),
     "open the new-portal form": (200, 200, 403, 403, 302),
     "create a portal": (302, 302, 403, 403, 302),
 }
