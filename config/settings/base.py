@@ -46,11 +46,15 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "uploader",
     "dashboard",
 ]
 
 MIDDLEWARE = [
+    # First, so a preflight to /api/ is answered here and never reaches sign-in, CSRF
+    # or a view, and every answer (errors included) carries the API's CORS headers.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -155,6 +159,42 @@ INTAKE_ROLE_GROUPS_VIEWER = env.list("INTAKE_ROLE_GROUPS_VIEWER", default=["inta
 INTAKE_MACHINE_CLIENT_IDS = env.list("INTAKE_MACHINE_CLIENT_IDS", default=[])
 INTAKE_MACHINE_SCOPE_PREFIX = env.str("INTAKE_MACHINE_SCOPE_PREFIX", default="intake")
 INTAKE_JWKS_TIMEOUT_SECONDS = env.float("INTAKE_JWKS_TIMEOUT_SECONDS", default=3.0)
+
+
+def env_origins(name: str) -> list[str]:
+    """Exact web origins (`scheme://host[:port]`): browsers send the Origin header in
+    exactly that form and CORS compares it as a string, so a path, a trailing slash or
+    a wildcard would never match (or, for a wildcard, match far too much)."""
+    from urllib.parse import urlsplit
+
+    origins = env.list(name, default=[])
+    for origin in origins:
+        parts = urlsplit(origin)
+        if "*" in origin or parts.scheme not in {"http", "https"} or origin != f"{parts.scheme}://{parts.netloc}":
+            raise ImproperlyConfigured(
+                f"{name}: {origin!r} is not an exact origin such as https://app.example.com "
+                "(scheme and host only: no path, no trailing slash, no wildcard)"
+            )
+    return origins
+
+
+# Browser apps of the business on other origins that call the JSON API (/api/) with a
+# Bearer access token (ADR 0008). Empty: the API answers its own origin only. Portal
+# pages and their contract (/p/<token>/...) never answer other origins.
+INTAKE_API_CORS_ALLOWED_ORIGINS = env_origins("INTAKE_API_CORS_ALLOWED_ORIGINS")
+# django-cors-headers, derived from it: https://github.com/adamchainz/django-cors-headers#setup
+CORS_ALLOWED_ORIGINS = INTAKE_API_CORS_ALLOWED_ORIGINS
+CORS_URLS_REGEX = r"^/api/"
+# Never true: cross-origin callers prove themselves with a Bearer token. With
+# credentials a page on a listed origin could call the API as whoever is signed in to
+# the dashboard in that browser (ADR 0008).
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_METHODS = ["DELETE", "GET", "OPTIONS", "POST"]
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "x-request-id"]
+# Retry-After comes with 429 and 503 answers; X-Request-ID ties a call to our logs.
+CORS_EXPOSE_HEADERS = ["Retry-After", "X-Request-ID"]
+# How long a browser may reuse a preflight answer (Chromium caps it at 2 hours).
+CORS_PREFLIGHT_MAX_AGE = 3600
 
 AUTHENTICATION_BACKENDS: list[str] = []
 if INTAKE_OIDC_ENABLED:

@@ -30,6 +30,11 @@ if not env.list("INTAKE_CORS_ALLOWED_ORIGINS", default=[]):
         "INTAKE_CORS_ALLOWED_ORIGINS is required in production: browsers upload straight "
         "to the bucket, which must allow the site's origin"
     )
+if any(not origin.startswith("https://") for origin in INTAKE_API_CORS_ALLOWED_ORIGINS):
+    raise ImproperlyConfigured(
+        "INTAKE_API_CORS_ALLOWED_ORIGINS must list https:// origins in production: a page served over "
+        "plain HTTP can be changed on the way, and with it the calls it makes with a Bearer token"
+    )
 if not env.str("INTAKE_PUBLIC_BASE_URL", default="").startswith("https://"):
     raise ImproperlyConfigured(
         "INTAKE_PUBLIC_BASE_URL is required in production (https://…): portal links printed by "
