@@ -17,7 +17,6 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any, cast
 
 from django.conf import settings
@@ -27,8 +26,8 @@ from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
 from dashboard.roles import Permission, has_permission, permissions_of
-from uploader import s3, selectors
-from uploader.errors import UploadNotFound
+from uploader import s3, selectors, services
+from uploader.errors import UploadError, UploadNotFound
 from uploader.models import AuditEntry, Derivative, DerivativeKind, Portal, Upload
 from uploader.principals import UploadPrincipal, person_principal
 
@@ -292,34 +291,35 @@ def _excerpt(derivative: Derivative) -> tuple[str, bool]:
     return text[:TEXT_EXCERPT_CHARS], len(text) > TEXT_EXCERPT_CHARS
 
 
-def upload_preview(*, upload: Upload) -> UploadPreview:
-    """Signed URLs of the upload's thumbnail and text (valid INTAKE_DERIVATIVE_URL_SECONDS)
-    and the start of its text. Nothing made → an empty preview (the page says so)."""
-    derivatives = {d.kind: d for d in Derivative.objects.filter(upload=upload)}
+def upload_preview(*, user: Any, upload: Upload) -> UploadPreview:
+    """URLs of the upload's thumbnail and text, signed by the service staff pages use
+    (`services.derived_file_url`: CloudFront when configured, valid
+    INTAKE_DERIVATIVE_URL_SECONDS), and the start of its text. Nothing made → an
+    empty preview (the page says so)."""
+    # Through the reverse relation, so each derivative already knows its upload.
+    derivatives = {d.kind: d for d in upload.derivatives.all()}
     thumbnail, text = derivatives.get(DerivativeKind.THUMBNAIL), derivatives.get(DerivativeKind.TEXT)
     if thumbnail is None and text is None:
         return UploadPreview()
-    expires = settings.INTAKE_DERIVATIVE_URL_SECONDS
+    principal = staff_principal(user)
     fields: dict[str, Any] = {}
     try:
         if thumbnail is not None:
-            fields["thumbnail_url"] = s3.presign_get_object(key=thumbnail.key, expires_in=expires)
+            fields["thumbnail_url"] = services.derived_file_url(principal=principal, derivative=thumbnail)
             fields["thumbnail_width"] = thumbnail.detail.get("width")
             fields["thumbnail_height"] = thumbnail.detail.get("height")
         if text is not None:
             fields["pages"] = text.detail.get("pages")
             fields["document_title"] = str(text.detail.get("title") or "")
             fields["document_author"] = str(text.detail.get("author") or "")
-            fields["text_url"] = s3.presign_get_object(
-                key=text.key, expires_in=expires, filename=f"{PurePosixPath(upload.original_filename).stem}.txt"
-            )
+            fields["text_url"] = services.derived_file_url(principal=principal, derivative=text)
             excerpt, cut = _excerpt(text)
             fields["text_excerpt"], fields["text_cut"] = excerpt, cut or bool(text.detail.get("truncated"))
     except s3.ObjectTooLarge:
         fields["problem"] = "The extracted text is larger than expected, so it is not shown here."
     except s3.ObjectNotFound:
         fields["problem"] = "A preview was made but is no longer in storage."
-    except s3.StorageError:
+    except (s3.StorageError, UploadError):
         logger.warning("could not fetch the preview of upload %s", upload.pk)
         fields["problem"] = "File storage could not be reached, so the preview is not shown. Try again shortly."
     return UploadPreview(**fields)

@@ -70,10 +70,13 @@ def upload_detail(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
             "upload": upload,
             "kind": browse_selectors.kind_of(upload.declared_content_type),
             "stored_object": browse_selectors.stored_object(upload=upload) if stored else None,
-            "preview": browse_selectors.upload_preview(upload=upload),
+            "preview": browse_selectors.upload_preview(user=request.user, upload=upload),
             "audit_trail": browse_selectors.upload_audit_trail(upload=upload),
             "can_download": stored and has_permission(request.user, Permission.DOWNLOAD),
             "can_manage_portals": has_permission(request.user, Permission.MANAGE_PORTALS),
+            # Client addresses and request ids are for those who may read the audit log
+            # (admins), as on /audit/; everyone who browses sees the file's history.
+            "can_view_audit": has_permission(request.user, Permission.VIEW_AUDIT),
             "preview_seconds": settings.INTAKE_DERIVATIVE_URL_SECONDS,
         },
     )

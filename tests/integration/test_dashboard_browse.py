@@ -391,10 +391,18 @@ def test_a_viewer_browses_and_downloads_the_real_bytes_and_the_download_is_audit
     [entry] = AuditEntry.objects.filter(upload=stored, action="upload.downloaded")
     assert (entry.actor_id, entry.actor_label, entry.ip_address) == (viewer.pk, "vera", "10.9.8.7")
     assert entry.request_id
-    # The download shows in the file's own trail.
+    assert entry.detail == {"via": "s3"}
+    # The download shows in the file's own trail; the address and request id only to
+    # those who may read the audit log (admins).
     trail = client.get(f"/uploads/{stored.pk}/").content.decode()
     assert 'data-action="upload.downloaded"' in trail
-    assert "10.9.8.7" in trail
+    assert "vera" in trail
+    assert "10.9.8.7" not in trail
+    assert entry.request_id not in trail
+    admin_trail = client_for(Role.ADMIN).get(f"/uploads/{stored.pk}/").content.decode()
+    assert "10.9.8.7" in admin_trail
+    assert entry.request_id in admin_trail
+    assert f'href="/audit/?upload={stored.pk}"' in admin_trail
 
 
 def test_a_role_that_may_browse_but_not_download_sees_no_button_and_gets_403(stored: Upload, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,63 @@
+"""Staff find a client's photo in the file browser (Chromium, htmx, the emulator) and see
+the thumbnail that processing made load on its page."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.browser.test_staff_upload import sign_in
+from tests.conftest import make_staff_user
+from tests.integration.test_portals import enter, upload_file, visitor_client
+from tests.support.documents import make_image
+from uploader import portal_tokens
+from uploader.models import Derivative, Upload, UploadState
+from uploader.portals import portal_create
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ROWS = "document.querySelectorAll('#browse-results tr[data-upload-id]')"
+
+
+def test_staff_search_filter_and_open_a_file_with_its_thumbnail(page, live_server, s3_bucket, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.INTAKE_PORTAL_RATE_PAGE = (100_000, 60)
+    settings.INTAKE_PORTAL_RATE_API = (100_000, 60)
+    staff = make_staff_user("erin")
+    portal = portal_create(actor=staff, name="Harbour surveys", processing=["thumbnails"])
+    token = portal_tokens.token_for(portal.token_nonce)
+    client = visitor_client()
+    enter(client, token, name="Hal Client")
+    # Processing runs when the upload commits (Celery is eager in tests).
+    upload_file(client, token, make_image((800, 500), fmt="PNG"), filename="harbour view.png", type_="image/png")
+    photo = Upload.objects.get(original_filename="harbour view.png")
+    assert Derivative.objects.filter(upload=photo, kind="thumbnail").exists()
+    for name, state in (("harbour plan.pdf", UploadState.REGISTERED), ("invoice.pdf", UploadState.STORED)):
+        Upload.objects.create(
+            owner=staff, original_filename=name, key=f"uploads/staff/2025/01/{uuid.uuid4()}/f", declared_size=10,
+            declared_content_type="application/pdf", state=state,
+        )  # fmt: skip
+
+    sign_in(page, live_server.url, "erin")
+    page.get_by_role("navigation", name="Account").get_by_role("link", name="Files").click()
+    page.wait_for_url(f"{live_server.url}/uploads/")
+    page.wait_for_function(f"{ROWS}.length === 3")
+
+    page.get_by_role("searchbox", name="Search").fill("harbour")
+    page.get_by_role("searchbox", name="Search").press("Enter")
+    page.wait_for_function(f"{ROWS}.length === 2")
+    page.wait_for_function("document.getElementById('browse-status').textContent.startsWith('2 files')")
+    assert "q=harbour" in page.url  # htmx kept the address in step, so the filter can be shared
+
+    page.get_by_label("State").select_option("stored")
+    page.wait_for_function(f"{ROWS}.length === 1")
+    assert page.locator("#browse-results [data-totals]").text_content().startswith("1 file,")
+
+    page.get_by_role("link", name="harbour view.png").click()
+    page.wait_for_url(f"{live_server.url}/uploads/{photo.pk}/")
+    page.wait_for_function(
+        "(() => { const img = document.querySelector('img.browse-thumbnail');"
+        " return img !== null && img.complete && img.naturalWidth > 0; })()"
+    )
+    assert page.locator("img.browse-thumbnail").get_attribute("alt") == "Thumbnail of harbour view.png"
+    assert page.get_by_text("Hal Client").count() >= 1
