@@ -48,6 +48,10 @@ API_PREFLIGHT_PATH = "/api/s3/params"
 DEFAULT_TIMEOUT = (3.0, 10.0)
 
 SETUP_BUCKET = "run manage.py setup_bucket"
+CHECK_ADDRESS = "check the address and that it is reachable from here"
+CHECK_S3 = "check the S3 settings and credentials"
+
+Timeout = tuple[float, float]
 
 
 class Status(enum.StrEnum):
@@ -66,7 +70,27 @@ class CheckResult:
     fix: str = ""
 
 
+def _passed(part: str, name: str, detail: str) -> CheckResult:
+    return CheckResult(part, name, Status.PASSED, detail)
+
+
+def _failed(part: str, name: str, detail: str, fix: str) -> CheckResult:
+    return CheckResult(part, name, Status.FAILED, detail, fix)
+
+
+def _skipped(part: str, name: str, detail: str) -> CheckResult:
+    return CheckResult(part, name, Status.SKIPPED, detail)
+
+
 MARKS = {Status.PASSED: "✓", Status.FAILED: "✗", Status.SKIPPED: "-"}
+
+
+def format_result(result: CheckResult) -> str:
+    """One line: mark, part, what was checked, what was seen, and the fix if it failed."""
+    line = f"{MARKS[result.status]} {result.part:<6} {result.name}: {result.detail}"
+    if result.status is Status.FAILED and result.fix:
+        line += f" — fix: {result.fix}"
+    return line
 
 
 @dataclass(frozen=True)
@@ -82,7 +106,6 @@ class CorsReport:
         return 0 if self.ok else 1
 
     def lines(self) -> list[str]:
-        """One line per check: mark, part, what was checked, what was seen, and the fix."""
         return [format_result(result) for result in self.results]
 
     def as_json(self) -> dict[str, Any]:
@@ -91,13 +114,6 @@ class CorsReport:
             "failed": sum(result.status is Status.FAILED for result in self.results),
             "checks": [{**asdict(result), "status": str(result.status)} for result in self.results],
         }
-
-
-def format_result(result: CheckResult) -> str:
-    line = f"{MARKS[result.status]} {result.part:<6} {result.name}: {result.detail}"
-    if result.status is Status.FAILED and result.fix:
-        line += f" — fix: {result.fix}"
-    return line
 
 
 # --- HTTP, the way a browser asks ---------------------------------------------------------
@@ -119,7 +135,7 @@ def _send(
     url: str,
     *,
     headers: Mapping[str, str],
-    timeout: tuple[float, float],
+    timeout: Timeout,
     data: bytes | None = None,
 ) -> requests.Response:
     try:
@@ -130,17 +146,10 @@ def _send(
 
 
 def _preflight(
-    session: requests.Session,
-    url: str,
-    *,
-    origin: str,
-    method: str,
-    request_headers: Iterable[str],
-    timeout: tuple[float, float],
+    session: requests.Session, url: str, *, origin: str, method: str, request_headers: Iterable[str], timeout: Timeout
 ) -> requests.Response:
     headers = {"Origin": origin, "Access-Control-Request-Method": method}
-    wanted = ",".join(request_headers)
-    if wanted:
+    if wanted := ",".join(request_headers):
         headers["Access-Control-Request-Headers"] = wanted
     return _send(session, "OPTIONS", url, headers=headers, timeout=timeout)
 
@@ -169,8 +178,7 @@ def _preflight_problems(
     if method.lower() not in methods and "*" not in methods:
         problems.append(f"Access-Control-Allow-Methods lacks {method} (has {', '.join(sorted(methods)) or 'nothing'})")
     allowed_headers = _header_list(response, "Access-Control-Allow-Headers")
-    missing = [h for h in request_headers if h.lower() not in allowed_headers and "*" not in allowed_headers]
-    if missing:
+    if missing := [h for h in request_headers if h.lower() not in allowed_headers and "*" not in allowed_headers]:
         problems.append(f"Access-Control-Allow-Headers lacks {', '.join(missing)}")
     return problems
 
@@ -184,37 +192,32 @@ def _preflight_result(
     origin: str,
     method: str,
     request_headers: list[str],
-    timeout: tuple[float, float],
+    timeout: Timeout,
     fix: str,
 ) -> CheckResult:
     try:
-        response = _preflight(
+        answer = _preflight(
             session, url, origin=origin, method=method, request_headers=request_headers, timeout=timeout
         )
     except _Unreachable as exc:
-        return CheckResult(part, name, Status.FAILED, str(exc), "check the address and that it is reachable from here")
-    problems = _preflight_problems(response, origin=origin, method=method, request_headers=request_headers)
-    if problems:
-        return CheckResult(part, name, Status.FAILED, "; ".join(problems), fix)
+        return _failed(part, name, str(exc), CHECK_ADDRESS)
+    if problems := _preflight_problems(answer, origin=origin, method=method, request_headers=request_headers):
+        return _failed(part, name, "; ".join(problems), fix)
     asked = f" with {', '.join(request_headers)}" if request_headers else ""
-    return CheckResult(part, name, Status.PASSED, f"{method}{asked} allowed at {_where(url)}")
+    return _passed(part, name, f"{method}{asked} allowed at {_where(url)}")
 
 
 def _refusal_result(
-    session: requests.Session, *, part: str, name: str, url: str, method: str, timeout: tuple[float, float], fix: str
+    session: requests.Session, *, part: str, name: str, url: str, method: str, timeout: Timeout, fix: str
 ) -> CheckResult:
     try:
-        response = _preflight(session, url, origin=REFUSED_ORIGIN, method=method, request_headers=[], timeout=timeout)
+        answer = _preflight(session, url, origin=REFUSED_ORIGIN, method=method, request_headers=[], timeout=timeout)
     except _Unreachable as exc:
-        return CheckResult(part, name, Status.FAILED, str(exc), "check the address and that it is reachable from here")
-    if _origin_allowed(response, REFUSED_ORIGIN):
-        seen = response.headers["Access-Control-Allow-Origin"]
-        return CheckResult(
-            part, name, Status.FAILED, f"allowed (Access-Control-Allow-Origin: {seen}): any site may call it", fix
-        )
-    return CheckResult(
-        part, name, Status.PASSED, f"refused (HTTP {response.status_code}, no Access-Control-Allow-Origin)"
-    )
+        return _failed(part, name, str(exc), CHECK_ADDRESS)
+    if _origin_allowed(answer, REFUSED_ORIGIN):
+        seen = answer.headers["Access-Control-Allow-Origin"]
+        return _failed(part, name, f"allowed (Access-Control-Allow-Origin: {seen}): any site may call it", fix)
+    return _passed(part, name, f"refused (HTTP {answer.status_code}, no Access-Control-Allow-Origin)")
 
 
 # --- the bucket ---------------------------------------------------------------------------
@@ -226,13 +229,19 @@ def _probe_key() -> str:
     return f"{settings.INTAKE_S3_KEY_PREFIX.strip('/')}/.intake-cors-probe/{uuid.uuid4().hex}"
 
 
-def _bucket_origin_checks(session: requests.Session, origin: str, timeout: tuple[float, float]) -> list[CheckResult]:
+def _probe_put_url(key: str) -> str:
+    return s3.presign_put_object(
+        key=key, content_type=PROBE_CONTENT_TYPE, content_length=len(PROBE_BODY), expires_in=PROBE_URL_SECONDS
+    )
+
+
+def _bucket_origin_checks(session: requests.Session, origin: str, timeout: Timeout) -> list[CheckResult]:
+    """The URLs our signer makes (virtual-host or path style, as configured), preflighted
+    for a single PUT and a part PUT, then the single PUT done for real."""
     fix = f"add {origin} to INTAKE_CORS_ALLOWED_ORIGINS and {SETUP_BUCKET}"
     key = _probe_key()
     try:
-        put_url = s3.presign_put_object(
-            key=key, content_type=PROBE_CONTENT_TYPE, content_length=len(PROBE_BODY), expires_in=PROBE_URL_SECONDS
-        )
+        put_url = _probe_put_url(key)
         part_url = s3.presign_upload_part(
             key=key,
             upload_id=PROBE_UPLOAD_ID,
@@ -241,95 +250,62 @@ def _bucket_origin_checks(session: requests.Session, origin: str, timeout: tuple
             content_length=len(PROBE_BODY),
         )
     except s3.StorageError as exc:
-        return [
-            CheckResult(
-                "bucket",
-                f"sign a probe PUT for {origin}",
-                Status.FAILED,
-                str(exc),
-                "check the S3 settings and credentials",
-            )
-        ]
+        return [_failed("bucket", f"sign a probe PUT for {origin}", str(exc), CHECK_S3)]
+    preflights = [
+        (f"preflight single PUT from {origin}", put_url, SINGLE_PUT_HEADERS),
+        (f"preflight multipart part PUT from {origin}", part_url, PART_PUT_HEADERS),
+    ]
     results = [
         _preflight_result(
             session,
             part="bucket",
-            name=f"preflight single PUT from {origin}",
-            url=put_url,
+            name=name,
+            url=url,
             origin=origin,
             method="PUT",
-            request_headers=SINGLE_PUT_HEADERS,
+            request_headers=headers,
             timeout=timeout,
             fix=fix,
-        ),
-        _preflight_result(
-            session,
-            part="bucket",
-            name=f"preflight multipart part PUT from {origin}",
-            url=part_url,
-            origin=origin,
-            method="PUT",
-            request_headers=PART_PUT_HEADERS,
-            timeout=timeout,
-            fix=fix,
-        ),
+        )
+        for name, url, headers in preflights
     ]
     results.append(_probe_put_result(session, origin=origin, key=key, url=put_url, timeout=timeout, fix=fix))
     return results
 
 
 def _probe_put_result(
-    session: requests.Session, *, origin: str, key: str, url: str, timeout: tuple[float, float], fix: str
+    session: requests.Session, *, origin: str, key: str, url: str, timeout: Timeout, fix: str
 ) -> CheckResult:
     """PUT a tiny object through the signed URL as the browser would, and read the
     answer's CORS headers: without ETag exposed, Uppy cannot complete a multipart upload."""
     name = f"signed PUT from {origin} exposes ETag"
-    response: requests.Response | None = None
+    answer: requests.Response | None = None
     unreachable = ""
     try:
-        response = _send(
-            session,
-            "PUT",
-            url,
-            headers={"Origin": origin, "Content-Type": PROBE_CONTENT_TYPE},
-            data=PROBE_BODY,
-            timeout=timeout,
-        )
+        headers = {"Origin": origin, "Content-Type": PROBE_CONTENT_TYPE}
+        answer = _send(session, "PUT", url, headers=headers, data=PROBE_BODY, timeout=timeout)
     except _Unreachable as exc:
         unreachable = str(exc)
     finally:
         # Always, even when the PUT seemed to fail: S3 may have stored it anyway.
         left_behind = _delete_probe(key)
-    if response is None:
-        return CheckResult("bucket", name, Status.FAILED, unreachable, "check INTAKE_S3_ENDPOINT_URL and the network")
+    if answer is None:
+        return _failed("bucket", name, unreachable, "check INTAKE_S3_ENDPOINT_URL and the network")
     if left_behind:
-        return CheckResult(
-            "bucket", name, Status.FAILED, left_behind, f"delete s3://{settings.INTAKE_S3_BUCKET}/{key} by hand"
-        )
-    if response.status_code != 200:
-        return CheckResult(
-            "bucket",
-            name,
-            Status.FAILED,
-            f"the PUT was refused (HTTP {response.status_code})",
-            "check the bucket policy, the app's credentials and the clock (signed URLs expire)",
-        )
-    if not _origin_allowed(response, origin):
-        return CheckResult(
-            "bucket", name, Status.FAILED, "the PUT's answer has no Access-Control-Allow-Origin for this origin", fix
-        )
-    if "etag" not in _header_list(response, "Access-Control-Expose-Headers"):
-        return CheckResult(
-            "bucket",
-            name,
-            Status.FAILED,
-            "Access-Control-Expose-Headers lacks ETag: multipart uploads cannot complete",
-            SETUP_BUCKET,
-        )
-    return CheckResult("bucket", name, Status.PASSED, "stored, ETag exposed, probe deleted")
+        return _failed("bucket", name, left_behind, f"delete s3://{settings.INTAKE_S3_BUCKET}/{key} by hand")
+    if answer.status_code != 200:
+        fix = "check the bucket policy, the app's credentials and the clock (signed URLs expire)"
+        return _failed("bucket", name, f"the PUT was refused (HTTP {answer.status_code})", fix)
+    if not _origin_allowed(answer, origin):
+        return _failed("bucket", name, "the PUT's answer has no Access-Control-Allow-Origin for this origin", fix)
+    if "etag" not in _header_list(answer, "Access-Control-Expose-Headers"):
+        detail = "Access-Control-Expose-Headers lacks ETag: multipart uploads cannot complete"
+        return _failed("bucket", name, detail, SETUP_BUCKET)
+    return _passed("bucket", name, "stored, ETag exposed, probe deleted")
 
 
 def _delete_probe(key: str) -> str:
+    """Empty when the probe is gone, else what went wrong."""
     try:
         s3.delete_object(key=key)
     except s3.ObjectNotFound:
@@ -354,89 +330,45 @@ def _rule_differences(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> 
 
 
 def _rules_checks(origins: list[str]) -> list[CheckResult]:
+    """Our rule against what setup_bucket would write, and no rule open to every origin."""
     try:
         rules = s3.get_cors_rules()
     except s3.StorageError as exc:
-        return [
-            CheckResult(
-                "rules",
-                "read the bucket's CORS rules",
-                Status.FAILED,
-                str(exc),
-                "check the S3 settings and credentials",
-            )
-        ]
-    results = []
+        return [_failed("rules", "read the bucket's CORS rules", str(exc), CHECK_S3)]
+    name = "bucket rules match setup_bucket"
+    ours = next((rule for rule in rules if rule.get("ID") == CORS_RULE_ID), None)
     if not origins:
-        results.append(
-            CheckResult(
-                "rules", "bucket rules match setup_bucket", Status.SKIPPED, "no browser origins, nothing to compare"
-            )
-        )
+        drift = _skipped("rules", name, "no browser origins, nothing to compare")
+    elif ours is None:
+        detail = f"no rule {CORS_RULE_ID!r} on the bucket" + ("" if rules else " (it has no CORS rules at all)")
+        drift = _failed("rules", name, detail, SETUP_BUCKET)
+    elif differences := _rule_differences(ours, desired_cors_rule(origins)):
+        drift = _failed("rules", name, "; ".join(differences), SETUP_BUCKET)
     else:
-        ours = next((rule for rule in rules if rule.get("ID") == CORS_RULE_ID), None)
-        if ours is None:
-            detail = f"no rule {CORS_RULE_ID!r} on the bucket" + ("" if rules else " (it has no CORS rules at all)")
-            results.append(CheckResult("rules", "bucket rules match setup_bucket", Status.FAILED, detail, SETUP_BUCKET))
-        elif differences := _rule_differences(ours, desired_cors_rule(origins)):
-            results.append(
-                CheckResult(
-                    "rules", "bucket rules match setup_bucket", Status.FAILED, "; ".join(differences), SETUP_BUCKET
-                )
-            )
-        else:
-            results.append(
-                CheckResult(
-                    "rules", "bucket rules match setup_bucket", Status.PASSED, f"rule {CORS_RULE_ID!r} is current"
-                )
-            )
+        drift = _passed("rules", name, f"rule {CORS_RULE_ID!r} is current")
     open_rules = [
-        str(rule.get("ID") or f"#{index + 1}")
-        for index, rule in enumerate(rules)
-        if "*" in rule.get("AllowedOrigins", [])
+        str(rule.get("ID") or f"#{i + 1}") for i, rule in enumerate(rules) if "*" in rule.get("AllowedOrigins", [])
     ]
+    name = "no rule allows every origin"
     if open_rules:
-        results.append(
-            CheckResult(
-                "rules",
-                "no rule allows every origin",
-                Status.FAILED,
-                f"rule(s) {', '.join(open_rules)} allow origin *",
-                "remove the wildcard rule from the bucket's CORS configuration",
-            )
-        )
-    else:
-        results.append(
-            CheckResult("rules", "no rule allows every origin", Status.PASSED, f"{len(rules)} rule(s), none with *")
-        )
-    return results
+        fix = "remove the wildcard rule from the bucket's CORS configuration"
+        return [drift, _failed("rules", name, f"rule(s) {', '.join(open_rules)} allow origin *", fix)]
+    return [drift, _passed("rules", name, f"{len(rules)} rule(s), none with *")]
 
 
-def _bucket_checks(session: requests.Session, origins: list[str], timeout: tuple[float, float]) -> list[CheckResult]:
+def _bucket_checks(session: requests.Session, origins: list[str], timeout: Timeout) -> list[CheckResult]:
     results: list[CheckResult] = []
     if not origins:
+        fix = "set INTAKE_CORS_ALLOWED_ORIGINS (or pass --origin) and run manage.py setup_bucket"
         results.append(
-            CheckResult(
-                "bucket",
-                "browser origins",
-                Status.FAILED,
-                "none configured: no browser can upload to the bucket",
-                "set INTAKE_CORS_ALLOWED_ORIGINS (or pass --origin) and run manage.py setup_bucket",
-            )
+            _failed("bucket", "browser origins", "none configured: no browser can upload to the bucket", fix)
         )
     for origin in origins:
         results.extend(_bucket_origin_checks(session, origin, timeout))
     try:
-        refusal_url = s3.presign_put_object(
-            key=_probe_key(),
-            content_type=PROBE_CONTENT_TYPE,
-            content_length=len(PROBE_BODY),
-            expires_in=PROBE_URL_SECONDS,
-        )
+        refusal_url = _probe_put_url(_probe_key())
     except s3.StorageError as exc:
-        results.append(
-            CheckResult("bucket", "sign a probe PUT", Status.FAILED, str(exc), "check the S3 settings and credentials")
-        )
+        results.append(_failed("bucket", "sign a probe PUT", str(exc), CHECK_S3))
     else:
         results.append(
             _refusal_result(
@@ -455,73 +387,57 @@ def _bucket_checks(session: requests.Session, origins: list[str], timeout: tuple
 # --- the API and the CDN ------------------------------------------------------------------
 
 
-def _api_checks(
-    session: requests.Session, base_url: str, origins: list[str], timeout: tuple[float, float]
-) -> list[CheckResult]:
+def _api_checks(session: requests.Session, base_url: str, origins: list[str], timeout: Timeout) -> list[CheckResult]:
+    """Each listed origin allowed, a foreign one not, and never with credentials."""
     url = f"{base_url.rstrip('/')}{API_PREFLIGHT_PATH}"
     results: list[CheckResult] = []
     if not origins:
-        results.append(
-            CheckResult(
-                "api",
-                "browser apps on other origins",
-                Status.SKIPPED,
-                "not configured (INTAKE_API_CORS_ALLOWED_ORIGINS is empty): the API answers its own origin only",
-            )
-        )
+        detail = "not configured (INTAKE_API_CORS_ALLOWED_ORIGINS is empty): the API answers its own origin only"
+        results.append(_skipped("api", "browser apps on other origins", detail))
     answered: list[str] = []
     credentials_seen: list[str] = []
     for origin in origins:
         name = f"preflight {API_PREFLIGHT_PATH} from {origin}"
         try:
-            response = _preflight(
+            answer = _preflight(
                 session, url, origin=origin, method="GET", request_headers=API_REQUEST_HEADERS, timeout=timeout
             )
         except _Unreachable as exc:
-            results.append(
-                CheckResult("api", name, Status.FAILED, str(exc), f"is the app running at {base_url}? (--base-url)")
-            )
+            results.append(_failed("api", name, str(exc), f"is the app running at {base_url}? (--base-url)"))
             continue
         answered.append(origin)
-        if response.headers.get("Access-Control-Allow-Credentials", "").lower() == "true":
+        if answer.headers.get("Access-Control-Allow-Credentials", "").lower() == "true":
             credentials_seen.append(origin)
-        problems = _preflight_problems(response, origin=origin, method="GET", request_headers=API_REQUEST_HEADERS)
-        if problems:
+        if problems := _preflight_problems(answer, origin=origin, method="GET", request_headers=API_REQUEST_HEADERS):
             fix = (
                 f"add {origin} to INTAKE_API_CORS_ALLOWED_ORIGINS on the app; if it is there, a proxy or CDN in "
                 "front of the app drops OPTIONS requests or the CORS headers"
             )
-            results.append(CheckResult("api", name, Status.FAILED, "; ".join(problems), fix))
+            results.append(_failed("api", name, "; ".join(problems), fix))
         else:
-            results.append(
-                CheckResult("api", name, Status.PASSED, f"GET with {', '.join(API_REQUEST_HEADERS)} allowed")
-            )
-    refusal = _refusal_result(
-        session,
-        part="api",
-        name=f"preflight {API_PREFLIGHT_PATH} from a foreign origin ({REFUSED_ORIGIN})",
-        url=url,
-        method="GET",
-        timeout=timeout,
-        fix="the API answers every origin: set INTAKE_API_CORS_ALLOWED_ORIGINS to exact origins and check the proxy",
+            results.append(_passed("api", name, f"GET with {', '.join(API_REQUEST_HEADERS)} allowed"))
+    results.append(
+        _refusal_result(
+            session,
+            part="api",
+            name=f"preflight {API_PREFLIGHT_PATH} from a foreign origin ({REFUSED_ORIGIN})",
+            url=url,
+            method="GET",
+            timeout=timeout,
+            fix="the API answers every origin: set INTAKE_API_CORS_ALLOWED_ORIGINS to exact origins and check the proxy",
+        )
     )
-    results.append(refusal)
     # Only about answers actually seen: an app that did not answer has its own failures above.
+    name = "no credentials across origins"
     if credentials_seen:
-        results.append(
-            CheckResult(
-                "api",
-                "no credentials across origins",
-                Status.FAILED,
-                f"Access-Control-Allow-Credentials: true for {', '.join(credentials_seen)}: a page there could act "
-                "as whoever is signed in to the dashboard in that browser",
-                "keep CORS_ALLOW_CREDENTIALS = False (ADR 0008) and remove the header at the proxy",
-            )
+        detail = (
+            f"Access-Control-Allow-Credentials: true for {', '.join(credentials_seen)}: a page there could act "
+            "as whoever is signed in to the dashboard in that browser"
         )
+        fix = "keep CORS_ALLOW_CREDENTIALS = False (ADR 0008) and remove the header at the proxy"
+        results.append(_failed("api", name, detail, fix))
     elif answered:
-        results.append(
-            CheckResult("api", "no credentials across origins", Status.PASSED, "no Access-Control-Allow-Credentials")
-        )
+        results.append(_passed("api", name, "no Access-Control-Allow-Credentials"))
     return results
 
 
@@ -530,19 +446,11 @@ def _cdn_base(domain: str) -> str:
     return domain if domain.startswith(("https://", "http://")) else f"https://{domain}"
 
 
-def _cdn_checks(
-    session: requests.Session, domain: str, origins: list[str], timeout: tuple[float, float]
-) -> list[CheckResult]:
+def _cdn_checks(session: requests.Session, domain: str, origins: list[str], timeout: Timeout) -> list[CheckResult]:
     if not domain:
-        return [
-            CheckResult(
-                "cdn",
-                "CloudFront",
-                Status.SKIPPED,
-                "not configured (INTAKE_CLOUDFRONT_DOMAIN is empty): files come from S3",
-            )
-        ]
-    url = f"{_cdn_base(domain)}/"
+        return [_skipped("cdn", "CloudFront", "not configured (INTAKE_CLOUDFRONT_DOMAIN is empty): files come from S3")]
+    if not origins:
+        return [_skipped("cdn", "CloudFront", "no browser origins to check")]
     fix = (
         "let the distribution forward OPTIONS and the Origin and Access-Control-Request-* headers to the bucket "
         "(an origin request policy such as CORS-S3Origin and a CORS response headers policy), then run setup_bucket"
@@ -552,7 +460,7 @@ def _cdn_checks(
             session,
             part="cdn",
             name=f"preflight GET from {origin}",
-            url=url,
+            url=f"{_cdn_base(domain)}/",
             origin=origin,
             method="GET",
             request_headers=[],
@@ -560,7 +468,7 @@ def _cdn_checks(
             fix=fix,
         )
         for origin in origins
-    ] or [CheckResult("cdn", "CloudFront", Status.SKIPPED, "no browser origins to check")]
+    ]
 
 
 def cors_chain_check(
@@ -569,7 +477,7 @@ def cors_chain_check(
     api_origins: list[str],
     base_url: str,
     cdn_domain: str = "",
-    timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> CorsReport:
     """Every check, in the order a browser meets them: bucket, API, CDN."""
     with requests.Session() as session:
@@ -584,10 +492,7 @@ def cors_chain_check(
 
 
 def cors_chain_check_from_settings(
-    *,
-    browser_origins: list[str] | None = None,
-    base_url: str | None = None,
-    timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    *, browser_origins: list[str] | None = None, base_url: str | None = None, timeout: Timeout = DEFAULT_TIMEOUT
 ) -> CorsReport:
     return cors_chain_check(
         browser_origins=list(browser_origins or settings.INTAKE_CORS_ALLOWED_ORIGINS),
