@@ -18,6 +18,7 @@ set -euo pipefail
 UPPY_VERSION="5.2.4"      # all-in-one bundle: window.Uppy (uppy.min.js). v5, not v6: see docs/adr/0002-uppy-v5.md
 HTMX_VERSION="2.0.11"     # htmx.org v2
 CHARTJS_VERSION="4.6.1"   # chart.js v4 (UMD: window.Chart)
+HASHWASM_VERSION="4.13.0" # hash-wasm: incremental MD5 of files and parts in the browser (UMD: window.hashwasm)
 # ----------------------------------------------------------------------------
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,6 +33,7 @@ PACKAGES=(
   "uppy|$UPPY_VERSION|dist/uppy.min.js dist/uppy.min.js.map dist/uppy.min.mjs dist/uppy.min.mjs.map dist/uppy.min.css LICENSE"
   "htmx.org|$HTMX_VERSION|dist/htmx.min.js LICENSE"
   "chart.js|$CHARTJS_VERSION|dist/chart.umd.min.js dist/chart.umd.min.js.map LICENSE.md"
+  "hash-wasm|$HASHWASM_VERSION|dist/md5.umd.min.js LICENSE"
 )
 
 log() { printf 'vendor.sh: %s\n' "$*" >&2; }

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from dashboard import machine
 from dashboard.roles import NotAllowed, Permission, permissions_of
-from uploader import selectors, services
+from uploader import checksums, selectors, services
 from uploader.errors import InvalidInput, Unauthenticated, UploadError
 from uploader.models import Upload
 from uploader.principals import UploadPrincipal, person_principal
@@ -204,13 +204,16 @@ def upload_as_json(request: HttpRequest, upload: Upload) -> dict[str, Any]:
 @require_GET
 @contract_api(Permission.UPLOAD)
 def sign_single_upload(request: HttpRequest) -> HttpResponse:
-    """`GET s3/params?filename=&type=&size=` (size also read from `metadata[size]`)."""
+    """`GET s3/params?filename=&type=&size=&md5=` (size and md5 also read from
+    `metadata[size]`, `metadata[md5]`; md5 is the file's base64 MD5, bound into the PUT)."""
     size = _parse_int(request.GET.get("size") or request.GET.get("metadata[size]"), field="size", required=False)
+    content_md5 = checksums.parse_content_md5(request.GET.get("md5") or request.GET.get("metadata[md5]"), field="md5")
     upload, signed = services.upload_sign_single(
         principal=_principal(request),
         filename=_require_str(request.GET.get("filename"), field="filename"),
         content_type=request.GET.get("type"),
         size=size,
+        content_md5=content_md5,
     )
     return JsonResponse(
         {"method": signed.method, "url": signed.url, "fields": signed.fields, "headers": signed.headers,
@@ -251,10 +254,17 @@ def create_multipart_upload(request: HttpRequest) -> HttpResponse:
 @require_GET
 @contract_api(Permission.UPLOAD)
 def sign_part(request: HttpRequest, upload_id: str, part_number: int) -> HttpResponse:
-    """`GET s3/multipart/<uploadId>/<partNumber>?key=`"""
+    """`GET s3/multipart/<uploadId>/<partNumber>?key=&md5=`: with md5 (the part's base64
+    MD5) the URL binds it, and the answer names the header the client must send."""
+    content_md5 = checksums.parse_content_md5(request.GET.get("md5"), field="md5")
     upload = selectors.upload_get_multipart(principal=_principal(request), upload_id=upload_id, key=_key_param(request))
-    urls = services.upload_sign_parts(upload=upload, part_numbers=[part_number])
-    return JsonResponse({"url": urls[part_number], "expires": settings.INTAKE_PRESIGN_EXPIRES_SECONDS})
+    urls = services.upload_sign_parts(
+        upload=upload, part_numbers=[part_number], content_md5s={part_number: content_md5} if content_md5 else None
+    )
+    answer: dict[str, Any] = {"url": urls[part_number], "expires": settings.INTAKE_PRESIGN_EXPIRES_SECONDS}
+    if content_md5:
+        answer["headers"] = {"content-md5": content_md5}
+    return JsonResponse(answer)
 
 
 @require_GET

@@ -27,6 +27,13 @@ class LimitExceeded(UploadError):
     code = "limit_exceeded"
 
 
+class ChecksumMismatch(UploadError):
+    """The stored bytes are not the ones the client checksummed."""
+
+    status = 400
+    code = "checksum_mismatch"
+
+
 class UploadNotFound(UploadError):
     """No such upload for this caller; also what someone else's upload looks like."""
 

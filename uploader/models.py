@@ -130,6 +130,11 @@ class Upload(models.Model):
     # part URL signs its Content-Length. Null for single uploads and for multipart
     # uploads registered before part sizes were bound (their parts are unbound).
     part_size = models.BigIntegerField(null=True, blank=True)
+    # The MD5 (hex) the browser computed for a single PUT. Its URL signs Content-MD5,
+    # so S3 refuses other bytes; the stored ETag is compared with it again
+    # (uploader.checksums). Empty when the client sent none, and for multipart
+    # uploads, whose parts each carry their own signed Content-MD5.
+    content_md5 = models.CharField(max_length=32, blank=True, default="")
     state = models.CharField(max_length=16, choices=UploadState.choices, default=UploadState.REGISTERED)
     stored_size = models.BigIntegerField(null=True, blank=True)
     etag = models.CharField(max_length=128, blank=True, default="")

@@ -26,6 +26,12 @@ def _errors(*statuses: int) -> dict[str, Any]:
     return {str(status): _answer(meaning[status], _ERROR) for status in statuses}
 
 
+_MD5 = {
+    "name": "md5",
+    "in": "query",
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9+/]{22}==$"},
+    "description": "The base64 MD5 of the bytes to be sent; signed into the URL as Content-MD5.",
+}
 _KEY = {"name": "key", "in": "query", "required": True, "schema": {"type": "string"}, "description": "Object key returned when the upload was created."}
 _PART_SIZE = {
     "type": "integer",
@@ -69,14 +75,17 @@ DOCUMENT: dict[str, Any] = {
                 "summary": "Register a single-request upload and sign it",
                 "description": (
                     "With `size` (or `metadata[size]`): a PUT whose signature binds key, Content-Type and "
-                    "Content-Length. Without: a POST policy fixing key and type, with a content-length-range up "
-                    "to the limit."
+                    "Content-Length, and with `md5` (or `metadata[md5]`, the file's base64 MD5) the Content-MD5 "
+                    "too: S3 refuses other bytes, and the answer's `headers` name it. Without a size: a POST "
+                    "policy fixing key and type, with a content-length-range up to the limit."
                 ),
                 "parameters": [
                     {"name": "filename", "in": "query", "required": True, "schema": {"type": "string", "maxLength": 255}},
                     {"name": "type", "in": "query", "schema": {"type": "string"}},
                     {"name": "size", "in": "query", "schema": {"type": "integer", "minimum": 1}},
                     {"name": "metadata[size]", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                    _MD5,
+                    {**_MD5, "name": "metadata[md5]"},
                 ],
                 "responses": {"200": _answer("The signed request", {"$ref": "#/components/schemas/SignedRequest"}), **_errors(400, 401, 403, 429, 503)},
             }
@@ -155,10 +164,14 @@ DOCUMENT: dict[str, Any] = {
         "/s3/multipart/{uploadId}/{partNumber}": {
             "get": {
                 "operationId": "signPart",
-                "summary": "Sign a PUT URL for one part",
-                "parameters": [_UPLOAD_ID, {"name": "partNumber", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": 10000}}, _KEY],
+                "summary": "Sign a PUT URL for one part (with `md5`, the URL binds the part's Content-MD5)",
+                "parameters": [_UPLOAD_ID, {"name": "partNumber", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": 10000}}, _KEY, {**_MD5, "description": "The part's base64 MD5."}],
                 "responses": {
-                    "200": _answer("Signed", {"type": "object", "properties": {"url": {"type": "string"}, "expires": {"type": "integer"}}}),
+                    "200": _answer("Signed", {"type": "object", "properties": {
+                        "url": {"type": "string"},
+                        "expires": {"type": "integer"},
+                        "headers": {"type": "object", "description": "With md5: the Content-MD5 header to send", "additionalProperties": {"type": "string"}},
+                    }}),
                     **_errors(*_COMMON),
                 },
             }

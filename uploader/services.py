@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -20,9 +20,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from dashboard.roles import NotAllowed, Permission
-from uploader import keys, portal_limits, processing, s3
+from uploader import checksums, keys, portal_limits, processing, s3
 from uploader.audit import audit_record
-from uploader.errors import InvalidInput, LimitExceeded, StorageUnavailable, WrongState
+from uploader.errors import ChecksumMismatch, InvalidInput, LimitExceeded, StorageUnavailable, WrongState
 from uploader.events import sequencer_is_newer, sequencer_order
 from uploader.limits import UploadLimits, check_declared, check_stored, normalize_content_type
 from uploader.models import ALLOWED_TRANSITIONS, Derivative, DerivativeKind, Upload, UploadState
@@ -127,6 +127,8 @@ def _registration_detail(upload: Upload, method: str) -> dict[str, object]:
         "content_type": upload.declared_content_type,
         "method": method,
     }
+    if upload.content_md5:
+        detail["content_md5"] = upload.content_md5
     if upload.portal_id is not None:
         # A client upload: the audit trail keeps who they said they were (the IP is
         # on the entry itself).
@@ -140,13 +142,16 @@ def upload_sign_single(
     filename: str,
     content_type: str | None,
     size: int | None,
+    content_md5: str | None = None,
 ) -> tuple[Upload, SignedRequest]:
     """Register a single-request upload and sign it.
 
     With a declared size the answer is a PUT whose signature covers Content-Type and
-    Content-Length, so S3 refuses any other type or size. Without one (clients that
-    do not send it) it is a POST policy whose `content-length-range` caps the size
-    at the limit, and whose conditions fix the key and the type.
+    Content-Length, so S3 refuses any other type or size, and, when the client sent
+    the file's MD5 (base64, as `checksums.parse_content_md5` returns it), the
+    Content-MD5, so S3 refuses other bytes. Without a size (clients that do not send
+    it) it is a POST policy whose `content-length-range` caps the size at the limit,
+    and whose conditions fix the key and the type.
     """
     limits = principal.limits
     upload = _register(principal=principal, filename=filename, content_type=content_type, size=size, multipart=False)
@@ -154,11 +159,17 @@ def upload_sign_single(
     with _storage("sign the upload"):
         if size is not None:
             url = s3.presign_put_object(
-                key=upload.key, content_type=upload.declared_content_type, content_length=size, expires_in=expires
+                key=upload.key,
+                content_type=upload.declared_content_type,
+                content_length=size,
+                expires_in=expires,
+                content_md5=content_md5,
             )
-            signed = SignedRequest(
-                method="PUT", url=url, fields={"key": upload.key}, headers={"content-type": upload.declared_content_type}
-            )
+            headers = {"content-type": upload.declared_content_type}
+            if content_md5:
+                headers["content-md5"] = content_md5
+                upload.content_md5 = checksums.md5_hex(content_md5)
+            signed = SignedRequest(method="PUT", url=url, fields={"key": upload.key}, headers=headers)
         else:
             post = s3.presign_post_object(
                 key=upload.key, content_type=upload.declared_content_type, max_bytes=limits.max_bytes, expires_in=expires
@@ -236,11 +247,15 @@ def part_lengths(*, declared_size: int, part_size: int, part_numbers: Sequence[i
     }
 
 
-def upload_sign_parts(*, upload: Upload, part_numbers: Sequence[int]) -> dict[int, str]:
+def upload_sign_parts(
+    *, upload: Upload, part_numbers: Sequence[int], content_md5s: Mapping[int, str] | None = None
+) -> dict[int, str]:
     """Sign PUT URLs for the given part numbers; the first signature marks it uploading.
     Only the part numbers the declared size needs are signed (a client declaring 6 MiB
     in parts of 5 MiB gets parts 1 and 2, not 10,000), and each URL binds its part's
-    Content-Length, so no part can carry more than its share of the declared size."""
+    Content-Length, so no part can carry more than its share of the declared size.
+    With `content_md5s` (base64, per part number) each URL also binds its part's
+    Content-MD5, so S3 refuses a part whose bytes are not the ones the client hashed."""
     _require_signable(upload)
     if not part_numbers:
         raise InvalidInput("At least one part number is required.", field="partNumbers")
@@ -271,6 +286,18 @@ def upload_sign_parts(*, upload: Upload, part_numbers: Sequence[int]) -> dict[in
                 audit_record(action="upload.uploading", upload=upload)
         upload.state = UploadState.UPLOADING
     with _storage("sign the part"):
+        if content_md5s:
+            return {
+                number: s3.presign_upload_part(
+                    key=upload.key,
+                    upload_id=upload.multipart_upload_id,
+                    part_number=number,
+                    expires_in=settings.INTAKE_PRESIGN_EXPIRES_SECONDS,
+                    content_length=None if lengths is None else lengths[number],
+                    content_md5=content_md5s.get(number),
+                )
+                for number in part_numbers
+            }
         return s3.presign_upload_parts(
             key=upload.key,
             upload_id=upload.multipart_upload_id,
@@ -341,6 +368,8 @@ def upload_record_stored(*, upload_id: uuid.UUID, limits: UploadLimits | None = 
         raise WrongState("The file has not arrived in storage yet.") from None
     upload = upload_apply_stored_object(upload_id=upload_id, head=head, limits=limits)
     if upload.state == UploadState.REJECTED:
+        if upload.rejection_reason == checksums.MISMATCH_REASON:
+            raise ChecksumMismatch(f"The file was refused: {upload.rejection_reason}. Please send it again.", field="md5")
         raise LimitExceeded(f"The file was refused: {upload.rejection_reason}.", field="size")
     return upload
 
@@ -402,9 +431,13 @@ def _replaced(upload: Upload, head: s3.ObjectHead, *, sequencer: str, applied: s
 def _apply_first_object(upload: Upload, head: s3.ObjectHead, *, limits: UploadLimits | None, sequencer: str) -> str:
     """A waiting upload's object arrived: stored, or rejected with the returned reason."""
     own_limits = limits or portal_limits.portal_stored_limits(upload) or UploadLimits.from_settings()
-    problem = check_stored(
-        own_limits, declared_size=upload.declared_size, stored_size=head.size
-    ) or portal_limits.portal_stored_problem(upload, stored_size=head.size)
+    problem = (
+        check_stored(own_limits, declared_size=upload.declared_size, stored_size=head.size)
+        or portal_limits.portal_stored_problem(upload, stored_size=head.size)
+        or checksums.stored_digest_problem(
+            expected_md5_hex=upload.content_md5, etag=head.etag, encryption=head.encryption
+        )
+    )
     if problem:
         _transition(upload, UploadState.REJECTED)
         upload.rejection_reason = problem

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import math
 import os
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.conf import settings
@@ -38,6 +41,16 @@ def test_staff_uploads_a_small_and_a_multipart_file(page, live_server, s3_bucket
     assert 20 * MiB >= settings.INTAKE_MULTIPART_THRESHOLD_BYTES
 
     sign_in(page, live_server.url, "carol")
+    # What the browser sends to S3: every PUT must carry the Content-MD5 of its bytes.
+    puts_to_s3: list[tuple[str, str | None]] = []
+    page.on(
+        "request",
+        lambda request: (
+            puts_to_s3.append((request.url, request.headers.get("content-md5")))
+            if request.method == "PUT" and request.url.startswith(settings.INTAKE_S3_ENDPOINT_URL)
+            else None
+        ),
+    )
     page.locator(".uppy-Dashboard-input").first.set_input_files([str(small), str(big)])
     page.locator(".uppy-StatusBar-actionBtn--upload").click()
     page.wait_for_function(
@@ -51,8 +64,27 @@ def test_staff_uploads_a_small_and_a_multipart_file(page, live_server, s3_bucket
         upload = uploads[path.name]
         assert upload.state == UploadState.STORED
         assert upload.stored_size == path.stat().st_size
-        assert hashlib.sha256(s3.get_object_bytes(key=upload.key)).hexdigest() == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert (
+            hashlib.sha256(s3.get_object_bytes(key=upload.key)).hexdigest()
+            == hashlib.sha256(path.read_bytes()).hexdigest()
+        )
     assert uploads["big-video.bin"].is_multipart
     assert not uploads["small report.pdf"].is_multipart
+    # Checksummed in the browser: the single PUT and each part sent
+    # the MD5 of their own bytes, signed into their URLs.
+    assert uploads["small report.pdf"].content_md5 == hashlib.md5(small.read_bytes()).hexdigest()  # noqa: S324
+    assert len(puts_to_s3) == 1 + math.ceil(20 * MiB / settings.INTAKE_PART_SIZE_BYTES)
+    part_size = settings.INTAKE_PART_SIZE_BYTES
+    for url, sent_md5 in puts_to_s3:
+        query = parse_qs(urlsplit(url).query)
+        if "partNumber" in query:
+            offset = (int(query["partNumber"][0]) - 1) * part_size
+            with big.open("rb") as file:
+                file.seek(offset)
+                sent_bytes = file.read(part_size)
+        else:
+            sent_bytes = small.read_bytes()
+        assert sent_md5 == base64.b64encode(hashlib.md5(sent_bytes).digest()).decode(), url  # noqa: S324
+        assert "content-md5" in query["X-Amz-SignedHeaders"][0].split(";"), url
     # The list under the uploader refreshed itself (htmx) and shows both as stored.
     page.wait_for_function("document.querySelectorAll('#recent-uploads tr[data-state=stored]').length === 2")

@@ -67,7 +67,15 @@ def test_signed_put_is_accepted_as_intended(strict_api: Client) -> None:
 
 @pytest.mark.parametrize(
     "tamper",
-    ["other content type", "no content type", "one byte more", "one byte less", "other key", "tampered signature", "other expiry"],
+    [
+        "other content type",
+        "no content type",
+        "one byte more",
+        "one byte less",
+        "other key",
+        "tampered signature",
+        "other expiry",
+    ],
 )
 def test_signed_put_refuses_anything_it_does_not_bind(strict_api: Client, tamper: str) -> None:
     body = b"x" * 100
@@ -120,7 +128,9 @@ def _policy(api: Client) -> dict:
 
 def _post(signed: dict, body: bytes, **field_changes: str) -> requests.Response:
     fields = {**signed["fields"], **field_changes}
-    return requests.post(signed["url"], data=fields, files={"file": ("form.txt", body, fields.get("Content-Type"))}, timeout=10)
+    return requests.post(
+        signed["url"], data=fields, files={"file": ("form.txt", body, fields.get("Content-Type"))}, timeout=10
+    )
 
 
 def test_post_policy_is_accepted_as_intended(strict_api: Client, settings) -> None:  # type: ignore[no-untyped-def]
@@ -141,7 +151,9 @@ def test_post_policy_is_accepted_as_intended(strict_api: Client, settings) -> No
         ("tampered policy", 403, "AccessDenied"),
     ],
 )
-def test_post_policy_refuses_anything_it_does_not_allow(strict_api: Client, settings, tamper: str, status: int, code: str) -> None:  # type: ignore[no-untyped-def]
+def test_post_policy_refuses_anything_it_does_not_allow(
+    strict_api: Client, settings, tamper: str, status: int, code: str
+) -> None:  # type: ignore[no-untyped-def]
     settings.INTAKE_MAX_UPLOAD_BYTES = 1024
     signed = _policy(strict_api)
     body, changes = b"y" * 10, {}
@@ -155,7 +167,9 @@ def test_post_policy_refuses_anything_it_does_not_allow(strict_api: Client, sett
         changes = {"Content-Type": "text/html"}
     elif tamper == "tampered policy":
         policy = json.loads(base64.b64decode(signed["fields"]["policy"]))
-        policy["conditions"] = [c for c in policy["conditions"] if not (isinstance(c, list) and c[0] == "content-length-range")]
+        policy["conditions"] = [
+            c for c in policy["conditions"] if not (isinstance(c, list) and c[0] == "content-length-range")
+        ]
         changes = {"policy": base64.b64encode(json.dumps(policy).encode()).decode()}
     response = _post(signed, body, **changes)
     assert response.status_code == status, (tamper, response.text[:300])
@@ -179,7 +193,9 @@ def test_post_policy_expires(strict_api: Client, settings) -> None:  # type: ign
 def _create_multipart(api: Client, size: int, part_size: int = 5 * MiB) -> dict:
     response = api.post(
         "/api/s3/multipart",
-        data=json.dumps({"filename": "big.bin", "type": "application/octet-stream", "size": size, "partSize": part_size}),
+        data=json.dumps(
+            {"filename": "big.bin", "type": "application/octet-stream", "size": size, "partSize": part_size}
+        ),
         content_type="application/json",
     )
     assert response.status_code == 200, response.content
@@ -188,7 +204,9 @@ def _create_multipart(api: Client, size: int, part_size: int = 5 * MiB) -> dict:
 
 
 def _part_urls(api: Client, created: dict, numbers: str) -> dict[str, str]:
-    response = api.get(f"/api/s3/multipart/{created['uploadId']}/batch", {"key": created["key"], "partNumbers": numbers})
+    response = api.get(
+        f"/api/s3/multipart/{created['uploadId']}/batch", {"key": created["key"], "partNumbers": numbers}
+    )
     assert response.status_code == 200
     return response.json()["presignedUrls"]
 
@@ -249,6 +267,72 @@ def test_part_url_refuses_any_other_length(strict_api: Client, part: str, tamper
     assert [(p["PartNumber"], p["Size"]) for p in listed] == [(number, length)]
 
 
+def _md5(body: bytes) -> str:
+    return base64.b64encode(hashlib.md5(body).digest()).decode()  # noqa: S324 - S3's Content-MD5
+
+
+@pytest.mark.parametrize(
+    "tamper", ["other bytes, same length", "no Content-MD5 header", "another digest in the header"]
+)
+def test_checksummed_put_refuses_bytes_that_are_not_the_hashed_ones(strict_api: Client, tamper: str) -> None:
+    """A PUT signed with the browser's MD5: the gateway refuses other bytes of the same
+    length (BadDigest), and a request that drops or swaps the header (signature)."""
+    body = os.urandom(2000)
+    response = strict_api.get(
+        "/api/s3/params", {"filename": "strict.bin", "type": "text/plain", "size": len(body), "md5": _md5(body)}
+    )
+    assert response.status_code == 200, response.content
+    signed = response.json()
+    headers = dict(signed["headers"])
+    data = body
+    if tamper == "other bytes, same length":
+        data = os.urandom(len(body))
+    elif tamper == "no Content-MD5 header":
+        del headers["content-md5"]
+    else:
+        data = os.urandom(len(body))
+        headers["content-md5"] = _md5(data)
+    refused = requests.put(signed["url"], data=data, headers=headers, timeout=10)
+    assert refused.status_code in {400, 403}, (tamper, refused.status_code, refused.text[:300])
+    expected = (
+        {"BadDigest", "InvalidDigest"}
+        if tamper == "other bytes, same length"
+        else {"SignatureDoesNotMatch", "AccessDenied"}
+    )
+    assert _error_code(refused) in expected, refused.text[:300]
+    assert s3.head_object_or_none(key=signed["key"]) is None
+    assert requests.put(signed["url"], data=body, headers=signed["headers"], timeout=10).status_code == 200
+    assert strict_api.post(f"/api/s3/complete?key={signed['key']}").status_code == 200
+    assert Upload.objects.get(key=signed["key"]).state == UploadState.STORED
+
+
+@pytest.mark.parametrize("fast_signing", [True, False], ids=["our signer", "botocore"])
+def test_checksummed_part_refuses_bytes_that_are_not_the_hashed_ones(
+    strict_api: Client, settings, fast_signing: bool
+) -> None:  # type: ignore[no-untyped-def]
+    settings.INTAKE_S3_FAST_SIGNING = fast_signing
+    parts = [os.urandom(5 * MiB), os.urandom(300)]
+    created = _create_multipart(strict_api, sum(map(len, parts)))
+    etags = []
+    for number, body in enumerate(parts, start=1):
+        answer = strict_api.get(
+            f"/api/s3/multipart/{created['uploadId']}/{number}", {"key": created["key"], "md5": _md5(body)}
+        ).json()
+        assert (
+            dict(parse_qsl(urlsplit(answer["url"]).query))["X-Amz-SignedHeaders"] == "content-length;content-md5;host"
+        )
+        corrupted = bytes([body[0] ^ 0xFF]) + body[1:]
+        refused = requests.put(answer["url"], data=corrupted, headers=answer["headers"], timeout=30)
+        assert refused.status_code == 400, refused.text[:300]
+        assert _error_code(refused) in {"BadDigest", "InvalidDigest"}, refused.text[:300]
+        accepted = requests.put(answer["url"], data=body, headers=answer["headers"], timeout=30)
+        assert accepted.status_code == 200, accepted.text[:300]
+        etags.append(accepted.headers["ETag"])
+    done = _complete(strict_api, created, etags)
+    assert done.status_code == 200, done.content
+    assert s3.get_object_bytes(key=created["key"]) == b"".join(parts)
+
+
 @pytest.mark.parametrize("fast_signing", [True, False], ids=["our signer", "botocore"])
 def test_bound_parts_complete_with_a_smaller_last_part(strict_api: Client, settings, fast_signing: bool) -> None:  # type: ignore[no-untyped-def]
     settings.INTAKE_S3_FAST_SIGNING = fast_signing
@@ -300,7 +384,11 @@ def test_complete_refused_by_s3_is_a_400_and_changes_nothing(strict_api: Client,
 def _preflight(origin: str, method: str = "PUT") -> requests.Response:
     return requests.options(
         f"{settings.INTAKE_S3_ENDPOINT_URL}/{settings.INTAKE_S3_BUCKET}/uploads/x",
-        headers={"Origin": origin, "Access-Control-Request-Method": method, "Access-Control-Request-Headers": "content-type"},
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": "content-type",
+        },
         timeout=10,
     )
 

@@ -20,7 +20,9 @@ def _client(endpoint_url: str | None, region: str, style: str, token: str | None
         aws_access_key_id="AKIDEXAMPLE",
         aws_secret_access_key="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
         aws_session_token=token,
-        config=Config(signature_version="s3v4", s3={"addressing_style": style}, request_checksum_calculation="when_required"),
+        config=Config(
+            signature_version="s3v4", s3={"addressing_style": style}, request_checksum_calculation="when_required"
+        ),
     )
 
 
@@ -31,7 +33,9 @@ def _botocore_url(client, operation: str, params: dict, expires: int) -> str:  #
 
 def _our_signer(client, bucket: str) -> QueryStringSigner:  # type: ignore[no-untyped-def]
     probe = client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "__probe__"})
-    return QueryStringSigner(object_url_prefix=probe.split("?")[0].removesuffix("__probe__"), region=client.meta.region_name)
+    return QueryStringSigner(
+        object_url_prefix=probe.split("?")[0].removesuffix("__probe__"), region=client.meta.region_name
+    )
 
 
 ENDPOINTS = [
@@ -52,10 +56,15 @@ KEYS = [
 @pytest.mark.parametrize(("endpoint", "region", "style"), ENDPOINTS)
 @pytest.mark.parametrize("key", KEYS)
 @pytest.mark.parametrize("token", [None, "FQoGZXIvYXdzE//session+token=="])
-def test_put_object_url_is_byte_identical(endpoint: str | None, region: str, style: str, key: str, token: str | None) -> None:
+def test_put_object_url_is_byte_identical(
+    endpoint: str | None, region: str, style: str, key: str, token: str | None
+) -> None:
     client = _client(endpoint, region, style, token)
     expected = _botocore_url(
-        client, "put_object", {"Bucket": "intake-bucket", "Key": key, "ContentType": "image/jpeg", "ContentLength": 123456}, 900
+        client,
+        "put_object",
+        {"Bucket": "intake-bucket", "Key": key, "ContentType": "image/jpeg", "ContentLength": 123456},
+        900,
     )
     ours = _our_signer(client, "intake-bucket").presign(
         credentials=SigningCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token),
@@ -71,11 +80,16 @@ def test_put_object_url_is_byte_identical(endpoint: str | None, region: str, sty
 @pytest.mark.parametrize(("endpoint", "region", "style"), ENDPOINTS)
 @pytest.mark.parametrize("upload_id", ["2~abc.DEF_ghi-jkl", "VXBsb2FkIElE+/=", "x"])
 @pytest.mark.parametrize("part_number", [1, 37, 10000])
-def test_upload_part_url_is_byte_identical(endpoint: str | None, region: str, style: str, upload_id: str, part_number: int) -> None:
+def test_upload_part_url_is_byte_identical(
+    endpoint: str | None, region: str, style: str, upload_id: str, part_number: int
+) -> None:
     client = _client(endpoint, region, style)
     key = KEYS[1]
     expected = _botocore_url(
-        client, "upload_part", {"Bucket": "intake-bucket", "Key": key, "UploadId": upload_id, "PartNumber": part_number}, 3600
+        client,
+        "upload_part",
+        {"Bucket": "intake-bucket", "Key": key, "UploadId": upload_id, "PartNumber": part_number},
+        3600,
     )
     ours = _our_signer(client, "intake-bucket").presign(
         credentials=SigningCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
@@ -92,8 +106,14 @@ def test_signature_changes_with_every_bound_input() -> None:
     client = _client("http://127.0.0.1:9000", "us-east-1", "path")
     signer = _our_signer(client, "b")
     creds = SigningCredentials("AK", "SK")
-    base = {"credentials": creds, "method": "PUT", "key": "k", "expires_in": 60, "now": NOW,
-            "headers": {"content-type": "a/b", "content-length": "1"}}
+    base = {
+        "credentials": creds,
+        "method": "PUT",
+        "key": "k",
+        "expires_in": 60,
+        "now": NOW,
+        "headers": {"content-type": "a/b", "content-length": "1"},
+    }
     reference = signer.presign(**base)  # type: ignore[arg-type]
     variants = [
         {**base, "key": "k2"},
@@ -110,21 +130,32 @@ def test_signature_changes_with_every_bound_input() -> None:
 
 @pytest.mark.parametrize(("endpoint", "region", "style"), ENDPOINTS)
 @pytest.mark.parametrize("token", [None, "FQoGZXIvYXdzE//session+token=="])
-def test_batch_part_urls_equal_one_by_one_and_botocore(endpoint: str | None, region: str, style: str, token: str | None) -> None:
+def test_batch_part_urls_equal_one_by_one_and_botocore(
+    endpoint: str | None, region: str, style: str, token: str | None
+) -> None:
     client = _client(endpoint, region, style, token)
     signer = _our_signer(client, "intake-bucket")
     creds = SigningCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token)
     numbers = [1, 2, 9, 10, 11, 100, 10000]
-    batch = signer.presign_parts(credentials=creds, key=KEYS[1], upload_id="2~a+b/c=", part_numbers=numbers, expires_in=900, now=NOW)
+    batch = signer.presign_parts(
+        credentials=creds, key=KEYS[1], upload_id="2~a+b/c=", part_numbers=numbers, expires_in=900, now=NOW
+    )
     assert list(batch) == numbers
     for number in numbers:
         one = signer.presign(
-            credentials=creds, method="PUT", key=KEYS[1], expires_in=900, now=NOW,
+            credentials=creds,
+            method="PUT",
+            key=KEYS[1],
+            expires_in=900,
+            now=NOW,
             operation_params=[("uploadId", "2~a+b/c="), ("partNumber", str(number))],
         )
         assert batch[number] == one
         assert batch[number] == _botocore_url(
-            client, "upload_part", {"Bucket": "intake-bucket", "Key": KEYS[1], "UploadId": "2~a+b/c=", "PartNumber": number}, 900
+            client,
+            "upload_part",
+            {"Bucket": "intake-bucket", "Key": KEYS[1], "UploadId": "2~a+b/c=", "PartNumber": number},
+            900,
         )
 
 
@@ -134,7 +165,9 @@ UPLOAD_IDS = ["2~abc.DEF_ghi-jkl", "VXBsb2FkIElE+/=", "x", "a b&c=d%e", "ü/é"]
 @pytest.mark.parametrize("key", KEYS)
 @pytest.mark.parametrize("upload_id", UPLOAD_IDS)
 @pytest.mark.parametrize("token", [None, "FQoGZXIvYXdzE//session+token=="])
-def test_batch_part_urls_are_byte_identical_for_hostile_keys_and_ids(key: str, upload_id: str, token: str | None) -> None:
+def test_batch_part_urls_are_byte_identical_for_hostile_keys_and_ids(
+    key: str, upload_id: str, token: str | None
+) -> None:
     # presign_parts hashes a prepared head of the canonical request and copies a
     # prepared HMAC for each part: every key/id encoding must still land in the
     # same bytes as botocore's.
@@ -164,7 +197,9 @@ def test_batch_prepared_state_is_not_shared_between_batches() -> None:
     second = SigningCredentials("AKIDOTHER", "other-secret")
     later = NOW + dt.timedelta(days=1, seconds=3)
     for creds, now in [(first, NOW), (second, NOW), (first, later), (second, later), (first, NOW)]:
-        batch = signer.presign_parts(credentials=creds, key="k/x", upload_id="u", part_numbers=[1, 2], expires_in=60, now=now)
+        batch = signer.presign_parts(
+            credentials=creds, key="k/x", upload_id="u", part_numbers=[1, 2], expires_in=60, now=now
+        )
         for number in (1, 2):
             assert batch[number] == signer.presign(
                 credentials=creds,
@@ -180,7 +215,9 @@ def test_batch_prepared_state_is_not_shared_between_batches() -> None:
 def test_empty_batch_signs_nothing() -> None:
     signer = _our_signer(_client("http://127.0.0.1:9000", "us-east-1", "path"), "b")
     creds = SigningCredentials("AK", "SK")
-    assert signer.presign_parts(credentials=creds, key="k", upload_id="u", part_numbers=[], expires_in=60, now=NOW) == {}
+    assert (
+        signer.presign_parts(credentials=creds, key="k", upload_id="u", part_numbers=[], expires_in=60, now=NOW) == {}
+    )
 
 
 MiB = 1024 * 1024
@@ -205,7 +242,12 @@ def test_part_urls_binding_content_length_are_byte_identical(
     lengths = _lengths(size, part_size)
     numbers = sorted(lengths, reverse=True)  # last part first: order must not matter
     batch = _our_signer(client, "intake-bucket").presign_parts(
-        credentials=creds, key=KEYS[1], upload_id="2~a+b/c=", part_numbers=numbers, expires_in=900, now=NOW,
+        credentials=creds,
+        key=KEYS[1],
+        upload_id="2~a+b/c=",
+        part_numbers=numbers,
+        expires_in=900,
+        now=NOW,
         content_lengths=lengths,
     )
     assert list(batch) == numbers
@@ -213,14 +255,23 @@ def test_part_urls_binding_content_length_are_byte_identical(
         expected = _botocore_url(
             client,
             "upload_part",
-            {"Bucket": "intake-bucket", "Key": KEYS[1], "UploadId": "2~a+b/c=", "PartNumber": number,
-             "ContentLength": lengths[number]},
+            {
+                "Bucket": "intake-bucket",
+                "Key": KEYS[1],
+                "UploadId": "2~a+b/c=",
+                "PartNumber": number,
+                "ContentLength": lengths[number],
+            },
             900,
         )
         assert "X-Amz-SignedHeaders=content-length%3Bhost" in expected
         assert batch[number] == expected
         assert batch[number] == _our_signer(client, "intake-bucket").presign(
-            credentials=creds, method="PUT", key=KEYS[1], expires_in=900, now=NOW,
+            credentials=creds,
+            method="PUT",
+            key=KEYS[1],
+            expires_in=900,
+            now=NOW,
             operation_params=[("uploadId", "2~a+b/c="), ("partNumber", str(number))],
             headers={"content-length": str(lengths[number])},
         )
@@ -233,14 +284,25 @@ def test_part_urls_binding_content_length_for_hostile_keys_and_ids(key: str, upl
     creds = SigningCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
     lengths = {1: 5 * MiB, 2: 5 * MiB, 3: 1}
     batch = _our_signer(client, "intake-bucket").presign_parts(
-        credentials=creds, key=key, upload_id=upload_id, part_numbers=[2, 3, 1], expires_in=604800, now=NOW,
+        credentials=creds,
+        key=key,
+        upload_id=upload_id,
+        part_numbers=[2, 3, 1],
+        expires_in=604800,
+        now=NOW,
         content_lengths=lengths,
     )
     for number, length in lengths.items():
         assert batch[number] == _botocore_url(
             client,
             "upload_part",
-            {"Bucket": "intake-bucket", "Key": key, "UploadId": upload_id, "PartNumber": number, "ContentLength": length},
+            {
+                "Bucket": "intake-bucket",
+                "Key": key,
+                "UploadId": upload_id,
+                "PartNumber": number,
+                "ContentLength": length,
+            },
             604800,
         )
 
@@ -256,3 +318,60 @@ def test_bound_length_changes_the_signature_and_is_required_for_every_part() -> 
     assert "X-Amz-SignedHeaders=host&" in unbound
     with pytest.raises(ValueError, match="no content length"):
         signer.presign_parts(**{**common, "part_numbers": [1, 2]}, content_lengths={1: 5 * MiB})  # type: ignore[arg-type]
+
+
+MD5 = "XUFAKrxLKna5cZ2REBfFkg=="  # base64 MD5 of b"hello"
+
+
+@pytest.mark.parametrize(("endpoint", "region", "style"), ENDPOINTS)
+@pytest.mark.parametrize("key", KEYS)
+def test_put_object_url_binding_content_md5_is_byte_identical(
+    endpoint: str | None, region: str, style: str, key: str
+) -> None:
+    client = _client(endpoint, region, style)
+    expected = _botocore_url(
+        client,
+        "put_object",
+        {"Bucket": "intake-bucket", "Key": key, "ContentType": "image/jpeg", "ContentLength": 5, "ContentMD5": MD5},
+        900,
+    )
+    ours = _our_signer(client, "intake-bucket").presign(
+        credentials=SigningCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+        method="PUT",
+        key=key,
+        expires_in=900,
+        now=NOW,
+        headers={"content-length": "5", "content-type": "image/jpeg", "content-md5": MD5},
+    )
+    assert ours == expected
+    assert "X-Amz-SignedHeaders=content-length%3Bcontent-md5%3Bcontent-type%3Bhost" in ours
+
+
+@pytest.mark.parametrize(("endpoint", "region", "style"), ENDPOINTS)
+@pytest.mark.parametrize("content_length", [None, 8 * 1024**2])
+def test_upload_part_url_binding_content_md5_is_byte_identical(
+    endpoint: str | None, region: str, style: str, content_length: int | None
+) -> None:
+    client = _client(endpoint, region, style)
+    params: dict = {
+        "Bucket": "intake-bucket",
+        "Key": KEYS[2],
+        "UploadId": "VXBsb2FkIElE+/=",
+        "PartNumber": 7,
+        "ContentMD5": MD5,
+    }
+    headers = {"content-md5": MD5}
+    if content_length is not None:
+        params["ContentLength"] = content_length
+        headers["content-length"] = str(content_length)
+    expected = _botocore_url(client, "upload_part", params, 3600)
+    ours = _our_signer(client, "intake-bucket").presign(
+        credentials=SigningCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+        method="PUT",
+        key=KEYS[2],
+        expires_in=3600,
+        now=NOW,
+        operation_params=[("uploadId", "VXBsb2FkIElE+/="), ("partNumber", "7")],
+        headers=headers,
+    )
+    assert ours == expected

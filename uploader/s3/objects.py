@@ -17,6 +17,9 @@ class ObjectHead:
     size: int
     etag: str
     content_type: str
+    # S3's ServerSideEncryption answer ("AES256", "aws:kms", …); with KMS the ETag is
+    # not the MD5 of the bytes (uploader.checksums).
+    encryption: str = ""
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ def head_object(*, key: str) -> ObjectHead:
         size=int(answer["ContentLength"]),
         etag=str(answer.get("ETag", "")).strip('"'),
         content_type=str(answer.get("ContentType", "")),
+        encryption=str(answer.get("ServerSideEncryption", "")),
     )
 
 

@@ -56,30 +56,61 @@ def _presign_with_botocore(operation: str, params: dict[str, Any], expires_in: i
     )
 
 
-def presign_put_object(*, key: str, content_type: str, content_length: int, expires_in: int) -> str:
-    """A PUT URL whose signature binds the key, the Content-Type and the Content-Length."""
+def presign_put_object(
+    *, key: str, content_type: str, content_length: int, expires_in: int, content_md5: str | None = None
+) -> str:
+    """A PUT URL whose signature binds the key, the Content-Type and the Content-Length,
+    and with `content_md5` (base64) the Content-MD5: S3 then refuses other bytes."""
     with translate_errors("presign PutObject"):
         if not settings.INTAKE_S3_FAST_SIGNING:
-            return _presign_with_botocore(
-                "put_object", {"Key": key, "ContentType": content_type, "ContentLength": content_length}, expires_in
-            )
+            params: dict[str, Any] = {"Key": key, "ContentType": content_type, "ContentLength": content_length}
+            if content_md5:
+                params["ContentMD5"] = content_md5
+            return _presign_with_botocore("put_object", params, expires_in)
+        headers = {"content-length": str(content_length), "content-type": content_type}
+        if content_md5:
+            headers["content-md5"] = content_md5
+        return _signer().presign(
+            credentials=_credentials(), method="PUT", key=key, expires_in=expires_in, now=_utcnow(), headers=headers
+        )
+
+
+def presign_upload_part(
+    *,
+    key: str,
+    upload_id: str,
+    part_number: int,
+    expires_in: int,
+    content_length: int | None = None,
+    content_md5: str | None = None,
+) -> str:
+    """One part's URL; with `content_md5` (base64) it also signs the part's
+    Content-MD5, so S3 refuses a part whose bytes differ from what the client hashed."""
+    if content_md5 is None:
+        lengths = None if content_length is None else {part_number: content_length}
+        return presign_upload_parts(
+            key=key, upload_id=upload_id, part_numbers=[part_number], expires_in=expires_in, content_lengths=lengths
+        )[part_number]
+    with translate_errors("presign UploadPart"):
+        if not settings.INTAKE_S3_FAST_SIGNING:
+            params: dict[str, Any] = {"Key": key, "UploadId": upload_id, "PartNumber": part_number}
+            if content_length is not None:
+                params["ContentLength"] = content_length
+            params["ContentMD5"] = content_md5
+            return _presign_with_botocore("upload_part", params, expires_in)
+        headers = {"content-md5": content_md5}
+        if content_length is not None:
+            headers["content-length"] = str(content_length)
         return _signer().presign(
             credentials=_credentials(),
             method="PUT",
             key=key,
             expires_in=expires_in,
             now=_utcnow(),
-            headers={"content-length": str(content_length), "content-type": content_type},
+            # botocore's order for UploadPart: uploadId, then partNumber.
+            operation_params=[("uploadId", upload_id), ("partNumber", str(part_number))],
+            headers=headers,
         )
-
-
-def presign_upload_part(
-    *, key: str, upload_id: str, part_number: int, expires_in: int, content_length: int | None = None
-) -> str:
-    lengths = None if content_length is None else {part_number: content_length}
-    return presign_upload_parts(
-        key=key, upload_id=upload_id, part_numbers=[part_number], expires_in=expires_in, content_lengths=lengths
-    )[part_number]
 
 
 @dataclass(frozen=True)
