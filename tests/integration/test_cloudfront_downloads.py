@@ -17,6 +17,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.urls import reverse
 
 from dashboard.roles import NotAllowed, Permission
 from tests.unit.test_cloudfront import DOMAIN, KEY_ID, split_signed_url, verify
@@ -107,6 +108,16 @@ def test_the_dashboards_download_link_answers_a_cloudfront_url(
     assert answer.status_code == 302
     verify(answer["Location"], with_cloudfront)
     assert answer["Location"].startswith(f"https://{DOMAIN}/")
+    assert _download_entries(stored) == [{"via": "cloudfront"}]
+
+
+def test_the_file_browsers_download_button_answers_a_cloudfront_url(
+    api: Any, stored: Upload, with_cloudfront: rsa.RSAPublicKey
+) -> None:
+    answer = api.post(reverse("dashboard:upload-download", args=[stored.id]))
+    assert answer.status_code == 302
+    verify(answer["Location"], with_cloudfront)
+    assert unquote(urlsplit(answer["Location"]).path[1:]) == stored.key
     assert _download_entries(stored) == [{"via": "cloudfront"}]
 
 
