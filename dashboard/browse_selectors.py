@@ -26,6 +26,7 @@ from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
 from dashboard.roles import Permission, has_permission, permissions_of
+from dashboard.stats_selectors import DOCUMENT_TYPE_PREFIXES
 from uploader import s3, selectors, services
 from uploader.errors import UploadError, UploadNotFound
 from uploader.models import AuditEntry, Derivative, DerivativeKind, Portal, Upload
@@ -34,19 +35,13 @@ from uploader.principals import UploadPrincipal, person_principal
 logger = logging.getLogger(__name__)
 
 # Which declared content types make each kind of file (prefixes, lower case). A file
-# matching none is "other". One table for both the filter and the label on a row.
+# matching none is "other". One table for both the filter and the label on a row;
+# documents are what the stats page counts as documents, so its numbers and this
+# filter agree.
 FILE_KINDS: dict[str, tuple[str, ...]] = {
     "images": ("image/",),
     "pdf": ("application/pdf",),
-    "documents": (
-        "text/",
-        "application/msword",
-        "application/rtf",
-        "application/vnd.ms-excel",
-        "application/vnd.ms-powerpoint",
-        "application/vnd.openxmlformats-officedocument.",
-        "application/vnd.oasis.opendocument.",
-    ),
+    "documents": DOCUMENT_TYPE_PREFIXES,
     "video": ("video/",),
     "audio": ("audio/",),
 }
@@ -54,7 +49,7 @@ OTHER_KIND = "other"
 KIND_CHOICES: tuple[tuple[str, str], ...] = (
     ("images", "Images"),
     ("pdf", "PDF"),
-    ("documents", "Documents (text, Word, Excel, PowerPoint, OpenDocument)"),
+    ("documents", "Documents (text, Office, OpenDocument, iWork)"),
     ("video", "Video"),
     ("audio", "Audio"),
     (OTHER_KIND, "Other"),

@@ -129,6 +129,8 @@ def test_fields_point_screen_readers_at_their_error_and_hint() -> None:
         ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "documents"),
         ("application/vnd.ms-excel", "documents"),
         ("application/vnd.oasis.opendocument.text", "documents"),
+        ("application/json", "documents"),  # as the stats page counts them
+        ("application/vnd.apple.pages", "documents"),
         ("video/mp4", "video"),
         ("audio/mpeg", "audio"),
         ("application/zip", "other"),
