@@ -135,6 +135,10 @@ class Upload(models.Model):
     # (uploader.checksums). Empty when the client sent none, and for multipart
     # uploads, whose parts each carry their own signed Content-MD5.
     content_md5 = models.CharField(max_length=32, blank=True, default="")
+    # While a processing run holds the upload (uploader.processing), until when: a
+    # second run of the same upload waits instead of taking the first one's open
+    # attempt for a crash. Expires on its own after a killed run.
+    processing_lease_until = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=16, choices=UploadState.choices, default=UploadState.REGISTERED)
     stored_size = models.BigIntegerField(null=True, blank=True)
     etag = models.CharField(max_length=128, blank=True, default="")

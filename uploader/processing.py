@@ -32,6 +32,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pypdf import PdfReader
 
@@ -55,6 +57,10 @@ ATTEMPT_CLOSED = (ATTEMPT_INTERRUPTED, "upload.processed", "upload.processing_fa
 CRASHED = "processing stopped before it finished (the worker was killed or timed out)"
 METADATA_CHARS = 300  # a title or author longer than this is cut
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class NoLongerStored(Exception):
+    """The upload left `stored` (replaced, deleted) while its derivative was made."""
 
 
 class CannotProcess(Exception):
@@ -247,6 +253,11 @@ def _store(upload: Upload, kind: str, made: Made) -> Derivative | None:
     s3.put_object_bytes(key=key, body=made.body, content_type=made.content_type)
     try:
         with transaction.atomic():
+            # Under the upload's row lock: a file replaced or deleted meanwhile must not
+            # get a derivative of the bytes that are gone (upload_discard_derivatives
+            # takes the same lock).
+            if not Upload.objects.select_for_update().filter(pk=upload.pk, state=UploadState.STORED).exists():
+                raise NoLongerStored
             derivative = Derivative(
                 upload=upload,
                 kind=kind,
@@ -261,6 +272,9 @@ def _store(upload: Upload, kind: str, made: Made) -> Derivative | None:
         if not Derivative.objects.filter(key=key).exists():
             s3.delete_object(key=key)
         return None  # a concurrent run made it first
+    except NoLongerStored:
+        s3.delete_object(key=key)
+        raise
     except Exception:
         if not Derivative.objects.filter(key=key).exists():
             s3.delete_object(key=key)
@@ -281,6 +295,33 @@ def upload_process(*, upload_id: uuid.UUID | str) -> dict[str, str]:
     upload = Upload.objects.select_related("portal").filter(pk=upload_id).first()
     if upload is None or upload.state != UploadState.STORED or upload.portal is None:
         return {}
+    if not _take_lease(upload):
+        # Another run of this upload is at work (a duplicate delivery, the catch-up
+        # task): its open attempt is not a crash. Whatever it leaves undone, the
+        # catch-up task finds once the lease has expired.
+        return {"processing": "busy"}
+    try:
+        return _process(upload)
+    finally:
+        Upload.objects.filter(pk=upload.pk).update(processing_lease_until=None)
+
+
+def _take_lease(upload: Upload) -> bool:
+    """Hold the upload for one run: a conditional UPDATE, so of two runs one wins, on
+    every database, without a transaction open while files are decoded. The lease
+    outlives the task's hard time limit, so only a dead run's lease runs out."""
+    now = timezone.now()
+    until = now + dt.timedelta(seconds=settings.INTAKE_PROCESSING_TIME_LIMIT_SECONDS + 60)
+    taken = (
+        Upload.objects.filter(pk=upload.pk)
+        .filter(Q(processing_lease_until__isnull=True) | Q(processing_lease_until__lt=now))
+        .update(processing_lease_until=until)
+    )
+    return taken == 1
+
+
+def _process(upload: Upload) -> dict[str, str]:
+    assert upload.portal is not None  # checked by upload_process
     kinds = wanted_kinds(
         upload.portal.processing, filename=upload.original_filename, content_type=upload.declared_content_type
     )
@@ -312,6 +353,13 @@ def upload_process(*, upload_id: uuid.UUID | str) -> dict[str, str]:
             continue
         try:
             stored = _store(upload, kind, made)
+        except NoLongerStored:
+            logger.info("upload %s left stored while its %s was made; not kept", upload.pk, kind)
+            audit_record(
+                action=ATTEMPT_INTERRUPTED, upload=upload, detail={"kind": kind, "reason": "the file was replaced or deleted"}
+            )
+            outcomes[kind] = "discarded"
+            continue
         except s3.StorageUnavailable:
             # Not the file's fault: close the attempt so the retry tries again.
             audit_record(action=ATTEMPT_INTERRUPTED, upload=upload, detail={"kind": kind, "reason": "storage unavailable"})
@@ -349,6 +397,41 @@ def processing_schedule(upload: Upload) -> bool:
     upload_id = str(upload.pk)
     transaction.on_commit(lambda: tasks.process_upload.delay(upload_id), robust=True)
     return True
+
+
+def derivatives_discard_schedule(upload: Upload) -> bool:
+    """Call inside the transaction that moves a stored upload out of `stored`
+    (replaced, deleted): its derivatives describe bytes that are gone, so
+    `discard_derivatives` removes them once this commits."""
+    if not Derivative.objects.filter(upload_id=upload.pk).exists():
+        return False
+    from uploader import tasks  # tasks imports services, which imports this module
+
+    upload_id = str(upload.pk)
+    transaction.on_commit(lambda: tasks.discard_derivatives.delay(upload_id), robust=True)
+    return True
+
+
+def upload_discard_derivatives(*, upload_id: uuid.UUID | str) -> int:
+    """Remove the derivatives (objects, then rows, each audited) of an upload that is
+    no longer `stored`; a stored upload keeps them. Idempotent: a repeat finds
+    nothing left. Returns how many were removed. S3 outages raise (the task retries)."""
+    removed = 0
+    for derivative in Derivative.objects.filter(upload_id=upload_id).order_by("kind"):
+        with transaction.atomic():
+            upload = Upload.objects.select_for_update().get(pk=upload_id)
+            if upload.state == UploadState.STORED:
+                return removed
+            s3.delete_object(key=derivative.key)
+            deleted, _ = Derivative.objects.filter(pk=derivative.pk).delete()
+            if deleted:
+                audit_record(
+                    action="upload.derivative_removed",
+                    upload=upload,
+                    detail={"kind": derivative.kind, "key": derivative.key, "reason": f"the upload is {upload.state}"},
+                )
+                removed += 1
+    return removed
 
 
 def _awaiting(upload: Upload, kind: str, *, started_before: dt.datetime) -> bool:

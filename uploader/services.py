@@ -407,6 +407,7 @@ def upload_apply_stored_object(
                     "sequencer": sequencer,
                 },
             )
+            processing.derivatives_discard_schedule(upload)
         elif upload.state in {UploadState.STORED, UploadState.REJECTED, UploadState.DELETED}:
             upload.save(update_fields=["last_sequencer", "updated_at"])
             return upload
@@ -482,6 +483,7 @@ def upload_close(
         upload.save(update_fields=["state", "last_sequencer", "updated_at"])
         if changed:
             audit_record(action=action, upload=upload, detail=detail)
+            processing.derivatives_discard_schedule(upload)  # a deleted file's thumbnail goes too
     return upload, changed
 
 

@@ -88,6 +88,15 @@ def process_upload(upload_id: str) -> dict[str, str]:
             return {"timed_out": "failed"}
 
 
+@shared_task(acks_late=True, autoretry_for=(s3.StorageUnavailable,), retry_backoff=5, retry_jitter=True, max_retries=8)
+def discard_derivatives(upload_id: str) -> int:
+    """Remove the derivatives of an upload that was replaced or deleted. Takes the
+    upload's id; a repeat finds nothing left, and an upload stored again keeps its
+    derivatives."""
+    with acting_as_system("processor"):
+        return processing.upload_discard_derivatives(upload_id=upload_id)
+
+
 @shared_task(acks_late=True)
 def process_pending_uploads() -> int:
     """Celery beat: enqueue `process_upload` for stored portal uploads whose processing

@@ -249,6 +249,9 @@ class WorkerKilled(BaseException):
     after it runs (not even `except Exception`)."""
 
 
+LEASE = dt.timedelta(seconds=180)  # INTAKE_PROCESSING_TIME_LIMIT_SECONDS (120) + 60
+
+
 def uploaded_unprocessed(make_portal) -> Upload:  # type: ignore[no-untyped-def]
     """A stored portal upload whose task has not run yet (its on-commit callback is dropped)."""
     _, token = make_portal(processing=["thumbnails"])
@@ -261,6 +264,8 @@ def uploaded_unprocessed(make_portal) -> Upload:  # type: ignore[no-untyped-def]
 def killed_run(upload: Upload) -> None:
     with mock.patch.object(processing, "_make", side_effect=WorkerKilled), pytest.raises(WorkerKilled):
         tasks.process_upload(str(upload.pk))
+    # A killed process runs no `finally`: its lease stays until it expires.
+    Upload.objects.filter(pk=upload.pk).update(processing_lease_until=timezone.now() + LEASE)
     [started] = AuditEntry.objects.filter(upload=upload, action="upload.processing_started")
     assert started.detail == {"kind": "thumbnail"}
     assert failures(upload) == []
@@ -274,7 +279,13 @@ def test_a_run_killed_while_decoding_is_recorded_as_failed_by_the_next_not_tried
     killed_run(upload)
 
     with mock.patch.object(processing, "_make", wraps=processing._make) as make:
-        assert tasks.process_upload(str(upload.pk)) == {"thumbnail": "failed"}
+        # Redelivered at once: the dead run's lease still holds, so this run leaves it
+        # (it cannot tell a dead run from a slow one yet)...
+        assert tasks.process_upload(str(upload.pk)) == {"processing": "busy"}
+        assert failures(upload) == []
+        # ...and once the lease has run out, the open attempt is a crash.
+        with mock.patch("django.utils.timezone.now", return_value=timezone.now() + LEASE + dt.timedelta(seconds=1)):
+            assert tasks.process_upload(str(upload.pk)) == {"thumbnail": "failed"}
     make.assert_not_called()
     [failure] = failures(upload)
     assert failure == {
@@ -314,3 +325,82 @@ def test_an_outage_while_storing_the_result_is_retried_not_taken_for_a_crash(mak
     assert processing.upload_process(upload_id=upload.pk) == {"thumbnail": "made"}
     assert failures(upload) == []
     assert Derivative.objects.get().upload == upload
+
+
+def test_a_second_run_while_the_first_holds_the_upload_leaves_it_alone(make_portal) -> None:  # type: ignore[no-untyped-def]
+    """Two runs of one upload at once (a duplicate delivery, the catch-up task): the
+    second must not take the first one's open attempt for a crash."""
+    upload = uploaded_unprocessed(make_portal)
+    second: dict[str, str] = {}
+
+    def make_while_another_run_comes(kind: str, data: bytes) -> processing.Made:
+        second.update(processing.upload_process(upload_id=upload.pk))
+        return real_make(kind, data)
+
+    real_make = processing._make
+    with mock.patch.object(processing, "_make", side_effect=make_while_another_run_comes):
+        first = processing.upload_process(upload_id=upload.pk)
+    assert second == {"processing": "busy"}
+    assert first == {"thumbnail": "made"}
+    assert failures(upload) == []
+    upload.refresh_from_db()
+    assert upload.processing_lease_until is None  # released for the next run
+    assert tasks.process_upload(str(upload.pk)) == {"thumbnail": "exists"}
+
+
+def test_a_replaced_file_loses_its_derivatives(make_portal, send, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from uploader import services
+
+    _, token = make_portal(processing=["thumbnails"])
+    upload = send(token, make_image((500, 500), fmt="PNG"), filename="a.png", type_="image/png")
+    [derivative] = Derivative.objects.filter(upload=upload)
+    assert derived_objects() == [derivative.key]
+
+    # The still-valid PUT is used again: other bytes under the same key.
+    head = s3.put_object_bytes(key=upload.key, body=make_image((40, 40), fmt="PNG"), content_type="image/png")
+    with django_capture_on_commit_callbacks(execute=True):
+        replaced = services.upload_apply_stored_object(upload_id=upload.pk, head=head)
+    assert replaced.state == "rejected"
+    assert not Derivative.objects.filter(upload=upload).exists()
+    assert derived_objects() == []
+    [removed] = AuditEntry.objects.filter(upload=upload, action="upload.derivative_removed")
+    assert removed.detail == {"kind": "thumbnail", "key": derivative.key, "reason": "the upload is rejected"}
+    assert removed.actor_label == "processor"
+    assert tasks.discard_derivatives(str(upload.pk)) == 0  # a repeat finds nothing
+
+
+def test_a_deleted_file_loses_its_derivatives(make_portal, send, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from uploader import services
+
+    _, token = make_portal(processing=["thumbnails"])
+    upload = send(token, make_image((500, 500), fmt="PNG"), filename="a.png", type_="image/png")
+    assert Derivative.objects.filter(upload=upload).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.upload_close(upload_id=upload.pk, state="deleted", action="upload.deleted")
+    assert not Derivative.objects.filter(upload=upload).exists()
+    assert derived_objects() == []
+
+
+def test_a_stored_upload_keeps_its_derivatives(make_portal, send) -> None:  # type: ignore[no-untyped-def]
+    _, token = make_portal(processing=["thumbnails"])
+    upload = send(token, make_image((500, 500), fmt="PNG"), filename="a.png", type_="image/png")
+    assert tasks.discard_derivatives(str(upload.pk)) == 0
+    assert Derivative.objects.filter(upload=upload).count() == 1
+    assert len(derived_objects()) == 1
+
+
+def test_a_derivative_made_while_the_file_was_replaced_is_not_kept(make_portal) -> None:  # type: ignore[no-untyped-def]
+    upload = uploaded_unprocessed(make_portal)
+    real_make = processing._make
+
+    def make_then_replaced(kind: str, data: bytes) -> processing.Made:
+        made = real_make(kind, data)
+        Upload.objects.filter(pk=upload.pk).update(state="rejected")  # replaced meanwhile
+        return made
+
+    with mock.patch.object(processing, "_make", side_effect=make_then_replaced):
+        assert processing.upload_process(upload_id=upload.pk) == {"thumbnail": "discarded"}
+    assert not Derivative.objects.exists()
+    assert derived_objects() == []
+    [closed] = AuditEntry.objects.filter(upload=upload, action=processing.ATTEMPT_INTERRUPTED)
+    assert closed.detail == {"kind": "thumbnail", "reason": "the file was replaced or deleted"}
