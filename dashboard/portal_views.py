@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from dashboard.access import page_requires
+from dashboard.browse_selectors import staff_principal
 from dashboard.portal_forms import PortalForm
 from dashboard.roles import Permission
 from uploader import portal_selectors, processing
@@ -64,7 +65,7 @@ def portal_new(request: HttpRequest) -> HttpResponse:
 def portal_detail(request: HttpRequest, portal_id: int) -> HttpResponse:
     portal = _portal(portal_id)
     uploads = list(portal_selectors.portal_uploads(portal=portal)[:UPLOADS_SHOWN])
-    links = processing.derivative_links(uploads)
+    links = processing.derivative_links(uploads, principal=staff_principal(request.user))
     none = processing.DerivativeLinks()
     return render(
         request,

@@ -40,6 +40,7 @@ from pypdf import PdfReader
 from uploader import s3
 from uploader.audit import audit_record
 from uploader.models import AuditEntry, Derivative, DerivativeKind, Portal, ProcessingOption, Upload, UploadState
+from uploader.principals import UploadPrincipal
 
 logger = logging.getLogger(__name__)
 
@@ -477,26 +478,23 @@ class DerivativeLinks:
     pages: int | None = None
 
 
-def derivative_links(uploads: list[Upload]) -> dict[uuid.UUID, DerivativeLinks]:
-    """Short-lived signed URLs of each upload's derivatives, for staff pages."""
+def derivative_links(uploads: list[Upload], *, principal: UploadPrincipal) -> dict[uuid.UUID, DerivativeLinks]:
+    """Short-lived signed URLs of each upload's derivatives, for staff pages, signed
+    as previews are everywhere (services.derived_file_url: CloudFront when configured)."""
+    from uploader import services  # services imports this module
+
     found: dict[uuid.UUID, dict[str, Derivative]] = {}
-    for derivative in Derivative.objects.filter(upload__in=[u.pk for u in uploads]):
+    for derivative in Derivative.objects.filter(upload__in=[u.pk for u in uploads]).select_related("upload"):
         found.setdefault(derivative.upload_id, {})[derivative.kind] = derivative
-    expires = settings.INTAKE_DERIVATIVE_URL_SECONDS
     links: dict[uuid.UUID, DerivativeLinks] = {}
-    names = {upload.pk: upload.original_filename for upload in uploads}
     for upload_id, kinds in found.items():
         thumbnail, text = kinds.get(DerivativeKind.THUMBNAIL), kinds.get(DerivativeKind.TEXT)
         try:
             links[upload_id] = DerivativeLinks(
-                thumbnail_url=s3.presign_get_object(key=thumbnail.key, expires_in=expires) if thumbnail else "",
-                text_url=s3.presign_get_object(
-                    key=text.key, expires_in=expires, filename=f"{PurePosixPath(names[upload_id]).stem}.txt"
-                )
-                if text
-                else "",
+                thumbnail_url=services.derived_file_url(principal=principal, derivative=thumbnail) if thumbnail else "",
+                text_url=services.derived_file_url(principal=principal, derivative=text) if text else "",
                 pages=text.detail.get("pages") if text else None,
             )
-        except s3.StorageError:
+        except services.StorageUnavailable:
             logger.warning("could not sign derivative URLs of upload %s", upload_id)
     return links

@@ -1,9 +1,13 @@
 import uuid
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.unit.test_cloudfront import DOMAIN, KEY_ID
 from uploader import s3, sqs
 from uploader.bucket import bucket_configure
+from uploader.s3 import cloudfront
 
 pytestmark = pytest.mark.integration
 
@@ -46,3 +50,24 @@ def make_portal(staff_user, s3_bucket):  # type: ignore[no-untyped-def]
         return portal, portal_tokens.token_for(portal.token_nonce)
 
     return make
+
+
+# --- CloudFront (nothing emulates it: URLs are verified with the public key made here) ---
+
+
+@pytest.fixture(scope="session")
+def key_pair() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture
+def with_cloudfront(settings, key_pair: rsa.RSAPrivateKey):  # type: ignore[no-untyped-def]
+    settings.INTAKE_CLOUDFRONT_DOMAIN = DOMAIN
+    settings.INTAKE_CLOUDFRONT_KEY_ID = KEY_ID
+    settings.INTAKE_CLOUDFRONT_PRIVATE_KEY = key_pair.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    ).decode()
+    settings.INTAKE_CLOUDFRONT_PRIVATE_KEY_FILE = ""
+    cloudfront.forget_signer()
+    yield key_pair.public_key()
+    cloudfront.forget_signer()

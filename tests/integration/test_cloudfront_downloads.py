@@ -15,7 +15,6 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 import requests
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.urls import reverse
 
@@ -24,31 +23,12 @@ from tests.unit.test_cloudfront import DOMAIN, KEY_ID, split_signed_url, verify
 from uploader import s3, services
 from uploader.models import AuditEntry, Derivative, DerivativeKind, Upload
 from uploader.principals import person_principal
-from uploader.s3 import cloudfront
 from uploader.s3.presign import attachment_disposition
 
 pytestmark = pytest.mark.integration
 
 ORIGINAL_NAME = "Résumé 2026 + notes (final).pdf"
 BODY = b"%PDF-1.4 the plan"
-
-
-@pytest.fixture(scope="module")
-def key_pair() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture
-def with_cloudfront(settings, key_pair: rsa.RSAPrivateKey):  # type: ignore[no-untyped-def]
-    settings.INTAKE_CLOUDFRONT_DOMAIN = DOMAIN
-    settings.INTAKE_CLOUDFRONT_KEY_ID = KEY_ID
-    settings.INTAKE_CLOUDFRONT_PRIVATE_KEY = key_pair.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
-    ).decode()
-    settings.INTAKE_CLOUDFRONT_PRIVATE_KEY_FILE = ""
-    cloudfront.forget_signer()
-    yield key_pair.public_key()
-    cloudfront.forget_signer()
 
 
 @pytest.fixture

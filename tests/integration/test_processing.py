@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
+from html import unescape
 from unittest import mock
 
 import pytest
@@ -17,6 +19,7 @@ from PIL import Image
 
 from tests.integration.test_portals import enter, upload_file, visitor_client
 from tests.support.documents import encrypt_pdf, make_image, make_pdf, png_claiming
+from tests.unit.test_cloudfront import DOMAIN, verify
 from uploader import processing, reconcile, s3, tasks
 from uploader.models import AuditEntry, Derivative, Portal, Upload
 from uploader.portals import portal_update
@@ -404,3 +407,15 @@ def test_a_derivative_made_while_the_file_was_replaced_is_not_kept(make_portal) 
     assert derived_objects() == []
     [closed] = AuditEntry.objects.filter(upload=upload, action=processing.ATTEMPT_INTERRUPTED)
     assert closed.detail == {"kind": "thumbnail", "reason": "the file was replaced or deleted"}
+
+
+def test_the_portal_page_signs_previews_through_cloudfront_when_configured(
+    make_portal, send, staff_client, with_cloudfront
+) -> None:  # type: ignore[no-untyped-def]
+    portal, token = make_portal(processing=["thumbnails"])
+    upload = send(token, make_image((500, 500), fmt="PNG"), filename="a.png", type_="image/png")
+    html = staff_client.get(f"/portals/{portal.pk}/").content.decode()
+    [src] = re.findall(r'class="thumbnail"[^>]*src="([^"]+)"|src="([^"]+)"[^>]*class="thumbnail"', html)
+    url = unescape(next(part for part in src if part))
+    assert url.startswith(f"https://{DOMAIN}/derived/{upload.pk}/thumbnail.jpg?Expires=")
+    verify(url, with_cloudfront)
