@@ -83,14 +83,18 @@ def contract_api(permission: Permission) -> Callable[[View], View]:
     JSON answers: 401 unknown caller, 403 known but not allowed, 404/409/400/503 from
     the services.
 
-    Requests a browser marks as cross-site are refused outright: the signing calls
-    include GETs that register uploads, which Django's CSRF check does not cover.
+    Requests a browser marks as cross-site are refused outright unless they carry a
+    Bearer token: the signing calls include GETs that register uploads, and a session
+    cookie must never sign for another site's page.
     """
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, portal_token: str | None = None, **kwargs: Any) -> HttpResponse:
-            if request.headers.get("Sec-Fetch-Site") == "cross-site":
+            # A cross-site page could ride a session cookie; it cannot forge a Bearer
+            # token, so browser apps of the business on other sites (CORS, ADR 0008)
+            # call with theirs.
+            if request.headers.get("Sec-Fetch-Site") == "cross-site" and "Authorization" not in request.headers:
                 return error_response(status=403, message="Cross-site requests are not allowed.", code="forbidden")
             try:
                 principal = _principal_for(request, portal_token)

@@ -126,13 +126,6 @@ def test_portal_pages_and_their_contract_stay_same_origin(app_url: str, make_por
     assert cors_headers(page) == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "uploader.api.contract_api refuses every request marked Sec-Fetch-Site: cross-site, Bearer callers "
-        "included, so a browser app on another site cannot use the API yet (ADR 0008, follow-up)"
-    ),
-)
 def test_a_browser_app_on_another_site_can_call_with_its_bearer_token(app_url: str, idp: OidcProvider) -> None:
     token = idp.machine_token(["intake/read"])
     response = requests.get(
@@ -147,3 +140,15 @@ def test_a_browser_app_on_another_site_can_call_with_its_bearer_token(app_url: s
         timeout=10,
     )
     assert response.status_code == 200, response.text
+
+
+def test_a_cross_site_request_without_a_token_is_still_refused(app_url: str) -> None:
+    """Only a Bearer token lifts the cross-site refusal: a cookie-only request from
+    another site's page never signs anything."""
+    response = requests.get(
+        f"{app_url}/api/uploads",
+        headers={"Origin": APP_ORIGIN, "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors"},
+        timeout=10,
+    )
+    assert response.status_code == 403
+    assert response.json()["code"] == "forbidden"
