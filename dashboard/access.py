@@ -12,11 +12,12 @@ from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
 from dashboard.roles import Permission, has_permission, role_of
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]  # streamed answers (CSV export) included
 
 
 def render_no_access(request: HttpRequest, *, reason: str, who: str = "", status: int = 403) -> HttpResponse:
@@ -29,7 +30,7 @@ def page_requires(permission: Permission) -> Callable[[View], View]:
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             user = request.user
             if not user.is_authenticated:
                 return redirect_to_login(request.get_full_path())

@@ -19,7 +19,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, cast
 
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, Lower
@@ -278,12 +277,13 @@ class UploadPreview:
 
 
 def _excerpt(derivative: Derivative) -> tuple[str, bool]:
-    """The first TEXT_EXCERPT_CHARS characters of an extracted-text file. The read is
-    bounded by the largest text the pipeline writes, so a replaced object cannot make
-    a page load read more."""
-    data = s3.get_object_head_bytes(key=derivative.key, max_bytes=settings.INTAKE_PROCESSING_TEXT_MAX_BYTES)
-    text = data.decode("utf-8", "replace")
-    return text[:TEXT_EXCERPT_CHARS], len(text) > TEXT_EXCERPT_CHARS
+    """The first TEXT_EXCERPT_CHARS characters of an extracted-text file, from a ranged
+    read of at most 4 bytes per character (UTF-8's longest), so a page load reads a few
+    KiB whatever the text's size."""
+    data, more = s3.get_object_prefix_bytes(key=derivative.key, max_bytes=4 * TEXT_EXCERPT_CHARS)
+    # A cut may split the last character: drop its remains rather than show a "?".
+    text = data.decode("utf-8", "ignore" if more else "replace")
+    return text[:TEXT_EXCERPT_CHARS], more or len(text) > TEXT_EXCERPT_CHARS
 
 
 def upload_preview(*, user: Any, upload: Upload) -> UploadPreview:

@@ -531,3 +531,23 @@ def test_the_audit_trail_is_newest_first_and_its_detail_is_text(stored: Upload) 
     assert "<b>bold</b>" not in text
     assert "&lt;b&gt;bold&lt;/b&gt;" in text
     assert "<dt>items</dt><dd>[1, &quot;&lt;i&gt;&quot;]</dd>" in text
+
+
+@pytest.mark.parametrize(
+    ("text", "shown", "cut"),
+    [
+        ("é" * 3000, "é" * 2000, True),  # two bytes a character: the ranged read ends mid-text
+        ("€" * 2000 + "x", "€" * 2000, True),
+        ("short text ✓", "short text ✓", False),
+        ("a" * 2000, "a" * 2000, False),
+    ],
+)
+def test_the_text_excerpt_is_a_bounded_read_cut_on_a_character(stored: Upload, text: str, shown: str, cut: bool) -> None:
+    from dashboard.browse_selectors import _excerpt
+
+    key = f"derived/{stored.pk}/text.txt"
+    s3.put_object_bytes(key=key, body=text.encode("utf-8"), content_type="text/plain; charset=utf-8")
+    derivative = Derivative.objects.create(
+        upload=stored, kind="text", key=key, size=len(text.encode()), content_type="text/plain; charset=utf-8"
+    )
+    assert _excerpt(derivative) == (shown, cut)

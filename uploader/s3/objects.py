@@ -98,6 +98,19 @@ def get_object_head_bytes(*, key: str, max_bytes: int) -> bytes:
     return data
 
 
+def get_object_prefix_bytes(*, key: str, max_bytes: int) -> tuple[bytes, bool]:
+    """The first `max_bytes` of an object and whether there is more (a ranged GET of
+    one byte more): a preview's excerpt costs a few KiB whatever the object's size."""
+    with translate_errors("GetObject"):
+        answer = _client().get_object(Bucket=settings.INTAKE_S3_BUCKET, Key=key, Range=f"bytes=0-{max_bytes}")
+        body = answer["Body"]
+        try:
+            data = bytes(body.read(max_bytes + 1))
+        finally:
+            body.close()
+    return data[:max_bytes], len(data) > max_bytes
+
+
 def create_multipart_upload(*, key: str, content_type: str) -> str:
     with translate_errors("CreateMultipartUpload"):
         answer = _client().create_multipart_upload(Bucket=settings.INTAKE_S3_BUCKET, Key=key, ContentType=content_type)
