@@ -1,7 +1,10 @@
-"""Staff pages for client portals: list, create, see (link, uploads), edit, rotate,
-disable. Staff and admins only; the services check the role again."""
+"""Staff pages for client portals: list, create, see (link, uploads, webhook
+deliveries), edit, rotate, disable, send a given-up webhook delivery again. Staff and
+admins only; the services check the role again."""
 
 from __future__ import annotations
+
+import uuid
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -16,7 +19,8 @@ from dashboard.portal_forms import PortalForm
 from dashboard.roles import Permission
 from uploader import portal_selectors, processing
 from uploader.errors import UploadError
-from uploader.models import Portal, ProcessingOption
+from uploader.models import Portal, ProcessingOption, WebhookDelivery, WebhookDeliveryState
+from uploader.notifications import webhook_delivery_retry
 from uploader.portal_branding import portal_logo_url, portal_remove_logo, portal_set_logo
 from uploader.portal_limits import limits_summary
 from uploader.portals import (
@@ -67,6 +71,7 @@ def portal_detail(request: HttpRequest, portal_id: int) -> HttpResponse:
     uploads = list(portal_selectors.portal_uploads(portal=portal)[:UPLOADS_SHOWN])
     links = processing.derivative_links(uploads, principal=staff_principal(request.user))
     none = processing.DerivativeLinks()
+    deliveries = portal_selectors.portal_webhook_deliveries(portal=portal)
     return render(
         request,
         "dashboard/portals/detail.html",
@@ -81,6 +86,10 @@ def portal_detail(request: HttpRequest, portal_id: int) -> HttpResponse:
             "rows": [(upload, links.get(upload.pk, none)) for upload in uploads],
             "processing": [label for value, label in ProcessingOption.choices if value in portal.processing],
             "logo_url": portal_logo_url(portal),
+            # Hidden for a portal that has no webhooks and never had any.
+            "show_webhooks": bool(portal.notify_webhooks or deliveries),
+            # (delivery, its URL without the query string, which may hold a secret)
+            "webhook_rows": [(d, portal_selectors.webhook_target_shown(d.url)) for d in deliveries],
         },
     )
 
@@ -138,4 +147,23 @@ def portal_logo(request: HttpRequest, portal_id: int) -> HttpResponse:
         messages.error(request, exc.message)
     else:
         messages.success(request, "Logo saved. Clients see it on the portal page now.")
+    return redirect("dashboard:portal-detail", portal_id=portal_id)
+
+
+@require_POST
+@page_requires(Permission.MANAGE_PORTALS)
+def portal_webhook_retry(request: HttpRequest, portal_id: int, delivery_id: uuid.UUID) -> HttpResponse:
+    """Send a given-up webhook delivery of this portal again (any other state: a message)."""
+    try:
+        result = webhook_delivery_retry(actor=request.user, delivery_id=str(delivery_id), portal_id=portal_id)
+    except WebhookDelivery.DoesNotExist:
+        raise Http404("No such webhook delivery for this portal.") from None
+    if result.queued:
+        messages.success(
+            request, f"Sending the delivery to {result.target} again; reload this page to see how it went."
+        )
+    elif result.state == WebhookDeliveryState.DELIVERED:
+        messages.info(request, f"That delivery to {result.target} already arrived; nothing was sent again.")
+    else:
+        messages.info(request, f"That delivery to {result.target} is still being tried; nothing was changed.")
     return redirect("dashboard:portal-detail", portal_id=portal_id)

@@ -17,6 +17,11 @@ urlpatterns = [
     path("portals/<int:portal_id>/rotate", portal_views.portal_rotate, name="portal-rotate"),
     path("portals/<int:portal_id>/disable", portal_views.portal_close, name="portal-disable"),
     path("portals/<int:portal_id>/logo", portal_views.portal_logo, name="portal-logo"),
+    path(
+        "portals/<int:portal_id>/webhooks/<uuid:delivery_id>/retry",
+        portal_views.portal_webhook_retry,
+        name="portal-webhook-retry",
+    ),
     path("events/", event_views.events_page, name="events"),
     path("stats/", stats_views.stats_page, name="stats"),
     path("audit/", audit_views.audit_page, name="audit"),

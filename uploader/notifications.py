@@ -27,6 +27,7 @@ import json
 import logging
 import smtplib
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -35,9 +36,11 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 
+from dashboard.roles import Permission, require_permission
 from uploader import webhook_delivery
 from uploader.audit import audit_record
 from uploader.models import Portal, Upload, UploadState, WebhookDelivery, WebhookDeliveryState
+from uploader.portal_selectors import webhook_target_shown
 
 logger = logging.getLogger(__name__)
 
@@ -291,6 +294,56 @@ def webhook_deliveries_overdue(*, due_before: dt.datetime) -> list[str]:
             state=WebhookDeliveryState.PENDING, next_attempt_at__lt=due_before
         ).values_list("pk", flat=True)[:500]
     ]
+
+
+@dataclass(frozen=True)
+class RetryResult:
+    """What `webhook_delivery_retry` did: `queued` (sent again on commit), or nothing,
+    because the delivery is `state` (pending: still being tried; delivered)."""
+
+    queued: bool
+    state: str
+    target: str
+
+
+def webhook_delivery_retry(*, actor: Any, delivery_id: str, portal_id: int | None = None) -> RetryResult:
+    """Send a given-up delivery again: back to pending with its attempts reset, due now,
+    and a delivery task enqueued on commit. It keeps its id, body and so signature, so a
+    receiver that did get it after all can drop the repeat.
+
+    Only a given-up delivery is touched; any other state is answered, not changed, so a
+    double click sends once (the row is locked, the second call sees it pending).
+    `portal_id` scopes the lookup (the staff page of one portal): a delivery of another
+    portal is WebhookDelivery.DoesNotExist, like a missing one. None as actor is the
+    command line (a system actor)."""
+    if actor is not None:
+        require_permission(actor, Permission.MANAGE_PORTALS)
+    with transaction.atomic():
+        deliveries = WebhookDelivery.objects.select_for_update().defer("body")
+        if portal_id is not None:
+            deliveries = deliveries.filter(portal_id=portal_id)
+        delivery = deliveries.get(pk=delivery_id)
+        target = webhook_target_shown(delivery.url)
+        if delivery.state != WebhookDeliveryState.GAVE_UP:
+            return RetryResult(queued=False, state=delivery.state, target=target)
+        before = {"attempts": delivery.attempts, "status": delivery.last_status, "reason": delivery.last_error}
+        delivery.state = WebhookDeliveryState.PENDING
+        delivery.attempts = 0
+        # The earlier failure stays in the audit trail (portal.webhook_failed/gave_up);
+        # on the row it would contradict "0 attempts".
+        delivery.last_status = None
+        delivery.last_error = ""
+        delivery.next_attempt_at = timezone.now()
+        delivery.save(update_fields=["state", "attempts", "last_status", "last_error", "next_attempt_at"])
+        audit_record(
+            action="portal.webhook_retried",
+            user=actor,
+            detail={"portal": delivery.portal_id, "delivery": str(delivery.pk), "url": target, "before": before},
+        )
+        ids = [str(delivery.pk)]
+        transaction.on_commit(lambda: _enqueue_deliveries(ids), robust=True)
+    logger.info("webhook delivery %s to %s queued again", delivery.pk, webhook_delivery.origin_of(delivery.url))
+    return RetryResult(queued=True, state=WebhookDeliveryState.PENDING, target=target)
 
 
 def portal_send_receipt(*, portal: Portal, visitor_id: str, email: str, name: str = "") -> int:

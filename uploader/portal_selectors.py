@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
@@ -11,7 +12,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from uploader import portal_tokens
-from uploader.models import Portal, Upload, UploadState
+from uploader.models import Portal, Upload, UploadState, WebhookDelivery
 
 # Uploads that use up a portal's file count and total: in flight or arrived.
 COUNTED_STATES = (UploadState.REGISTERED, UploadState.UPLOADING, UploadState.STORED)
@@ -74,3 +75,22 @@ def portal_visitor_uploads(*, portal: Portal, visitor: str) -> QuerySet[Upload]:
     if not visitor:
         return Upload.objects.none()
     return Upload.objects.filter(portal=portal, portal_visitor=visitor).order_by("created_at")
+
+
+# The portal page lists this many of a portal's latest webhook deliveries.
+WEBHOOK_DELIVERIES_SHOWN = 20
+
+
+def webhook_target_shown(url: str) -> str:
+    """scheme://host[:port]/path of a webhook URL: what staff pages and the audit trail
+    show. The query string (and any fragment or user:password@) is left out: receivers
+    often take their secret there (`?token=…`)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return f"{parts.scheme}://{host}{parts.path}"
+
+
+def portal_webhook_deliveries(*, portal: Portal, limit: int = WEBHOOK_DELIVERIES_SHOWN) -> list[WebhookDelivery]:
+    """The portal's latest webhook deliveries, newest first, in one query. The body
+    (the whole JSON document) is not loaded: the page never shows it."""
+    return list(WebhookDelivery.objects.filter(portal=portal).defer("body").order_by("-created_at", "-pk")[:limit])
