@@ -14,7 +14,8 @@ from django.test import Client
 
 from dashboard.accounts import user_set_role
 from dashboard.roles import Role
-from uploader.models import Upload
+from uploader.models import Upload, WebhookDelivery, WebhookDeliveryState
+from uploader.portals import portal_create
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -41,6 +42,25 @@ def stored_upload(s3_bucket: str) -> Upload:
     return Upload.objects.get(pk=created["id"])
 
 
+def _given_up_delivery() -> WebhookDelivery:
+    """A fresh given-up webhook delivery of a fresh portal (one per caller: the first
+    caller allowed to send it again makes it pending). Nothing is sent: these tests
+    never run the on-commit hook that enqueues the attempt."""
+    portal = portal_create(actor=None, name=f"Hooks {uuid.uuid4().hex[:6]}")
+    return WebhookDelivery.objects.create(
+        portal=portal,
+        url="https://hooks.example.com/in",
+        event="portal.files_arrived",
+        body="{}",
+        state=WebhookDeliveryState.GAVE_UP,
+        attempts=5,
+    )
+
+
+def _retry_path(delivery: WebhookDelivery) -> str:
+    return f"/portals/{delivery.portal_id}/webhooks/{delivery.pk}/retry"
+
+
 def _call(client: Client, action: str, upload: Upload) -> int:
     calls: dict[str, Any] = {
         "open dashboard": lambda: client.get("/"),
@@ -62,6 +82,7 @@ def _call(client: Client, action: str, upload: Upload) -> int:
         "create a portal": lambda: client.post(
             "/portals/new", {"name": f"P {uuid.uuid4().hex[:6]}", "title": "Send us files", "brand_colour": "#0b6e4f"}
         ),
+        "send a webhook delivery again": lambda: client.post(_retry_path(_given_up_delivery())),
     }
     return int(calls[action]().status_code)
 
@@ -84,6 +105,7 @@ MATRIX: dict[str, tuple[int, int, int, int, int]] = {
     "export the audit trail": (200, 403, 403, 403, 302),
     "open the new-portal form": (200, 200, 403, 403, 302),
     "create a portal": (302, 302, 403, 403, 302),
+    "send a webhook delivery again": (302, 302, 403, 403, 302),
 }
 
 
