@@ -91,19 +91,24 @@ def contract_api(permission: Permission) -> Callable[[View], View]:
     def decorate(view: View) -> View:
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, portal_token: str | None = None, **kwargs: Any) -> HttpResponse:
-            # A cross-site page could ride a session cookie; it cannot forge a Bearer
-            # token, so browser apps of the business on other sites (CORS, ADR 0008)
-            # call with theirs.
-            if request.headers.get("Sec-Fetch-Site") == "cross-site" and "Authorization" not in request.headers:
+            # The caller is a machine client exactly when this is the staff API and an
+            # Authorization header is there: such a request is authenticated by its
+            # token alone (never the session, see _principal_for), so a cross-site page,
+            # which cannot forge the token, gains nothing. Browser apps of the business
+            # on other sites call with theirs (CORS, ADR 0008). Portal calls are always
+            # session callers, whatever headers a browser adds (HTTP auth in front of a
+            # staging site, say): both guards hold for them.
+            bearer = portal_token is None and "Authorization" in request.headers
+            if request.headers.get("Sec-Fetch-Site") == "cross-site" and not bearer:
                 return error_response(status=403, message="Cross-site requests are not allowed.", code="forbidden")
             try:
                 principal = _principal_for(request, portal_token)
                 if not principal.may(permission):
                     raise NotAllowed(permission)
-                if "Authorization" not in request.headers and (failure := _csrf_failure(request)) is not None:
+                if not bearer and (failure := _csrf_failure(request)) is not None:
                     return failure
                 request.intake_principal = principal  # type: ignore[attr-defined]
-                if principal.owner is not None and "Authorization" in request.headers:
+                if principal.owner is not None and bearer:
                     # A machine client: the audit trail names it like a signed-in user
                     # (even when the request also carries someone's session cookie).
                     request.user = principal.owner
@@ -212,6 +217,9 @@ def sign_single_upload(request: HttpRequest) -> HttpResponse:
     `metadata[size]`, `metadata[md5]`; md5 is the file's base64 MD5, bound into the PUT)."""
     size = _parse_int(request.GET.get("size") or request.GET.get("metadata[size]"), field="size", required=False)
     content_md5 = checksums.parse_content_md5(request.GET.get("md5") or request.GET.get("metadata[md5]"), field="md5")
+    if content_md5 and size is None:
+        # Without a size the answer is a POST policy, which would not bind the digest.
+        raise InvalidInput("md5 needs the file's size too (send size or metadata[size]).", field="md5")
     upload, signed = services.upload_sign_single(
         principal=_principal(request),
         filename=_require_str(request.GET.get("filename"), field="filename"),

@@ -42,14 +42,18 @@ def md5_hex(content_md5: str) -> str:
     return base64.b64decode(content_md5).hex()
 
 
-def stored_digest_problem(*, expected_md5_hex: str, etag: str, encryption: str) -> str | None:
+def stored_digest_problem(*, expected_md5_hex: str, etag: str, encryption: str | None) -> str | None:
     """Why the stored object is not the bytes the browser hashed, or None.
 
-    Only a plain ETag can be compared: with SSE-KMS (or SSE-C) S3's ETag is not the
-    MD5 of the bytes, and a multipart ETag has a `-N` suffix. S3 itself already
-    refused a mismatch on the way in; this is the check that holds where it does not.
+    Only a plain ETag whose encryption is known can be compared: with SSE-KMS S3's
+    ETag is not the MD5 of the bytes (callers HEAD the object when an event's or a
+    listing's ETag differs, since those do not say), and a multipart ETag has a `-N`
+    suffix. S3 itself already refused a mismatch on the way in; this is the check
+    that holds where it does not.
     """
-    if not expected_md5_hex or encryption.startswith("aws:kms") or not _PLAIN_MD5_ETAG.fullmatch(etag):
+    if not expected_md5_hex or etag == expected_md5_hex:
+        return None
+    if encryption is None or encryption.startswith("aws:kms") or not _PLAIN_MD5_ETAG.fullmatch(etag):
         return None
     if etag != expected_md5_hex:
         return MISMATCH_REASON

@@ -26,7 +26,7 @@ import requests
 from django.conf import settings
 
 from uploader import s3
-from uploader.bucket import CORS_ALLOWED_HEADERS, CORS_RULE_ID, desired_cors_rule
+from uploader.bucket import CORS_RULE_ID, desired_cors_rule
 
 # A name that can never be registered (RFC 2606 .invalid): whatever answers it with
 # Access-Control-Allow-Origin allows every origin.
@@ -37,10 +37,10 @@ PROBE_CONTENT_TYPE = "text/plain"
 # upload id, so no multipart upload needs to be opened.
 PROBE_UPLOAD_ID = "intake-cors-check"
 PROBE_URL_SECONDS = 120
-# What Uppy sends with a single PUT (and a checksum when a client adds one and the
-# rules allow it); part PUTs carry the part's content type at most.
-SINGLE_PUT_HEADERS = ["content-type"] + [h for h in ("x-amz-checksum-sha256",) if h in CORS_ALLOWED_HEADERS]
-PART_PUT_HEADERS = ["content-type"]
+# What the upload page sends to S3: the content type and the MD5 of a single PUT, the
+# MD5 of each part (ADR 0009).
+SINGLE_PUT_HEADERS = ["content-type", "content-md5"]  # what upload.js sends with a single PUT
+PART_PUT_HEADERS = ["content-md5"]  # and with each part (ADR 0009)
 # What a browser app sends to the API with its Bearer token.
 API_REQUEST_HEADERS = ["authorization", "content-type"]
 API_PREFLIGHT_PATH = "/api/s3/params"

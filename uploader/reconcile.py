@@ -68,15 +68,16 @@ def reconcile(*, older_than: dt.timedelta, report: Callable[[str], None] = lambd
     report(f"listing {settings.INTAKE_S3_BUCKET}/{_prefix()}")
     present: dict[str, s3.ObjectSummary] = {item.key: item for item in s3.list_objects(prefix=_prefix())}
     report(f"{len(present)} object(s) found; comparing with the uploads")
-    rows = {u.key: u for u in Upload.objects.filter(key__in=list(present)).only("id", "key", "state")}
+    rows = {u.key: u for u in Upload.objects.filter(key__in=list(present)).only("id", "key", "state", "content_md5")}
     for key, item in present.items():
         upload = rows.get(key)
         if upload is None or upload.state in OPEN_STATES:
             if upload is None:
                 upload = upload_record_unregistered(key=key, head=s3.head_object(key=key))
-            stored = upload_apply_stored_object(
-                upload_id=upload.pk, head=s3.ObjectHead(size=item.size, etag=item.etag, content_type="")
-            )
+            head = s3.ObjectHead(size=item.size, etag=item.etag, content_type="")
+            if upload.content_md5 and item.etag != upload.content_md5:
+                head = s3.head_object(key=key)  # a listing does not say whether KMS made the ETag
+            stored = upload_apply_stored_object(upload_id=upload.pk, head=head)
             result.recorded += 1
             say(f"recorded {key} as {stored.state}")
         elif upload.state == UploadState.REJECTED:

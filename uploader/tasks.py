@@ -77,9 +77,11 @@ def process_upload(upload_id: str) -> dict[str, str]:
     upload's id; a derivative that exists, or a failure already recorded, is not
     tried again, so a repeat (acks_late redelivery) is harmless. S3 outages are
     retried with backoff; a file that takes longer than the soft limit is recorded
-    as failed instead of being tried forever. A run that died on the way (the worker
-    was killed for its memory, or by the hard limit) left its attempt open: the
-    redelivered task records that as a failure rather than killing another worker."""
+    as failed instead of being tried forever. One run at a time per upload (a lease):
+    a duplicate answers `busy`. A run that died on the way (the worker was killed for
+    its memory, or by the hard limit) left its attempt open and its lease until it
+    runs out: the next run after that (the catch-up task, `process_pending_uploads`)
+    records the failure rather than killing another worker."""
     with acting_as_system("processor"):
         try:
             return processing.upload_process(upload_id=upload_id)

@@ -150,6 +150,32 @@ def test_csrf_is_enforced_on_forms_and_state_changing_calls(make_portal) -> None
     assert ok.status_code == 200, ok.content
 
 
+@pytest.mark.parametrize("authorization", ["Basic dXNlcjpwYXNz", "Bearer whatever", ""])
+def test_an_authorization_header_lifts_no_guard_on_portal_calls(make_portal, authorization: str) -> None:  # type: ignore[no-untyped-def]
+    """A browser adds Authorization by itself behind HTTP auth (a staging site): a
+    portal call is still the visitor's session, so the cross-site refusal and the
+    CSRF check both hold."""
+    _, token = make_portal()
+    client = visitor_client(enforce_csrf_checks=True)
+    client.get(f"/p/{token}/")
+    csrf = client.cookies["csrftoken"].value
+    client.post(f"/p/{token}/identify", {"name": "Ann", "email": "a@example.test", "csrfmiddlewaretoken": csrf})
+    body = json.dumps({"filename": "big.bin", "type": "application/octet-stream", "metadata": {"size": 20 * MiB}})
+    no_csrf = client.post(f"/p/{token}/api/s3/multipart", body, content_type="application/json", HTTP_AUTHORIZATION=authorization)
+    assert no_csrf.status_code == 403
+    assert no_csrf.json()["code"] == "csrf"
+    cross_site = client.get(
+        f"/p/{token}/api/s3/params",
+        {"filename": "x.pdf", "type": "application/pdf", "metadata[size]": 10},
+        HTTP_SEC_FETCH_SITE="cross-site",
+        HTTP_AUTHORIZATION=authorization,
+        HTTP_X_CSRFTOKEN=csrf,
+    )
+    assert cross_site.status_code == 403
+    assert cross_site.json()["code"] == "forbidden"
+    assert not Upload.objects.exists()
+
+
 # --- the portal-scoped contract ------------------------------------------------------------------
 
 

@@ -6,17 +6,21 @@ gateway's tests prove S3 refuses such bytes on the way in)."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 import os
+import uuid
+from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from django.test import Client
 
-from uploader import s3
-from uploader.models import AuditEntry, Upload, UploadState
+from uploader import checksums, reconcile, s3
+from uploader.ledger.apply import events_apply
+from uploader.models import AuditEntry, EventOutcome, Upload, UploadEvent, UploadState
 
 pytestmark = pytest.mark.integration
 
@@ -144,3 +148,87 @@ def test_a_malformed_part_digest_is_a_400(api: Client) -> None:
     response = api.get(f"/api/s3/multipart/{created['uploadId']}/1", {"key": created["key"], "md5": "nope"})
     assert response.status_code == 400
     assert response.json()["field"] == "md5"
+
+
+# --- the event and reconcile paths (no complete call) ---------------------------------------
+
+
+def _created_event(upload: Upload, *, etag: str, size: int, sequencer: str) -> UploadEvent:
+    return UploadEvent.objects.create(
+        source="sqs",
+        dedupe_key=uuid.uuid4().hex,
+        bucket="intake",
+        key=upload.key,
+        kind="created",
+        event_name="ObjectCreated:Put",
+        sequencer=sequencer,
+        etag=etag,
+        size=size,
+    )
+
+
+def _sign_and_put(api: Client, declared: bytes, sent: bytes) -> Upload:
+    signed = api.get(
+        "/api/s3/params", {"filename": "a.bin", "type": "application/octet-stream", "size": len(declared), "md5": _md5(declared)}
+    ).json()
+    assert requests.put(signed["url"], data=sent, headers=signed["headers"], timeout=30).status_code == 200
+    return Upload.objects.get(pk=signed["id"])
+
+
+def test_an_event_for_other_bytes_is_rejected_not_stored_by_the_batch_path(api: Client) -> None:
+    declared = os.urandom(4096)
+    upload = _sign_and_put(api, declared, os.urandom(len(declared)))
+    head = s3.head_object(key=upload.key)
+    event = _created_event(upload, etag=head.etag, size=head.size, sequencer="0055AED6DCD90281E5")
+    events_apply(event_ids=[event.pk])
+    upload.refresh_from_db()
+    assert upload.state == UploadState.REJECTED
+    assert upload.rejection_reason == checksums.MISMATCH_REASON
+    assert s3.head_object_or_none(key=upload.key) is None
+
+
+def test_an_event_for_the_checksummed_bytes_is_stored_by_the_batch_path(api: Client) -> None:
+    body = os.urandom(4096)
+    upload = _sign_and_put(api, body, body)
+    head = s3.head_object(key=upload.key)
+    event = _created_event(upload, etag=head.etag, size=head.size, sequencer="0055AED6DCD90281E5")
+    assert events_apply(event_ids=[event.pk]) == {EventOutcome.APPLIED: 1}
+    upload.refresh_from_db()
+    assert upload.state == UploadState.STORED
+
+
+def test_an_event_whose_etag_kms_made_keeps_the_good_file(api: Client) -> None:
+    """Under SSE-KMS the ETag is not the MD5 and an event does not say so: the ledger
+    asks S3 (HEAD) instead of taking the ETag for a mismatch."""
+    body = os.urandom(4096)
+    upload = _sign_and_put(api, body, body)
+    kms_like_etag = hashlib.md5(b"an ETag KMS made").hexdigest()  # noqa: S324
+    real_head = s3.head_object(key=upload.key)
+    kms_head = s3.ObjectHead(size=real_head.size, etag=kms_like_etag, content_type=real_head.content_type, encryption="aws:kms")
+    event = _created_event(upload, etag=kms_like_etag, size=len(body), sequencer="0055AED6DCD90281E6")
+    with mock.patch.object(s3, "head_object_or_none", return_value=kms_head) as head:
+        events_apply(event_ids=[event.pk])
+    head.assert_called_once_with(key=upload.key)
+    upload.refresh_from_db()
+    assert upload.state == UploadState.STORED
+    assert s3.head_object_or_none(key=upload.key) is not None
+
+
+def test_reconcile_rejects_other_bytes_and_keeps_kms_etags(api: Client) -> None:
+    good = os.urandom(2048)
+    kept = _sign_and_put(api, good, good)
+    declared = os.urandom(2048)
+    replaced = _sign_and_put(api, declared, os.urandom(len(declared)))
+    reconcile.reconcile(older_than=dt.timedelta(hours=1))
+    kept.refresh_from_db()
+    replaced.refresh_from_db()
+    assert kept.state == UploadState.STORED
+    assert replaced.state == UploadState.REJECTED
+    assert replaced.rejection_reason == checksums.MISMATCH_REASON
+
+
+def test_a_digest_without_a_size_is_refused_not_dropped(api: Client) -> None:
+    response = api.get("/api/s3/params", {"filename": "a.bin", "type": "text/plain", "md5": _md5(b"x")})
+    assert response.status_code == 400
+    assert response.json()["field"] == "md5"
+    assert not Upload.objects.exists()
