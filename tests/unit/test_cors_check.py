@@ -10,15 +10,10 @@ from django.core.exceptions import ImproperlyConfigured
 from config.settings import base
 from tests.unit.test_settings import MINIMAL_PRODUCTION_ENV, _load
 from uploader.bucket import desired_cors_rule
-from uploader.cors_check import (
-    CheckResult,
-    CorsReport,
-    Status,
-    _cdn_base,
-    _preflight_problems,
-    _rule_differences,
-    format_result,
-)
+from uploader.cors_check import CheckResult, CorsReport, Status, format_result
+from uploader.cors_check.browser import preflight_problems
+from uploader.cors_check.bucket import rule_differences
+from uploader.cors_check.endpoints import cdn_base
 
 ORIGIN = "https://files.example.test"
 
@@ -78,7 +73,7 @@ def test_a_complete_preflight_answer_has_no_problems() -> None:
         Access_Control_Allow_Headers="Content-Type, x-amz-checksum-sha256",
     )
     assert (
-        _preflight_problems(
+        preflight_problems(
             response, origin=ORIGIN, method="PUT", request_headers=["content-type", "x-amz-checksum-sha256"]
         )
         == []
@@ -89,7 +84,7 @@ def test_wildcards_satisfy_a_browser() -> None:
     response = answer(
         Access_Control_Allow_Origin="*", Access_Control_Allow_Methods="*", Access_Control_Allow_Headers="*"
     )
-    assert _preflight_problems(response, origin=ORIGIN, method="PUT", request_headers=["content-type"]) == []
+    assert preflight_problems(response, origin=ORIGIN, method="PUT", request_headers=["content-type"]) == []
 
 
 @pytest.mark.parametrize(
@@ -127,7 +122,7 @@ def test_wildcards_satisfy_a_browser() -> None:
     ],
 )
 def test_what_a_browser_would_object_to(response: requests.Response, problem: str) -> None:
-    assert _preflight_problems(response, origin=ORIGIN, method="PUT", request_headers=["content-type"]) == [problem]
+    assert preflight_problems(response, origin=ORIGIN, method="PUT", request_headers=["content-type"]) == [problem]
 
 
 def test_rule_drift_ignores_order_and_header_case_but_not_origins() -> None:
@@ -137,21 +132,21 @@ def test_rule_drift_ignores_order_and_header_case_but_not_origins() -> None:
         "AllowedHeaders": [h.upper() for h in reversed(wanted["AllowedHeaders"])],
         "AllowedMethods": list(reversed(wanted["AllowedMethods"])),
     }
-    assert _rule_differences(same, wanted) == []
+    assert rule_differences(same, wanted) == []
     other = {**wanted, "AllowedOrigins": [ORIGIN.upper()], "MaxAgeSeconds": 60}
-    assert _rule_differences(other, wanted) == [
+    assert rule_differences(other, wanted) == [
         "AllowedOrigins is ['HTTPS://FILES.EXAMPLE.TEST'], setup_bucket writes ['https://files.example.test']",
         "MaxAgeSeconds is 60, setup_bucket writes 3000",
     ]
     missing = {k: v for k, v in wanted.items() if k != "ExposeHeaders"}
-    assert _rule_differences(missing, wanted) == [
+    assert rule_differences(missing, wanted) == [
         "ExposeHeaders is None, setup_bucket writes ['ETag', 'Location', 'x-amz-version-id']"
     ]
 
 
 def test_the_cdn_address_takes_a_domain_or_a_full_address() -> None:
-    assert _cdn_base("d111.cloudfront.net") == "https://d111.cloudfront.net"
-    assert _cdn_base("https://files-cdn.example.test/") == "https://files-cdn.example.test"
+    assert cdn_base("d111.cloudfront.net") == "https://d111.cloudfront.net"
+    assert cdn_base("https://files-cdn.example.test/") == "https://files-cdn.example.test"
 
 
 @pytest.mark.parametrize(
