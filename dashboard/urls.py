@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard import audit_views, browse_views, event_views, portal_views, stats_views, views
+from dashboard import audit_views, browse_views, event_views, health_views, portal_views, stats_views, views
 
 app_name = "dashboard"
 
@@ -23,6 +23,7 @@ urlpatterns = [
         name="portal-webhook-retry",
     ),
     path("events/", event_views.events_page, name="events"),
+    path("events/cors", health_views.cors_check_page, name="cors-check"),
     path("stats/", stats_views.stats_page, name="stats"),
     path("audit/", audit_views.audit_page, name="audit"),
     path("audit/export.csv", audit_views.audit_export, name="audit-export"),

@@ -1,0 +1,84 @@
+"""The admins' CORS check page runs the real check (the emulator's bucket and the app on
+a live server) and shows each result with its fix."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from dashboard.accounts import user_set_role
+from dashboard.roles import Role
+from tests.integration.test_cors_chain import APP_ORIGIN, BROWSER_ORIGIN, objects_left
+from uploader import s3
+from uploader.models import AuditEntry
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def chain(s3_bucket: str, live_server, settings) -> str:  # type: ignore[no-untyped-def]
+    settings.INTAKE_CORS_ALLOWED_ORIGINS = [BROWSER_ORIGIN]
+    settings.INTAKE_API_CORS_ALLOWED_ORIGINS = [APP_ORIGIN]
+    settings.CORS_ALLOWED_ORIGINS = [APP_ORIGIN]
+    settings.INTAKE_PUBLIC_BASE_URL = live_server.url
+    settings.INTAKE_CLOUDFRONT_DOMAIN = ""
+    return s3_bucket
+
+
+def _client(role: Role) -> Client:
+    user = User.objects.create_user(username=f"{role}-{uuid.uuid4().hex[:8]}", password="x" * 20)
+    user_set_role(user=user, role=role, source="test")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _admin() -> Client:
+    return _client(Role.ADMIN)
+
+
+def _statuses(html: str) -> list[str]:
+    return re.findall(r'<tr data-status="(\w+)">', html)
+
+
+def test_a_get_only_explains_and_checks_nothing(chain: str) -> None:
+    page = _admin().get("/events/cors")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Run the check" in html
+    assert BROWSER_ORIGIN in html
+    assert _statuses(html) == []
+    assert not AuditEntry.objects.filter(action="cors.checked").exists()
+
+
+def test_running_it_shows_every_check_passing_and_is_audited(chain: str) -> None:
+    page = _admin().post("/events/cors")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'data-cors-summary="ok"' in html
+    statuses = _statuses(html)
+    assert statuses.count("passed") >= 8
+    assert "failed" not in statuses
+    assert objects_left() == []
+    [entry] = AuditEntry.objects.filter(action="cors.checked")
+    assert entry.detail["ok"] is True
+    assert entry.detail["failed"] == 0
+
+
+def test_a_bucket_without_cors_rules_shows_the_failures_and_their_fix(chain: str) -> None:
+    s3.boto3_client().delete_bucket_cors(Bucket=chain)
+    html = _admin().post("/events/cors").content.decode()
+    assert 'data-cors-summary="failed"' in html
+    assert "failed" in _statuses(html)
+    assert "setup_bucket" in html
+    assert AuditEntry.objects.get(action="cors.checked").detail["ok"] is False
+
+
+@pytest.mark.parametrize("role", [Role.STAFF, Role.VIEWER])
+def test_only_admins_may_run_it(chain: str, role: Role) -> None:
+    assert _client(role).post("/events/cors").status_code == 403
+    assert not AuditEntry.objects.filter(action="cors.checked").exists()
