@@ -7,6 +7,9 @@ from typing import Any
 from django import forms
 
 from dashboard.audit_selectors import AuditFilters
+from dashboard.browse_forms import validate_filter_date
+
+LARGEST_ENTRY_ID = 2**63 - 1  # what the 64-bit id column holds
 
 
 class DateInput(forms.DateInput):
@@ -23,8 +26,28 @@ class AuditFilterForm(forms.Form):
     actor = forms.CharField(required=False, max_length=150, label="Actor contains")
     upload = forms.UUIDField(required=False, label="Upload id")
     request_id = forms.CharField(required=False, max_length=64, label="Request id")
-    date_from = forms.DateField(required=False, label="From", widget=DateInput(format="%Y-%m-%d"))
-    date_to = forms.DateField(required=False, label="To", widget=DateInput(format="%Y-%m-%d"))
+    date_from = forms.DateField(
+        required=False, label="From", widget=DateInput(format="%Y-%m-%d"), validators=[validate_filter_date]
+    )
+    date_to = forms.DateField(
+        required=False, label="To", widget=DateInput(format="%Y-%m-%d"), validators=[validate_filter_date]
+    )
+    # Not typed by anyone: the page links carry the newest entry's id from when the
+    # first page was shown, so entries added since (each view adds one) do not push
+    # rows from one page onto the next. The filter form leaves it out, so filtering
+    # again starts a fresh list.
+    until = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=LARGEST_ENTRY_ID,
+        label="Entries up to",
+        widget=forms.HiddenInput,
+        error_messages={
+            "invalid": "This page link is damaged; filter again to start from the first page.",
+            "min_value": "This page link is damaged; filter again to start from the first page.",
+            "max_value": "This page link is damaged; filter again to start from the first page.",
+        },
+    )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -43,4 +66,5 @@ class AuditFilterForm(forms.Form):
             request_id=data.get("request_id", "").strip(),
             date_from=data.get("date_from"),
             date_to=data.get("date_to"),
+            until_id=data.get("until"),
         )

@@ -33,6 +33,8 @@ class AuditFilters:
     request_id: str = ""
     date_from: datetime.date | None = None
     date_to: datetime.date | None = None
+    # Only entries up to this id: the list as it was when its first page was shown.
+    until_id: int | None = None
 
     def as_detail(self) -> dict[str, str]:
         """The filters as they are recorded in the `audit.viewed`/`audit.exported` entry."""
@@ -43,6 +45,7 @@ class AuditFilters:
             "request_id": self.request_id,
             "date_from": self.date_from.isoformat() if self.date_from else "",
             "date_to": self.date_to.isoformat() if self.date_to else "",
+            "until": str(self.until_id) if self.until_id is not None else "",
         }
         return {name: value for name, value in values.items() if value}
 
@@ -51,6 +54,13 @@ def audit_actions(*, user: Any) -> list[str]:
     """The distinct actions present in the trail, for the action filter's suggestions."""
     require_permission(user, Permission.VIEW_AUDIT)
     return list(AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct())
+
+
+def latest_entry_id(*, user: Any) -> int | None:
+    """The id of the newest entry now (ids only grow: the trail is append-only), to
+    freeze a paged list at; None while the trail is empty."""
+    require_permission(user, Permission.VIEW_AUDIT)
+    return AuditEntry.objects.order_by("-id").values_list("id", flat=True).first()
 
 
 def audit_entries(*, user: Any, filters: AuditFilters, known_actions: list[str] | None = None) -> QuerySet[AuditEntry]:
@@ -77,6 +87,8 @@ def audit_entries(*, user: Any, filters: AuditFilters, known_actions: list[str] 
         entries = entries.filter(created_at__gte=_local_midnight(filters.date_from))
     if filters.date_to:
         entries = entries.filter(created_at__lt=_local_midnight(filters.date_to + datetime.timedelta(days=1)))
+    if filters.until_id is not None:
+        entries = entries.filter(id__lte=filters.until_id)
     return entries
 
 

@@ -6,6 +6,7 @@ history is part of that history."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -48,8 +49,17 @@ def audit_page(request: HttpRequest) -> HttpResponse:
     actions = audit_selectors.audit_actions(user=request.user)
     page = None
     rows: list[AuditRow] = []
+    kept = request.GET.copy()
+    kept.pop("page", None)
     if form.is_valid():
         filters = form.filters()
+        if filters.until_id is None:
+            # Newest first, and this view itself adds an entry: without a fixed end the
+            # next page would start one row later, repeating a row. Page and CSV links
+            # carry `until`, so every page of this list reads the same rows.
+            filters = dataclasses.replace(filters, until_id=audit_selectors.latest_entry_id(user=request.user))
+            if filters.until_id is not None:
+                kept["until"] = str(filters.until_id)
         entries = audit_selectors.audit_entries(user=request.user, filters=filters, known_actions=actions)
         page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
         rows = [
@@ -59,8 +69,6 @@ def audit_page(request: HttpRequest) -> HttpResponse:
             for entry in page.object_list
         ]
         audit_record(action="audit.viewed", detail={**filters.as_detail(), "page": page.number})
-    kept = request.GET.copy()
-    kept.pop("page", None)
     return render(
         request,
         "dashboard/audit/list.html",

@@ -27,6 +27,14 @@ LARGEST_SIZE = 2**63 - 1  # what a 64-bit database column holds
 SIZE_HELP = "For example 5 MB, 200 KiB or a number of bytes."
 
 
+def validate_filter_date(day: dt.date) -> None:
+    """A date filter's bounds, for every dashboard form that filters by date (the file
+    browser, the audit page): outside them a day is a typing mistake, and adding a day
+    to 9999-12-31 or shifting 0001-01-01 by a time zone fails in Python or the database."""
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise ValidationError(f"Choose a date between {EARLIEST_DATE.year} and {LATEST_DATE.year}.")
+
+
 def _date_field(label: str) -> forms.DateField:
     return forms.DateField(
         required=False,
@@ -34,6 +42,7 @@ def _date_field(label: str) -> forms.DateField:
         input_formats=["%Y-%m-%d"],
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         error_messages={"invalid": "Enter a date such as 2025-03-31."},
+        validators=[validate_filter_date],
     )
 
 
@@ -81,18 +90,6 @@ class UploadFilterForm(forms.Form):
 
     def clean_size_max(self) -> int | None:
         return self._clean_size("size_max")
-
-    def _clean_date(self, name: str) -> dt.date | None:
-        day: dt.date | None = self.cleaned_data.get(name)
-        if day is not None and not EARLIEST_DATE <= day <= LATEST_DATE:
-            raise ValidationError(f"Choose a date between {EARLIEST_DATE.year} and {LATEST_DATE.year}.")
-        return day
-
-    def clean_uploaded_from(self) -> dt.date | None:
-        return self._clean_date("uploaded_from")
-
-    def clean_uploaded_to(self) -> dt.date | None:
-        return self._clean_date("uploaded_to")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import datetime
+import html as html_text
 import io
+import re
 import uuid
 from typing import Any
 from unittest import mock
@@ -15,6 +17,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
+from dashboard import audit_views
 from dashboard.accounts import user_set_role
 from dashboard.roles import Role
 from uploader.models import AuditEntry, Upload
@@ -128,23 +131,101 @@ def test_bad_filters_are_explained_not_ignored(admin: Client, params: dict[str, 
     assert admin.get("/audit/export.csv", params).status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("zone", "params", "field"),
+    [
+        ("UTC", {"date_to": "9999-12-31"}, "date_to"),
+        ("Pacific/Auckland", {"date_to": "9999-12-31"}, "date_to"),
+        # East of UTC, local midnight of year 1 is before the first UTC instant.
+        ("Asia/Tokyo", {"date_from": "0001-01-01"}, "date_from"),
+        ("Pacific/Auckland", {"date_from": "0001-01-01"}, "date_from"),
+        ("UTC", {"date_from": "1899-12-31"}, "date_from"),
+        ("UTC", {"date_to": "3000-01-01"}, "date_to"),
+    ],
+)
+def test_dates_outside_the_browse_forms_years_are_a_field_error(
+    admin: Client, settings: Any, zone: str, params: dict[str, str], field: str
+) -> None:
+    settings.TIME_ZONE = zone
+    _entry("upload.stored")
+    page = admin.get("/audit/", params)
+    assert page.status_code == 400
+    assert page.context["form"].errors[field] == ["Choose a date between 1900 and 2999."]
+    assert "Choose a date between 1900 and 2999." in page.content.decode()
+    export = admin.get("/audit/export.csv", params)
+    assert export.status_code == 400
+    assert f"{field}: Choose a date between 1900 and 2999." in export.content.decode()
+    # The bounds themselves are whole days that work.
+    assert admin.get("/audit/", {"date_from": "1900-01-01", "date_to": "2999-12-31"}).status_code == 200
+    both_ends = admin.get("/audit/export.csv", {"date_from": "1900-01-01", "date_to": "2999-12-31"})
+    assert "upload.stored" in {row["action"] for row in _csv(both_ends)}
+
+
+def _next_page_link(response: Any) -> str | None:
+    found = re.search(r'<a href="(\?[^"]+)" rel="next">', response.content.decode())
+    return html_text.unescape(found.group(1)) if found else None
+
+
+def test_walking_every_page_shows_each_entry_exactly_once(admin: Client) -> None:
+    """Each page view records `audit.viewed`, newest first: without a fixed end, every
+    view would push the list one row down and the next page would repeat a row."""
+    made = [_entry("portal.changed", detail={"n": index}).pk for index in range(250)]
+    response = admin.get("/audit/")
+    until = made[-1]
+    assert f'href="/audit/export.csv?until={until}"' in response.content.decode()
+    shown = _shown(response)
+    pages = 1
+    while (link := _next_page_link(response)) is not None:
+        assert f"until={until}" in link
+        response = admin.get(f"/audit/{link}")
+        shown += _shown(response)
+        pages += 1
+    assert pages == 3
+    # Every entry there was when the first page was shown (those made here, and any
+    # the sign-in setup recorded before them), once each, newest first.
+    there_were = AuditEntry.objects.filter(id__lte=until).order_by("-created_at", "-id")
+    assert shown == list(there_were.values_list("id", flat=True))
+    assert shown[:250] == list(reversed(made))
+    assert AuditEntry.objects.filter(action="audit.viewed").count() == 3
+    # The CSV from that page's link has the same frozen rows, not the views since.
+    rows = _csv(admin.get("/audit/export.csv", {"until": str(until)}))
+    assert len(rows) == len(shown)
+    assert "audit.viewed" not in {row["action"] for row in rows}
+    # Filtering again (the form has no `until`) starts a fresh list with the views in it.
+    fresh = _shown(admin.get("/audit/", {"action": "audit.viewed"}))
+    assert len(fresh) == 3
+
+
+@pytest.mark.parametrize("until", ["0", "-3", "abc", "9" * 30, "9" * 5000])
+def test_a_damaged_until_is_a_field_error(admin: Client, until: str) -> None:
+    _entry("upload.stored")
+    page = admin.get("/audit/", {"until": until})
+    assert page.status_code == 400
+    assert page.context["rows"] == []
+    assert "This page link is damaged" in page.content.decode()
+    assert 'role="alert"' in page.content.decode()
+    export = admin.get("/audit/export.csv", {"until": until})
+    assert export.status_code == 400
+    assert "until: This page link is damaged" in export.content.decode()
+
+
 def test_pages_of_a_hundred_keep_the_filters(admin: Client) -> None:
     start = timezone.now() - datetime.timedelta(hours=1)
     for index in range(230):
         _entry("portal.changed", at=start + datetime.timedelta(seconds=index), detail={"n": index})
-    _entry("upload.stored")
+    until = _entry("upload.stored").pk
 
     first = admin.get("/audit/", {"action": "portal."})
     assert len(_shown(first)) == 100
     html = first.content.decode()
-    assert 'href="?action=portal.&amp;page=2" rel="next"' in html
-    assert 'href="/audit/export.csv?action=portal."' in html
-    third = admin.get("/audit/", {"action": "portal.", "page": "3"})
+    assert f'href="?action=portal.&amp;until={until}&amp;page=2" rel="next"' in html
+    assert f'href="/audit/export.csv?action=portal.&amp;until={until}"' in html
+    third = admin.get("/audit/", {"action": "portal.", "until": str(until), "page": "3"})
     rows = third.context["rows"]
     assert len(rows) == 30
     assert {row.entry.action for row in rows} == {"portal.changed"}
     assert rows[-1].entry.detail == {"n": 0}
-    assert 'href="?action=portal.&amp;page=2" rel="prev"' in third.content.decode()
+    assert f'href="?action=portal.&amp;until={until}&amp;page=2" rel="prev"' in third.content.decode()
     # A page past the end or not a number shows a real page, not an error.
     assert admin.get("/audit/", {"action": "portal.", "page": "99"}).context["page"].number == 3
     assert admin.get("/audit/", {"action": "portal.", "page": "x"}).context["page"].number == 1
@@ -217,9 +298,13 @@ def test_the_csv_export_neutralises_formulas(admin: Client) -> None:
 
 def test_viewing_and_exporting_are_audited_with_the_filters(admin: Client) -> None:
     _entry("upload.stored")
+    newest = AuditEntry.objects.latest("id")
     admin.get("/audit/", {"action": "upload.", "actor": "ali"})
     viewed = AuditEntry.objects.get(action="audit.viewed")
-    assert (viewed.actor_label, viewed.detail) == ("auditor", {"action": "upload.", "actor": "ali", "page": 1})
+    assert (viewed.actor_label, viewed.detail) == (
+        "auditor",
+        {"action": "upload.", "actor": "ali", "until": str(newest.pk), "page": 1},
+    )
 
     response = admin.get("/audit/export.csv", {"action": "upload.", "date_from": "2020-01-01"})
     exported = AuditEntry.objects.get(action="audit.exported")
@@ -241,6 +326,31 @@ def test_the_export_has_every_row_newest_first_across_chunks(admin: Client) -> N
     finally:
         audit_views.EXPORT_CHUNK_ROWS = original
     assert [int(row["detail"].split(":")[1].rstrip("}")) for row in rows] == list(range(24, -1, -1))
+
+
+def test_the_export_streams_rows_as_it_reads_them(admin: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a chunk of rows is read before the first one leaves: an export that loaded
+    every row into memory first (`list(queryset)`) builds all of them before the first."""
+    for index in range(25):
+        _entry("bulk.entry", detail={"n": index})
+    monkeypatch.setattr(audit_views, "EXPORT_CHUNK_ROWS", 10)
+    built: list[int] = []
+    from_db = AuditEntry.from_db.__func__  # type: ignore[attr-defined]
+
+    def counting_from_db(cls: type[AuditEntry], *args: Any, **kwargs: Any) -> AuditEntry:
+        entry = from_db(cls, *args, **kwargs)
+        built.append(entry.pk)
+        return entry
+
+    monkeypatch.setattr(AuditEntry, "from_db", classmethod(counting_from_db))
+    response = admin.get("/audit/export.csv", {"action": "bulk.entry"})
+    lines = iter(response.streaming_content)
+    assert next(lines).startswith(b"time,actor,action")
+    assert b"bulk.entry" in next(lines)
+    assert 1 <= len(built) <= 10
+    rest = b"".join(lines)
+    assert rest.count(b"bulk.entry") == 24
+    assert len(built) == 25
 
 
 @pytest.mark.parametrize("role", [Role.STAFF, Role.VIEWER, None])
