@@ -54,8 +54,11 @@ def period_from(value: str | None, *, now: datetime.datetime | None = None) -> P
     days = DEFAULT_PERIOD_DAYS
     if value not in (None, ""):
         text = str(value).strip()
-        if text.isascii() and text.isdigit() and int(text) in PERIOD_DAYS_CHOICES:
-            days = int(text)
+        # Compared as text: int() of a link's thousands of digits raises (Python's
+        # limit on converting long digit strings), and only the offered values matter.
+        offered_texts = {str(choice): choice for choice in PERIOD_DAYS_CHOICES}
+        if text in offered_texts:
+            days = offered_texts[text]
         else:
             offered = ", ".join(str(choice) for choice in PERIOD_DAYS_CHOICES)
             note = (
@@ -160,11 +163,13 @@ def _kind_case() -> Case:
 def upload_stats(*, user: Any, period: Period) -> UploadStats:
     """Everything the stats page shows, for someone who may browse the business's files.
 
-    Received means stored: `stored_at` in the period. The state breakdown and the
-    rejection reasons are over uploads started (`created_at`) in the period, since a
-    rejected or aborted upload has no `stored_at`."""
+    Received means arrived: `stored_at` in the period, whatever the file's state now, so
+    a file deleted or replaced later still counts on the day it came (one rejected on
+    arrival never got a `stored_at`). The state breakdown and the rejection reasons are
+    over uploads started (`created_at`) in the period, since a rejected or aborted
+    upload has no `stored_at`."""
     require_permission(user, Permission.BROWSE)
-    stored: QuerySet[Upload] = Upload.objects.filter(state=UploadState.STORED, stored_at__gte=period.start)
+    stored: QuerySet[Upload] = Upload.objects.filter(stored_at__gte=period.start)
     started: QuerySet[Upload] = Upload.objects.filter(created_at__gte=period.start)
     staff = Q(portal__isnull=True)
 

@@ -81,7 +81,7 @@ def _stats(client: Client, **params: str) -> stats_selectors.UploadStats:
     return response.context["stats"]
 
 
-def test_totals_and_days_count_stored_files_only_with_empty_days_as_zero() -> None:
+def test_totals_and_days_count_files_that_arrived_with_empty_days_as_zero() -> None:
     now = _now()
     _upload(at=now - datetime.timedelta(minutes=5), size=1000)
     _upload(at=now - datetime.timedelta(minutes=6), size=24)
@@ -238,6 +238,9 @@ def test_by_state_and_the_rejection_reasons_most_seen() -> None:
         ("abc", 30, True),
         ("-7", 30, True),
         ("९०", 30, True),
+        ("07", 30, True),
+        # More digits than Python's int() converts: compared as text, never converted.
+        ("9" * 4301, 30, True),
     ],
 )
 def test_the_period_is_one_of_the_offered_ones_or_the_default_with_a_note(value: str, days: int, noted: bool) -> None:
@@ -245,6 +248,29 @@ def test_the_period_is_one_of_the_offered_ones_or_the_default_with_a_note(value:
     assert response.status_code == 200
     assert response.context["period"].days == days
     assert ("data-period-note" in response.content.decode()) is noted
+
+
+def test_a_file_received_then_deleted_or_replaced_still_counts_on_the_day_it_arrived() -> None:
+    """Received means it arrived: a later delete or replacement changes the file's state,
+    not the past. The rows are changed as the services leave them (state changed,
+    `stored_at` kept)."""
+    client = _client(Role.VIEWER)
+    arrived = _now() - datetime.timedelta(days=3)
+    deleted = _upload(at=arrived, size=5000)
+    replaced = _upload(at=arrived, size=700)
+    before = _stats(client, days="7")
+    Upload.objects.filter(pk=deleted.pk).update(state=UploadState.DELETED)
+    Upload.objects.filter(pk=replaced.pk).update(
+        state=UploadState.REJECTED, rejection_reason="the file was replaced after it arrived"
+    )
+    after = _stats(client, days="7")
+
+    day = timezone.localdate(arrived)
+    for stats in (before, after):
+        assert (stats.files, stats.bytes) == (2, 5700)
+        assert [(row.files, row.bytes) for row in stats.by_day if row.day == day] == [(2, 5700)]
+        assert [(row.label, row.files) for row in stats.by_kind] == [("PDF", 2)]
+    assert [(row.label, row.files) for row in after.by_state if row.files] == [("Rejected", 1), ("Deleted", 1)]
 
 
 def test_a_bad_period_is_shown_back_escaped() -> None:
