@@ -269,6 +269,8 @@ class UploadPreview:
     text_excerpt: str = ""
     text_cut: bool = False  # the excerpt is not all of the extracted text
     text_url: str = ""
+    # Extracted text exists but this role may not read it (it is the file's content).
+    text_withheld: bool = False
     problem: str = ""  # a preview exists but could not be fetched
 
     @property
@@ -290,20 +292,25 @@ def upload_preview(*, user: Any, upload: Upload) -> UploadPreview:
     """URLs of the upload's thumbnail and text, signed by the service staff pages use
     (`services.derived_file_url`: CloudFront when configured, valid
     INTAKE_DERIVATIVE_URL_SECONDS), and the start of its text. Nothing made → an
-    empty preview (the page says so)."""
+    empty preview (the page says so). A role that may browse but not download sees the
+    thumbnail and the page count, never the text, its title or author."""
     # Through the reverse relation, so each derivative already knows its upload.
     derivatives = {d.kind: d for d in upload.derivatives.all()}
     thumbnail, text = derivatives.get(DerivativeKind.THUMBNAIL), derivatives.get(DerivativeKind.TEXT)
     if thumbnail is None and text is None:
         return UploadPreview()
     principal = staff_principal(user)
+    may_read_text = principal.may(Permission.DOWNLOAD)
     fields: dict[str, Any] = {}
     try:
         if thumbnail is not None:
             fields["thumbnail_url"] = services.derived_file_url(principal=principal, derivative=thumbnail)
             fields["thumbnail_width"] = thumbnail.detail.get("width")
             fields["thumbnail_height"] = thumbnail.detail.get("height")
-        if text is not None:
+        if text is not None and not may_read_text:
+            fields["pages"] = text.detail.get("pages")
+            fields["text_withheld"] = True
+        elif text is not None:
             fields["pages"] = text.detail.get("pages")
             fields["document_title"] = str(text.detail.get("title") or "")
             fields["document_author"] = str(text.detail.get("author") or "")

@@ -36,11 +36,12 @@ def _upload_or_404(request: HttpRequest, upload_id: uuid.UUID) -> Upload:
 @page_requires(Permission.BROWSE)
 def upload_list(request: HttpRequest) -> HttpResponse:
     """`/uploads/?q=&state=&portal=&kind=&uploaded_from=&uploaded_to=&size_min=&size_max=&sort=&page=`.
-    htmx (the form and the page links) asks for the results part only."""
+    htmx (the form and the page links) asks for the results part only, except when it
+    restores history it has no copy of (going back): then it swaps the whole body."""
     form = UploadFilterForm(request.GET or None, portals=browse_selectors.portal_choices())
     uploads = browse_selectors.browsable_uploads(user=request.user, filters=form.filters())
     page = Paginator(uploads, PAGE_SIZE).get_page(request.GET.get("page"))
-    partial = request.headers.get("HX-Request") == "true"
+    partial = request.headers.get("HX-Request") == "true" and "HX-History-Restore-Request" not in request.headers
     response = render(
         request,
         "dashboard/uploads/_results.html" if partial else "dashboard/uploads/list.html",
@@ -54,7 +55,7 @@ def upload_list(request: HttpRequest) -> HttpResponse:
         },
     )
     # The same URL answers a whole page or a part; caches must keep them apart.
-    patch_vary_headers(response, ["HX-Request"])
+    patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
     return response
 
 

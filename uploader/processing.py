@@ -37,6 +37,7 @@ from django.utils import timezone
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pypdf import PdfReader
 
+from dashboard.roles import Permission
 from uploader import s3
 from uploader.audit import audit_record
 from uploader.models import AuditEntry, Derivative, DerivativeKind, Portal, ProcessingOption, Upload, UploadState
@@ -480,9 +481,11 @@ class DerivativeLinks:
 
 def derivative_links(uploads: list[Upload], *, principal: UploadPrincipal) -> dict[uuid.UUID, DerivativeLinks]:
     """Short-lived signed URLs of each upload's derivatives, for staff pages, signed
-    as previews are everywhere (services.derived_file_url: CloudFront when configured)."""
+    as previews are everywhere (services.derived_file_url: CloudFront when configured).
+    The text link only for a principal that may download: extracted text is content."""
     from uploader import services  # services imports this module
 
+    may_read_text = principal.may(Permission.DOWNLOAD)
     found: dict[uuid.UUID, dict[str, Derivative]] = {}
     for derivative in Derivative.objects.filter(upload__in=[u.pk for u in uploads]).select_related("upload"):
         found.setdefault(derivative.upload_id, {})[derivative.kind] = derivative
@@ -492,7 +495,9 @@ def derivative_links(uploads: list[Upload], *, principal: UploadPrincipal) -> di
         try:
             links[upload_id] = DerivativeLinks(
                 thumbnail_url=services.derived_file_url(principal=principal, derivative=thumbnail) if thumbnail else "",
-                text_url=services.derived_file_url(principal=principal, derivative=text) if text else "",
+                text_url=(
+                    services.derived_file_url(principal=principal, derivative=text) if text and may_read_text else ""
+                ),
                 pages=text.detail.get("pages") if text else None,
             )
         except services.StorageUnavailable:

@@ -531,9 +531,12 @@ def derived_file_url(*, principal: UploadPrincipal, derivative: Derivative) -> s
     through CloudFront when configured, like downloads. A thumbnail opens inline; a
     text file downloads as `<original name>.txt`. Not audited: previews are part of
     looking at a page. The caller found the upload through a selector scoped to the
-    principal; this checks the role."""
+    principal; this checks the role: a thumbnail needs BROWSE (it is how people
+    recognise a file), extracted text is the file's content and needs DOWNLOAD."""
     if not principal.may(Permission.BROWSE):
         raise NotAllowed(Permission.BROWSE)
+    if derivative.kind == DerivativeKind.TEXT and not principal.may(Permission.DOWNLOAD):
+        raise NotAllowed(Permission.DOWNLOAD)
     filename = None
     if derivative.kind == DerivativeKind.TEXT:
         filename = f"{PurePosixPath(derivative.upload.original_filename).stem}.txt"

@@ -20,7 +20,7 @@ from django.urls import reverse
 
 from dashboard.roles import NotAllowed, Permission
 from tests.unit.test_cloudfront import DOMAIN, KEY_ID, split_signed_url, verify
-from uploader import s3, services
+from uploader import processing, s3, services
 from uploader.models import AuditEntry, Derivative, DerivativeKind, Upload
 from uploader.principals import person_principal
 from uploader.s3.presign import attachment_disposition
@@ -126,7 +126,7 @@ def derivatives(stored: Upload) -> dict[str, Derivative]:
 
 
 def test_derived_files_through_s3_fetch_their_bytes(derivatives: dict[str, Derivative], staff_user) -> None:  # type: ignore[no-untyped-def]
-    principal = person_principal(staff_user, frozenset({Permission.BROWSE}))
+    principal = person_principal(staff_user, frozenset({Permission.BROWSE, Permission.DOWNLOAD}))
     thumbnail = requests.get(
         services.derived_file_url(principal=principal, derivative=derivatives[DerivativeKind.THUMBNAIL]), timeout=10
     )
@@ -142,7 +142,7 @@ def test_derived_files_through_s3_fetch_their_bytes(derivatives: dict[str, Deriv
 def test_derived_files_through_cloudfront_are_signed_and_need_browse(
     derivatives: dict[str, Derivative], staff_user, with_cloudfront: rsa.RSAPublicKey, settings
 ) -> None:  # type: ignore[no-untyped-def]
-    principal = person_principal(staff_user, frozenset({Permission.BROWSE}))
+    principal = person_principal(staff_user, frozenset({Permission.BROWSE, Permission.DOWNLOAD}))
     before = int(time.time())
     thumbnail_url = services.derived_file_url(principal=principal, derivative=derivatives[DerivativeKind.THUMBNAIL])
     after = int(time.time())
@@ -162,3 +162,35 @@ def test_derived_files_through_cloudfront_are_signed_and_need_browse(
             principal=person_principal(staff_user, frozenset({Permission.UPLOAD})),
             derivative=derivatives[DerivativeKind.THUMBNAIL],
         )
+
+
+def test_a_thumbnail_needs_browse_and_extracted_text_needs_download(
+    derivatives: dict[str, Derivative], staff_user
+) -> None:  # type: ignore[no-untyped-def]
+    """A thumbnail is how people recognise a file; the extracted text is its content,
+    so a role that may browse but not download gets the one and not the other."""
+    browse_only = person_principal(staff_user, frozenset({Permission.BROWSE}))
+    thumbnail = services.derived_file_url(principal=browse_only, derivative=derivatives[DerivativeKind.THUMBNAIL])
+    assert requests.get(thumbnail, timeout=10).content == b"\x89PNG thumb"
+    with pytest.raises(NotAllowed) as refused:
+        services.derived_file_url(principal=browse_only, derivative=derivatives[DerivativeKind.TEXT])
+    assert refused.value.permission == Permission.DOWNLOAD
+    download_only = person_principal(staff_user, frozenset({Permission.DOWNLOAD}))
+    with pytest.raises(NotAllowed):
+        services.derived_file_url(principal=download_only, derivative=derivatives[DerivativeKind.TEXT])
+
+
+def test_the_portal_pages_links_leave_out_the_text_for_a_role_that_may_not_download(
+    derivatives: dict[str, Derivative], staff_user
+) -> None:  # type: ignore[no-untyped-def]
+    text = derivatives[DerivativeKind.TEXT]
+    text.detail = {"pages": 3}
+    text.save()
+    upload = text.upload
+    browse_only = person_principal(staff_user, frozenset({Permission.BROWSE, Permission.MANAGE_PORTALS}))
+    links = processing.derivative_links([upload], principal=browse_only)[upload.pk]
+    assert requests.get(links.thumbnail_url, timeout=10).content == b"\x89PNG thumb"
+    assert (links.text_url, links.pages) == ("", 3)
+    everyone = person_principal(staff_user, frozenset({Permission.BROWSE, Permission.DOWNLOAD}))
+    full = processing.derivative_links([upload], principal=everyone)[upload.pk]
+    assert requests.get(full.text_url, timeout=10).content == b"the plan, as text"

@@ -321,6 +321,22 @@ def test_htmx_gets_the_results_with_the_errors_and_count_out_of_band(files) -> N
     assert "hx-swap-oob" not in full.content.decode()
 
 
+def test_going_back_to_a_page_htmx_no_longer_has_gets_the_whole_page(files) -> None:  # type: ignore[no-untyped-def]
+    """htmx 2 restores history it has no copy of by asking again with both headers and
+    swapping the whole body with the answer: a results part there loses the page."""
+    page = client_for(Role.VIEWER).get(
+        "/uploads/", {"kind": "pdf"}, HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true"
+    )
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "<html" in text
+    assert 'class="browse-form"' in text
+    assert "hx-swap-oob" not in text
+    assert set(names_in(page)) == {"Invoice March.pdf", "Invoice Feb.pdf"}
+    vary = {value.strip() for value in page["Vary"].split(",")}
+    assert {"HX-Request", "HX-History-Restore-Request"} <= vary
+
+
 def test_html_in_file_and_sender_names_is_shown_as_text(make_portal) -> None:  # type: ignore[no-untyped-def]
     portal, _ = make_portal("<b>Portal</b>")
     upload = make_upload(
@@ -405,7 +421,9 @@ def test_a_viewer_browses_and_downloads_the_real_bytes_and_the_download_is_audit
     assert f'href="/audit/?upload={stored.pk}"' in admin_trail
 
 
-def test_a_role_that_may_browse_but_not_download_sees_no_button_and_gets_403(stored: Upload, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_role_that_may_browse_but_not_download_sees_no_button_and_gets_403(
+    stored: Upload, make_portal, send, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setitem(ROLE_PERMISSIONS, Role.VIEWER, frozenset({Permission.BROWSE}))
     client = client_for(Role.VIEWER)
     assert "plan.pdf" in client.get("/uploads/").content.decode()
@@ -414,6 +432,30 @@ def test_a_role_that_may_browse_but_not_download_sees_no_button_and_gets_403(sto
     refused = client.post(f"/uploads/{stored.pk}/download")
     assert refused.status_code == 403
     assert "Your role does not allow this" in refused.content.decode()
+
+    # A PDF with its text really extracted: the text is the file's content, so this
+    # role sees how many pages it has but neither the text nor a link to it.
+    _, token = make_portal(processing=["document_text"])
+    pdf = make_pdf(["Secret salary table " * 20, "Page two"], title="Payroll 2025", author="Finance")
+    payroll = send(token, pdf, filename="payroll.pdf", type_="application/pdf")
+    assert Derivative.objects.filter(upload=payroll, kind="text").exists()
+    page = client.get(f"/uploads/{payroll.pk}/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "<dd data-pages>2</dd>" in text
+    assert "Your role cannot read file contents" in text
+    assert "Secret salary table" not in text
+    assert "data-text-excerpt" not in text
+    assert "Payroll 2025" not in text
+    assert "Download all of the extracted text" not in text
+    assert "X-Amz-Signature" not in text
+    assert "Signature=" not in text
+    assert "data-no-preview" not in text
+    # The same page for a role that may download has all of it.
+    full = client_for(Role.STAFF).get(f"/uploads/{payroll.pk}/").content.decode()
+    assert "Secret salary table" in full
+    assert "Download all of the extracted text" in full
+    assert "Your role cannot read file contents" not in full
     assert not AuditEntry.objects.filter(action="upload.downloaded").exists()
 
 
@@ -542,7 +584,9 @@ def test_the_audit_trail_is_newest_first_and_its_detail_is_text(stored: Upload) 
         ("a" * 2000, "a" * 2000, False),
     ],
 )
-def test_the_text_excerpt_is_a_bounded_read_cut_on_a_character(stored: Upload, text: str, shown: str, cut: bool) -> None:
+def test_the_text_excerpt_is_a_bounded_read_cut_on_a_character(
+    stored: Upload, text: str, shown: str, cut: bool
+) -> None:
     from dashboard.browse_selectors import _excerpt
 
     key = f"derived/{stored.pk}/text.txt"
