@@ -30,6 +30,7 @@ from mozilla_django_oidc.views import OIDCAuthenticationCallbackView
 
 from dashboard import tokens
 from dashboard.accounts import user_sign_in_from_claims
+from dashboard.auth_backends import user_with_role_groups
 from uploader.audit import audit_record
 
 logger = logging.getLogger(__name__)
@@ -90,8 +91,8 @@ class CognitoBackend(OIDCAuthenticationBackend):
 
     def get_user(self, user_id: Any) -> User | None:
         """Like Django's ModelBackend: a disabled account is signed out at once (the
-        library's version keeps it signed in)."""
-        user = super().get_user(user_id)
+        library's version keeps it signed in). Loaded with the role (one query)."""
+        user = user_with_role_groups(user_id)
         return user if user is not None and self.user_can_authenticate(user) else None
 
     def verify_token(self, token: str, **kwargs: Any) -> dict[str, Any]:

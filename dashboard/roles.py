@@ -53,6 +53,9 @@ ROLE_GROUP_NAMES: dict[Role, str] = {
     Role.VIEWER: "intake-viewer",
 }
 
+# Where auth_backends puts the user's role group names when it loads the user.
+ROLE_GROUPS_ATTRIBUTE = "_intake_role_groups"
+
 # Strongest first: someone in several role groups gets the strongest.
 ROLES_BY_STRENGTH: tuple[Role, ...] = (Role.ADMIN, Role.STAFF, Role.VIEWER)
 
@@ -77,7 +80,10 @@ def role_of(user: Any) -> Role | None:
     if user.is_superuser:
         role = Role.ADMIN
     else:
-        names = set(user.groups.values_list("name", flat=True))
+        loaded = getattr(user, ROLE_GROUPS_ATTRIBUTE, None)
+        # Loaded with the user (auth_backends.with_role_groups: one query per request
+        # for both), or asked for now.
+        names = set(loaded) if loaded is not None else set(user.groups.values_list("name", flat=True))
         role = next((r for r in ROLES_BY_STRENGTH if ROLE_GROUP_NAMES[r] in names), None)
         # A staff account made by hand (createsuperuser aside) with no role group
         # keeps working as staff; Django's own flag is the older contract.
@@ -111,6 +117,8 @@ def forget_cached_role(user: Any) -> None:
     """Drop the per-request cache after the user's groups changed."""
     if hasattr(user, "_intake_role"):
         del user._intake_role
+    if hasattr(user, ROLE_GROUPS_ATTRIBUTE):
+        delattr(user, ROLE_GROUPS_ATTRIBUTE)
 
 
 _UNSET = object()

@@ -200,7 +200,7 @@ AUTHENTICATION_BACKENDS: list[str] = []
 if INTAKE_OIDC_ENABLED:
     AUTHENTICATION_BACKENDS.append("dashboard.oidc.CognitoBackend")
 if INTAKE_ALLOW_PASSWORD_SIGN_IN:
-    AUTHENTICATION_BACKENDS.append("django.contrib.auth.backends.ModelBackend")
+    AUTHENTICATION_BACKENDS.append("dashboard.auth_backends.PasswordBackend")
 if not AUTHENTICATION_BACKENDS:
     raise ImproperlyConfigured("INTAKE_ALLOW_PASSWORD_SIGN_IN=false needs Cognito (INTAKE_COGNITO_USER_POOL_ID)")
 

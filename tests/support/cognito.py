@@ -29,7 +29,7 @@ def use_test_provider(settings: Any, idp: OidcProvider, *, allow_password: bool 
     settings.INTAKE_ALLOW_PASSWORD_SIGN_IN = allow_password
     settings.INTAKE_MACHINE_CLIENT_IDS = [idp.machine_client_id]
     settings.AUTHENTICATION_BACKENDS = ["dashboard.oidc.CognitoBackend"] + (
-        ["django.contrib.auth.backends.ModelBackend"] if allow_password else []
+        ["dashboard.auth_backends.PasswordBackend"] if allow_password else []
     )
     settings.OIDC_RP_CLIENT_ID = idp.client_id
     settings.OIDC_RP_CLIENT_SECRET = idp.client_secret
