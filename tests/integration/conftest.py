@@ -71,3 +71,31 @@ def with_cloudfront(settings, key_pair: rsa.RSAPrivateKey):  # type: ignore[no-u
     cloudfront.forget_signer()
     yield key_pair.public_key()
     cloudfront.forget_signer()
+
+
+@pytest.fixture
+def digest(django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
+    """Run the notification beat task and what it enqueues on commit (the webhook
+    deliveries, eagerly)."""
+    from uploader import tasks
+
+    def run() -> dict[str, int]:
+        with django_capture_on_commit_callbacks(execute=True):
+            return tasks.notify_portal_uploads()
+
+    return run
+
+
+# --- the CORS chain: the emulator's bucket and the app on a live server ---
+
+CORS_BROWSER_ORIGIN = "http://127.0.0.1:8000"  # what the s3_bucket fixture allows
+CORS_APP_ORIGIN = "https://app.example.test"
+
+@pytest.fixture
+def chain(s3_bucket: str, live_server, settings) -> str:  # type: ignore[no-untyped-def]
+    settings.INTAKE_CORS_ALLOWED_ORIGINS = [CORS_BROWSER_ORIGIN]
+    settings.INTAKE_API_CORS_ALLOWED_ORIGINS = [CORS_APP_ORIGIN]
+    settings.CORS_ALLOWED_ORIGINS = [CORS_APP_ORIGIN]
+    settings.INTAKE_PUBLIC_BASE_URL = live_server.url
+    settings.INTAKE_CLOUDFRONT_DOMAIN = ""
+    return s3_bucket

@@ -11,24 +11,13 @@ import pytest
 from django.core.management import call_command
 from emulator import free_port
 
+from tests.integration.conftest import CORS_APP_ORIGIN as APP_ORIGIN
+from tests.integration.conftest import CORS_BROWSER_ORIGIN as BROWSER_ORIGIN
 from uploader import s3
 from uploader.bucket import CORS_RULE_ID, desired_cors_rule
 from uploader.cors_check import REFUSED_ORIGIN
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-BROWSER_ORIGIN = "http://127.0.0.1:8000"  # what the s3_bucket fixture allows
-APP_ORIGIN = "https://app.example.test"
-
-
-@pytest.fixture
-def chain(s3_bucket: str, live_server, settings) -> str:  # type: ignore[no-untyped-def]
-    settings.INTAKE_CORS_ALLOWED_ORIGINS = [BROWSER_ORIGIN]
-    settings.INTAKE_API_CORS_ALLOWED_ORIGINS = [APP_ORIGIN]
-    settings.CORS_ALLOWED_ORIGINS = [APP_ORIGIN]
-    settings.INTAKE_PUBLIC_BASE_URL = live_server.url
-    settings.INTAKE_CLOUDFRONT_DOMAIN = ""
-    return s3_bucket
 
 
 def run_check(*args: str) -> tuple[int, dict[str, Any]]:

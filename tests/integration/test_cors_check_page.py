@@ -12,21 +12,12 @@ from django.test import Client
 
 from dashboard.accounts import user_set_role
 from dashboard.roles import Role
-from tests.integration.test_cors_chain import APP_ORIGIN, BROWSER_ORIGIN, objects_left
+from tests.integration.test_cors_chain import BROWSER_ORIGIN, objects_left
 from uploader import s3
 from uploader.models import AuditEntry
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-
-@pytest.fixture
-def chain(s3_bucket: str, live_server, settings) -> str:  # type: ignore[no-untyped-def]
-    settings.INTAKE_CORS_ALLOWED_ORIGINS = [BROWSER_ORIGIN]
-    settings.INTAKE_API_CORS_ALLOWED_ORIGINS = [APP_ORIGIN]
-    settings.CORS_ALLOWED_ORIGINS = [APP_ORIGIN]
-    settings.INTAKE_PUBLIC_BASE_URL = live_server.url
-    settings.INTAKE_CLOUDFRONT_DOMAIN = ""
-    return s3_bucket
 
 
 def _client(role: Role) -> Client:

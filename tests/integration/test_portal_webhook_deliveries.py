@@ -59,16 +59,6 @@ def portal_with_a_file(staff_user, s3_bucket):  # type: ignore[no-untyped-def]
     return make
 
 
-@pytest.fixture
-def digest(django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
-    """The beat task, and the deliveries it enqueues on commit (run eagerly)."""
-
-    def run() -> dict[str, int]:
-        with django_capture_on_commit_callbacks(execute=True):
-            return tasks.notify_portal_uploads()
-
-    return run
-
 
 def _rows(html: str) -> dict[str, str]:
     """Each delivery row's HTML by delivery id."""

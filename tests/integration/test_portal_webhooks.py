@@ -59,16 +59,6 @@ def portal_with_files(staff_user, s3_bucket):  # type: ignore[no-untyped-def]
     return make
 
 
-@pytest.fixture
-def digest(django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
-    """Run the beat task and what it enqueues on commit (the deliveries, eagerly)."""
-
-    def run() -> dict[str, int]:
-        with django_capture_on_commit_callbacks(execute=True):
-            return tasks.notify_portal_uploads()
-
-    return run
-
 
 def _audit(action: str) -> list[dict]:
     return [entry.detail for entry in AuditEntry.objects.filter(action=action).order_by("id")]

@@ -84,17 +84,10 @@ class ObjectTooLarge(Exception):
 
 
 def get_object_head_bytes(*, key: str, max_bytes: int) -> bytes:
-    """The whole object if it is at most `max_bytes`, else ObjectTooLarge. Asks S3 for
-    one byte more than the limit (a ranged GET) and reads no further, so an object
+    """The whole object if it is at most `max_bytes`, else ObjectTooLarge: an object
     that grew since it was recorded costs a bounded read, not its full size."""
-    with translate_errors("GetObject"):
-        answer = _client().get_object(Bucket=settings.INTAKE_S3_BUCKET, Key=key, Range=f"bytes=0-{max_bytes}")
-        body = answer["Body"]
-        try:
-            data = bytes(body.read(max_bytes + 1))
-        finally:
-            body.close()
-    if len(data) > max_bytes:
+    data, more = get_object_prefix_bytes(key=key, max_bytes=max_bytes)
+    if more:
         raise ObjectTooLarge(f"{key} is larger than {max_bytes} bytes")
     return data
 
