@@ -67,6 +67,11 @@ def machine_user(client_id: str) -> User:
     return user
 
 
+def is_bearer_header(header: str | None) -> bool:
+    """Whether an Authorization header uses the Bearer scheme (whatever its token)."""
+    return header is not None and header.partition(" ")[0].lower() == "bearer"
+
+
 def principal_from_authorization(header: str) -> UploadPrincipal:
     """The principal a `Bearer` header proves, or BearerRefused (never the token in it)."""
     scheme, _, token = header.partition(" ")

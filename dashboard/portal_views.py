@@ -20,7 +20,7 @@ from dashboard.roles import Permission
 from uploader import portal_selectors, processing
 from uploader.errors import UploadError
 from uploader.models import Portal, ProcessingOption, WebhookDelivery, WebhookDeliveryState
-from uploader.notifications import webhook_delivery_retry
+from uploader.notifications import webhook_delivery_may_retry, webhook_delivery_retry
 from uploader.portal_branding import portal_logo_url, portal_remove_logo, portal_set_logo
 from uploader.portal_limits import limits_summary
 from uploader.portals import (
@@ -88,8 +88,12 @@ def portal_detail(request: HttpRequest, portal_id: int) -> HttpResponse:
             "logo_url": portal_logo_url(portal),
             # Hidden for a portal that has no webhooks and never had any.
             "show_webhooks": bool(portal.notify_webhooks or deliveries),
-            # (delivery, its URL without the query string, which may hold a secret)
-            "webhook_rows": [(d, portal_selectors.webhook_target_shown(d.url)) for d in deliveries],
+            # (delivery, its URL without the query string, which may hold a secret,
+            # whether it may be sent again)
+            "webhook_rows": [
+                (d, portal_selectors.webhook_target_shown(d.url), webhook_delivery_may_retry(d, portal))
+                for d in deliveries
+            ],
         },
     )
 
@@ -161,6 +165,11 @@ def portal_webhook_retry(request: HttpRequest, portal_id: int, delivery_id: uuid
     if result.queued:
         messages.success(
             request, f"Sending the delivery to {result.target} again; reload this page to see how it went."
+        )
+    elif result.withdrawn:
+        messages.error(
+            request,
+            f"{result.target} is no longer one of this portal's webhooks, or the portal is switched off; nothing was sent.",
         )
     elif result.state == WebhookDeliveryState.DELIVERED:
         messages.info(request, f"That delivery to {result.target} already arrived; nothing was sent again.")

@@ -37,6 +37,7 @@ def _role_groups_changed(sender: Any, instance: Any, action: str, pk_set: set[in
     Sign-in's own changes record themselves (dashboard.accounts) and are skipped here."""
     if action not in {"post_add", "post_remove", "post_clear"} or not isinstance(instance, User):
         return
+    forget_cached_role(instance)  # the role this object carries is no longer true
     if getattr(instance, "_intake_role_sync", False):
         return
     names = set(Group.objects.filter(pk__in=pk_set or ()).values_list("name", flat=True))

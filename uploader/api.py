@@ -64,13 +64,20 @@ def _csrf_failure(request: HttpRequest) -> HttpResponse | None:
     return None
 
 
+def _is_bearer(request: HttpRequest) -> bool:
+    """A machine client's call: `Authorization: Bearer …`. Another scheme (Basic, which
+    browsers add by themselves behind HTTP auth on a staging site) is not a caller's
+    credential here: the session decides, with all its guards."""
+    return machine.is_bearer_header(request.headers.get("Authorization"))
+
+
 def _principal_for(request: HttpRequest, portal_token: str | None) -> UploadPrincipal:
     """Who is calling: a portal visitor, a machine client (Bearer), or a person."""
     if portal_token is not None:
         from uploader.portal_access import portal_principal  # portals build on this module
 
         return portal_principal(request, portal_token)
-    if "Authorization" in request.headers:
+    if _is_bearer(request):
         return machine.principal_from_authorization(request.headers["Authorization"])
     user = request.user
     if not user.is_authenticated:
@@ -91,14 +98,14 @@ def contract_api(permission: Permission) -> Callable[[View], View]:
     def decorate(view: View) -> View:
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, portal_token: str | None = None, **kwargs: Any) -> HttpResponse:
-            # The caller is a machine client exactly when this is the staff API and an
-            # Authorization header is there: such a request is authenticated by its
+            # The caller is a machine client exactly when this is the staff API and a
+            # Bearer Authorization header is there: such a request is authenticated by its
             # token alone (never the session, see _principal_for), so a cross-site page,
             # which cannot forge the token, gains nothing. Browser apps of the business
             # on other sites call with theirs (CORS, ADR 0008). Portal calls are always
             # session callers, whatever headers a browser adds (HTTP auth in front of a
             # staging site, say): both guards hold for them.
-            bearer = portal_token is None and "Authorization" in request.headers
+            bearer = portal_token is None and _is_bearer(request)
             if request.headers.get("Sec-Fetch-Site") == "cross-site" and not bearer:
                 return error_response(status=403, message="Cross-site requests are not allowed.", code="forbidden")
             try:

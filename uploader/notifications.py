@@ -299,11 +299,25 @@ def webhook_deliveries_overdue(*, due_before: dt.datetime) -> list[str]:
 @dataclass(frozen=True)
 class RetryResult:
     """What `webhook_delivery_retry` did: `queued` (sent again on commit), or nothing,
-    because the delivery is `state` (pending: still being tried; delivered)."""
+    because the delivery is `state` (pending: still being tried; delivered) or its
+    address was withdrawn."""
 
     queued: bool
     state: str
     target: str
+    # Not sent because the address is no longer one of the portal's webhooks, or the
+    # portal is switched off.
+    withdrawn: bool = False
+
+
+def webhook_delivery_may_retry(delivery: WebhookDelivery, portal: Portal) -> bool:
+    """A given-up delivery may be sent again only to an address its portal still
+    names, while the portal is on."""
+    return (
+        delivery.state == WebhookDeliveryState.GAVE_UP
+        and portal.is_active
+        and delivery.url in (portal.notify_webhooks or [])
+    )
 
 
 def webhook_delivery_retry(*, actor: Any, delivery_id: str, portal_id: int | None = None) -> RetryResult:
@@ -322,10 +336,15 @@ def webhook_delivery_retry(*, actor: Any, delivery_id: str, portal_id: int | Non
         deliveries = WebhookDelivery.objects.select_for_update().defer("body")
         if portal_id is not None:
             deliveries = deliveries.filter(portal_id=portal_id)
-        delivery = deliveries.get(pk=delivery_id)
+        delivery = deliveries.select_related("portal").get(pk=delivery_id)
         target = webhook_target_shown(delivery.url)
         if delivery.state != WebhookDeliveryState.GAVE_UP:
             return RetryResult(queued=False, state=delivery.state, target=target)
+        if not webhook_delivery_may_retry(delivery, delivery.portal):
+            # The address was removed (perhaps because it was wrong: another company's
+            # server) or the portal is switched off: its clients' names and files are
+            # not sent anywhere on a click.
+            return RetryResult(queued=False, state=delivery.state, target=target, withdrawn=True)
         before = {"attempts": delivery.attempts, "status": delivery.last_status, "reason": delivery.last_error}
         delivery.state = WebhookDeliveryState.PENDING
         delivery.attempts = 0
@@ -338,7 +357,14 @@ def webhook_delivery_retry(*, actor: Any, delivery_id: str, portal_id: int | Non
         audit_record(
             action="portal.webhook_retried",
             user=actor,
-            detail={"portal": delivery.portal_id, "delivery": str(delivery.pk), "url": target, "before": before},
+            # The origin only, as everywhere in the trail: a path or query often holds
+            # the receiver's secret, and audit entries can never be scrubbed.
+            detail={
+                "portal": delivery.portal_id,
+                "delivery": str(delivery.pk),
+                "url": webhook_delivery.origin_of(delivery.url),
+                "before": before,
+            },
         )
         ids = [str(delivery.pk)]
         transaction.on_commit(lambda: _enqueue_deliveries(ids), robust=True)

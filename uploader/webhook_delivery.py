@@ -107,6 +107,17 @@ def _is_loopback_host(host: str) -> bool:
         return False
 
 
+# Why a send was refused, without the URL (Attempt.reason is shown and audited).
+REFUSAL_REASONS = {
+    "too_long": "the address is too long",
+    "not_url": "the address is not a URL",
+    "not_https": "the address is not https://",
+    "credentials": "the address carries a user name or password",
+    "loopback": "the address points at this server itself",
+    "private": "the address is a private or reserved one",
+}
+
+
 def validate_webhook_url(url: str, *, allow_loopback: bool) -> str:
     """The URL as stored, or ValidationError saying what is wrong. https only; plain
     http only to 127.0.0.1/localhost when loopback is allowed; no user:password@; an
@@ -115,28 +126,35 @@ def validate_webhook_url(url: str, *, allow_loopback: bool) -> str:
     text = url.strip()
     shown = text[:80]
     if len(text) > MAX_URL_LENGTH:
-        raise ValidationError(f"'{shown}…' is longer than {MAX_URL_LENGTH} characters.")
+        raise ValidationError(f"'{shown}…' is longer than {MAX_URL_LENGTH} characters.", code="too_long")
+    if any(ord(char) < 0x21 or ord(char) == 0x7F for char in text):
+        # Spaces and control characters: http.client refuses them at send time anyway.
+        raise ValidationError(f"'{shown}' is not a URL (it holds spaces or control characters).", code="not_url")
     try:
         parts = urlsplit(text)
         host = (parts.hostname or "").lower()
         parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError:
-        raise ValidationError(f"'{shown}' is not a URL.") from None
+        raise ValidationError(f"'{shown}' is not a URL.", code="not_url") from None
     if parts.scheme not in {"https", "http"} or not host:
-        raise ValidationError(f"'{shown}' is not an https:// URL.")
+        raise ValidationError(f"'{shown}' is not an https:// URL.", code="not_https")
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        raise ValidationError(f"'{shown}': a webhook URL cannot carry a user name or password.")
+        raise ValidationError(f"'{shown}': a webhook URL cannot carry a user name or password.", code="credentials")
     loopback = _is_loopback_host(host)
     if loopback and not allow_loopback:
-        raise ValidationError(f"'{shown}' points at this server itself; webhooks go to other servers.")
+        raise ValidationError(f"'{shown}' points at this server itself; webhooks go to other servers.", code="loopback")
     if parts.scheme == "http" and not loopback:
-        raise ValidationError(f"'{shown}' is not an https:// URL (plain http only to 127.0.0.1 in development).")
+        raise ValidationError(
+            f"'{shown}' is not an https:// URL (plain http only to 127.0.0.1 in development).", code="not_https"
+        )
     try:
         literal = ipaddress.ip_address(host)
     except ValueError:
         literal = None
     if literal is not None and not address_allowed(str(literal), allow_loopback=allow_loopback):
-        raise ValidationError(f"'{shown}' is a private or reserved address; webhooks go to public servers.")
+        raise ValidationError(
+            f"'{shown}' is a private or reserved address; webhooks go to public servers.", code="private"
+        )
     return parts._replace(fragment="").geturl()
 
 
@@ -219,7 +237,10 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Attempt:
         port = parts.port or (443 if parts.scheme == "https" else 80)
         address = resolve_checked(host, port, allow_loopback=allow_loopback)
     except ValidationError as exc:
-        return Attempt(ok=False, reason=f"refused: {exc.messages[0]}", permanent=True)
+        # Said without the URL: reasons are shown on the portal page and kept in the
+        # audit trail, and a URL's path or query often holds the receiver's secret.
+        code = exc.error_list[0].code or ""
+        return Attempt(ok=False, reason=f"refused: {REFUSAL_REASONS.get(code, 'the address is not allowed')}", permanent=True)
     except WebhookRefused as exc:
         return Attempt(ok=False, reason=f"refused: {exc}", permanent=True)
     except OSError as exc:
@@ -258,6 +279,8 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Attempt:
     except (OSError, http.client.HTTPException) as exc:
         if fired.is_set():
             return Attempt(ok=False, reason="timed out")
+        if isinstance(exc, http.client.InvalidURL):
+            return Attempt(ok=False, reason="the address cannot be sent (InvalidURL)", permanent=True)  # it quotes the URL
         return Attempt(ok=False, reason=f"{type(exc).__name__}: {exc}"[:200])
     finally:
         if timer is not None:

@@ -73,3 +73,11 @@ def test_a_signed_in_page_loads_user_and_role_with_one_query(client) -> None:  #
     sql = [query["sql"] for query in queries.captured_queries]
     assert sum('FROM "auth_user"' in statement for statement in sql) == 1
     assert not any('FROM "auth_group"' in statement and "EXISTS" not in statement for statement in sql)
+
+
+def test_changing_groups_through_the_loaded_user_drops_its_role_at_once() -> None:
+    user = user_with_role_groups(_user(Role.VIEWER).pk)
+    assert user is not None
+    assert role_of(user) == Role.VIEWER
+    user.groups.clear()  # Django admin or a shell, on this very object
+    assert role_of(user) is None

@@ -91,7 +91,6 @@ def test_read_scope_lists_and_downloads_stored_files(cognito: OidcProvider, clie
     ("header", "code"),
     [
         ("Bearer", "invalid_request"),
-        ("Basic dXNlcjpwYXNz", "invalid_request"),
         ("Bearer not.a.jwt", "invalid_token"),
     ],
 )
@@ -100,6 +99,14 @@ def test_malformed_authorization_is_a_401(cognito: OidcProvider, client: Client,
     assert response.status_code == 401
     assert response.json()["code"] == code
     assert response["WWW-Authenticate"] == f'Bearer error="{code}"'
+
+
+def test_another_scheme_is_no_credential_and_no_session_is_a_401(cognito: OidcProvider, client: Client) -> None:
+    """Basic (say, added by a browser behind HTTP auth) is not how a machine client
+    calls: without a session it is simply nobody."""
+    response = client.get("/api/s3/params", PARAMS, HTTP_AUTHORIZATION="Basic dXNlcjpwYXNz")
+    assert response.status_code == 401
+    assert response.json()["code"] == "unauthenticated"
 
 
 def test_a_tampered_token_is_refused_and_never_logged(cognito: OidcProvider, client: Client, caplog) -> None:  # type: ignore[no-untyped-def]

@@ -23,7 +23,7 @@ from uploader import portal_tokens, tasks
 from uploader.models import AuditEntry, Portal, WebhookDelivery, WebhookDeliveryState
 from uploader.notifications import webhook_delivery_retry
 from uploader.portal_selectors import webhook_target_shown
-from uploader.portals import portal_create, portal_update
+from uploader.portals import portal_create, portal_disable, portal_update
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -240,7 +240,7 @@ def test_a_given_up_delivery_sent_again_from_the_page_reaches_the_receiver_with_
     assert retried.actor == user
     assert retried.detail["delivery"] == str(delivery.pk)
     assert retried.detail["portal"] == portal.pk
-    assert retried.detail["url"] == f"http://127.0.0.1:{receiver.port}/hook"
+    assert retried.detail["url"] == f"http://127.0.0.1:{receiver.port}"  # the origin only: paths hold secrets too
     assert retried.detail["before"]["attempts"] == 1
     assert retried.detail["before"]["status"] == 503
     assert SECRET not in str(retried.detail)
@@ -363,3 +363,29 @@ def test_the_section_costs_the_same_queries_for_one_delivery_or_many(  # type: i
         html = staff.get(f"/portals/{portal.pk}/").content.decode()
     assert len(_rows(html)) == 20  # the latest 20 only
     assert sum("webhookdelivery" in q["sql"].lower() for q in one.captured_queries) == 1
+
+
+@pytest.mark.parametrize("withdrawn_by", ["address removed", "portal disabled"])
+def test_a_withdrawn_address_is_never_sent_again(  # type: ignore[no-untyped-def]
+    portal_with_a_file, staff_user, django_capture_on_commit_callbacks, withdrawn_by: str
+) -> None:
+    """Staff often remove an address because it was wrong (another company's server):
+    its deliveries hold clients' names and files, so a click must not send them."""
+    wrong = "https://wrong-customer.example/hook"
+    portal = portal_with_a_file([wrong])
+    delivery = _given_up(portal, wrong)
+    if withdrawn_by == "address removed":
+        portal_update(actor=staff_user, portal=portal, notify_webhooks=[])
+    else:
+        portal_disable(actor=staff_user, portal=portal)
+    _, staff = person(Role.STAFF)
+    row = _rows(staff.get(f"/portals/{portal.pk}/").content.decode())[str(delivery.pk)]
+    assert "Send again" not in row
+    assert "address removed or portal off" in row
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        answer = staff.post(_retry_url(delivery), follow=True)
+    assert callbacks == []
+    assert "nothing was sent" in answer.content.decode()
+    delivery.refresh_from_db()
+    assert delivery.state == WebhookDeliveryState.GAVE_UP
+    assert not AuditEntry.objects.filter(action="portal.webhook_retried").exists()

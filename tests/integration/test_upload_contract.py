@@ -263,6 +263,28 @@ def test_post_calls_need_the_csrf_token(staff_user, s3_bucket: str) -> None:  # 
     assert Upload.objects.count() == 0
 
 
+@pytest.mark.parametrize("authorization", ["Basic dXNlcjpwYXNz", "Negotiate YII=", ""])
+def test_an_authorization_header_that_is_not_bearer_leaves_the_session_in_charge(  # type: ignore[no-untyped-def]
+    staff_user, s3_bucket: str, authorization: str
+) -> None:
+    """Behind HTTP auth (a staging site) browsers add `Authorization: Basic` to every
+    call: the staff session decides, with CSRF and the cross-site refusal."""
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(staff_user)
+    strict.get("/")  # the CSRF cookie
+    token = strict.cookies["csrftoken"].value
+    query = {"filename": "a.txt", "type": "text/plain", "size": 5}
+    ok = strict.get("/api/s3/params", query, headers={"Authorization": authorization, "X-CSRFToken": token})
+    assert ok.status_code == 200, ok.content
+    no_csrf = strict.get("/api/s3/params", query, headers={"Authorization": authorization})
+    assert no_csrf.status_code == 403
+    cross_site = strict.get(
+        "/api/s3/params", query, headers={"Authorization": authorization, "X-CSRFToken": token, "Sec-Fetch-Site": "cross-site"}
+    )
+    assert cross_site.status_code == 403
+    assert Upload.objects.count() == 1
+
+
 @pytest.mark.parametrize(
     ("query", "field", "code"),
     [

@@ -136,3 +136,37 @@ def test_only_the_origin_of_a_url_is_shown() -> None:
     assert webhook_delivery.origin_of("https://hooks.example.test:8443/services/T0/B0/secret?x=1") == (
         "https://hooks.example.test:8443"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "allow_loopback", "said"),
+    [
+        ("http://127.0.0.1:9/hook/PATHSECRET?token=QUERYSECRET", False, "points at this server itself"),
+        ("https://10.0.0.8/hook/PATHSECRET?token=QUERYSECRET", False, "private or reserved"),
+        ("https://user:PASSSECRET@hooks.example.com/PATHSECRET", False, "user name or password"),
+        ("ftp://hooks.example.com/PATHSECRET?token=QUERYSECRET", False, "not https"),
+    ],
+)
+def test_a_refused_send_says_why_without_the_url(settings, url: str, allow_loopback: bool, said: str) -> None:  # type: ignore[no-untyped-def]
+    """Reasons are shown on the portal page and kept in the audit trail forever; a
+    webhook URL's path or query often holds the receiver's secret."""
+    settings.INTAKE_WEBHOOKS_ALLOW_LOOPBACK = allow_loopback
+    attempt = webhook_delivery.post(url, b"{}", {})
+    assert not attempt.ok
+    assert attempt.permanent
+    assert said in attempt.reason
+    for secret in ("PATHSECRET", "QUERYSECRET", "PASSSECRET"):
+        assert secret not in attempt.reason
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example.com/in?token=SECRET\x01x",
+        "https://hooks.example.com/a b",
+        "https://hooks.example.com/\x7f",
+    ],
+)
+def test_spaces_and_control_characters_are_refused_when_saved(url: str) -> None:
+    with pytest.raises(ValidationError, match="not a URL"):
+        validate_webhook_url(url, allow_loopback=False)
