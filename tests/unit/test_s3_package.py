@@ -50,6 +50,7 @@ NAMES = [
     "get_notifications",
     "get_object_bytes",
     "get_object_head_bytes",
+    "get_object_prefix_bytes",
     "get_public_access_block",
     "head_object",
     "head_object_or_none",
