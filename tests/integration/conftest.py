@@ -1,9 +1,11 @@
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.support.webhook_receiver import WebhookReceiver
 from tests.unit.test_cloudfront import DOMAIN, KEY_ID
 from uploader import s3, sqs
 from uploader.bucket import bucket_configure
@@ -99,3 +101,10 @@ def chain(s3_bucket: str, live_server, settings) -> str:  # type: ignore[no-unty
     settings.INTAKE_PUBLIC_BASE_URL = live_server.url
     settings.INTAKE_CLOUDFRONT_DOMAIN = ""
     return s3_bucket
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    """A real HTTP server on 127.0.0.1 that records what webhooks POST to it."""
+    with WebhookReceiver() as running:
+        yield running

@@ -4,28 +4,19 @@ a live server) and shows each result with its fix."""
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 
-from dashboard.accounts import user_set_role
 from dashboard.roles import Role
 from tests.integration.test_cors_chain import BROWSER_ORIGIN, objects_left
+from tests.support.people import signed_in as _client
 from uploader import s3
 from uploader.models import AuditEntry
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-
-def _client(role: Role) -> Client:
-    user = User.objects.create_user(username=f"{role}-{uuid.uuid4().hex[:8]}", password="x" * 20)
-    user_set_role(user=user, role=role, source="test")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _admin() -> Client:

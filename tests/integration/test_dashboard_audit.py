@@ -13,24 +13,16 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
 from dashboard import audit_views
-from dashboard.accounts import user_set_role
 from dashboard.roles import Role
+from tests.support.people import signed_in as _client
 from uploader.models import AuditEntry, Upload
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
-
-def _client(role: Role | None, username: str = "") -> Client:
-    user = User.objects.create_user(username=username or f"u-{uuid.uuid4().hex[:8]}", password="x" * 20)
-    user_set_role(user=user, role=role, source="test")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

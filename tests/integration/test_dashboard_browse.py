@@ -15,10 +15,11 @@ from django.contrib.auth.models import User
 from django.template.defaultfilters import filesizeformat
 from django.test import Client
 
-from dashboard.accounts import user_set_role
 from dashboard.roles import ROLE_PERMISSIONS, Permission, Role
 from tests.integration.test_portals import enter, upload_file, visitor_client
 from tests.support.documents import make_image, make_pdf
+from tests.support.people import person
+from tests.support.people import signed_in as client_for
 from uploader import s3
 from uploader.audit import audit_record
 from uploader.models import AuditEntry, Derivative, Portal, Upload, UploadState
@@ -28,20 +29,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.usefix
 UTC = dt.UTC
 
 
-def person(role: Role | None, name: str = "") -> User:
-    user = User.objects.create_user(
-        username=name or f"{role or 'norole'}-{uuid.uuid4().hex[:6]}",
-        password="x" * 20,
-        email=f"{name or 'someone'}@example.test",
-    )
-    user_set_role(user=user, role=role, source="test")
-    return user
-
-
-def client_for(role: Role | None) -> Client:
-    client = Client()
-    client.force_login(person(role))
-    return client
 
 
 def make_upload(

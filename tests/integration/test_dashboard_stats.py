@@ -17,19 +17,13 @@ from django.utils import timezone
 from dashboard import stats_selectors
 from dashboard.accounts import user_set_role
 from dashboard.roles import Role
+from tests.support.people import signed_in as _client
 from uploader.models import Portal, Upload, UploadState
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 UTC = datetime.UTC
 
-
-def _client(role: Role | None) -> Client:
-    user = User.objects.create_user(username=f"u-{uuid.uuid4().hex[:8]}", password="x" * 20)
-    user_set_role(user=user, role=role, source="test")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _portal(name: str) -> Portal:

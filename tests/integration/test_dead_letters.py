@@ -12,15 +12,13 @@ from dataclasses import dataclass
 from unittest import mock
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.test import Client
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from dashboard.accounts import user_set_role
 from dashboard.roles import Role
 from tests.integration.test_sqs_consumer import _consume, _queue_depth, _upload_without_complete
+from tests.support.people import signed_in as _client
 from uploader import s3, sqs
 from uploader.bucket import bucket_configure, event_queue_configure
 from uploader.models import AuditEntry, EventOutcome, UploadEvent, UploadState
@@ -49,13 +47,6 @@ def queues(s3_bucket: str, settings, transactional_db) -> Queues:  # type: ignor
     settings.INTAKE_S3_EVENTS_DLQ_URL = ""
     return Queues(url=url, dlq_url=sqs.queue_url_for(f"{name}-dlq"))
 
-
-def _client(role: Role) -> Client:
-    user = User.objects.create_user(username=f"{role.value}-{uuid.uuid4().hex[:8]}", password="x" * 20)
-    user_set_role(user=user, role=role, source="test")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _fail_until_dead_lettered(queues: Queues) -> None:

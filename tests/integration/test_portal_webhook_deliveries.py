@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from django.db import connection
@@ -36,12 +35,6 @@ def webhook_settings(settings) -> None:  # type: ignore[no-untyped-def]
     settings.INTAKE_PORTAL_RATE_API = (100_000, 60)
     settings.INTAKE_WEBHOOK_SIGNING_KEY = "webhook-page-test-signing-key-0123456789"
     settings.INTAKE_WEBHOOKS_ALLOW_LOOPBACK = True
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver() as running:
-        yield running
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import io
 import json
-from collections.abc import Iterator
 
 import pytest
 from django.core import mail
@@ -35,12 +34,6 @@ def webhook_settings(settings) -> None:  # type: ignore[no-untyped-def]
     settings.INTAKE_PORTAL_RATE_API = (100_000, 60)
     settings.INTAKE_WEBHOOK_SIGNING_KEY = KEY
     settings.INTAKE_WEBHOOKS_ALLOW_LOOPBACK = True
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver() as running:
-        yield running
 
 
 @pytest.fixture

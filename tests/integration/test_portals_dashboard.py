@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 
-from dashboard.accounts import user_set_role
 from dashboard.roles import NotAllowed, Role
 from tests.integration.test_portals import SCRIPT, enter, upload_file, visitor_client
+from tests.support.people import person_and_client as person
 from uploader import portal_tokens
 from uploader.models import AuditEntry, Portal
 from uploader.portals import portal_create, portal_link
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("generous_rates")]
 
-
-def person(role: Role | None) -> tuple[User, Client]:
-    user = User.objects.create_user(username=f"u-{uuid.uuid4().hex[:8]}", password="x" * 20)
-    user_set_role(user=user, role=role, source="test")
-    client = Client()
-    client.force_login(user)
-    return user, client
 
 
 def link_path(html: str) -> str:
