@@ -17,19 +17,18 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from django.contrib.auth.models import User
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
-from dashboard.roles import Permission, has_permission, permissions_of
+from dashboard.roles import Permission, has_permission
 from dashboard.stats_selectors import DOCUMENT_TYPE_PREFIXES
 from uploader import s3, selectors, services
 from uploader.errors import UploadError, UploadNotFound
 from uploader.models import AuditEntry, Derivative, DerivativeKind, Portal, Upload
-from uploader.principals import UploadPrincipal, person_principal
+from uploader.principals import signed_in_principal
 
 logger = logging.getLogger(__name__)
 
@@ -139,10 +138,6 @@ class BrowseTotals:
     bytes: int
 
 
-def staff_principal(user: Any) -> UploadPrincipal:
-    """The caller as the upload services see a signed-in person (as the read API does)."""
-    return person_principal(cast(User, user), permissions_of(user))
-
 
 def _ordering(sort: str) -> tuple[Any, ...]:
     # Every ordering ends with the primary key, so pages never repeat or skip a row
@@ -162,7 +157,7 @@ def browsable_uploads(*, user: Any, filters: UploadFilters) -> QuerySet[Upload]:
     if not has_permission(user, Permission.BROWSE):
         return Upload.objects.none()
     uploads = (
-        staff_principal(user)
+        signed_in_principal(user)
         .readable_uploads()
         .select_related("owner", "portal")
         .annotate(size_bytes=Coalesce("stored_size", "declared_size"))
@@ -203,7 +198,7 @@ def upload_for_browsing(*, user: Any, upload_id: uuid.UUID) -> Upload:
     """One upload the user may browse, with its sender and portal; UploadNotFound otherwise."""
     if not has_permission(user, Permission.BROWSE):
         raise UploadNotFound("No such upload.")
-    upload = selectors.upload_get_readable(principal=staff_principal(user), upload_id=upload_id)
+    upload = selectors.upload_get_readable(principal=signed_in_principal(user), upload_id=upload_id)
     # Reload with the joins the page shows (the scoped lookup above decided access).
     return Upload.objects.select_related("owner", "portal").get(pk=upload.pk)
 
@@ -299,7 +294,7 @@ def upload_preview(*, user: Any, upload: Upload) -> UploadPreview:
     thumbnail, text = derivatives.get(DerivativeKind.THUMBNAIL), derivatives.get(DerivativeKind.TEXT)
     if thumbnail is None and text is None:
         return UploadPreview()
-    principal = staff_principal(user)
+    principal = signed_in_principal(user)
     may_read_text = principal.may(Permission.DOWNLOAD)
     fields: dict[str, Any] = {}
     try:

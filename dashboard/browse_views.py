@@ -21,6 +21,7 @@ from dashboard.roles import Permission, has_permission
 from uploader import services
 from uploader.errors import StorageUnavailable, UploadNotFound, WrongState
 from uploader.models import Upload, UploadState
+from uploader.principals import signed_in_principal
 
 PAGE_SIZE = 50
 
@@ -91,7 +92,7 @@ def upload_download(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
     short-lived URL, which the browser is sent to."""
     upload = _upload_or_404(request, upload_id)
     try:
-        url = services.upload_download_url(principal=browse_selectors.staff_principal(request.user), upload=upload)
+        url = services.upload_download_url(principal=signed_in_principal(request.user), upload=upload)
     except (WrongState, StorageUnavailable) as exc:
         messages.error(request, exc.message)
         return redirect("dashboard:upload-detail", upload_id=upload.pk)

@@ -14,7 +14,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from dashboard.access import page_requires
-from dashboard.browse_selectors import staff_principal
 from dashboard.portal_forms import PortalForm
 from dashboard.roles import Permission
 from uploader import portal_selectors, processing
@@ -31,6 +30,7 @@ from uploader.portals import (
     portal_rotate_link,
     portal_update,
 )
+from uploader.principals import signed_in_principal
 
 UPLOADS_SHOWN = 200
 
@@ -69,7 +69,7 @@ def portal_new(request: HttpRequest) -> HttpResponse:
 def portal_detail(request: HttpRequest, portal_id: int) -> HttpResponse:
     portal = _portal(portal_id)
     uploads = list(portal_selectors.portal_uploads(portal=portal)[:UPLOADS_SHOWN])
-    links = processing.derivative_links(uploads, principal=staff_principal(request.user))
+    links = processing.derivative_links(uploads, principal=signed_in_principal(request.user))
     none = processing.DerivativeLinks()
     deliveries = portal_selectors.portal_webhook_deliveries(portal=portal)
     return render(

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware, RejectRequest
@@ -24,11 +23,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from dashboard import machine
-from dashboard.roles import NotAllowed, Permission, permissions_of
+from dashboard.roles import NotAllowed, Permission
 from uploader import checksums, selectors, services
 from uploader.errors import InvalidInput, Unauthenticated, UploadError
 from uploader.models import Upload
-from uploader.principals import UploadPrincipal, person_principal
+from uploader.principals import UploadPrincipal, signed_in_principal
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +81,7 @@ def _principal_for(request: HttpRequest, portal_token: str | None) -> UploadPrin
     user = request.user
     if not user.is_authenticated:
         raise Unauthenticated("Sign in to upload files.")
-    return person_principal(cast(User, user), permissions_of(user))
+    return signed_in_principal(user)
 
 
 def contract_api(permission: Permission) -> Callable[[View], View]:

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
 
-from dashboard.roles import Permission
+from dashboard.roles import Permission, permissions_of
 from uploader.limits import UploadLimits
 from uploader.models import Upload
 
@@ -52,6 +52,12 @@ class UploadPrincipal:
 
     def readable_uploads(self) -> QuerySet[Upload]:
         return Upload.objects.filter(self.visible if self.browsable is None else self.browsable)
+
+
+def signed_in_principal(user: Any) -> UploadPrincipal:
+    """The signed-in person of a request (session), with their role's permissions: how
+    the upload API and the staff pages present a person to the upload services."""
+    return person_principal(cast(User, user), permissions_of(user))
 
 
 def person_principal(user: User, permissions: frozenset[Permission]) -> UploadPrincipal:
