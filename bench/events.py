@@ -546,7 +546,7 @@ def django_setup(env: dict[str, str]) -> None:
 
 def create_uploads(scope: str, count: int, rng: random.Random) -> list[Target]:
     """Registered uploads, as the signing call leaves them, with declared sizes."""
-    from uploader.models import Upload, UploadState
+    from uploader.uploads.models import Upload, UploadState
 
     targets = []
     rows = []
@@ -571,7 +571,7 @@ def create_uploads(scope: str, count: int, rng: random.Random) -> list[Target]:
 
 
 def stored_count(scope: str) -> int:
-    from uploader.models import Upload, UploadState
+    from uploader.uploads.models import Upload, UploadState
 
     return Upload.objects.filter(scope=scope, state=UploadState.STORED).count()
 
@@ -619,7 +619,7 @@ class PhaseTimes:
 
 
 def phase_times(scope: str) -> PhaseTimes:
-    from uploader.models import UploadEvent
+    from uploader.ingest.models import UploadEvent
 
     rows: list[tuple[dt.datetime, dt.datetime, dt.datetime]] = []
     for event_time, received_at, stored_at in UploadEvent.objects.filter(upload__scope=scope).values_list(
@@ -645,7 +645,9 @@ def check_effects(scope: str, expected: int) -> dict[str, int]:
     """Every event applied exactly once: one ledger row and one audit entry per upload."""
     from django.db.models import Count
 
-    from uploader.models import AuditEntry, Upload, UploadEvent, UploadState
+    from uploader.audit.models import AuditEntry
+    from uploader.ingest.models import UploadEvent
+    from uploader.uploads.models import Upload, UploadState
 
     found = {
         "uploads stored": Upload.objects.filter(scope=scope, state=UploadState.STORED).count(),
@@ -670,7 +672,7 @@ def bulk_insert_reference(scope: str) -> float:
     each with its own dedupe key), in one transaction; the copies are deleted after."""
     from django.db import transaction
 
-    from uploader.models import UploadEvent
+    from uploader.ingest.models import UploadEvent
 
     marker = f"{KEY_PREFIX}/reference-{uuid.uuid4().hex[:8]}"
     rows = []
@@ -698,8 +700,8 @@ def queries_per_event(bucket: str, rng: random.Random, batches: int = 20) -> dic
     from django.test.utils import CaptureQueriesContext
 
     from config.request_context import acting_as_system
-    from uploader.ledger import event_apply, events_apply, events_ingest_many
-    from uploader.models import EventSource
+    from uploader.ingest.ledger import event_apply, events_apply, events_ingest_many
+    from uploader.ingest.models import EventSource
 
     scope = f"probe{uuid.uuid4().hex[:6]}"
     targets = create_uploads(scope, batches * 8, rng)
@@ -765,7 +767,7 @@ def apply_events_one_by_one(event_ids: list[int]) -> dict[str, int]:
     """The task as it was before the batch apply: `ledger.event_apply` per event
     (10 statements each), kept to compare against in the same run."""
     from config.request_context import acting_as_system
-    from uploader import ledger
+    from uploader.ingest import ledger
 
     outcomes: dict[str, int] = {}
     with acting_as_system("s3-event"):

@@ -58,11 +58,12 @@ def profile(stack: Stack, *, with_cprofile: bool) -> None:
     from django.http import JsonResponse
     from django.test import Client
 
-    from dashboard.roles import permissions_of
-    from uploader import s3, selectors, services
-    from uploader.limits import UploadLimits
-    from uploader.models import Upload
-    from uploader.principals import person_principal
+    from uploader import s3
+    from uploader.access.principals import person_principal
+    from uploader.access.roles import permissions_of
+    from uploader.uploads import selectors, services
+    from uploader.uploads.limits import UploadLimits
+    from uploader.uploads.models import Upload
 
     user = get_user_model().objects.get(username=harness.USERNAME)
     client = Client(HTTP_HOST="127.0.0.1")
@@ -129,7 +130,7 @@ def profile(stack: Stack, *, with_cprofile: bool) -> None:
     timed("INSERT, synchronous_commit=on", insert(synchronous=True))
     timed("INSERT, synchronous_commit=off (+2 SET statements)", insert(synchronous=False))
     timed(
-        "presign PUT, uploader.signing",
+        "presign PUT, uploader.s3.signing",
         lambda: s3.presign_put_object(
             key=key, content_type="application/octet-stream", content_length=1 << 20, expires_in=900
         ),
@@ -157,11 +158,11 @@ def profile(stack: Stack, *, with_cprofile: bool) -> None:
         lambda: services.upload_sign_parts(upload=upload, part_numbers=parts),
     )
     timed(
-        "100 URLs, uploader.signing presign_parts (via s3.presign_upload_parts)",
+        "100 URLs, uploader.s3.signing presign_parts (via s3.presign_upload_parts)",
         lambda: s3.presign_upload_parts(key=key, upload_id=upload_id, part_numbers=parts, expires_in=900),
     )
     timed(
-        "100 URLs, uploader.signing presign (one by one)",
+        "100 URLs, uploader.s3.signing presign (one by one)",
         lambda: [
             s3._signer().presign(
                 credentials=s3._credentials(),

@@ -7,9 +7,9 @@ Nothing here is used by the app. gunicorn serves `bench.reference`, which is
 same middleware, next to these JSON views under `/bench/ref/`:
 
 - `session`: the signing call's authentication and nothing else. It goes through
-  `uploader.api.contract_api(Permission.UPLOAD)`, as `GET /api/s3/params` does: the
+  `uploader.api.contract.contract_api(Permission.UPLOAD)`, as `GET /api/s3/params` does: the
   session from Redis (`cached_db`), the user (`request.user`), the role
-  (`dashboard.roles.permissions_of`), the principal and the by-hand CSRF check.
+  (`uploader.access.roles.permissions_of`), the principal and the by-hand CSRF check.
 - `registration`: `session` plus the registration the signing call writes, by the
   same service code: `services._register` (validation, key, `full_clean`), then one
   transaction with `_admit`, the `Upload` INSERT and the `upload.registered` audit
@@ -34,14 +34,15 @@ from django.urls import include, path
 from django.views.decorators.http import require_GET
 
 from config.wsgi import application  # noqa: F401 - sets Django up first
-from dashboard.roles import Permission
-from uploader import keys, s3, services
-from uploader.api import _parse_int, _principal, _require_str, contract_api
-from uploader.audit import audit_record
-from uploader.principals import STAFF_SCOPE
+from uploader import s3
+from uploader.access.principals import STAFF_SCOPE
+from uploader.access.roles import Permission
+from uploader.api.contract import _parse_int, _principal, _require_str, contract_api
+from uploader.audit.services import audit_record
+from uploader.uploads import keys, services
 
 # The signing call logs through this logger; the reference logs the same line there.
-services_logger = logging.getLogger("uploader.services")
+services_logger = logging.getLogger("uploader.uploads.services")
 
 SIZE = 1024**2
 CONTENT_TYPE = "application/octet-stream"
@@ -71,7 +72,7 @@ def session_view(request: HttpRequest) -> HttpResponse:
 @require_GET
 @contract_api(Permission.UPLOAD)
 def registration_view(request: HttpRequest) -> HttpResponse:
-    """`uploader.api.sign_single_upload` and `services.upload_sign_single` with a declared
+    """`uploader.api.contract.sign_single_upload` and `services.upload_sign_single` with a declared
     size, minus the signature (`s3.presign_put_object`)."""
     size = _parse_int(request.GET.get("size") or request.GET.get("metadata[size]"), field="size", required=False)
     if size is None:

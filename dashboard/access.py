@@ -1,6 +1,6 @@
 """Page-level access: who may open which staff page.
 
-The services check permissions again (dashboard.roles.require_permission); this is
+The services check permissions again (uploader.access.roles.require_permission); this is
 what turns "not allowed" into a page a person understands instead of an error.
 """
 
@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
-from dashboard.roles import Permission, has_permission, role_of
+from uploader.access.roles import Permission, has_permission, role_of
 
 View = Callable[..., HttpResponseBase]  # streamed answers (CSV export) included
 

@@ -6,8 +6,8 @@ class DashboardConfig(AppConfig):
     verbose_name = "Staff dashboard"
 
     def ready(self) -> None:
-        from dashboard import signals  # noqa: F401 - connects the audit receivers
-        from dashboard.cognito_pool import pool_from_settings
+        from dashboard.signin import signals  # noqa: F401 - connects the audit receivers
+        from uploader.access.cognito_pool import pool_from_settings
 
         # A mistyped Cognito setting stops start-up naming it, instead of failing
         # every signed-in request later.

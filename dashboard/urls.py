@@ -1,6 +1,12 @@
 from django.urls import path
 
-from dashboard import audit_views, browse_views, event_views, health_views, portal_views, stats_views, views
+from dashboard.audit import views as audit_views
+from dashboard.browse import views as browse_views
+from dashboard.events import cors_views as health_views
+from dashboard.events import views as event_views
+from dashboard.home import views
+from dashboard.portals import views as portal_views
+from dashboard.stats import views as stats_views
 
 app_name = "dashboard"
 

@@ -52,7 +52,7 @@ def s3_emulator() -> Iterator[S3Emulator]:
 def s3_bucket(s3_emulator: S3Emulator, settings: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh, configured bucket per test, with the app pointed at it."""
     from uploader import s3
-    from uploader.bucket import bucket_configure
+    from uploader.ops.bucket_setup import bucket_configure
 
     settings.INTAKE_S3_ENDPOINT_URL = s3_emulator.endpoint_url
     settings.INTAKE_S3_ADDRESSING_STYLE = "path"

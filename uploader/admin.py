@@ -2,7 +2,13 @@
 
 from django.contrib import admin
 
-from uploader.models import AuditEntry, Derivative, Portal, Upload, UploadEvent, WebhookDelivery
+from uploader.access.models import OidcIdentity
+from uploader.audit.models import AuditEntry
+from uploader.ingest.models import UploadEvent
+from uploader.notify.models import WebhookDelivery
+from uploader.portals.models import Portal
+from uploader.processing.models import Derivative
+from uploader.uploads.models import Upload
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -87,3 +93,12 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_filter = ("state",)
     readonly_fields = [field.name for field in WebhookDelivery._meta.fields]
 
+
+
+@admin.register(OidcIdentity)
+class OidcIdentityAdmin(ReadOnlyAdmin):
+    """People as Cognito knows them: read-only (sign-in keeps them)."""
+
+    list_display = ("user", "email", "provider_username", "groups", "last_sign_in_at", "issuer")
+    search_fields = ("email", "provider_username", "subject", "user__username")
+    readonly_fields = [field.name for field in OidcIdentity._meta.fields]

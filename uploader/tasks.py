@@ -8,8 +8,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from config.request_context import acting_as_system
-from uploader import ledger, notifications, processing, reconcile, s3
-from uploader.models import Portal, Upload
+from uploader import s3
+from uploader.ingest import ledger, reconcile
+from uploader.notify import services as notifications
+from uploader.portals.models import Portal
+from uploader.processing import services as processing
+from uploader.uploads.models import Upload
 
 
 @shared_task(

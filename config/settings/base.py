@@ -61,7 +61,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "dashboard.middleware.SignInExpiryMiddleware",
+    "dashboard.signin.middleware.SignInExpiryMiddleware",
     "config.middleware.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -126,9 +126,9 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Staff sign in through an Amazon Cognito user pool (dashboard.oidc) when it is
+# Staff sign in through an Amazon Cognito user pool (dashboard.signin.oidc) when it is
 # configured; these few values are all an operator needs. The endpoints, the issuer
-# and the keys are derived from them (dashboard.tokens.CognitoPool).
+# and the keys are derived from them (uploader.access.tokens.CognitoPool).
 INTAKE_COGNITO_REGION = env.str("INTAKE_COGNITO_REGION", default="")
 INTAKE_COGNITO_USER_POOL_ID = env.str("INTAKE_COGNITO_USER_POOL_ID", default="")
 INTAKE_COGNITO_CLIENT_ID = env.str("INTAKE_COGNITO_CLIENT_ID", default="")
@@ -149,7 +149,7 @@ if INTAKE_OIDC_ENABLED and not (
 # Django's own password form. On by default only when Cognito is not configured
 # (local mode); production refuses to start with neither.
 INTAKE_ALLOW_PASSWORD_SIGN_IN = env.bool("INTAKE_ALLOW_PASSWORD_SIGN_IN", default=not INTAKE_OIDC_ENABLED)
-# Which Cognito groups give which role (dashboard.roles). Strongest role wins.
+# Which Cognito groups give which role (uploader.access.roles). Strongest role wins.
 INTAKE_ROLE_GROUPS_ADMIN = env.list("INTAKE_ROLE_GROUPS_ADMIN", default=["intake-admins"])
 INTAKE_ROLE_GROUPS_STAFF = env.list("INTAKE_ROLE_GROUPS_STAFF", default=["intake-staff"])
 INTAKE_ROLE_GROUPS_VIEWER = env.list("INTAKE_ROLE_GROUPS_VIEWER", default=["intake-viewers"])
@@ -198,13 +198,13 @@ CORS_PREFLIGHT_MAX_AGE = 3600
 
 AUTHENTICATION_BACKENDS: list[str] = []
 if INTAKE_OIDC_ENABLED:
-    AUTHENTICATION_BACKENDS.append("dashboard.oidc.CognitoBackend")
+    AUTHENTICATION_BACKENDS.append("dashboard.signin.oidc.CognitoBackend")
 if INTAKE_ALLOW_PASSWORD_SIGN_IN:
-    AUTHENTICATION_BACKENDS.append("dashboard.auth_backends.PasswordBackend")
+    AUTHENTICATION_BACKENDS.append("dashboard.signin.auth_backends.PasswordBackend")
 if not AUTHENTICATION_BACKENDS:
     raise ImproperlyConfigured("INTAKE_ALLOW_PASSWORD_SIGN_IN=false needs Cognito (INTAKE_COGNITO_USER_POOL_ID)")
 
-# mozilla-django-oidc, derived from the values above (dashboard.oidc).
+# mozilla-django-oidc, derived from the values above (dashboard.signin.oidc).
 OIDC_RP_CLIENT_ID = INTAKE_COGNITO_CLIENT_ID
 OIDC_RP_CLIENT_SECRET = INTAKE_COGNITO_CLIENT_SECRET
 OIDC_RP_SIGN_ALGO = "RS256"
@@ -214,7 +214,7 @@ OIDC_USE_NONCE = True
 # The library has no timeout by default; a hung Cognito must not hang a worker.
 OIDC_TIMEOUT = env.float("INTAKE_OIDC_TIMEOUT_SECONDS", default=5.0)
 # Our callback view: unknown states and cancellations end on the no-access page.
-OIDC_CALLBACK_CLASS = "dashboard.oidc.CallbackView"
+OIDC_CALLBACK_CLASS = "dashboard.signin.oidc.CallbackView"
 LOGIN_REDIRECT_URL_FAILURE = "/accounts/no-access/"
 # How long a sign-in lasts before the browser goes back through Cognito (whose own
 # session usually lets it straight through).
@@ -228,7 +228,7 @@ if INTAKE_OIDC_ENABLED:
     OIDC_OP_AUTHORIZATION_ENDPOINT = f"{_cognito_base}/oauth2/authorize"
     OIDC_OP_TOKEN_ENDPOINT = f"{_cognito_base}/oauth2/token"
     OIDC_OP_USER_ENDPOINT = f"{_cognito_base}/oauth2/userInfo"
-    # The library insists on one; dashboard.oidc verifies with dashboard.tokens' cache.
+    # The library insists on one; dashboard.signin.oidc verifies with uploader.access.tokens' cache.
     OIDC_OP_JWKS_ENDPOINT = INTAKE_OIDC_JWKS_URL_OVERRIDE or (
         f"{(INTAKE_OIDC_ISSUER_OVERRIDE or f'https://cognito-idp.{INTAKE_COGNITO_REGION}.amazonaws.com/{INTAKE_COGNITO_USER_POOL_ID}').rstrip('/')}"
         "/.well-known/jwks.json"
@@ -292,7 +292,7 @@ INTAKE_S3_CREATE_BUCKET = env.bool("INTAKE_S3_CREATE_BUCKET", default=False)
 INTAKE_CORS_ALLOWED_ORIGINS = env.list("INTAKE_CORS_ALLOWED_ORIGINS", default=[])
 # Where the bucket sends its object events (SQS queue ARN); empty leaves them alone.
 INTAKE_S3_EVENTS_QUEUE_ARN = env.str("INTAKE_S3_EVENTS_QUEUE_ARN", default="")
-# Sign URLs with uploader.signing (byte-identical to botocore's, several times
+# Sign URLs with uploader.s3.signing (byte-identical to botocore's, several times
 # faster); false falls back to botocore's generate_presigned_url.
 INTAKE_S3_FAST_SIGNING = env.bool("INTAKE_S3_FAST_SIGNING", default=True)
 # The SQS queue the bucket sends object events to, read by `manage.py consume_s3_events`.
@@ -475,7 +475,7 @@ INTAKE_PORTAL_RATE_WRONG_PASSWORDS = env_rate("INTAKE_PORTAL_RATE_WRONG_PASSWORD
 INTAKE_PORTAL_RATE_RECEIPT = env_rate("INTAKE_PORTAL_RATE_RECEIPT", "5/3600")
 
 # --- Processing of portal uploads (docs/configuration.md#client-portals) ------------
-# What uploader.processing reads and makes when a portal's processing options are on.
+# What uploader.processing.services reads and makes when a portal's processing options are on.
 # The largest source object read (bigger files are not processed); the most pixels a
 # source image may have (decompression bombs are refused before decoding); how many
 # PDF pages are read for text and how large the text file may be; how long signed

@@ -5,7 +5,7 @@ from typing import Any
 
 from django import template
 
-from dashboard.roles import Permission, has_permission
+from uploader.access.roles import Permission, has_permission
 
 register = template.Library()
 

@@ -15,7 +15,7 @@
   // Every byte is checksummed in the browser (MD5, read in slices so a big file or
   // part is never held twice) and the digest is signed into its URL as Content-MD5:
   // S3 refuses bytes that changed on the way, and the server compares a single
-  // upload's ETag with the digest again once it is stored (uploader/checksums.py).
+  // upload's ETag with the digest again once it is stored (uploader/uploads/checksums.py).
   const HASH_SLICE_BYTES = 4 * 1024 * 1024;
   async function contentMD5(blob, signal) {
     const hasher = await window.hashwasm.createMD5();

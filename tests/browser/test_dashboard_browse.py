@@ -11,9 +11,10 @@ from tests.browser.test_staff_upload import sign_in
 from tests.conftest import make_staff_user
 from tests.integration.test_portals import enter, upload_file, visitor_client
 from tests.support.documents import make_image
-from uploader import portal_tokens
-from uploader.models import Derivative, Upload, UploadState
-from uploader.portals import portal_create
+from uploader.portals import tokens as portal_tokens
+from uploader.portals.services import portal_create
+from uploader.processing.models import Derivative
+from uploader.uploads.models import Upload, UploadState
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

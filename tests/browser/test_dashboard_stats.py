@@ -9,11 +9,12 @@ import uuid
 import pytest
 from django.utils import timezone
 
-from dashboard.accounts import user_set_role
-from dashboard.roles import Role
 from tests.browser.test_staff_upload import sign_in
 from tests.conftest import make_staff_user
-from uploader.models import AuditEntry, Upload, UploadState
+from uploader.access.accounts import user_set_role
+from uploader.access.roles import Role
+from uploader.audit.models import AuditEntry
+from uploader.uploads.models import Upload, UploadState
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

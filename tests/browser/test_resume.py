@@ -12,8 +12,8 @@ import pytest
 from tests.browser.test_staff_upload import sign_in
 from tests.conftest import make_staff_user
 from uploader import s3
-from uploader.bucket import bucket_configure
-from uploader.models import Upload, UploadState
+from uploader.ops.bucket_setup import bucket_configure
+from uploader.uploads.models import Upload, UploadState
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -14,8 +14,8 @@ from django.conf import settings
 
 from tests.conftest import TEST_PASSWORD, make_staff_user
 from uploader import s3
-from uploader.bucket import bucket_configure
-from uploader.models import Upload, UploadState
+from uploader.ops.bucket_setup import bucket_configure
+from uploader.uploads.models import Upload, UploadState
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

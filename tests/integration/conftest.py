@@ -7,8 +7,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.support.webhook_receiver import WebhookReceiver
 from tests.unit.test_cloudfront import DOMAIN, KEY_ID
-from uploader import s3, sqs
-from uploader.bucket import bucket_configure
+from uploader import s3
+from uploader.ingest import sqs_consumer as sqs
+from uploader.ops.bucket_setup import bucket_configure
 from uploader.s3 import cloudfront
 
 pytestmark = pytest.mark.integration
@@ -44,8 +45,8 @@ def generous_rates(settings) -> None:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def make_portal(staff_user, s3_bucket):  # type: ignore[no-untyped-def]
     """Create a portal as a staff member; returns it with its link token."""
-    from uploader import portal_tokens
-    from uploader.portals import portal_create
+    from uploader.portals import tokens as portal_tokens
+    from uploader.portals.services import portal_create
 
     def make(name: str = "Acme accounts", **options: object):  # type: ignore[no-untyped-def]
         portal = portal_create(actor=staff_user, name=name, **options)

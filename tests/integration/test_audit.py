@@ -10,7 +10,8 @@ from django.db import DatabaseError, connection, transaction
 from django.test import Client
 
 from tests.conftest import TEST_PASSWORD
-from uploader.models import AuditEntry, Upload
+from uploader.audit.models import AuditEntry
+from uploader.uploads.models import Upload
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,9 @@ from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from dashboard.accounts import user_set_role
-from dashboard.auth_backends import PasswordBackend, user_with_role_groups
-from dashboard.roles import ROLE_GROUP_NAMES, Role, forget_cached_role, role_of
+from dashboard.signin.auth_backends import PasswordBackend, user_with_role_groups
+from uploader.access.accounts import user_set_role
+from uploader.access.roles import ROLE_GROUP_NAMES, Role, forget_cached_role, role_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -66,7 +66,7 @@ def test_unknown_ids_are_no_user(user_id: object) -> None:
 
 def test_a_signed_in_page_loads_user_and_role_with_one_query(client) -> None:  # type: ignore[no-untyped-def]
     user = _user(Role.STAFF)
-    client.force_login(user, backend="dashboard.auth_backends.PasswordBackend")
+    client.force_login(user, backend="dashboard.signin.auth_backends.PasswordBackend")
     client.get("/uploads/")  # warm: the session row, the content types
     with CaptureQueriesContext(connection) as queries:
         assert client.get("/uploads/").status_code == 200

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from uploader import s3
-from uploader.bucket import CORS_RULE_ID, LIFECYCLE_RULE_ID, NOTIFICATION_ID, desired_queue_notification
+from uploader.ops.bucket_setup import CORS_RULE_ID, LIFECYCLE_RULE_ID, NOTIFICATION_ID, desired_queue_notification
 
 pytestmark = pytest.mark.integration
 

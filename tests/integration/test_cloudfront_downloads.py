@@ -18,12 +18,16 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.urls import reverse
 
-from dashboard.roles import NotAllowed, Permission
 from tests.unit.test_cloudfront import DOMAIN, KEY_ID, split_signed_url, verify
-from uploader import processing, s3, services
-from uploader.models import AuditEntry, Derivative, DerivativeKind, Upload
-from uploader.principals import person_principal
+from uploader import s3
+from uploader.access.principals import person_principal
+from uploader.access.roles import NotAllowed, Permission
+from uploader.audit.models import AuditEntry
+from uploader.processing import services as processing
+from uploader.processing.models import Derivative, DerivativeKind
 from uploader.s3.presign import attachment_disposition
+from uploader.uploads import services
+from uploader.uploads.models import Upload
 
 pytestmark = pytest.mark.integration
 

@@ -17,12 +17,12 @@ import requests
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 
-from dashboard.models import OidcIdentity
-from dashboard.roles import Role, role_of
 from tests.integration.test_oidc_provider_harness import parse_form
 from tests.support.cognito import use_test_provider
 from tests.support.oidc import OidcProvider
-from uploader.models import AuditEntry
+from uploader.access.models import OidcIdentity
+from uploader.access.roles import Role, role_of
+from uploader.audit.models import AuditEntry
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -14,8 +14,8 @@ from emulator import free_port
 from tests.integration.conftest import CORS_APP_ORIGIN as APP_ORIGIN
 from tests.integration.conftest import CORS_BROWSER_ORIGIN as BROWSER_ORIGIN
 from uploader import s3
-from uploader.bucket import CORS_RULE_ID, desired_cors_rule
-from uploader.cors_check import REFUSED_ORIGIN
+from uploader.ops.bucket_setup import CORS_RULE_ID, desired_cors_rule
+from uploader.ops.cors_check import REFUSED_ORIGIN
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -8,11 +8,11 @@ import re
 import pytest
 from django.test import Client
 
-from dashboard.roles import Role
 from tests.integration.test_cors_chain import BROWSER_ORIGIN, objects_left
 from tests.support.people import signed_in as _client
 from uploader import s3
-from uploader.models import AuditEntry
+from uploader.access.roles import Role
+from uploader.audit.models import AuditEntry
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -16,10 +16,11 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from dashboard import audit_views
-from dashboard.roles import Role
+from dashboard.audit import views as audit_views
 from tests.support.people import signed_in as _client
-from uploader.models import AuditEntry, Upload
+from uploader.access.roles import Role
+from uploader.audit.models import AuditEntry
+from uploader.uploads.models import Upload
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -309,7 +310,7 @@ def test_viewing_and_exporting_are_audited_with_the_filters(admin: Client) -> No
 def test_the_export_has_every_row_newest_first_across_chunks(admin: Client) -> None:
     for index in range(25):
         _entry("bulk.entry", detail={"n": index})
-    from dashboard import audit_views
+    from dashboard.audit import views as audit_views
 
     original = audit_views.EXPORT_CHUNK_ROWS
     audit_views.EXPORT_CHUNK_ROWS = 10

@@ -15,14 +15,17 @@ from django.contrib.auth.models import User
 from django.template.defaultfilters import filesizeformat
 from django.test import Client
 
-from dashboard.roles import ROLE_PERMISSIONS, Permission, Role
 from tests.integration.test_portals import enter, upload_file, visitor_client
 from tests.support.documents import make_image, make_pdf
 from tests.support.people import person
 from tests.support.people import signed_in as client_for
 from uploader import s3
-from uploader.audit import audit_record
-from uploader.models import AuditEntry, Derivative, Portal, Upload, UploadState
+from uploader.access.roles import ROLE_PERMISSIONS, Permission, Role
+from uploader.audit.models import AuditEntry
+from uploader.audit.services import audit_record
+from uploader.portals.models import Portal
+from uploader.processing.models import Derivative
+from uploader.uploads.models import Upload, UploadState
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.usefixtures("s3_bucket")]
 
@@ -574,7 +577,7 @@ def test_the_audit_trail_is_newest_first_and_its_detail_is_text(stored: Upload) 
 def test_the_text_excerpt_is_a_bounded_read_cut_on_a_character(
     stored: Upload, text: str, shown: str, cut: bool
 ) -> None:
-    from dashboard.browse_selectors import _excerpt
+    from dashboard.browse.selectors import _excerpt
 
     key = f"derived/{stored.pk}/text.txt"
     s3.put_object_bytes(key=key, body=text.encode("utf-8"), content_type="text/plain; charset=utf-8")

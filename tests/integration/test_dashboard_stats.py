@@ -14,11 +14,12 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
-from dashboard import stats_selectors
-from dashboard.accounts import user_set_role
-from dashboard.roles import Role
+from dashboard.stats import selectors as stats_selectors
 from tests.support.people import signed_in as _client
-from uploader.models import Portal, Upload, UploadState
+from uploader.access.accounts import user_set_role
+from uploader.access.roles import Role
+from uploader.portals.models import Portal
+from uploader.uploads.models import Upload, UploadState
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

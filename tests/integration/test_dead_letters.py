@@ -16,12 +16,15 @@ from django.core.management import call_command
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from dashboard.roles import Role
 from tests.integration.test_sqs_consumer import _consume, _queue_depth, _upload_without_complete
 from tests.support.people import signed_in as _client
-from uploader import s3, sqs
-from uploader.bucket import bucket_configure, event_queue_configure
-from uploader.models import AuditEntry, EventOutcome, UploadEvent, UploadState
+from uploader import s3
+from uploader.access.roles import Role
+from uploader.audit.models import AuditEntry
+from uploader.ingest import sqs_consumer as sqs
+from uploader.ingest.models import EventOutcome, UploadEvent
+from uploader.ops.bucket_setup import bucket_configure, event_queue_configure
+from uploader.uploads.models import UploadState
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +54,7 @@ def queues(s3_bucket: str, settings, transactional_db) -> Queues:  # type: ignor
 
 def _fail_until_dead_lettered(queues: Queues) -> None:
     """Run the consumer with ingestion failing until SQS has moved the message away."""
-    with mock.patch("uploader.sqs.events_ingest_many", side_effect=RuntimeError("database down")):
+    with mock.patch("uploader.ingest.sqs_consumer.events_ingest_many", side_effect=RuntimeError("database down")):
         for _ in range(8):
             _consume(queues.url)
             if _queue_depth(queues.dlq_url) == 1:

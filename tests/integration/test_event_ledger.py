@@ -17,10 +17,13 @@ from django.db import connection, transaction
 from django.test import Client
 
 from uploader import s3
-from uploader.ledger import events_ingest_many
-from uploader.models import AuditEntry, EventOutcome, EventSource, Portal, Upload, UploadEvent, UploadState
-from uploader.services import upload_apply_stored_object
+from uploader.audit.models import AuditEntry
+from uploader.ingest.ledger import events_ingest_many
+from uploader.ingest.models import EventOutcome, EventSource, UploadEvent
+from uploader.portals.models import Portal
 from uploader.tasks import apply_object_events
+from uploader.uploads.models import Upload, UploadState
+from uploader.uploads.services import upload_apply_stored_object
 
 pytestmark = pytest.mark.integration
 

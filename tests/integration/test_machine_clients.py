@@ -15,7 +15,8 @@ from django.test import Client
 from tests.integration import test_oidc_provider_harness as harness
 from tests.support.cognito import use_test_provider
 from tests.support.oidc import OidcProvider
-from uploader.models import AuditEntry, Upload
+from uploader.audit.models import AuditEntry
+from uploader.uploads.models import Upload
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

@@ -12,11 +12,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image, PngImagePlugin
 
-from dashboard.accounts import user_set_role
-from dashboard.roles import Role
-from uploader import portal_tokens, s3
-from uploader.models import AuditEntry, Portal
-from uploader.portals import portal_create
+from uploader import s3
+from uploader.access.accounts import user_set_role
+from uploader.access.roles import Role
+from uploader.audit.models import AuditEntry
+from uploader.portals import tokens as portal_tokens
+from uploader.portals.models import Portal
+from uploader.portals.services import portal_create
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

@@ -11,8 +11,9 @@ from django.test import Client
 from tests.integration.test_portals import enter, upload_file, visitor_client
 from tests.support.smtp import SmtpSink
 from uploader import tasks
-from uploader.models import AuditEntry, Upload, UploadState
-from uploader.notifications import portal_notify_pending
+from uploader.audit.models import AuditEntry
+from uploader.notify.services import portal_notify_pending
+from uploader.uploads.models import Upload, UploadState
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.usefixtures("generous_rates")]
 

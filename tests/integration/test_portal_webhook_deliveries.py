@@ -14,15 +14,18 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from dashboard.roles import NotAllowed, Role
 from tests.integration.test_portals import enter, upload_file, visitor_client
 from tests.integration.test_portals_dashboard import person
 from tests.support.webhook_receiver import WebhookReceiver
-from uploader import portal_tokens, tasks
-from uploader.models import AuditEntry, Portal, WebhookDelivery, WebhookDeliveryState
-from uploader.notifications import webhook_delivery_retry
-from uploader.portal_selectors import webhook_target_shown
-from uploader.portals import portal_create, portal_disable, portal_update
+from uploader import tasks
+from uploader.access.roles import NotAllowed, Role
+from uploader.audit.models import AuditEntry
+from uploader.notify.models import WebhookDelivery, WebhookDeliveryState
+from uploader.notify.services import webhook_delivery_retry
+from uploader.portals import tokens as portal_tokens
+from uploader.portals.models import Portal
+from uploader.portals.selectors import webhook_target_shown
+from uploader.portals.services import portal_create, portal_disable, portal_update
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

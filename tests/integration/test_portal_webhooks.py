@@ -15,13 +15,17 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from dashboard.roles import Role
 from tests.integration.test_portals import enter, upload_file, visitor_client
 from tests.integration.test_portals_dashboard import FORM, person
 from tests.support.webhook_receiver import HOLD, REDIRECT, WebhookReceiver
-from uploader import portal_tokens, tasks
-from uploader.models import AuditEntry, Portal, Upload, WebhookDelivery, WebhookDeliveryState
-from uploader.portals import portal_create, portal_update
+from uploader import tasks
+from uploader.access.roles import Role
+from uploader.audit.models import AuditEntry
+from uploader.notify.models import WebhookDelivery, WebhookDeliveryState
+from uploader.portals import tokens as portal_tokens
+from uploader.portals.models import Portal
+from uploader.portals.services import portal_create, portal_update
+from uploader.uploads.models import Upload
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

@@ -18,9 +18,12 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from uploader import portal_tokens, s3
-from uploader.models import AuditEntry, Portal, Upload, UploadState
-from uploader.portals import portal_disable, portal_rotate_link, portal_update
+from uploader import s3
+from uploader.audit.models import AuditEntry
+from uploader.portals import tokens as portal_tokens
+from uploader.portals.models import Portal
+from uploader.portals.services import portal_disable, portal_rotate_link, portal_update
+from uploader.uploads.models import Upload, UploadState
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("generous_rates")]
 

@@ -7,12 +7,13 @@ import re
 import pytest
 from django.test import Client
 
-from dashboard.roles import NotAllowed, Role
 from tests.integration.test_portals import SCRIPT, enter, upload_file, visitor_client
 from tests.support.people import person_and_client as person
-from uploader import portal_tokens
-from uploader.models import AuditEntry, Portal
-from uploader.portals import portal_create, portal_link
+from uploader.access.roles import NotAllowed, Role
+from uploader.audit.models import AuditEntry
+from uploader.portals import tokens as portal_tokens
+from uploader.portals.models import Portal
+from uploader.portals.services import portal_create, portal_link
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("generous_rates")]
 

@@ -20,9 +20,14 @@ from PIL import Image
 from tests.integration.test_portals import enter, upload_file, visitor_client
 from tests.support.documents import encrypt_pdf, make_image, make_pdf, png_claiming
 from tests.unit.test_cloudfront import DOMAIN, verify
-from uploader import processing, reconcile, s3, tasks
-from uploader.models import AuditEntry, Derivative, Portal, Upload
-from uploader.portals import portal_update
+from uploader import s3, tasks
+from uploader.audit.models import AuditEntry
+from uploader.ingest import reconcile
+from uploader.portals.models import Portal
+from uploader.portals.services import portal_update
+from uploader.processing import services as processing
+from uploader.processing.models import Derivative
+from uploader.uploads.models import Upload
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.usefixtures("generous_rates")]
 
@@ -352,7 +357,7 @@ def test_a_second_run_while_the_first_holds_the_upload_leaves_it_alone(make_port
 
 
 def test_a_replaced_file_loses_its_derivatives(make_portal, send, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
-    from uploader import services
+    from uploader.uploads import services
 
     _, token = make_portal(processing=["thumbnails"])
     upload = send(token, make_image((500, 500), fmt="PNG"), filename="a.png", type_="image/png")
@@ -373,7 +378,7 @@ def test_a_replaced_file_loses_its_derivatives(make_portal, send, django_capture
 
 
 def test_a_deleted_file_loses_its_derivatives(make_portal, send, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
-    from uploader import services
+    from uploader.uploads import services
 
     _, token = make_portal(processing=["thumbnails"])
     upload = send(token, make_image((500, 500), fmt="PNG"), filename="a.png", type_="image/png")

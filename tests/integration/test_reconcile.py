@@ -14,7 +14,8 @@ from django.test import Client
 from django.utils import timezone
 
 from uploader import s3
-from uploader.models import AuditEntry, Upload, UploadState
+from uploader.audit.models import AuditEntry
+from uploader.uploads.models import Upload, UploadState
 
 pytestmark = pytest.mark.integration
 

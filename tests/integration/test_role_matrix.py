@@ -12,10 +12,11 @@ import requests
 from django.contrib.auth.models import User
 from django.test import Client
 
-from dashboard.accounts import user_set_role
-from dashboard.roles import Role
-from uploader.models import Upload, WebhookDelivery, WebhookDeliveryState
-from uploader.portals import portal_create
+from uploader.access.accounts import user_set_role
+from uploader.access.roles import Role
+from uploader.notify.models import WebhookDelivery, WebhookDeliveryState
+from uploader.portals.services import portal_create
+from uploader.uploads.models import Upload
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -143,4 +144,4 @@ def test_admins_read_every_record_in_django_admin_and_change_none(page: str, sto
 
 
 def test_admins_read_sign_in_identities(db: None) -> None:
-    assert _client_for("admin").get("/admin/dashboard/oidcidentity/").status_code == 200
+    assert _client_for("admin").get("/admin/uploader/oidcidentity/").status_code == 200

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group, User
 
-from dashboard.accounts import role_from_cognito_groups, user_set_role, user_sign_in_from_claims
-from dashboard.roles import ROLE_GROUP_NAMES, Permission, Role, has_permission, permissions_of, role_of
-from uploader.models import AuditEntry
+from uploader.access.accounts import role_from_cognito_groups, user_set_role, user_sign_in_from_claims
+from uploader.access.roles import ROLE_GROUP_NAMES, Permission, Role, has_permission, permissions_of, role_of
+from uploader.audit.models import AuditEntry
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

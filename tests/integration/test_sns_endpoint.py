@@ -1,7 +1,7 @@
 """S3 events delivered by Amazon SNS over HTTPS, through Django's test client into the ledger.
 
 SNS itself is played by tests.unit.test_sns: a key and certificate made at test time,
-served by a fake fetcher put in place of `uploader.sns_certificates.fetcher`, which records every
+served by a fake fetcher put in place of `uploader.ingest.sns_certificates.fetcher`, which records every
 URL it is asked for.
 """
 
@@ -30,9 +30,10 @@ from tests.unit.test_sns import (
     sign,
     sns_timestamp,
 )
-from uploader import sns, sns_certificates
-from uploader.models import EventOutcome, EventSource, Upload, UploadEvent, UploadState
-from uploader.sns_views import MAX_BODY_BYTES
+from uploader.ingest import sns, sns_certificates
+from uploader.ingest.models import EventOutcome, EventSource, UploadEvent
+from uploader.ingest.sns_views import MAX_BODY_BYTES
+from uploader.uploads.models import Upload, UploadState
 
 SNS_PATH = "/api/events/sns"
 

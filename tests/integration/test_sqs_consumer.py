@@ -16,8 +16,10 @@ from django.core.management import call_command
 from django.test import Client
 from kombu.exceptions import OperationalError
 
-from uploader import s3, sqs
-from uploader.models import EventOutcome, Upload, UploadEvent, UploadState
+from uploader import s3
+from uploader.ingest import sqs_consumer as sqs
+from uploader.ingest.models import EventOutcome, UploadEvent
+from uploader.uploads.models import Upload, UploadState
 
 pytestmark = pytest.mark.integration
 
@@ -75,7 +77,7 @@ def test_unusable_messages_are_dropped_with_a_reason(queue: str, caplog) -> None
 
 def test_a_failing_message_is_kept_for_retry_and_the_dead_letter_queue(staff_client: Client, queue: str) -> None:
     _upload_without_complete(staff_client)
-    with mock.patch("uploader.sqs.events_ingest_many", side_effect=RuntimeError("database down")):
+    with mock.patch("uploader.ingest.sqs_consumer.events_ingest_many", side_effect=RuntimeError("database down")):
         out = _consume(queue)
     assert "0 deleted, 1 kept for retry" in out
     time.sleep(1.5)  # the visibility timeout passes
@@ -150,7 +152,7 @@ def test_a_full_queue_is_ingested_in_gathered_batches_and_every_message_deleted(
         )
     client = s3.sqs_client()
     with (
-        mock.patch("uploader.sqs.events_ingest_many", wraps=sqs.events_ingest_many) as ingest,
+        mock.patch("uploader.ingest.sqs_consumer.events_ingest_many", wraps=sqs.events_ingest_many) as ingest,
         mock.patch.object(client, "delete_message_batch", wraps=client.delete_message_batch) as delete,
     ):
         out = _consume(queue)
@@ -175,17 +177,17 @@ def test_after_a_partial_receive_the_consumer_lingers_once_then_takes_what_arriv
         now[0] += seconds
 
     answers = iter([batch(3), batch(10), batch(4), batch(10)])
-    with mock.patch("uploader.sqs.receive", side_effect=lambda *a, **k: next(answers)) as receive:
+    with mock.patch("uploader.ingest.sqs_consumer.receive", side_effect=lambda *a, **k: next(answers)) as receive:
         messages = sqs.receive_gathered("q", wait_seconds=20, up_to=50, linger_seconds=0.05, clock=lambda: now[0], sleep=sleep)
     assert len(messages) == 17, "3, then (after lingering) a full 10, then a partial 4 past the deadline ends it"
     assert pauses == [0.05]
     assert [call.kwargs["wait_seconds"] for call in receive.call_args_list] == [20, 0, 0]
 
     quiet = iter([batch(1), []])
-    with mock.patch("uploader.sqs.receive", side_effect=lambda *a, **k: next(quiet)):
+    with mock.patch("uploader.ingest.sqs_consumer.receive", side_effect=lambda *a, **k: next(quiet)):
         assert len(sqs.receive_gathered("q", wait_seconds=20, linger_seconds=0.05, clock=lambda: now[0], sleep=sleep)) == 1
     empty: Iterator[list[sqs.QueueMessage]] = iter([[]])
-    with mock.patch("uploader.sqs.receive", side_effect=lambda *a, **k: next(empty)) as receive:
+    with mock.patch("uploader.ingest.sqs_consumer.receive", side_effect=lambda *a, **k: next(empty)) as receive:
         assert sqs.receive_gathered("q", wait_seconds=20, clock=lambda: now[0], sleep=sleep) == []
     assert receive.call_count == 1, "an empty long poll is not followed by another receive"
 

@@ -18,9 +18,13 @@ import pytest
 import requests
 from django.test import Client
 
-from uploader import checksums, reconcile, s3
-from uploader.ledger.apply import events_apply
-from uploader.models import AuditEntry, EventOutcome, Upload, UploadEvent, UploadState
+from uploader import s3
+from uploader.audit.models import AuditEntry
+from uploader.ingest import reconcile
+from uploader.ingest.ledger.apply import events_apply
+from uploader.ingest.models import EventOutcome, UploadEvent
+from uploader.uploads import checksums
+from uploader.uploads.models import Upload, UploadState
 
 pytestmark = pytest.mark.integration
 

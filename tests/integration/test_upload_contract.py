@@ -15,7 +15,7 @@ from django.test import Client
 
 from tests.conftest import make_staff_user
 from uploader import s3
-from uploader.models import Upload, UploadState
+from uploader.uploads.models import Upload, UploadState
 
 pytestmark = pytest.mark.integration
 

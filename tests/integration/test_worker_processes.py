@@ -18,7 +18,9 @@ from django.test import Client
 
 from tests.support.processes import ManagedProcess, RedisServer, celery_worker, event_consumer
 from uploader import s3
-from uploader.models import AuditEntry, EventOutcome, Upload, UploadEvent, UploadState
+from uploader.audit.models import AuditEntry
+from uploader.ingest.models import EventOutcome, UploadEvent
+from uploader.uploads.models import Upload, UploadState
 
 pytestmark = pytest.mark.integration
 

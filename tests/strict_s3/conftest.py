@@ -34,7 +34,7 @@ def radosgw() -> Iterator[RadosGateway]:
 def strict_bucket(radosgw: RadosGateway, settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """The app pointed at a fresh bucket on the gateway, set up by our own code."""
     from uploader import s3
-    from uploader.bucket import bucket_configure
+    from uploader.ops.bucket_setup import bucket_configure
 
     settings.INTAKE_S3_ENDPOINT_URL = radosgw.endpoint_url
     settings.INTAKE_S3_ADDRESSING_STYLE = "path"

@@ -17,7 +17,8 @@ from django.test import Client
 from tests.browser.test_staff_upload import sign_in
 from tests.conftest import make_staff_user
 from uploader import s3
-from uploader.models import EventOutcome, Upload, UploadEvent, UploadState
+from uploader.ingest.models import EventOutcome, UploadEvent
+from uploader.uploads.models import Upload, UploadState
 
 pytestmark = [pytest.mark.strict_s3, pytest.mark.django_db(transaction=True)]
 

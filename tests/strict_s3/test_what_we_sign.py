@@ -17,7 +17,7 @@ from django.test import Client
 
 from tests.strict_s3.conftest import ALLOWED_ORIGIN
 from uploader import s3
-from uploader.models import Upload, UploadState
+from uploader.uploads.models import Upload, UploadState
 
 pytestmark = pytest.mark.strict_s3
 

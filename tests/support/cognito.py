@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboard import tokens
 from tests.support.oidc import OidcProvider
+from uploader.access import tokens
 
 TEST_REGION = "us-east-1"
 TEST_POOL_ID = "us-east-1_IntakeTest"
@@ -28,8 +28,8 @@ def use_test_provider(settings: Any, idp: OidcProvider, *, allow_password: bool 
     settings.INTAKE_OIDC_ENABLED = True
     settings.INTAKE_ALLOW_PASSWORD_SIGN_IN = allow_password
     settings.INTAKE_MACHINE_CLIENT_IDS = [idp.machine_client_id]
-    settings.AUTHENTICATION_BACKENDS = ["dashboard.oidc.CognitoBackend"] + (
-        ["dashboard.auth_backends.PasswordBackend"] if allow_password else []
+    settings.AUTHENTICATION_BACKENDS = ["dashboard.signin.oidc.CognitoBackend"] + (
+        ["dashboard.signin.auth_backends.PasswordBackend"] if allow_password else []
     )
     settings.OIDC_RP_CLIENT_ID = idp.client_id
     settings.OIDC_RP_CLIENT_SECRET = idp.client_secret

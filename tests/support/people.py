@@ -8,8 +8,8 @@ import uuid
 from django.contrib.auth.models import User
 from django.test import Client
 
-from dashboard.accounts import user_set_role
-from dashboard.roles import Role
+from uploader.access.accounts import user_set_role
+from uploader.access.roles import Role
 
 
 def person(role: Role | None, name: str = "") -> User:

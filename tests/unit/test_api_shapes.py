@@ -12,12 +12,12 @@ import pytest
 from django.db.models import Q
 from django.test import RequestFactory
 
-from dashboard.roles import Permission
-from uploader import api
-from uploader.errors import InvalidInput, LimitExceeded, StorageUnavailable, UploadNotFound, WrongState
-from uploader.limits import UploadLimits
-from uploader.principals import UploadPrincipal
-from uploader.services import SignedRequest
+from uploader.access.principals import UploadPrincipal
+from uploader.access.roles import Permission
+from uploader.api import contract as api
+from uploader.uploads.errors import InvalidInput, LimitExceeded, StorageUnavailable, UploadNotFound, WrongState
+from uploader.uploads.limits import UploadLimits
+from uploader.uploads.services import SignedRequest
 
 STAFF = SimpleNamespace(is_authenticated=True, is_active=True, is_staff=True)
 

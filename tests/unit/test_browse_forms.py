@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from dashboard.browse_forms import UploadFilterForm
-from dashboard.browse_selectors import DEFAULT_SORT, NO_PORTAL, UploadFilters, kind_of
+from dashboard.browse.forms import UploadFilterForm
+from dashboard.browse.selectors import DEFAULT_SORT, NO_PORTAL, UploadFilters, kind_of
 
 PORTALS = [("3", "Acme accounts"), ("7", "Beta")]
 

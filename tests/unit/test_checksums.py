@@ -5,8 +5,8 @@ import hashlib
 
 import pytest
 
-from uploader.checksums import md5_hex, parse_content_md5, stored_digest_problem
-from uploader.errors import InvalidInput
+from uploader.uploads.checksums import md5_hex, parse_content_md5, stored_digest_problem
+from uploader.uploads.errors import InvalidInput
 
 BODY = b"the quick brown fox"
 MD5_B64 = base64.b64encode(hashlib.md5(BODY).digest()).decode()  # noqa: S324 - S3's Content-MD5

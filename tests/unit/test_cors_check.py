@@ -9,11 +9,11 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.settings import base
 from tests.unit.test_settings import MINIMAL_PRODUCTION_ENV, _load
-from uploader.bucket import desired_cors_rule
-from uploader.cors_check import CheckResult, CorsReport, Status, format_result
-from uploader.cors_check.browser import preflight_problems
-from uploader.cors_check.bucket import rule_differences
-from uploader.cors_check.endpoints import cdn_base
+from uploader.ops.bucket_setup import desired_cors_rule
+from uploader.ops.cors_check import CheckResult, CorsReport, Status, format_result
+from uploader.ops.cors_check.browser import preflight_problems
+from uploader.ops.cors_check.bucket import rule_differences
+from uploader.ops.cors_check.endpoints import cdn_base
 
 ORIGIN = "https://files.example.test"
 

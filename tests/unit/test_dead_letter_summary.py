@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from uploader.dead_letters import KEY_CHARS, PREVIEW_CHARS, body_preview, message_summarize
+from uploader.ingest.dead_letters import KEY_CHARS, PREVIEW_CHARS, body_preview, message_summarize
 
 
 def _record(key: str, name: str = "ObjectCreated:Put") -> dict[str, object]:

@@ -1,6 +1,6 @@
 """deploy/intake.yaml and deploy/render_env.py agree with what the app expects.
 
-Every expected value is read from the app (uploader.bucket's rules, the settings'
+Every expected value is read from the app (uploader.ops.bucket_setup's rules, the settings'
 defaults, the URL names, the machine-scope mapping), so a change on either side
 fails here. The rendered environment file is loaded by config.settings.production in
 a subprocess, like tests/unit/test_settings.py does.
@@ -22,10 +22,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.urls import reverse
 
-from dashboard.machine import scope_permissions
 from deploy import render_env
 from deploy.template import TEMPLATE, load
-from uploader import bucket, portal_branding, processing
+from uploader.access.machine import scope_permissions
+from uploader.ops import bucket_setup as bucket
+from uploader.portals import branding as portal_branding
+from uploader.processing import services as processing
 from uploader.s3 import cloudfront
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from uploader.events import parse_s3_message, sequencer_is_newer
+from uploader.ingest.events import parse_s3_message, sequencer_is_newer
 
 # The example of AWS's "Event message structure" page (ObjectCreated:Put).
 AWS_PUT_EXAMPLE = {
@@ -161,7 +161,7 @@ def test_aws_sequencers_are_kept_as_sent() -> None:
 def test_the_ledger_keeps_every_field_of_an_event_with_its_time_in_iso_format() -> None:
     import dataclasses
 
-    from uploader.ledger import _raw
+    from uploader.ingest.ledger import _raw
 
     (event,) = parse_s3_message(json.dumps(AWS_PUT_EXAMPLE)).events
     raw = _raw(event)
@@ -231,7 +231,7 @@ def test_eventbridge_object_deleted_and_other_types() -> None:
 
 
 def test_the_same_object_event_from_eventbridge_and_a_notification_dedupes() -> None:
-    from uploader.ledger import dedupe_key
+    from uploader.ingest.ledger import dedupe_key
 
     notification = _record(
         s3__bucket__name="amzn-s3-demo-bucket1",

@@ -3,7 +3,7 @@ import uuid
 
 import pytest
 
-from uploader.keys import FALLBACK_NAME, MAX_NAME_BYTES, build_object_key, safe_filename
+from uploader.uploads.keys import FALLBACK_NAME, MAX_NAME_BYTES, build_object_key, safe_filename
 
 UPLOAD_ID = uuid.UUID("12345678-1234-5678-1234-567812345678")
 NOW = dt.datetime(2026, 3, 9, 12, 0, tzinfo=dt.UTC)

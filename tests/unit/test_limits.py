@@ -1,7 +1,7 @@
 import pytest
 
-from uploader.errors import InvalidInput, LimitExceeded
-from uploader.limits import UploadLimits, check_declared, check_stored, normalize_content_type
+from uploader.uploads.errors import InvalidInput, LimitExceeded
+from uploader.uploads.limits import UploadLimits, check_declared, check_stored, normalize_content_type
 
 LIMITS = UploadLimits(max_bytes=10 * 1024 * 1024, allowed_content_types=("image/*", "application/pdf"))
 

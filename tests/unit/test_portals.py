@@ -7,11 +7,11 @@ import base64
 import pytest
 from django.core.exceptions import ValidationError
 
-from uploader import portal_tokens
-from uploader.models import Portal
-from uploader.portal_limits import extension_of, limits_summary, portal_upload_limits
-from uploader.portal_views import text_colour_on
-from uploader.portals import normalize_content_types, normalize_extensions, parse_list, parse_size
+from uploader.portals import tokens as portal_tokens
+from uploader.portals.limits import extension_of, limits_summary, portal_upload_limits
+from uploader.portals.models import Portal
+from uploader.portals.services import normalize_content_types, normalize_extensions, parse_list, parse_size
+from uploader.portals.views import text_colour_on
 
 
 def test_tokens_carry_at_least_128_random_bits_and_are_url_safe() -> None:

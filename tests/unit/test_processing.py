@@ -1,4 +1,4 @@
-"""The pure parts of uploader.processing: thumbnails, document text, keys, which kinds
+"""The pure parts of uploader.processing.services: thumbnails, document text, keys, which kinds
 a file gets; and the portal option names. No network, no database."""
 
 from __future__ import annotations
@@ -11,15 +11,9 @@ from django.core.exceptions import ValidationError
 from PIL import Image
 
 from tests.support.documents import encrypt_pdf, make_image, make_pdf, png_claiming
-from uploader.models import validate_processing_options
-from uploader.portals import normalize_processing
-from uploader.processing import (
-    CannotProcess,
-    derived_key,
-    extract_document_text,
-    make_thumbnail,
-    wanted_kinds,
-)
+from uploader.portals.models import validate_processing_options
+from uploader.portals.services import normalize_processing
+from uploader.processing.services import CannotProcess, derived_key, extract_document_text, make_thumbnail, wanted_kinds
 
 PIXELS = 50_000_000
 

@@ -109,7 +109,7 @@ def test_with_cognito_and_no_password_sign_in_only_the_cognito_backend_is_active
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
-        "['dashboard.oidc.CognitoBackend']",
+        "['dashboard.signin.oidc.CognitoBackend']",
         "https://auth.files.example.test/oauth2/authorize",
         "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123/.well-known/jwks.json",
     ]

@@ -7,7 +7,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from uploader.signing import QueryStringSigner, SigningCredentials
+from uploader.s3.signing import QueryStringSigner, SigningCredentials
 
 NOW = dt.datetime(2026, 11, 28, 19, 47, 16)
 

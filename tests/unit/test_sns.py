@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from uploader import sns
+from uploader.ingest import sns
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:intake-events"
 OTHER_TOPIC = "arn:aws:sns:us-east-1:123456789012:someone-elses"
@@ -68,7 +68,7 @@ def certificate_pem(
 
 
 def canonical(document: dict[str, Any]) -> bytes:
-    """The string to sign, written out independently of uploader.sns (from AWS's page)."""
+    """The string to sign, written out independently of uploader.ingest.sns (from AWS's page)."""
     keys = NOTIFICATION_KEYS if document["Type"] == "Notification" else CONFIRMATION_KEYS
     return "".join(f"{key}\n{document[key]}\n" for key in keys if key in document).encode()
 

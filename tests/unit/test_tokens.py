@@ -26,8 +26,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.core.exceptions import ImproperlyConfigured
 
-from dashboard import tokens
-from dashboard.tokens import (
+from uploader.access import tokens
+from uploader.access.tokens import (
     AccessClaims,
     CognitoPool,
     JwksCache,

@@ -9,8 +9,8 @@ import hmac
 import pytest
 from django.core.exceptions import ValidationError
 
-from uploader import webhook_delivery
-from uploader.webhook_delivery import (
+from uploader.notify import webhook_http as webhook_delivery
+from uploader.notify.webhook_http import (
     WebhookRefused,
     address_allowed,
     resolve_checked,

@@ -55,7 +55,7 @@ def _sqs_client() -> Any:
 
 
 def sqs_client() -> Any:
-    """The SQS client, for uploader.sqs (which maps its errors through `translate_errors`)."""
+    """The SQS client, for uploader.ingest.sqs_consumer (which maps its errors through `translate_errors`)."""
     return _sqs_client()
 
 

@@ -18,7 +18,7 @@ class ObjectHead:
     etag: str
     content_type: str
     # S3's ServerSideEncryption answer ("AES256", "aws:kms", "" for none): with KMS the
-    # ETag is not the MD5 of the bytes (uploader.checksums). None: not known (an event
+    # ETag is not the MD5 of the bytes (uploader.uploads.checksums). None: not known (an event
     # or a listing, which do not say), so the ETag cannot be compared.
     encryption: str | None = None
 

@@ -1,6 +1,6 @@
 """Pre-signed URLs and POST policies: what the browser sends straight to S3.
 
-PUTs and UploadParts are signed by `uploader.signing` (byte-identical to botocore's,
+PUTs and UploadParts are signed by `uploader.s3.signing` (byte-identical to botocore's,
 much cheaper per URL) unless INTAKE_S3_FAST_SIGNING is off; POST policies and GETs
 go through botocore.
 """
@@ -19,7 +19,7 @@ from django.conf import settings
 
 from uploader.s3.client import _client, _session
 from uploader.s3.errors import StorageUnavailable, translate_errors
-from uploader.signing import QueryStringSigner, SigningCredentials
+from uploader.s3.signing import QueryStringSigner, SigningCredentials
 
 _PROBE_KEY = "__intake_probe__"
 

@@ -1,6 +1,6 @@
-"""SQS queues beyond the consumer's receive/delete loop (uploader.sqs): the dead-letter
+"""SQS queues beyond the consumer's receive/delete loop (uploader.ingest.sqs_consumer): the dead-letter
 queue's set-up (`manage.py setup_bucket --create-queue`) and the calls the dashboard
-uses to look at it and move messages out of it (uploader.dead_letters).
+uses to look at it and move messages out of it (uploader.ingest.dead_letters).
 
 Every call goes through `translate_errors`, like the rest of the package.
 """

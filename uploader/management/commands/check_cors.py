@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from uploader.cors_check import DEFAULT_TIMEOUT, Status, cors_chain_check_from_settings, format_result
+from uploader.ops.cors_check import DEFAULT_TIMEOUT, Status, cors_chain_check_from_settings, format_result
 
 
 class Command(BaseCommand):

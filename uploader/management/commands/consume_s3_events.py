@@ -11,7 +11,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
 
-from uploader import s3, sqs
+from uploader import s3
+from uploader.ingest import sqs_consumer as sqs
 
 logger = logging.getLogger(__name__)
 

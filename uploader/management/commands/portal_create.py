@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from config.request_context import acting_as_system
-from uploader.portals import portal_create, portal_link
+from uploader.portals.services import portal_create, portal_link
 
 
 def parse_expiry(value: str) -> dt.datetime:

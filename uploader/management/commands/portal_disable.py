@@ -7,9 +7,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from config.request_context import acting_as_system
-from uploader.models import Portal
-from uploader.portal_selectors import portal_get_by_slug
-from uploader.portals import portal_disable
+from uploader.portals.models import Portal
+from uploader.portals.selectors import portal_get_by_slug
+from uploader.portals.services import portal_disable
 
 
 class Command(BaseCommand):

@@ -7,8 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from uploader.portal_selectors import portal_list
-from uploader.portals import portal_is_open, portal_link
+from uploader.portals.selectors import portal_list
+from uploader.portals.services import portal_is_open, portal_link
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from config.request_context import acting_as_system
 from uploader import s3
-from uploader.reconcile import reconcile
+from uploader.ingest.reconcile import reconcile
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from uploader import s3
-from uploader.bucket import BucketChange, bucket_configure, event_queue_configure
+from uploader.ops.bucket_setup import BucketChange, bucket_configure, event_queue_configure
 
 
 class Command(BaseCommand):

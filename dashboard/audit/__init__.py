@@ -1,0 +1,1 @@
+"""The audit page and its CSV export (admins)."""

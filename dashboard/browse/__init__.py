@@ -1,0 +1,1 @@
+"""The file browser: search, filters, a page per file, downloads."""

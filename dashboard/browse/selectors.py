@@ -1,0 +1,326 @@
+"""Reads for the file browser (`dashboard/browse_views.py`).
+
+Who sees what: every role that may browse (viewer, staff, admin) sees the whole
+business's files here, not only their own. A small business shares its files, and
+the read API already answers the same (`uploader.access.principals.person_principal`: BROWSE
+reads everything); the principal is built the same way, so both stay one rule.
+
+"Uploaded" means when the upload began (`created_at`, set for every row and indexed
+with the state), so files that never arrived can be found by date too. A file's size
+is what S3 stored, or what the client declared while it has not arrived.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, Lower
+from django.utils import timezone
+
+from dashboard.stats.selectors import DOCUMENT_TYPE_PREFIXES
+from uploader import s3
+from uploader.access.principals import signed_in_principal
+from uploader.access.roles import Permission, has_permission
+from uploader.audit.models import AuditEntry
+from uploader.portals.models import Portal
+from uploader.processing.models import Derivative, DerivativeKind
+from uploader.uploads import selectors, services
+from uploader.uploads.errors import UploadError, UploadNotFound
+from uploader.uploads.models import Upload
+
+logger = logging.getLogger(__name__)
+
+# Which declared content types make each kind of file (prefixes, lower case). A file
+# matching none is "other". One table for both the filter and the label on a row;
+# documents are what the stats page counts as documents, so its numbers and this
+# filter agree.
+FILE_KINDS: dict[str, tuple[str, ...]] = {
+    "images": ("image/",),
+    "pdf": ("application/pdf",),
+    "documents": DOCUMENT_TYPE_PREFIXES,
+    "video": ("video/",),
+    "audio": ("audio/",),
+}
+OTHER_KIND = "other"
+KIND_CHOICES: tuple[tuple[str, str], ...] = (
+    ("images", "Images"),
+    ("pdf", "PDF"),
+    ("documents", "Documents (text, Office, OpenDocument, iWork)"),
+    ("video", "Video"),
+    ("audio", "Audio"),
+    (OTHER_KIND, "Other"),
+)
+
+SORT_CHOICES: tuple[tuple[str, str], ...] = (
+    ("newest", "Newest first"),
+    ("oldest", "Oldest first"),
+    ("largest", "Largest first"),
+    ("name", "Name (A to Z)"),
+)
+DEFAULT_SORT = "newest"
+
+# The portal filter's value for files that came through no portal (staff uploads).
+NO_PORTAL = "none"
+
+SEARCH_TERMS_MAX = 8  # words of the search box that count; more only slows the query
+SEARCH_FIELDS = (
+    "original_filename",
+    "uploader_name",
+    "uploader_email",
+    "owner__username",
+    "owner__email",
+    "portal__name",
+)
+
+TEXT_EXCERPT_CHARS = 2_000
+AUDIT_TRAIL_SHOWN = 200
+
+
+def kind_of(content_type: str) -> str:
+    """The kind of file a declared content type names (a FILE_KINDS key or "other")."""
+    lowered = content_type.strip().lower()
+    for kind, prefixes in FILE_KINDS.items():
+        if lowered.startswith(prefixes):
+            return kind
+    return OTHER_KIND
+
+
+def kind_q(kind: str) -> Q:
+    """The rows of one kind, by the same prefixes as `kind_of`."""
+    if kind == OTHER_KIND:
+        known = Q()
+        for prefixes in FILE_KINDS.values():
+            for prefix in prefixes:
+                known |= Q(declared_content_type__istartswith=prefix)
+        return ~known
+    matches = Q()
+    for prefix in FILE_KINDS[kind]:
+        matches |= Q(declared_content_type__istartswith=prefix)
+    return matches
+
+
+def search_q(text: str) -> Q:
+    """Every word must appear in one of the searched fields (name, sender, owner, portal)."""
+    query = Q()
+    for term in text.split()[:SEARCH_TERMS_MAX]:
+        any_field = Q()
+        for name in SEARCH_FIELDS:
+            any_field |= Q(**{f"{name}__icontains": term})
+        query &= any_field
+    return query
+
+
+def day_start(day: dt.date) -> dt.datetime:
+    """Midnight at the start of `day` in the business's time zone (TIME_ZONE)."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min), timezone.get_default_timezone())
+
+
+@dataclass(frozen=True)
+class UploadFilters:
+    """What the browse form asked for; only values that passed validation get here."""
+
+    q: str = ""
+    state: str = ""
+    portal: str = ""  # "", NO_PORTAL or a portal id
+    kind: str = ""
+    uploaded_from: dt.date | None = None
+    uploaded_to: dt.date | None = None  # inclusive
+    size_min: int | None = None
+    size_max: int | None = None
+    sort: str = DEFAULT_SORT
+
+
+@dataclass(frozen=True)
+class BrowseTotals:
+    files: int
+    bytes: int
+
+
+
+def _ordering(sort: str) -> tuple[Any, ...]:
+    # Every ordering ends with the primary key, so pages never repeat or skip a row
+    # when two files share a time, size or name.
+    orderings: dict[str, tuple[Any, ...]] = {
+        "newest": ("-created_at", "-id"),
+        "oldest": ("created_at", "id"),
+        "largest": (F("size_bytes").desc(nulls_last=True), "-created_at", "-id"),
+        "name": (Lower("original_filename"), "-created_at", "-id"),
+    }
+    return orderings.get(sort, orderings[DEFAULT_SORT])
+
+
+def browsable_uploads(*, user: Any, filters: UploadFilters) -> QuerySet[Upload]:
+    """The business's uploads the user may browse, filtered and sorted, with the
+    sender and portal joined in (one query per page, however many rows)."""
+    if not has_permission(user, Permission.BROWSE):
+        return Upload.objects.none()
+    uploads = (
+        signed_in_principal(user)
+        .readable_uploads()
+        .select_related("owner", "portal")
+        .annotate(size_bytes=Coalesce("stored_size", "declared_size"))
+    )
+    if filters.q:
+        uploads = uploads.filter(search_q(filters.q))
+    if filters.state:
+        uploads = uploads.filter(state=filters.state)
+    if filters.portal == NO_PORTAL:
+        uploads = uploads.filter(portal__isnull=True)
+    elif filters.portal:
+        uploads = uploads.filter(portal_id=int(filters.portal))
+    if filters.kind:
+        uploads = uploads.filter(kind_q(filters.kind))
+    if filters.uploaded_from is not None:
+        uploads = uploads.filter(created_at__gte=day_start(filters.uploaded_from))
+    if filters.uploaded_to is not None:
+        uploads = uploads.filter(created_at__lt=day_start(filters.uploaded_to + dt.timedelta(days=1)))
+    if filters.size_min is not None:
+        uploads = uploads.filter(size_bytes__gte=filters.size_min)
+    if filters.size_max is not None:
+        uploads = uploads.filter(size_bytes__lte=filters.size_max)
+    return uploads.order_by(*_ordering(filters.sort))
+
+
+def browse_totals(uploads: QuerySet[Upload]) -> BrowseTotals:
+    """How many files and bytes the current filter selects (one aggregate query)."""
+    totals = uploads.aggregate(files=Count("pk"), bytes=Sum("size_bytes"))
+    return BrowseTotals(files=totals["files"] or 0, bytes=totals["bytes"] or 0)
+
+
+def portal_choices() -> list[tuple[str, str]]:
+    """Every portal, by name, for the portal filter (disabled ones too: their files stay)."""
+    return [(str(pk), name) for pk, name in Portal.objects.order_by(Lower("name"), "pk").values_list("pk", "name")]
+
+
+def upload_for_browsing(*, user: Any, upload_id: uuid.UUID) -> Upload:
+    """One upload the user may browse, with its sender and portal; UploadNotFound otherwise."""
+    if not has_permission(user, Permission.BROWSE):
+        raise UploadNotFound("No such upload.")
+    upload = selectors.upload_get_readable(principal=signed_in_principal(user), upload_id=upload_id)
+    # Reload with the joins the page shows (the scoped lookup above decided access).
+    return Upload.objects.select_related("owner", "portal").get(pk=upload.pk)
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    """One audit entry with its detail as (name, text) pairs: the detail is JSON that
+    any caller of audit_record may fill, so the page shows it as text, never as markup,
+    and never looks names up on it (a key such as "items" would shadow a method)."""
+
+    entry: AuditEntry
+    details: list[tuple[str, str]]
+
+
+def _detail_text(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def upload_audit_trail(*, upload: Upload) -> list[AuditLine]:
+    """The upload's audit entries, newest first (the latest AUDIT_TRAIL_SHOWN)."""
+    entries = AuditEntry.objects.filter(upload=upload).order_by("-created_at", "-id")[:AUDIT_TRAIL_SHOWN]
+    return [
+        AuditLine(entry, [(str(name), _detail_text(value)) for name, value in sorted(entry.detail.items())])
+        if isinstance(entry.detail, dict)
+        else AuditLine(entry, [("detail", _detail_text(entry.detail))])
+        for entry in entries
+    ]
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """What S3 holds under the upload's key right now (a HEAD), or why that is unknown."""
+
+    size: int | None = None
+    content_type: str = ""
+    etag: str = ""
+    missing: bool = False
+    problem: str = ""
+
+
+def stored_object(*, upload: Upload) -> StoredObject:
+    """HEAD the upload's object: the stored type is only known to S3."""
+    try:
+        head = s3.head_object_or_none(key=upload.key)
+    except s3.StorageError:
+        logger.warning("could not HEAD the object of upload %s", upload.pk)
+        return StoredObject(problem="File storage could not be reached, so what it holds is not shown.")
+    if head is None:
+        return StoredObject(missing=True)
+    return StoredObject(size=head.size, content_type=head.content_type, etag=head.etag)
+
+
+@dataclass(frozen=True)
+class UploadPreview:
+    """What the detail page can show of a file's content, made by uploader.processing.services."""
+
+    thumbnail_url: str = ""
+    thumbnail_width: int | None = None
+    thumbnail_height: int | None = None
+    pages: int | None = None
+    document_title: str = ""
+    document_author: str = ""
+    text_excerpt: str = ""
+    text_cut: bool = False  # the excerpt is not all of the extracted text
+    text_url: str = ""
+    # Extracted text exists but this role may not read it (it is the file's content).
+    text_withheld: bool = False
+    problem: str = ""  # a preview exists but could not be fetched
+
+    @property
+    def has_document(self) -> bool:
+        return self.pages is not None or bool(self.text_excerpt)
+
+
+def _excerpt(derivative: Derivative) -> tuple[str, bool]:
+    """The first TEXT_EXCERPT_CHARS characters of an extracted-text file, from a ranged
+    read of at most 4 bytes per character (UTF-8's longest), so a page load reads a few
+    KiB whatever the text's size."""
+    data, more = s3.get_object_prefix_bytes(key=derivative.key, max_bytes=4 * TEXT_EXCERPT_CHARS)
+    # A cut may split the last character: drop its remains rather than show a "?".
+    text = data.decode("utf-8", "ignore" if more else "replace")
+    return text[:TEXT_EXCERPT_CHARS], more or len(text) > TEXT_EXCERPT_CHARS
+
+
+def upload_preview(*, user: Any, upload: Upload) -> UploadPreview:
+    """URLs of the upload's thumbnail and text, signed by the service staff pages use
+    (`services.derived_file_url`: CloudFront when configured, valid
+    INTAKE_DERIVATIVE_URL_SECONDS), and the start of its text. Nothing made → an
+    empty preview (the page says so). A role that may browse but not download sees the
+    thumbnail and the page count, never the text, its title or author."""
+    # Through the reverse relation, so each derivative already knows its upload.
+    derivatives = {d.kind: d for d in upload.derivatives.all()}
+    thumbnail, text = derivatives.get(DerivativeKind.THUMBNAIL), derivatives.get(DerivativeKind.TEXT)
+    if thumbnail is None and text is None:
+        return UploadPreview()
+    principal = signed_in_principal(user)
+    may_read_text = principal.may(Permission.DOWNLOAD)
+    fields: dict[str, Any] = {}
+    try:
+        if thumbnail is not None:
+            fields["thumbnail_url"] = services.derived_file_url(principal=principal, derivative=thumbnail)
+            fields["thumbnail_width"] = thumbnail.detail.get("width")
+            fields["thumbnail_height"] = thumbnail.detail.get("height")
+        if text is not None and not may_read_text:
+            fields["pages"] = text.detail.get("pages")
+            fields["text_withheld"] = True
+        elif text is not None:
+            fields["pages"] = text.detail.get("pages")
+            fields["document_title"] = str(text.detail.get("title") or "")
+            fields["document_author"] = str(text.detail.get("author") or "")
+            fields["text_url"] = services.derived_file_url(principal=principal, derivative=text)
+            excerpt, cut = _excerpt(text)
+            fields["text_excerpt"], fields["text_cut"] = excerpt, cut or bool(text.detail.get("truncated"))
+    except s3.ObjectTooLarge:
+        fields["problem"] = "The extracted text is larger than expected, so it is not shown here."
+    except s3.ObjectNotFound:
+        fields["problem"] = "A preview was made but is no longer in storage."
+    except (s3.StorageError, UploadError):
+        logger.warning("could not fetch the preview of upload %s", upload.pk)
+        fields["problem"] = "File storage could not be reached, so the preview is not shown. Try again shortly."
+    return UploadPreview(**fields)

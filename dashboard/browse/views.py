@@ -1,0 +1,99 @@
+"""The file browser: every file of the business, searchable and filtered, one page per
+file with its preview and audit trail, and downloads. Thin: parse the form, read
+through dashboard.browse.selectors, call the download service, render."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_POST
+
+from dashboard.access import page_requires
+from dashboard.browse import selectors as browse_selectors
+from dashboard.browse.forms import UploadFilterForm
+from uploader.access.principals import signed_in_principal
+from uploader.access.roles import Permission, has_permission
+from uploader.uploads import services
+from uploader.uploads.errors import StorageUnavailable, UploadNotFound, WrongState
+from uploader.uploads.models import Upload, UploadState
+
+PAGE_SIZE = 50
+
+
+def _upload_or_404(request: HttpRequest, upload_id: uuid.UUID) -> Upload:
+    try:
+        return browse_selectors.upload_for_browsing(user=request.user, upload_id=upload_id)
+    except UploadNotFound:
+        raise Http404("No such file.") from None
+
+
+@require_GET
+@page_requires(Permission.BROWSE)
+def upload_list(request: HttpRequest) -> HttpResponse:
+    """`/uploads/?q=&state=&portal=&kind=&uploaded_from=&uploaded_to=&size_min=&size_max=&sort=&page=`.
+    htmx (the form and the page links) asks for the results part only, except when it
+    restores history it has no copy of (going back): then it swaps the whole body."""
+    form = UploadFilterForm(request.GET or None, portals=browse_selectors.portal_choices())
+    uploads = browse_selectors.browsable_uploads(user=request.user, filters=form.filters())
+    page = Paginator(uploads, PAGE_SIZE).get_page(request.GET.get("page"))
+    partial = request.headers.get("HX-Request") == "true" and "HX-History-Restore-Request" not in request.headers
+    response = render(
+        request,
+        "dashboard/uploads/_results.html" if partial else "dashboard/uploads/list.html",
+        {
+            "form": form,
+            "page": page,
+            "totals": browse_selectors.browse_totals(uploads),
+            "can_download": has_permission(request.user, Permission.DOWNLOAD),
+            "partial": partial,
+            "time_zone": settings.TIME_ZONE,
+        },
+    )
+    # The same URL answers a whole page or a part; caches must keep them apart.
+    patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
+    return response
+
+
+@require_GET
+@page_requires(Permission.BROWSE)
+def upload_detail(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
+    upload = _upload_or_404(request, upload_id)
+    stored = upload.state == UploadState.STORED
+    return render(
+        request,
+        "dashboard/uploads/detail.html",
+        {
+            "upload": upload,
+            "kind": browse_selectors.kind_of(upload.declared_content_type),
+            "stored_object": browse_selectors.stored_object(upload=upload) if stored else None,
+            "preview": browse_selectors.upload_preview(user=request.user, upload=upload),
+            "audit_trail": browse_selectors.upload_audit_trail(upload=upload),
+            "can_download": stored and has_permission(request.user, Permission.DOWNLOAD),
+            "can_manage_portals": has_permission(request.user, Permission.MANAGE_PORTALS),
+            # Client addresses and request ids are for those who may read the audit log
+            # (admins), as on /audit/; everyone who browses sees the file's history.
+            "can_view_audit": has_permission(request.user, Permission.VIEW_AUDIT),
+            "preview_seconds": settings.INTAKE_DERIVATIVE_URL_SECONDS,
+        },
+    )
+
+
+@require_POST
+@page_requires(Permission.DOWNLOAD)
+def upload_download(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
+    """POST (a button, so a prefetch or a cross-site link cannot make one): the
+    download service checks the role again, audits `upload.downloaded` and signs a
+    short-lived URL, which the browser is sent to."""
+    upload = _upload_or_404(request, upload_id)
+    try:
+        url = services.upload_download_url(principal=signed_in_principal(request.user), upload=upload)
+    except (WrongState, StorageUnavailable) as exc:
+        messages.error(request, exc.message)
+        return redirect("dashboard:upload-detail", upload_id=upload.pk)
+    return HttpResponseRedirect(url)

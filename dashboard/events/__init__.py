@@ -1,0 +1,1 @@
+"""The events pages (admins): dead letters, stuck ledger rows, the CORS check."""

@@ -1,0 +1,180 @@
+"""Staff pages for client portals: list, create, see (link, uploads, webhook
+deliveries), edit, rotate, disable, send a given-up webhook delivery again. Staff and
+admins only; the services check the role again."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from dashboard.access import page_requires
+from dashboard.portals.forms import PortalForm
+from uploader.access.principals import signed_in_principal
+from uploader.access.roles import Permission
+from uploader.notify.models import WebhookDelivery, WebhookDeliveryState
+from uploader.notify.services import webhook_delivery_may_retry, webhook_delivery_retry
+from uploader.portals import selectors as portal_selectors
+from uploader.portals.branding import portal_logo_url, portal_remove_logo, portal_set_logo
+from uploader.portals.limits import limits_summary
+from uploader.portals.models import Portal, ProcessingOption
+from uploader.portals.services import (
+    portal_create,
+    portal_disable,
+    portal_is_open,
+    portal_link,
+    portal_rotate_link,
+    portal_update,
+)
+from uploader.processing import services as processing
+from uploader.uploads.errors import UploadError
+
+UPLOADS_SHOWN = 200
+
+
+def _portal(portal_id: int) -> Portal:
+    try:
+        return portal_selectors.portal_get(portal_id=portal_id)
+    except Portal.DoesNotExist:
+        raise Http404("No such portal.") from None
+
+
+@page_requires(Permission.MANAGE_PORTALS)
+def portal_list(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    portals = [(portal, portal_is_open(portal, now=now)) for portal in portal_selectors.portal_list()]
+    return render(request, "dashboard/portals/list.html", {"portals": portals})
+
+
+@page_requires(Permission.MANAGE_PORTALS)
+def portal_new(request: HttpRequest) -> HttpResponse:
+    form = PortalForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            portal = portal_create(actor=request.user, **form.service_options())
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, "Portal created. Copy its link below and send it to your client.")
+            return redirect("dashboard:portal-detail", portal_id=portal.pk)
+    return render(
+        request, "dashboard/portals/form.html", {"form": form, "portal": None}, status=400 if form.errors else 200
+    )
+
+
+@page_requires(Permission.MANAGE_PORTALS)
+def portal_detail(request: HttpRequest, portal_id: int) -> HttpResponse:
+    portal = _portal(portal_id)
+    uploads = list(portal_selectors.portal_uploads(portal=portal)[:UPLOADS_SHOWN])
+    links = processing.derivative_links(uploads, principal=signed_in_principal(request.user))
+    none = processing.DerivativeLinks()
+    deliveries = portal_selectors.portal_webhook_deliveries(portal=portal)
+    return render(
+        request,
+        "dashboard/portals/detail.html",
+        {
+            "portal": portal,
+            "link": portal_link(portal),
+            "is_open": portal_is_open(portal),
+            "limits": limits_summary(portal),
+            "usage": portal_selectors.portal_usage(portal=portal),
+            "uploads": uploads,
+            # (upload, its derivatives' signed URLs) for the table
+            "rows": [(upload, links.get(upload.pk, none)) for upload in uploads],
+            "processing": [label for value, label in ProcessingOption.choices if value in portal.processing],
+            "logo_url": portal_logo_url(portal),
+            # Hidden for a portal that has no webhooks and never had any.
+            "show_webhooks": bool(portal.notify_webhooks or deliveries),
+            # (delivery, its URL without the query string, which may hold a secret,
+            # whether it may be sent again)
+            "webhook_rows": [
+                (d, portal_selectors.webhook_target_shown(d.url), webhook_delivery_may_retry(d, portal))
+                for d in deliveries
+            ],
+        },
+    )
+
+
+@page_requires(Permission.MANAGE_PORTALS)
+def portal_edit(request: HttpRequest, portal_id: int) -> HttpResponse:
+    portal = _portal(portal_id)
+    form = PortalForm(request.POST or None, portal=portal)
+    if request.method == "POST" and form.is_valid():
+        try:
+            portal_update(actor=request.user, portal=portal, **form.service_options())
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+            portal.refresh_from_db()
+        else:
+            messages.success(request, "Saved. Visitors see the change on their next page or upload.")
+            return redirect("dashboard:portal-detail", portal_id=portal.pk)
+    return render(
+        request, "dashboard/portals/form.html", {"form": form, "portal": portal}, status=400 if form.errors else 200
+    )
+
+
+@require_POST
+@page_requires(Permission.MANAGE_PORTALS)
+def portal_rotate(request: HttpRequest, portal_id: int) -> HttpResponse:
+    portal_rotate_link(actor=request.user, portal=_portal(portal_id))
+    messages.success(request, "New link made. The old link no longer works; send the new one.")
+    return redirect("dashboard:portal-detail", portal_id=portal_id)
+
+
+@require_POST
+@page_requires(Permission.MANAGE_PORTALS)
+def portal_close(request: HttpRequest, portal_id: int) -> HttpResponse:
+    portal_disable(actor=request.user, portal=_portal(portal_id))
+    messages.success(request, "Portal disabled. Its link now shows a closed notice and accepts nothing.")
+    return redirect("dashboard:portal-detail", portal_id=portal_id)
+
+
+@require_POST
+@page_requires(Permission.MANAGE_PORTALS)
+def portal_logo(request: HttpRequest, portal_id: int) -> HttpResponse:
+    """Set (file `logo`) or remove (`remove=1`) the portal's logo."""
+    portal = _portal(portal_id)
+    if request.POST.get("remove"):
+        portal_remove_logo(actor=request.user, portal=portal)
+        messages.success(request, "Logo removed.")
+        return redirect("dashboard:portal-detail", portal_id=portal_id)
+    upload = request.FILES.get("logo")
+    if upload is None:
+        messages.error(request, "Choose an image file for the logo.")
+        return redirect("dashboard:portal-detail", portal_id=portal_id)
+    try:
+        portal_set_logo(actor=request.user, portal=portal, upload=upload, size=upload.size or 0)
+    except UploadError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Logo saved. Clients see it on the portal page now.")
+    return redirect("dashboard:portal-detail", portal_id=portal_id)
+
+
+@require_POST
+@page_requires(Permission.MANAGE_PORTALS)
+def portal_webhook_retry(request: HttpRequest, portal_id: int, delivery_id: uuid.UUID) -> HttpResponse:
+    """Send a given-up webhook delivery of this portal again (any other state: a message)."""
+    try:
+        result = webhook_delivery_retry(actor=request.user, delivery_id=str(delivery_id), portal_id=portal_id)
+    except WebhookDelivery.DoesNotExist:
+        raise Http404("No such webhook delivery for this portal.") from None
+    if result.queued:
+        messages.success(
+            request, f"Sending the delivery to {result.target} again; reload this page to see how it went."
+        )
+    elif result.withdrawn:
+        messages.error(
+            request,
+            f"{result.target} is no longer one of this portal's webhooks, or the portal is switched off; nothing was sent.",
+        )
+    elif result.state == WebhookDeliveryState.DELIVERED:
+        messages.info(request, f"That delivery to {result.target} already arrived; nothing was sent again.")
+    else:
+        messages.info(request, f"That delivery to {result.target} is still being tried; nothing was changed.")
+    return redirect("dashboard:portal-detail", portal_id=portal_id)

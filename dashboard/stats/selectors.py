@@ -1,0 +1,264 @@
+"""Reads for the stats page: what arrived over a period, in aggregate queries only.
+
+Every figure is a GROUP BY or an aggregate over `Upload`, so the page costs the same
+handful of queries however many files there are (tests/integration/test_dashboard_stats.py
+counts them). Days are the business's days: `TruncDate` in `TIME_ZONE`, and the
+series is filled in Python so a day with nothing shows as zero instead of missing.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Case, CharField, Count, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Lower, TruncDate
+from django.utils import timezone
+
+from uploader.access.roles import Permission, require_permission
+from uploader.uploads.models import Upload, UploadState
+
+PERIOD_DAYS_CHOICES: tuple[int, ...] = (7, 30, 90)
+DEFAULT_PERIOD_DAYS = 30
+TOP_PORTALS = 10
+TOP_REJECTION_REASONS = 8
+# Distinct reason texts read before folding their numbers together (see _fold_numbers);
+# bounds the work however varied the texts are.
+REJECTION_REASONS_SCANNED = 500
+
+STAFF_UPLOADS_LABEL = "Staff uploads"
+
+
+@dataclass(frozen=True)
+class Period:
+    """The last `days` days, today included, in the business's time zone."""
+
+    days: int
+    first_day: datetime.date
+    last_day: datetime.date
+    start: datetime.datetime  # local midnight of first_day, aware
+    # Set when the asked-for period was not one we offer and the default was used.
+    note: str = ""
+
+    @property
+    def day_list(self) -> list[datetime.date]:
+        return [self.first_day + datetime.timedelta(days=offset) for offset in range(self.days)]
+
+
+def period_from(value: str | None, *, now: datetime.datetime | None = None) -> Period:
+    """Parse the `days` query parameter. Anything but an offered choice falls back to
+    the default with a note saying so; a bad link never becomes an error page."""
+    note = ""
+    days = DEFAULT_PERIOD_DAYS
+    if value not in (None, ""):
+        text = str(value).strip()
+        # Compared as text: int() of a link's thousands of digits raises (Python's
+        # limit on converting long digit strings), and only the offered values matter.
+        offered_texts = {str(choice): choice for choice in PERIOD_DAYS_CHOICES}
+        if text in offered_texts:
+            days = offered_texts[text]
+        else:
+            offered = ", ".join(str(choice) for choice in PERIOD_DAYS_CHOICES)
+            note = (
+                f"“{text[:20]}” is not a period we offer ({offered} days); showing the last {DEFAULT_PERIOD_DAYS} days."
+            )
+    zone = timezone.get_default_timezone()
+    local_now = timezone.localtime(now or timezone.now(), zone)
+    last_day = local_now.date()
+    first_day = last_day - datetime.timedelta(days=days - 1)
+    start = datetime.datetime.combine(first_day, datetime.time.min, tzinfo=zone)
+    return Period(days=days, first_day=first_day, last_day=last_day, start=start, note=note)
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """One row of a breakdown: a label, how many files and how many bytes."""
+
+    label: str
+    files: int
+    bytes: int = 0
+
+
+@dataclass(frozen=True)
+class DayCount:
+    day: datetime.date
+    files: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class UploadStats:
+    period: Period
+    files: int
+    bytes: int
+    by_day: list[DayCount]
+    by_portal: list[Breakdown]
+    by_kind: list[Breakdown]
+    by_state: list[Breakdown]
+    rejection_reasons: list[Breakdown] = field(default_factory=list)
+
+    def chart_data(self) -> dict[str, Any]:
+        """What static/intake/stats.js draws, for `json_script`."""
+        return {
+            "byDay": {
+                "labels": [day.day.isoformat() for day in self.by_day],
+                "files": [day.files for day in self.by_day],
+                "bytes": [day.bytes for day in self.by_day],
+            },
+            "byKind": {"labels": [row.label for row in self.by_kind], "files": [row.files for row in self.by_kind]},
+            "byState": {"labels": [row.label for row in self.by_state], "files": [row.files for row in self.by_state]},
+        }
+
+
+# Kinds of file by declared content type, first match wins. Documents are the office
+# and text formats people send a business; everything else is "other".
+KIND_LABELS: dict[str, str] = {
+    "image": "Images",
+    "pdf": "PDF",
+    "document": "Documents",
+    "video": "Video",
+    "audio": "Audio",
+    "other": "Other",
+}
+DOCUMENT_TYPE_PREFIXES: tuple[str, ...] = (
+    "text/",
+    "application/msword",
+    "application/rtf",
+    "application/vnd.openxmlformats-officedocument.",
+    "application/vnd.ms-",
+    "application/vnd.oasis.opendocument.",
+    "application/vnd.apple.",
+    "application/json",
+    "application/xml",
+)
+
+# The states shown, in this order; registered and uploading are both "in progress".
+STATE_LABELS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Stored", (UploadState.STORED,)),
+    ("Rejected", (UploadState.REJECTED,)),
+    ("Aborted", (UploadState.ABORTED,)),
+    ("In progress", (UploadState.REGISTERED, UploadState.UPLOADING)),
+    ("Deleted", (UploadState.DELETED,)),
+)
+
+
+def _kind_case() -> Case:
+    """The kind of a row annotated with `_content_type` (its lower-cased declared type)."""
+    documents = Q()
+    for prefix in DOCUMENT_TYPE_PREFIXES:
+        documents |= Q(_content_type__startswith=prefix)
+    return Case(
+        When(Q(_content_type__startswith="image/"), then=Value("image")),
+        When(Q(_content_type__startswith="application/pdf"), then=Value("pdf")),
+        When(Q(_content_type__startswith="video/"), then=Value("video")),
+        When(Q(_content_type__startswith="audio/"), then=Value("audio")),
+        When(documents, then=Value("document")),
+        default=Value("other"),
+        output_field=CharField(),
+    )
+
+
+def upload_stats(*, user: Any, period: Period) -> UploadStats:
+    """Everything the stats page shows, for someone who may browse the business's files.
+
+    Received means arrived: `stored_at` in the period, whatever the file's state now, so
+    a file deleted or replaced later still counts on the day it came (one rejected on
+    arrival never got a `stored_at`). The state breakdown and the rejection reasons are
+    over uploads started (`created_at`) in the period, since a rejected or aborted
+    upload has no `stored_at`."""
+    require_permission(user, Permission.BROWSE)
+    stored: QuerySet[Upload] = Upload.objects.filter(stored_at__gte=period.start)
+    started: QuerySet[Upload] = Upload.objects.filter(created_at__gte=period.start)
+    staff = Q(portal__isnull=True)
+
+    totals = stored.aggregate(
+        files=Count("id"),
+        bytes=Sum("stored_size"),
+        staff_files=Count("id", filter=staff),
+        staff_bytes=Sum("stored_size", filter=staff),
+    )
+    zone = timezone.get_default_timezone()
+    per_day = {
+        row["day"]: row
+        for row in stored.annotate(day=TruncDate("stored_at", tzinfo=zone))
+        .values("day")
+        .annotate(files=Count("id"), bytes=Sum("stored_size"))
+        .order_by()
+    }
+    by_day = [
+        DayCount(day=day, files=per_day[day]["files"], bytes=per_day[day]["bytes"] or 0)
+        if day in per_day
+        else DayCount(day=day, files=0, bytes=0)
+        for day in period.day_list
+    ]
+
+    portal_rows = list(
+        stored.filter(portal__isnull=False)
+        .values("portal_id", "portal__name")
+        .annotate(files=Count("id"), bytes=Sum("stored_size"))
+        .order_by("-files", "-bytes", "portal__name")[:TOP_PORTALS]
+    )
+    by_portal = [
+        Breakdown(label=row["portal__name"], files=row["files"], bytes=row["bytes"] or 0) for row in portal_rows
+    ]
+    if totals["staff_files"]:
+        by_portal.append(
+            Breakdown(label=STAFF_UPLOADS_LABEL, files=totals["staff_files"], bytes=totals["staff_bytes"] or 0)
+        )
+        by_portal.sort(key=lambda row: (-row.files, -row.bytes))
+
+    per_kind = {
+        row["kind"]: row
+        for row in stored.annotate(_content_type=Lower("declared_content_type"))
+        .annotate(kind=_kind_case())
+        .values("kind")
+        .annotate(files=Count("id"), bytes=Sum("stored_size"))
+        .order_by()
+    }
+    by_kind = [
+        Breakdown(label=label, files=per_kind[key]["files"], bytes=per_kind[key]["bytes"] or 0)
+        for key, label in KIND_LABELS.items()
+        if key in per_kind
+    ]
+
+    per_state = {row["state"]: row["files"] for row in started.values("state").annotate(files=Count("id")).order_by()}
+    by_state = [
+        Breakdown(label=label, files=sum(per_state.get(state, 0) for state in states)) for label, states in STATE_LABELS
+    ]
+
+    return UploadStats(
+        period=period,
+        files=totals["files"],
+        bytes=totals["bytes"] or 0,
+        by_day=by_day,
+        by_portal=by_portal,
+        by_kind=by_kind,
+        by_state=by_state,
+        rejection_reasons=_rejection_reasons(started),
+    )
+
+
+def _rejection_reasons(started: QuerySet[Upload]) -> list[Breakdown]:
+    """The reasons most seen. Reasons carry the file's numbers ("stored object is
+    12 MB, over the 10 MB limit"), so texts differing only in numbers count as one."""
+    rows = (
+        started.filter(state=UploadState.REJECTED)
+        .values("rejection_reason")
+        .annotate(files=Count("id"))
+        .order_by("-files", "rejection_reason")[:REJECTION_REASONS_SCANNED]
+    )
+    folded: dict[str, int] = {}
+    for row in rows:
+        reason = _fold_numbers(row["rejection_reason"]) or "(no reason recorded)"
+        folded[reason] = folded.get(reason, 0) + row["files"]
+    ranked = sorted(folded.items(), key=lambda item: (-item[1], item[0]))[:TOP_REJECTION_REASONS]
+    return [Breakdown(label=reason, files=files) for reason, files in ranked]
+
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def _fold_numbers(reason: str) -> str:
+    return _NUMBER.sub("…", reason.strip())

@@ -1,0 +1,237 @@
+"""Ledger, second half: stored events applied to their uploads, each effect once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+from collections.abc import Iterable
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from config.request_context import ActorContext, current
+from uploader import s3
+from uploader.audit.models import AuditEntry
+from uploader.ingest.events import sequencer_is_newer, sequencer_order
+from uploader.ingest.ledger.ingest import as_json
+from uploader.ingest.models import EventOutcome, UploadEvent
+from uploader.uploads.limits import UploadLimits, check_stored
+from uploader.uploads.models import Upload, UploadState
+from uploader.uploads.services import upload_apply_stored_object, upload_close
+
+logger = logging.getLogger(__name__)
+
+EXTERNAL_SCOPE = "external"
+
+
+def _finish(event: UploadEvent, outcome: str, detail: str, upload: Upload | None) -> str:
+    event.outcome = outcome
+    event.detail = detail[:255]
+    event.upload = upload
+    event.applied_at = timezone.now()
+    event.save(update_fields=["outcome", "detail", "upload", "applied_at"])
+    logger.info(
+        "event %s %s %s: %s (%s)", event.pk, event.event_name, upload.id if upload else "-", outcome, detail
+    )
+    return outcome
+
+
+def upload_record_unregistered(*, key: str, head: s3.ObjectHead) -> Upload:
+    """An object that arrived by other means (console, CLI) is recorded too, with
+    no owner, as a registration the caller then marks stored."""
+    parts = key.split("/")
+    upload, _ = Upload.objects.get_or_create(
+        key=key,
+        defaults={
+            "scope": parts[1][:64] if len(parts) > 2 else EXTERNAL_SCOPE,
+            "original_filename": parts[-1][:255] or key[-255:],
+            "declared_size": None,
+            "declared_content_type": head.content_type[:255] or "application/octet-stream",
+            "state": UploadState.REGISTERED,
+        },
+    )
+    return upload
+
+
+def _digest_unsettled(upload: Upload, event: UploadEvent) -> bool:
+    """The browser checksummed this upload and the event's ETag is not that MD5. An
+    event does not say how the object is encrypted (under SSE-KMS the ETag is not the
+    MD5), so only a HEAD can tell a mismatch from a KMS ETag."""
+    return bool(upload.content_md5) and event.etag != upload.content_md5
+
+
+def event_apply(*, event_id: int) -> str:
+    """Apply one ledger event to its upload; running it again changes nothing.
+
+    The event row stays locked while it is applied, so two workers handed the same
+    event (a redelivered message, a retried task) apply it once.
+    """
+    with transaction.atomic():
+        event = UploadEvent.objects.select_for_update().get(pk=event_id)
+        if event.outcome != EventOutcome.PENDING:
+            return event.outcome
+        return _apply(event)
+
+
+def _apply(event: UploadEvent) -> str:
+    upload = Upload.objects.filter(key=event.key).first()
+    if upload and event.sequencer and upload.last_sequencer and not sequencer_is_newer(event.sequencer, upload.last_sequencer):
+        return _finish(event, EventOutcome.STALE, f"sequencer {upload.last_sequencer} already applied", upload)
+    if event.kind == "created":
+        if event.sequencer and event.size is not None and upload is not None and not _digest_unsettled(upload, event):
+            # Ordered by its sequencer, the event itself says what S3 held then; a
+            # later delete carries a newer sequencer. No round trip to S3 needed.
+            head: s3.ObjectHead | None = s3.ObjectHead(size=event.size, etag=event.etag, content_type="")
+        else:
+            # No order to rely on (or no row yet): ask S3 what is true now. When S3
+            # is down this raises StorageUnavailable and the task retries.
+            head = s3.head_object_or_none(key=event.key)
+        if head is None:
+            return _finish(event, EventOutcome.IGNORED, "object no longer exists", upload)
+        if upload is None:
+            upload = upload_record_unregistered(key=event.key, head=head)
+        upload = upload_apply_stored_object(upload_id=upload.pk, head=head, sequencer=event.sequencer)
+        return _finish(event, EventOutcome.APPLIED, f"upload is {upload.state}", upload)
+    # removed
+    if upload is None:
+        return _finish(event, EventOutcome.IGNORED, "no upload for this key", None)
+    if not event.sequencer and s3.head_object_or_none(key=event.key) is not None:
+        return _finish(event, EventOutcome.STALE, "object exists again", upload)
+    closed, _ = upload_close(
+        upload_id=upload.pk,
+        state=UploadState.DELETED,
+        action="upload.deleted",
+        detail={"sequencer": event.sequencer},
+        sequencer=event.sequencer,
+    )
+    return _finish(event, EventOutcome.APPLIED, f"upload is {closed.state}", closed)
+
+
+# --- A batch at once ---------------------------------------------------------------------------------------------
+
+# The common case, applied set-based: a create with a sequencer and a size (so no HEAD
+# is needed), alone for its key in the batch, for an upload still waiting for its
+# object and not from a portal, newer than what was applied, and within the limits.
+_WAITING = frozenset({UploadState.REGISTERED, UploadState.UPLOADING})
+_STORED_DETAIL = f"upload is {UploadState.STORED}"
+
+
+def events_apply(*, event_ids: Iterable[int]) -> dict[str, int]:
+    """Apply a batch of ledger events (the task of one SQS batch); idempotent.
+
+    The common case is applied in one transaction for the whole batch: its events
+    are locked (pending only, in id order), then their uploads (in primary-key
+    order), so two batches, or a batch and `event_apply` (one event, then its
+    upload), always lock in the same order and cannot deadlock. Every other event
+    (a delete, no sequencer or size, an object nobody registered, a second event for
+    the same key, a portal's upload, an upload already stored, a stale sequencer,
+    broken limits, an ETag that is not the browser's MD5) then goes through `event_apply` one by one, in sequencer order.
+    If the batch transaction fails, nothing of it is kept and a retry starts again.
+    Returns how many events got each outcome ("unchanged": applied before).
+    """
+    ids = sorted(set(event_ids))
+    outcomes: Counter[str] = Counter()
+    rest = _apply_common_case(ids, outcomes)
+    for event_id in rest:
+        outcomes[event_apply(event_id=event_id)] += 1
+    return dict(outcomes)
+
+
+def _apply_common_case(ids: list[int], outcomes: Counter[str]) -> list[int]:
+    """Apply what the batch path can; return the pending events it left."""
+    limits = UploadLimits.from_settings()
+    with transaction.atomic():
+        events = list(
+            UploadEvent.objects.select_for_update()
+            .filter(pk__in=ids, outcome=EventOutcome.PENDING)
+            .order_by("pk")
+            .only("pk", "key", "kind", "sequencer", "size", "etag", "event_name")
+        )
+        if len(events) < len(ids):
+            outcomes["unchanged"] += len(ids) - len(events)
+        if not events:
+            return []
+        per_key = Counter(event.key for event in events)
+        candidates = [
+            e for e in events if per_key[e.key] == 1 and e.kind == "created" and e.sequencer and e.size is not None
+        ]
+        uploads = {
+            upload.key: upload
+            for upload in Upload.objects.select_for_update()
+            .filter(key__in=[e.key for e in candidates])
+            .order_by("pk")
+            .only("pk", "key", "state", "declared_size", "last_sequencer", "portal_id", "content_md5")
+        }
+        applied: list[tuple[UploadEvent, Upload]] = []
+        for event in candidates:
+            upload = uploads.get(event.key)
+            if (
+                upload is not None
+                # A portal's uploads have the portal's own limits (per file and in
+                # total, under its row lock): upload_apply_stored_object checks them.
+                and upload.portal_id is None
+                and upload.state in _WAITING
+                and sequencer_is_newer(event.sequencer, upload.last_sequencer)
+                and not check_stored(limits, declared_size=upload.declared_size, stored_size=event.size or 0)
+                # A checksummed upload whose ETag is not its MD5 needs a HEAD (KMS, or
+                # other bytes): event_apply decides.
+                and not _digest_unsettled(upload, event)
+            ):
+                applied.append((event, upload))
+        if applied:
+            _write_stored(applied, timezone.now())
+    outcomes[EventOutcome.APPLIED] += len(applied)
+    for event, upload in applied:
+        logger.info("event %s %s %s: %s (%s)", event.pk, event.event_name, upload.pk, EventOutcome.APPLIED, _STORED_DETAIL)
+    done = {event.pk for event, _ in applied}
+    # The rest in S3's order per key (a batch may hold a delete before its create).
+    rest = sorted((e for e in events if e.pk not in done), key=lambda e: (sequencer_order(e.sequencer), e.pk))
+    return [event.pk for event in rest]
+
+
+def _write_stored(applied: list[tuple[UploadEvent, Upload]], now: dt.datetime) -> None:
+    """Uploads -> stored, one audit entry each, events -> applied: on PostgreSQL
+    three statements for the lot (UPDATE ... FROM jsonb_to_recordset; Django's
+    bulk_update builds a CASE per row and column and costs more than the per-event
+    path). Audit entries are built as `audit_record` builds them, for a task."""
+    context = current() or ActorContext(request_id="")
+    AuditEntry.objects.bulk_create(
+        AuditEntry(
+            action="upload.stored",
+            actor_label=context.system_actor,
+            upload_id=upload.pk,
+            request_id=context.request_id,
+            ip_address=context.ip_address,
+            detail={"stored_size": event.size, "etag": event.etag, "reason": "", "sequencer": event.sequencer},
+        )
+        for event, upload in applied
+    )
+    if connection.vendor != "postgresql":
+        for event, upload in applied:
+            Upload.objects.filter(pk=upload.pk).update(
+                state=UploadState.STORED, stored_at=now, updated_at=now,
+                stored_size=event.size, etag=event.etag, last_sequencer=event.sequencer,
+            )
+            UploadEvent.objects.filter(pk=event.pk).update(
+                outcome=EventOutcome.APPLIED, detail=_STORED_DETAIL, applied_at=now, upload_id=upload.pk
+            )
+        return
+    uploads = connection.ops.quote_name(Upload._meta.db_table)
+    events = connection.ops.quote_name(UploadEvent._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE " + uploads + " AS u SET state = %s, stored_at = %s, updated_at = %s, "  # noqa: S608 - table names from the models; values are parameters
+            "stored_size = v.size, etag = v.etag, last_sequencer = v.seq "
+            "FROM jsonb_to_recordset(%s::jsonb) AS v(id uuid, size bigint, etag text, seq text) WHERE u.id = v.id",
+            [
+                UploadState.STORED, now, now,
+                as_json([{"id": u.pk, "size": e.size, "etag": e.etag, "seq": e.sequencer} for e, u in applied]),
+            ],
+        )
+        cursor.execute(
+            "UPDATE " + events + " AS e SET outcome = %s, detail = %s, applied_at = %s, upload_id = v.upload "  # noqa: S608 - as above
+            "FROM jsonb_to_recordset(%s::jsonb) AS v(id bigint, upload uuid) WHERE e.id = v.id",
+            [EventOutcome.APPLIED, _STORED_DETAIL, now, as_json([{"id": e.pk, "upload": u.pk} for e, u in applied])],
+        )
+

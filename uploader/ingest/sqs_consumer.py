@@ -1,0 +1,174 @@
+"""Consume S3 event notifications from SQS into the ledger.
+
+At-least-once, never at-most-once: a message is deleted only after its events are
+committed to the ledger and their tasks are enqueued. Whatever fails (database,
+broker, a bug) leaves the message in the queue; SQS shows it again after the
+visibility timeout and, after the queue's maxReceiveCount, moves it to the
+dead-letter queue. Messages that can never be used (not JSON, not S3's shape) are
+logged with the reason and deleted, so they cannot stall the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from uploader import s3
+from uploader.ingest.ledger import events_ingest_many
+from uploader.ingest.models import EventSource
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 10  # SQS's limit per receive, delete and visibility change
+# Messages ingested together (one transaction, one task): while the queue is full,
+# several receives are gathered, so the database and the worker see batches of this
+# size instead of 10 (the per-batch costs are most of the per-event cost).
+DEFAULT_GATHER = 50
+DEFAULT_LINGER_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class QueueMessage:
+    message_id: str
+    receipt_handle: str
+    body: str
+    receive_count: int
+
+
+@dataclass
+class BatchResult:
+    received: int = 0
+    deleted: int = 0
+    kept: int = 0
+    recorded: int = 0
+    duplicates: int = 0
+
+
+def queue_url_for(name: str) -> str:
+    with s3.translate_errors("GetQueueUrl"):
+        return str(s3.sqs_client().get_queue_url(QueueName=name)["QueueUrl"])
+
+
+def receive(queue_url: str, *, wait_seconds: int) -> list[QueueMessage]:
+    with s3.translate_errors("ReceiveMessage"):
+        answer = s3.sqs_client().receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=MAX_BATCH,
+            WaitTimeSeconds=wait_seconds,
+            VisibilityTimeout=settings.INTAKE_SQS_VISIBILITY_SECONDS,
+            MessageSystemAttributeNames=["ApproximateReceiveCount"],
+        )
+    return [
+        QueueMessage(
+            message_id=m["MessageId"],
+            receipt_handle=m["ReceiptHandle"],
+            body=m.get("Body", ""),
+            receive_count=int(m.get("Attributes", {}).get("ApproximateReceiveCount", 1)),
+        )
+        for m in answer.get("Messages", [])
+    ]
+
+
+def receive_gathered(
+    queue_url: str,
+    *,
+    wait_seconds: int,
+    up_to: int = DEFAULT_GATHER,
+    linger_seconds: float = DEFAULT_LINGER_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[QueueMessage]:
+    """Long-poll once, then gather more (receives without wait) up to `up_to`.
+
+    While receives come back full, the next follows at once. After a partial one,
+    the consumer waits once until `linger_seconds` after the first receive and
+    takes what arrived meanwhile: under a steady load a receive returns the few
+    messages of the last milliseconds, and each batch costs about the same to
+    ingest, enqueue, apply and delete whatever its size. A quiet queue costs one
+    more receive per message and at most `linger_seconds` of latency.
+    """
+    messages = receive(queue_url, wait_seconds=wait_seconds)
+    deadline = clock() + linger_seconds
+    last = len(messages)
+    while 0 < len(messages) < up_to:
+        if last < MAX_BATCH:
+            pause = deadline - clock()
+            if pause <= 0:
+                break
+            sleep(pause)
+        try:
+            more = receive(queue_url, wait_seconds=0)
+        except s3.StorageUnavailable:
+            break  # ingest what is already here; the loop's next receive retries
+        if not more:
+            break
+        messages.extend(more)
+        last = len(more)
+    return messages
+
+
+def _chunks(messages: list[QueueMessage]) -> list[list[QueueMessage]]:
+    return [messages[start : start + MAX_BATCH] for start in range(0, len(messages), MAX_BATCH)]
+
+
+def _delete(queue_url: str, messages: list[QueueMessage]) -> None:
+    for chunk in _chunks(messages):
+        with s3.translate_errors("DeleteMessageBatch"):
+            answer = s3.sqs_client().delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m.receipt_handle} for i, m in enumerate(chunk)],
+            )
+        for failure in answer.get("Failed", []):
+            # The message comes back later; the ledger makes the repeat harmless.
+            logger.warning("SQS kept message %s: %s", chunk[int(failure["Id"])].message_id, failure.get("Code"))
+
+
+def _extend_visibility(queue_url: str, messages: list[QueueMessage]) -> None:
+    for chunk in _chunks(messages):
+        with s3.translate_errors("ChangeMessageVisibilityBatch"):
+            s3.sqs_client().change_message_visibility_batch(
+                QueueUrl=queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m.receipt_handle, "VisibilityTimeout": settings.INTAKE_SQS_VISIBILITY_SECONDS}
+                    for i, m in enumerate(chunk)
+                ],
+            )
+
+
+def process_batch(queue_url: str, messages: list[QueueMessage], *, clock: Callable[[], float] = time.monotonic) -> BatchResult:
+    """Ingest the batch in one go (one transaction, one task, however many receives
+    it came from); delete it once its events are committed and enqueued."""
+    result = BatchResult(received=len(messages))
+    started = clock()
+    try:
+        results = events_ingest_many(bodies=[m.body for m in messages], source=EventSource.SQS)
+    except Exception:
+        # Database or broker trouble, or a bug: keep the batch; after maxReceiveCount
+        # attempts SQS moves a message that keeps failing to the dead-letter queue.
+        logger.exception(
+            "SQS batch of %s kept (attempts %s)", len(messages), ",".join(str(m.receive_count) for m in messages)
+        )
+        result.kept = len(messages)
+        close_old_connections()
+        return result
+    if clock() - started > settings.INTAKE_SQS_VISIBILITY_SECONDS / 2:
+        # A slow batch: keep the messages hidden until they are deleted.
+        _extend_visibility(queue_url, messages)
+    for message, ingested in zip(messages, results, strict=True):
+        result.recorded += len(ingested.recorded)
+        result.duplicates += ingested.duplicates
+        if not ingested.usable:
+            logger.warning("SQS message %s dropped: %s", message.message_id, "; ".join(ingested.skipped))
+        else:
+            logger.info(
+                "SQS message %s: %s new, %s duplicate event(s), ledger ids %s",
+                message.message_id, len(ingested.recorded), ingested.duplicates, ingested.pending,
+            )
+    _delete(queue_url, messages)
+    result.deleted = len(messages)
+    return result

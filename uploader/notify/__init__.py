@@ -1,0 +1,1 @@
+"""Telling people: portal digests, receipts and signed webhooks."""

@@ -1,0 +1,1 @@
+"""Operating the bucket: its configuration for browser uploads and the end-to-end CORS check."""

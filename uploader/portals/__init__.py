@@ -1,0 +1,1 @@
+"""Client portals: links, limits, branding and the pages a client sees."""

@@ -1,0 +1,105 @@
+"""A portal's own limits, on top of the site-wide ones: per-file size, allowed
+extensions and content types, file count and total bytes.
+
+Checked three times: when a file is registered (before anything is signed or a
+multipart upload opened), again under the portal's row lock in the transaction that
+saves the registration (so concurrent registrations cannot together overshoot the
+count or total), and after the object is stored (what S3 holds, not what was said).
+"""
+
+from __future__ import annotations
+
+from uploader.portals.models import Portal
+from uploader.portals.selectors import portal_usage
+from uploader.uploads.errors import InvalidInput, LimitExceeded
+from uploader.uploads.limits import UploadLimits, _human_bytes
+from uploader.uploads.models import Upload
+
+
+def portal_upload_limits(portal: Portal) -> UploadLimits:
+    """Per-file limits: the portal's, never above the site-wide ones."""
+    site = UploadLimits.from_settings()
+    max_bytes = min(portal.max_file_bytes or site.max_bytes, site.max_bytes)
+    types = tuple(portal.allowed_content_types) or site.allowed_content_types
+    return UploadLimits(max_bytes=max_bytes, allowed_content_types=types)
+
+
+def extension_of(filename: str) -> str:
+    name = filename.strip().replace("\\", "/").rsplit("/", 1)[-1]
+    stem, dot, extension = name.rpartition(".")
+    return f".{extension.lower()}" if dot and stem else ""
+
+
+def limits_summary(portal: Portal) -> list[str]:
+    """The limits in words, shown on the portal page before anything is uploaded."""
+    limits = portal_upload_limits(portal)
+    lines = [f"Each file can be up to {_human_bytes(limits.max_bytes)}."]
+    if portal.max_files:
+        lines.append(f"Up to {portal.max_files} file{'s' if portal.max_files != 1 else ''} in all.")
+    if portal.max_total_bytes:
+        lines.append(f"Up to {_human_bytes(portal.max_total_bytes)} in total.")
+    if portal.allowed_extensions:
+        lines.append(f"Accepted file names end in {', '.join(portal.allowed_extensions)}.")
+    if limits.allowed_content_types:
+        lines.append(f"Accepted file types: {', '.join(limits.allowed_content_types)}.")
+    return lines
+
+
+def portal_check_registration(upload: Upload) -> None:
+    """Refuse a portal upload before it is signed, saying which limit and why.
+
+    The size must be declared: a portal's total can only be kept when every file's
+    size is known before it is signed.
+    """
+    portal = upload.portal
+    assert portal is not None
+    if upload.declared_size is None:
+        raise InvalidInput("The file size is required on this upload link.", field="size")
+    if portal.allowed_extensions and extension_of(upload.original_filename) not in portal.allowed_extensions:
+        raise LimitExceeded(
+            f"Files named like '{upload.original_filename[:80]}' are not accepted here; "
+            f"accepted: {', '.join(portal.allowed_extensions)}.",
+            field="filename",
+        )
+    usage = portal_usage(portal=portal, exclude=upload)
+    if portal.max_files is not None and usage.files + 1 > portal.max_files:
+        raise LimitExceeded(
+            f"This link accepts at most {portal.max_files} file{'s' if portal.max_files != 1 else ''}, "
+            "and that many have already been sent.",
+            field="count",
+        )
+    if portal.max_total_bytes is not None and usage.bytes + upload.declared_size > portal.max_total_bytes:
+        left = max(portal.max_total_bytes - usage.bytes, 0)
+        raise LimitExceeded(
+            f"This file is {_human_bytes(upload.declared_size)} but only {_human_bytes(left)} of the "
+            f"{_human_bytes(portal.max_total_bytes)} this link accepts in total is left.",
+            field="size",
+        )
+
+
+def portal_admit(upload: Upload) -> None:
+    """The same check under the portal's row lock; call it in the transaction that
+    saves the registration. Concurrent registrations queue on the lock, so each sees
+    the others' rows."""
+    assert upload.portal_id is not None
+    upload.portal = Portal.objects.select_for_update().get(pk=upload.portal_id)
+    portal_check_registration(upload)
+
+
+def portal_stored_problem(upload: Upload, *, stored_size: int) -> str | None:
+    """Why an arrived object breaks its portal's total, or None."""
+    portal = upload.portal
+    if portal is None or portal.max_total_bytes is None:
+        return None
+    used = portal_usage(portal=portal, exclude=upload).bytes
+    if used + stored_size > portal.max_total_bytes:
+        return (
+            f"the portal's total would be {_human_bytes(used + stored_size)}, over its "
+            f"{_human_bytes(portal.max_total_bytes)} limit"
+        )
+    return None
+
+
+def portal_stored_limits(upload: Upload) -> UploadLimits | None:
+    """Per-file limits for the after-store check of a portal upload (None for others)."""
+    return portal_upload_limits(upload.portal) if upload.portal is not None else None

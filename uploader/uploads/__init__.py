@@ -1,0 +1,1 @@
+"""Uploads: the model, the state machine's one writer, services, selectors, keys, limits and checksums."""

@@ -1,0 +1,83 @@
+"""Upload limits, checked before anything is signed and again after the object is stored."""
+
+import unicodedata
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from uploader.uploads.errors import InvalidInput, LimitExceeded
+
+MAX_FILENAME_LENGTH = 255
+MAX_CONTENT_TYPE_LENGTH = 255
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    max_bytes: int
+    allowed_content_types: tuple[str, ...] = ()  # exact types or "type/*"; empty allows any
+
+    @classmethod
+    def from_settings(cls) -> "UploadLimits":
+        return cls(
+            max_bytes=settings.INTAKE_MAX_UPLOAD_BYTES,
+            allowed_content_types=tuple(t.strip().lower() for t in settings.INTAKE_ALLOWED_CONTENT_TYPES if t.strip()),
+        )
+
+    def allows_content_type(self, content_type: str) -> bool:
+        if not self.allowed_content_types:
+            return True
+        major = content_type.split("/", 1)[0]
+        return any(allowed in {content_type, f"{major}/*"} for allowed in self.allowed_content_types)
+
+
+def _human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} bytes"  # pragma: no cover - loop always returns
+
+
+def normalize_content_type(content_type: str | None) -> str:
+    """Lower-case `type/subtype` without parameters; empty means octet-stream."""
+    value = (content_type or "").split(";", 1)[0].strip().lower()
+    if not value:
+        return DEFAULT_CONTENT_TYPE
+    if len(value) > MAX_CONTENT_TYPE_LENGTH or value.count("/") != 1 or not value.isascii() or " " in value:
+        raise InvalidInput(f"'{value[:60]}' is not a valid content type.", field="type")
+    return value
+
+
+def check_declared(limits: UploadLimits, *, filename: str, content_type: str, size: int | None) -> None:
+    """Refuse a file before it is signed, with a reason a person understands."""
+    if not filename.strip():
+        raise InvalidInput("A file name is required.", field="filename")
+    if len(filename) > MAX_FILENAME_LENGTH:
+        raise InvalidInput(f"File names can be at most {MAX_FILENAME_LENGTH} characters.", field="filename")
+    if any(unicodedata.category(char) == "Cc" for char in filename):
+        raise InvalidInput("File names cannot contain control characters (such as line breaks).", field="filename")
+    if size is None:
+        pass  # not declared: the POST policy caps it and the stored size is checked
+    elif size < 1:
+        raise InvalidInput("The file is empty; there is nothing to upload.", field="size")
+    elif size > limits.max_bytes:
+        raise LimitExceeded(
+            f"This file is {_human_bytes(size)}; the largest file accepted is {_human_bytes(limits.max_bytes)}.",
+            field="size",
+        )
+    if not limits.allows_content_type(content_type):
+        raise LimitExceeded(
+            f"Files of type {content_type} are not accepted here; accepted: {', '.join(limits.allowed_content_types)}.",
+            field="type",
+        )
+
+
+def check_stored(limits: UploadLimits, *, declared_size: int | None, stored_size: int) -> str | None:
+    """Return why a stored object breaks its limits, or None when it is fine."""
+    if stored_size > limits.max_bytes:
+        return f"stored object is {_human_bytes(stored_size)}, over the {_human_bytes(limits.max_bytes)} limit"
+    if declared_size is not None and stored_size != declared_size:
+        return f"stored object is {stored_size} bytes but {declared_size} bytes were declared"
+    return None
