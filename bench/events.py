@@ -709,7 +709,7 @@ def queries_per_event(bucket: str, rng: random.Random, batches: int = 20) -> dic
     order: list[str | bytes] = [bodies(i) for i in delivery_order(len(targets), 0.25, rng, spread=20)]
     ingest_queries = ingest_wall = 0.0
     pending: list[int] = []
-    with mock.patch("uploader.tasks.apply_object_events"):  # no broker here: enqueueing is not measured
+    with mock.patch("uploader.ingest.tasks.apply_object_events"):  # no broker here: enqueueing is not measured
         for start in range(0, len(order), 10):
             with CaptureQueriesContext(connection) as captured:
                 t = time.perf_counter()
@@ -731,7 +731,7 @@ def queries_per_event(bucket: str, rng: random.Random, batches: int = 20) -> dic
     more = create_uploads(scope + "b", batches * 8, rng)
     more_bodies = Bodies(bucket, more)
     fresh: list[int] = []
-    with mock.patch("uploader.tasks.apply_object_events"):
+    with mock.patch("uploader.ingest.tasks.apply_object_events"):
         for start in range(0, len(more), 10):
             chunk: list[str | bytes] = [more_bodies(i) for i in range(start, min(start + 10, len(more)))]
             results = events_ingest_many(bodies=chunk, source=EventSource.SQS)
@@ -803,7 +803,7 @@ def worker_with_experiments(experiments: list[str], celery_args: list[str]) -> i
             from celery import current_app
             from celery.app.trace import build_tracer
 
-            task = current_app.tasks["uploader.tasks.apply_object_events"]
+            task = current_app.tasks["uploader.ingest.tasks.apply_object_events"]
             task.run = apply_events_one_by_one
             task.__trace__ = build_tracer(task.name, task, current_app.loader, sender, app=current_app)
 

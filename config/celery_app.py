@@ -9,7 +9,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("intake")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
+# Each domain keeps its tasks in its own tasks module.
+app.autodiscover_tasks(["uploader.ingest", "uploader.processing", "uploader.notify"])
 
 
 @task_prerun.connect

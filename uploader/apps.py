@@ -5,3 +5,24 @@ class UploaderConfig(AppConfig):
     name = "uploader"
     verbose_name = "Uploads"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        from uploader.s3 import cloudfront
+
+        # A mistyped CloudFront setting or an unusable key stops start-up (every
+        # process: web, worker, beat, consumer) naming the variable, instead of failing
+        # the first download. Settings themselves import no app code.
+        cloudfront.check_configuration(
+            domain=settings.INTAKE_CLOUDFRONT_DOMAIN,
+            key_id=settings.INTAKE_CLOUDFRONT_KEY_ID,
+            inline_key=settings.INTAKE_CLOUDFRONT_PRIVATE_KEY,
+            key_path=settings.INTAKE_CLOUDFRONT_PRIVATE_KEY_FILE,
+        )
+        # Wiring done once the models are loaded: processing answers the uploads
+        # package's state changes (uploader.uploads.followups says why it is not an import).
+        from uploader.processing.tasks import ProcessingFollowups
+        from uploader.uploads import followups
+
+        followups.install(ProcessingFollowups())

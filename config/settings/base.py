@@ -342,17 +342,7 @@ INTAKE_CLOUDFRONT_DOMAIN = env.str("INTAKE_CLOUDFRONT_DOMAIN", default="")
 INTAKE_CLOUDFRONT_KEY_ID = env.str("INTAKE_CLOUDFRONT_KEY_ID", default="")
 INTAKE_CLOUDFRONT_PRIVATE_KEY = env.str("INTAKE_CLOUDFRONT_PRIVATE_KEY", default="")
 INTAKE_CLOUDFRONT_PRIVATE_KEY_FILE = env.str("INTAKE_CLOUDFRONT_PRIVATE_KEY_FILE", default="")
-if INTAKE_CLOUDFRONT_DOMAIN:
-    # A bad key stops start-up rather than the first download; the checks live with
-    # the signer, which imports nothing that needs settings at import time.
-    from uploader.s3.cloudfront import check_configuration as _check_cloudfront
-
-    _check_cloudfront(
-        domain=INTAKE_CLOUDFRONT_DOMAIN,
-        key_id=INTAKE_CLOUDFRONT_KEY_ID,
-        inline_key=INTAKE_CLOUDFRONT_PRIVATE_KEY,
-        key_path=INTAKE_CLOUDFRONT_PRIVATE_KEY_FILE,
-    )
+# A bad key stops start-up (uploader.apps checks it once the apps load), not the first download.
 INTAKE_MAX_PARTS_PER_BATCH = env_int("INTAKE_MAX_PARTS_PER_BATCH", 500, minimum=1)
 
 # --- Celery -------------------------------------------------------------------------

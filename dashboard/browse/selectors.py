@@ -30,7 +30,7 @@ from uploader.access.roles import Permission, has_permission
 from uploader.audit.models import AuditEntry
 from uploader.portals.models import Portal
 from uploader.processing.models import Derivative, DerivativeKind
-from uploader.uploads import selectors, services
+from uploader.uploads import downloads, selectors
 from uploader.uploads.errors import UploadError, UploadNotFound
 from uploader.uploads.models import Upload
 
@@ -289,7 +289,7 @@ def _excerpt(derivative: Derivative) -> tuple[str, bool]:
 
 def upload_preview(*, user: Any, upload: Upload) -> UploadPreview:
     """URLs of the upload's thumbnail and text, signed by the service staff pages use
-    (`services.derived_file_url`: CloudFront when configured, valid
+    (`downloads.derived_file_url`: CloudFront when configured, valid
     INTAKE_DERIVATIVE_URL_SECONDS), and the start of its text. Nothing made → an
     empty preview (the page says so). A role that may browse but not download sees the
     thumbnail and the page count, never the text, its title or author."""
@@ -303,7 +303,7 @@ def upload_preview(*, user: Any, upload: Upload) -> UploadPreview:
     fields: dict[str, Any] = {}
     try:
         if thumbnail is not None:
-            fields["thumbnail_url"] = services.derived_file_url(principal=principal, derivative=thumbnail)
+            fields["thumbnail_url"] = downloads.derived_file_url(principal=principal, derivative=thumbnail)
             fields["thumbnail_width"] = thumbnail.detail.get("width")
             fields["thumbnail_height"] = thumbnail.detail.get("height")
         if text is not None and not may_read_text:
@@ -313,7 +313,7 @@ def upload_preview(*, user: Any, upload: Upload) -> UploadPreview:
             fields["pages"] = text.detail.get("pages")
             fields["document_title"] = str(text.detail.get("title") or "")
             fields["document_author"] = str(text.detail.get("author") or "")
-            fields["text_url"] = services.derived_file_url(principal=principal, derivative=text)
+            fields["text_url"] = downloads.derived_file_url(principal=principal, derivative=text)
             excerpt, cut = _excerpt(text)
             fields["text_excerpt"], fields["text_cut"] = excerpt, cut or bool(text.detail.get("truncated"))
     except s3.ObjectTooLarge:

@@ -19,7 +19,7 @@ from dashboard.browse import selectors as browse_selectors
 from dashboard.browse.forms import UploadFilterForm
 from uploader.access.principals import signed_in_principal
 from uploader.access.roles import Permission, has_permission
-from uploader.uploads import services
+from uploader.uploads import downloads
 from uploader.uploads.errors import StorageUnavailable, UploadNotFound, WrongState
 from uploader.uploads.models import Upload, UploadState
 
@@ -92,7 +92,7 @@ def upload_download(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
     short-lived URL, which the browser is sent to."""
     upload = _upload_or_404(request, upload_id)
     try:
-        url = services.upload_download_url(principal=signed_in_principal(request.user), upload=upload)
+        url = downloads.upload_download_url(principal=signed_in_principal(request.user), upload=upload)
     except (WrongState, StorageUnavailable) as exc:
         messages.error(request, exc.message)
         return redirect("dashboard:upload-detail", upload_id=upload.pk)

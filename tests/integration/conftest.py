@@ -80,11 +80,11 @@ def with_cloudfront(settings, key_pair: rsa.RSAPrivateKey):  # type: ignore[no-u
 def digest(django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
     """Run the notification beat task and what it enqueues on commit (the webhook
     deliveries, eagerly)."""
-    from uploader import tasks
+    from uploader.notify import tasks as notify_tasks
 
     def run() -> dict[str, int]:
         with django_capture_on_commit_callbacks(execute=True):
-            return tasks.notify_portal_uploads()
+            return notify_tasks.notify_portal_uploads()
 
     return run
 

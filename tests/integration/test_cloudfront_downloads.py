@@ -26,7 +26,7 @@ from uploader.audit.models import AuditEntry
 from uploader.processing import services as processing
 from uploader.processing.models import Derivative, DerivativeKind
 from uploader.s3.presign import attachment_disposition
-from uploader.uploads import services
+from uploader.uploads import downloads
 from uploader.uploads.models import Upload
 
 pytestmark = pytest.mark.integration
@@ -132,12 +132,12 @@ def derivatives(stored: Upload) -> dict[str, Derivative]:
 def test_derived_files_through_s3_fetch_their_bytes(derivatives: dict[str, Derivative], staff_user) -> None:  # type: ignore[no-untyped-def]
     principal = person_principal(staff_user, frozenset({Permission.BROWSE, Permission.DOWNLOAD}))
     thumbnail = requests.get(
-        services.derived_file_url(principal=principal, derivative=derivatives[DerivativeKind.THUMBNAIL]), timeout=10
+        downloads.derived_file_url(principal=principal, derivative=derivatives[DerivativeKind.THUMBNAIL]), timeout=10
     )
     assert thumbnail.content == b"\x89PNG thumb"
     assert "Content-Disposition" not in thumbnail.headers  # shown inline
     text = requests.get(
-        services.derived_file_url(principal=principal, derivative=derivatives[DerivativeKind.TEXT]), timeout=10
+        downloads.derived_file_url(principal=principal, derivative=derivatives[DerivativeKind.TEXT]), timeout=10
     )
     assert text.content == b"the plan, as text"
     assert text.headers["Content-Disposition"] == attachment_disposition("Résumé 2026 + notes (final).txt")
@@ -148,7 +148,7 @@ def test_derived_files_through_cloudfront_are_signed_and_need_browse(
 ) -> None:  # type: ignore[no-untyped-def]
     principal = person_principal(staff_user, frozenset({Permission.BROWSE, Permission.DOWNLOAD}))
     before = int(time.time())
-    thumbnail_url = services.derived_file_url(principal=principal, derivative=derivatives[DerivativeKind.THUMBNAIL])
+    thumbnail_url = downloads.derived_file_url(principal=principal, derivative=derivatives[DerivativeKind.THUMBNAIL])
     after = int(time.time())
     signing = verify(thumbnail_url, with_cloudfront)
     assert thumbnail_url.startswith(
@@ -157,12 +157,12 @@ def test_derived_files_through_cloudfront_are_signed_and_need_browse(
     assert "response-content-disposition" not in thumbnail_url
     lifetime = settings.INTAKE_DERIVATIVE_URL_SECONDS
     assert before + lifetime <= int(signing["Expires"]) <= after + lifetime
-    text_url = services.derived_file_url(principal=principal, derivative=derivatives[DerivativeKind.TEXT])
+    text_url = downloads.derived_file_url(principal=principal, derivative=derivatives[DerivativeKind.TEXT])
     verify(text_url, with_cloudfront)
     assert "response-content-disposition=attachment" in text_url
 
     with pytest.raises(NotAllowed):
-        services.derived_file_url(
+        downloads.derived_file_url(
             principal=person_principal(staff_user, frozenset({Permission.UPLOAD})),
             derivative=derivatives[DerivativeKind.THUMBNAIL],
         )
@@ -174,14 +174,14 @@ def test_a_thumbnail_needs_browse_and_extracted_text_needs_download(
     """A thumbnail is how people recognise a file; the extracted text is its content,
     so a role that may browse but not download gets the one and not the other."""
     browse_only = person_principal(staff_user, frozenset({Permission.BROWSE}))
-    thumbnail = services.derived_file_url(principal=browse_only, derivative=derivatives[DerivativeKind.THUMBNAIL])
+    thumbnail = downloads.derived_file_url(principal=browse_only, derivative=derivatives[DerivativeKind.THUMBNAIL])
     assert requests.get(thumbnail, timeout=10).content == b"\x89PNG thumb"
     with pytest.raises(NotAllowed) as refused:
-        services.derived_file_url(principal=browse_only, derivative=derivatives[DerivativeKind.TEXT])
+        downloads.derived_file_url(principal=browse_only, derivative=derivatives[DerivativeKind.TEXT])
     assert refused.value.permission == Permission.DOWNLOAD
     download_only = person_principal(staff_user, frozenset({Permission.DOWNLOAD}))
     with pytest.raises(NotAllowed):
-        services.derived_file_url(principal=download_only, derivative=derivatives[DerivativeKind.TEXT])
+        downloads.derived_file_url(principal=download_only, derivative=derivatives[DerivativeKind.TEXT])
 
 
 def test_the_portal_pages_links_leave_out_the_text_for_a_role_that_may_not_download(

@@ -54,7 +54,7 @@ def queues(s3_bucket: str, settings, transactional_db) -> Queues:  # type: ignor
 
 def _fail_until_dead_lettered(queues: Queues) -> None:
     """Run the consumer with ingestion failing until SQS has moved the message away."""
-    with mock.patch("uploader.ingest.sqs_consumer.events_ingest_many", side_effect=RuntimeError("database down")):
+    with mock.patch("uploader.ingest.sqs_consumer.events_receive_many", side_effect=RuntimeError("database down")):
         for _ in range(8):
             _consume(queues.url)
             if _queue_depth(queues.dlq_url) == 1:
@@ -191,7 +191,7 @@ def test_the_dead_letter_url_setting_wins_over_the_redrive_policy(queues: Queues
 def test_a_stuck_ledger_row_is_shown_and_retried(queues: Queues) -> None:
     admin = _client(Role.ADMIN)
     upload = _upload_without_complete(admin)
-    with mock.patch("uploader.tasks.apply_object_events.delay", side_effect=OperationalError("broker down")):
+    with mock.patch("uploader.ingest.tasks.apply_object_events.delay", side_effect=OperationalError("broker down")):
         _consume(queues.url)
     event = UploadEvent.objects.get(key=upload.key)
     assert event.outcome == EventOutcome.PENDING

@@ -18,12 +18,11 @@ from django.test import Client
 
 from uploader import s3
 from uploader.audit.models import AuditEntry
-from uploader.ingest.ledger import events_ingest_many
 from uploader.ingest.models import EventOutcome, EventSource, UploadEvent
+from uploader.ingest.tasks import apply_object_events, events_receive_many
 from uploader.portals.models import Portal
-from uploader.tasks import apply_object_events
 from uploader.uploads.models import Upload, UploadState
-from uploader.uploads.services import upload_apply_stored_object
+from uploader.uploads.storing import upload_apply_stored_object
 
 pytestmark = pytest.mark.integration
 
@@ -173,8 +172,8 @@ def _waiting_upload(name: str, *, size: int = 3) -> Upload:
 
 def _ingest_pending(*bodies: str) -> list[int]:
     """Record a batch as the consumer does, without applying it: the ids the task gets."""
-    with mock.patch("uploader.tasks.apply_object_events.delay") as enqueue:
-        events_ingest_many(bodies=list(bodies), source=EventSource.SQS)
+    with mock.patch("uploader.ingest.tasks.apply_object_events.delay") as enqueue:
+        events_receive_many(bodies=list(bodies), source=EventSource.SQS)
     (call,) = enqueue.call_args_list
     return list(call.args[0])
 

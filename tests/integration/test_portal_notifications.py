@@ -10,8 +10,8 @@ from django.test import Client
 
 from tests.integration.test_portals import enter, upload_file, visitor_client
 from tests.support.smtp import SmtpSink
-from uploader import tasks
 from uploader.audit.models import AuditEntry
+from uploader.notify import tasks as notify_tasks
 from uploader.notify.services import portal_notify_pending
 from uploader.uploads.models import Upload, UploadState
 
@@ -37,7 +37,7 @@ def test_one_digest_per_portal_lists_every_new_file_once(make_portal, smtp: Smtp
     upload_file(client, token, b"a" * 10, filename="receipts.pdf")
     upload_file(client, token, b"b" * 20, filename="invoice.pdf")
 
-    assert tasks.notify_portal_uploads() == {"portals": 1, "files": 2, "emails": 1}
+    assert notify_tasks.notify_portal_uploads() == {"portals": 1, "files": 2, "emails": 1}
     [message] = smtp.wait_for(1)
     assert sorted(smtp.recipients[0]) == ["boss@example.test", "office@example.test"]
     assert message["Subject"] == "2 new files from Smith & Co"
@@ -49,9 +49,9 @@ def test_one_digest_per_portal_lists_every_new_file_once(make_portal, smtp: Smtp
     assert AuditEntry.objects.get(action="portal.notified").detail["files"] == 2
 
     # Nothing new: no second e-mail. A new file: a digest of that one only.
-    assert tasks.notify_portal_uploads() == {"portals": 0, "files": 0, "emails": 0}
+    assert notify_tasks.notify_portal_uploads() == {"portals": 0, "files": 0, "emails": 0}
     upload_file(client, token, b"c" * 5, filename="late.pdf")
-    assert tasks.notify_portal_uploads()["emails"] == 1
+    assert notify_tasks.notify_portal_uploads()["emails"] == 1
     second = smtp.wait_for(2)[1]
     assert second["Subject"] == "1 new file from Smith & Co"
     assert "late.pdf" in second.get_content()
@@ -63,7 +63,7 @@ def test_files_of_a_portal_without_targets_are_marked_without_mail(make_portal, 
     client = visitor_client()
     enter(client, token)
     upload_file(client, token, b"x" * 3)
-    assert tasks.notify_portal_uploads() == {"portals": 1, "files": 1, "emails": 0}
+    assert notify_tasks.notify_portal_uploads() == {"portals": 1, "files": 1, "emails": 0}
     assert smtp.messages == []
     assert not Upload.objects.filter(notified_at__isnull=True).exists()
 
@@ -88,7 +88,7 @@ def test_names_stay_plain_text_and_headers_stay_one_line(make_portal, smtp: Smtp
     client = visitor_client()
     enter(client, token, name=SCRIPT, email="ann@example.test")
     upload_file(client, token, b"x" * 3, filename=f"{SCRIPT}.pdf")
-    tasks.notify_portal_uploads()
+    notify_tasks.notify_portal_uploads()
     [message] = smtp.wait_for(1)
     assert smtp.recipients[0] == ["office@example.test"]  # no injected Bcc
     assert message["Bcc"] is None
@@ -156,12 +156,12 @@ def test_a_refused_address_on_one_portal_holds_up_no_other(make_portal, smtp: Sm
         client = visitor_client()
         enter(client, token)
         upload_file(client, token, b"x" * 3)
-    assert tasks.notify_portal_uploads() == {"portals": 2, "files": 2, "emails": 1}
+    assert notify_tasks.notify_portal_uploads() == {"portals": 2, "files": 2, "emails": 1}
     assert [m["Subject"] for m in smtp.wait_for(1)] == ["1 new file from A"]
     failed = AuditEntry.objects.get(action="portal.notify_failed")
     assert failed.detail["portal"] == portal_b.pk
     assert "refused" in failed.detail["reason"]
     assert not Upload.objects.filter(notified_at__isnull=True).exists()
-    assert tasks.notify_portal_uploads() == {"portals": 0, "files": 0, "emails": 0}
+    assert notify_tasks.notify_portal_uploads() == {"portals": 0, "files": 0, "emails": 0}
     assert len(smtp.messages) == 1
     assert AuditEntry.objects.filter(action="portal.notified", detail__portal=portal_a.pk).count() == 1

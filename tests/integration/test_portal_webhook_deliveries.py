@@ -17,9 +17,9 @@ from django.utils import timezone
 from tests.integration.test_portals import enter, upload_file, visitor_client
 from tests.integration.test_portals_dashboard import person
 from tests.support.webhook_receiver import WebhookReceiver
-from uploader import tasks
 from uploader.access.roles import NotAllowed, Role
 from uploader.audit.models import AuditEntry
+from uploader.notify import delivery_tasks as delivery_tasks
 from uploader.notify.models import WebhookDelivery, WebhookDeliveryState
 from uploader.notify.services import webhook_delivery_retry
 from uploader.portals import tokens as portal_tokens
@@ -111,7 +111,7 @@ def test_the_page_lists_deliveries_newest_first_with_their_states_and_no_query_s
     )
     # The failing one's backoff passes and its second (last) attempt fails too.
     WebhookDelivery.objects.filter(pk=failing.pk).update(next_attempt_at=timezone.now() - dt.timedelta(minutes=1))
-    assert tasks.deliver_portal_webhook(str(failing.pk)) == "gave_up"
+    assert delivery_tasks.deliver_portal_webhook(str(failing.pk)) == "gave_up"
     # An older delivery from an earlier run: listed after (below) the three new ones.
     old = _given_up(portal, receiver.url("/old"), attempts=2)
     WebhookDelivery.objects.filter(pk=old.pk).update(created_at=timezone.now() - dt.timedelta(days=2))

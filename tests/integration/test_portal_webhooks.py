@@ -18,9 +18,10 @@ from django.utils import timezone
 from tests.integration.test_portals import enter, upload_file, visitor_client
 from tests.integration.test_portals_dashboard import FORM, person
 from tests.support.webhook_receiver import HOLD, REDIRECT, WebhookReceiver
-from uploader import tasks
 from uploader.access.roles import Role
 from uploader.audit.models import AuditEntry
+from uploader.notify import delivery_tasks as delivery_tasks
+from uploader.notify import tasks as notify_tasks
 from uploader.notify.models import WebhookDelivery, WebhookDeliveryState
 from uploader.portals import tokens as portal_tokens
 from uploader.portals.models import Portal
@@ -139,11 +140,11 @@ def test_a_500_is_recorded_without_holding_up_the_email_and_a_later_retry_delive
     assert failed["reason"].startswith("HTTP 500")
     assert len(failed["reason"]) < 200  # the long error page was not kept
     # The retry the task scheduled is not due yet: running it now sends nothing.
-    assert tasks.deliver_portal_webhook(str(delivery.pk)) == "not_due"
+    assert delivery_tasks.deliver_portal_webhook(str(delivery.pk)) == "not_due"
     assert len(receiver.requests) == 1
 
     _later()  # the backoff has passed, but the scheduled task was lost: the sweep finds it
-    assert tasks.retry_overdue_portal_webhooks() == 1
+    assert notify_tasks.retry_overdue_portal_webhooks() == 1
     delivery.refresh_from_db()
     assert (delivery.state, delivery.attempts, delivery.last_status) == (WebhookDeliveryState.DELIVERED, 2, 204)
     first, second = receiver.requests
@@ -152,7 +153,7 @@ def test_a_500_is_recorded_without_holding_up_the_email_and_a_later_retry_delive
     assert first.headers["X-Intake-Signature"] == second.headers["X-Intake-Signature"]
     assert _audit("portal.webhook_delivered")[0]["attempts"] == 2
     # Idempotent: a repeated task sends nothing more.
-    assert tasks.deliver_portal_webhook(str(delivery.pk)) == "done"
+    assert delivery_tasks.deliver_portal_webhook(str(delivery.pk)) == "done"
     assert len(receiver.requests) == 2
 
 
@@ -165,15 +166,15 @@ def test_after_the_last_attempt_the_delivery_is_given_up(  # type: ignore[no-unt
     digest()
     delivery = WebhookDelivery.objects.get()
     _later()
-    assert tasks.deliver_portal_webhook(str(delivery.pk)) == "gave_up"
+    assert delivery_tasks.deliver_portal_webhook(str(delivery.pk)) == "gave_up"
     delivery.refresh_from_db()
     assert (delivery.state, delivery.attempts, delivery.next_attempt_at) == (WebhookDeliveryState.GAVE_UP, 2, None)
     assert [d["attempts"] for d in _audit("portal.webhook_failed")] == [1, 2]
     [gave_up] = _audit("portal.webhook_gave_up")
     assert gave_up["status"] == 503
     _later()
-    assert tasks.retry_overdue_portal_webhooks() == 0
-    assert tasks.deliver_portal_webhook(str(delivery.pk)) == "done"
+    assert notify_tasks.retry_overdue_portal_webhooks() == 0
+    assert delivery_tasks.deliver_portal_webhook(str(delivery.pk)) == "done"
     assert len(receiver.requests) == 2
 
 

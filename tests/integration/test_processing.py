@@ -20,12 +20,13 @@ from PIL import Image
 from tests.integration.test_portals import enter, upload_file, visitor_client
 from tests.support.documents import encrypt_pdf, make_image, make_pdf, png_claiming
 from tests.unit.test_cloudfront import DOMAIN, verify
-from uploader import s3, tasks
+from uploader import s3
 from uploader.audit.models import AuditEntry
 from uploader.ingest import reconcile
 from uploader.portals.models import Portal
 from uploader.portals.services import portal_update
 from uploader.processing import services as processing
+from uploader.processing import tasks as processing_tasks
 from uploader.processing.models import Derivative
 from uploader.uploads.models import Upload
 
@@ -105,8 +106,8 @@ def test_a_pdf_gets_its_text_and_page_count(make_portal, send, staff_client) -> 
 def test_running_the_task_again_makes_nothing_twice(make_portal, send) -> None:  # type: ignore[no-untyped-def]
     _, token = make_portal(processing=["thumbnails"])
     upload = send(token, make_image((500, 500), fmt="PNG"), filename="a.png", type_="image/png")
-    assert tasks.process_upload(str(upload.pk)) == {"thumbnail": "exists"}
-    assert tasks.process_upload(str(upload.pk)) == {"thumbnail": "exists"}
+    assert processing_tasks.process_upload(str(upload.pk)) == {"thumbnail": "exists"}
+    assert processing_tasks.process_upload(str(upload.pk)) == {"thumbnail": "exists"}
     assert Derivative.objects.filter(upload=upload).count() == 1
     assert AuditEntry.objects.filter(upload=upload, action="upload.processed").count() == 1
     assert derived_objects() == [f"derived/{upload.pk}/thumbnail.jpg"]
@@ -119,7 +120,7 @@ def test_a_portal_without_options_makes_nothing(make_portal, send) -> None:  # t
     assert not Derivative.objects.exists()
     assert derived_objects() == []
     assert not AuditEntry.objects.filter(action__startswith="upload.process").exists()
-    assert tasks.process_upload(str(upload.pk)) == {}
+    assert processing_tasks.process_upload(str(upload.pk)) == {}
 
 
 @pytest.mark.parametrize(
@@ -147,7 +148,7 @@ def test_a_file_that_cannot_be_processed_is_recorded_not_raised(  # type: ignore
     assert not Derivative.objects.exists()
     assert derived_objects() == []
     # Tried again: no exception, no second entry.
-    assert tasks.process_upload(str(upload.pk)) == {kind: "failed"}
+    assert processing_tasks.process_upload(str(upload.pk)) == {kind: "failed"}
     assert len(failures(upload)) == 1
 
 
@@ -245,11 +246,11 @@ def test_an_upload_whose_task_was_never_enqueued_is_caught_up(make_portal, send,
     _, other_token = make_portal(name="No processing")
     plain = send(other_token, make_image((300, 300)), filename="plain.png", type_="image/png")
     assert not Derivative.objects.exists()
-    assert tasks.process_pending_uploads() == 0  # too recent: its own task may still be coming
+    assert processing_tasks.process_pending_uploads() == 0  # too recent: its own task may still be coming
     Upload.objects.filter(pk__in=[upload.pk, plain.pk]).update(stored_at=timezone.now() - dt.timedelta(minutes=11))
-    assert tasks.process_pending_uploads() == 1
+    assert processing_tasks.process_pending_uploads() == 1
     assert Derivative.objects.get().upload == upload
-    assert tasks.process_pending_uploads() == 0
+    assert processing_tasks.process_pending_uploads() == 0
 
 
 class WorkerKilled(BaseException):
@@ -271,7 +272,7 @@ def uploaded_unprocessed(make_portal) -> Upload:  # type: ignore[no-untyped-def]
 
 def killed_run(upload: Upload) -> None:
     with mock.patch.object(processing, "_make", side_effect=WorkerKilled), pytest.raises(WorkerKilled):
-        tasks.process_upload(str(upload.pk))
+        processing_tasks.process_upload(str(upload.pk))
     # A killed process runs no `finally`: its lease stays until it expires.
     Upload.objects.filter(pk=upload.pk).update(processing_lease_until=timezone.now() + LEASE)
     [started] = AuditEntry.objects.filter(upload=upload, action="upload.processing_started")
@@ -289,11 +290,11 @@ def test_a_run_killed_while_decoding_is_recorded_as_failed_by_the_next_not_tried
     with mock.patch.object(processing, "_make", wraps=processing._make) as make:
         # Redelivered at once: the dead run's lease still holds, so this run leaves it
         # (it cannot tell a dead run from a slow one yet)...
-        assert tasks.process_upload(str(upload.pk)) == {"processing": "busy"}
+        assert processing_tasks.process_upload(str(upload.pk)) == {"processing": "busy"}
         assert failures(upload) == []
         # ...and once the lease has run out, the open attempt is a crash.
         with mock.patch("django.utils.timezone.now", return_value=timezone.now() + LEASE + dt.timedelta(seconds=1)):
-            assert tasks.process_upload(str(upload.pk)) == {"thumbnail": "failed"}
+            assert processing_tasks.process_upload(str(upload.pk)) == {"thumbnail": "failed"}
     make.assert_not_called()
     [failure] = failures(upload)
     assert failure == {
@@ -302,23 +303,23 @@ def test_a_run_killed_while_decoding_is_recorded_as_failed_by_the_next_not_tried
     }
     assert not Derivative.objects.exists()
     assert derived_objects() == []
-    assert tasks.process_upload(str(upload.pk)) == {"thumbnail": "failed"}
+    assert processing_tasks.process_upload(str(upload.pk)) == {"thumbnail": "failed"}
     assert len(failures(upload)) == 1
     Upload.objects.filter(pk=upload.pk).update(stored_at=timezone.now() - dt.timedelta(minutes=11))
-    assert tasks.process_pending_uploads() == 0
+    assert processing_tasks.process_pending_uploads() == 0
 
 
 def test_a_killed_run_nobody_redelivered_is_recorded_by_the_catch_up_once(make_portal) -> None:  # type: ignore[no-untyped-def]
     upload = uploaded_unprocessed(make_portal)
     Upload.objects.filter(pk=upload.pk).update(stored_at=timezone.now() - dt.timedelta(minutes=11))
     killed_run(upload)
-    assert tasks.process_pending_uploads() == 0  # the attempt is recent: its run may still be going
+    assert processing_tasks.process_pending_uploads() == 0  # the attempt is recent: its run may still be going
 
     later = timezone.now() + dt.timedelta(minutes=11)
     with mock.patch("django.utils.timezone.now", return_value=later):
-        assert tasks.process_pending_uploads() == 1  # enqueued once more: the task records the failure
+        assert processing_tasks.process_pending_uploads() == 1  # enqueued once more: the task records the failure
         assert [f["reason"] for f in failures(upload)] == [processing.CRASHED]
-        assert tasks.process_pending_uploads() == 0
+        assert processing_tasks.process_pending_uploads() == 0
     assert not Derivative.objects.exists()
     assert derived_objects() == []
 
@@ -353,11 +354,11 @@ def test_a_second_run_while_the_first_holds_the_upload_leaves_it_alone(make_port
     assert failures(upload) == []
     upload.refresh_from_db()
     assert upload.processing_lease_until is None  # released for the next run
-    assert tasks.process_upload(str(upload.pk)) == {"thumbnail": "exists"}
+    assert processing_tasks.process_upload(str(upload.pk)) == {"thumbnail": "exists"}
 
 
 def test_a_replaced_file_loses_its_derivatives(make_portal, send, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
-    from uploader.uploads import services
+    from uploader.uploads import storing
 
     _, token = make_portal(processing=["thumbnails"])
     upload = send(token, make_image((500, 500), fmt="PNG"), filename="a.png", type_="image/png")
@@ -367,24 +368,24 @@ def test_a_replaced_file_loses_its_derivatives(make_portal, send, django_capture
     # The still-valid PUT is used again: other bytes under the same key.
     head = s3.put_object_bytes(key=upload.key, body=make_image((40, 40), fmt="PNG"), content_type="image/png")
     with django_capture_on_commit_callbacks(execute=True):
-        replaced = services.upload_apply_stored_object(upload_id=upload.pk, head=head)
+        replaced = storing.upload_apply_stored_object(upload_id=upload.pk, head=head)
     assert replaced.state == "rejected"
     assert not Derivative.objects.filter(upload=upload).exists()
     assert derived_objects() == []
     [removed] = AuditEntry.objects.filter(upload=upload, action="upload.derivative_removed")
     assert removed.detail == {"kind": "thumbnail", "key": derivative.key, "reason": "the upload is rejected"}
     assert removed.actor_label == "processor"
-    assert tasks.discard_derivatives(str(upload.pk)) == 0  # a repeat finds nothing
+    assert processing_tasks.discard_derivatives(str(upload.pk)) == 0  # a repeat finds nothing
 
 
 def test_a_deleted_file_loses_its_derivatives(make_portal, send, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
-    from uploader.uploads import services
+    from uploader.uploads import storing
 
     _, token = make_portal(processing=["thumbnails"])
     upload = send(token, make_image((500, 500), fmt="PNG"), filename="a.png", type_="image/png")
     assert Derivative.objects.filter(upload=upload).exists()
     with django_capture_on_commit_callbacks(execute=True):
-        services.upload_close(upload_id=upload.pk, state="deleted", action="upload.deleted")
+        storing.upload_close(upload_id=upload.pk, state="deleted", action="upload.deleted")
     assert not Derivative.objects.filter(upload=upload).exists()
     assert derived_objects() == []
 
@@ -392,7 +393,7 @@ def test_a_deleted_file_loses_its_derivatives(make_portal, send, django_capture_
 def test_a_stored_upload_keeps_its_derivatives(make_portal, send) -> None:  # type: ignore[no-untyped-def]
     _, token = make_portal(processing=["thumbnails"])
     upload = send(token, make_image((500, 500), fmt="PNG"), filename="a.png", type_="image/png")
-    assert tasks.discard_derivatives(str(upload.pk)) == 0
+    assert processing_tasks.discard_derivatives(str(upload.pk)) == 0
     assert Derivative.objects.filter(upload=upload).count() == 1
     assert len(derived_objects()) == 1
 

@@ -220,7 +220,7 @@ def test_sns_unreachable_asks_for_a_retry(sns_client: Client, fetcher: FakeFetch
 def test_a_task_queue_outage_asks_for_a_retry_and_keeps_the_event(sns_s3: Client, staff_client: Client) -> None:
     upload = _registered_and_uploaded(staff_client)
     document = sign(notification(Message=_s3_event(upload.key)))
-    with mock.patch("uploader.tasks.apply_object_events.delay", side_effect=OperationalError("broker down")):
+    with mock.patch("uploader.ingest.tasks.apply_object_events.delay", side_effect=OperationalError("broker down")):
         assert _post(sns_s3, document).status_code == 503
     assert UploadEvent.objects.get().outcome == EventOutcome.PENDING
     assert _post(sns_s3, document).status_code == 200  # SNS's retry enqueues what is pending

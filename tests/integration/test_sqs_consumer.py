@@ -77,7 +77,7 @@ def test_unusable_messages_are_dropped_with_a_reason(queue: str, caplog) -> None
 
 def test_a_failing_message_is_kept_for_retry_and_the_dead_letter_queue(staff_client: Client, queue: str) -> None:
     _upload_without_complete(staff_client)
-    with mock.patch("uploader.ingest.sqs_consumer.events_ingest_many", side_effect=RuntimeError("database down")):
+    with mock.patch("uploader.ingest.sqs_consumer.events_receive_many", side_effect=RuntimeError("database down")):
         out = _consume(queue)
     assert "0 deleted, 1 kept for retry" in out
     time.sleep(1.5)  # the visibility timeout passes
@@ -86,7 +86,7 @@ def test_a_failing_message_is_kept_for_retry_and_the_dead_letter_queue(staff_cli
 
 def test_broker_down_keeps_the_message_and_the_retry_applies_it(staff_client: Client, queue: str) -> None:
     upload = _upload_without_complete(staff_client)
-    with mock.patch("uploader.tasks.apply_object_events.delay", side_effect=OperationalError("broker down")):
+    with mock.patch("uploader.ingest.tasks.apply_object_events.delay", side_effect=OperationalError("broker down")):
         out = _consume(queue)
     assert "1 kept for retry" in out
     event = UploadEvent.objects.get(key=upload.key)
@@ -152,7 +152,7 @@ def test_a_full_queue_is_ingested_in_gathered_batches_and_every_message_deleted(
         )
     client = s3.sqs_client()
     with (
-        mock.patch("uploader.ingest.sqs_consumer.events_ingest_many", wraps=sqs.events_ingest_many) as ingest,
+        mock.patch("uploader.ingest.sqs_consumer.events_receive_many", wraps=sqs.events_receive_many) as ingest,
         mock.patch.object(client, "delete_message_batch", wraps=client.delete_message_batch) as delete,
     ):
         out = _consume(queue)

@@ -42,6 +42,13 @@ def test_production_settings_load_from_a_minimal_environment() -> None:
     assert result.stdout.split() == ["acme-intake", "False"]
 
 
+def test_a_cloudfront_domain_without_its_key_stops_start_up_naming_the_variable() -> None:
+    result = _load({**MINIMAL_PRODUCTION_ENV, "INTAKE_CLOUDFRONT_DOMAIN": "files-cdn.example.test"})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "INTAKE_CLOUDFRONT_KEY_ID" in result.stderr
+
+
 @pytest.mark.parametrize(
     "missing",
     [

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 
 from uploader.access.roles import Permission
 from uploader.api.contract import _principal, contract_api, upload_as_json
-from uploader.uploads import selectors, services
+from uploader.uploads import downloads, selectors
 from uploader.uploads.errors import InvalidInput
 from uploader.uploads.models import UploadState
 
@@ -55,4 +55,4 @@ def upload_download(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
     """`GET uploads/<id>/download` → 302 to a short-lived download URL."""
     principal = _principal(request)
     upload = selectors.upload_get_readable(principal=principal, upload_id=upload_id)
-    return HttpResponseRedirect(services.upload_download_url(principal=principal, upload=upload))
+    return HttpResponseRedirect(downloads.upload_download_url(principal=principal, upload=upload))

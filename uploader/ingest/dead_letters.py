@@ -25,12 +25,14 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from uploader import s3
 from uploader.access.roles import Permission, require_permission
 from uploader.audit.services import audit_record
 from uploader.ingest.events import parse_s3_message
 from uploader.ingest.models import EventOutcome, UploadEvent
+from uploader.ingest.tasks import events_apply_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -308,10 +310,6 @@ def stuck_events_list(*, actor: Any, now: dt.datetime | None = None) -> list[Upl
 def stuck_events_retry(*, actor: Any, event_ids: list[int] | None) -> list[int]:
     """Enqueue `apply_object_events` again for the named stuck rows (None: all shown).
     Applying is idempotent, so a row that is applied meanwhile is left as it is."""
-    from kombu.exceptions import OperationalError
-
-    from uploader.tasks import apply_object_events  # tasks import the ledger
-
     require_permission(actor, Permission.MANAGE_EVENTS)
     rows = _stuck()
     if event_ids is not None:
@@ -321,7 +319,7 @@ def stuck_events_retry(*, actor: Any, event_ids: list[int] | None) -> list[int]:
     if not ids:
         return []
     try:
-        apply_object_events.delay(ids)
+        events_apply_enqueue(ids)
     except OperationalError as exc:
         raise DeadLettersUnavailable("The task queue (broker) cannot be reached; nothing was retried.") from exc
     audit_record(

@@ -18,8 +18,8 @@ from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
 
 from uploader.ingest.events import MAX_MESSAGE_BYTES
-from uploader.ingest.ledger import events_ingest
 from uploader.ingest.models import EventSource
+from uploader.ingest.tasks import events_receive
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def s3_event_webhook(request: HttpRequest) -> HttpResponse:
     if body_too_large(request, MAX_MESSAGE_BYTES):
         return JsonResponse({"message": f"Messages are limited to {MAX_MESSAGE_BYTES} bytes."}, status=413)
     try:
-        result = events_ingest(body=request.body, source=EventSource.WEBHOOK)
+        result = events_receive(body=request.body, source=EventSource.WEBHOOK)
     except OperationalError:
         # Stored, but the task queue is down: a 503 makes the sender retry, and the
         # retry enqueues what is still pending.

@@ -25,9 +25,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from uploader import s3
-from uploader.ingest.ledger import upload_record_unregistered
 from uploader.uploads.models import Upload, UploadState
-from uploader.uploads.services import upload_apply_stored_object, upload_close
+from uploader.uploads.storing import upload_apply_stored_object, upload_close, upload_record_unregistered
 
 logger = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
 
 from uploader.ingest import sns
-from uploader.ingest.ledger import events_ingest
 from uploader.ingest.models import EventSource
 from uploader.ingest.push_views import body_too_large
+from uploader.ingest.tasks import events_receive
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def sns_endpoint(request: HttpRequest) -> HttpResponse:
 
     if message.type == sns.NOTIFICATION:
         try:
-            result = events_ingest(body=message.message, source=EventSource.SNS)
+            result = events_receive(body=message.message, source=EventSource.SNS)
         except OperationalError:
             # Stored, but the task queue is down: a 5xx makes SNS retry, and the retry
             # enqueues what is still pending.

@@ -19,8 +19,8 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from uploader import s3
-from uploader.ingest.ledger import events_ingest_many
 from uploader.ingest.models import EventSource
+from uploader.ingest.tasks import events_receive_many
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ def process_batch(queue_url: str, messages: list[QueueMessage], *, clock: Callab
     result = BatchResult(received=len(messages))
     started = clock()
     try:
-        results = events_ingest_many(bodies=[m.body for m in messages], source=EventSource.SQS)
+        results = events_receive_many(bodies=[m.body for m in messages], source=EventSource.SQS)
     except Exception:
         # Database or broker trouble, or a bug: keep the batch; after maxReceiveCount
         # attempts SQS moves a message that keeps failing to the dead-letter queue.

@@ -13,7 +13,7 @@ put into HTML.
 Webhooks: the same run makes one signed JSON document per portal for each of its
 webhook URLs, as a `WebhookDelivery` row saved in the digest's transaction (so the
 files are marked notified exactly when their webhook deliveries exist). The POSTs are
-made after the commit by `tasks.deliver_portal_webhook`, one delivery per task, so a
+made after the commit by `delivery_tasks.deliver_portal_webhook`, one delivery per task, so a
 slow or failing receiver never holds up the e-mail digest; failures are retried with
 backoff and audited (`portal.webhook_delivered`, `portal.webhook_failed`,
 `portal.webhook_gave_up`). An e-mail digest that cannot be sent rolls the run back,
@@ -38,6 +38,7 @@ from django.utils import timezone
 
 from uploader.access.roles import Permission, require_permission
 from uploader.audit.services import audit_record
+from uploader.notify import delivery_tasks
 from uploader.notify import webhook_http as webhook_delivery
 from uploader.notify.models import WebhookDelivery, WebhookDeliveryState
 from uploader.portals.models import Portal
@@ -137,7 +138,7 @@ def _notify_portal(portal_id: int) -> DigestReport:
         Upload.objects.filter(pk__in=[u.pk for u in uploads]).update(notified_at=now)
         if deliveries:
             delivery_ids = [str(delivery.pk) for delivery in deliveries]
-            transaction.on_commit(lambda: _enqueue_deliveries(delivery_ids), robust=True)
+            transaction.on_commit(lambda: delivery_tasks.deliveries_enqueue(delivery_ids), robust=True)
     return DigestReport(portals=1, files=len(uploads), emails=emails, webhooks=len(deliveries))
 
 
@@ -206,95 +207,6 @@ def _webhook_deliveries(portal: Portal, uploads: list[Upload], *, now: dt.dateti
             portal=portal, url=url, event=webhook_delivery.EVENT_FILES_ARRIVED, body=body, next_attempt_at=now
         )
         for url in portal.notify_webhooks
-    ]
-
-
-def _enqueue_deliveries(delivery_ids: list[str]) -> None:
-    from uploader import tasks  # imported here: tasks imports this module
-
-    for delivery_id in delivery_ids:
-        tasks.deliver_portal_webhook.delay(delivery_id)
-
-
-@dataclass(frozen=True)
-class DeliveryOutcome:
-    """`delivered`, `retry` (at `retry_at`), `gave_up`, or why nothing was tried:
-    `missing`, `busy` (another worker has it), `not_due`, `done` (delivered or given up)."""
-
-    outcome: str
-    retry_at: dt.datetime | None = None
-
-
-def _retry_delay(attempts: int) -> dt.timedelta:
-    return dt.timedelta(seconds=settings.INTAKE_WEBHOOK_RETRY_SECONDS * 2 ** (attempts - 1))
-
-
-def webhook_deliver(*, delivery_id: str) -> DeliveryOutcome:
-    """Make one attempt at a pending, due delivery and record how it went. Idempotent:
-    a delivered or given-up delivery, one not yet due, or one another worker holds
-    (its row is locked for the attempt) is left alone."""
-    now = timezone.now()
-    with transaction.atomic():
-        delivery = (
-            WebhookDelivery.objects.select_for_update(skip_locked=True).filter(pk=delivery_id).first()
-        )
-        if delivery is None:
-            exists = WebhookDelivery.objects.filter(pk=delivery_id).exists()
-            return DeliveryOutcome("busy" if exists else "missing")
-        if delivery.state != WebhookDeliveryState.PENDING:
-            return DeliveryOutcome("done")
-        # A little slack: the task's ETA and this clock may differ slightly.
-        if delivery.next_attempt_at and delivery.next_attempt_at > now + dt.timedelta(seconds=2):
-            return DeliveryOutcome("not_due", retry_at=delivery.next_attempt_at)
-        body = delivery.body.encode("utf-8")
-        headers = {
-            "Content-Type": "application/json",
-            "X-Intake-Event": delivery.event,
-            "X-Intake-Delivery": str(delivery.pk),
-            "X-Intake-Signature": webhook_delivery.signature(body),
-        }
-        attempt = webhook_delivery.post(delivery.url, body, headers)
-        delivery.attempts += 1
-        delivery.last_status = attempt.status
-        delivery.last_error = attempt.reason[:300]
-        detail = {
-            "portal": delivery.portal_id,
-            "delivery": str(delivery.pk),
-            "target": webhook_delivery.origin_of(delivery.url),
-            "status": attempt.status,
-            "attempts": delivery.attempts,
-        }
-        if attempt.ok:
-            delivery.state = WebhookDeliveryState.DELIVERED
-            delivery.delivered_at = timezone.now()
-            delivery.next_attempt_at = None
-            delivery.save()
-            audit_record(action="portal.webhook_delivered", detail=detail)
-            return DeliveryOutcome("delivered")
-        audit_record(action="portal.webhook_failed", detail={**detail, "reason": attempt.reason})
-        logger.warning(
-            "webhook delivery %s to %s failed (attempt %d): %s",
-            delivery.pk, detail["target"], delivery.attempts, attempt.reason,
-        )
-        if attempt.permanent or delivery.attempts >= settings.INTAKE_WEBHOOK_MAX_ATTEMPTS:
-            delivery.state = WebhookDeliveryState.GAVE_UP
-            delivery.next_attempt_at = None
-            delivery.save()
-            audit_record(action="portal.webhook_gave_up", detail={**detail, "reason": attempt.reason})
-            return DeliveryOutcome("gave_up")
-        delivery.next_attempt_at = timezone.now() + _retry_delay(delivery.attempts)
-        delivery.save()
-        return DeliveryOutcome("retry", retry_at=delivery.next_attempt_at)
-
-
-def webhook_deliveries_overdue(*, due_before: dt.datetime) -> list[str]:
-    """Pending deliveries whose attempt should have happened before `due_before`: their
-    task was lost (broker down at commit, worker gone); the beat task enqueues them."""
-    return [
-        str(pk)
-        for pk in WebhookDelivery.objects.filter(
-            state=WebhookDeliveryState.PENDING, next_attempt_at__lt=due_before
-        ).values_list("pk", flat=True)[:500]
     ]
 
 
@@ -369,7 +281,7 @@ def webhook_delivery_retry(*, actor: Any, delivery_id: str, portal_id: int | Non
             },
         )
         ids = [str(delivery.pk)]
-        transaction.on_commit(lambda: _enqueue_deliveries(ids), robust=True)
+        transaction.on_commit(lambda: delivery_tasks.deliveries_enqueue(ids), robust=True)
     logger.info("webhook delivery %s to %s queued again", delivery.pk, webhook_delivery.origin_of(delivery.url))
     return RetryResult(queued=True, state=WebhookDeliveryState.PENDING, target=target)
 

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
-from uploader import tasks
+from uploader.notify.tasks import send_portal_receipt
 from uploader.portals import selectors as portal_selectors
 from uploader.portals.access import (
     PortalClosed,
@@ -214,5 +214,5 @@ def portal_receipt(request: HttpRequest, portal: Portal, visitor: Visitor, token
     if not visitor.identified or not visitor.email:
         return redirect("portal:done", portal_token=token)
     portal_id, visitor_id = portal.pk, visitor.visitor_id
-    transaction.on_commit(lambda: tasks.send_portal_receipt.delay(portal_id, visitor_id))
+    transaction.on_commit(lambda: send_portal_receipt.delay(portal_id, visitor_id))
     return redirect(f"{reverse('portal:done', kwargs={'portal_token': token})}?receipt=sent")

@@ -42,8 +42,10 @@ from uploader.access.principals import UploadPrincipal
 from uploader.access.roles import Permission
 from uploader.audit.models import AuditEntry
 from uploader.audit.services import audit_record
-from uploader.portals.models import Portal, ProcessingOption
+from uploader.portals.models import ProcessingOption
 from uploader.processing.models import Derivative, DerivativeKind
+from uploader.uploads.downloads import derived_file_url
+from uploader.uploads.errors import StorageUnavailable
 from uploader.uploads.models import Upload, UploadState
 
 logger = logging.getLogger(__name__)
@@ -387,36 +389,6 @@ def upload_processing_failed(*, upload_id: uuid.UUID | str, reason: str) -> None
             _record_failure(upload, kind, reason)
 
 
-def processing_schedule(upload: Upload) -> bool:
-    """Call inside the transaction that makes the upload `stored`: when its portal
-    has processing options, `process_upload` is enqueued once that commits (a broker
-    failure then is logged, never undoes the stored upload)."""
-    if upload.portal_id is None:
-        return False
-    options = Portal.objects.filter(pk=upload.portal_id).values_list("processing", flat=True).first()
-    if not options:
-        return False
-    # Imported here: tasks imports services, which imports this module.
-    from uploader import tasks
-
-    upload_id = str(upload.pk)
-    transaction.on_commit(lambda: tasks.process_upload.delay(upload_id), robust=True)
-    return True
-
-
-def derivatives_discard_schedule(upload: Upload) -> bool:
-    """Call inside the transaction that moves a stored upload out of `stored`
-    (replaced, deleted): its derivatives describe bytes that are gone, so
-    `discard_derivatives` removes them once this commits."""
-    if not Derivative.objects.filter(upload_id=upload.pk).exists():
-        return False
-    from uploader import tasks  # tasks imports services, which imports this module
-
-    upload_id = str(upload.pk)
-    transaction.on_commit(lambda: tasks.discard_derivatives.delay(upload_id), robust=True)
-    return True
-
-
 def upload_discard_derivatives(*, upload_id: uuid.UUID | str) -> int:
     """Remove the derivatives (objects, then rows, each audited) of an upload that is
     no longer `stored`; a stored upload keeps them. Idempotent: a repeat finds
@@ -484,10 +456,8 @@ class DerivativeLinks:
 
 def derivative_links(uploads: list[Upload], *, principal: UploadPrincipal) -> dict[uuid.UUID, DerivativeLinks]:
     """Short-lived signed URLs of each upload's derivatives, for staff pages, signed
-    as previews are everywhere (services.derived_file_url: CloudFront when configured).
+    as previews are everywhere (uploads.downloads.derived_file_url: CloudFront when configured).
     The text link only for a principal that may download: extracted text is content."""
-    from uploader.uploads import services  # services imports this module
-
     may_read_text = principal.may(Permission.DOWNLOAD)
     found: dict[uuid.UUID, dict[str, Derivative]] = {}
     for derivative in Derivative.objects.filter(upload__in=[u.pk for u in uploads]).select_related("upload"):
@@ -497,12 +467,12 @@ def derivative_links(uploads: list[Upload], *, principal: UploadPrincipal) -> di
         thumbnail, text = kinds.get(DerivativeKind.THUMBNAIL), kinds.get(DerivativeKind.TEXT)
         try:
             links[upload_id] = DerivativeLinks(
-                thumbnail_url=services.derived_file_url(principal=principal, derivative=thumbnail) if thumbnail else "",
+                thumbnail_url=derived_file_url(principal=principal, derivative=thumbnail) if thumbnail else "",
                 text_url=(
-                    services.derived_file_url(principal=principal, derivative=text) if text and may_read_text else ""
+                    derived_file_url(principal=principal, derivative=text) if text and may_read_text else ""
                 ),
                 pages=text.detail.get("pages") if text else None,
             )
-        except services.StorageUnavailable:
+        except StorageUnavailable:
             logger.warning("could not sign derivative URLs of upload %s", upload_id)
     return links

@@ -92,7 +92,7 @@ def load_private_key(pem: str, *, source: str) -> rsa.RSAPrivateKey:
 
 
 def check_configuration(*, domain: str, key_id: str, inline_key: str, key_path: str) -> None:
-    """Start-up check (config.settings.base): with a domain, a key id and a usable key."""
+    """Start-up check (uploader.apps): with a domain, a key id and a usable key."""
     if not domain:
         return
     if "/" in domain or ":" in domain or domain != domain.strip().lower():

@@ -4,6 +4,11 @@ Each carries a message written for the person whose upload failed, and the field
 is about when there is one.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from uploader import s3
+
 
 class UploadError(Exception):
     status = 400
@@ -56,3 +61,16 @@ class Unauthenticated(UploadError):
 
     status = 401
     code = "unauthenticated"
+
+
+@contextmanager
+def storage_errors(action: str) -> Iterator[None]:
+    """Turn storage failures into the errors the API answers with."""
+    try:
+        yield
+    except s3.StorageUnavailable as exc:
+        raise StorageUnavailable(f"File storage is not reachable right now ({action}); please try again shortly.") from exc
+    except s3.MultipartUploadNotFound as exc:
+        raise WrongState("This multipart upload no longer exists in storage (it was completed, aborted or expired).") from exc
+    except s3.StorageRefused as exc:
+        raise InvalidInput(f"Storage refused to {action}: {exc.code}.") from exc

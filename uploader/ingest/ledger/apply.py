@@ -10,20 +10,21 @@ from collections.abc import Iterable
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.request_context import ActorContext, current
 from uploader import s3
-from uploader.audit.models import AuditEntry
 from uploader.ingest.events import sequencer_is_newer, sequencer_order
 from uploader.ingest.ledger.ingest import as_json
 from uploader.ingest.models import EventOutcome, UploadEvent
 from uploader.uploads.limits import UploadLimits, check_stored
 from uploader.uploads.models import Upload, UploadState
-from uploader.uploads.services import upload_apply_stored_object, upload_close
+from uploader.uploads.storing import (
+    StoredObject,
+    upload_apply_stored_object,
+    upload_close,
+    upload_record_unregistered,
+    uploads_mark_stored,
+)
 
 logger = logging.getLogger(__name__)
-
-EXTERNAL_SCOPE = "external"
-
 
 def _finish(event: UploadEvent, outcome: str, detail: str, upload: Upload | None) -> str:
     event.outcome = outcome
@@ -35,23 +36,6 @@ def _finish(event: UploadEvent, outcome: str, detail: str, upload: Upload | None
         "event %s %s %s: %s (%s)", event.pk, event.event_name, upload.id if upload else "-", outcome, detail
     )
     return outcome
-
-
-def upload_record_unregistered(*, key: str, head: s3.ObjectHead) -> Upload:
-    """An object that arrived by other means (console, CLI) is recorded too, with
-    no owner, as a registration the caller then marks stored."""
-    parts = key.split("/")
-    upload, _ = Upload.objects.get_or_create(
-        key=key,
-        defaults={
-            "scope": parts[1][:64] if len(parts) > 2 else EXTERNAL_SCOPE,
-            "original_filename": parts[-1][:255] or key[-255:],
-            "declared_size": None,
-            "declared_content_type": head.content_type[:255] or "application/octet-stream",
-            "state": UploadState.REGISTERED,
-        },
-    )
-    return upload
 
 
 def _digest_unsettled(upload: Upload, event: UploadEvent) -> bool:
@@ -179,59 +163,42 @@ def _apply_common_case(ids: list[int], outcomes: Counter[str]) -> list[int]:
                 and not _digest_unsettled(upload, event)
             ):
                 applied.append((event, upload))
-        if applied:
-            _write_stored(applied, timezone.now())
-    outcomes[EventOutcome.APPLIED] += len(applied)
+        done = _write_stored(applied, timezone.now()) if applied else set()
+    outcomes[EventOutcome.APPLIED] += len(done)
     for event, upload in applied:
-        logger.info("event %s %s %s: %s (%s)", event.pk, event.event_name, upload.pk, EventOutcome.APPLIED, _STORED_DETAIL)
-    done = {event.pk for event, _ in applied}
+        if event.pk in done:
+            logger.info("event %s %s %s: %s (%s)", event.pk, event.event_name, upload.pk, EventOutcome.APPLIED, _STORED_DETAIL)
     # The rest in S3's order per key (a batch may hold a delete before its create).
     rest = sorted((e for e in events if e.pk not in done), key=lambda e: (sequencer_order(e.sequencer), e.pk))
     return [event.pk for event in rest]
 
 
-def _write_stored(applied: list[tuple[UploadEvent, Upload]], now: dt.datetime) -> None:
-    """Uploads -> stored, one audit entry each, events -> applied: on PostgreSQL
-    three statements for the lot (UPDATE ... FROM jsonb_to_recordset; Django's
+def _write_stored(applied: list[tuple[UploadEvent, Upload]], now: dt.datetime) -> set[int]:
+    """Uploads -> stored through the uploads services (one statement and one audit
+    insert for the lot on PostgreSQL), then their events -> applied (likewise: Django's
     bulk_update builds a CASE per row and column and costs more than the per-event
-    path). Audit entries are built as `audit_record` builds them, for a task."""
-    context = current() or ActorContext(request_id="")
-    AuditEntry.objects.bulk_create(
-        AuditEntry(
-            action="upload.stored",
-            actor_label=context.system_actor,
-            upload_id=upload.pk,
-            request_id=context.request_id,
-            ip_address=context.ip_address,
-            detail={"stored_size": event.size, "etag": event.etag, "reason": "", "sequencer": event.sequencer},
+    path). Returns the events applied; an upload the writer did not move (none, under
+    the row locks taken) leaves its event pending for `event_apply`."""
+    moved = set(
+        uploads_mark_stored(
+            objects=[
+                StoredObject(upload_id=upload.pk, size=event.size or 0, etag=event.etag, sequencer=event.sequencer)
+                for event, upload in applied
+            ]
         )
-        for event, upload in applied
     )
+    done = [(event, upload) for event, upload in applied if upload.pk in moved]
     if connection.vendor != "postgresql":
-        for event, upload in applied:
-            Upload.objects.filter(pk=upload.pk).update(
-                state=UploadState.STORED, stored_at=now, updated_at=now,
-                stored_size=event.size, etag=event.etag, last_sequencer=event.sequencer,
-            )
+        for event, upload in done:
             UploadEvent.objects.filter(pk=event.pk).update(
                 outcome=EventOutcome.APPLIED, detail=_STORED_DETAIL, applied_at=now, upload_id=upload.pk
             )
-        return
-    uploads = connection.ops.quote_name(Upload._meta.db_table)
+        return {event.pk for event, _ in done}
     events = connection.ops.quote_name(UploadEvent._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE " + uploads + " AS u SET state = %s, stored_at = %s, updated_at = %s, "  # noqa: S608 - table names from the models; values are parameters
-            "stored_size = v.size, etag = v.etag, last_sequencer = v.seq "
-            "FROM jsonb_to_recordset(%s::jsonb) AS v(id uuid, size bigint, etag text, seq text) WHERE u.id = v.id",
-            [
-                UploadState.STORED, now, now,
-                as_json([{"id": u.pk, "size": e.size, "etag": e.etag, "seq": e.sequencer} for e, u in applied]),
-            ],
-        )
-        cursor.execute(
-            "UPDATE " + events + " AS e SET outcome = %s, detail = %s, applied_at = %s, upload_id = v.upload "  # noqa: S608 - as above
+            "UPDATE " + events + " AS e SET outcome = %s, detail = %s, applied_at = %s, upload_id = v.upload "  # noqa: S608 - table name from the model; values are parameters
             "FROM jsonb_to_recordset(%s::jsonb) AS v(id bigint, upload uuid) WHERE e.id = v.id",
-            [EventOutcome.APPLIED, _STORED_DETAIL, now, as_json([{"id": e.pk, "upload": u.pk} for e, u in applied])],
+            [EventOutcome.APPLIED, _STORED_DETAIL, now, as_json([{"id": e.pk, "upload": u.pk} for e, u in done])],
         )
-
+    return {event.pk for event, _ in done}

@@ -49,27 +49,11 @@ def _is_ours(event: ObjectEvent) -> str | None:
     return None
 
 
-def events_ingest(*, body: str | bytes, source: str) -> IngestResult:
-    """Store the events of one message and enqueue every pending one (webhooks)."""
-    return events_ingest_many(bodies=[body], source=source)[0]
-
-
 def events_ingest_many(*, bodies: list[str | bytes], source: str) -> list[IngestResult]:
-    """Store the events of several messages (an SQS batch) and enqueue every pending
-    one in a single task; one result per message, in order.
-
-    Rows are committed before anything is enqueued. Enqueueing raises when the
-    broker is down; callers then keep the messages (SQS redelivers them, webhooks
-    answer 503 so the sender retries) and the next delivery enqueues the rows it
-    finds still pending. Applying twice is harmless (`event_apply` is idempotent).
-    """
-    from uploader.tasks import apply_object_events  # tasks import this module
-
-    results = _record_many(bodies=bodies, source=source)
-    pending = sorted({event_id for result in results for event_id in result.pending})
-    if pending:
-        apply_object_events.delay(pending)
-    return results
+    """Store the events of several messages (an SQS batch) in one transaction; one
+    result per message, in order, each naming its rows still pending. Enqueueing
+    them is the caller's (`ingest.tasks.events_receive_many`)."""
+    return _record_many(bodies=bodies, source=source)
 
 
 def _row(event: ObjectEvent, source: str, batch: uuid.UUID) -> UploadEvent:
