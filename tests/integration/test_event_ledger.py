@@ -59,6 +59,22 @@ def _registered_and_uploaded(staff_client: Client, body: bytes = b"abc") -> Uplo
     return Upload.objects.get(pk=signed["id"])
 
 
+def test_an_event_for_an_object_stored_with_another_type_rejects_it(webhook: Client, staff_client: Client, settings) -> None:  # type: ignore[no-untyped-def]
+    """While only some types are accepted, an event (which does not say the type)
+    is checked with a HEAD: a server that ignored the signed Content-Type cannot
+    slip an HTML page in as text/plain."""
+    settings.INTAKE_ALLOWED_CONTENT_TYPES = ["text/plain"]
+    signed = staff_client.get("/api/s3/params", {"filename": "notes.txt", "type": "text/plain", "size": 3}).json()
+    requests.put(signed["url"], data=b"<p>", headers={"Content-Type": "text/html"}, timeout=10).raise_for_status()
+    upload = Upload.objects.get(pk=signed["id"])
+    response = _post(webhook, _message(upload.key))
+    assert response.status_code == 200, response.content
+    upload.refresh_from_db()
+    assert upload.state == UploadState.REJECTED
+    assert "text/html" in upload.rejection_reason
+    assert s3.head_object_or_none(key=upload.key) is None
+
+
 def test_an_event_alone_marks_the_upload_stored(webhook: Client, staff_client: Client) -> None:
     upload = _registered_and_uploaded(staff_client)
     response = _post(webhook, _message(upload.key))

@@ -383,6 +383,39 @@ def test_an_object_stored_larger_than_declared_is_rejected_and_not_kept(make_por
     assert b"Not accepted" in listed.content
 
 
+def test_an_object_stored_with_another_type_than_signed_is_rejected_and_not_kept(make_portal) -> None:  # type: ignore[no-untyped-def]
+    """The emulator, like some S3-compatible servers, stores whatever Content-Type the
+    client sends; a portal that takes only PDFs must not keep an HTML page."""
+    _, token = make_portal(allowed_content_types="application/pdf")
+    client = visitor_client()
+    enter(client, token)
+    body = b"<script>alert(1)</script>"
+    signed = sign(client, token, size=len(body)).json()
+    put = requests.put(signed["url"], data=body, headers={"Content-Type": "text/html"}, timeout=30)
+    assert put.status_code == 200
+    response = client.post(f"/p/{token}/api/s3/complete?key={signed['key']}")
+    assert response.status_code == 400
+    assert "text/html" in response.json()["message"]
+    upload = Upload.objects.get(key=signed["key"])
+    assert upload.state == UploadState.REJECTED
+    assert "application/pdf was declared" in upload.rejection_reason
+    assert s3.head_object_or_none(key=signed["key"]) is None
+
+
+def test_an_object_stored_with_the_signed_type_and_parameters_is_kept(make_portal) -> None:  # type: ignore[no-untyped-def]
+    """Parameters and case are not a different type."""
+    _, token = make_portal(allowed_content_types="application/pdf")
+    client = visitor_client()
+    enter(client, token)
+    body = b"%PDF-1.4 not really"
+    signed = sign(client, token, size=len(body)).json()
+    put = requests.put(signed["url"], data=body, headers={"Content-Type": "Application/PDF; charset=binary"}, timeout=30)
+    assert put.status_code == 200
+    response = client.post(f"/p/{token}/api/s3/complete?key={signed['key']}")
+    assert response.status_code == 200, response.content
+    assert Upload.objects.get(key=signed["key"]).state == UploadState.STORED
+
+
 def test_a_stored_object_over_the_portals_total_is_rejected(make_portal) -> None:  # type: ignore[no-untyped-def]
     portal, token = make_portal(max_total_bytes="3000")
     client = visitor_client()

@@ -54,7 +54,8 @@ def test_a_batch_moves_only_what_may_move_and_records_each_once() -> None:
         assert _actions(upload) == ["upload.stored"]
         assert AuditEntry.objects.get(upload=upload).detail == {"n": n}
     rejected.refresh_from_db()
-    assert rejected.state == UploadState.REJECTED and rejected.etag == ""
+    assert rejected.state == UploadState.REJECTED
+    assert rejected.etag == ""
     assert _actions(rejected) == []
 
     assert uploads_move(moves=moves, to=UploadState.STORED) == [], "a repeat moves nothing"

@@ -3,6 +3,7 @@ import uuid
 
 import pytest
 
+from uploader.uploads import keys
 from uploader.uploads.keys import FALLBACK_NAME, MAX_NAME_BYTES, build_object_key, safe_filename
 
 UPLOAD_ID = uuid.UUID("12345678-1234-5678-1234-567812345678")
@@ -59,3 +60,21 @@ def test_built_key_has_fixed_shape_for_any_name(name: str) -> None:
 def test_scope_is_made_safe_too() -> None:
     key = build_object_key(prefix="uploads", scope="../Evil Portal", upload_id=UPLOAD_ID, filename="a.txt", now=NOW)
     assert key.startswith("uploads/evil-portal/2026/03/")
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [
+        ("invoice\u202egpj.exe", "invoicegpj.exe"),  # right-to-left override
+        ("a\u2066b\u2069c.pdf", "abc.pdf"),  # isolates
+        ("zero\u200bwidth.txt", "zerowidth.txt"),
+        ("\ufeffbom.txt", "bom.txt"),
+        ("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645.pdf", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645.pdf"),  # ZWNJ kept
+        ("family \U0001f468\u200d\U0001f469.png", "family \U0001f468\u200d\U0001f469.png"),  # ZWJ kept
+        ("  tab\there.txt ", "tabhere.txt"),
+        ("Cafe\u0301.txt", "Caf\u00e9.txt"),  # NFC
+        ("\u202e", "file"),
+    ],
+)
+def test_display_filename_drops_invisible_characters(given: str, shown: str) -> None:
+    assert keys.display_filename(given) == shown

@@ -13,6 +13,7 @@ from uploader.access.roles import NotAllowed, Permission
 from uploader.audit.services import audit_record
 from uploader.processing.models import Derivative, DerivativeKind
 from uploader.s3 import cloudfront
+from uploader.uploads import keys
 from uploader.uploads.errors import WrongState, storage_errors
 from uploader.uploads.models import Upload, UploadState
 
@@ -35,7 +36,9 @@ def upload_download_url(*, principal: UploadPrincipal, upload: Upload) -> str:
         raise WrongState(f"This upload is {upload.state}; only stored files can be downloaded.")
     with storage_errors("sign the download"):
         url, via = _signed_get(
-            key=upload.key, expires_in=settings.INTAKE_DOWNLOAD_EXPIRES_SECONDS, filename=upload.original_filename
+            key=upload.key,
+            expires_in=settings.INTAKE_DOWNLOAD_EXPIRES_SECONDS,
+            filename=keys.display_filename(upload.original_filename),
         )
     audit_record(action="upload.downloaded", upload=upload, user=principal.owner, detail={"via": via})
     return url

@@ -20,6 +20,25 @@ _DASHES = re.compile(r"-{2,}")
 _DASH_BEFORE_DOT = re.compile(r"-+\.")
 
 
+# Joiners that scripts (Persian, Indic) and emoji need; every other format character
+# (Unicode category Cf) is invisible and can reorder what a person reads: U+202E turns
+# "invoice\u202egpj.exe" into what looks like "invoiceexe.jpg".
+_KEPT_FORMAT_CHARACTERS = frozenset({"\u200c", "\u200d"})
+
+
+def display_filename(name: str) -> str:
+    """The client's file name as staff see it and downloads name it: NFC, without
+    control characters or invisible format characters (bidirectional overrides,
+    zero-width spaces), outer white space trimmed. Not a key: `safe_filename` is."""
+    name = unicodedata.normalize("NFC", name)
+    kept = (
+        ch
+        for ch in name
+        if unicodedata.category(ch) != "Cc" and (unicodedata.category(ch) != "Cf" or ch in _KEPT_FORMAT_CHARACTERS)
+    )
+    return "".join(kept).strip() or FALLBACK_NAME
+
+
 def safe_filename(name: str) -> str:
     """Reduce a client-supplied file name to one safe, readable path segment.
 

@@ -74,10 +74,31 @@ def check_declared(limits: UploadLimits, *, filename: str, content_type: str, si
         )
 
 
-def check_stored(limits: UploadLimits, *, declared_size: int | None, stored_size: int) -> str | None:
-    """Return why a stored object breaks its limits, or None when it is fine."""
+def check_stored(
+    limits: UploadLimits,
+    *,
+    declared_size: int | None,
+    stored_size: int,
+    declared_type: str = "",
+    stored_type: str = "",
+) -> str | None:
+    """Return why a stored object breaks its limits, or None when it is fine.
+
+    The stored Content-Type is compared when the caller knows it (a HEAD): every URL
+    signs the declared type, but an S3-compatible server that does not enforce signed
+    headers would store whatever the client sent, and a portal that takes only PDFs
+    must not end up holding text/html."""
     if stored_size > limits.max_bytes:
         return f"stored object is {_human_bytes(stored_size)}, over the {_human_bytes(limits.max_bytes)} limit"
     if declared_size is not None and stored_size != declared_size:
         return f"stored object is {stored_size} bytes but {declared_size} bytes were declared"
+    if declared_type and stored_type and not _same_type(declared_type, stored_type):
+        return f"stored object's type is {stored_type[:60]} but {declared_type} was declared"
     return None
+
+
+def _same_type(declared_type: str, stored_type: str) -> bool:
+    try:
+        return normalize_content_type(stored_type) == declared_type
+    except InvalidInput:
+        return False  # not even a content type: certainly not the declared one

@@ -76,7 +76,7 @@ def _register(
         owner=principal.owner,
         scope=scope,
         **principal.registration_fields,
-        original_filename=filename.strip(),
+        original_filename=keys.display_filename(filename),
         key=keys.build_object_key(
             prefix=settings.INTAKE_S3_KEY_PREFIX, scope=scope, upload_id=upload_id, filename=filename, now=timezone.now()
         ),

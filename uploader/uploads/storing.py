@@ -103,7 +103,13 @@ def _apply_first_object(upload: Upload, head: s3.ObjectHead, *, limits: UploadLi
     """A waiting upload's object arrived: stored, or rejected with the returned reason."""
     own_limits = limits or portal_limits.portal_stored_limits(upload) or UploadLimits.from_settings()
     problem = (
-        check_stored(own_limits, declared_size=upload.declared_size, stored_size=head.size)
+        check_stored(
+            own_limits,
+            declared_size=upload.declared_size,
+            stored_size=head.size,
+            declared_type=upload.declared_content_type,
+            stored_type=head.content_type,
+        )
         or portal_limits.portal_stored_problem(upload, stored_size=head.size)
         or checksums.stored_digest_problem(
             expected_md5_hex=upload.content_md5, etag=head.etag, encryption=head.encryption

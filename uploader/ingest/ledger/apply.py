@@ -7,6 +7,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -14,6 +15,7 @@ from uploader import s3
 from uploader.ingest.events import sequencer_is_newer, sequencer_order
 from uploader.ingest.ledger.ingest import as_json
 from uploader.ingest.models import EventOutcome, UploadEvent
+from uploader.portals.models import Portal
 from uploader.uploads.limits import UploadLimits, check_stored
 from uploader.uploads.models import Upload, UploadState
 from uploader.uploads.storing import (
@@ -45,6 +47,17 @@ def _digest_unsettled(upload: Upload, event: UploadEvent) -> bool:
     return bool(upload.content_md5) and event.etag != upload.content_md5
 
 
+def _type_restricted(upload: Upload) -> bool:
+    """Only some types are accepted (site-wide, or by the upload's portal): an event
+    does not say the stored Content-Type, so only a HEAD can show a server that
+    stored another type than the one signed."""
+    if settings.INTAKE_ALLOWED_CONTENT_TYPES:
+        return True
+    if upload.portal_id is None:
+        return False
+    return bool(Portal.objects.filter(pk=upload.portal_id).values_list("allowed_content_types", flat=True).first())
+
+
 def event_apply(*, event_id: int) -> str:
     """Apply one ledger event to its upload; running it again changes nothing.
 
@@ -63,7 +76,13 @@ def _apply(event: UploadEvent) -> str:
     if upload and event.sequencer and upload.last_sequencer and not sequencer_is_newer(event.sequencer, upload.last_sequencer):
         return _finish(event, EventOutcome.STALE, f"sequencer {upload.last_sequencer} already applied", upload)
     if event.kind == "created":
-        if event.sequencer and event.size is not None and upload is not None and not _digest_unsettled(upload, event):
+        if (
+            event.sequencer
+            and event.size is not None
+            and upload is not None
+            and not _digest_unsettled(upload, event)
+            and not _type_restricted(upload)
+        ):
             # Ordered by its sequencer, the event itself says what S3 held then; a
             # later delete carries a newer sequencer. No round trip to S3 needed.
             head: s3.ObjectHead | None = s3.ObjectHead(size=event.size, etag=event.etag, content_type="")
@@ -158,6 +177,7 @@ def _apply_common_case(ids: list[int], outcomes: Counter[str]) -> list[int]:
                 and upload.state in _WAITING
                 and sequencer_is_newer(event.sequencer, upload.last_sequencer)
                 and not check_stored(limits, declared_size=upload.declared_size, stored_size=event.size or 0)
+                and not limits.allowed_content_types  # restricted types need a HEAD: event_apply
                 # A checksummed upload whose ETag is not its MD5 needs a HEAD (KMS, or
                 # other bytes): event_apply decides.
                 and not _digest_unsettled(upload, event)
