@@ -1,22 +1,29 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, include, path
+from mozilla_django_oidc import urls as oidc_urls
 
 from config import health
-from dashboard.signin import views as auth_views
+from dashboard.signin import views as signin_views
 
 urlpatterns = [
     path("", include("dashboard.urls")),
     path("api/", include("uploader.api.urls")),
     path("p/<str:portal_token>/", include("uploader.portals.urls")),
-    path("accounts/login/", auth_views.sign_in, name="login"),
+    path("accounts/login/", signin_views.sign_in, name="login"),
     # POST only. Ends the Django session, then Cognito's (dashboard.signin.oidc.cognito_logout_url).
-    path("accounts/logout/", auth_views.sign_out, name="logout"),
-    path("accounts/signed-out/", auth_views.signed_out, name="signed-out"),
-    path("accounts/no-access/", auth_views.no_access, name="no-access"),
-    path("oidc/", include("mozilla_django_oidc.urls")),
+    path("accounts/logout/", signin_views.sign_out, name="logout"),
+    path("accounts/signed-out/", signin_views.signed_out, name="signed-out"),
+    path("accounts/no-access/", signin_views.no_access, name="no-access"),
+    # The library's views, each answering 404 while Cognito is not configured.
+    path(
+        "oidc/",
+        include(
+            [URLPattern(p.pattern, signin_views.cognito_only(p.callback), name=p.name) for p in oidc_urls.urlpatterns]
+        ),
+    ),
     # Django admin signs in the same way as every other page.
-    path("admin/login/", auth_views.admin_sign_in),
-    path("admin/logout/", auth_views.sign_out),
+    path("admin/login/", signin_views.admin_sign_in),
+    path("admin/logout/", signin_views.sign_out),
     path("admin/", admin.site.urls),
     path("healthz/live", health.live, name="health-live"),
     path("healthz/ready", health.ready, name="health-ready"),

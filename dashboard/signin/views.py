@@ -8,12 +8,15 @@ INTAKE_ALLOW_PASSWORD_SIGN_IN is on (local mode, or explicitly in production).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.views import LoginView
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -93,3 +96,16 @@ def sign_out(request: HttpRequest) -> HttpResponse:
     destination = cognito_logout_url(request)
     logout(request)
     return HttpResponseRedirect(destination)
+
+
+def cognito_only(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """mozilla-django-oidc's views, answering 404 where Cognito is not configured
+    (password-only mode): the library would raise ImproperlyConfigured, a 500."""
+
+    @functools.wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not settings.INTAKE_OIDC_ENABLED:
+            raise Http404("Sign-in with Cognito is not configured here; use the sign-in page.")
+        return view(request, *args, **kwargs)
+
+    return guarded

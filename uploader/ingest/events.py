@@ -119,13 +119,26 @@ def _parse_record(record: Any, index: int, out: _Collector) -> None:
             kind=kind,
             event_name=event_name,
             source=source,
-            size=int(size) if isinstance(size, int) and size >= 0 else None,
+            size=_size(size),
             etag=str(obj.get("eTag", "")).strip('"'),
             sequencer=_sortable_sequencer(source, str(obj.get("sequencer", ""))),
             version_id=str(obj.get("versionId", "") or ""),
             event_time=_parse_time(record.get("eventTime")),
         )
     )
+
+
+# S3's largest object (5 TiB); a bigger or negative size is not a real event's, and
+# must not reach a BIGINT column (10**40 raised OverflowError there).
+MAX_OBJECT_SIZE = 5 * 1024**4
+
+
+def _size(value: Any) -> int | None:
+    """An event's object size, or None when it is absent or not a plausible size (the
+    event is then applied with a HEAD, which says what is true)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_OBJECT_SIZE:
+        return None
+    return value
 
 
 EVENTBRIDGE_SOURCE = "aws.s3"
@@ -153,7 +166,7 @@ def _parse_eventbridge(document: dict[str, Any]) -> ParsedMessage:
                 kind=kind,
                 event_name=f"{'ObjectCreated' if kind == 'created' else 'ObjectRemoved'}:{str(what or '')[:40]}",
                 source=EVENTBRIDGE_SOURCE,
-                size=int(size) if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
+                size=_size(size),
                 etag=str(obj.get("etag", "")).strip('"'),
                 sequencer=str(obj.get("sequencer", "")),
                 version_id=str(obj.get("version-id", "") or ""),

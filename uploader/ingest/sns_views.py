@@ -46,6 +46,8 @@ def sns_endpoint(request: HttpRequest) -> HttpResponse:
         document = json.loads(request.body)
     except (ValueError, UnicodeDecodeError):
         return JsonResponse({"message": "The body is not JSON."}, status=400)
+    except RecursionError:
+        return JsonResponse({"message": "The body is nested too deeply to be an SNS message."}, status=400)
     if not isinstance(document, dict):
         return JsonResponse({"message": "The body is not a JSON object."}, status=400)
 

@@ -1,0 +1,73 @@
+"""Inputs that used to answer 500 (issue: hardening) get a 4xx, or are taken as the
+harmless thing they are; each test here failed before its fix."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+
+from uploader.ingest.events import MAX_OBJECT_SIZE, parse_s3_message
+from uploader.ingest.models import UploadEvent
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "push-token-" + "x" * 32
+NESTED = "[" * 2_000 + "]" * 2_000
+
+
+def _record(size: object, bucket: str = "intake-test") -> str:
+    return json.dumps(
+        {
+            "Records": [
+                {
+                    "eventVersion": "2.1",
+                    "eventSource": "aws:s3",
+                    "eventName": "ObjectCreated:Put",
+                    "eventTime": "2026-12-03T10:00:00.000Z",
+                    "s3": {
+                        "bucket": {"name": bucket},
+                        "object": {"key": "uploads/staff/x.bin", "size": size, "eTag": "e", "sequencer": "0A"},
+                    },
+                }
+            ]
+        }
+    )
+
+
+@pytest.mark.parametrize("size", [10**40, -1, MAX_OBJECT_SIZE + 1, True, "12"])
+def test_an_impossible_size_is_no_size(size: object) -> None:
+    (event,) = parse_s3_message(_record(size)).events
+    assert event.size is None, "applied with a HEAD instead"
+
+
+def test_the_largest_real_size_is_kept() -> None:
+    (event,) = parse_s3_message(_record(MAX_OBJECT_SIZE)).events
+    assert event.size == MAX_OBJECT_SIZE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pushed_event_with_a_size_of_ten_to_the_forty_is_recorded_not_a_500(settings, s3_bucket) -> None:  # type: ignore[no-untyped-def]
+    settings.INTAKE_EVENTS_WEBHOOK_TOKEN = TOKEN
+    response = Client().post(
+        "/api/events/s3", data=_record(10**40, bucket=s3_bucket), content_type="application/json", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    assert response.status_code == 200, response.content
+    assert UploadEvent.objects.get().size is None
+
+
+@pytest.mark.django_db
+def test_a_deeply_nested_body_to_the_sns_endpoint_is_a_400(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.INTAKE_SNS_TOPIC_ARNS = ["arn:aws:sns:eu-west-1:123456789012:intake"]
+    response = Client().post("/api/events/sns", data=NESTED, content_type="text/plain")
+    assert response.status_code == 400
+    assert "nested" in response.json()["message"]
+
+
+@pytest.mark.django_db
+def test_cognito_sign_in_urls_are_a_404_in_password_only_mode(settings) -> None:  # type: ignore[no-untyped-def]
+    assert not settings.INTAKE_OIDC_ENABLED
+    for path in ("/oidc/authenticate/", "/oidc/callback/", "/oidc/logout/"):
+        response = Client().get(path)
+        assert response.status_code == 404, (path, response.status_code)
