@@ -526,8 +526,8 @@ def test_withdrawn_key_is_refused_after_the_ttl(
 
 @pytest.mark.parametrize(
     "extra",
-    [{"use": "enc"}, {"alg": "RS512"}, {"kty": "EC"}, {"n": "not base64!"}, {"e": 7}],
-    ids=["use-enc", "alg-rs512", "kty-ec", "bad-n", "e-not-string"],
+    [{"use": "enc"}, {"alg": "RS512"}, {"kty": "EC"}, {"n": "not base64!"}, {"e": 7}, {"kid": 7}, {"kid": ""}],
+    ids=["use-enc", "alg-rs512", "kty-ec", "bad-n", "e-not-string", "kid-not-string", "kid-empty"],
 )
 def test_unsuitable_jwks_entries_are_skipped(
     pool: CognitoPool,
@@ -567,6 +567,33 @@ def test_ec_key_in_jwks_is_skipped(
         {"kty": "EC", "crv": "P-256", "kid": "ec", "x": _int_b64(numbers.x), "y": _int_b64(numbers.y)}
     )
     _verify_id(_sign(_id_claims(), key), pool, cache)
+
+
+def test_private_key_in_jwks_is_skipped(
+    pool: CognitoPool, cache: JwksCache, fetcher: FakeFetcher, key: rsa.RSAPrivateKey, new_key: rsa.RSAPrivateKey
+) -> None:
+    """A JWKS publishing private material is broken; its keys are not used."""
+    private = new_key.private_numbers()
+    parts = {"d": private.d, "p": private.p, "q": private.q, "dp": private.dmp1, "dq": private.dmq1, "qi": private.iqmp}
+    fetcher.jwks["keys"].append(_jwk(new_key, NEW_KID, **{name: _int_b64(v) for name, v in parts.items()}))
+    _verify_id(_sign(_id_claims(), key), pool, cache)
+    assert _reason(lambda: _verify_id(_sign(_id_claims(), new_key, kid=NEW_KID), pool, cache)) == "unknown_key"
+
+
+def test_jwks_kid_must_be_a_string(
+    pool: CognitoPool, cache: JwksCache, fetcher: FakeFetcher, key: rsa.RSAPrivateKey, new_key: rsa.RSAPrivateKey
+) -> None:
+    fetcher.jwks["keys"].append(_jwk(new_key, NEW_KID) | {"kid": 7})
+    _verify_id(_sign(_id_claims(), key), pool, cache)
+    assert _reason(lambda: _verify_id(_sign(_id_claims(), new_key, kid="7"), pool, cache)) == "unknown_key"
+
+
+def test_kid_published_twice_keeps_its_first_key(
+    pool: CognitoPool, cache: JwksCache, fetcher: FakeFetcher, key: rsa.RSAPrivateKey, new_key: rsa.RSAPrivateKey
+) -> None:
+    fetcher.jwks["keys"].append(_jwk(new_key, KID))
+    _verify_id(_sign(_id_claims(), key), pool, cache)
+    assert _reason(lambda: _verify_id(_sign(_id_claims(), new_key), pool, cache)) == "bad_signature"
 
 
 # --- the JWKS endpoint failing ---------------------------------------------------------

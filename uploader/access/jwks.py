@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from config import https
@@ -31,7 +32,6 @@ JWKS_MAX_KEYS = 32
 JWKS_CACHE_SECONDS = 3600.0
 JWKS_MIN_REFRESH_SECONDS = 30.0
 JWKS_MAX_STALE_SECONDS = 24 * 3600.0
-MIN_RSA_BITS = 2048
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
@@ -100,36 +100,30 @@ def json_object(raw: bytes) -> dict[str, Any]:
     return value
 
 
-def _rsa_key(jwk: Any) -> tuple[str, rsa.RSAPublicKey] | None:
-    """(kid, key) for an RSA signing key usable with RS256; None for anything else."""
-    if not isinstance(jwk, dict) or jwk.get("kty") != "RSA" or jwk.get("use", "sig") != "sig":
-        return None
-    if jwk.get("alg", ALGORITHM) != ALGORITHM:
-        return None
-    kid, n, e = jwk.get("kid"), jwk.get("n"), jwk.get("e")
-    if not (isinstance(kid, str) and kid and isinstance(n, str) and isinstance(e, str)):
-        return None
-    try:
-        modulus = int.from_bytes(b64url_decode(n), "big")
-        exponent = int.from_bytes(b64url_decode(e), "big")
-        if modulus.bit_length() < MIN_RSA_BITS:
-            return None
-        return kid, rsa.RSAPublicNumbers(exponent, modulus).public_key()
-    except ValueError:
-        return None
+def _is_signing_key(jwk: jwt.PyJWK) -> bool:
+    """Whether PyJWT's key is one Cognito could sign our tokens with: an RS256 public
+    key for signatures, with a string kid, of at least 2048 bits."""
+    return (
+        jwk.algorithm_name == ALGORITHM
+        and jwk.public_key_use in (None, "sig")
+        and isinstance(jwk.key_id, str)
+        and isinstance(jwk.key, rsa.RSAPublicKey)
+        and jwk.Algorithm.check_key_length(jwk.key) is None
+    )
 
 
 def parse_jwks(body: bytes) -> dict[str, rsa.RSAPublicKey]:
-    """RSA signing keys by kid. Other keys are skipped; a kid seen twice keeps its first
-    key. ValueError if the document is not a JWKS or holds no usable key."""
+    """Signing keys by kid. PyJWT parses the keys and skips those it cannot use; we skip
+    any other kind of key, and a kid seen twice keeps its first key. ValueError or
+    PyJWKSetError if the document is not a JWKS or holds no usable key."""
     document = json_object(body)
     keys = document.get("keys")
     if not isinstance(keys, list) or len(keys) > JWKS_MAX_KEYS:
         raise ValueError("not a JWKS")
     result: dict[str, rsa.RSAPublicKey] = {}
-    for jwk in keys:
-        if (found := _rsa_key(jwk)) is not None:
-            result.setdefault(*found)
+    for jwk in jwt.PyJWKSet(keys):
+        if _is_signing_key(jwk):
+            result.setdefault(str(jwk.key_id), jwk.key)
     if not result:
         raise ValueError("no RSA signing key in the JWKS")
     return result
@@ -221,7 +215,7 @@ class JwksCache:
             keys = parse_jwks(body)
         except KeysUnavailable as exc:
             self._last_failure = exc.detail or "fetch failed"
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, jwt.PyJWTError) as exc:
             self._last_failure = f"{host}: {type(exc).__name__}"
         else:
             self._keys, self._loaded_at, self._last_failure = keys, now, None
