@@ -261,7 +261,7 @@ def test_access_token_groups_and_no_scope(pool: CognitoPool, cache: JwksCache, k
 # --- claims ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("aud", [OTHER_CLIENT, [WEB_CLIENT, OTHER_CLIENT], [OTHER_CLIENT], ""])
+@pytest.mark.parametrize("aud", [OTHER_CLIENT, [WEB_CLIENT, OTHER_CLIENT], [OTHER_CLIENT], [OTHER_CLIENT, WEB_CLIENT]])
 def test_wrong_audience(pool: CognitoPool, cache: JwksCache, key: rsa.RSAPrivateKey, aud: Any) -> None:
     assert _reason(lambda: _verify_id(_sign(_id_claims(aud=aud), key), pool, cache)) == "wrong_audience"
 
@@ -270,8 +270,14 @@ def test_audience_list_of_only_our_clients_passes(pool: CognitoPool, cache: Jwks
     _verify_id(_sign(_id_claims(aud=[WEB_CLIENT]), key), pool, cache)
 
 
-def test_missing_audience(pool: CognitoPool, cache: JwksCache, key: rsa.RSAPrivateKey) -> None:
-    assert _reason(lambda: _verify_id(_sign(_id_claims(aud=None), key), pool, cache)) == "missing_claim"
+@pytest.mark.parametrize("aud", [None, "", []])
+def test_missing_audience(pool: CognitoPool, cache: JwksCache, key: rsa.RSAPrivateKey, aud: Any) -> None:
+    assert _reason(lambda: _verify_id(_sign(_id_claims(aud=aud), key), pool, cache)) == "missing_claim"
+
+
+@pytest.mark.parametrize("aud", [7, {"aud": WEB_CLIENT}, [WEB_CLIENT, 7]])
+def test_badly_typed_audience(pool: CognitoPool, cache: JwksCache, key: rsa.RSAPrivateKey, aud: Any) -> None:
+    assert _reason(lambda: _verify_id(_sign(_id_claims(aud=aud), key), pool, cache)) == "wrong_audience"
 
 
 @pytest.mark.parametrize(
@@ -281,6 +287,8 @@ def test_missing_audience(pool: CognitoPool, cache: JwksCache, key: rsa.RSAPriva
         f"{ISSUER}/",
         ISSUER.replace("https", "http"),
         "https://cognito-idp.us-east-1.amazonaws.com/eu-west-1_AbCdEf123",
+        ISSUER[:-1],  # a prefix: issuer is compared whole, not as a substring
+        "",
         None,
     ],
 )
@@ -323,9 +331,17 @@ def test_missing_required_claim(pool: CognitoPool, cache: JwksCache, key: rsa.RS
     assert _reason(lambda: _verify_id(_sign(_id_claims(**{name: None}), key), pool, cache)) == "missing_claim"
 
 
-@pytest.mark.parametrize("exp", ["9999999999", True, [1]])
+@pytest.mark.parametrize("exp", ["9999999999", True, [1], 10**30, -1, 1e300])
 def test_badly_typed_time(pool: CognitoPool, cache: JwksCache, key: rsa.RSAPrivateKey, exp: Any) -> None:
     assert _reason(lambda: _verify_id(_sign(_id_claims(exp=exp), key), pool, cache)) == "malformed"
+    assert _reason(lambda: _verify_id(_sign(_id_claims(iat=exp), key), pool, cache)) == "malformed"
+    assert _reason(lambda: _verify_access(_sign(_access_claims(nbf=exp), key), pool, cache)) == "malformed"
+
+
+@pytest.mark.parametrize(("sub", "reason"), [("", "missing_claim"), (7, "malformed"), (["a"], "malformed")])
+def test_bad_subject(pool: CognitoPool, cache: JwksCache, key: rsa.RSAPrivateKey, sub: Any, reason: str) -> None:
+    assert _reason(lambda: _verify_id(_sign(_id_claims(sub=sub), key), pool, cache)) == reason
+    assert _reason(lambda: _verify_access(_sign(_access_claims(sub=sub), key), pool, cache)) == reason
 
 
 def test_id_token_refused_as_access_token(pool: CognitoPool, cache: JwksCache, key: rsa.RSAPrivateKey) -> None:
@@ -526,8 +542,8 @@ def test_withdrawn_key_is_refused_after_the_ttl(
 
 @pytest.mark.parametrize(
     "extra",
-    [{"use": "enc"}, {"alg": "RS512"}, {"kty": "EC"}, {"n": "not base64!"}, {"e": 7}],
-    ids=["use-enc", "alg-rs512", "kty-ec", "bad-n", "e-not-string"],
+    [{"use": "enc"}, {"alg": "RS512"}, {"kty": "EC"}, {"n": "not base64!"}, {"e": 7}, {"kid": 7}, {"kid": ""}],
+    ids=["use-enc", "alg-rs512", "kty-ec", "bad-n", "e-not-string", "kid-not-string", "kid-empty"],
 )
 def test_unsuitable_jwks_entries_are_skipped(
     pool: CognitoPool,
@@ -569,6 +585,33 @@ def test_ec_key_in_jwks_is_skipped(
     _verify_id(_sign(_id_claims(), key), pool, cache)
 
 
+def test_private_key_in_jwks_is_skipped(
+    pool: CognitoPool, cache: JwksCache, fetcher: FakeFetcher, key: rsa.RSAPrivateKey, new_key: rsa.RSAPrivateKey
+) -> None:
+    """A JWKS publishing private material is broken; its keys are not used."""
+    private = new_key.private_numbers()
+    parts = {"d": private.d, "p": private.p, "q": private.q, "dp": private.dmp1, "dq": private.dmq1, "qi": private.iqmp}
+    fetcher.jwks["keys"].append(_jwk(new_key, NEW_KID, **{name: _int_b64(v) for name, v in parts.items()}))
+    _verify_id(_sign(_id_claims(), key), pool, cache)
+    assert _reason(lambda: _verify_id(_sign(_id_claims(), new_key, kid=NEW_KID), pool, cache)) == "unknown_key"
+
+
+def test_jwks_kid_must_be_a_string(
+    pool: CognitoPool, cache: JwksCache, fetcher: FakeFetcher, key: rsa.RSAPrivateKey, new_key: rsa.RSAPrivateKey
+) -> None:
+    fetcher.jwks["keys"].append(_jwk(new_key, NEW_KID) | {"kid": 7})
+    _verify_id(_sign(_id_claims(), key), pool, cache)
+    assert _reason(lambda: _verify_id(_sign(_id_claims(), new_key, kid="7"), pool, cache)) == "unknown_key"
+
+
+def test_kid_published_twice_keeps_its_first_key(
+    pool: CognitoPool, cache: JwksCache, fetcher: FakeFetcher, key: rsa.RSAPrivateKey, new_key: rsa.RSAPrivateKey
+) -> None:
+    fetcher.jwks["keys"].append(_jwk(new_key, KID))
+    _verify_id(_sign(_id_claims(), key), pool, cache)
+    assert _reason(lambda: _verify_id(_sign(_id_claims(), new_key), pool, cache)) == "bad_signature"
+
+
 # --- the JWKS endpoint failing ---------------------------------------------------------
 
 
@@ -583,8 +626,21 @@ def test_ec_key_in_jwks_is_skipped(
         (None, b'{"keys": []}'),
         (None, b"[]"),
         (None, b" " * (tokens.JWKS_MAX_BYTES + 1)),
+        (None, b'{"keys": ' + b"[" * 5000 + b"]" * 5000 + b"}"),
+        (None, b"\xff"),
     ],
-    ids=["timeout", "refused", "fetcher-says-unavailable", "html", "keys-not-list", "no-keys", "not-object", "too-big"],
+    ids=[
+        "timeout",
+        "refused",
+        "fetcher-says-unavailable",
+        "html",
+        "keys-not-list",
+        "no-keys",
+        "not-object",
+        "too-big",
+        "deeply-nested",
+        "not-utf8",
+    ],
 )
 def test_keys_unavailable(
     pool: CognitoPool,
@@ -666,8 +722,15 @@ _GOOD_HEADER = _b64(json.dumps({"alg": "RS256", "kid": KID}).encode())
 _GOOD_PAYLOAD = _b64(b'{"sub": "x"}')
 
 
+_DEEP = b"[" * 5000 + b"]" * 5000  # nested far past the JSON parser's recursion limit
+
+
 def _raw_header(raw: bytes) -> str:
     return f"{_b64(raw)}.{_GOOD_PAYLOAD}.c2ln"
+
+
+def _raw_payload(raw: bytes) -> str:
+    return f"{_GOOD_HEADER}.{_b64(raw)}.c2ln"
 
 
 @pytest.mark.parametrize(
@@ -690,6 +753,14 @@ def _raw_header(raw: bytes) -> str:
         _raw_header(b'"RS256"'),
         _raw_header(b"null"),
         _raw_header(b"\xff\xfe"),
+        _raw_header(b'{"alg": "RS256", "kid": "key-a", "x": ' + _DEEP + b"}"),
+        _raw_payload(b'{"sub": ' + _DEEP + b"}"),
+        _raw_payload(b'{"sub": "x", "exp": Infinity}'),
+        _raw_payload(b'{"sub": "x", "exp": 1e400}'),  # a float too big: inf
+        f"{_GOOD_HEADER}.{_GOOD_PAYLOAD}.QR",  # not canonical base64url (stray low bits)
+        f"{_GOOD_HEADER}..c2ln",
+        _raw_header(b'{"alg": "RS256", "kid": "key-a", "crit": ["b64"], "b64": false}'),
+        _raw_header(b'{"alg": "RS256", "kid": "key-a", "crit": ["b64"], "b64": true}'),  # PyJWT would accept it
         _raw_header(b'{"alg": "none", "alg": "RS256", "kid": "key-a"}'),  # duplicate
         _raw_header(b'{"alg": "RS256", "kid": "key-a", "crit": ["b64"]}'),
         _raw_header(b'{"alg": "RS256", "kid": 7}'),
@@ -709,7 +780,29 @@ def test_malformed_refused_without_fetching(
     assert fetcher.calls == 0
 
 
-@pytest.mark.parametrize("payload", [b"[]", b'"claims"', b"123", b"not json", b'{"sub": "a", "sub": "b"}', b"\xff"])
+def test_oversized_token_refused_without_fetching(
+    pool: CognitoPool, cache: JwksCache, fetcher: FakeFetcher, key: rsa.RSAPrivateKey
+) -> None:
+    """Well formed and really signed, but longer than any Cognito token: not parsed at all."""
+    token = _sign(_id_claims(padding="x" * tokens.MAX_TOKEN_CHARS), key)
+    assert _reason(lambda: _verify_id(token, pool, cache)) == "malformed"
+    assert fetcher.calls == 0
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"[]",
+        b'"claims"',
+        b"123",
+        b"not json",
+        b'{"sub": "a", "sub": "b"}',
+        b"\xff",
+        b'{"sub": "a", "exp": NaN}',
+        b'{"sub": "a", "x": ' + _DEEP + b"}",
+        b"",
+    ],
+)
 def test_signed_payload_that_is_not_an_object(
     pool: CognitoPool, cache: JwksCache, key: rsa.RSAPrivateKey, payload: bytes
 ) -> None:

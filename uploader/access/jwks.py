@@ -1,22 +1,20 @@
-"""A Cognito user pool's signing keys: strict parsing of its JWKS and a shared cache that
-follows key rotation without letting invented key ids hammer Cognito.
-
-The strict base64url/JSON decoders here are also what uploader.access.tokens reads JWTs with.
+"""A Cognito user pool's signing keys: a shared cache that follows key rotation without
+letting invented key ids hammer Cognito. PyJWT parses the keys; when and how they are
+fetched stays ours, because PyJWKClient reads the body with no size limit or overall
+deadline, retries a failing endpoint on every token, and has no stale keys to fall back on.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import urlsplit
 
+import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from config import https
@@ -31,10 +29,8 @@ JWKS_MAX_KEYS = 32
 JWKS_CACHE_SECONDS = 3600.0
 JWKS_MIN_REFRESH_SECONDS = 30.0
 JWKS_MAX_STALE_SECONDS = 24 * 3600.0
-MIN_RSA_BITS = 2048
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 class Fetcher(Protocol):
@@ -44,7 +40,6 @@ class Fetcher(Protocol):
     """
 
     def __call__(self, url: str, *, timeout: float, max_bytes: int) -> bytes: ...
-
 
 
 def checked_url(value: str, *, what: str) -> str:
@@ -67,69 +62,30 @@ def checked_url(value: str, *, what: str) -> str:
     raise ValueError(f"{what} must be https (http only for 127.0.0.1/localhost)")
 
 
-
-def b64url_decode(value: str) -> bytes:
-    """Strict base64url without padding, as JWS uses it. The standard library's decoder
-    silently skips characters outside the alphabet; this one refuses them."""
-    if not _B64URL.fullmatch(value) or len(value) % 4 == 1:
-        raise ValueError("not base64url")
-    try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except binascii.Error as exc:
-        raise ValueError("not base64url") from exc
-
-
-def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError("duplicate key")
-        result[key] = value
-    return result
+def _is_signing_key(jwk: jwt.PyJWK) -> bool:
+    """Whether PyJWT's key is one Cognito could sign our tokens with: an RS256 public
+    key for signatures, with a string kid, of at least 2048 bits."""
+    return (
+        jwk.algorithm_name == ALGORITHM
+        and jwk.public_key_use in (None, "sig")
+        and isinstance(jwk.key_id, str)
+        and isinstance(jwk.key, rsa.RSAPublicKey)
+        and jwk.Algorithm.check_key_length(jwk.key) is None
+    )
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def json_object(raw: bytes) -> dict[str, Any]:
-    """A JSON object, or ValueError: no duplicate keys, no NaN/Infinity, UTF-8 only."""
-    value = json.loads(raw.decode("utf-8"), object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant)
-    if not isinstance(value, dict):
-        raise ValueError("not a JSON object")
-    return value
-
-
-def _rsa_key(jwk: Any) -> tuple[str, rsa.RSAPublicKey] | None:
-    """(kid, key) for an RSA signing key usable with RS256; None for anything else."""
-    if not isinstance(jwk, dict) or jwk.get("kty") != "RSA" or jwk.get("use", "sig") != "sig":
-        return None
-    if jwk.get("alg", ALGORITHM) != ALGORITHM:
-        return None
-    kid, n, e = jwk.get("kid"), jwk.get("n"), jwk.get("e")
-    if not (isinstance(kid, str) and kid and isinstance(n, str) and isinstance(e, str)):
-        return None
-    try:
-        modulus = int.from_bytes(b64url_decode(n), "big")
-        exponent = int.from_bytes(b64url_decode(e), "big")
-        if modulus.bit_length() < MIN_RSA_BITS:
-            return None
-        return kid, rsa.RSAPublicNumbers(exponent, modulus).public_key()
-    except ValueError:
-        return None
-
-
-def parse_jwks(body: bytes) -> dict[str, rsa.RSAPublicKey]:
-    """RSA signing keys by kid. Other keys are skipped; a kid seen twice keeps its first
-    key. ValueError if the document is not a JWKS or holds no usable key."""
-    document = json_object(body)
-    keys = document.get("keys")
+def parse_jwks(body: bytes) -> dict[str, jwt.PyJWK]:
+    """Signing keys by kid. PyJWT parses the keys and skips those it cannot use; we skip
+    any other kind of key, and a kid seen twice keeps its first key. ValueError or
+    PyJWKSetError if the document is not a JWKS or holds no usable key."""
+    document = json.loads(body)
+    keys = document.get("keys") if isinstance(document, dict) else None
     if not isinstance(keys, list) or len(keys) > JWKS_MAX_KEYS:
         raise ValueError("not a JWKS")
-    result: dict[str, rsa.RSAPublicKey] = {}
-    for jwk in keys:
-        if (found := _rsa_key(jwk)) is not None:
-            result.setdefault(*found)
+    result: dict[str, jwt.PyJWK] = {}
+    for jwk in jwt.PyJWKSet(keys):
+        if _is_signing_key(jwk):
+            result.setdefault(str(jwk.key_id), jwk)
     if not result:
         raise ValueError("no RSA signing key in the JWKS")
     return result
@@ -140,7 +96,9 @@ def https_fetcher(url: str, *, timeout: float, max_bytes: int) -> bytes:
     limit, whole-body deadline) for a URL checked here first."""
     checked_url(url, what="JWKS URL")
     try:
-        return https.fetch(url, timeout=timeout, max_bytes=max_bytes, user_agent="intake-jwks", accept="application/json")
+        return https.fetch(
+            url, timeout=timeout, max_bytes=max_bytes, user_agent="intake-jwks", accept="application/json"
+        )
     except https.FetchFailed as exc:
         raise KeysUnavailable(str(exc)) from exc
 
@@ -179,12 +137,12 @@ class JwksCache:
         self._fetcher = fetcher
         self._clock = clock
         self._lock = threading.Lock()
-        self._keys: dict[str, rsa.RSAPublicKey] = {}
+        self._keys: dict[str, jwt.PyJWK] = {}
         self._loaded_at: float | None = None  # last successful fetch
         self._attempted_at: float | None = None  # last fetch, successful or not
         self._last_failure: str | None = None  # why the last fetch failed, None if it did not
 
-    def get_key(self, kid: str) -> rsa.RSAPublicKey:
+    def get_key(self, kid: str) -> jwt.PyJWK:
         """The key for `kid`, or TokenRejected(UNKNOWN_KEY), or KeysUnavailable."""
         with self._lock:
             now = self._clock()
@@ -221,11 +179,10 @@ class JwksCache:
             keys = parse_jwks(body)
         except KeysUnavailable as exc:
             self._last_failure = exc.detail or "fetch failed"
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError, jwt.PyJWTError) as exc:
             self._last_failure = f"{host}: {type(exc).__name__}"
         else:
             self._keys, self._loaded_at, self._last_failure = keys, now, None
             logger.info("Fetched %d signing key(s) from %s", len(keys), host)
             return
         logger.warning("Could not refresh signing keys from %s: %s", host, self._last_failure)
-

@@ -1,45 +1,35 @@
-"""Verify Amazon Cognito ID and access tokens ourselves. No views, no network in tests.
+"""Verify Amazon Cognito ID and access tokens with PyJWT. No views, no network in tests.
 
-Why not leave it to mozilla-django-oidc: it checks neither `aud` nor `iss`, defaults to
-HS256 and fetches keys without a timeout. Here everything a token claims is refused
-until proven, in an order that keeps forgeries cheap:
+Not mozilla-django-oidc's check: it verifies neither `aud` nor `iss`, defaults to HS256
+and fetches keys without a timeout. In an order that keeps forgeries cheap:
 
-1. Shape: three strictly base64url parts, header and payload JSON objects (duplicate
-   keys refused, so no two parsers can disagree about a claim), a bounded length.
-2. Algorithm: the header must say exactly RS256. `none`, HS256 (including HS256 keyed
-   with our public key, the classic confusion attack) and everything else are refused
-   before any key is looked up or fetched.
-3. Key: the header's `kid` must name an RSA signing key in the pool's JWKS. Keys come
-   from `JwksCache`: a short fetch timeout, a size limit, a TTL, and at most one
-   refetch per `min_refresh_seconds` for an unknown `kid` (so rotation works, but a
-   flood of invented kids cannot hammer Cognito).
-4. Signature: RSASSA-PKCS1-v1_5 with SHA-256, checked by `cryptography` directly, so no
-   library's algorithm dispatch sits between the header and the key.
-5. Claims: `iss` exact, `token_use`, `exp` and `iat` (with leeway), then `aud` + `nonce`
-   for ID tokens or `client_id` + `scope` for access tokens (Cognito puts no `aud` in
-   access tokens).
+1. Before any key is looked up or fetched: a bounded length, three base64url parts,
+   header and payload JSON objects without duplicate names (so no two parsers can
+   disagree about a claim), and exactly RS256 in the header, so `none` and HS256 keyed
+   with our public key (the classic confusion) never reach a key.
+2. The `kid`'s key from the pool's `JwksCache`, which rate-limits refetches.
+3. PyJWT: the signature, `iss`, `exp`, `nbf`, `aud` (ID tokens), with leeway.
+4. Cognito's own: `token_use`, `iat` not in the future, every `aud` ours, the `nonce`,
+   and `client_id` + `scope` for access tokens (Cognito puts no `aud` in those).
 
-Every refusal is a `TokenRejected` whose `reason` is one of the short constants below:
-safe to log and to return. The token itself is never logged. `KeysUnavailable` (reason
-"keys_unavailable") is a subclass: the token was not judged because Cognito's keys could
-not be fetched. Callers that catch only `TokenRejected` therefore fail closed (401);
-callers that want to answer 503, so that machine clients retry, catch `KeysUnavailable`
-first.
+Every refusal is a `TokenRejected` whose `reason` is a constant from token_errors, safe
+to log; the token itself is never logged. Its subclass `KeysUnavailable` means the keys
+could not be fetched: callers catching only `TokenRejected` fail closed (401), callers
+wanting a 503 (so machine clients retry) catch `KeysUnavailable` first.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hmac
-import math
+import json
+import re
 import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
+import jwt
 
 # The pool, the keys and the refusal reasons live in their own modules; they are
 # re-exported so callers need only this one.
@@ -48,12 +38,8 @@ from uploader.access.jwks import (  # noqa: F401
     ALGORITHM,
     JWKS_MAX_BYTES,
     JWKS_MAX_STALE_SECONDS,
-    Fetcher,
     JwksCache,
-    b64url_decode,
     https_fetcher,
-    json_object,
-    parse_jwks,
 )
 from uploader.access.token_errors import *  # noqa: F403
 from uploader.access.token_errors import (
@@ -75,9 +61,19 @@ from uploader.access.token_errors import (
 
 MAX_TOKEN_CHARS = 16 * 1024  # Cognito tokens are 1-4 KiB; groups and attributes add a little
 DEFAULT_LEEWAY_SECONDS = 60
+_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")  # no padding, no stray dots
+_LAST_DATE = 253402300799  # 9999-12-31: later (or negative) dates cannot become a datetime
 
-
-# --- verification ----------------------------------------------------------------------
+# PyJWT's exceptions as our reasons, looked up along the exception's class hierarchy (so
+# InvalidSignatureError wins over its base DecodeError). Anything else is "malformed".
+_REASONS: dict[type[Exception], str] = {
+    jwt.InvalidSignatureError: BAD_SIGNATURE,
+    jwt.InvalidAlgorithmError: ALGORITHM_NOT_ALLOWED,
+    jwt.ExpiredSignatureError: EXPIRED,
+    jwt.ImmatureSignatureError: NOT_YET_VALID,  # `nbf`: our own check does `iat`
+    jwt.InvalidIssuerError: WRONG_ISSUER,
+    jwt.InvalidAudienceError: WRONG_AUDIENCE,
+}
 
 
 @dataclass(frozen=True)
@@ -95,78 +91,88 @@ class AccessClaims:
     expires_at: dt.datetime
 
 
-@dataclass(frozen=True)
-class _Parts:
-    """A token whose shape and algorithm are right; nothing in it is verified yet."""
+def _strict_object(segment: str) -> dict[str, Any]:
+    """A base64url JSON object, refusing what PyJWT's json.loads lets through: duplicate
+    names (it keeps the last) and NaN/Infinity. ValueError otherwise."""
 
-    kid: str
-    signing_input: bytes
-    signature: bytes
-    raw_payload: bytes
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        if len({name for name, _ in pairs}) != len(pairs):
+            raise ValueError("duplicate name")
+        return dict(pairs)
+
+    def no_constants(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    value = json.loads(
+        jwt.utils.base64url_decode(segment), object_pairs_hook=no_duplicates, parse_constant=no_constants
+    )
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    return value
 
 
-def _split(token: Any) -> _Parts:
-    """Shape and algorithm checks. Nothing here touches a key, so junk costs no fetch."""
-    if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or not token.isascii():
+def _is_numeric_date(value: Any) -> bool:
+    """PyJWT reads dates with int(), which also takes "123" and true."""
+    return not isinstance(value, bool) and isinstance(value, int | float) and 0 <= value <= _LAST_DATE
+
+
+def _unverified_kid(token: Any) -> str:
+    """The header's `kid`, once shape, JSON and algorithm are right. Nothing here touches
+    a key, so junk costs no fetch. Whatever the input, only TokenRejected comes out."""
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or not _COMPACT.fullmatch(token):
         raise TokenRejected(MALFORMED)
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise TokenRejected(MALFORMED)
+    header_segment, payload_segment, _ = token.split(".")
     try:
-        header = json_object(b64url_decode(parts[0]))
-        raw_payload = b64url_decode(parts[1])
-        signature = b64url_decode(parts[2])
-    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        header = jwt.get_unverified_header(token)  # also refuses a kid that is not a string
+        _strict_object(header_segment)
+        payload = _strict_object(payload_segment)
+    except (jwt.PyJWTError, ValueError, RecursionError) as exc:
         raise TokenRejected(MALFORMED) from exc
     if header.get("alg") != ALGORITHM:
         raise TokenRejected(ALGORITHM_NOT_ALLOWED)
-    kid = header.get("kid")
-    if not isinstance(kid, str) or not kid or "crit" in header:
-        raise TokenRejected(MALFORMED)  # no kid, or extensions we do not understand
-    return _Parts(kid, f"{parts[0]}.{parts[1]}".encode("ascii"), signature, raw_payload)
+    if not header.get("kid") or "crit" in header:
+        raise TokenRejected(MALFORMED)  # no kid, or extensions we do not use
+    if not all(_is_numeric_date(payload[name]) for name in ("exp", "iat", "nbf") if payload.get(name) is not None):
+        raise TokenRejected(MALFORMED)
+    return str(header["kid"])
 
 
-def _verified_claims(token: Any, *, pool: CognitoPool, cache: JwksCache) -> dict[str, Any]:
-    """The payload of a token RS256-signed by one of the pool's keys; claims unchecked."""
+def _reason(exc: jwt.PyJWTError) -> str:
+    """A missing `iss` is a wrong issuer, as it always was here."""
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return WRONG_ISSUER if exc.claim == "iss" else MISSING_CLAIM
+    return next((_REASONS[kind] for kind in type(exc).__mro__ if kind in _REASONS), MALFORMED)
+
+
+def _decode(
+    token: Any, *, pool: CognitoPool, cache: JwksCache, use: str, audience: Collection[str] | None, leeway: float
+) -> dict[str, Any]:
+    """Claims of a token signed by one of the pool's keys, with the checks both kinds
+    of token share."""
     if cache.jwks_url != pool.jwks_url:
         raise ValueError("cache belongs to another pool")  # a wiring mistake, not a token problem
-    parts = _split(token)
-    key = cache.get_key(parts.kid)
+    key = cache.get_key(_unverified_kid(token))
+    required = ["iss", "sub", "exp", "iat"] + (["aud"] if audience is not None else [])
     try:
-        key.verify(parts.signature, parts.signing_input, padding.PKCS1v15(), hashes.SHA256())
-    except InvalidSignature as exc:
-        raise TokenRejected(BAD_SIGNATURE) from exc
-    try:
-        return json_object(parts.raw_payload)
-    except ValueError as exc:
-        raise TokenRejected(MALFORMED) from exc
-
-
-def _numeric_date(claims: dict[str, Any], name: str) -> float:
-    value = claims.get(name)
-    if value is None:
-        raise TokenRejected(MISSING_CLAIM)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise TokenRejected(MALFORMED)
-    return float(value)
-
-
-def _check_common(claims: dict[str, Any], *, pool: CognitoPool, use: str, leeway: float) -> None:
-    """Issuer, token use, and time: what both kinds of token must get right."""
-    if claims.get("iss") != pool.issuer:
-        raise TokenRejected(WRONG_ISSUER)
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            issuer=pool.issuer,
+            audience=audience,
+            leeway=leeway,
+            # verify_iat off: PyJWT reports a future iat as it does nbf; ours says which.
+            options={"require": required, "verify_aud": audience is not None, "verify_iat": False},
+        )
+    except jwt.PyJWTError as exc:
+        raise TokenRejected(_reason(exc)) from exc
     if claims.get("token_use") != use:
         raise TokenRejected(WRONG_TOKEN_USE)
-    now = time.time()
-    if _numeric_date(claims, "exp") + leeway <= now:
-        raise TokenRejected(EXPIRED)
-    if _numeric_date(claims, "iat") > now + leeway:
+    if claims["iat"] > time.time() + leeway:
         raise TokenRejected(ISSUED_IN_FUTURE)
-    if "nbf" in claims and _numeric_date(claims, "nbf") > now + leeway:
-        raise TokenRejected(NOT_YET_VALID)
-    subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject:
+    if not claims["sub"]:  # PyJWT checks it is a string, not that it says anything
         raise TokenRejected(MISSING_CLAIM)
+    return claims
 
 
 def cognito_groups(claims: dict[str, Any]) -> tuple[str, ...]:
@@ -175,18 +181,6 @@ def cognito_groups(claims: dict[str, Any]) -> tuple[str, ...]:
     if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
         raise TokenRejected(MALFORMED)
     return tuple(groups)
-
-
-def _check_audience(claims: dict[str, Any], client_ids: Collection[str]) -> None:
-    """Cognito sends one client id as a string; a list is accepted only if every entry
-    is ours (OIDC: refuse a token that also names audiences we do not trust)."""
-    audience = claims.get("aud")
-    if isinstance(audience, str):
-        audience = [audience]
-    if not isinstance(audience, list) or not audience:
-        raise TokenRejected(MISSING_CLAIM if audience is None else MALFORMED)
-    if not all(isinstance(a, str) and a in client_ids for a in audience):
-        raise TokenRejected(WRONG_AUDIENCE)
 
 
 def verify_id_token(
@@ -202,9 +196,12 @@ def verify_id_token(
     `nonce`, when given, must equal the token's (the value we put in the authorization
     request), which binds the token to this browser's login.
     """
-    claims = _verified_claims(token, pool=pool, cache=cache)
-    _check_common(claims, pool=pool, use="id", leeway=leeway)
-    _check_audience(claims, pool.client_ids)
+    claims = _decode(token, pool=pool, cache=cache, use="id", audience=pool.client_ids, leeway=leeway)
+    # PyJWT is satisfied if one audience is ours; OIDC says refuse a token that also
+    # names audiences we do not trust.
+    audience = claims["aud"]
+    if any(a not in pool.client_ids for a in ([audience] if isinstance(audience, str) else audience)):
+        raise TokenRejected(WRONG_AUDIENCE)
     if nonce is not None:
         claimed = claims.get("nonce")
         if not isinstance(claimed, str) or not hmac.compare_digest(claimed.encode(), nonce.encode()):
@@ -227,8 +224,7 @@ def verify_access_token(
     Access tokens carry `client_id` instead of `aud`, so `allowed_client_ids` is what
     stops a token minted for another app client of the same pool.
     """
-    claims = _verified_claims(token, pool=pool, cache=cache)
-    _check_common(claims, pool=pool, use="access", leeway=leeway)
+    claims = _decode(token, pool=pool, cache=cache, use="access", audience=None, leeway=leeway)
     client_id = claims.get("client_id")
     if not isinstance(client_id, str) or not client_id:
         raise TokenRejected(MISSING_CLAIM)
@@ -245,6 +241,5 @@ def verify_access_token(
         client_id=client_id,
         scopes=scopes,
         groups=cognito_groups(claims),
-        expires_at=dt.datetime.fromtimestamp(_numeric_date(claims, "exp"), tz=dt.UTC),
+        expires_at=dt.datetime.fromtimestamp(claims["exp"], tz=dt.UTC),
     )
-
