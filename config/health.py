@@ -6,6 +6,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 from uploader import s3
+from uploader.ops.heartbeats import background_health
 
 
 @require_GET
@@ -16,7 +17,8 @@ def live(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def ready(request: HttpRequest) -> JsonResponse:
-    """Every dependency a request needs answers: database, cache, S3 bucket."""
+    """Every dependency a request needs answers (database, cache, S3 bucket: else 503),
+    and when the worker and each event consumer last showed they work."""
     checks: dict[str, str] = {}
     try:
         with connection.cursor() as cursor:
@@ -35,4 +37,12 @@ def ready(request: HttpRequest) -> JsonResponse:
     except s3.StorageError as exc:
         checks["storage"] = f"error: {exc}"
     healthy = all(value == "ok" for value in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503)
+    if not healthy:
+        return JsonResponse({"status": "unavailable", "checks": checks}, status=503)
+    # The background processes do not serve this request: a stuck worker or consumer
+    # is reported ("degraded") for operators and `make run`, but the web process stays
+    # in the load balancer.
+    background = background_health()
+    return JsonResponse(
+        {"status": "ok" if background.healthy else "degraded", "checks": checks, "background": background.checks}
+    )

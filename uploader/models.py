@@ -7,6 +7,7 @@ from uploader.access.models import OidcIdentity
 from uploader.audit.models import AuditEntry
 from uploader.ingest.models import EventOutcome, EventSource, UploadEvent
 from uploader.notify.models import WebhookDelivery, WebhookDeliveryState
+from uploader.ops.models import Heartbeat
 from uploader.portals.models import Portal, ProcessingOption, validate_processing_options
 from uploader.processing.models import Derivative, DerivativeKind
 from uploader.uploads.models import ALLOWED_TRANSITIONS, Upload, UploadState
@@ -18,6 +19,7 @@ __all__ = [
     "DerivativeKind",
     "EventOutcome",
     "EventSource",
+    "Heartbeat",
     "OidcIdentity",
     "Portal",
     "ProcessingOption",

@@ -500,6 +500,14 @@ if not 0 < INTAKE_WEBHOOK_CONNECT_TIMEOUT_SECONDS <= INTAKE_WEBHOOK_TIMEOUT_SECO
 # retry's delay; each further retry waits twice as long.
 INTAKE_WEBHOOK_MAX_ATTEMPTS = env_int("INTAKE_WEBHOOK_MAX_ATTEMPTS", 5, minimum=1)
 INTAKE_WEBHOOK_RETRY_SECONDS = env_int("INTAKE_WEBHOOK_RETRY_SECONDS", 60, minimum=1)
+# Background processes show they work (uploader.ops.heartbeats): the worker through a
+# beat task this often; readiness calls a process stale after INTAKE_HEARTBEAT_STALE_SECONDS.
+INTAKE_HEARTBEAT_SECONDS = env_int("INTAKE_HEARTBEAT_SECONDS", 30, minimum=5)
+INTAKE_HEARTBEAT_STALE_SECONDS = env_int("INTAKE_HEARTBEAT_STALE_SECONDS", 150, minimum=INTAKE_HEARTBEAT_SECONDS * 2)
+CELERY_BEAT_SCHEDULE["worker-heartbeat"] = {
+    "task": "uploader.tasks.worker_heartbeat",
+    "schedule": float(INTAKE_HEARTBEAT_SECONDS),
+}
 CELERY_BEAT_SCHEDULE["retry-overdue-portal-webhooks"] = {
     "task": "uploader.tasks.retry_overdue_portal_webhooks",
     "schedule": 300.0,

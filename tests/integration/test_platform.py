@@ -26,6 +26,33 @@ def test_readiness_checks_database_cache_and_bucket(client: Client, s3_bucket: s
     assert response.json()["checks"] == {"database": "ok", "cache": "ok", "storage": "ok"}
 
 
+def test_readiness_reports_background_processes_without_failing_the_web_process(client: Client, s3_bucket: str, db: None) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from uploader.ops.heartbeats import heartbeat_record
+
+    response = client.get("/healthz/ready")
+    assert response.status_code == 200
+    assert response.json()["status"] == "degraded"
+    assert response.json()["background"] == {"worker": "never seen"}
+
+    heartbeat_record(name="worker")
+    heartbeat_record(name="consumer:intake-events", now=timezone.now() - timedelta(minutes=10))
+    answer = client.get("/healthz/ready").json()
+    assert answer["status"] == "degraded"
+    assert answer["background"]["worker"] == "ok"
+    assert answer["background"]["consumer:intake-events"].startswith("stale: last seen 6")
+
+    heartbeat_record(name="consumer:intake-events")
+    assert client.get("/healthz/ready").json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "cache": "ok", "storage": "ok"},
+        "background": {"consumer:intake-events": "ok", "worker": "ok"},
+    }
+
+
 def test_readiness_fails_when_the_bucket_is_unreachable(client: Client, s3_bucket: str, settings, db: None) -> None:  # type: ignore[no-untyped-def]
     settings.INTAKE_S3_BUCKET = "no-such-bucket-here"
     s3.reset_clients()

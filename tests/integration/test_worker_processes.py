@@ -95,6 +95,35 @@ def test_upload_to_stored_row_through_consumer_redis_and_a_worker(
     assert AuditEntry.objects.filter(upload=upload, action="upload.stored", actor_label="s3-event").count() == 1
 
 
+def test_the_worker_and_the_consumer_beat_and_readiness_sees_them(
+    queue: str, process_env: dict[str, str], processes: list[ManagedProcess], tmp_path: Path
+) -> None:
+    """The worker's heartbeat is a beat task (so it proves beat, the broker and a
+    worker); the consumer's is its polling. Both reach readiness."""
+    from tests.support.processes import VENV_BIN
+    from uploader.ops.models import Heartbeat
+
+    env = {**process_env, "INTAKE_HEARTBEAT_SECONDS": "5"}
+    processes.append(
+        ManagedProcess(
+            [str(VENV_BIN / "celery"), "-A", "config", "worker", "-B", "-l", "info", "--concurrency", "1",
+             "--without-gossip", "--without-mingle", "--schedule", str(tmp_path / "beat-schedule")],
+            env, tmp_path / "worker.log",
+        ).start()
+    )
+    processes.append(event_consumer(env, tmp_path / "consumer.log", queue).start())
+    consumer_name = f"consumer:{queue.rsplit('/', 1)[-1]}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if set(Heartbeat.objects.values_list("name", flat=True)) >= {"worker", consumer_name}:
+            break
+        time.sleep(0.5)
+    logs = "\n".join(p.tail() for p in processes)
+    assert set(Heartbeat.objects.values_list("name", flat=True)) >= {"worker", consumer_name}, logs
+    background = Client().get("/healthz/ready").json()["background"]
+    assert background == {"worker": "ok", consumer_name: "ok"}
+
+
 def test_a_worker_killed_mid_task_loses_nothing(
     staff_client: Client, queue: str, process_env: dict[str, str], processes: list[ManagedProcess], tmp_path: Path
 ) -> None:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import time
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 
 from uploader import s3
 from uploader.ingest import sqs_consumer as sqs
+from uploader.ops.heartbeats import consumer_heartbeat_name, heartbeat_record
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,7 @@ class Command(BaseCommand):
             raise CommandError("no queue: set INTAKE_S3_EVENTS_QUEUE_URL or pass --queue-url/--queue-name")
         self.stdout.write(f"consuming S3 events from {queue_url}")
         totals = sqs.BatchResult()
+        beat = _Heartbeat(consumer_heartbeat_name(options["queue_name"] or queue_url.rsplit("/", 1)[-1]))
         while not stopping:
             try:
                 messages = sqs.receive_gathered(
@@ -70,6 +73,7 @@ class Command(BaseCommand):
                 logger.warning("consumer: SQS unavailable (%s); retrying", exc)
                 time.sleep(2)
                 continue
+            beat.polled()
             if not messages:
                 if options["until_empty"]:
                     break
@@ -82,3 +86,22 @@ class Command(BaseCommand):
             f"stopped: {totals.received} received, {totals.recorded} new event(s), {totals.duplicates} duplicate(s), "
             f"{totals.deleted} deleted, {totals.kept} kept for retry"
         )
+
+
+class _Heartbeat:
+    """Records that this consumer polls (readiness shows a stale one), at most every
+    half heartbeat interval; a database hiccup here never stops consuming."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.last = -math.inf
+
+    def polled(self) -> None:
+        now = time.monotonic()
+        if now - self.last < settings.INTAKE_HEARTBEAT_SECONDS / 2:
+            return
+        try:
+            heartbeat_record(name=self.name)
+            self.last = now
+        except DatabaseError as exc:
+            logger.warning("consumer: could not record its heartbeat: %s", exc)
