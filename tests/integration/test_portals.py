@@ -422,12 +422,12 @@ def test_a_stored_object_over_the_portals_total_is_rejected(make_portal) -> None
     enter(client, token)
     first = sign(client, token, size=1500).json()
     second = sign(client, token, size=1500).json()
-    s3.put_object_bytes(key=first["key"], body=b"a" * 1500)
+    s3.put_object_bytes(key=first["key"], body=b"a" * 1500, content_type="application/pdf")
     assert client.post(f"/p/{token}/api/s3/complete?key={first['key']}").status_code == 200
     # Staff tighten the total while the second file is in flight: what S3 holds is checked again.
     portal.max_total_bytes = 2000
     portal.save(update_fields=["max_total_bytes"])
-    s3.put_object_bytes(key=second["key"], body=b"b" * 1500)
+    s3.put_object_bytes(key=second["key"], body=b"b" * 1500, content_type="application/pdf")
     response = client.post(f"/p/{token}/api/s3/complete?key={second['key']}")
     assert response.status_code == 400
     upload = Upload.objects.get(key=second["key"])

@@ -97,8 +97,13 @@ def check_stored(
     return None
 
 
+# What S3 stores when a PUT names no type: the same "any bytes" as ours.
+_OCTET_STREAMS = frozenset({DEFAULT_CONTENT_TYPE, "binary/octet-stream"})
+
+
 def _same_type(declared_type: str, stored_type: str) -> bool:
     try:
-        return normalize_content_type(stored_type) == declared_type
+        stored = normalize_content_type(stored_type)
     except InvalidInput:
         return False  # not even a content type: certainly not the declared one
+    return stored == declared_type or {stored, declared_type} <= _OCTET_STREAMS
