@@ -337,9 +337,3 @@ def upload_detail(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
     upload = selectors.upload_get(principal=_principal(request), upload_id=upload_id)
     return JsonResponse(upload_as_json(request, upload))
 
-
-@require_GET
-def openapi_document(request: HttpRequest) -> HttpResponse:
-    from uploader.api.openapi import DOCUMENT
-
-    return JsonResponse(DOCUMENT)
