@@ -151,6 +151,11 @@ def test_csrf_is_enforced_on_forms_and_state_changing_calls(make_portal) -> None
     assert client.post(f"/p/{token}/api/s3/multipart", body, content_type="application/json").status_code == 403
     ok = client.post(f"/p/{token}/api/s3/multipart", body, content_type="application/json", HTTP_X_CSRFTOKEN=csrf)
     assert ok.status_code == 200, ok.content
+    # The GET that registers a single upload needs the token too (ADR 0004).
+    query = {"filename": "x.pdf", "type": "application/pdf", "metadata[size]": 10}
+    refused = client.get(f"/p/{token}/api/s3/params", query)
+    assert (refused.status_code, refused.json()["code"]) == (403, "csrf")
+    assert client.get(f"/p/{token}/api/s3/params", query, HTTP_X_CSRFTOKEN=csrf).status_code == 200
 
 
 @pytest.mark.parametrize("authorization", ["Basic dXNlcjpwYXNz", "Bearer whatever", ""])

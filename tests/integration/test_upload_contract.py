@@ -263,6 +263,32 @@ def test_post_calls_need_the_csrf_token(staff_user, s3_bucket: str) -> None:  # 
     assert Upload.objects.count() == 0
 
 
+def test_session_calls_get_djangos_whole_csrf_check_on_gets_too(staff_user, s3_bucket: str) -> None:  # type: ignore[no-untyped-def]
+    """Origin (and over HTTPS, without Origin, the Referer) as Django checks them for
+    POSTs, then the token, on the GETs that register uploads as well; answered as JSON."""
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(staff_user)
+    strict.get("/")  # the CSRF cookie
+    token = {"X-CSRFToken": strict.cookies["csrftoken"].value}
+    query = {"filename": "a.txt", "type": "text/plain", "size": 5}
+    refusals = [
+        strict.get("/api/s3/params", query, headers={**token, "Origin": "https://elsewhere.example"}),
+        strict.get("/api/s3/params", query, headers=token, secure=True),  # no Referer
+        strict.get("/api/s3/params", query, headers={**token, "Referer": "https://elsewhere.example/"}, secure=True),
+        strict.get("/api/s3/params", query, headers={"X-CSRFToken": "x" * 32}),
+        strict.post("/api/s3/multipart", json.dumps({"filename": "a", "size": 6 * MiB}), content_type="application/json",
+                    headers={**token, "Origin": "https://elsewhere.example"}),
+    ]
+    for refused in refusals:
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "csrf"
+        assert set(refused.json()) == {"message", "code", "field"}
+    assert Upload.objects.count() == 0
+    assert strict.get("/api/s3/params", query, headers={**token, "Origin": "http://testserver"}).status_code == 200
+    same_site = strict.get("/api/s3/params", query, headers={**token, "Referer": "https://testserver/upload/"}, secure=True)
+    assert same_site.status_code == 200, same_site.content
+
+
 @pytest.mark.parametrize("authorization", ["Basic dXNlcjpwYXNz", "Negotiate YII=", ""])
 def test_an_authorization_header_that_is_not_bearer_leaves_the_session_in_charge(  # type: ignore[no-untyped-def]
     staff_user, s3_bucket: str, authorization: str
