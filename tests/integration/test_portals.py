@@ -151,6 +151,11 @@ def test_csrf_is_enforced_on_forms_and_state_changing_calls(make_portal) -> None
     assert client.post(f"/p/{token}/api/s3/multipart", body, content_type="application/json").status_code == 403
     ok = client.post(f"/p/{token}/api/s3/multipart", body, content_type="application/json", HTTP_X_CSRFTOKEN=csrf)
     assert ok.status_code == 200, ok.content
+    # The GET that registers a single upload needs the token too (ADR 0004).
+    query = {"filename": "x.pdf", "type": "application/pdf", "metadata[size]": 10}
+    refused = client.get(f"/p/{token}/api/s3/params", query)
+    assert (refused.status_code, refused.json()["code"]) == (403, "csrf")
+    assert client.get(f"/p/{token}/api/s3/params", query, HTTP_X_CSRFTOKEN=csrf).status_code == 200
 
 
 @pytest.mark.parametrize("authorization", ["Basic dXNlcjpwYXNz", "Bearer whatever", ""])
@@ -180,6 +185,26 @@ def test_an_authorization_header_lifts_no_guard_on_portal_calls(make_portal, aut
 
 
 # --- the portal-scoped contract ------------------------------------------------------------------
+
+
+def test_bad_json_on_the_portal_contract_is_a_400(make_portal) -> None:  # type: ignore[no-untyped-def]
+    """Nested 2,000 deep (the parser runs out of stack), not an object, not JSON: a
+    400 naming no field, never a 500."""
+    _, token = make_portal()
+    client = visitor_client()
+    enter(client, token)
+    created = client.post(
+        f"/p/{token}/api/s3/multipart", json.dumps({"filename": "big.bin", "metadata": {"size": 20 * MiB}}),
+        content_type="application/json",
+    ).json()
+    complete = f"/p/{token}/api/s3/multipart/{created['uploadId']}/complete?key={created['key']}"
+    for body in ("[" * 2_000 + "]" * 2_000, "[1, 2]", "not json"):
+        for url in (f"/p/{token}/api/s3/multipart", complete):
+            response = client.post(url, body, content_type="application/json")
+            assert response.status_code == 400, (url, body[:10])
+            assert response.json()["code"] == "invalid"
+            assert response.json()["field"] is None
+    assert Upload.objects.count() == 1
 
 
 def test_client_upload_is_recorded_under_the_portal_with_identity_and_ip(make_portal) -> None:  # type: ignore[no-untyped-def]

@@ -263,6 +263,32 @@ def test_post_calls_need_the_csrf_token(staff_user, s3_bucket: str) -> None:  # 
     assert Upload.objects.count() == 0
 
 
+def test_session_calls_get_djangos_whole_csrf_check_on_gets_too(staff_user, s3_bucket: str) -> None:  # type: ignore[no-untyped-def]
+    """Origin (and over HTTPS, without Origin, the Referer) as Django checks them for
+    POSTs, then the token, on the GETs that register uploads as well; answered as JSON."""
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(staff_user)
+    strict.get("/")  # the CSRF cookie
+    token = {"X-CSRFToken": strict.cookies["csrftoken"].value}
+    query = {"filename": "a.txt", "type": "text/plain", "size": 5}
+    refusals = [
+        strict.get("/api/s3/params", query, headers={**token, "Origin": "https://elsewhere.example"}),
+        strict.get("/api/s3/params", query, headers=token, secure=True),  # no Referer
+        strict.get("/api/s3/params", query, headers={**token, "Referer": "https://elsewhere.example/"}, secure=True),
+        strict.get("/api/s3/params", query, headers={"X-CSRFToken": "x" * 32}),
+        strict.post("/api/s3/multipart", json.dumps({"filename": "a", "size": 6 * MiB}), content_type="application/json",
+                    headers={**token, "Origin": "https://elsewhere.example"}),
+    ]
+    for refused in refusals:
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "csrf"
+        assert set(refused.json()) == {"message", "code", "field"}
+    assert Upload.objects.count() == 0
+    assert strict.get("/api/s3/params", query, headers={**token, "Origin": "http://testserver"}).status_code == 200
+    same_site = strict.get("/api/s3/params", query, headers={**token, "Referer": "https://testserver/upload/"}, secure=True)
+    assert same_site.status_code == 200, same_site.content
+
+
 @pytest.mark.parametrize("authorization", ["Basic dXNlcjpwYXNz", "Negotiate YII=", ""])
 def test_an_authorization_header_that_is_not_bearer_leaves_the_session_in_charge(  # type: ignore[no-untyped-def]
     staff_user, s3_bucket: str, authorization: str
@@ -320,6 +346,16 @@ def test_disallowed_type_is_refused_before_signing(api: Client, settings) -> Non
         (json.dumps({"filename": "a.bin"}), "size"),
         (json.dumps({"filename": "", "size": 10}), "filename"),
         (json.dumps({"filename": "a", "size": True}), "size"),
+        ("null", None),
+        ('"a.bin"', None),
+        ("1" * 5_000, None),  # more digits than Python turns into an int
+        (json.dumps({"filename": 5, "size": 10}), "filename"),
+        (json.dumps({"filename": ["a.bin"], "size": 10}), "filename"),
+        (json.dumps({"filename": "a", "type": {"x": 1}, "size": 10}), "type"),
+        (json.dumps({"filename": "a", "size": [10]}), "size"),
+        (json.dumps({"filename": "a", "size": 10.5}), "size"),
+        (json.dumps({"filename": "a", "metadata": {"size": "ten"}}), "size"),
+        (json.dumps({"filename": "a", "size": 10**40}), "size"),  # a limit the service checks
     ],
 )
 def test_bad_multipart_create_input_is_a_400(api: Client, body: str, field: str | None) -> None:
@@ -327,6 +363,32 @@ def test_bad_multipart_create_input_is_a_400(api: Client, body: str, field: str 
     assert response.status_code == 400
     assert response.json()["field"] == field
     assert Upload.objects.count() == 0
+
+
+NESTED_2000_DEEP = "[" * 2_000 + "]" * 2_000
+
+
+@pytest.mark.parametrize(
+    "body",
+    [NESTED_2000_DEEP, '{"filename": "a.bin", "size": 10, "metadata": ' + NESTED_2000_DEEP + "}"],
+)
+def test_json_nested_2000_deep_is_a_400_on_create_and_complete(api: Client, body: str) -> None:
+    """Python's parser runs out of stack on it (RecursionError): still a 400, never a 500."""
+    created = _create_multipart(api)
+    for url in ("/api/s3/multipart", f"/api/s3/multipart/{created['uploadId']}/complete?key={created['key']}"):
+        response = api.post(url, data=body, content_type="application/json")
+        assert response.status_code == 400, url
+        assert response.json() == {"message": "The request body is nested too deeply.", "code": "invalid", "field": None}
+    assert Upload.objects.count() == 1
+    assert Upload.objects.get().state == UploadState.REGISTERED
+
+
+def test_a_body_over_djangos_size_limit_is_a_json_400(api: Client, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000
+    body = json.dumps({"filename": "a.bin", "size": 10, "padding": "x" * 2_000})
+    response = api.post("/api/s3/multipart", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == {"message": "The request body is too large.", "code": "invalid", "field": None}
 
 
 def test_bad_part_numbers_and_parts_lists_are_400(api: Client) -> None:
@@ -337,12 +399,23 @@ def test_bad_part_numbers_and_parts_lists_are_400(api: Client) -> None:
     assert api.get(f"{base}/10001", {"key": key}).status_code == 400
     assert api.get(f"{base}/batch", {"key": key, "partNumbers": "1,x"}).status_code == 400
     assert api.get(f"{base}/batch", {"key": key, "partNumbers": ""}).status_code == 400
+    assert api.get(f"{base}/batch", {"key": key, "partNumbers": "1,2.5"}).status_code == 400
+    assert api.get(f"{base}/batch", {"key": key, "partNumbers": "1," * 5_000}).json()["field"] == "partNumbers"
     assert api.get(f"{base}/1").status_code == 400  # key missing
+    nul = api.get(f"{base}/1", {"key": key + "\x00"})  # PostgreSQL cannot compare with it
+    assert (nul.status_code, nul.json()["field"]) == (400, "key")
     complete = f"{base}/complete?key={key}"
-    for parts in ([], [{"PartNumber": 1}], [{"PartNumber": 1, "ETag": "a"}, {"PartNumber": 1, "ETag": "b"}], "x"):
+    for parts in (
+        [], [{"PartNumber": 1}], [{"PartNumber": 1, "ETag": "a"}, {"PartNumber": 1, "ETag": "b"}], "x", None,
+        [{"PartNumber": "one", "ETag": "a"}], [{"PartNumber": True, "ETag": "a"}], [{"PartNumber": [1], "ETag": "a"}],
+        [{"PartNumber": 1.5, "ETag": "a"}], [{"PartNumber": 10**40, "ETag": "a"}], [{"PartNumber": 1, "ETag": 5}], ["1"],
+    ):
         response = _post_json(api, complete, {"parts": parts})
         assert response.status_code == 400, parts
         assert response.json()["field"] == "parts"
+        assert response.json()["code"] == "invalid"
+    not_a_number = _post_json(api, complete, {"parts": [{"PartNumber": "one", "ETag": "a"}]})
+    assert not_a_number.json()["message"] == "parts must be a whole number."
     assert Upload.objects.get(key=key).state == UploadState.REGISTERED
 
 
@@ -414,6 +487,8 @@ def test_part_size_defaults_to_the_configured_part_size(api: Client, settings) -
         {"size": 20 * MiB, "partSize": True},
         {"size": 20 * MiB, "metadata": {"partSize": 1024}},
         {"size": 10_001 * 5 * MiB, "partSize": 5 * MiB},  # more than 10,000 parts
+        {"size": 20 * MiB, "partSize": 10**40},
+        {"size": 20 * MiB, "metadata": {"partSize": [5 * MiB]}},
     ],
 )
 def test_invalid_part_size_is_a_400_naming_it(api: Client, settings, body: dict) -> None:  # type: ignore[no-untyped-def]

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.db.models import Q
+from django.middleware.csrf import get_token
 from django.test import RequestFactory
 
 from uploader.access.principals import UploadPrincipal
 from uploader.access.roles import Permission
 from uploader.api import contract as api
+from uploader.api import decorators
 from uploader.uploads.errors import InvalidInput, LimitExceeded, StorageUnavailable, UploadNotFound, WrongState
 from uploader.uploads.limits import UploadLimits
 from uploader.uploads.services import SignedRequest
@@ -28,7 +33,7 @@ def _staff_principal() -> Iterator[None]:
     principal = UploadPrincipal(
         owner=None, scope="staff", limits=UploadLimits(max_bytes=100), permissions=frozenset(Permission), visible=Q()
     )
-    with mock.patch.object(api, "_principal_for", return_value=principal):
+    with mock.patch.object(decorators, "_principal_for", return_value=principal):
         yield
 
 
@@ -79,3 +84,38 @@ def test_errors_map_to_status_and_json(error: Exception, status: int, code: str)
     assert body["code"] == code
     assert body["message"] == error.message  # type: ignore[attr-defined]
     assert body["field"] == error.field  # type: ignore[attr-defined]
+
+
+def test_the_csrf_check_of_a_get_takes_the_header_token_and_leaves_the_request_alone() -> None:
+    """A GET is checked as if it were a POST, on a copy: the token must be in the header
+    (not in a form body the GET carries), and the request keeps its method and body."""
+    seed = RequestFactory().get("/")
+    token = get_token(seed)
+    factory = RequestFactory()
+    factory.cookies[settings.CSRF_COOKIE_NAME] = seed.META["CSRF_COOKIE"]
+    form_body = f"csrfmiddlewaretoken={token}"
+    in_body = factory.generic("GET", "/api/s3/params", form_body, content_type="application/x-www-form-urlencoded")
+    refusal = decorators.csrf_failure(in_body)
+    assert refusal is not None
+    assert refusal.status_code == 403
+    assert json.loads(refusal.content) == {"message": decorators.CSRF_REFUSED, "code": "csrf", "field": None}
+    assert in_body.method == "GET"
+    assert in_body.body == form_body.encode()
+    in_header = factory.get("/api/s3/params", headers={"X-CSRFToken": token})
+    assert decorators.csrf_failure(in_header) is None
+    assert in_header.method == "GET"
+    assert not getattr(in_header, "csrf_processing_done", False)
+
+
+def test_the_api_package_imports_at_module_level_and_never_from_the_portals() -> None:
+    """Portals build on the API (their URL mount passes the principal resolver), not
+    the other way round; an import inside a function would hide such a cycle."""
+    package = Path(api.__file__).parent
+    for module in sorted(package.glob("*.py")):
+        tree = ast.parse(module.read_text())
+        top_level = set(tree.body)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                assert node in top_level, f"{module.name}:{node.lineno} imports inside a function"
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                assert not any(n.startswith("uploader.portals") for n in names), f"{module.name}:{node.lineno}"

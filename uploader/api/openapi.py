@@ -1,30 +1,15 @@
 """The OpenAPI 3.1 description of the JSON upload API (served at /api/openapi.json).
 
 Kept next to the views it describes; tests check every route is described and the
-document is valid OpenAPI.
+document is valid OpenAPI. Shared pieces and the schemas are in openapi_schemas.
 """
 
 from typing import Any
 
-_ERROR = {"$ref": "#/components/schemas/Error"}
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.http import require_GET
 
-
-def _answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _errors(*statuses: int) -> dict[str, Any]:
-    meaning = {
-        400: "Bad input; `field` names the offending field.",
-        401: "Not signed in, or the access token was refused (`WWW-Authenticate` says why).",
-        403: "The caller's role or token scopes do not allow this, or a cross-site request.",
-        404: "No such upload for this caller (someone else's upload looks the same).",
-        409: "The upload is in a state that does not allow this call.",
-        429: "Too many requests from this address (portals); `Retry-After` says when to try again.",
-        503: "S3 cannot be reached; try again.",
-    }
-    return {str(status): _answer(meaning[status], _ERROR) for status in statuses}
-
+from uploader.api.openapi_schemas import COMPONENTS, answer, errors
 
 _MD5 = {
     "name": "md5",
@@ -51,7 +36,7 @@ DOCUMENT: dict[str, Any] = {
         "description": (
             "Companion-compatible calls that Uppy's AwsS3 plugin (v5, `endpoint` option) uses to upload "
             "straight to S3. The server makes every object key; the client never chooses one. "
-            "Browser calls use the staff session and send `X-CSRFToken` on POST and DELETE; machine clients "
+            "Browser calls use the staff session and send `X-CSRFToken` on every call; machine clients "
             "send `Authorization: Bearer <Cognito access token>` instead."
         ),
     },
@@ -87,7 +72,7 @@ DOCUMENT: dict[str, Any] = {
                     _MD5,
                     {**_MD5, "name": "metadata[md5]"},
                 ],
-                "responses": {"200": _answer("The signed request", {"$ref": "#/components/schemas/SignedRequest"}), **_errors(400, 401, 403, 429, 503)},
+                "responses": {"200": answer("The signed request", {"$ref": "#/components/schemas/SignedRequest"}), **errors(400, 401, 403, 429, 503)},
             }
         },
         "/s3/complete": {
@@ -95,7 +80,7 @@ DOCUMENT: dict[str, Any] = {
                 "operationId": "completeSingleUpload",
                 "summary": "Record a finished single-request upload (the server HEADs the object)",
                 "parameters": [_KEY],
-                "responses": {"200": _answer("Stored", {"$ref": "#/components/schemas/Completed"}), **_errors(*_COMMON)},
+                "responses": {"200": answer("Stored", {"$ref": "#/components/schemas/Completed"}), **errors(*_COMMON)},
             }
         },
         "/s3/multipart": {
@@ -120,7 +105,7 @@ DOCUMENT: dict[str, Any] = {
                     }}},
                 },
                 "responses": {
-                    "200": _answer("Created", {
+                    "200": answer("Created", {
                         "type": "object",
                         "required": ["key", "uploadId"],
                         "properties": {
@@ -130,7 +115,7 @@ DOCUMENT: dict[str, Any] = {
                             "partSize": {"type": "integer", "description": "Every part but the last is exactly this long."},
                         },
                     }),
-                    **_errors(400, 401, 403, 429, 503),
+                    **errors(400, 401, 403, 429, 503),
                 },
             }
         },
@@ -139,12 +124,12 @@ DOCUMENT: dict[str, Any] = {
             "get": {
                 "operationId": "listParts",
                 "summary": "Parts S3 already holds (a bare array; resume depends on it)",
-                "responses": {"200": _answer("Parts", {"type": "array", "items": {"$ref": "#/components/schemas/Part"}}), **_errors(*_COMMON)},
+                "responses": {"200": answer("Parts", {"type": "array", "items": {"$ref": "#/components/schemas/Part"}}), **errors(*_COMMON)},
             },
             "delete": {
                 "operationId": "abortMultipartUpload",
                 "summary": "Abort the multipart upload and free its parts",
-                "responses": {"200": _answer("Aborted", {"type": "object"}), **_errors(*_COMMON)},
+                "responses": {"200": answer("Aborted", {"type": "object"}), **errors(*_COMMON)},
             },
         },
         "/s3/multipart/{uploadId}/batch": {
@@ -153,11 +138,11 @@ DOCUMENT: dict[str, Any] = {
                 "summary": "Sign PUT URLs for many parts at once",
                 "parameters": [_UPLOAD_ID, _KEY, {"name": "partNumbers", "in": "query", "required": True, "schema": {"type": "string"}, "description": "Comma-separated part numbers, 1-10000."}],
                 "responses": {
-                    "200": _answer("Signed", {
+                    "200": answer("Signed", {
                         "type": "object",
                         "properties": {"presignedUrls": {"type": "object", "additionalProperties": {"type": "string"}}, "expires": {"type": "integer"}},
                     }),
-                    **_errors(*_COMMON),
+                    **errors(*_COMMON),
                 },
             }
         },
@@ -167,12 +152,12 @@ DOCUMENT: dict[str, Any] = {
                 "summary": "Sign a PUT URL for one part (with `md5`, the URL binds the part's Content-MD5)",
                 "parameters": [_UPLOAD_ID, {"name": "partNumber", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": 10000}}, _KEY, {**_MD5, "description": "The part's base64 MD5."}],
                 "responses": {
-                    "200": _answer("Signed", {"type": "object", "properties": {
+                    "200": answer("Signed", {"type": "object", "properties": {
                         "url": {"type": "string"},
                         "expires": {"type": "integer"},
                         "headers": {"type": "object", "description": "With md5: the Content-MD5 header to send", "additionalProperties": {"type": "string"}},
                     }}),
-                    **_errors(*_COMMON),
+                    **errors(*_COMMON),
                 },
             }
         },
@@ -189,7 +174,7 @@ DOCUMENT: dict[str, Any] = {
                         "properties": {"parts": {"type": "array", "items": {"$ref": "#/components/schemas/Part"}}},
                     }}},
                 },
-                "responses": {"200": _answer("Stored", {"$ref": "#/components/schemas/Completed"}), **_errors(*_COMMON)},
+                "responses": {"200": answer("Stored", {"$ref": "#/components/schemas/Completed"}), **errors(*_COMMON)},
             }
         },
         "/events/s3": {
@@ -200,14 +185,14 @@ DOCUMENT: dict[str, Any] = {
                 "security": [{"webhookToken": []}],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
                 "responses": {
-                    "200": _answer("Stored in the ledger", {
+                    "200": answer("Stored in the ledger", {
                         "type": "object",
                         "properties": {"recorded": {"type": "integer"}, "duplicates": {"type": "integer"}, "skipped": {"type": "array", "items": {"type": "string"}}},
                     }),
-                    "400": _answer("No usable event in the message", {"type": "object"}),
-                    "401": _answer("Wrong or missing token", {"type": "object"}),
-                    "404": _answer("The webhook is not enabled", {"type": "object"}),
-                    "413": _answer("Message too large", {"type": "object"}),
+                    "400": answer("No usable event in the message", {"type": "object"}),
+                    "401": answer("Wrong or missing token", {"type": "object"}),
+                    "404": answer("The webhook is not enabled", {"type": "object"}),
+                    "413": answer("Message too large", {"type": "object"}),
                 },
             }
         },
@@ -223,7 +208,7 @@ DOCUMENT: dict[str, Any] = {
                 ),
                 "requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}},
                 "responses": {
-                    "200": _answer("Stored in the ledger, or the subscription confirmed or its removal noted", {
+                    "200": answer("Stored in the ledger, or the subscription confirmed or its removal noted", {
                         "type": "object",
                         "properties": {
                             "recorded": {"type": "integer"},
@@ -234,11 +219,11 @@ DOCUMENT: dict[str, Any] = {
                             "topic": {"type": "string"},
                         },
                     }),
-                    "400": _answer("The body is not a JSON object", {"type": "object"}),
-                    "403": _answer("Not provably from SNS for an allowed topic; `reason` says why", {"type": "object"}),
-                    "404": _answer("No SNS topic is configured", {"type": "object"}),
-                    "413": _answer("Message too large", {"type": "object"}),
-                    "503": _answer("SNS or the task queue cannot be reached; SNS retries", {"type": "object"}),
+                    "400": answer("The body is not a JSON object", {"type": "object"}),
+                    "403": answer("Not provably from SNS for an allowed topic; `reason` says why", {"type": "object"}),
+                    "404": answer("No SNS topic is configured", {"type": "object"}),
+                    "413": answer("Message too large", {"type": "object"}),
+                    "503": answer("SNS or the task queue cannot be reached; SNS retries", {"type": "object"}),
                 },
             }
         },
@@ -247,7 +232,7 @@ DOCUMENT: dict[str, Any] = {
                 "operationId": "getUpload",
                 "summary": "One of the caller's uploads",
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}],
-                "responses": {"200": _answer("The upload", {"$ref": "#/components/schemas/Upload"}), **_errors(401, 403, 404)},
+                "responses": {"200": answer("The upload", {"$ref": "#/components/schemas/Upload"}), **errors(401, 403, 404)},
             }
         },
         "/uploads": {
@@ -260,7 +245,7 @@ DOCUMENT: dict[str, Any] = {
                      "description": "The `next` value of the previous page."},
                 ],
                 "responses": {
-                    "200": _answer("A page of at most 100 uploads", {
+                    "200": answer("A page of at most 100 uploads", {
                         "type": "object",
                         "required": ["uploads", "next"],
                         "properties": {
@@ -268,7 +253,7 @@ DOCUMENT: dict[str, Any] = {
                             "next": {"type": ["string", "null"], "format": "date-time"},
                         },
                     }),
-                    **_errors(400, 401, 403),
+                    **errors(400, 401, 403),
                 },
             }
         },
@@ -279,70 +264,15 @@ DOCUMENT: dict[str, Any] = {
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}],
                 "responses": {
                     "302": {"description": "`Location` is the download URL; it expires after INTAKE_DOWNLOAD_EXPIRES_SECONDS."},
-                    **_errors(401, 403, 404, 409, 503),
+                    **errors(401, 403, 404, 409, 503),
                 },
             }
         },
     },
-    "components": {
-        "securitySchemes": {
-            "webhookToken": {"type": "http", "scheme": "bearer"},
-            "staffSession": {"type": "apiKey", "in": "cookie", "name": "sessionid"},
-            "cognitoAccessToken": {
-                "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                "description": (
-                    "A Cognito access token from the client-credentials flow of an app client listed in "
-                    "INTAKE_MACHINE_CLIENT_IDS. Scope `intake/upload` allows the /s3 calls, `intake/read` the "
-                    "/uploads calls. No CSRF token is needed with it."
-                ),
-            },
-        },
-        "schemas": {
-            "Error": {
-                "type": "object",
-                "required": ["message", "code"],
-                "properties": {"message": {"type": "string"}, "code": {"type": "string"}, "field": {"type": ["string", "null"]}},
-            },
-            "SignedRequest": {
-                "type": "object",
-                "required": ["method", "url", "fields", "headers", "key"],
-                "properties": {
-                    "method": {"enum": ["PUT", "POST"]},
-                    "url": {"type": "string"},
-                    "fields": {"type": "object", "additionalProperties": {"type": "string"}},
-                    "headers": {"type": "object", "additionalProperties": {"type": "string"}},
-                    "key": {"type": "string"},
-                    "id": {"type": "string", "format": "uuid"},
-                },
-            },
-            "Part": {
-                "type": "object",
-                "required": ["PartNumber", "ETag"],
-                "properties": {"PartNumber": {"type": "integer"}, "ETag": {"type": "string"}, "Size": {"type": "integer"}},
-            },
-            "Upload": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "string", "format": "uuid"},
-                    "key": {"type": "string"},
-                    "filename": {"type": "string"},
-                    "state": {"enum": ["registered", "uploading", "stored", "rejected", "aborted"]},
-                    "declaredSize": {"type": ["integer", "null"]},
-                    "storedSize": {"type": ["integer", "null"]},
-                    "contentType": {"type": "string"},
-                    "etag": {"type": "string"},
-                    "multipart": {"type": "boolean"},
-                    "rejectionReason": {"type": ["string", "null"]},
-                    "createdAt": {"type": "string", "format": "date-time"},
-                    "storedAt": {"type": ["string", "null"], "format": "date-time"},
-                    "location": {"type": "string"},
-                },
-            },
-            "Completed": {
-                "type": "object",
-                "required": ["location", "key"],
-                "properties": {"location": {"type": "string"}, "key": {"type": "string"}, "upload": {"$ref": "#/components/schemas/Upload"}},
-            },
-        }
-    },
+    "components": COMPONENTS,
 }
+
+
+@require_GET
+def openapi_document(request: HttpRequest) -> HttpResponse:
+    return JsonResponse(DOCUMENT)

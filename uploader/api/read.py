@@ -1,6 +1,6 @@
 """The read API: what a caller may read (staff roles that browse, machine clients with
 the read scope), newest first, and short-lived downloads. Same caller resolution and
-error answers as the upload contract (uploader.api.contract.contract_api)."""
+error answers as the upload contract (uploader.api.decorators.contract_api)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET
 
 from uploader.access.roles import Permission
-from uploader.api.contract import _principal, contract_api, upload_as_json
+from uploader.api.contract import upload_as_json
+from uploader.api.decorators import caller, contract_api
 from uploader.uploads import downloads, selectors
 from uploader.uploads.errors import InvalidInput
 from uploader.uploads.models import UploadState
@@ -29,7 +30,7 @@ def upload_list(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("state") or None
     if state is not None and state not in UploadState.values:
         raise InvalidInput(f"state must be one of {', '.join(UploadState.values)}.", field="state")
-    uploads = selectors.uploads_readable_by(principal=_principal(request), state=state)
+    uploads = selectors.uploads_readable_by(principal=caller(request), state=state)
     before = request.GET.get("before")
     if before:
         try:
@@ -53,6 +54,6 @@ def upload_list(request: HttpRequest) -> HttpResponse:
 @contract_api(Permission.DOWNLOAD)
 def upload_download(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
     """`GET uploads/<id>/download` → 302 to a short-lived download URL."""
-    principal = _principal(request)
+    principal = caller(request)
     upload = selectors.upload_get_readable(principal=principal, upload_id=upload_id)
     return HttpResponseRedirect(downloads.upload_download_url(principal=principal, upload=upload))

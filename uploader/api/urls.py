@@ -3,6 +3,7 @@
 from django.urls import path
 
 from uploader.api import contract as api
+from uploader.api import openapi
 from uploader.api import read as read_api
 from uploader.ingest import push_views as webhooks
 from uploader.ingest import sns_views
@@ -27,5 +28,5 @@ urlpatterns = [
     path("uploads/<uuid:upload_id>/download", read_api.upload_download, name="upload-download"),
     path("events/s3", webhooks.s3_event_webhook, name="s3-event-webhook"),
     path("events/sns", sns_views.sns_endpoint, name="sns-endpoint"),
-    path("openapi.json", api.openapi_document, name="openapi"),
+    path("openapi.json", openapi.openapi_document, name="openapi"),
 ]

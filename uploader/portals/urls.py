@@ -1,13 +1,15 @@
 """The portal pages and the upload contract, mounted under /p/<token>/.
 
-The contract views are the staff API's own; `contract_api` sees the `portal_token`
-URL argument and resolves the caller through `uploader.portals.access`.
+The contract views are the staff API's own; this mount passes them who its callers
+are (`principal_of`, with the `portal_token` URL argument), so the API needs nothing
+from the portals package.
 """
 
 from django.urls import include, path
 
 from uploader.api.urls import contract_urlpatterns
 from uploader.portals import views as portal_views
+from uploader.portals.access import portal_principal
 
 app_name = "portal"
 
@@ -19,5 +21,5 @@ urlpatterns = [
     path("identify", portal_views.portal_identify, name="identify"),
     path("done", portal_views.portal_done, name="done"),
     path("receipt", portal_views.portal_receipt, name="receipt"),
-    path("api/", include(contract_patterns)),
+    path("api/", include(contract_patterns), {"principal_of": portal_principal}),
 ]
