@@ -1,5 +1,5 @@
 # The two commands the README starts with. Both work on a fresh machine.
-.PHONY: run test lint vendor bench setup test-fast
+.PHONY: run test lint vendor bench setup test-fast fuzz
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -23,3 +23,7 @@ vendor:
 
 bench: setup
 	@.venv/bin/python bench/run_all.py
+
+## fuzz: coverage-guided fuzzing of the parsers that face the outside world (not in CI; FUZZ_SECONDS per target, default 60)
+fuzz: setup
+	@.venv/bin/python -m tests.fuzz.run
