@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from uploader import s3
+from uploader.s3 import client, presign
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,15 +73,17 @@ NAMES = [
     "reset_clients",
     "sqs_client",
     "translate_errors",
-    "_client",
-    "_credentials",
-    "_presign_with_botocore",
-    "_session",
-    "_signer",
-    "_sqs_client",
-    "_translate_errors",
-    "_utcnow",
 ]
+# Private helpers stay in their modules; tests import them from there.
+PRIVATE = {
+    "_client": client,
+    "_session": client,
+    "_sqs_client": client,
+    "_credentials": presign,
+    "_presign_with_botocore": presign,
+    "_signer": presign,
+    "_utcnow": presign,
+}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -90,6 +93,17 @@ def test_every_name_is_on_the_package(name: str) -> None:
 
 def test_all_lists_exactly_the_reexported_names() -> None:
     assert set(s3.__all__) == set(NAMES)
+
+
+@pytest.mark.parametrize("name", [*PRIVATE, "_translate_errors"])
+def test_private_names_are_not_on_the_package(name: str) -> None:
+    assert not hasattr(s3, name)
+
+
+@pytest.mark.parametrize("name", PRIVATE)
+def test_private_names_are_found_where_they_are_defined(name: str) -> None:
+    module = PRIVATE[name]
+    assert getattr(module, name).__module__ == module.__name__
 
 
 def _imports_boto3(path: Path) -> bool:
@@ -118,12 +132,13 @@ def test_reset_clients_forgets_the_clients_and_the_signer(settings) -> None:  # 
     settings.INTAKE_S3_REGION = "us-east-1"
     s3.reset_clients()
     try:
-        first = s3._signer()  # no request: the probe URL is only signed
-        assert s3._signer() is first
+        first = presign._signer()  # no request: the probe URL is only signed
+        assert presign._signer() is first
         s3.reset_clients()
-        assert s3._signer.cache_info().currsize == 0
-        assert s3._client.cache_info().currsize == 0
-        assert s3._session.cache_info().currsize == 0
-        assert s3._signer() is not first
+        assert presign._signer.cache_info().currsize == 0
+        assert client._client.cache_info().currsize == 0
+        assert client._session.cache_info().currsize == 0
+        assert client._sqs_client.cache_info().currsize == 0
+        assert presign._signer() is not first
     finally:
         s3.reset_clients()

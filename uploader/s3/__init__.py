@@ -11,9 +11,9 @@ Callers never see a botocore exception: every call maps them to the errors in
   the readiness probe;
 - `queues`: the dead-letter queue's set-up and the dashboard's look into it.
 
-Every name callers use is re-exported here. To replace one in a test, patch it where
-it is defined (e.g. `uploader.s3.presign._utcnow`): the package's functions call
-each other directly, not through this namespace.
+Every public name callers use is re-exported here; private helpers are not. Tests
+import or patch those where they are defined (e.g. `uploader.s3.presign._utcnow`):
+the package's functions call each other directly, not through this namespace.
 """
 
 from uploader.s3 import queues
@@ -34,7 +34,7 @@ from uploader.s3.bucket_config import (
     put_notifications,
     put_public_access_block,
 )
-from uploader.s3.client import _client, _session, _sqs_client, boto3_client, forget_clients, sqs_client
+from uploader.s3.client import boto3_client, forget_clients, sqs_client
 from uploader.s3.errors import (
     BucketNotFound,
     MultipartUploadNotFound,
@@ -66,10 +66,7 @@ from uploader.s3.objects import (
 )
 from uploader.s3.presign import (
     PresignedPost,
-    _credentials,
-    _presign_with_botocore,
-    _signer,
-    _utcnow,
+    forget_signer,
     presign_get_object,
     presign_post_object,
     presign_put_object,
@@ -90,15 +87,12 @@ from uploader.s3.queues import (
     queue_url_or_none,
 )
 
-# The old single module's private name, kept for callers that used it.
-_translate_errors = translate_errors
-
 
 def reset_clients() -> None:
     """Forget cached clients and the signer made from them; tests call it after
     pointing settings at another endpoint."""
     forget_clients()
-    _signer.cache_clear()
+    forget_signer()
 
 
 __all__ = [
@@ -115,14 +109,6 @@ __all__ = [
     "StorageRefused",
     "StorageUnavailable",
     "UploadedPart",
-    "_client",
-    "_credentials",
-    "_presign_with_botocore",
-    "_session",
-    "_signer",
-    "_sqs_client",
-    "_translate_errors",
-    "_utcnow",
     "abort_multipart_upload",
     "boto3_client",
     "bucket_exists",
