@@ -4,6 +4,8 @@ Each carries a message written for the person whose upload failed, and the field
 is about when there is one.
 """
 
+from uploader import s3
+
 
 class UploadError(Exception):
     status = 400
@@ -46,7 +48,11 @@ class WrongState(UploadError):
     code = "wrong_state"
 
 
-class StorageUnavailable(UploadError):
+class StorageUnavailable(UploadError, s3.StorageUnavailable):
+    """s3.StorageUnavailable with a message for people and the API's 503: one outage
+    whichever layer noticed it, so `except s3.StorageUnavailable` and the tasks'
+    `autoretry_for` catch this too."""
+
     status = 503
     code = "storage_unavailable"
 
