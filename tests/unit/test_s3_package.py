@@ -35,13 +35,16 @@ NAMES = [
     "ensure_push_topic",
     "ensure_queue",
     "queue_arn",
+    "queue_change_visibility",
     "queue_create",
     "queue_delete",
+    "queue_delete_many",
     "queue_receive",
     "queue_redrive_policy",
     "queue_release",
     "queue_send",
     "queue_set_redrive_policy",
+    "queue_url",
     "queue_url_from_arn",
     "queue_url_or_none",
     "queues",
@@ -142,3 +145,29 @@ def test_reset_clients_forgets_the_clients_and_the_signer(settings) -> None:  # 
         assert presign._signer() is not first
     finally:
         s3.reset_clients()
+
+
+RAW_DOORS = {"sqs_client", "boto3_client", "translate_errors"}
+
+
+def _raw_door_uses(path: Path) -> set[str]:
+    """Names of the package's raw clients (and its error mapping) a module reaches for."""
+    used = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Attribute) and node.attr in RAW_DOORS:
+            used.add(node.attr)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("uploader.s3"):
+            used |= {alias.name for alias in node.names if alias.name in RAW_DOORS}
+    return used
+
+
+def test_the_app_reaches_sqs_and_s3_only_through_the_package_wrappers() -> None:
+    """One door per outside system: outside uploader/s3, no raw client calls (and so
+    nothing that needs their errors translated)."""
+    reaching = {
+        str(path.relative_to(ROOT)): used
+        for folder in ("uploader", "dashboard", "config")
+        for path in (ROOT / folder).rglob("*.py")
+        if "uploader/s3/" not in path.as_posix() and (used := _raw_door_uses(path))
+    }
+    assert reaching == {}

@@ -9,7 +9,8 @@ Callers never see a botocore exception: every call maps them to the errors in
 - `objects`: objects and multipart uploads;
 - `bucket_config`: the bucket's configuration, for `manage.py setup_bucket`, and
   the readiness probe;
-- `queues`: the dead-letter queue's set-up and the dashboard's look into it.
+- `queues`: SQS: the consumer's calls, the dead-letter queue's set-up and the
+  dashboard's look into it.
 
 Every public name callers use is re-exported here; private helpers are not. Tests
 import or patch those where they are defined (e.g. `uploader.s3.presign._utcnow`):
@@ -76,13 +77,16 @@ from uploader.s3.presign import (
 from uploader.s3.queues import (
     ReceivedMessage,
     queue_arn,
+    queue_change_visibility,
     queue_create,
     queue_delete,
+    queue_delete_many,
     queue_receive,
     queue_redrive_policy,
     queue_release,
     queue_send,
     queue_set_redrive_policy,
+    queue_url,
     queue_url_from_arn,
     queue_url_or_none,
 )
@@ -144,13 +148,16 @@ __all__ = [
     "put_object_bytes",
     "put_public_access_block",
     "queue_arn",
+    "queue_change_visibility",
     "queue_create",
     "queue_delete",
+    "queue_delete_many",
     "queue_receive",
     "queue_redrive_policy",
     "queue_release",
     "queue_send",
     "queue_set_redrive_policy",
+    "queue_url",
     "queue_url_from_arn",
     "queue_url_or_none",
     "queues",
