@@ -4,8 +4,9 @@ A portal's `processing` options say what to make. When one of its uploads become
 `stored`, `upload_apply_stored_object` enqueues `tasks.process_upload` on commit;
 the task calls `upload_process`, which reads the object (at most
 INTAKE_PROCESSING_MAX_BYTES), makes each derived file, writes it to
-`derived/<upload id>/<kind>.<ext>` (outside the uploads prefix, so bucket events and
-reconciliation never see it) and only then records a `Derivative` row with its
+`derived/<upload id>/<kind>.<ext>` through the app files' storage (STORAGES["intake"];
+outside the uploads prefix, so bucket events and reconciliation never see it) and
+only then records a `Derivative` row with its
 `upload.processed` audit entry. Files it cannot handle (not an image, corrupt or
 encrypted PDF, too large) get an `upload.processing_failed` entry with the reason
 and nothing else: no retry, no crash. A repeat makes nothing twice: a kind with a
@@ -116,7 +117,7 @@ def _store(upload: Upload, kind: str, made: Made) -> Derivative | None:
     no object left behind by a row that could not be written (unless a concurrent
     run's row now names it)."""
     key = derived_key(upload.pk, kind, made.extension)
-    s3.put_object_bytes(key=key, body=made.body, content_type=made.content_type)
+    s3.app_file_save(key=key, body=made.body, content_type=made.content_type)
     try:
         with transaction.atomic():
             # Under the upload's row lock: a file replaced or deleted meanwhile must not
@@ -136,14 +137,14 @@ def _store(upload: Upload, kind: str, made: Made) -> Derivative | None:
             audit_record(action="upload.processed", upload=upload, detail={"kind": kind, "key": key})
     except IntegrityError:
         if not Derivative.objects.filter(key=key).exists():
-            s3.delete_object(key=key)
+            s3.app_file_delete(key=key)
         return None  # a concurrent run made it first
     except NoLongerStored:
-        s3.delete_object(key=key)
+        s3.app_file_delete(key=key)
         raise
     except Exception:
         if not Derivative.objects.filter(key=key).exists():
-            s3.delete_object(key=key)
+            s3.app_file_delete(key=key)
         raise
     logger.info("upload %s: %s stored at %s (%s bytes)", upload.pk, kind, key, len(made.body))
     return derivative
@@ -288,7 +289,7 @@ def upload_discard_derivatives(*, upload_id: uuid.UUID | str) -> int:
             upload = Upload.objects.select_for_update().get(pk=upload_id)
             if upload.state == UploadState.STORED:
                 return removed
-            s3.delete_object(key=derivative.key)
+            s3.app_file_delete(key=derivative.key)
             deleted, _ = Derivative.objects.filter(pk=derivative.pk).delete()
             if deleted:
                 audit_record(

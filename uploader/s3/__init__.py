@@ -7,6 +7,8 @@ Callers never see a botocore exception: every call maps them to the errors in
 - `errors`: the exceptions callers catch, and `translate_errors`;
 - `presign`: pre-signed URLs and POST policies (our SigV4 signer or botocore's);
 - `objects`: objects and multipart uploads;
+- `app_files`: the app's own objects (logos, derived files) through Django's
+  STORAGES["intake"] (django-storages);
 - `bucket_config`: the bucket's configuration, for `manage.py setup_bucket`, and
   the readiness probe;
 - `queues`: SQS: the consumer's calls, the dead-letter queue's set-up and the
@@ -18,6 +20,7 @@ the package's functions call each other directly, not through this namespace.
 """
 
 from uploader.s3 import queues
+from uploader.s3.app_files import app_file_delete, app_file_save, app_storage, forget_app_storage
 from uploader.s3.bucket_config import (
     bucket_exists,
     create_bucket,
@@ -93,10 +96,11 @@ from uploader.s3.queues import (
 
 
 def reset_clients() -> None:
-    """Forget cached clients and the signer made from them; tests call it after
-    pointing settings at another endpoint."""
+    """Forget cached clients, the signer made from them and the app files' storage;
+    tests call it after pointing settings at another endpoint."""
     forget_clients()
     forget_signer()
+    forget_app_storage()
 
 
 __all__ = [
@@ -114,6 +118,9 @@ __all__ = [
     "StorageUnavailable",
     "UploadedPart",
     "abort_multipart_upload",
+    "app_file_delete",
+    "app_file_save",
+    "app_storage",
     "boto3_client",
     "bucket_exists",
     "complete_multipart_upload",
