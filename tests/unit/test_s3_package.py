@@ -174,3 +174,17 @@ def test_the_app_reaches_sqs_and_s3_only_through_the_package_wrappers() -> None:
         if "uploader/s3/" not in path.as_posix() and (used := _raw_door_uses(path))
     }
     assert reaching == {}
+
+
+def test_the_package_imports_no_domain_package() -> None:
+    """uploader.s3 is a door to AWS: domains use it, never the other way round."""
+    outside = set()
+    for path in (ROOT / "uploader" / "s3").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names if node.module == "uploader"]
+            outside |= {
+                f"{path.name}: {name}" for name in modules if name.startswith("uploader") and not name.startswith("uploader.s3")
+            }
+    assert outside == set()
