@@ -61,6 +61,7 @@ def profile(stack: Stack, *, with_cprofile: bool) -> None:
     from uploader import s3
     from uploader.access.principals import person_principal
     from uploader.access.roles import permissions_of
+    from uploader.s3 import presign
     from uploader.uploads import selectors, services
     from uploader.uploads.limits import UploadLimits
     from uploader.uploads.models import Upload
@@ -137,7 +138,7 @@ def profile(stack: Stack, *, with_cprofile: bool) -> None:
     )
     timed(
         "presign PUT, botocore generate_presigned_url",
-        lambda: s3._presign_with_botocore(
+        lambda: presign._presign_with_botocore(
             "put_object", {"Key": key, "ContentType": "application/octet-stream", "ContentLength": 1 << 20}, 900
         ),
     )
@@ -164,12 +165,12 @@ def profile(stack: Stack, *, with_cprofile: bool) -> None:
     timed(
         "100 URLs, uploader.s3.signing presign (one by one)",
         lambda: [
-            s3._signer().presign(
-                credentials=s3._credentials(),
+            presign._signer().presign(
+                credentials=presign._credentials(),
                 method="PUT",
                 key=key,
                 expires_in=900,
-                now=s3._utcnow(),
+                now=presign._utcnow(),
                 operation_params=[("uploadId", upload_id), ("partNumber", str(n))],
             )
             for n in parts
@@ -179,7 +180,7 @@ def profile(stack: Stack, *, with_cprofile: bool) -> None:
     timed(
         "100 URLs, botocore generate_presigned_url",
         lambda: [
-            s3._presign_with_botocore("upload_part", {"Key": key, "UploadId": upload_id, "PartNumber": n}, 900)
+            presign._presign_with_botocore("upload_part", {"Key": key, "UploadId": upload_id, "PartNumber": n}, 900)
             for n in parts
         ],
         calls=20,
@@ -189,7 +190,7 @@ def profile(stack: Stack, *, with_cprofile: bool) -> None:
         "JSON answer (JsonResponse of the 100 URLs)",
         lambda: JsonResponse({"presignedUrls": {str(n): url for n, url in urls.items()}, "expires": 900}),
     )
-    timed("credentials + clock (s3._credentials(), s3._utcnow())", lambda: (s3._credentials(), s3._utcnow()))
+    timed("credentials + clock (presign._credentials(), presign._utcnow())", lambda: (presign._credentials(), presign._utcnow()))
     # Under gunicorn every request starts with close_old_connections, so the first
     # query of a request pays CONN_HEALTH_CHECKS' `SELECT 1`; the test client skips it.
     timed("connection health check (SELECT 1, once per request under gunicorn)", connection.is_usable)

@@ -9,8 +9,10 @@ start-up with a message naming the variable.
 
 import os
 from pathlib import Path
+from typing import Any
 
 import environ
+from botocore.config import Config as BotocoreConfig
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -246,9 +248,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT: Path | None = VAR_DIR / "staticfiles"
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # "intake" (the app's own objects in the bucket) is added with the S3 settings below.
 }
 
 # --- E-mail ------------------------------------------------------------------------
@@ -301,6 +304,68 @@ INTAKE_SQS_ENDPOINT_URL = env.str("INTAKE_SQS_ENDPOINT_URL", default="") or None
 # How long a received message stays hidden; the consumer extends it for slow batches.
 INTAKE_SQS_VISIBILITY_SECONDS = env_int("INTAKE_SQS_VISIBILITY_SECONDS", 120, minimum=10)
 INTAKE_MULTIPART_ABORT_AFTER_DAYS = env_int("INTAKE_MULTIPART_ABORT_AFTER_DAYS", 2, minimum=1)
+
+
+def intake_storage(
+    *,
+    bucket: str,
+    region: str,
+    endpoint_url: str | None,
+    addressing_style: str,
+    access_key_id: str,
+    secret_access_key: str,
+    connect_timeout: float,
+    read_timeout: float,
+) -> dict[str, Any]:
+    """STORAGES["intake"]: the app's own objects (portal logos, thumbnails, extracted
+    text) through django-storages, with the bucket, endpoint, credentials, addressing
+    and timeouts uploader.s3's client uses. Uploads never go through it: browsers send
+    them straight to S3. Tests that point INTAKE_S3_* elsewhere build it again with this."""
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "region_name": region,
+            "endpoint_url": endpoint_url,
+            # Empty keys (and no session token of their own): boto3's chain, as for the client.
+            "access_key": access_key_id or None,
+            "secret_key": secret_access_key or None,
+            "security_token": None,
+            "client_config": BotocoreConfig(
+                signature_version="s3v4",
+                s3={"addressing_style": addressing_style},
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                retries={"max_attempts": 3, "mode": "standard"},
+                # As the client: none of the checksums botocore adds by default since 1.36,
+                # which older S3-compatible servers refuse.
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            ),
+            # Our keys name the object (derived/<id>/<kind>.<ext>): a retry rewrites it
+            # instead of saving a renamed copy nothing points to.
+            "file_overwrite": True,
+            # Private objects; buckets with ACLs disabled refuse any ACL header.
+            "default_acl": None,
+            # Any url() is signed: nothing in the bucket is public.
+            "querystring_auth": True,
+            # Encryption is the bucket's default (SSE-S3, set by setup_bucket), as for
+            # uploads: no per-object header, which servers without a key store refuse.
+            "object_parameters": {},
+        },
+    }
+
+
+STORAGES["intake"] = intake_storage(
+    bucket=INTAKE_S3_BUCKET,
+    region=INTAKE_S3_REGION,
+    endpoint_url=INTAKE_S3_ENDPOINT_URL,
+    addressing_style=INTAKE_S3_ADDRESSING_STYLE,
+    access_key_id=INTAKE_S3_ACCESS_KEY_ID,
+    secret_access_key=INTAKE_S3_SECRET_ACCESS_KEY,
+    connect_timeout=INTAKE_S3_CONNECT_TIMEOUT,
+    read_timeout=INTAKE_S3_READ_TIMEOUT,
+)
 
 # Shared token for POST /api/events/s3 (S3-style events pushed by Ceph RGW or
 # MinIO); empty disables the endpoint.

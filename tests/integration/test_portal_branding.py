@@ -4,14 +4,18 @@ uploads prefix, and clients see it; what is not a plain image is refused."""
 from __future__ import annotations
 
 import io
+from unittest import mock
 
 import pytest
 import requests
 from django.contrib.auth.models import User
+from django.core.files.storage import storages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image, PngImagePlugin
+from storages.backends.s3 import S3Storage
 
+from tests.support.app_storage import point_app_storage
 from uploader import s3
 from uploader.access.accounts import user_set_role
 from uploader.access.roles import Role
@@ -86,6 +90,35 @@ def test_replacing_and_removing_delete_the_old_object(staff, portal: Portal) -> 
     portal.refresh_from_db()
     assert portal.logo_key == ""
     assert s3.head_object_or_none(key=second) is None
+
+
+def test_a_logo_is_written_and_deleted_through_the_app_storage(staff, portal: Portal, settings) -> None:  # type: ignore[no-untyped-def]
+    storage = storages["intake"]
+    assert isinstance(storage, S3Storage)
+    assert (storage.bucket_name, storage.endpoint_url) == (settings.INTAKE_S3_BUCKET, settings.INTAKE_S3_ENDPOINT_URL)
+    with mock.patch.object(S3Storage, "_save", autospec=True, side_effect=S3Storage._save) as saved:
+        post_logo(staff[1], portal, image_bytes())
+    portal.refresh_from_db()
+    assert [call.args[1] for call in saved.call_args_list] == [portal.logo_key]
+    head = s3.head_object(key=portal.logo_key)  # in the emulator's bucket, under that key
+    assert (head.content_type, head.size) == ("image/png", storage.size(portal.logo_key))
+
+    logo = portal.logo_key
+    with mock.patch.object(S3Storage, "delete", autospec=True, side_effect=S3Storage.delete) as deleted:
+        staff[1].post(f"/portals/{portal.pk}/logo", {"remove": "1"})
+    assert [call.args[1] for call in deleted.call_args_list] == [logo]
+    assert not storage.exists(logo)
+
+
+def test_a_storage_outage_keeps_the_old_logo_and_says_so(staff, portal: Portal, settings) -> None:  # type: ignore[no-untyped-def]
+    post_logo(staff[1], portal, image_bytes())
+    portal.refresh_from_db()
+    before = portal.logo_key
+    point_app_storage(settings, endpoint_url="http://127.0.0.1:9")  # nothing listens there
+    page = post_logo(staff[1], portal, image_bytes("JPEG", (100, 100)), name="logo.jpg", content_type="image/jpeg")
+    assert b"not reachable right now" in page.content
+    portal.refresh_from_db()
+    assert portal.logo_key == before
 
 
 @pytest.mark.parametrize(

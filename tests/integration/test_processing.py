@@ -12,12 +12,15 @@ from unittest import mock
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.files.storage import storages
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 from PIL import Image
+from storages.backends.s3 import S3Storage
 
 from tests.integration.test_portals import enter, upload_file, visitor_client
+from tests.support.app_storage import point_app_storage
 from tests.support.documents import encrypt_pdf, make_image, make_pdf, png_claiming
 from tests.unit.test_cloudfront import DOMAIN, verify
 from uploader import s3
@@ -28,7 +31,7 @@ from uploader.portals.services import portal_update
 from uploader.processing import services as processing
 from uploader.processing import tasks as processing_tasks
 from uploader.processing.models import Derivative
-from uploader.uploads.models import Upload
+from uploader.uploads.models import Upload, UploadState
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.usefixtures("generous_rates")]
 
@@ -91,6 +94,7 @@ def test_a_pdf_gets_its_text_and_page_count(make_portal, send, staff_client) -> 
     derivative = Derivative.objects.get(upload=upload)  # no thumbnail for a PDF
     assert (derivative.kind, derivative.key) == ("text", f"derived/{upload.pk}/text.txt")
     text = s3.get_object_bytes(key=derivative.key).decode("utf-8")
+    assert s3.head_object(key=derivative.key).content_type == "text/plain; charset=utf-8"
     assert "Invoice 42 total 99 EUR" in text
     assert "Thank you" in text
     assert derivative.detail["pages"] == 2
@@ -181,6 +185,37 @@ def test_storage_outage_raises_for_a_retry_and_records_nothing(make_portal, send
     with pytest.raises(s3.StorageUnavailable):
         processing.upload_process(upload_id=upload.pk)
     assert failures(upload) == []
+
+
+def test_a_thumbnail_is_written_and_removed_through_the_app_storage(make_portal, send, settings) -> None:  # type: ignore[no-untyped-def]
+    storage = storages["intake"]
+    assert isinstance(storage, S3Storage)
+    assert (storage.bucket_name, storage.endpoint_url) == (settings.INTAKE_S3_BUCKET, settings.INTAKE_S3_ENDPOINT_URL)
+    assert s3.app_storage() is storage
+    _, token = make_portal(processing=["thumbnails"])
+    with mock.patch.object(S3Storage, "_save", autospec=True, side_effect=S3Storage._save) as saved:
+        upload = send(token, make_image((500, 300)), filename="a.jpg", type_="image/jpeg")
+    [derivative] = Derivative.objects.filter(upload=upload)
+    assert [call.args[1] for call in saved.call_args_list] == [f"derived/{upload.pk}/thumbnail.jpg"]
+    assert storage.exists(derivative.key)
+    assert s3.head_object(key=derivative.key).content_type == "image/jpeg"  # in the emulator's bucket
+    with storage.open(derivative.key) as stored:
+        assert stored.read() == s3.get_object_bytes(key=derivative.key)
+
+    Upload.objects.filter(pk=upload.pk).update(state=UploadState.DELETED)
+    with mock.patch.object(S3Storage, "delete", autospec=True, side_effect=S3Storage.delete) as deleted:
+        assert processing.upload_discard_derivatives(upload_id=upload.pk) == 1
+    assert [call.args[1] for call in deleted.call_args_list] == [derivative.key]
+    assert not storage.exists(derivative.key)
+
+
+def test_reset_clients_drops_the_app_storage_and_its_connections(s3_bucket) -> None:  # type: ignore[no-untyped-def]
+    first = s3.app_storage()
+    assert s3.app_storage() is first
+    s3.reset_clients()
+    again = s3.app_storage()
+    assert again is not first
+    assert again.bucket_name == s3_bucket
 
 
 def test_derived_files_never_become_uploads(make_portal, send) -> None:  # type: ignore[no-untyped-def]
@@ -324,13 +359,17 @@ def test_a_killed_run_nobody_redelivered_is_recorded_by_the_catch_up_once(make_p
     assert derived_objects() == []
 
 
-def test_an_outage_while_storing_the_result_is_retried_not_taken_for_a_crash(make_portal) -> None:  # type: ignore[no-untyped-def]
+def test_an_outage_while_storing_the_result_is_retried_not_taken_for_a_crash(make_portal, settings) -> None:  # type: ignore[no-untyped-def]
+    """The source is read (the S3 client) but the app files' storage cannot be reached:
+    its botocore error arrives as s3.StorageUnavailable, for the task to retry."""
     upload = uploaded_unprocessed(make_portal)
-    with mock.patch.object(s3, "put_object_bytes", side_effect=s3.StorageUnavailable("down")), pytest.raises(
-        s3.StorageUnavailable
-    ):
+    working = settings.STORAGES
+    point_app_storage(settings, endpoint_url="http://127.0.0.1:9")  # nothing listens there
+    with pytest.raises(s3.StorageUnavailable):
         processing.upload_process(upload_id=upload.pk)
     assert failures(upload) == []
+    assert AuditEntry.objects.filter(upload=upload, action=processing.ATTEMPT_INTERRUPTED).count() == 1
+    settings.STORAGES = working
     assert processing.upload_process(upload_id=upload.pk) == {"thumbnail": "made"}
     assert failures(upload) == []
     assert Derivative.objects.get().upload == upload

@@ -33,6 +33,7 @@ def radosgw() -> Iterator[RadosGateway]:
 @pytest.fixture
 def strict_bucket(radosgw: RadosGateway, settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """The app pointed at a fresh bucket on the gateway, set up by our own code."""
+    from tests.support.app_storage import point_app_storage
     from uploader import s3
     from uploader.ops.bucket_setup import bucket_configure
 
@@ -42,6 +43,7 @@ def strict_bucket(radosgw: RadosGateway, settings) -> Iterator[str]:  # type: ig
     settings.INTAKE_S3_ACCESS_KEY_ID = radosgw.access_key
     settings.INTAKE_S3_SECRET_ACCESS_KEY = radosgw.secret_key
     settings.INTAKE_S3_BUCKET = f"strict-{uuid.uuid4().hex[:12]}"
+    point_app_storage(settings)
     s3.reset_clients()
     bucket_configure(create=True, origins=[ALLOWED_ORIGIN], queue_arn=None, abort_after_days=2)
     yield settings.INTAKE_S3_BUCKET

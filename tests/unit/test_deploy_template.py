@@ -27,7 +27,7 @@ from deploy.template import TEMPLATE, load
 from uploader.access.machine import scope_permissions
 from uploader.ops import bucket_setup as bucket
 from uploader.portals import branding as portal_branding
-from uploader.processing import services as processing
+from uploader.processing.derivatives import DERIVED_PREFIX
 from uploader.s3 import cloudfront
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -258,7 +258,7 @@ def test_the_app_policy_names_its_resources(template: dict[str, Any]) -> None:
     assert prefixes == {
         f"{settings.INTAKE_S3_KEY_PREFIX.strip('/')}/*",
         f"{portal_branding.BRANDING_PREFIX}/*",
-        f"{processing.DERIVED_PREFIX}/*",
+        f"{DERIVED_PREFIX}/*",
     }
     for statement in statements:
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
@@ -585,7 +585,7 @@ def test_only_the_distribution_may_read_the_bucket_and_only_uploads_and_derived(
     assert statement["Action"] == "s3:GetObject"
     bucket_arn = RESOURCE_VALUES["UploadsBucket.Arn"]
     assert sorted(statement["Resource"]) == [
-        f"{bucket_arn}/{processing.DERIVED_PREFIX}/*",
+        f"{bucket_arn}/{DERIVED_PREFIX}/*",
         f"{bucket_arn}/{settings.INTAKE_S3_KEY_PREFIX.strip('/')}/*",
     ]
     assert statement["Condition"] == {

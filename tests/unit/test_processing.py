@@ -1,4 +1,4 @@
-"""The pure parts of uploader.processing.services: thumbnails, document text, keys, which kinds
+"""The pure parts of processing (uploader.processing.derivatives): thumbnails, document text, keys, which kinds
 a file gets; and the portal option names. No network, no database."""
 
 from __future__ import annotations
@@ -13,7 +13,13 @@ from PIL import Image
 from tests.support.documents import encrypt_pdf, make_image, make_pdf, png_claiming
 from uploader.portals.models import validate_processing_options
 from uploader.portals.services import normalize_processing
-from uploader.processing.services import CannotProcess, derived_key, extract_document_text, make_thumbnail, wanted_kinds
+from uploader.processing.derivatives import (
+    CannotProcess,
+    derived_key,
+    extract_document_text,
+    make_thumbnail,
+    wanted_kinds,
+)
 
 PIXELS = 50_000_000
 

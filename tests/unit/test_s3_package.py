@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from uploader import s3
+from uploader.s3 import client, presign
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,6 +26,9 @@ NAMES = [
     "StorageUnavailable",
     "UploadedPart",
     "abort_multipart_upload",
+    "app_file_delete",
+    "app_file_save",
+    "app_storage",
     "boto3_client",
     "bucket_exists",
     "complete_multipart_upload",
@@ -34,13 +38,16 @@ NAMES = [
     "ensure_push_topic",
     "ensure_queue",
     "queue_arn",
+    "queue_change_visibility",
     "queue_create",
     "queue_delete",
+    "queue_delete_many",
     "queue_receive",
     "queue_redrive_policy",
     "queue_release",
     "queue_send",
     "queue_set_redrive_policy",
+    "queue_url",
     "queue_url_from_arn",
     "queue_url_or_none",
     "queues",
@@ -72,15 +79,17 @@ NAMES = [
     "reset_clients",
     "sqs_client",
     "translate_errors",
-    "_client",
-    "_credentials",
-    "_presign_with_botocore",
-    "_session",
-    "_signer",
-    "_sqs_client",
-    "_translate_errors",
-    "_utcnow",
 ]
+# Private helpers stay in their modules; tests import them from there.
+PRIVATE = {
+    "_client": client,
+    "_session": client,
+    "_sqs_client": client,
+    "_credentials": presign,
+    "_presign_with_botocore": presign,
+    "_signer": presign,
+    "_utcnow": presign,
+}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -90,6 +99,17 @@ def test_every_name_is_on_the_package(name: str) -> None:
 
 def test_all_lists_exactly_the_reexported_names() -> None:
     assert set(s3.__all__) == set(NAMES)
+
+
+@pytest.mark.parametrize("name", [*PRIVATE, "_translate_errors"])
+def test_private_names_are_not_on_the_package(name: str) -> None:
+    assert not hasattr(s3, name)
+
+
+@pytest.mark.parametrize("name", PRIVATE)
+def test_private_names_are_found_where_they_are_defined(name: str) -> None:
+    module = PRIVATE[name]
+    assert getattr(module, name).__module__ == module.__name__
 
 
 def _imports_boto3(path: Path) -> bool:
@@ -118,12 +138,53 @@ def test_reset_clients_forgets_the_clients_and_the_signer(settings) -> None:  # 
     settings.INTAKE_S3_REGION = "us-east-1"
     s3.reset_clients()
     try:
-        first = s3._signer()  # no request: the probe URL is only signed
-        assert s3._signer() is first
+        first = presign._signer()  # no request: the probe URL is only signed
+        assert presign._signer() is first
         s3.reset_clients()
-        assert s3._signer.cache_info().currsize == 0
-        assert s3._client.cache_info().currsize == 0
-        assert s3._session.cache_info().currsize == 0
-        assert s3._signer() is not first
+        assert presign._signer.cache_info().currsize == 0
+        assert client._client.cache_info().currsize == 0
+        assert client._session.cache_info().currsize == 0
+        assert client._sqs_client.cache_info().currsize == 0
+        assert presign._signer() is not first
     finally:
         s3.reset_clients()
+
+
+RAW_DOORS = {"sqs_client", "boto3_client", "translate_errors"}
+
+
+def _raw_door_uses(path: Path) -> set[str]:
+    """Names of the package's raw clients (and its error mapping) a module reaches for."""
+    used = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Attribute) and node.attr in RAW_DOORS:
+            used.add(node.attr)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("uploader.s3"):
+            used |= {alias.name for alias in node.names if alias.name in RAW_DOORS}
+    return used
+
+
+def test_the_app_reaches_sqs_and_s3_only_through_the_package_wrappers() -> None:
+    """One door per outside system: outside uploader/s3, no raw client calls (and so
+    nothing that needs their errors translated)."""
+    reaching = {
+        str(path.relative_to(ROOT)): used
+        for folder in ("uploader", "dashboard", "config")
+        for path in (ROOT / folder).rglob("*.py")
+        if "uploader/s3/" not in path.as_posix() and (used := _raw_door_uses(path))
+    }
+    assert reaching == {}
+
+
+def test_the_package_imports_no_domain_package() -> None:
+    """uploader.s3 is a door to AWS: domains use it, never the other way round."""
+    outside = set()
+    for path in (ROOT / "uploader" / "s3").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names if node.module == "uploader"]
+            outside |= {
+                f"{path.name}: {name}" for name in modules if name.startswith("uploader") and not name.startswith("uploader.s3")
+            }
+    assert outside == set()

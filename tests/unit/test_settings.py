@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -151,3 +152,46 @@ def test_a_mistyped_cognito_setting_stops_start_up() -> None:
     result = _load({**MINIMAL_PRODUCTION_ENV, "INTAKE_COGNITO_REGION": "eu-west-2"})
     assert result.returncode != 0
     assert "does not belong to region" in result.stderr
+
+
+def test_the_app_files_storage_is_made_from_the_s3_settings_without_app_code() -> None:
+    """STORAGES["intake"] takes the bucket, endpoint, region, keys, addressing and
+    timeouts from the same INTAKE_S3_* variables as uploader.s3's client; loading the
+    settings imports nothing of the app."""
+    code = (
+        "import json, sys; from django.conf import settings; settings.INTAKE_S3_BUCKET; "
+        "intake = settings.STORAGES['intake']; o = intake['OPTIONS']; c = o['client_config']; "
+        "print(json.dumps({'backend': intake['BACKEND'], 'bucket': o['bucket_name'], 'endpoint': o['endpoint_url'], "
+        "'region': o['region_name'], 'keys': [o['access_key'], o['secret_key'], o['security_token']], "
+        "'addressing': c.s3['addressing_style'], 'timeouts': [c.connect_timeout, c.read_timeout], "
+        "'overwrite': o['file_overwrite'], 'acl': o['default_acl'], 'signed_urls': o['querystring_auth'], "
+        "'app_modules': sorted(m for m in sys.modules if m.split('.')[0] in {'uploader', 'dashboard'})}))"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "INTAKE_", "DATABASE_", "REDIS_", "CELERY_"))}
+    env = {
+        **clean,
+        **MINIMAL_PRODUCTION_ENV,
+        "INTAKE_S3_ENDPOINT_URL": "https://s3.example.test",
+        "INTAKE_S3_REGION": "eu-central-1",
+        "INTAKE_S3_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "INTAKE_S3_SECRET_ACCESS_KEY": "wJalrXUtnFEMI",
+        "INTAKE_S3_CONNECT_TIMEOUT": "2.5",
+        "INTAKE_S3_READ_TIMEOUT": "7",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "backend": "storages.backends.s3.S3Storage",
+        "bucket": "acme-intake",
+        "endpoint": "https://s3.example.test",
+        "region": "eu-central-1",
+        "keys": ["AKIDEXAMPLE", "wJalrXUtnFEMI", None],
+        "addressing": "path",
+        "timeouts": [2.5, 7.0],
+        "overwrite": True,
+        "acl": None,
+        "signed_urls": True,
+        "app_modules": [],
+    }

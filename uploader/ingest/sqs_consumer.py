@@ -24,20 +24,15 @@ from uploader.ingest.tasks import events_receive_many
 
 logger = logging.getLogger(__name__)
 
-MAX_BATCH = 10  # SQS's limit per receive, delete and visibility change
+MAX_BATCH = s3.queues.BATCH_LIMIT  # SQS's limit per receive
 # Messages ingested together (one transaction, one task): while the queue is full,
 # several receives are gathered, so the database and the worker see batches of this
 # size instead of 10 (the per-batch costs are most of the per-event cost).
 DEFAULT_GATHER = 50
 DEFAULT_LINGER_SECONDS = 0.05
 
-
-@dataclass(frozen=True)
-class QueueMessage:
-    message_id: str
-    receipt_handle: str
-    body: str
-    receive_count: int
+# What a receive gives (uploader.s3.queues): id, receipt handle, body, receive count.
+QueueMessage = s3.ReceivedMessage
 
 
 @dataclass
@@ -50,28 +45,16 @@ class BatchResult:
 
 
 def queue_url_for(name: str) -> str:
-    with s3.translate_errors("GetQueueUrl"):
-        return str(s3.sqs_client().get_queue_url(QueueName=name)["QueueUrl"])
+    return s3.queue_url(name)
 
 
 def receive(queue_url: str, *, wait_seconds: int) -> list[QueueMessage]:
-    with s3.translate_errors("ReceiveMessage"):
-        answer = s3.sqs_client().receive_message(
-            QueueUrl=queue_url,
-            MaxNumberOfMessages=MAX_BATCH,
-            WaitTimeSeconds=wait_seconds,
-            VisibilityTimeout=settings.INTAKE_SQS_VISIBILITY_SECONDS,
-            MessageSystemAttributeNames=["ApproximateReceiveCount"],
-        )
-    return [
-        QueueMessage(
-            message_id=m["MessageId"],
-            receipt_handle=m["ReceiptHandle"],
-            body=m.get("Body", ""),
-            receive_count=int(m.get("Attributes", {}).get("ApproximateReceiveCount", 1)),
-        )
-        for m in answer.get("Messages", [])
-    ]
+    return s3.queue_receive(
+        queue_url,
+        visibility_seconds=settings.INTAKE_SQS_VISIBILITY_SECONDS,
+        max_messages=MAX_BATCH,
+        wait_seconds=wait_seconds,
+    )
 
 
 def receive_gathered(
@@ -112,32 +95,18 @@ def receive_gathered(
     return messages
 
 
-def _chunks(messages: list[QueueMessage]) -> list[list[QueueMessage]]:
-    return [messages[start : start + MAX_BATCH] for start in range(0, len(messages), MAX_BATCH)]
-
-
 def _delete(queue_url: str, messages: list[QueueMessage]) -> None:
-    for chunk in _chunks(messages):
-        with s3.translate_errors("DeleteMessageBatch"):
-            answer = s3.sqs_client().delete_message_batch(
-                QueueUrl=queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m.receipt_handle} for i, m in enumerate(chunk)],
-            )
-        for failure in answer.get("Failed", []):
+    kept = s3.queue_delete_many(queue_url, [m.receipt_handle for m in messages])
+    for message in messages:
+        if message.receipt_handle in kept:
             # The message comes back later; the ledger makes the repeat harmless.
-            logger.warning("SQS kept message %s: %s", chunk[int(failure["Id"])].message_id, failure.get("Code"))
+            logger.warning("SQS kept message %s: %s", message.message_id, kept[message.receipt_handle])
 
 
 def _extend_visibility(queue_url: str, messages: list[QueueMessage]) -> None:
-    for chunk in _chunks(messages):
-        with s3.translate_errors("ChangeMessageVisibilityBatch"):
-            s3.sqs_client().change_message_visibility_batch(
-                QueueUrl=queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m.receipt_handle, "VisibilityTimeout": settings.INTAKE_SQS_VISIBILITY_SECONDS}
-                    for i, m in enumerate(chunk)
-                ],
-            )
+    s3.queue_change_visibility(
+        queue_url, [m.receipt_handle for m in messages], seconds=settings.INTAKE_SQS_VISIBILITY_SECONDS
+    )
 
 
 def process_batch(queue_url: str, messages: list[QueueMessage], *, clock: Callable[[], float] = time.monotonic) -> BatchResult:

@@ -5,7 +5,8 @@ files). It is never stored as sent: Pillow must recognise it as PNG, JPEG, WebP 
 GIF within size and pixel limits (no SVG: it can carry script), and it is re-drawn
 into a new PNG no larger than the banner needs, which drops metadata and anything
 hidden in the original. The PNG lives at `branding/<slug>/logo-<random>.png`, outside
-the uploads prefix, so bucket events and reconciliation never take it for a file.
+the uploads prefix, so bucket events and reconciliation never take it for a file,
+and is written through the app files' storage (`s3.app_file_save`, STORAGES["intake"]).
 Clients see it through a short-lived signed URL.
 """
 
@@ -66,7 +67,7 @@ def portal_set_logo(*, actor: Any, portal: Portal, upload: IO[bytes], size: int)
     png = _clean_png(upload.read(limit + 1))
     key = f"{BRANDING_PREFIX}/{portal.slug}/logo-{uuid.uuid4().hex}.png"
     try:
-        s3.put_object_bytes(key=key, body=png, content_type="image/png")
+        s3.app_file_save(key=key, body=png, content_type="image/png")
     except s3.StorageError as exc:
         raise StorageUnavailable("File storage is not reachable right now; please try again shortly.") from exc
     old_key = portal.logo_key
@@ -76,7 +77,7 @@ def portal_set_logo(*, actor: Any, portal: Portal, upload: IO[bytes], size: int)
             portal.save(update_fields=["logo_key", "updated_at"])
             audit_record(action="portal.changed", detail={"portal": portal.pk, "changed": ["logo"]})
     except Exception:
-        s3.delete_object(key=key)  # no orphan in the bucket when the row was not saved
+        s3.app_file_delete(key=key)  # no orphan in the bucket when the row was not saved
         raise
     _delete_quietly(old_key)
     return portal
@@ -107,6 +108,6 @@ def _delete_quietly(key: str) -> None:
     if not key:
         return
     try:
-        s3.delete_object(key=key)
+        s3.app_file_delete(key=key)
     except s3.StorageError:
         logger.warning("could not delete the replaced logo %s; it can be removed by hand", key)

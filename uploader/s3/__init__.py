@@ -7,16 +7,20 @@ Callers never see a botocore exception: every call maps them to the errors in
 - `errors`: the exceptions callers catch, and `translate_errors`;
 - `presign`: pre-signed URLs and POST policies (our SigV4 signer or botocore's);
 - `objects`: objects and multipart uploads;
+- `app_files`: the app's own objects (logos, derived files) through Django's
+  STORAGES["intake"] (django-storages);
 - `bucket_config`: the bucket's configuration, for `manage.py setup_bucket`, and
   the readiness probe;
-- `queues`: the dead-letter queue's set-up and the dashboard's look into it.
+- `queues`: SQS: the consumer's calls, the dead-letter queue's set-up and the
+  dashboard's look into it.
 
-Every name callers use is re-exported here. To replace one in a test, patch it where
-it is defined (e.g. `uploader.s3.presign._utcnow`): the package's functions call
-each other directly, not through this namespace.
+Every public name callers use is re-exported here; private helpers are not. Tests
+import or patch those where they are defined (e.g. `uploader.s3.presign._utcnow`):
+the package's functions call each other directly, not through this namespace.
 """
 
 from uploader.s3 import queues
+from uploader.s3.app_files import app_file_delete, app_file_save, app_storage, forget_app_storage
 from uploader.s3.bucket_config import (
     bucket_exists,
     create_bucket,
@@ -34,7 +38,7 @@ from uploader.s3.bucket_config import (
     put_notifications,
     put_public_access_block,
 )
-from uploader.s3.client import _client, _session, _sqs_client, boto3_client, forget_clients, sqs_client
+from uploader.s3.client import boto3_client, forget_clients, sqs_client
 from uploader.s3.errors import (
     BucketNotFound,
     MultipartUploadNotFound,
@@ -66,10 +70,7 @@ from uploader.s3.objects import (
 )
 from uploader.s3.presign import (
     PresignedPost,
-    _credentials,
-    _presign_with_botocore,
-    _signer,
-    _utcnow,
+    forget_signer,
     presign_get_object,
     presign_post_object,
     presign_put_object,
@@ -79,26 +80,27 @@ from uploader.s3.presign import (
 from uploader.s3.queues import (
     ReceivedMessage,
     queue_arn,
+    queue_change_visibility,
     queue_create,
     queue_delete,
+    queue_delete_many,
     queue_receive,
     queue_redrive_policy,
     queue_release,
     queue_send,
     queue_set_redrive_policy,
+    queue_url,
     queue_url_from_arn,
     queue_url_or_none,
 )
 
-# The old single module's private name, kept for callers that used it.
-_translate_errors = translate_errors
-
 
 def reset_clients() -> None:
-    """Forget cached clients and the signer made from them; tests call it after
-    pointing settings at another endpoint."""
+    """Forget cached clients, the signer made from them and the app files' storage;
+    tests call it after pointing settings at another endpoint."""
     forget_clients()
-    _signer.cache_clear()
+    forget_signer()
+    forget_app_storage()
 
 
 __all__ = [
@@ -115,15 +117,10 @@ __all__ = [
     "StorageRefused",
     "StorageUnavailable",
     "UploadedPart",
-    "_client",
-    "_credentials",
-    "_presign_with_botocore",
-    "_session",
-    "_signer",
-    "_sqs_client",
-    "_translate_errors",
-    "_utcnow",
     "abort_multipart_upload",
+    "app_file_delete",
+    "app_file_save",
+    "app_storage",
     "boto3_client",
     "bucket_exists",
     "complete_multipart_upload",
@@ -158,13 +155,16 @@ __all__ = [
     "put_object_bytes",
     "put_public_access_block",
     "queue_arn",
+    "queue_change_visibility",
     "queue_create",
     "queue_delete",
+    "queue_delete_many",
     "queue_receive",
     "queue_redrive_policy",
     "queue_release",
     "queue_send",
     "queue_set_redrive_policy",
+    "queue_url",
     "queue_url_from_arn",
     "queue_url_or_none",
     "queues",

@@ -8,8 +8,9 @@ from typing import Any
 
 from django.conf import settings
 
-from uploader.s3.client import _client, _sqs_client, sns_client
+from uploader.s3.client import _client, sns_client
 from uploader.s3.errors import BucketNotFound, ObjectNotFound, StorageRefused, translate_errors
+from uploader.s3.queues import queue_arn, queue_create
 
 
 def ping() -> None:
@@ -134,10 +135,7 @@ def put_notifications(kind: str, configs: list[dict[str, Any]]) -> None:
 
 def ensure_queue(name: str) -> str:
     """Create an SQS queue if missing and return its ARN (local emulator set-up)."""
-    with translate_errors("CreateQueue"):
-        url = _sqs_client().create_queue(QueueName=name)["QueueUrl"]
-        attributes = _sqs_client().get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-    return str(attributes["Attributes"]["QueueArn"])
+    return queue_arn(queue_create(name))
 
 
 def ensure_push_topic(name: str, push_endpoint: str) -> str:

@@ -55,7 +55,8 @@ def _sqs_client() -> Any:
 
 
 def sqs_client() -> Any:
-    """The SQS client, for uploader.ingest.sqs_consumer (which maps its errors through `translate_errors`)."""
+    """The configured SQS client, for tests that set up or inspect queues; the app goes
+    through `uploader.s3.queues`."""
     return _sqs_client()
 
 

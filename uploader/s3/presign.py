@@ -35,6 +35,11 @@ def _signer() -> QueryStringSigner:
     return QueryStringSigner(object_url_prefix=prefix, region=_client().meta.region_name)
 
 
+def forget_signer() -> None:
+    """Drop the cached signer with the clients it was made from (`uploader.s3.reset_clients`)."""
+    _signer.cache_clear()
+
+
 def _credentials() -> SigningCredentials:
     credentials = _session().get_credentials()
     if credentials is None:

@@ -1,6 +1,7 @@
-"""SQS queues beyond the consumer's receive/delete loop (uploader.ingest.sqs_consumer): the dead-letter
-queue's set-up (`manage.py setup_bucket --create-queue`) and the calls the dashboard
-uses to look at it and move messages out of it (uploader.ingest.dead_letters).
+"""SQS, the one wrapper: the consumer's receive/delete/visibility calls
+(uploader.ingest.sqs_consumer), the dead-letter queue's set-up (`manage.py
+setup_bucket --create-queue`) and the calls the dashboard uses to look at it and
+move messages out of it (uploader.ingest.dead_letters).
 
 Every call goes through `translate_errors`, like the rest of the package.
 """
@@ -18,6 +19,8 @@ from uploader.s3.errors import StorageRefused, translate_errors
 MISSING_QUEUE_CODES = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 # The longest SQS keeps a message: dead letters should wait for a person that long.
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+# SQS's limit per receive, batch delete and batch visibility change.
+BATCH_LIMIT = 10
 
 
 @dataclass(frozen=True)
@@ -26,15 +29,20 @@ class ReceivedMessage:
     receipt_handle: str
     body: str
     receive_count: int
-    sent_at_ms: int | None
-    first_received_at_ms: int | None
+    sent_at_ms: int | None = None
+    first_received_at_ms: int | None = None
+
+
+def queue_url(name: str) -> str:
+    """The queue's URL; StorageRefused when there is no queue of that name."""
+    with translate_errors("GetQueueUrl"):
+        return str(_sqs_client().get_queue_url(QueueName=name)["QueueUrl"])
 
 
 def queue_url_or_none(name: str) -> str | None:
     """The queue's URL, or None when there is no queue of that name."""
     try:
-        with translate_errors("GetQueueUrl"):
-            return str(_sqs_client().get_queue_url(QueueName=name)["QueueUrl"])
+        return queue_url(name)
     except StorageRefused as exc:
         if exc.code in MISSING_QUEUE_CODES:
             return None
@@ -88,14 +96,16 @@ def queue_url_from_arn(arn: str) -> str:
         return str(_sqs_client().get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"])
 
 
-def queue_receive(url: str, *, visibility_seconds: int, max_messages: int = 10, wait_seconds: int = 0) -> list[ReceivedMessage]:
+def queue_receive(
+    url: str, *, visibility_seconds: int, max_messages: int = BATCH_LIMIT, wait_seconds: int = 0
+) -> list[ReceivedMessage]:
     """One receive, with SQS's own counters (count, first receive, sent). A short poll
     (wait 0) asks only some of SQS's servers and may come back empty; a wait of 1+
     seconds asks all of them."""
     with translate_errors("ReceiveMessage"):
         answer = _sqs_client().receive_message(
             QueueUrl=url,
-            MaxNumberOfMessages=max(1, min(max_messages, 10)),
+            MaxNumberOfMessages=max(1, min(max_messages, BATCH_LIMIT)),
             WaitTimeSeconds=wait_seconds,
             VisibilityTimeout=visibility_seconds,
             MessageSystemAttributeNames=["All"],
@@ -118,15 +128,34 @@ def queue_receive(url: str, *, visibility_seconds: int, max_messages: int = 10, 
 
 def queue_release(url: str, receipt_handles: list[str]) -> None:
     """Make received messages visible again at once (visibility timeout 0)."""
-    for start in range(0, len(receipt_handles), 10):
-        chunk = receipt_handles[start : start + 10]
+    queue_change_visibility(url, receipt_handles, seconds=0)
+
+
+def queue_change_visibility(url: str, receipt_handles: list[str], *, seconds: int) -> None:
+    """Hide received messages for `seconds` from now (0: visible again at once). An
+    entry SQS refuses (its receipt expired) is left alone: the message keeps its own timeout."""
+    for chunk in _chunks(receipt_handles):
         with translate_errors("ChangeMessageVisibilityBatch"):
             _sqs_client().change_message_visibility_batch(
                 QueueUrl=url,
                 Entries=[
-                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0} for i, handle in enumerate(chunk)
+                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": seconds} for i, handle in enumerate(chunk)
                 ],
             )
+
+
+def queue_delete_many(url: str, receipt_handles: list[str]) -> dict[str, str]:
+    """Delete received messages, `BATCH_LIMIT` a request; returns the ones SQS kept
+    (receipt handle → error code), which come back after their visibility timeout."""
+    kept: dict[str, str] = {}
+    for chunk in _chunks(receipt_handles):
+        with translate_errors("DeleteMessageBatch"):
+            answer = _sqs_client().delete_message_batch(
+                QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": handle} for i, handle in enumerate(chunk)]
+            )
+        for failure in answer.get("Failed", []):
+            kept[chunk[int(failure["Id"])]] = str(failure.get("Code", ""))
+    return kept
 
 
 def queue_send(url: str, body: str) -> str:
@@ -138,6 +167,10 @@ def queue_send(url: str, body: str) -> str:
 def queue_delete(url: str, receipt_handle: str) -> None:
     with translate_errors("DeleteMessage"):
         _sqs_client().delete_message(QueueUrl=url, ReceiptHandle=receipt_handle)
+
+
+def _chunks(items: list[str]) -> list[list[str]]:
+    return [items[start : start + BATCH_LIMIT] for start in range(0, len(items), BATCH_LIMIT)]
 
 
 def _int(value: Any) -> int | None:

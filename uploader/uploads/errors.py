@@ -51,7 +51,11 @@ class WrongState(UploadError):
     code = "wrong_state"
 
 
-class StorageUnavailable(UploadError):
+class StorageUnavailable(UploadError, s3.StorageUnavailable):
+    """s3.StorageUnavailable with a message for people and the API's 503: one outage
+    whichever layer noticed it, so `except s3.StorageUnavailable` and the tasks'
+    `autoretry_for` catch this too."""
+
     status = 503
     code = "storage_unavailable"
 
