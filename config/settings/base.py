@@ -1,39 +1,20 @@
-"""Settings shared by every environment.
+"""Settings shared by every environment: Django's and the libraries'; Intake's own
+INTAKE_* settings are in `intake` and imported here.
 
 Every value comes from the environment (or a `.env` file for local use) through
-`django-environ`; this module is the only place that reads it. Defaults here are the
+`environment` (django-environ); only config/settings/ reads it. Defaults here are the
 embedded ones that need no server: SQLite, a broker on the local filesystem, console
 e-mail. `production.py` removes the defaults for secrets so a missing one stops
 start-up with a message naming the variable.
 """
 
-import os
 from pathlib import Path
 from typing import Any
 
-import environ
-from botocore.config import Config as BotocoreConfig
 from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
-# Runtime state of the embedded set-up (SQLite file, broker folder, emulator data).
-VAR_DIR = Path(os.environ.get("INTAKE_VAR_DIR") or BASE_DIR / "var")
-
-env = environ.Env()
-if (BASE_DIR / ".env").is_file():
-    environ.Env.read_env(str(BASE_DIR / ".env"), overwrite=False)
-
-
-def env_int(name: str, default: int, *, minimum: int = 0) -> int:
-    """Read an integer setting and refuse nonsense at start-up, naming the variable."""
-    try:
-        value = env.int(name, default=default)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name} must be an integer: {exc}") from exc
-    if value < minimum:
-        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
-    return value
-
+from config.settings.environment import BASE_DIR, VAR_DIR, env, env_int, env_origins
+from config.settings.intake import *  # noqa: F403 - Intake's own settings
 
 # --- Core -----------------------------------------------------------------------
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="local-only-insecure-key-change-me-in-production")
@@ -163,26 +144,6 @@ INTAKE_MACHINE_SCOPE_PREFIX = env.str("INTAKE_MACHINE_SCOPE_PREFIX", default="in
 INTAKE_JWKS_TIMEOUT_SECONDS = env.float("INTAKE_JWKS_TIMEOUT_SECONDS", default=3.0)
 
 
-def env_origins(name: str) -> list[str]:
-    """Exact web origins (`scheme://host[:port]`): browsers send the Origin header in
-    exactly that form and CORS compares it as a string, so a path, a trailing slash or
-    a wildcard would never match (or, for a wildcard, match far too much)."""
-    from urllib.parse import urlsplit
-
-    origins = env.list(name, default=[])
-    for origin in origins:
-        parts = urlsplit(origin)
-        if "*" in origin or parts.scheme not in {"http", "https"} or origin != f"{parts.scheme}://{parts.netloc}":
-            raise ImproperlyConfigured(
-                f"{name}: {origin!r} is not an exact origin such as https://app.example.com "
-                "(scheme and host only: no path, no trailing slash, no wildcard)"
-            )
-    return origins
-
-
-# Browser apps of the business on other origins that call the JSON API (/api/) with a
-# Bearer access token (ADR 0008). Empty: the API answers its own origin only. Portal
-# pages and their contract (/p/<token>/...) never answer other origins.
 INTAKE_API_CORS_ALLOWED_ORIGINS = env_origins("INTAKE_API_CORS_ALLOWED_ORIGINS")
 # django-cors-headers, derived from it: https://github.com/adamchainz/django-cors-headers#setup
 CORS_ALLOWED_ORIGINS = INTAKE_API_CORS_ALLOWED_ORIGINS
@@ -253,6 +214,11 @@ STORAGES: dict[str, dict[str, Any]] = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
     # "intake" (the app's own objects in the bucket) is added with the S3 settings below.
 }
+# The app's own objects (portal logos, thumbnails, extracted text) go through
+# django-storages' S3Storage on the same bucket and client settings as everything else
+# (uploader.s3.app_files.AppFileStorage reads the INTAKE_S3_* values above when first
+# used). Uploads never go through it: browsers send them straight to S3.
+STORAGES["intake"] = {"BACKEND": "uploader.s3.app_files.AppFileStorage"}
 
 # --- E-mail ------------------------------------------------------------------------
 EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -264,151 +230,6 @@ EMAIL_HOST_PASSWORD = env.str("DJANGO_EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("DJANGO_EMAIL_USE_TLS", default=False)
 # A mail server that hangs must not hold a worker (or the notifier's row locks).
 EMAIL_TIMEOUT = env_int("DJANGO_EMAIL_TIMEOUT", 10, minimum=1)
-
-# --- S3 -----------------------------------------------------------------------------
-# Credentials come from boto3's usual chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
-# an instance role, ...). An endpoint URL is set only for an S3-compatible server
-# such as the local emulator; on AWS it stays empty.
-INTAKE_S3_BUCKET = env.str("INTAKE_S3_BUCKET", default="intake-local")
-INTAKE_S3_REGION = env.str("INTAKE_S3_REGION", default="us-east-1")
-INTAKE_S3_ENDPOINT_URL = env.str("INTAKE_S3_ENDPOINT_URL", default="") or None
-# Path-style URLs are what S3-compatible servers on 127.0.0.1 understand;
-# virtual-hosted style is AWS's default and the only one for new buckets there.
-INTAKE_S3_ADDRESSING_STYLE = env.str(
-    "INTAKE_S3_ADDRESSING_STYLE", default="path" if INTAKE_S3_ENDPOINT_URL else "virtual"
-)
-if INTAKE_S3_ADDRESSING_STYLE not in {"path", "virtual"}:
-    raise ImproperlyConfigured("INTAKE_S3_ADDRESSING_STYLE must be 'path' or 'virtual'")
-# Explicit credentials for an S3-compatible server (MinIO, Ceph RGW) whose keys are
-# not AWS's; empty uses boto3's chain (environment, instance or task role).
-INTAKE_S3_ACCESS_KEY_ID = env.str("INTAKE_S3_ACCESS_KEY_ID", default="")
-INTAKE_S3_SECRET_ACCESS_KEY = env.str("INTAKE_S3_SECRET_ACCESS_KEY", default="")
-if bool(INTAKE_S3_ACCESS_KEY_ID) != bool(INTAKE_S3_SECRET_ACCESS_KEY):
-    raise ImproperlyConfigured("INTAKE_S3_ACCESS_KEY_ID and INTAKE_S3_SECRET_ACCESS_KEY must be set together")
-INTAKE_S3_KEY_PREFIX = env.str("INTAKE_S3_KEY_PREFIX", default="uploads")
-INTAKE_S3_CONNECT_TIMEOUT = env.float("INTAKE_S3_CONNECT_TIMEOUT", default=3.0)
-INTAKE_S3_READ_TIMEOUT = env.float("INTAKE_S3_READ_TIMEOUT", default=10.0)
-# Whether `setup_bucket` may create the bucket; production buckets usually come from
-# the deployment template and the app's role may not create buckets.
-INTAKE_S3_CREATE_BUCKET = env.bool("INTAKE_S3_CREATE_BUCKET", default=False)
-# Browser origins allowed to PUT to the bucket (CORS rules written by setup_bucket).
-INTAKE_CORS_ALLOWED_ORIGINS = env.list("INTAKE_CORS_ALLOWED_ORIGINS", default=[])
-# Where the bucket sends its object events (SQS queue ARN); empty leaves them alone.
-INTAKE_S3_EVENTS_QUEUE_ARN = env.str("INTAKE_S3_EVENTS_QUEUE_ARN", default="")
-# Sign URLs with uploader.s3.signing (byte-identical to botocore's, several times
-# faster); false falls back to botocore's generate_presigned_url.
-INTAKE_S3_FAST_SIGNING = env.bool("INTAKE_S3_FAST_SIGNING", default=True)
-# The SQS queue the bucket sends object events to, read by `manage.py consume_s3_events`.
-INTAKE_S3_EVENTS_QUEUE_URL = env.str("INTAKE_S3_EVENTS_QUEUE_URL", default="")
-INTAKE_SQS_ENDPOINT_URL = env.str("INTAKE_SQS_ENDPOINT_URL", default="") or None
-# How long a received message stays hidden; the consumer extends it for slow batches.
-INTAKE_SQS_VISIBILITY_SECONDS = env_int("INTAKE_SQS_VISIBILITY_SECONDS", 120, minimum=10)
-INTAKE_MULTIPART_ABORT_AFTER_DAYS = env_int("INTAKE_MULTIPART_ABORT_AFTER_DAYS", 2, minimum=1)
-
-
-def intake_storage(
-    *,
-    bucket: str,
-    region: str,
-    endpoint_url: str | None,
-    addressing_style: str,
-    access_key_id: str,
-    secret_access_key: str,
-    connect_timeout: float,
-    read_timeout: float,
-) -> dict[str, Any]:
-    """STORAGES["intake"]: the app's own objects (portal logos, thumbnails, extracted
-    text) through django-storages, with the bucket, endpoint, credentials, addressing
-    and timeouts uploader.s3's client uses. Uploads never go through it: browsers send
-    them straight to S3. Tests that point INTAKE_S3_* elsewhere build it again with this."""
-    return {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": bucket,
-            "region_name": region,
-            "endpoint_url": endpoint_url,
-            # Empty keys (and no session token of their own): boto3's chain, as for the client.
-            "access_key": access_key_id or None,
-            "secret_key": secret_access_key or None,
-            "security_token": None,
-            "client_config": BotocoreConfig(
-                signature_version="s3v4",
-                s3={"addressing_style": addressing_style},
-                connect_timeout=connect_timeout,
-                read_timeout=read_timeout,
-                retries={"max_attempts": 3, "mode": "standard"},
-                # As the client: none of the checksums botocore adds by default since 1.36,
-                # which older S3-compatible servers refuse.
-                request_checksum_calculation="when_required",
-                response_checksum_validation="when_required",
-            ),
-            # Our keys name the object (derived/<id>/<kind>.<ext>): a retry rewrites it
-            # instead of saving a renamed copy nothing points to.
-            "file_overwrite": True,
-            # Private objects; buckets with ACLs disabled refuse any ACL header.
-            "default_acl": None,
-            # Any url() is signed: nothing in the bucket is public.
-            "querystring_auth": True,
-            # Encryption is the bucket's default (SSE-S3, set by setup_bucket), as for
-            # uploads: no per-object header, which servers without a key store refuse.
-            "object_parameters": {},
-        },
-    }
-
-
-STORAGES["intake"] = intake_storage(
-    bucket=INTAKE_S3_BUCKET,
-    region=INTAKE_S3_REGION,
-    endpoint_url=INTAKE_S3_ENDPOINT_URL,
-    addressing_style=INTAKE_S3_ADDRESSING_STYLE,
-    access_key_id=INTAKE_S3_ACCESS_KEY_ID,
-    secret_access_key=INTAKE_S3_SECRET_ACCESS_KEY,
-    connect_timeout=INTAKE_S3_CONNECT_TIMEOUT,
-    read_timeout=INTAKE_S3_READ_TIMEOUT,
-)
-
-# Shared token for POST /api/events/s3 (S3-style events pushed by Ceph RGW or
-# MinIO); empty disables the endpoint.
-INTAKE_EVENTS_WEBHOOK_TOKEN = env.str("INTAKE_EVENTS_WEBHOOK_TOKEN", default="")
-# Amazon SNS topics (ARNs, comma-separated) whose S3 event notifications
-# POST /api/events/sns accepts; empty disables it. SNS's signature proves a message,
-# not a token, so the topic list is what keeps other senders out.
-INTAKE_SNS_TOPIC_ARNS = env.list("INTAKE_SNS_TOPIC_ARNS", default=[])
-# Lowest SignatureVersion accepted: "1" (SHA1withRSA, every topic's default) or "2"
-# (SHA256withRSA) once the topic's SignatureVersion attribute is set to 2.
-INTAKE_SNS_MIN_SIGNATURE_VERSION = env.str("INTAKE_SNS_MIN_SIGNATURE_VERSION", default="1")
-if INTAKE_SNS_MIN_SIGNATURE_VERSION not in {"1", "2"}:
-    raise ImproperlyConfigured("INTAKE_SNS_MIN_SIGNATURE_VERSION must be '1' or '2'")
-# Oldest SNS message accepted, by its Timestamp (SNS retries an HTTPS delivery for at
-# most an hour, keeping the Timestamp).
-INTAKE_SNS_MAX_AGE_SECONDS = env_int("INTAKE_SNS_MAX_AGE_SECONDS", 3600, minimum=60)
-
-# Reconciliation (`manage.py reconcile_uploads`, and Celery beat every
-# INTAKE_RECONCILE_INTERVAL_MINUTES): registrations and multipart uploads older than
-# this are expired/aborted.
-INTAKE_RECONCILE_AFTER_HOURS = env_int("INTAKE_RECONCILE_AFTER_HOURS", 24, minimum=1)
-INTAKE_RECONCILE_INTERVAL_MINUTES = env_int("INTAKE_RECONCILE_INTERVAL_MINUTES", 60, minimum=1)
-
-# --- Upload limits -----------------------------------------------------------------
-# Checked before anything is signed and again once the object is stored.
-INTAKE_MAX_UPLOAD_BYTES = env_int("INTAKE_MAX_UPLOAD_BYTES", 5 * 1024**3, minimum=1)
-# Content types allowed, as exact types or `type/*`; empty allows any.
-INTAKE_ALLOWED_CONTENT_TYPES = env.list("INTAKE_ALLOWED_CONTENT_TYPES", default=[])
-# Files at least this big go multipart (S3's minimum part size is 5 MiB).
-INTAKE_MULTIPART_THRESHOLD_BYTES = env_int("INTAKE_MULTIPART_THRESHOLD_BYTES", 16 * 1024**2, minimum=5 * 1024**2)
-INTAKE_PART_SIZE_BYTES = env_int("INTAKE_PART_SIZE_BYTES", 8 * 1024**2, minimum=5 * 1024**2)
-# Lifetime of a signed URL; short, because a URL is a bearer credential.
-INTAKE_PRESIGN_EXPIRES_SECONDS = env_int("INTAKE_PRESIGN_EXPIRES_SECONDS", 900, minimum=60)
-# Download links are bearer URLs: keep them short-lived.
-INTAKE_DOWNLOAD_EXPIRES_SECONDS = env_int("INTAKE_DOWNLOAD_EXPIRES_SECONDS", 300, minimum=10)
-# Downloads through CloudFront signed URLs (docs/deploy.md); empty domain: S3-signed.
-# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-signed-urls.html
-INTAKE_CLOUDFRONT_DOMAIN = env.str("INTAKE_CLOUDFRONT_DOMAIN", default="")
-INTAKE_CLOUDFRONT_KEY_ID = env.str("INTAKE_CLOUDFRONT_KEY_ID", default="")
-INTAKE_CLOUDFRONT_PRIVATE_KEY = env.str("INTAKE_CLOUDFRONT_PRIVATE_KEY", default="")
-INTAKE_CLOUDFRONT_PRIVATE_KEY_FILE = env.str("INTAKE_CLOUDFRONT_PRIVATE_KEY_FILE", default="")
-# A bad key stops start-up (uploader.apps checks it once the apps load), not the first download.
-INTAKE_MAX_PARTS_PER_BATCH = env_int("INTAKE_MAX_PARTS_PER_BATCH", 500, minimum=1)
 
 # --- Celery -------------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
@@ -445,9 +266,6 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000, minimum=0)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
-# How often arrived files are e-mailed to portals' notification targets (one digest
-# per portal per run).
-INTAKE_NOTIFY_INTERVAL_SECONDS = env_int("INTAKE_NOTIFY_INTERVAL_SECONDS", 60, minimum=5)
 CELERY_BEAT_SCHEDULE = {
     "reconcile-uploads": {
         "task": "uploader.tasks.reconcile_uploads",
@@ -461,6 +279,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "uploader.tasks.process_pending_uploads",
         "schedule": 600.0,
     },
+}
+CELERY_BEAT_SCHEDULE["worker-heartbeat"] = {
+    "task": "uploader.tasks.worker_heartbeat",
+    "schedule": float(INTAKE_HEARTBEAT_SECONDS),
+}
+CELERY_BEAT_SCHEDULE["retry-overdue-portal-webhooks"] = {
+    "task": "uploader.tasks.retry_overdue_portal_webhooks",
+    "schedule": 300.0,
 }
 
 # --- Logging ------------------------------------------------------------------------
@@ -491,100 +317,3 @@ LOGGING = {
     },
 }
 
-# --- Client upload portals (docs/configuration.md#portals, ADR 0006) -----------------------
-# The site's public address; portal links are made with it (manage.py portal_create
-# prints them, the dashboard shows them).
-INTAKE_PUBLIC_BASE_URL = env.str("INTAKE_PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
-if not INTAKE_PUBLIC_BASE_URL.startswith(("https://", "http://")):
-    raise ImproperlyConfigured("INTAKE_PUBLIC_BASE_URL must start with https:// or http://")
-# The key portal link tokens are derived with (HMAC). Empty: DJANGO_SECRET_KEY. Changing
-# it changes every portal's link.
-INTAKE_PORTAL_TOKEN_KEY = env.str("INTAKE_PORTAL_TOKEN_KEY", default="")
-
-
-def env_rate(name: str, default: str) -> tuple[int, int]:
-    """A rate limit written `<requests>/<seconds>`, e.g. `60/60`."""
-    raw = env.str(name, default=default)
-    count, _, seconds = raw.partition("/")
-    try:
-        rate = (int(count), int(seconds))
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must look like 60/60 (requests per seconds), not {raw!r}") from None
-    if rate[0] < 1 or rate[1] < 1:
-        raise ImproperlyConfigured(f"{name}: both numbers must be at least 1")
-    return rate
-
-
-# Per client address, counted in the shared cache (Redis when REDIS_URL is set), so
-# the limits hold across processes: portal page views, password attempts, API calls.
-INTAKE_PORTAL_RATE_PAGE = env_rate("INTAKE_PORTAL_RATE_PAGE", "120/60")
-INTAKE_PORTAL_RATE_PASSWORD = env_rate("INTAKE_PORTAL_RATE_PASSWORD", "10/300")
-INTAKE_PORTAL_RATE_API = env_rate("INTAKE_PORTAL_RATE_API", "600/60")
-# Portal logos: the largest file staff may upload (it is re-drawn as a small PNG), and
-# how long the signed URL clients load it from lives.
-INTAKE_PORTAL_LOGO_MAX_BYTES = env_int("INTAKE_PORTAL_LOGO_MAX_BYTES", 2 * 1024 * 1024, minimum=1024)
-INTAKE_PORTAL_LOGO_URL_SECONDS = env_int("INTAKE_PORTAL_LOGO_URL_SECONDS", 3600, minimum=60)
-# Wrong passwords a portal accepts from all addresses together, per window.
-INTAKE_PORTAL_RATE_WRONG_PASSWORDS = env_rate("INTAKE_PORTAL_RATE_WRONG_PASSWORDS", "50/300")
-# Receipt e-mails a client may ask for, per address (each lists all their files).
-INTAKE_PORTAL_RATE_RECEIPT = env_rate("INTAKE_PORTAL_RATE_RECEIPT", "5/3600")
-
-# --- Processing of portal uploads (docs/configuration.md#client-portals) ------------
-# What uploader.processing.services reads and makes when a portal's processing options are on.
-# The largest source object read (bigger files are not processed); the most pixels a
-# source image may have (decompression bombs are refused before decoding); how many
-# PDF pages are read for text and how large the text file may be; how long signed
-# URLs of derived files (thumbnails, text) shown to staff live; and the task's soft
-# time limit (a file that takes longer is recorded as failed, not retried).
-INTAKE_PROCESSING_MAX_BYTES = env_int("INTAKE_PROCESSING_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
-# 24 million pixels (6000x4000): a decoded RGBA image of that size is about 96 MB, and
-# a thumbnail run holds about two such copies at its peak.
-INTAKE_PROCESSING_MAX_PIXELS = env_int("INTAKE_PROCESSING_MAX_PIXELS", 24_000_000, minimum=10_000)
-INTAKE_PROCESSING_TEXT_PAGES = env_int("INTAKE_PROCESSING_TEXT_PAGES", 20, minimum=1)
-INTAKE_PROCESSING_TEXT_MAX_BYTES = env_int("INTAKE_PROCESSING_TEXT_MAX_BYTES", 1024 * 1024, minimum=1024)
-INTAKE_PROCESSING_TIME_LIMIT_SECONDS = env_int("INTAKE_PROCESSING_TIME_LIMIT_SECONDS", 120, minimum=5)
-INTAKE_DERIVATIVE_URL_SECONDS = env_int("INTAKE_DERIVATIVE_URL_SECONDS", 300, minimum=30)
-
-# --- Portal webhooks (docs/configuration.md#client-portals) ---------------------------
-# The digest run also POSTs a signed JSON document to each portal's webhook URLs.
-# The key of their X-Intake-Signature HMAC; receivers hold it too, so it is never the
-# secret key itself. Empty: one derived from DJANGO_SECRET_KEY (local runs and tests;
-# production requires it).
-INTAKE_WEBHOOK_SIGNING_KEY = env.str("INTAKE_WEBHOOK_SIGNING_KEY", default="")
-# Webhooks to http://127.0.0.1 / localhost, and hosts resolving to loopback. Off in
-# production: a webhook must not reach the server's own services (SSRF).
-INTAKE_WEBHOOKS_ALLOW_LOOPBACK = env.bool("INTAKE_WEBHOOKS_ALLOW_LOOPBACK", default=False)
-# Time to connect, and for the whole request (connect, send, answer), in seconds.
-INTAKE_WEBHOOK_CONNECT_TIMEOUT_SECONDS = env.float("INTAKE_WEBHOOK_CONNECT_TIMEOUT_SECONDS", default=3.0)
-INTAKE_WEBHOOK_TIMEOUT_SECONDS = env.float("INTAKE_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
-if not 0 < INTAKE_WEBHOOK_CONNECT_TIMEOUT_SECONDS <= INTAKE_WEBHOOK_TIMEOUT_SECONDS <= 60:
-    raise ImproperlyConfigured(
-        "INTAKE_WEBHOOK_CONNECT_TIMEOUT_SECONDS and INTAKE_WEBHOOK_TIMEOUT_SECONDS must satisfy 0 < connect <= total <= 60"
-    )
-# Attempts per delivery (the first included) before it is given up, and the first
-# retry's delay; each further retry waits twice as long.
-INTAKE_WEBHOOK_MAX_ATTEMPTS = env_int("INTAKE_WEBHOOK_MAX_ATTEMPTS", 5, minimum=1)
-INTAKE_WEBHOOK_RETRY_SECONDS = env_int("INTAKE_WEBHOOK_RETRY_SECONDS", 60, minimum=1)
-# Background processes show they work (uploader.ops.heartbeats): the worker through a
-# beat task this often; readiness calls a process stale after INTAKE_HEARTBEAT_STALE_SECONDS.
-INTAKE_HEARTBEAT_SECONDS = env_int("INTAKE_HEARTBEAT_SECONDS", 30, minimum=5)
-INTAKE_HEARTBEAT_STALE_SECONDS = env_int("INTAKE_HEARTBEAT_STALE_SECONDS", 150, minimum=INTAKE_HEARTBEAT_SECONDS * 2)
-CELERY_BEAT_SCHEDULE["worker-heartbeat"] = {
-    "task": "uploader.tasks.worker_heartbeat",
-    "schedule": float(INTAKE_HEARTBEAT_SECONDS),
-}
-CELERY_BEAT_SCHEDULE["retry-overdue-portal-webhooks"] = {
-    "task": "uploader.tasks.retry_overdue_portal_webhooks",
-    "schedule": 300.0,
-}
-
-# --- Dead letters and stuck events (docs/configuration.md#events) ---------------------
-# `setup_bucket --create-queue NAME` gives NAME a dead-letter queue NAME-dlq: SQS moves
-# a message there after this many receives without a delete (the consumer's failures).
-INTAKE_SQS_MAX_RECEIVES = env_int("INTAKE_SQS_MAX_RECEIVES", 5, minimum=1)
-# The dead-letter queue the events page lists and replays from. Empty: the one named
-# in the event queue's RedrivePolicy (asked of SQS when the page is opened).
-INTAKE_S3_EVENTS_DLQ_URL = env.str("INTAKE_S3_EVENTS_DLQ_URL", default="")
-# A ledger row still pending after this many minutes shows on the events page with a
-# retry button (its task was lost or keeps failing).
-INTAKE_EVENTS_STUCK_MINUTES = env_int("INTAKE_EVENTS_STUCK_MINUTES", 10, minimum=1)

@@ -1,30 +1,22 @@
 """STORAGES["intake"] follows the INTAKE_S3_* values a test changes.
 
-Settings build it once, at start-up, from the environment; a test that points
-INTAKE_S3_* at the emulator (or somewhere else) builds it again with the same
-function, so the app's own objects go where its other S3 calls go.
+`AppFileStorage` reads them when it is made; Django keeps the storage once made, so a
+test that points INTAKE_S3_* elsewhere drops it (`uploader.s3.reset_clients` does) or
+overrides single options here.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from config.settings.base import intake_storage
+from uploader import s3
 
 
-def point_app_storage(settings: Any, **changes: Any) -> None:
-    """Rebuild STORAGES["intake"] from the current INTAKE_S3_* settings (`changes`
-    override single options of `intake_storage`, e.g. endpoint_url). Assigning
-    STORAGES through pytest-django's `settings` drops Django's cached storages and
-    puts the old value back after the test."""
-    values: dict[str, Any] = {
-        "bucket": settings.INTAKE_S3_BUCKET,
-        "region": settings.INTAKE_S3_REGION,
-        "endpoint_url": settings.INTAKE_S3_ENDPOINT_URL,
-        "addressing_style": settings.INTAKE_S3_ADDRESSING_STYLE,
-        "access_key_id": settings.INTAKE_S3_ACCESS_KEY_ID,
-        "secret_access_key": settings.INTAKE_S3_SECRET_ACCESS_KEY,
-        "connect_timeout": settings.INTAKE_S3_CONNECT_TIMEOUT,
-        "read_timeout": settings.INTAKE_S3_READ_TIMEOUT,
-    }
-    settings.STORAGES = {**settings.STORAGES, "intake": intake_storage(**{**values, **changes})}
+def point_app_storage(settings: Any, **overrides: Any) -> None:
+    """Make STORAGES["intake"] again from the current INTAKE_S3_* settings, with
+    `overrides` of single S3Storage options (e.g. endpoint_url). Assigning STORAGES
+    through pytest-django's `settings` drops Django's cached storages and puts the old
+    value back after the test."""
+    intake = {"BACKEND": "uploader.s3.app_files.AppFileStorage", "OPTIONS": overrides}
+    settings.STORAGES = {**settings.STORAGES, "intake": intake}
+    s3.reset_clients()

@@ -155,17 +155,21 @@ def test_a_mistyped_cognito_setting_stops_start_up() -> None:
 
 
 def test_the_app_files_storage_is_made_from_the_s3_settings_without_app_code() -> None:
-    """STORAGES["intake"] takes the bucket, endpoint, region, keys, addressing and
-    timeouts from the same INTAKE_S3_* variables as uploader.s3's client; loading the
-    settings imports nothing of the app."""
+    """STORAGES["intake"] names the app's S3Storage without importing it (loading the
+    settings imports nothing of the app); made, it has the bucket, endpoint, region,
+    keys, addressing and timeouts of the same INTAKE_S3_* variables as uploader.s3's
+    client."""
     code = (
         "import json, sys; from django.conf import settings; settings.INTAKE_S3_BUCKET; "
-        "intake = settings.STORAGES['intake']; o = intake['OPTIONS']; c = o['client_config']; "
-        "print(json.dumps({'backend': intake['BACKEND'], 'bucket': o['bucket_name'], 'endpoint': o['endpoint_url'], "
-        "'region': o['region_name'], 'keys': [o['access_key'], o['secret_key'], o['security_token']], "
+        "app_modules = sorted(m for m in sys.modules if m.split('.')[0] in {'uploader', 'dashboard'}); "
+        "backend = settings.STORAGES['intake']['BACKEND']; "
+        "import django; django.setup(); from django.core.files.storage import storages; s = storages['intake']; "
+        "c = s.client_config; "
+        "print(json.dumps({'backend': backend, 'bucket': s.bucket_name, 'endpoint': s.endpoint_url, "
+        "'region': s.region_name, 'keys': [s.access_key, s.secret_key, s.security_token], "
         "'addressing': c.s3['addressing_style'], 'timeouts': [c.connect_timeout, c.read_timeout], "
-        "'overwrite': o['file_overwrite'], 'acl': o['default_acl'], 'signed_urls': o['querystring_auth'], "
-        "'app_modules': sorted(m for m in sys.modules if m.split('.')[0] in {'uploader', 'dashboard'})}))"
+        "'overwrite': s.file_overwrite, 'acl': s.default_acl, 'signed_urls': s.querystring_auth, "
+        "'app_modules': app_modules}))"
     )
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "INTAKE_", "DATABASE_", "REDIS_", "CELERY_"))}
     env = {
@@ -183,7 +187,7 @@ def test_the_app_files_storage_is_made_from_the_s3_settings_without_app_code() -
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
-        "backend": "storages.backends.s3.S3Storage",
+        "backend": "uploader.s3.app_files.AppFileStorage",
         "bucket": "acme-intake",
         "endpoint": "https://s3.example.test",
         "region": "eu-central-1",

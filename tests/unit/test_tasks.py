@@ -7,15 +7,17 @@ from unittest import mock
 
 import pytest
 
-from uploader import s3, tasks
+from uploader import s3
+from uploader.ingest import tasks as ingest_tasks
+from uploader.processing import tasks as processing_tasks
 from uploader.uploads import errors
 
 # Each task that reaches S3, the service it calls (replaced here) and its arguments.
 STORAGE_TASKS = [
-    (tasks.apply_object_events, "uploader.ingest.ledger.events_apply", [[1]]),
-    (tasks.reconcile_uploads, "uploader.ingest.reconcile.reconcile", []),
-    (tasks.process_upload, "uploader.processing.services.upload_process", ["5b0c6d0e-0000-4000-8000-000000000000"]),
-    (tasks.discard_derivatives, "uploader.processing.services.upload_discard_derivatives", ["5b0c6d0e-0000-4000-8000-000000000000"]),
+    (ingest_tasks.apply_object_events, "uploader.ingest.tasks.events_apply", [[1]]),
+    (ingest_tasks.reconcile_uploads, "uploader.ingest.tasks.reconcile.reconcile", []),
+    (processing_tasks.process_upload, "uploader.processing.services.upload_process", ["5b0c6d0e-0000-4000-8000-000000000000"]),
+    (processing_tasks.discard_derivatives, "uploader.processing.services.upload_discard_derivatives", ["5b0c6d0e-0000-4000-8000-000000000000"]),
 ]
 OUTAGES = [
     pytest.param(lambda: s3.StorageUnavailable("S3 GetObject unreachable"), id="s3"),

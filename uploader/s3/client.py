@@ -28,9 +28,9 @@ def _session() -> boto3.session.Session:
     return boto3.session.Session(region_name=settings.INTAKE_S3_REGION)
 
 
-@functools.cache
-def _client() -> Any:
-    config = Config(
+def s3_client_config() -> Config:
+    """The S3 client's configuration, shared with the app's file storage (`app_files`)."""
+    return Config(
         signature_version="s3v4",
         s3={"addressing_style": settings.INTAKE_S3_ADDRESSING_STYLE},
         connect_timeout=settings.INTAKE_S3_CONNECT_TIMEOUT,
@@ -39,7 +39,11 @@ def _client() -> Any:
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
     )
-    return _session().client("s3", endpoint_url=settings.INTAKE_S3_ENDPOINT_URL, config=config)
+
+
+@functools.cache
+def _client() -> Any:
+    return _session().client("s3", endpoint_url=settings.INTAKE_S3_ENDPOINT_URL, config=s3_client_config())
 
 
 @functools.cache

@@ -1,0 +1,173 @@
+"""Intake's own settings (INTAKE_*): storage, limits, events, portals, processing,
+webhooks and background processes. Django's and the libraries' settings are in
+`base`, which imports these; every value comes from the environment.
+"""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from config.settings.environment import env, env_int, env_rate
+
+# --- S3 -----------------------------------------------------------------------------
+# Credentials come from boto3's usual chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
+# an instance role, ...). An endpoint URL is set only for an S3-compatible server
+# such as the local emulator; on AWS it stays empty.
+INTAKE_S3_BUCKET = env.str("INTAKE_S3_BUCKET", default="intake-local")
+INTAKE_S3_REGION = env.str("INTAKE_S3_REGION", default="us-east-1")
+INTAKE_S3_ENDPOINT_URL = env.str("INTAKE_S3_ENDPOINT_URL", default="") or None
+# Path-style URLs are what S3-compatible servers on 127.0.0.1 understand;
+# virtual-hosted style is AWS's default and the only one for new buckets there.
+INTAKE_S3_ADDRESSING_STYLE = env.str(
+    "INTAKE_S3_ADDRESSING_STYLE", default="path" if INTAKE_S3_ENDPOINT_URL else "virtual"
+)
+if INTAKE_S3_ADDRESSING_STYLE not in {"path", "virtual"}:
+    raise ImproperlyConfigured("INTAKE_S3_ADDRESSING_STYLE must be 'path' or 'virtual'")
+# Explicit credentials for an S3-compatible server (MinIO, Ceph RGW) whose keys are
+# not AWS's; empty uses boto3's chain (environment, instance or task role).
+INTAKE_S3_ACCESS_KEY_ID = env.str("INTAKE_S3_ACCESS_KEY_ID", default="")
+INTAKE_S3_SECRET_ACCESS_KEY = env.str("INTAKE_S3_SECRET_ACCESS_KEY", default="")
+if bool(INTAKE_S3_ACCESS_KEY_ID) != bool(INTAKE_S3_SECRET_ACCESS_KEY):
+    raise ImproperlyConfigured("INTAKE_S3_ACCESS_KEY_ID and INTAKE_S3_SECRET_ACCESS_KEY must be set together")
+INTAKE_S3_KEY_PREFIX = env.str("INTAKE_S3_KEY_PREFIX", default="uploads")
+INTAKE_S3_CONNECT_TIMEOUT = env.float("INTAKE_S3_CONNECT_TIMEOUT", default=3.0)
+INTAKE_S3_READ_TIMEOUT = env.float("INTAKE_S3_READ_TIMEOUT", default=10.0)
+# Whether `setup_bucket` may create the bucket; production buckets usually come from
+# the deployment template and the app's role may not create buckets.
+INTAKE_S3_CREATE_BUCKET = env.bool("INTAKE_S3_CREATE_BUCKET", default=False)
+# Browser origins allowed to PUT to the bucket (CORS rules written by setup_bucket).
+INTAKE_CORS_ALLOWED_ORIGINS = env.list("INTAKE_CORS_ALLOWED_ORIGINS", default=[])
+# Where the bucket sends its object events (SQS queue ARN); empty leaves them alone.
+INTAKE_S3_EVENTS_QUEUE_ARN = env.str("INTAKE_S3_EVENTS_QUEUE_ARN", default="")
+# Sign URLs with uploader.s3.signing (byte-identical to botocore's, several times
+# faster); false falls back to botocore's generate_presigned_url.
+INTAKE_S3_FAST_SIGNING = env.bool("INTAKE_S3_FAST_SIGNING", default=True)
+# The SQS queue the bucket sends object events to, read by `manage.py consume_s3_events`.
+INTAKE_S3_EVENTS_QUEUE_URL = env.str("INTAKE_S3_EVENTS_QUEUE_URL", default="")
+INTAKE_SQS_ENDPOINT_URL = env.str("INTAKE_SQS_ENDPOINT_URL", default="") or None
+# How long a received message stays hidden; the consumer extends it for slow batches.
+INTAKE_SQS_VISIBILITY_SECONDS = env_int("INTAKE_SQS_VISIBILITY_SECONDS", 120, minimum=10)
+INTAKE_MULTIPART_ABORT_AFTER_DAYS = env_int("INTAKE_MULTIPART_ABORT_AFTER_DAYS", 2, minimum=1)
+
+
+# Shared token for POST /api/events/s3 (S3-style events pushed by Ceph RGW or
+# MinIO); empty disables the endpoint.
+INTAKE_EVENTS_WEBHOOK_TOKEN = env.str("INTAKE_EVENTS_WEBHOOK_TOKEN", default="")
+# Amazon SNS topics (ARNs, comma-separated) whose S3 event notifications
+# POST /api/events/sns accepts; empty disables it. SNS's signature proves a message,
+# not a token, so the topic list is what keeps other senders out.
+INTAKE_SNS_TOPIC_ARNS = env.list("INTAKE_SNS_TOPIC_ARNS", default=[])
+# Lowest SignatureVersion accepted: "1" (SHA1withRSA, every topic's default) or "2"
+# (SHA256withRSA) once the topic's SignatureVersion attribute is set to 2.
+INTAKE_SNS_MIN_SIGNATURE_VERSION = env.str("INTAKE_SNS_MIN_SIGNATURE_VERSION", default="1")
+if INTAKE_SNS_MIN_SIGNATURE_VERSION not in {"1", "2"}:
+    raise ImproperlyConfigured("INTAKE_SNS_MIN_SIGNATURE_VERSION must be '1' or '2'")
+# Oldest SNS message accepted, by its Timestamp (SNS retries an HTTPS delivery for at
+# most an hour, keeping the Timestamp).
+INTAKE_SNS_MAX_AGE_SECONDS = env_int("INTAKE_SNS_MAX_AGE_SECONDS", 3600, minimum=60)
+
+# Reconciliation (`manage.py reconcile_uploads`, and Celery beat every
+# INTAKE_RECONCILE_INTERVAL_MINUTES): registrations and multipart uploads older than
+# this are expired/aborted.
+INTAKE_RECONCILE_AFTER_HOURS = env_int("INTAKE_RECONCILE_AFTER_HOURS", 24, minimum=1)
+INTAKE_RECONCILE_INTERVAL_MINUTES = env_int("INTAKE_RECONCILE_INTERVAL_MINUTES", 60, minimum=1)
+
+# --- Upload limits -----------------------------------------------------------------
+# Checked before anything is signed and again once the object is stored.
+INTAKE_MAX_UPLOAD_BYTES = env_int("INTAKE_MAX_UPLOAD_BYTES", 5 * 1024**3, minimum=1)
+# Content types allowed, as exact types or `type/*`; empty allows any.
+INTAKE_ALLOWED_CONTENT_TYPES = env.list("INTAKE_ALLOWED_CONTENT_TYPES", default=[])
+# Files at least this big go multipart (S3's minimum part size is 5 MiB).
+INTAKE_MULTIPART_THRESHOLD_BYTES = env_int("INTAKE_MULTIPART_THRESHOLD_BYTES", 16 * 1024**2, minimum=5 * 1024**2)
+INTAKE_PART_SIZE_BYTES = env_int("INTAKE_PART_SIZE_BYTES", 8 * 1024**2, minimum=5 * 1024**2)
+# Lifetime of a signed URL; short, because a URL is a bearer credential.
+INTAKE_PRESIGN_EXPIRES_SECONDS = env_int("INTAKE_PRESIGN_EXPIRES_SECONDS", 900, minimum=60)
+# Download links are bearer URLs: keep them short-lived.
+INTAKE_DOWNLOAD_EXPIRES_SECONDS = env_int("INTAKE_DOWNLOAD_EXPIRES_SECONDS", 300, minimum=10)
+# Downloads through CloudFront signed URLs (docs/deploy.md); empty domain: S3-signed.
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-signed-urls.html
+INTAKE_CLOUDFRONT_DOMAIN = env.str("INTAKE_CLOUDFRONT_DOMAIN", default="")
+INTAKE_CLOUDFRONT_KEY_ID = env.str("INTAKE_CLOUDFRONT_KEY_ID", default="")
+INTAKE_CLOUDFRONT_PRIVATE_KEY = env.str("INTAKE_CLOUDFRONT_PRIVATE_KEY", default="")
+INTAKE_CLOUDFRONT_PRIVATE_KEY_FILE = env.str("INTAKE_CLOUDFRONT_PRIVATE_KEY_FILE", default="")
+# A bad key stops start-up (uploader.apps checks it once the apps load), not the first download.
+INTAKE_MAX_PARTS_PER_BATCH = env_int("INTAKE_MAX_PARTS_PER_BATCH", 500, minimum=1)
+
+# How often arrived files are e-mailed to portals' notification targets (one digest
+# per portal per run).
+INTAKE_NOTIFY_INTERVAL_SECONDS = env_int("INTAKE_NOTIFY_INTERVAL_SECONDS", 60, minimum=5)
+
+# --- Client upload portals (docs/configuration.md#portals, ADR 0006) -----------------------
+# The site's public address; portal links are made with it (manage.py portal_create
+# prints them, the dashboard shows them).
+INTAKE_PUBLIC_BASE_URL = env.str("INTAKE_PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+if not INTAKE_PUBLIC_BASE_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("INTAKE_PUBLIC_BASE_URL must start with https:// or http://")
+# The key portal link tokens are derived with (HMAC). Empty: DJANGO_SECRET_KEY. Changing
+# it changes every portal's link.
+INTAKE_PORTAL_TOKEN_KEY = env.str("INTAKE_PORTAL_TOKEN_KEY", default="")
+
+
+# Per client address, counted in the shared cache (Redis when REDIS_URL is set), so
+# the limits hold across processes: portal page views, password attempts, API calls.
+INTAKE_PORTAL_RATE_PAGE = env_rate("INTAKE_PORTAL_RATE_PAGE", "120/60")
+INTAKE_PORTAL_RATE_PASSWORD = env_rate("INTAKE_PORTAL_RATE_PASSWORD", "10/300")
+INTAKE_PORTAL_RATE_API = env_rate("INTAKE_PORTAL_RATE_API", "600/60")
+# Portal logos: the largest file staff may upload (it is re-drawn as a small PNG), and
+# how long the signed URL clients load it from lives.
+INTAKE_PORTAL_LOGO_MAX_BYTES = env_int("INTAKE_PORTAL_LOGO_MAX_BYTES", 2 * 1024 * 1024, minimum=1024)
+INTAKE_PORTAL_LOGO_URL_SECONDS = env_int("INTAKE_PORTAL_LOGO_URL_SECONDS", 3600, minimum=60)
+# Wrong passwords a portal accepts from all addresses together, per window.
+INTAKE_PORTAL_RATE_WRONG_PASSWORDS = env_rate("INTAKE_PORTAL_RATE_WRONG_PASSWORDS", "50/300")
+# Receipt e-mails a client may ask for, per address (each lists all their files).
+INTAKE_PORTAL_RATE_RECEIPT = env_rate("INTAKE_PORTAL_RATE_RECEIPT", "5/3600")
+
+# --- Processing of portal uploads (docs/configuration.md#client-portals) ------------
+# What uploader.processing.services reads and makes when a portal's processing options are on.
+# The largest source object read (bigger files are not processed); the most pixels a
+# source image may have (decompression bombs are refused before decoding); how many
+# PDF pages are read for text and how large the text file may be; how long signed
+# URLs of derived files (thumbnails, text) shown to staff live; and the task's soft
+# time limit (a file that takes longer is recorded as failed, not retried).
+INTAKE_PROCESSING_MAX_BYTES = env_int("INTAKE_PROCESSING_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
+# 24 million pixels (6000x4000): a decoded RGBA image of that size is about 96 MB, and
+# a thumbnail run holds about two such copies at its peak.
+INTAKE_PROCESSING_MAX_PIXELS = env_int("INTAKE_PROCESSING_MAX_PIXELS", 24_000_000, minimum=10_000)
+INTAKE_PROCESSING_TEXT_PAGES = env_int("INTAKE_PROCESSING_TEXT_PAGES", 20, minimum=1)
+INTAKE_PROCESSING_TEXT_MAX_BYTES = env_int("INTAKE_PROCESSING_TEXT_MAX_BYTES", 1024 * 1024, minimum=1024)
+INTAKE_PROCESSING_TIME_LIMIT_SECONDS = env_int("INTAKE_PROCESSING_TIME_LIMIT_SECONDS", 120, minimum=5)
+INTAKE_DERIVATIVE_URL_SECONDS = env_int("INTAKE_DERIVATIVE_URL_SECONDS", 300, minimum=30)
+
+# --- Portal webhooks (docs/configuration.md#client-portals) ---------------------------
+# The digest run also POSTs a signed JSON document to each portal's webhook URLs.
+# The key of their X-Intake-Signature HMAC; receivers hold it too, so it is never the
+# secret key itself. Empty: one derived from DJANGO_SECRET_KEY (local runs and tests;
+# production requires it).
+INTAKE_WEBHOOK_SIGNING_KEY = env.str("INTAKE_WEBHOOK_SIGNING_KEY", default="")
+# Webhooks to http://127.0.0.1 / localhost, and hosts resolving to loopback. Off in
+# production: a webhook must not reach the server's own services (SSRF).
+INTAKE_WEBHOOKS_ALLOW_LOOPBACK = env.bool("INTAKE_WEBHOOKS_ALLOW_LOOPBACK", default=False)
+# Time to connect, and for the whole request (connect, send, answer), in seconds.
+INTAKE_WEBHOOK_CONNECT_TIMEOUT_SECONDS = env.float("INTAKE_WEBHOOK_CONNECT_TIMEOUT_SECONDS", default=3.0)
+INTAKE_WEBHOOK_TIMEOUT_SECONDS = env.float("INTAKE_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+if not 0 < INTAKE_WEBHOOK_CONNECT_TIMEOUT_SECONDS <= INTAKE_WEBHOOK_TIMEOUT_SECONDS <= 60:
+    raise ImproperlyConfigured(
+        "INTAKE_WEBHOOK_CONNECT_TIMEOUT_SECONDS and INTAKE_WEBHOOK_TIMEOUT_SECONDS must satisfy 0 < connect <= total <= 60"
+    )
+# Attempts per delivery (the first included) before it is given up, and the first
+# retry's delay; each further retry waits twice as long.
+INTAKE_WEBHOOK_MAX_ATTEMPTS = env_int("INTAKE_WEBHOOK_MAX_ATTEMPTS", 5, minimum=1)
+INTAKE_WEBHOOK_RETRY_SECONDS = env_int("INTAKE_WEBHOOK_RETRY_SECONDS", 60, minimum=1)
+# Background processes show they work (uploader.ops.heartbeats): the worker through a
+# beat task this often; readiness calls a process stale after INTAKE_HEARTBEAT_STALE_SECONDS.
+INTAKE_HEARTBEAT_SECONDS = env_int("INTAKE_HEARTBEAT_SECONDS", 30, minimum=5)
+INTAKE_HEARTBEAT_STALE_SECONDS = env_int("INTAKE_HEARTBEAT_STALE_SECONDS", 150, minimum=INTAKE_HEARTBEAT_SECONDS * 2)
+
+# --- Dead letters and stuck events (docs/configuration.md#events) ---------------------
+# `setup_bucket --create-queue NAME` gives NAME a dead-letter queue NAME-dlq: SQS moves
+# a message there after this many receives without a delete (the consumer's failures).
+INTAKE_SQS_MAX_RECEIVES = env_int("INTAKE_SQS_MAX_RECEIVES", 5, minimum=1)
+# The dead-letter queue the events page lists and replays from. Empty: the one named
+# in the event queue's RedrivePolicy (asked of SQS when the page is opened).
+INTAKE_S3_EVENTS_DLQ_URL = env.str("INTAKE_S3_EVENTS_DLQ_URL", default="")
+# A ledger row still pending after this many minutes shows on the events page with a
+# retry button (its task was lost or keeps failing).
+INTAKE_EVENTS_STUCK_MINUTES = env_int("INTAKE_EVENTS_STUCK_MINUTES", 10, minimum=1)
