@@ -71,3 +71,34 @@ def test_cognito_sign_in_urls_are_a_404_in_password_only_mode(settings) -> None:
     for path in ("/oidc/authenticate/", "/oidc/callback/", "/oidc/logout/"):
         response = Client().get(path)
         assert response.status_code == 404, (path, response.status_code)
+
+
+def test_a_key_longer_than_s3_allows_is_skipped_with_a_reason() -> None:
+    record = json.loads(_record(1))
+    record["Records"][0]["s3"]["object"]["key"] = "k" * 1025
+    parsed = parse_s3_message(json.dumps(record))
+    assert parsed.events == ()
+    assert "longer than S3's 1024 bytes" in parsed.skipped[0]
+
+
+@pytest.mark.parametrize("where", ["key", "eTag", "sequencer"])
+def test_a_nul_anywhere_in_a_message_skips_it_whole(where: str) -> None:
+    """PostgreSQL text cannot hold NUL: stored, it would fail the whole SQS batch."""
+    record = json.loads(_record(1))
+    record["Records"][0]["s3"]["object"][where] = "a\x00b"
+    parsed = parse_s3_message(json.dumps(record))
+    assert parsed.events == ()
+    assert parsed.skipped == ("message contains NUL characters",)
+    (escaped,) = parse_s3_message(_record(1).replace("x.bin", "x\\\\u0000.bin")).events
+    assert escaped.key.endswith("x\\u0000.bin"), "a backslash and the text u0000 are a legal key"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pushed_event_with_a_nul_is_dropped_not_a_500(settings, s3_bucket) -> None:  # type: ignore[no-untyped-def]
+    settings.INTAKE_EVENTS_WEBHOOK_TOKEN = TOKEN
+    body = _record(1, bucket=s3_bucket).replace("x.bin", "x\\u0000.bin")
+    response = Client().post(
+        "/api/events/s3", data=body, content_type="application/json", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    assert response.status_code < 500, response.content
+    assert UploadEvent.objects.count() == 0

@@ -84,6 +84,37 @@ def test_a_failing_message_is_kept_for_retry_and_the_dead_letter_queue(staff_cli
     assert _queue_depth(queue) == 1
 
 
+def test_a_poison_message_is_kept_alone_and_its_batch_is_stored(staff_client: Client, queue: str) -> None:
+    """Five good events and one message whose storing fails (a bug we do not know of
+    yet, stood in for by the ledger refusing that one body): the five are stored,
+    applied and deleted on the first receive; only the poison waits for the
+    dead-letter queue."""
+    uploads = [_upload_without_complete(staff_client, body=f"file {n}".encode()) for n in range(5)]
+    poison = json.dumps({"Records": [{"poison": True}]})
+    s3.sqs_client().send_message(QueueUrl=queue, MessageBody=poison)
+    real = sqs.events_receive_many
+
+    def refuse_the_poison(*, bodies: list[str | bytes], source: str):  # type: ignore[no-untyped-def]
+        if poison in bodies:
+            raise RuntimeError("cannot store this message")
+        return real(bodies=bodies, source=source)
+
+    deadline = time.monotonic() + 20
+    while _queue_depth(queue) < 6 and time.monotonic() < deadline:
+        time.sleep(0.2)  # the emulator's notifications arrive
+    with mock.patch("uploader.ingest.sqs_consumer.events_receive_many", side_effect=refuse_the_poison):
+        out = io.StringIO()
+        call_command(
+            "consume_s3_events", "--queue-url", queue, "--until-empty", "--wait", "1", "--gather", "50", stdout=out
+        )
+    assert "6 received, 5 new event(s), 0 duplicate(s), 5 deleted, 1 kept for retry" in out.getvalue()
+    for upload in uploads:
+        upload.refresh_from_db()
+        assert upload.state == UploadState.STORED
+    time.sleep(1.5)  # the visibility timeout passes
+    assert _queue_depth(queue) == 1, "only the poison is left"
+
+
 def test_broker_down_keeps_the_message_and_the_retry_applies_it(staff_client: Client, queue: str) -> None:
     upload = _upload_without_complete(staff_client)
     with mock.patch("uploader.ingest.tasks.apply_object_events.delay", side_effect=OperationalError("broker down")):

@@ -111,6 +111,9 @@ def _parse_record(record: Any, index: int, out: _Collector) -> None:
     source = str(record.get("eventSource", ""))
     raw_key = str(obj["key"])
     key = unquote_plus(raw_key) if source in URL_ENCODING_SOURCES else raw_key
+    if len(key.encode("utf-8", errors="surrogatepass")) > MAX_KEY_BYTES:
+        out.skipped.append(f"record {index}: object key longer than S3's {MAX_KEY_BYTES} bytes")
+        return
     size = obj.get("size")
     out.events.append(
         ObjectEvent(
@@ -128,6 +131,8 @@ def _parse_record(record: Any, index: int, out: _Collector) -> None:
     )
 
 
+# S3's longest key, in UTF-8 bytes; the ledger's column holds no more.
+MAX_KEY_BYTES = 1024
 # S3's largest object (5 TiB); a bigger or negative size is not a real event's, and
 # must not reach a BIGINT column (10**40 raised OverflowError there).
 MAX_OBJECT_SIZE = 5 * 1024**4
@@ -155,6 +160,8 @@ def _parse_eventbridge(document: dict[str, Any]) -> ParsedMessage:
     obj = detail.get("object") if isinstance(detail, dict) else None
     if not isinstance(bucket, dict) or not isinstance(obj, dict) or not bucket.get("name") or not obj.get("key"):
         return ParsedMessage(skipped=("EventBridge event: no bucket name or object key",))
+    if len(str(obj["key"]).encode("utf-8", errors="surrogatepass")) > MAX_KEY_BYTES:
+        return ParsedMessage(skipped=(f"EventBridge event: object key longer than S3's {MAX_KEY_BYTES} bytes",))
     assert isinstance(detail, dict)
     size = obj.get("size")
     what = detail.get("reason") if kind == "created" else detail.get("deletion-type")
@@ -176,6 +183,23 @@ def _parse_eventbridge(document: dict[str, Any]) -> ParsedMessage:
     )
 
 
+def _holds_nul(document: Any) -> bool:
+    """Any NUL in the parsed document's keys or strings; iterative, since json accepted
+    a nesting as deep as the interpreter's recursion allows."""
+    stack = [document]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def parse_s3_message(body: str | bytes) -> ParsedMessage:
     """Parse one queue/webhook message body (possibly an SNS envelope)."""
     if len(body) > MAX_MESSAGE_BYTES:
@@ -188,6 +212,10 @@ def parse_s3_message(body: str | bytes) -> ParsedMessage:
         # json's decoder recurses per nesting level: a message nested thousands deep is
         # not from S3, and must not crash (and so re-deliver) in the consumer.
         return ParsedMessage(skipped=("message is nested too deeply",))
+    if _holds_nul(document):
+        # No S3 key or field holds NUL, and PostgreSQL text cannot: such a message is
+        # not from S3, and storing it would fail its whole batch.
+        return ParsedMessage(skipped=("message contains NUL characters",))
     if isinstance(document, dict) and document.get("Type") == "Notification" and isinstance(document.get("Message"), str):
         return parse_s3_message(document["Message"])  # SNS envelope
     if not isinstance(document, dict):

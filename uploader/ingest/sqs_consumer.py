@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from uploader import s3
+from uploader.ingest.ledger import IngestResult
 from uploader.ingest.models import EventSource
 from uploader.ingest.tasks import events_receive_many
 
@@ -111,33 +112,62 @@ def _extend_visibility(queue_url: str, messages: list[QueueMessage]) -> None:
 
 def process_batch(queue_url: str, messages: list[QueueMessage], *, clock: Callable[[], float] = time.monotonic) -> BatchResult:
     """Ingest the batch in one go (one transaction, one task, however many receives
-    it came from); delete it once its events are committed and enqueued."""
+    it came from); delete it once its events are committed and enqueued. When the
+    batch fails, its messages are tried one by one, so one message that cannot be
+    stored (a poison message) never holds back the good ones: those are stored and
+    deleted, and it alone is kept, until SQS moves it to the dead-letter queue."""
     result = BatchResult(received=len(messages))
     started = clock()
     try:
         results = events_receive_many(bodies=[m.body for m in messages], source=EventSource.SQS)
     except Exception:
-        # Database or broker trouble, or a bug: keep the batch; after maxReceiveCount
-        # attempts SQS moves a message that keeps failing to the dead-letter queue.
+        # Database or broker trouble, or a message we cannot store.
         logger.exception(
-            "SQS batch of %s kept (attempts %s)", len(messages), ",".join(str(m.receive_count) for m in messages)
+            "SQS batch of %s failed (attempts %s)", len(messages), ",".join(str(m.receive_count) for m in messages)
         )
-        result.kept = len(messages)
         close_old_connections()
-        return result
+        if len(messages) == 1:
+            logger.warning("SQS message %s kept (attempts %s)", messages[0].message_id, messages[0].receive_count)
+            result.kept = 1
+            return result
+        return _process_one_by_one(queue_url, messages, result)
     if clock() - started > settings.INTAKE_SQS_VISIBILITY_SECONDS / 2:
         # A slow batch: keep the messages hidden until they are deleted.
         _extend_visibility(queue_url, messages)
     for message, ingested in zip(messages, results, strict=True):
-        result.recorded += len(ingested.recorded)
-        result.duplicates += ingested.duplicates
-        if not ingested.usable:
-            logger.warning("SQS message %s dropped: %s", message.message_id, "; ".join(ingested.skipped))
-        else:
-            logger.info(
-                "SQS message %s: %s new, %s duplicate event(s), ledger ids %s",
-                message.message_id, len(ingested.recorded), ingested.duplicates, ingested.pending,
-            )
+        _count(result, message, ingested)
     _delete(queue_url, messages)
     result.deleted = len(messages)
     return result
+
+
+def _process_one_by_one(queue_url: str, messages: list[QueueMessage], result: BatchResult) -> BatchResult:
+    """Each message in its own transaction and task. An outage fails them all (all
+    kept, as before); a poison message fails alone."""
+    stored: list[QueueMessage] = []
+    for message in messages:
+        try:
+            (ingested,) = events_receive_many(bodies=[message.body], source=EventSource.SQS)
+        except Exception:
+            logger.exception("SQS message %s kept (attempts %s)", message.message_id, message.receive_count)
+            close_old_connections()
+            result.kept += 1
+            continue
+        _count(result, message, ingested)
+        stored.append(message)
+    if stored:
+        _delete(queue_url, stored)
+        result.deleted = len(stored)
+    return result
+
+
+def _count(result: BatchResult, message: QueueMessage, ingested: IngestResult) -> None:
+    result.recorded += len(ingested.recorded)
+    result.duplicates += ingested.duplicates
+    if not ingested.usable:
+        logger.warning("SQS message %s dropped: %s", message.message_id, "; ".join(ingested.skipped))
+    else:
+        logger.info(
+            "SQS message %s: %s new, %s duplicate event(s), ledger ids %s",
+            message.message_id, len(ingested.recorded), ingested.duplicates, ingested.pending,
+        )
