@@ -28,8 +28,13 @@ INTAKE_S3_SECRET_ACCESS_KEY = env.str("INTAKE_S3_SECRET_ACCESS_KEY", default="")
 if bool(INTAKE_S3_ACCESS_KEY_ID) != bool(INTAKE_S3_SECRET_ACCESS_KEY):
     raise ImproperlyConfigured("INTAKE_S3_ACCESS_KEY_ID and INTAKE_S3_SECRET_ACCESS_KEY must be set together")
 INTAKE_S3_KEY_PREFIX = env.str("INTAKE_S3_KEY_PREFIX", default="uploads")
-INTAKE_S3_CONNECT_TIMEOUT = env.float("INTAKE_S3_CONNECT_TIMEOUT", default=3.0)
-INTAKE_S3_READ_TIMEOUT = env.float("INTAKE_S3_READ_TIMEOUT", default=10.0)
+# A hung S3 must answer 503 within seconds, not hold a web process: each attempt may
+# take the connect plus the read timeout, and a call makes at most this many attempts
+# in all (botocore's standard retries with backoff; `total_max_attempts`, since
+# botocore's `max_attempts` counts retries only). Celery tasks retry on their own after.
+INTAKE_S3_CONNECT_TIMEOUT = env.float("INTAKE_S3_CONNECT_TIMEOUT", default=2.0)
+INTAKE_S3_READ_TIMEOUT = env.float("INTAKE_S3_READ_TIMEOUT", default=5.0)
+INTAKE_S3_MAX_ATTEMPTS = env_int("INTAKE_S3_MAX_ATTEMPTS", 2, minimum=1)
 # Whether `setup_bucket` may create the bucket; production buckets usually come from
 # the deployment template and the app's role may not create buckets.
 INTAKE_S3_CREATE_BUCKET = env.bool("INTAKE_S3_CREATE_BUCKET", default=False)

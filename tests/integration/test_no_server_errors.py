@@ -102,3 +102,27 @@ def test_a_pushed_event_with_a_nul_is_dropped_not_a_500(settings, s3_bucket) -> 
     )
     assert response.status_code < 500, response.content
     assert UploadEvent.objects.count() == 0
+
+
+def test_a_hung_s3_gives_a_503_after_a_bounded_number_of_attempts(api: Client, settings) -> None:  # type: ignore[no-untyped-def]
+    """The complete call's HEAD meets an S3 that accepts connections and never answers:
+    the caller gets a 503 with a message, after INTAKE_S3_MAX_ATTEMPTS attempts (each
+    bounded by the read timeout), not botocore's default retries."""
+    from tests.support.hung_server import HungServer
+    from uploader import s3
+
+    body = b"hello"
+    signed = api.get("/api/s3/params", {"filename": "a.txt", "type": "text/plain", "metadata[size]": len(body)}).json()
+    hung = HungServer().start()
+    try:
+        settings.INTAKE_S3_ENDPOINT_URL = hung.url
+        settings.INTAKE_S3_READ_TIMEOUT = 0.5
+        settings.INTAKE_S3_MAX_ATTEMPTS = 2
+        s3.reset_clients()
+        response = api.post(f"/api/s3/complete?key={signed['key']}")
+    finally:
+        hung.stop()
+        s3.reset_clients()
+    assert response.status_code == 503
+    assert response.json()["code"] == "storage_unavailable"
+    assert hung.connections == 2, "two attempts, then the answer"

@@ -35,7 +35,7 @@ def s3_client_config() -> Config:
         s3={"addressing_style": settings.INTAKE_S3_ADDRESSING_STYLE},
         connect_timeout=settings.INTAKE_S3_CONNECT_TIMEOUT,
         read_timeout=settings.INTAKE_S3_READ_TIMEOUT,
-        retries={"max_attempts": 3, "mode": "standard"},
+        retries={"total_max_attempts": settings.INTAKE_S3_MAX_ATTEMPTS, "mode": "standard"},
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
     )
@@ -48,12 +48,13 @@ def _client() -> Any:
 
 @functools.cache
 def _sqs_client() -> Any:
-    # The read timeout outlasts SQS's 20 s long poll.
     return _session().client(
         "sqs",
         endpoint_url=settings.INTAKE_SQS_ENDPOINT_URL or settings.INTAKE_S3_ENDPOINT_URL,
         config=Config(
-            connect_timeout=settings.INTAKE_S3_CONNECT_TIMEOUT, read_timeout=30, retries={"mode": "standard"}
+            connect_timeout=settings.INTAKE_S3_CONNECT_TIMEOUT,
+            read_timeout=20 + settings.INTAKE_S3_READ_TIMEOUT,  # outlasts the 20 s long poll
+            retries={"total_max_attempts": settings.INTAKE_S3_MAX_ATTEMPTS, "mode": "standard"},
         ),
     )
 
@@ -69,7 +70,11 @@ def sns_client() -> Any:
     return _session().client(
         "sns",
         endpoint_url=settings.INTAKE_S3_ENDPOINT_URL,
-        config=Config(connect_timeout=settings.INTAKE_S3_CONNECT_TIMEOUT, read_timeout=settings.INTAKE_S3_READ_TIMEOUT),
+        config=Config(
+            connect_timeout=settings.INTAKE_S3_CONNECT_TIMEOUT,
+            read_timeout=settings.INTAKE_S3_READ_TIMEOUT,
+            retries={"total_max_attempts": settings.INTAKE_S3_MAX_ATTEMPTS, "mode": "standard"},
+        ),
     )
 
 
