@@ -250,6 +250,13 @@ if CELERY_BROKER_URL == "filesystem://":
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+    # Threads, not prefork: this transport has no event loop, so a prefork worker
+    # would use billiard's blocking pool, whose processes share one task pipe and
+    # its lock, held by the process waiting for the next task. Killed (OOM, kill -9),
+    # it leaves the lock taken and no task runs again until the worker restarts.
+    # The threads pool has no process to lose, but enforces no time limits (make
+    # run only: production refuses this broker). docs/operations.md.
+    CELERY_WORKER_POOL = "threads"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
