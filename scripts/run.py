@@ -1,9 +1,10 @@
 """`make run`: Intake on embedded defaults, no AWS account and no server to install.
 
 Starts the S3 emulator, prepares the database and bucket, makes sure a staff account
-exists, then runs a Celery worker (filesystem broker), the S3 event consumer (the
-emulator delivers the bucket's events to its own SQS) and Django. Ctrl-C (or
-SIGTERM) stops everything it started. Every step says what it is doing.
+exists, then runs a Celery worker (filesystem broker), Celery beat, the S3 event
+consumer (the emulator delivers the bucket's events to its own SQS) and Django, under
+a supervisor (scripts/supervisor.py) that restarts a process that dies or gets stuck.
+Ctrl-C (or SIGTERM) stops everything it started. Every step says what it is doing.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 from emulator import S3Emulator, die_with_parent, port_in_use  # noqa: E402
+from supervisor import Service, Supervisor  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -48,20 +50,14 @@ def main() -> int:
     env.setdefault("INTAKE_CORS_ALLOWED_ORIGINS", f"http://127.0.0.1:{port},http://localhost:{port}")
     env.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
 
-    children: list[subprocess.Popen[bytes]] = []
     emulator: S3Emulator | None = None
-
-    def stop_all(*_: object) -> None:
-        for child in reversed(children):
-            if child.poll() is None:
-                child.terminate()  # the main process stops its own workers
-        for child in reversed(children):
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
-        if emulator:
-            emulator.stop()
+    supervisor = Supervisor(
+        cwd=ROOT,
+        env=env,
+        say=step,
+        readiness_url=f"http://127.0.0.1:{port}/healthz/ready",
+        preexec_fn=die_with_parent,
+    )
 
     def run_manage(*args: str) -> None:
         subprocess.run([str(VENV_BIN / "python"), "manage.py", *args], cwd=ROOT, env=env, check=True)
@@ -84,31 +80,38 @@ def main() -> int:
         run_manage("ensure_staff_user", "--password-file", str(var_dir / "admin-password.txt"))
         (var_dir / "broker" / "queue").mkdir(parents=True, exist_ok=True)
         (var_dir / "broker" / "processed").mkdir(parents=True, exist_ok=True)
+        celery = str(VENV_BIN / "celery")
         step(f"starting the Celery worker (log: {log_dir / 'worker.log'})")
-        with open(log_dir / "worker.log", "ab") as worker_log:
-            children.append(
-                subprocess.Popen(
-                    # -B: the beat scheduler (reconciliation) runs inside the worker locally.
-                    [str(VENV_BIN / "celery"), "-A", "config", "worker", "-B", "-l", "info", "--concurrency", "2",
-                     "--schedule", str(var_dir / "celerybeat-schedule")],
-                    cwd=ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent,
-                )
+        supervisor.add(
+            Service(
+                "the Celery worker",
+                [celery, "-A", "config", "worker", "-l", "info", "--concurrency", "2"],
+                log_dir / "worker.log",
+                heartbeat="worker",
             )
+        )
+        step(f"starting Celery beat, the scheduler (log: {log_dir / 'beat.log'})")
+        supervisor.add(
+            Service(
+                "Celery beat",
+                [celery, "-A", "config", "beat", "-l", "info", "--schedule", str(var_dir / "celerybeat-schedule")],
+                log_dir / "beat.log",
+                # Its tasks are how the worker's heartbeat arrives: a stale one may be either's.
+                heartbeat="worker",
+            )
+        )
         step(f"starting the S3 event consumer (log: {log_dir / 'events.log'})")
-        with open(log_dir / "events.log", "ab") as events_log:
-            children.append(
-                subprocess.Popen(
-                    [str(VENV_BIN / "python"), "manage.py", "consume_s3_events", "--queue-name", "intake-events"],
-                    cwd=ROOT, env=env, stdout=events_log, stderr=subprocess.STDOUT, start_new_session=True,
-                    preexec_fn=die_with_parent,
-                )
+        supervisor.add(
+            Service(
+                "the S3 event consumer",
+                [str(VENV_BIN / "python"), "manage.py", "consume_s3_events", "--queue-name", "intake-events"],
+                log_dir / "events.log",
+                heartbeat="consumer:intake-events",
             )
+        )
         step(f"starting Django on http://127.0.0.1:{port}")
-        children.append(
-            subprocess.Popen(
-                [str(VENV_BIN / "python"), "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-                cwd=ROOT, env=env, start_new_session=True, preexec_fn=die_with_parent,
-            )
+        supervisor.add(
+            Service("Django", [str(VENV_BIN / "python"), "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"])
         )
         print(
             f"\n  Intake:     http://127.0.0.1:{port}/\n"
@@ -121,10 +124,7 @@ def main() -> int:
         )
         signal.signal(signal.SIGTERM, _interrupt)
         while True:
-            for child in children:
-                if child.poll() is not None:
-                    print(f"error: {child.args!r} exited with code {child.returncode}; stopping", file=sys.stderr)
-                    return 1
+            supervisor.watch_once()
             time.sleep(0.5)
     except KeyboardInterrupt:
         step("stopping")
@@ -133,7 +133,9 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
-        stop_all()
+        supervisor.stop_all()
+        if emulator:
+            emulator.stop()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """A Celery pool process killed with SIGKILL (the OOM killer, an operator) must not
 stop the worker: tasks enqueued afterwards still run, within seconds.
 
-The worker is started the way `make run` starts it (scripts/run.py: `-B`,
-`--concurrency 2`, `--schedule`) with the project's settings (config.settings.local),
+The worker is started the way `make run` starts it (scripts/run.py: `--concurrency 2`;
+beat runs as a process of its own) with the project's settings (config.settings.local),
 on the filesystem broker of `make run` and on Redis, the production broker (REDIS_URL:
 CI sets it). The process killed is the pool process that waits for the next task.
 With billiard's blocking pool (what a prefork worker gets on a transport without an
@@ -50,8 +50,6 @@ def _worker_env(tmp_path: Path, redis_url: str | None) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="config.settings.local",
         DJANGO_DEBUG="false",
         INTAKE_VAR_DIR=str(tmp_path),
-        # Beat's shortest interval: nothing is scheduled while the test runs.
-        INTAKE_NOTIFY_INTERVAL_SECONDS="3600",
     )
     if redis_url:
         env["REDIS_URL"] = redis_url
@@ -173,10 +171,9 @@ def test_tasks_run_after_a_pool_process_is_killed(redis_url: str | None, tmp_pat
     queue = f"worker-probe-{uuid.uuid4().hex[:10]}"
     probe = Probe(broker_url, options, queue, out)
     # scripts/run.py's worker command line, plus the probe task, a queue and a node name of its own.
-    run_py = ["-A", "config", "worker", "-B", "-l", "info", "--concurrency", "2"]
-    schedule = ["--schedule", str(tmp_path / "celerybeat-schedule")]
+    run_py = ["-A", "config", "worker", "-l", "info", "--concurrency", "2"]
     own = ["-I", "tests.support.worker_probe", "-Q", queue, "-n", f"{queue}@%h"]
-    worker = ManagedProcess([str(VENV_BIN / "celery"), *run_py, *schedule, *own], env, tmp_path / "worker.log")
+    worker = ManagedProcess([str(VENV_BIN / "celery"), *run_py, *own], env, tmp_path / "worker.log")
     try:
         worker.start()
         assert worker.process is not None
