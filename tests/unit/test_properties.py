@@ -155,7 +155,7 @@ def _cache() -> JwksCache:
     return JwksCache(_POOL.jwks_url, fetcher=fetcher, clock=FakeClock(), ttl_seconds=3600, min_refresh_seconds=30)
 
 
-def _verify_both(token: Any) -> None:
+def verify_as_id_and_access_token(token: Any) -> None:
     """Each verifier answers claims or a TokenRejected with a short reason; any other
     exception fails the property."""
     cache = _cache()
@@ -178,21 +178,21 @@ def _refusal(verify: Any) -> str | None:
 @EXAMPLES
 @given(st.text(max_size=300) | st.binary(max_size=100) | json_values)
 def test_any_string_as_a_token_is_refused_with_a_reason(token: Any) -> None:
-    _verify_both(token)
+    verify_as_id_and_access_token(token)
 
 
 @EXAMPLES
 @given(json_values, json_values)
 def test_any_header_and_claims_are_refused_with_a_reason(header: Any, claims: Any) -> None:
     """Unsigned shapes: every header and payload JSON, signature garbage."""
-    _verify_both(_compact(header if isinstance(header, dict) else {"h": header}, claims if isinstance(claims, dict) else {"c": claims}, b"sig"))
+    verify_as_id_and_access_token(_compact(header if isinstance(header, dict) else {"h": header}, claims if isinstance(claims, dict) else {"c": claims}, b"sig"))
 
 
 @EXAMPLES
 @given(st.dictionaries(st.sampled_from(["iss", "aud", "exp", "iat", "nbf", "sub", "token_use", "client_id", "scope", "nonce", "cognito:groups", "auth_time", "email"]), json_values, max_size=13))
 def test_signed_tokens_with_any_claims_are_judged_without_crashing(claims: dict[str, Any]) -> None:
     """Properly signed by the pool's key: the claim checks alone decide, and say why."""
-    _verify_both(_rs256(claims))
+    verify_as_id_and_access_token(_rs256(claims))
 
 
 def _rs256(claims: dict[str, Any]) -> str:
