@@ -15,6 +15,7 @@ from django.test import Client
 
 from tests.conftest import make_staff_user
 from uploader import s3
+from uploader.api.decorators import CSRF_REFUSED
 from uploader.uploads.models import Upload, UploadState
 
 pytestmark = pytest.mark.integration
@@ -256,11 +257,81 @@ def test_cross_site_requests_are_refused(api: Client) -> None:
 
 
 def test_post_calls_need_the_csrf_token(staff_user, s3_bucket: str) -> None:  # type: ignore[no-untyped-def]
+    """From a browser that sends neither Sec-Fetch-Site nor Origin (Django's test client
+    sends neither), the token is what proves the call comes from our pages."""
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(staff_user)
     response = strict.post("/api/s3/multipart", data=json.dumps({"filename": "a", "size": 6 * MiB}), content_type="application/json")
     assert response.status_code == 403
     assert Upload.objects.count() == 0
+
+
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
+SIBLING = "https://files.testserver"  # another host of the same site
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "with_token", "status"),
+    [
+        # What current browsers send from our own pages: no token needed (Uppy 6 sends none).
+        ("GET", SAME_ORIGIN, False, 200),
+        ("POST", {**SAME_ORIGIN, "Origin": "http://testserver"}, False, 200),
+        ("POST", {"Origin": "http://testserver"}, False, 200),
+        ("POST", {**SAME_ORIGIN, "Origin": "null"}, False, 200),  # a no-referrer policy on our POST
+        # Another origin, whatever else comes along: refused, token or not.
+        ("GET", {"Origin": "https://elsewhere.example"}, False, 403),
+        ("POST", {**SAME_ORIGIN, "Origin": "https://elsewhere.example"}, False, 403),
+        ("POST", {"Sec-Fetch-Site": "same-site", "Origin": SIBLING}, True, 403),
+        ("POST", {"Origin": "null"}, True, 403),
+        # A sibling subdomain's page: same-site is not this site.
+        ("GET", {"Sec-Fetch-Site": "same-site"}, False, 403),
+        ("GET", {"Sec-Fetch-Site": "same-site"}, True, 403),
+        ("GET", {"Sec-Fetch-Site": "none"}, False, 403),
+        # A browser that says neither: Django's token check.
+        ("GET", {}, False, 403),
+        ("POST", {}, False, 403),
+        ("GET", {}, True, 200),
+        ("POST", {}, True, 200),
+    ],
+)
+def test_session_calls_pass_on_where_the_browser_says_they_come_from_else_on_the_token(  # type: ignore[no-untyped-def]
+    staff_user, s3_bucket: str, method: str, headers: dict[str, str], with_token: bool, status: int
+) -> None:
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(staff_user)
+    strict.get("/")  # the CSRF cookie, which our pages always have
+    if with_token:
+        headers = {**headers, "X-CSRFToken": strict.cookies["csrftoken"].value}
+    if method == "GET":
+        response = strict.get("/api/s3/params", {"filename": "a.txt", "type": "text/plain", "size": 5}, headers=headers)
+    else:
+        response = strict.post(
+            "/api/s3/multipart", json.dumps({"filename": "a", "size": 6 * MiB}), content_type="application/json", headers=headers
+        )
+    assert response.status_code == status, response.content
+    if status == 403:
+        assert response.json() == {"message": CSRF_REFUSED, "code": "csrf", "field": None}
+    assert Upload.objects.count() == (1 if status == 200 else 0)
+
+
+def test_trusted_origins_pass_without_a_token_even_from_a_sibling(staff_user, s3_bucket: str, settings) -> None:  # type: ignore[no-untyped-def]
+    """CSRF_TRUSTED_ORIGINS is where staff say which other origins are this site (as
+    Django's own Origin check reads it): a sibling listed there passes, one not listed
+    does not."""
+    settings.CSRF_TRUSTED_ORIGINS = ["https://*.uploads.testserver", "https://admin.testserver"]
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(staff_user)
+    body = json.dumps({"filename": "a", "size": 6 * MiB})
+
+    def create(origin: str) -> int:
+        headers = {"Origin": origin, "Sec-Fetch-Site": "same-site"}
+        return strict.post("/api/s3/multipart", body, content_type="application/json", headers=headers).status_code
+
+    assert create("https://admin.testserver") == 200
+    assert create("https://eu.uploads.testserver") == 200
+    assert create("http://eu.uploads.testserver") == 403  # another scheme
+    assert create("https://files.testserver") == 403
+    assert Upload.objects.count() == 2
 
 
 def test_session_calls_get_djangos_whole_csrf_check_on_gets_too(staff_user, s3_bucket: str) -> None:  # type: ignore[no-untyped-def]

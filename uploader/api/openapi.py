@@ -36,8 +36,10 @@ DOCUMENT: dict[str, Any] = {
         "description": (
             "Companion-compatible calls that Uppy's AwsS3 plugin (v5, `endpoint` option) uses to upload "
             "straight to S3. The server makes every object key; the client never chooses one. "
-            "Browser calls use the staff session and send `X-CSRFToken` on every call; machine clients "
-            "send `Authorization: Bearer <Cognito access token>` instead."
+            "Browser calls use the staff session; they pass the CSRF check when the browser says they come "
+            "from this site (`Sec-Fetch-Site: same-origin`, or an `Origin` of this site or of "
+            "CSRF_TRUSTED_ORIGINS), and only from a browser that sends neither header must they carry "
+            "`X-CSRFToken`. Machine clients send `Authorization: Bearer <Cognito access token>` instead."
         ),
     },
     "servers": [
