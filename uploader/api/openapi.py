@@ -34,7 +34,7 @@ DOCUMENT: dict[str, Any] = {
         "title": "Intake upload API",
         "version": "1.0.0",
         "description": (
-            "Companion-compatible calls that Uppy's AwsS3 plugin (v5, `endpoint` option) uses to upload "
+            "Companion-compatible calls that Uppy's AwsS3 plugin (v5 `endpoint`, v6 `companionEndpoint`) uses to upload "
             "straight to S3. The server makes every object key; the client never chooses one. "
             "Browser calls use the staff session; they pass the CSRF check when the browser says they come "
             "from this site (`Sec-Fetch-Site: same-origin`, or an `Origin` of this site or of "
