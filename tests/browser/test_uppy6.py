@@ -3,9 +3,10 @@ staff contract and through a portal's (ADR 0002).
 
 The page (tests/browser/pages/uppy6.html) is not one of ours: the live server serves
 it as a static file (so the calls are same-origin, as from our pages), and it sets
-nothing but the plugin's options. Uppy 6 sends no custom header (no CSRF token) and no size, so this proves the
-CSRF check by Sec-Fetch-Site/Origin (ADR 0004) and size-less multipart uploads (ADR
-0001) end to end. What it sends, and what it gets, is recorded and checked.
+nothing but the plugin's options. Uppy 6 sends no custom header (no CSRF token) and
+no size, so this proves the CSRF check by Sec-Fetch-Site/Origin (ADR 0004) and
+size-less multipart uploads (ADR 0001) end to end. What it sends, and what it gets,
+is recorded and checked.
 """
 
 from __future__ import annotations
