@@ -15,7 +15,8 @@
 set -euo pipefail
 
 # ---- pinned versions -------------------------------------------------------
-UPPY_VERSION="5.2.4"      # all-in-one bundle: window.Uppy (uppy.min.js). v5, not v6: see docs/adr/0002-uppy-v5.md
+UPPY_VERSION="5.2.4"      # all-in-one bundle: window.Uppy (uppy.min.js). v5, not v6, on our pages: see docs/adr/0002-uppy-v5.md
+UPPY6_VERSION="6.0.1"     # the current v6 bundle (@uppy/aws-s3 6.1.0): only tests/browser/test_uppy6.py loads it (ADR 0002)
 HTMX_VERSION="2.0.11"     # htmx.org v2
 CHARTJS_VERSION="4.6.1"   # chart.js v4 (UMD: window.Chart)
 HASHWASM_VERSION="4.13.0" # hash-wasm: incremental MD5 of files and parts in the browser (UMD: window.hashwasm)
@@ -31,6 +32,7 @@ MANIFEST="$VENDOR_DIR/MANIFEST.txt"
 # `sourceMappingURL`, so Django's ManifestStaticFilesStorage can resolve them.
 PACKAGES=(
   "uppy|$UPPY_VERSION|dist/uppy.min.js dist/uppy.min.js.map dist/uppy.min.mjs dist/uppy.min.mjs.map dist/uppy.min.css LICENSE"
+  "uppy|$UPPY6_VERSION|dist/uppy.min.js dist/uppy.min.js.map dist/uppy.min.css LICENSE"
   "htmx.org|$HTMX_VERSION|dist/htmx.min.js LICENSE"
   "chart.js|$CHARTJS_VERSION|dist/chart.umd.min.js dist/chart.umd.min.js.map LICENSE.md"
   "hash-wasm|$HASHWASM_VERSION|dist/md5.umd.min.js LICENSE"
@@ -102,19 +104,28 @@ for spec in "${PACKAGES[@]}"; do
   done
 done
 
-# Everything fetched and checked: now replace the managed dirs.
+# Everything fetched and checked: now replace the managed dirs. A package may be
+# pinned at more than one version (uppy 5 and 6), so every version of every
+# managed package is removed first (stale ones, and the pinned ones, which are
+# re-created from the stage so no extra files linger), then the stage moves in.
 mkdir -p "$VENDOR_DIR"
+pinned=" "
 for spec in "${PACKAGES[@]}"; do
   IFS='|' read -r name version _ <<<"$spec"
-  # Remove every managed version of this package (stale ones and the current
-  # one, which is re-created from the stage so no extra files linger).
-  shopt -s nullglob
+  pinned+="$name-$version "
+done
+shopt -s nullglob
+for spec in "${PACKAGES[@]}"; do
+  IFS='|' read -r name _ _ <<<"$spec"
   for old in "$VENDOR_DIR/$name"-[0-9]*; do
     [[ -d "$old" ]] || continue
-    [[ "$(basename "$old")" == "$name-$version" ]] || log "removing stale $(basename "$old")"
+    [[ "$pinned" == *" $(basename "$old") "* ]] || log "removing stale $(basename "$old")"
     rm -rf -- "$old"
   done
-  shopt -u nullglob
+done
+shopt -u nullglob
+for spec in "${PACKAGES[@]}"; do
+  IFS='|' read -r name version _ <<<"$spec"
   mv -- "$STAGE/$name-$version" "$VENDOR_DIR/$name-$version"
   chmod 0755 "$VENDOR_DIR/$name-$version"
 done

@@ -169,6 +169,28 @@ def test_a_stored_object_over_its_declared_size_is_rejected_by_the_event(webhook
         s3.head_object(key=upload.key)
 
 
+@pytest.mark.parametrize(("stored_mib", "state"), [(7, UploadState.REJECTED), (6, UploadState.STORED)])
+def test_a_multipart_upload_without_a_size_is_held_to_the_limit_by_its_event(  # type: ignore[no-untyped-def]
+    webhook: Client, staff_client: Client, settings, stored_mib: int, state: str
+) -> None:
+    """Completed in S3 by the client itself (no complete call): the event alone holds
+    the object to the per-file limit, which is all a size-less upload has."""
+    settings.INTAKE_MAX_UPLOAD_BYTES = 6 * 1024**2
+    body = json.dumps({"filename": "nosize.bin", "type": "application/octet-stream"})
+    created = staff_client.post("/api/s3/multipart", body, content_type="application/json").json()
+    parts = []
+    for number, size in ((1, 5 * 1024**2), (2, (stored_mib - 5) * 1024**2)):
+        url = staff_client.get(f"/api/s3/multipart/{created['uploadId']}/{number}", {"key": created["key"]}).json()["url"]
+        put = requests.put(url, data=b"x" * size, timeout=30)
+        put.raise_for_status()
+        parts.append((number, put.headers["ETag"]))
+    s3.complete_multipart_upload(key=created["key"], upload_id=created["uploadId"], parts=parts)
+    assert _post(webhook, _message(created["key"], size=stored_mib * 1024**2)).status_code == 200
+    upload = Upload.objects.get(pk=created["id"])
+    assert upload.state == state
+    assert (s3.head_object_or_none(key=upload.key) is None) == (state == UploadState.REJECTED)
+
+
 def test_an_oversized_message_is_a_413(webhook: Client) -> None:
     body = json.dumps({"Records": [], "padding": "x" * 300_000})
     response = _post(webhook, body)

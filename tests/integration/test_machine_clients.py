@@ -171,6 +171,8 @@ def test_an_impossible_before_date_is_a_400(cognito: OidcProvider, client: Clien
 
 
 def test_a_session_get_that_would_register_needs_the_csrf_token(s3_bucket: str, staff_user) -> None:  # type: ignore[no-untyped-def]
+    # From a browser that sends neither Sec-Fetch-Site nor Origin (as Django's test
+    # client does), the token is the only proof.
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(staff_user)
     browser.get("/")  # sets the CSRF cookie, as the upload page does

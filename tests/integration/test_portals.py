@@ -7,9 +7,11 @@ import datetime as dt
 import io
 import json
 import logging
+import os
 import random
 import threading
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -148,6 +150,7 @@ def test_csrf_is_enforced_on_forms_and_state_changing_calls(make_portal) -> None
         == 302
     )
     body = json.dumps({"filename": "big.bin", "type": "application/octet-stream", "metadata": {"size": 20 * MiB}})
+    # Django's test client sends neither Sec-Fetch-Site nor Origin: the token decides.
     assert client.post(f"/p/{token}/api/s3/multipart", body, content_type="application/json").status_code == 403
     ok = client.post(f"/p/{token}/api/s3/multipart", body, content_type="application/json", HTTP_X_CSRFTOKEN=csrf)
     assert ok.status_code == 200, ok.content
@@ -156,6 +159,31 @@ def test_csrf_is_enforced_on_forms_and_state_changing_calls(make_portal) -> None
     refused = client.get(f"/p/{token}/api/s3/params", query)
     assert (refused.status_code, refused.json()["code"]) == (403, "csrf")
     assert client.get(f"/p/{token}/api/s3/params", query, HTTP_X_CSRFTOKEN=csrf).status_code == 200
+
+
+def test_portal_calls_from_the_portals_own_page_need_no_token(make_portal) -> None:  # type: ignore[no-untyped-def]
+    """What a current browser says on calls from the portal page (Uppy 6 can send no
+    token): same-origin passes, another origin or a sibling subdomain does not."""
+    _, token = make_portal()
+    client = visitor_client(enforce_csrf_checks=True)
+    client.get(f"/p/{token}/")
+    csrf = client.cookies["csrftoken"].value
+    client.post(f"/p/{token}/identify", {"name": "Ann", "email": "a@example.test", "csrfmiddlewaretoken": csrf})
+    body = json.dumps({"filename": "big.bin", "type": "application/octet-stream", "metadata": {"size": 20 * MiB}})
+
+    def create(**headers: str) -> Any:
+        return client.post(f"/p/{token}/api/s3/multipart", body, content_type="application/json", headers=headers)
+
+    assert create(**{"Sec-Fetch-Site": "same-origin", "Origin": "http://testserver"}).status_code == 200
+    query = {"filename": "x.pdf", "type": "application/pdf", "metadata[size]": 10}
+    assert client.get(f"/p/{token}/api/s3/params", query, headers={"Sec-Fetch-Site": "same-origin"}).status_code == 200
+    for refused in (
+        create(**{"Sec-Fetch-Site": "same-site", "Origin": "https://files.testserver"}),
+        create(**{"Origin": "https://elsewhere.example"}),
+        client.get(f"/p/{token}/api/s3/params", query, headers={"Sec-Fetch-Site": "same-site"}),
+    ):
+        assert (refused.status_code, refused.json()["code"]) == (403, "csrf")
+    assert Upload.objects.count() == 2
 
 
 @pytest.mark.parametrize("authorization", ["Basic dXNlcjpwYXNz", "Bearer whatever", ""])
@@ -381,13 +409,68 @@ def test_types_by_extension_and_content_type(make_portal) -> None:  # type: igno
     assert sign(client, token, filename="scan.pdf", type_="application/pdf").status_code == 200
 
 
-def test_size_must_be_declared_on_a_portal(make_portal) -> None:  # type: ignore[no-untyped-def]
-    _, token = make_portal()
+def _create_sizeless(client: Client, token: str, filename: str = "scan.bin") -> Any:
+    """What Uppy 6 sends: no size anywhere."""
+    body = {"filename": filename, "type": "application/octet-stream", "metadata": {"name": filename}}
+    return client.post(f"/p/{token}/api/s3/multipart", json.dumps(body), content_type="application/json")
+
+
+def _put_parts(client: Client, token: str, created: dict, parts: list[bytes]) -> Any:
+    base = f"/p/{token}/api/s3/multipart/{created['uploadId']}"
+    etags = []
+    for number, body in enumerate(parts, start=1):
+        url = client.get(f"{base}/{number}", {"key": created["key"]}).json()["url"]
+        put = requests.put(url, data=body, timeout=60)
+        assert put.status_code == 200, put.text
+        etags.append({"PartNumber": number, "ETag": put.headers["ETag"]})
+    return client.post(
+        f"{base}/complete?key={created['key']}", json.dumps({"parts": etags}), content_type="application/json"
+    )
+
+
+def test_a_file_without_a_declared_size_counts_at_once_and_its_bytes_once_stored(make_portal) -> None:  # type: ignore[no-untyped-def]
+    """Size-less registrations (Uppy 6) take a place in the file count when they are
+    made; the portal's total holds them when they are stored."""
+    portal, token = make_portal(max_files=3, max_total_bytes=str(15 * MiB))
     client = visitor_client()
     enter(client, token)
-    response = client.get(f"/p/{token}/api/s3/params", {"filename": "a.pdf", "type": "application/pdf"})
-    assert response.status_code == 400
-    assert response.json()["field"] == "size"
+    single = client.get(f"/p/{token}/api/s3/params", {"filename": "a.pdf", "type": "application/pdf"})
+    assert single.status_code == 200, single.content  # a POST policy capped at the portal's per-file limit
+    assert single.json()["method"] == "POST"
+    first = _create_sizeless(client, token)
+    assert first.status_code == 200, first.content
+    assert Upload.objects.get(key=first.json()["key"]).declared_size is None
+    second = _create_sizeless(client, token, "second.bin")
+    assert second.status_code == 200
+    full = _create_sizeless(client, token, "third.bin")
+    assert (full.status_code, full.json()["field"]) == (400, "count")
+
+    body = os.urandom(12 * MiB)
+    done = _put_parts(client, token, first.json(), [body[: 5 * MiB], body[5 * MiB : 10 * MiB], body[10 * MiB :]])
+    assert done.status_code == 200, done.content
+    stored = Upload.objects.get(key=first.json()["key"])
+    assert (stored.state, stored.stored_size, stored.portal) == (UploadState.STORED, 12 * MiB, portal)
+    assert s3.get_object_bytes(key=stored.key) == body
+
+    # 3 MiB of the total are left: 6 MiB stored through the second registration break it.
+    over = _put_parts(client, token, second.json(), [os.urandom(5 * MiB), os.urandom(1 * MiB)])
+    assert over.status_code == 400
+    assert over.json()["code"] == "limit_exceeded"
+    rejected = Upload.objects.get(key=second.json()["key"])
+    assert rejected.state == UploadState.REJECTED
+    assert "total" in rejected.rejection_reason
+    assert s3.head_object_or_none(key=rejected.key) is None
+
+
+def test_a_file_without_a_size_is_refused_when_none_of_the_total_is_left(make_portal) -> None:  # type: ignore[no-untyped-def]
+    _, token = make_portal(max_total_bytes="3000")
+    client = visitor_client()
+    enter(client, token)
+    upload_file(client, token, b"a" * 3000)
+    refused = _create_sizeless(client, token)
+    assert (refused.status_code, refused.json()["field"]) == (400, "size")
+    assert "already been sent" in refused.json()["message"]
+    assert Upload.objects.count() == 1
 
 
 def test_an_object_stored_larger_than_declared_is_rejected_and_not_kept(make_portal) -> None:  # type: ignore[no-untyped-def]

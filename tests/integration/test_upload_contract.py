@@ -15,6 +15,7 @@ from django.test import Client
 
 from tests.conftest import make_staff_user
 from uploader import s3
+from uploader.api.decorators import CSRF_REFUSED
 from uploader.uploads.models import Upload, UploadState
 
 pytestmark = pytest.mark.integration
@@ -188,6 +189,72 @@ def test_sign_one_part(api: Client) -> None:
     assert requests.put(answer["url"], data=os.urandom(7 * MiB), timeout=30).status_code == 200
 
 
+def _create_sizeless(api: Client, **extra: object) -> dict:
+    """What Uppy 6's companionEndpoint mode sends: its file's meta, no size."""
+    body = {"filename": "nosize.bin", "type": "application/octet-stream", "metadata": {"name": "nosize.bin"}, **extra}
+    response = _post_json(api, "/api/s3/multipart", body)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def _put_parts_and_complete(api: Client, created: dict, parts: list[bytes]):  # type: ignore[no-untyped-def]
+    base = f"/api/s3/multipart/{created['uploadId']}"
+    etags = []
+    for number, body in enumerate(parts, start=1):
+        url = api.get(f"{base}/{number}", {"key": created["key"]}).json()["url"]
+        put = requests.put(url, data=body, timeout=60)
+        assert put.status_code == 200, put.text
+        etags.append({"PartNumber": number, "ETag": put.headers["ETag"]})
+    return _post_json(api, f"{base}/complete?key={created['key']}", {"parts": etags})
+
+
+def test_a_multipart_upload_without_a_size_is_registered_and_stored(api: Client) -> None:
+    """Like the single upload's POST policy: without a size nothing binds the parts,
+    and what S3 holds is checked when it is completed."""
+    created = _create_sizeless(api)
+    assert created["partSize"] == settings.INTAKE_PART_SIZE_BYTES
+    upload = Upload.objects.get(key=created["key"])
+    assert (upload.declared_size, upload.part_size, upload.is_multipart) == (None, settings.INTAKE_PART_SIZE_BYTES, True)
+    body = os.urandom(12 * MiB)
+    # Uppy 6 cuts its own parts (5 MiB here), whatever part size the answer suggests.
+    batch = api.get(f"/api/s3/multipart/{created['uploadId']}/batch", {"key": created["key"], "partNumbers": "1,2,3"})
+    for url in batch.json()["presignedUrls"].values():
+        assert parse_qs(urlsplit(url).query)["X-Amz-SignedHeaders"] == ["host"]
+    done = _put_parts_and_complete(api, created, [body[: 5 * MiB], body[5 * MiB : 10 * MiB], body[10 * MiB :]])
+    assert done.status_code == 200, done.content
+    assert done.json()["upload"]["declaredSize"] is None
+    upload.refresh_from_db()
+    assert (upload.state, upload.stored_size) == (UploadState.STORED, 12 * MiB)
+    assert s3.get_object_bytes(key=upload.key) == body
+
+
+def test_without_a_size_part_numbers_run_up_to_10000(api: Client) -> None:
+    created = _create_sizeless(api)
+    base = f"/api/s3/multipart/{created['uploadId']}"
+    assert api.get(f"{base}/10000", {"key": created["key"]}).status_code == 200
+    assert api.get(f"{base}/batch", {"key": created["key"], "partNumbers": "9998,9999,10000"}).status_code == 200
+    beyond = api.get(f"{base}/10001", {"key": created["key"]})
+    assert (beyond.status_code, beyond.json()["field"]) == (400, "partNumber")
+
+
+def test_without_a_size_a_requested_part_size_is_still_checked(api: Client) -> None:
+    assert _create_sizeless(api, partSize=6 * MiB)["partSize"] == 6 * MiB
+    response = _post_json(api, "/api/s3/multipart", {"filename": "a.bin", "metadata": {"partSize": 1024}})
+    assert (response.status_code, response.json()["field"]) == (400, "partSize")
+
+
+def test_a_multipart_upload_without_a_size_over_the_limit_is_rejected_and_deleted(api: Client, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.INTAKE_MAX_UPLOAD_BYTES = 8 * MiB
+    created = _create_sizeless(api)
+    done = _put_parts_and_complete(api, created, [os.urandom(5 * MiB), os.urandom(5 * MiB)])
+    assert done.status_code == 400
+    assert (done.json()["code"], done.json()["field"]) == ("limit_exceeded", "size")
+    upload = Upload.objects.get(key=created["key"])
+    assert upload.state == UploadState.REJECTED
+    assert "over the 8.0 MiB limit" in upload.rejection_reason
+    assert s3.head_object_or_none(key=upload.key) is None
+
+
 def test_abort_frees_the_upload(api: Client) -> None:
     created = _create_multipart(api)
     url = api.get(f"/api/s3/multipart/{created['uploadId']}/1", {"key": created["key"]}).json()["url"]
@@ -256,11 +323,81 @@ def test_cross_site_requests_are_refused(api: Client) -> None:
 
 
 def test_post_calls_need_the_csrf_token(staff_user, s3_bucket: str) -> None:  # type: ignore[no-untyped-def]
+    """From a browser that sends neither Sec-Fetch-Site nor Origin (Django's test client
+    sends neither), the token is what proves the call comes from our pages."""
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(staff_user)
     response = strict.post("/api/s3/multipart", data=json.dumps({"filename": "a", "size": 6 * MiB}), content_type="application/json")
     assert response.status_code == 403
     assert Upload.objects.count() == 0
+
+
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
+SIBLING = "https://files.testserver"  # another host of the same site
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "with_token", "status"),
+    [
+        # What current browsers send from our own pages: no token needed (Uppy 6 sends none).
+        ("GET", SAME_ORIGIN, False, 200),
+        ("POST", {**SAME_ORIGIN, "Origin": "http://testserver"}, False, 200),
+        ("POST", {"Origin": "http://testserver"}, False, 200),
+        ("POST", {**SAME_ORIGIN, "Origin": "null"}, False, 200),  # a no-referrer policy on our POST
+        # Another origin, whatever else comes along: refused, token or not.
+        ("GET", {"Origin": "https://elsewhere.example"}, False, 403),
+        ("POST", {**SAME_ORIGIN, "Origin": "https://elsewhere.example"}, False, 403),
+        ("POST", {"Sec-Fetch-Site": "same-site", "Origin": SIBLING}, True, 403),
+        ("POST", {"Origin": "null"}, True, 403),
+        # A sibling subdomain's page: same-site is not this site.
+        ("GET", {"Sec-Fetch-Site": "same-site"}, False, 403),
+        ("GET", {"Sec-Fetch-Site": "same-site"}, True, 403),
+        ("GET", {"Sec-Fetch-Site": "none"}, False, 403),
+        # A browser that says neither: Django's token check.
+        ("GET", {}, False, 403),
+        ("POST", {}, False, 403),
+        ("GET", {}, True, 200),
+        ("POST", {}, True, 200),
+    ],
+)
+def test_session_calls_pass_on_where_the_browser_says_they_come_from_else_on_the_token(  # type: ignore[no-untyped-def]
+    staff_user, s3_bucket: str, method: str, headers: dict[str, str], with_token: bool, status: int
+) -> None:
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(staff_user)
+    strict.get("/")  # the CSRF cookie, which our pages always have
+    if with_token:
+        headers = {**headers, "X-CSRFToken": strict.cookies["csrftoken"].value}
+    if method == "GET":
+        response = strict.get("/api/s3/params", {"filename": "a.txt", "type": "text/plain", "size": 5}, headers=headers)
+    else:
+        response = strict.post(
+            "/api/s3/multipart", json.dumps({"filename": "a", "size": 6 * MiB}), content_type="application/json", headers=headers
+        )
+    assert response.status_code == status, response.content
+    if status == 403:
+        assert response.json() == {"message": CSRF_REFUSED, "code": "csrf", "field": None}
+    assert Upload.objects.count() == (1 if status == 200 else 0)
+
+
+def test_trusted_origins_pass_without_a_token_even_from_a_sibling(staff_user, s3_bucket: str, settings) -> None:  # type: ignore[no-untyped-def]
+    """CSRF_TRUSTED_ORIGINS is where staff say which other origins are this site (as
+    Django's own Origin check reads it): a sibling listed there passes, one not listed
+    does not."""
+    settings.CSRF_TRUSTED_ORIGINS = ["https://*.uploads.testserver", "https://admin.testserver"]
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(staff_user)
+    body = json.dumps({"filename": "a", "size": 6 * MiB})
+
+    def create(origin: str) -> int:
+        headers = {"Origin": origin, "Sec-Fetch-Site": "same-site"}
+        return strict.post("/api/s3/multipart", body, content_type="application/json", headers=headers).status_code
+
+    assert create("https://admin.testserver") == 200
+    assert create("https://eu.uploads.testserver") == 200
+    assert create("http://eu.uploads.testserver") == 403  # another scheme
+    assert create("https://files.testserver") == 403
+    assert Upload.objects.count() == 2
 
 
 def test_session_calls_get_djangos_whole_csrf_check_on_gets_too(staff_user, s3_bucket: str) -> None:  # type: ignore[no-untyped-def]
@@ -343,7 +480,6 @@ def test_disallowed_type_is_refused_before_signing(api: Client, settings) -> Non
     [
         ("not json", None),
         ("[1, 2]", None),
-        (json.dumps({"filename": "a.bin"}), "size"),
         (json.dumps({"filename": "", "size": 10}), "filename"),
         (json.dumps({"filename": "a", "size": True}), "size"),
         ("null", None),

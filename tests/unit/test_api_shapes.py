@@ -107,6 +107,32 @@ def test_the_csrf_check_of_a_get_takes_the_header_token_and_leaves_the_request_a
     assert not getattr(in_header, "csrf_processing_done", False)
 
 
+@pytest.mark.parametrize(
+    ("secure", "origin", "passes"),
+    [
+        (True, "https://testserver", True),
+        (False, "http://testserver", True),
+        (False, "https://testserver", False),  # another scheme is another origin
+        (True, "https://testserver:8443", False),
+        (True, "https://testserver.elsewhere.example", False),
+    ],
+)
+def test_the_origin_must_be_the_requests_own_scheme_and_host(secure: bool, origin: str, passes: bool) -> None:
+    request = RequestFactory().post("/api/s3/multipart", headers={"Origin": origin}, secure=secure)
+    refusal = decorators.session_call_refusal(request)
+    assert (refusal is None) == passes
+    if refusal is not None:
+        assert json.loads(refusal.content)["code"] == "csrf"
+
+
+def test_the_scheme_behind_a_tls_proxy_is_the_one_the_proxy_vouches_for(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    forwarded = {"Host": "testserver", "Origin": "https://testserver", "X-Forwarded-Proto": "https"}
+    assert decorators.session_call_refusal(RequestFactory().post("/api/s3/multipart", headers=forwarded)) is None
+    plain = {**forwarded, "X-Forwarded-Proto": "http"}
+    assert decorators.session_call_refusal(RequestFactory().post("/api/s3/multipart", headers=plain)) is not None
+
+
 def test_the_api_package_imports_at_module_level_and_never_from_the_portals() -> None:
     """Portals build on the API (their URL mount passes the principal resolver), not
     the other way round; an import inside a function would hide such a cycle."""

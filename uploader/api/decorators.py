@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import copy
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any, cast
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.middleware.csrf import CsrfViewMiddleware
+from django.utils.http import is_same_domain
 from django.views.decorators.csrf import csrf_exempt
 
 from uploader.access import machine
@@ -27,7 +31,12 @@ View = Callable[..., HttpResponse]
 # (uploader.portals.urls) passes it as the URL argument `principal_of`, with its token.
 PrincipalResolver = Callable[[HttpRequest, str], UploadPrincipal]
 
-CSRF_REFUSED = "CSRF check failed: the call must come from this site's pages and send its CSRF token (X-CSRFToken)."
+logger = logging.getLogger(__name__)
+
+CSRF_REFUSED = (
+    "CSRF check failed: the call must come from this site's pages (a browser that sends neither "
+    "Sec-Fetch-Site nor Origin must also send the CSRF token, X-CSRFToken)."
+)
 
 
 def error_response(*, status: int, message: str, code: str, field: str | None = None) -> JsonResponse:
@@ -39,9 +48,10 @@ def _only_process_view(request: HttpRequest) -> HttpResponse:
 
 
 def csrf_failure(request: HttpRequest) -> HttpResponse | None:
-    """Django's CSRF check (Origin or Referer, then the token) for session callers: the
-    views are exempt from the middleware so that Bearer callers (no cookies, so nothing
-    to forge) need no token.
+    """Django's CSRF check (Origin or Referer, then the token) for session callers whose
+    browser sends neither Sec-Fetch-Site nor Origin (session_call_refusal): the views
+    are exempt from the middleware so that Bearer callers (no cookies, so nothing to
+    forge) need no token.
 
     Unlike the middleware, the check covers GETs too: the contract's GETs register
     uploads and sign parts, and a cross-site link could otherwise make a signed-in
@@ -58,6 +68,51 @@ def csrf_failure(request: HttpRequest) -> HttpResponse | None:
     if refusal is None:
         return None
     # Django has logged why (logger django.security.csrf); the answer is its HTML page.
+    return error_response(status=403, message=CSRF_REFUSED, code="csrf")
+
+
+def _is_site_origin(request: HttpRequest, origin: str) -> bool:
+    """The Origin is this site: the request's own scheme and host, or one of
+    CSRF_TRUSTED_ORIGINS (`https://*.example.com` for any subdomain), as Django's own
+    Origin check decides."""
+    if origin == f"{request.scheme}://{request.get_host()}":
+        return True
+    scheme, netloc = urlsplit(origin)[:2]
+    for trusted in settings.CSRF_TRUSTED_ORIGINS:
+        if origin == trusted:
+            return True
+        trusted_scheme, trusted_netloc = urlsplit(trusted)[:2]
+        if "*" in trusted_netloc and scheme == trusted_scheme and is_same_domain(netloc, trusted_netloc.lstrip("*")):
+            return True
+    return False
+
+
+def session_call_refusal(request: HttpRequest) -> HttpResponse | None:
+    """The CSRF defence of a session (cookie) call, or None when it may go on.
+
+    Current browsers say where a call comes from, and a page cannot change it:
+    `Sec-Fetch-Site` on every request, `Origin` on every non-GET one. So the call
+    passes without a token when its Origin is this site, or, without an Origin (a
+    GET), when `Sec-Fetch-Site` is `same-origin`: clients that cannot add headers
+    (Uppy 6's companionEndpoint mode) work. A sibling subdomain is `same-site`, and
+    that alone never passes: another host under the same site may be run by someone
+    else or serve user content (ADR 0004, last update). Only a browser that sends
+    neither header gets Django's token check (`csrf_failure`). `cross-site` is refused
+    before this, in contract_api.
+
+    `Origin: null` names no site (a sandboxed page, or a `no-referrer` policy on our
+    own POSTs), so Sec-Fetch-Site decides; without it, Django's check refuses it."""
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    origin = request.headers.get("Origin")
+    if origin is not None and origin != "null":
+        passed = _is_site_origin(request, origin)
+    elif fetch_site is not None:
+        passed = fetch_site == "same-origin"
+    else:
+        return csrf_failure(request)
+    if passed:
+        return None
+    logger.warning("session call refused: Origin %.100r, Sec-Fetch-Site %.30r", origin, fetch_site)
     return error_response(status=403, message=CSRF_REFUSED, code="csrf")
 
 
@@ -94,7 +149,8 @@ def contract_api(permission: Permission) -> Callable[[View], View]:
 
     Requests a browser marks as cross-site are refused outright unless they carry a
     Bearer token: the signing calls include GETs that register uploads, and a session
-    cookie must never sign for another site's page.
+    cookie must never sign for another site's page. Other session calls then pass
+    session_call_refusal (where the browser says they come from, else the token).
     """
 
     def decorate(view: View) -> View:
@@ -120,7 +176,7 @@ def contract_api(permission: Permission) -> Callable[[View], View]:
                 principal = _principal_for(request, portal_token, principal_of)
                 if not principal.may(permission):
                     raise NotAllowed(permission)
-                if not bearer and (failure := csrf_failure(request)) is not None:
+                if not bearer and (failure := session_call_refusal(request)) is not None:
                     return failure
                 request.intake_principal = principal  # type: ignore[attr-defined]
                 if principal.owner is not None and bearer:

@@ -201,9 +201,9 @@ class KeyForm(ContractForm):
 
 class CreateMultipartForm(ContractForm):
     """`POST s3/multipart` with `{filename, type, metadata: {size, partSize}}`, or size
-    and partSize at the top level."""
+    and partSize at the top level. The size may be left out (Uppy 6 sends none)."""
 
-    size = WholeNumberField(widget=FirstOf("size", ("metadata", "size")))
+    size = WholeNumberField(required=False, widget=FirstOf("size", ("metadata", "size")))
     filename = TextField()
     type = TextField(required=False)
     partSize = WholeNumberField(required=False, widget=FirstOf("partSize", ("metadata", "partSize")))

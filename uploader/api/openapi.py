@@ -34,10 +34,12 @@ DOCUMENT: dict[str, Any] = {
         "title": "Intake upload API",
         "version": "1.0.0",
         "description": (
-            "Companion-compatible calls that Uppy's AwsS3 plugin (v5, `endpoint` option) uses to upload "
+            "Companion-compatible calls that Uppy's AwsS3 plugin (v5 `endpoint`, v6 `companionEndpoint`) uses to upload "
             "straight to S3. The server makes every object key; the client never chooses one. "
-            "Browser calls use the staff session and send `X-CSRFToken` on every call; machine clients "
-            "send `Authorization: Bearer <Cognito access token>` instead."
+            "Browser calls use the staff session; they pass the CSRF check when the browser says they come "
+            "from this site (`Sec-Fetch-Site: same-origin`, or an `Origin` of this site or of "
+            "CSRF_TRUSTED_ORIGINS), and only from a browser that sends neither header must they carry "
+            "`X-CSRFToken`. Machine clients send `Authorization: Bearer <Cognito access token>` instead."
         ),
     },
     "servers": [
@@ -87,6 +89,12 @@ DOCUMENT: dict[str, Any] = {
             "post": {
                 "operationId": "createMultipartUpload",
                 "summary": "Register an upload and open its S3 multipart upload",
+                "description": (
+                    "With a size (top level or `metadata.size`) each part URL binds its Content-Length and only "
+                    "the parts the size needs are signed. Without one (Uppy 6's `companionEndpoint` mode sends "
+                    "none) part URLs bind no length, parts 1 to 10,000 can be signed, and the stored object is "
+                    "held to the limits when it is completed (or its S3 event arrives) and deleted when over."
+                ),
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": {
@@ -112,7 +120,9 @@ DOCUMENT: dict[str, Any] = {
                             "key": {"type": "string"},
                             "uploadId": {"type": "string"},
                             "id": {"type": "string", "format": "uuid"},
-                            "partSize": {"type": "integer", "description": "Every part but the last is exactly this long."},
+                            "partSize": {"type": "integer", "description": (
+                                "Every part but the last is exactly this long (with a declared size; without, "
+                                "only a suggestion).")},
                         },
                     }),
                     **errors(400, 401, 403, 429, 503),

@@ -14,7 +14,8 @@ def errors(*statuses: int) -> dict[str, Any]:
     meaning = {
         400: "Bad input; `field` names the offending field.",
         401: "Not signed in, or the access token was refused (`WWW-Authenticate` says why).",
-        403: "The caller's role or token scopes do not allow this, or a cross-site request.",
+        403: "The caller's role or token scopes do not allow this, a cross-site request, or (code `csrf`) a "
+        "session call from another origin or without the CSRF token it needed.",
         404: "No such upload for this caller (someone else's upload looks the same).",
         409: "The upload is in a state that does not allow this call.",
         429: "Too many requests from this address (portals); `Retry-After` says when to try again.",

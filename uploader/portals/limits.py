@@ -5,13 +5,17 @@ Checked three times: when a file is registered (before anything is signed or a
 multipart upload opened), again under the portal's row lock in the transaction that
 saves the registration (so concurrent registrations cannot together overshoot the
 count or total), and after the object is stored (what S3 holds, not what was said).
+
+A file registered without a size (clients that send none) takes its place in the
+count at once, but its bytes only count once it is stored: its total is kept after
+storing, under the portal's row lock.
 """
 
 from __future__ import annotations
 
 from uploader.portals.models import Portal
 from uploader.portals.selectors import portal_usage
-from uploader.uploads.errors import InvalidInput, LimitExceeded
+from uploader.uploads.errors import LimitExceeded
 from uploader.uploads.limits import UploadLimits, _human_bytes
 from uploader.uploads.models import Upload
 
@@ -48,13 +52,11 @@ def limits_summary(portal: Portal) -> list[str]:
 def portal_check_registration(upload: Upload) -> None:
     """Refuse a portal upload before it is signed, saying which limit and why.
 
-    The size must be declared: a portal's total can only be kept when every file's
-    size is known before it is signed.
+    Without a declared size only what needs none is checked: the name, the count, and
+    that some of the total is left; the rest of the total waits for the stored size.
     """
     portal = upload.portal
     assert portal is not None
-    if upload.declared_size is None:
-        raise InvalidInput("The file size is required on this upload link.", field="size")
     if portal.allowed_extensions and extension_of(upload.original_filename) not in portal.allowed_extensions:
         raise LimitExceeded(
             f"Files named like '{upload.original_filename[:80]}' are not accepted here; "
@@ -68,8 +70,16 @@ def portal_check_registration(upload: Upload) -> None:
             "and that many have already been sent.",
             field="count",
         )
-    if portal.max_total_bytes is not None and usage.bytes + upload.declared_size > portal.max_total_bytes:
-        left = max(portal.max_total_bytes - usage.bytes, 0)
+    if portal.max_total_bytes is None:
+        return
+    left = max(portal.max_total_bytes - usage.bytes, 0)
+    if upload.declared_size is None:
+        if not left:  # any file is at least a byte
+            raise LimitExceeded(
+                f"This link accepts {_human_bytes(portal.max_total_bytes)} in total, and that much has already been sent.",
+                field="size",
+            )
+    elif upload.declared_size > left:
         raise LimitExceeded(
             f"This file is {_human_bytes(upload.declared_size)} but only {_human_bytes(left)} of the "
             f"{_human_bytes(portal.max_total_bytes)} this link accepts in total is left.",
@@ -87,9 +97,14 @@ def portal_admit(upload: Upload) -> None:
 
 
 def portal_stored_problem(upload: Upload, *, stored_size: int) -> str | None:
-    """Why an arrived object breaks its portal's total, or None."""
-    portal = upload.portal
-    if portal is None or portal.max_total_bytes is None:
+    """Why an arrived object breaks its portal's total, or None. Call it in the
+    transaction that records the object: the portal's row lock makes concurrent
+    arrivals (of files registered without a size, which no registration check held
+    to the total) each see the others."""
+    if upload.portal_id is None:
+        return None
+    portal = Portal.objects.select_for_update().get(pk=upload.portal_id)
+    if portal.max_total_bytes is None:
         return None
     used = portal_usage(portal=portal, exclude=upload).bytes
     if used + stored_size > portal.max_total_bytes:

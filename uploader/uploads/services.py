@@ -167,11 +167,17 @@ def upload_create_multipart(
     principal: UploadPrincipal,
     filename: str,
     content_type: str | None,
-    size: int,
+    size: int | None,
     part_size: int | None = None,
 ) -> Upload:
     """Register an upload and open its S3 multipart upload; no row without both.
-    The part size is fixed here: every part URL signed later binds its length."""
+
+    With a declared size the part size is fixed here: every part URL signed later
+    binds its length, and no part number beyond the size is signed. Without one (as
+    the single upload's POST policy, for clients that send none) nothing binds the
+    parts: up to 10,000 are signed, and the stored object is held to the per-file
+    limit (and a portal's total) when it is completed or its S3 event arrives, and
+    deleted when it breaks them."""
     upload = _register(principal=principal, filename=filename, content_type=content_type, size=size, multipart=True)
     upload.part_size = multipart_part_size(size=size, requested=part_size)
     with storage_errors("start the multipart upload"):
@@ -197,6 +203,7 @@ def upload_sign_parts(
     Only the part numbers the declared size needs are signed (a client declaring 6 MiB
     in parts of 5 MiB gets parts 1 and 2, not 10,000), and each URL binds its part's
     Content-Length, so no part can carry more than its share of the declared size.
+    An upload without a declared size gets unbound URLs for parts 1 to 10,000.
     With `content_md5s` (base64, per part number) each URL also binds its part's
     Content-MD5, so S3 refuses a part whose bytes are not the ones the client hashed."""
     _require_signable(upload)
