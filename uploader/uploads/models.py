@@ -49,9 +49,9 @@ class Upload(models.Model):
     declared_content_type = models.CharField(max_length=255)
     is_multipart = models.BooleanField(default=False)
     multipart_upload_id = models.CharField(max_length=1024, blank=True, default="")
-    # Multipart only: every part but the last is exactly this many bytes, and each
-    # part URL signs its Content-Length. Null for single uploads and for multipart
-    # uploads registered before part sizes were bound (their parts are unbound).
+    # Multipart only: every part but the last is exactly this many bytes, and, when a
+    # size was declared, each part URL signs its Content-Length. Null for single uploads
+    # and for multipart uploads registered before part sizes were bound.
     part_size = models.BigIntegerField(null=True, blank=True)
     # The MD5 (hex) the browser computed for a single PUT. Its URL signs Content-MD5,
     # so S3 refuses other bytes; the stored ETag is compared with it again
