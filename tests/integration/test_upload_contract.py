@@ -241,6 +241,19 @@ def test_another_users_upload_is_404_on_every_call(api: Client, client: Client, 
     assert Upload.objects.get(key=key).state == UploadState.REGISTERED
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/api/uploads/not-a-uuid", "/api/uploads/True/download", "/api/s3/multipart/abc/-1", "/api/s3/no-such-call"],
+)
+def test_a_path_that_names_no_call_is_a_json_404(api: Client, path: str) -> None:
+    """Found by the fuzzing: a malformed upload id or part number missed every route
+    and got Django's HTML 404, where the document promises the JSON error."""
+    response = api.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["code"] == "not_found"
+
+
 def test_requires_a_signed_in_staff_member(client: Client, s3_bucket: str, db: None) -> None:
     anonymous = client.get("/api/s3/params", {"filename": "a.txt", "size": 1})
     assert anonymous.status_code == 401
