@@ -369,6 +369,8 @@ def test_disallowed_type_is_refused_before_signing(api: Client, settings) -> Non
         (json.dumps({"filename": "a", "size": 10.5}), "size"),
         (json.dumps({"filename": "a", "metadata": {"size": "ten"}}), "size"),
         (json.dumps({"filename": "a", "size": 10**40}), "size"),  # a limit the service checks
+        ('{"filename": "a", "size": 1e400}', "size"),  # infinity
+        ('{"filename": "a", "size": NaN}', "size"),
     ],
 )
 def test_bad_multipart_create_input_is_a_400(api: Client, body: str, field: str | None) -> None:
@@ -404,6 +406,18 @@ def test_a_body_over_djangos_size_limit_is_a_json_400(api: Client, settings) -> 
     assert response.json() == {"message": "The request body is too large.", "code": "invalid", "field": None}
 
 
+def test_whole_numbers_written_with_a_zero_fraction_are_whole_numbers(api: Client) -> None:
+    """Found by the fuzzing: JSON Schema's integer includes 20971520.0 (and 2e7), which
+    the document allows, so the server takes them too."""
+    body = {"filename": "big.bin", "size": 20.0 * MiB, "partSize": 1e7}
+    created = _post_json(api, "/api/s3/multipart", body)
+    assert created.status_code == 200, created.content
+    assert created.json()["partSize"] == 10**7
+    complete = f"/api/s3/multipart/{created.json()['uploadId']}/complete?key={created.json()['key']}"
+    refused = _post_json(api, complete, {"parts": [{"PartNumber": 1.0, "ETag": "a"}]})
+    assert "whole number" not in refused.json()["message"]  # got as far as storage
+
+
 def test_bad_part_numbers_and_parts_lists_are_400(api: Client) -> None:
     created = _create_multipart(api)
     base = f"/api/s3/multipart/{created['uploadId']}"
@@ -422,6 +436,8 @@ def test_bad_part_numbers_and_parts_lists_are_400(api: Client) -> None:
         [], [{"PartNumber": 1}], [{"PartNumber": 1, "ETag": "a"}, {"PartNumber": 1, "ETag": "b"}], "x", None,
         [{"PartNumber": "one", "ETag": "a"}], [{"PartNumber": True, "ETag": "a"}], [{"PartNumber": [1], "ETag": "a"}],
         [{"PartNumber": 1.5, "ETag": "a"}], [{"PartNumber": 10**40, "ETag": "a"}], [{"PartNumber": 1, "ETag": 5}], ["1"],
+        # Found by the fuzzing: a control character made S3's request XML invalid, answered as storage down (503).
+        [{"PartNumber": 1, "ETag": "\x0b"}], [{"PartNumber": 1, "ETag": "é"}],
     ):
         response = _post_json(api, complete, {"parts": parts})
         assert response.status_code == 400, parts
