@@ -18,11 +18,11 @@ FILENAME = {
     "maxLength": 255,
     "pattern": f"^[^{_NO_CONTROL}]*[^\\s{_NO_CONTROL}][^{_NO_CONTROL}]*$",
 }
-_TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_MEDIA_TYPE_PART = "[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 CONTENT_TYPE = {
     "type": "string",
     "maxLength": 255,
-    "pattern": f"^({_TOKEN}/{_TOKEN}(;.*)?)?$",
+    "pattern": f"^({_MEDIA_TYPE_PART}/{_MEDIA_TYPE_PART}(;.*)?)?$",
     "description": "A media type; parameters are dropped. Empty means application/octet-stream.",
 }
 SIZE = {"type": "integer", "minimum": 1, "maximum": MAX_OBJECT_BYTES}
