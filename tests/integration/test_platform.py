@@ -88,6 +88,6 @@ def test_openapi_document_is_valid_and_covers_every_route(client: Client) -> Non
         route = "/" + str(pattern.pattern).replace("<str:upload_id>", "{uploadId}").replace(
             "<int:part_number>", "{partNumber}"
         ).replace("<uuid:upload_id>", "{id}")
-        if route == "/openapi.json":
+        if route == "/openapi.json" or pattern.name == "no-such-call":  # the JSON 404 for any other path
             continue
         assert route in documented, f"{route} is not in the OpenAPI document"

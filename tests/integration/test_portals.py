@@ -235,6 +235,17 @@ def test_bad_json_on_the_portal_contract_is_a_400(make_portal) -> None:  # type:
     assert Upload.objects.count() == 1
 
 
+def test_a_portal_path_that_names_no_call_is_a_json_404(make_portal) -> None:  # type: ignore[no-untyped-def]
+    """Found by the fuzzing: as on the staff mount, not Django's HTML page."""
+    _, token = make_portal()
+    client = visitor_client()
+    enter(client, token)
+    for path in ("uploads/not-a-uuid", "s3/multipart/abc/-1", "uploads"):
+        response = client.get(f"/p/{token}/api/{path}")
+        assert (response.status_code, response["Content-Type"]) == (404, "application/json"), path
+        assert response.json()["code"] == "not_found"
+
+
 def test_client_upload_is_recorded_under_the_portal_with_identity_and_ip(make_portal) -> None:  # type: ignore[no-untyped-def]
     portal, token = make_portal(slug="smith-co")
     client = visitor_client()

@@ -308,6 +308,19 @@ def test_another_users_upload_is_404_on_every_call(api: Client, client: Client, 
     assert Upload.objects.get(key=key).state == UploadState.REGISTERED
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/api/uploads/not-a-uuid", "/api/uploads/True/download", "/api/s3/multipart/abc/-1", "/api/s3/no-such-call"],
+)
+def test_a_path_that_names_no_call_is_a_json_404(api: Client, path: str) -> None:
+    """Found by the fuzzing: a malformed upload id or part number missed every route
+    and got Django's HTML 404, where the document promises the JSON error."""
+    response = api.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["code"] == "not_found"
+
+
 def test_requires_a_signed_in_staff_member(client: Client, s3_bucket: str, db: None) -> None:
     anonymous = client.get("/api/s3/params", {"filename": "a.txt", "size": 1})
     assert anonymous.status_code == 401
@@ -492,6 +505,8 @@ def test_disallowed_type_is_refused_before_signing(api: Client, settings) -> Non
         (json.dumps({"filename": "a", "size": 10.5}), "size"),
         (json.dumps({"filename": "a", "metadata": {"size": "ten"}}), "size"),
         (json.dumps({"filename": "a", "size": 10**40}), "size"),  # a limit the service checks
+        ('{"filename": "a", "size": 1e400}', "size"),  # infinity
+        ('{"filename": "a", "size": NaN}', "size"),
     ],
 )
 def test_bad_multipart_create_input_is_a_400(api: Client, body: str, field: str | None) -> None:
@@ -527,6 +542,18 @@ def test_a_body_over_djangos_size_limit_is_a_json_400(api: Client, settings) -> 
     assert response.json() == {"message": "The request body is too large.", "code": "invalid", "field": None}
 
 
+def test_whole_numbers_written_with_a_zero_fraction_are_whole_numbers(api: Client) -> None:
+    """Found by the fuzzing: JSON Schema's integer includes 20971520.0 (and 2e7), which
+    the document allows, so the server takes them too."""
+    body = {"filename": "big.bin", "size": 20.0 * MiB, "partSize": 1e7}
+    created = _post_json(api, "/api/s3/multipart", body)
+    assert created.status_code == 200, created.content
+    assert created.json()["partSize"] == 10**7
+    complete = f"/api/s3/multipart/{created.json()['uploadId']}/complete?key={created.json()['key']}"
+    refused = _post_json(api, complete, {"parts": [{"PartNumber": 1.0, "ETag": "a"}]})
+    assert "whole number" not in refused.json()["message"]  # got as far as storage
+
+
 def test_bad_part_numbers_and_parts_lists_are_400(api: Client) -> None:
     created = _create_multipart(api)
     base = f"/api/s3/multipart/{created['uploadId']}"
@@ -545,6 +572,8 @@ def test_bad_part_numbers_and_parts_lists_are_400(api: Client) -> None:
         [], [{"PartNumber": 1}], [{"PartNumber": 1, "ETag": "a"}, {"PartNumber": 1, "ETag": "b"}], "x", None,
         [{"PartNumber": "one", "ETag": "a"}], [{"PartNumber": True, "ETag": "a"}], [{"PartNumber": [1], "ETag": "a"}],
         [{"PartNumber": 1.5, "ETag": "a"}], [{"PartNumber": 10**40, "ETag": "a"}], [{"PartNumber": 1, "ETag": 5}], ["1"],
+        # Found by the fuzzing: a control character made S3's request XML invalid, answered as storage down (503).
+        [{"PartNumber": 1, "ETag": "\x0b"}], [{"PartNumber": 1, "ETag": "é"}],
     ):
         response = _post_json(api, complete, {"parts": parts})
         assert response.status_code == 400, parts

@@ -43,6 +43,13 @@ def error_response(*, status: int, message: str, code: str, field: str | None = 
     return JsonResponse({"message": message, "code": code, "field": field}, status=status)
 
 
+def no_such_call(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """What a path under the API that names no call answers (a malformed upload id, a
+    part number that is not a number): the JSON 404 the document promises, not Django's
+    HTML page. Mounted last, it takes whatever the mount passes (a portal's token)."""
+    return error_response(status=404, message="No such call or upload; /api/openapi.json lists the calls.", code="not_found")
+
+
 def _only_process_view(request: HttpRequest) -> HttpResponse:
     raise AssertionError("The CSRF check uses the middleware's process_view only.")
 

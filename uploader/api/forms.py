@@ -54,9 +54,12 @@ def _message(error: ValidationError, field: str) -> str:
 
 
 def _whole_number(value: Any) -> int:
-    """An int, or text that is one; a bool is not (JSON's true is no size)."""
+    """An int, or text that is one; a bool is not (JSON's true is no size). A JSON number
+    written with a fraction of zero (5.0, 5e6) is an integer to JSON Schema, so here too."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if isinstance(value, str):
         try:
             return int(value.strip())

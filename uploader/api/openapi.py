@@ -9,7 +9,19 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
-from uploader.api.openapi_schemas import COMPONENTS, answer, errors
+from uploader.api.openapi_schemas import (
+    COMPONENTS,
+    CONTENT_TYPE,
+    ETAG,
+    FILENAME,
+    KEY,
+    MAX_PART_NUMBER,
+    MULTIPART_UPLOAD_ID,
+    PART_NUMBER,
+    SIZE,
+    answer,
+    errors,
+)
 
 _MD5 = {
     "name": "md5",
@@ -17,7 +29,7 @@ _MD5 = {
     "schema": {"type": "string", "pattern": "^[A-Za-z0-9+/]{22}==$"},
     "description": "The base64 MD5 of the bytes to be sent; signed into the URL as Content-MD5.",
 }
-_KEY = {"name": "key", "in": "query", "required": True, "schema": {"type": "string"}, "description": "Object key returned when the upload was created."}
+_KEY = {"name": "key", "in": "query", "required": True, "schema": KEY, "description": "Object key returned when the upload was created."}
 _PART_SIZE = {
     "type": "integer",
     "minimum": 5 * 1024**2,
@@ -25,8 +37,33 @@ _PART_SIZE = {
     "description": "Bytes in every part but the last (default: the server's part size). Each part URL binds its"
     " Content-Length: this size, and the remainder for the last part. At most 10,000 parts.",
 }
-_UPLOAD_ID = {"name": "uploadId", "in": "path", "required": True, "schema": {"type": "string"}, "description": "S3 multipart upload id."}
-_COMMON = (400, 401, 403, 404, 409, 503)
+_UPLOAD_ID = {"name": "uploadId", "in": "path", "required": True, "schema": MULTIPART_UPLOAD_ID, "description": "S3 multipart upload id."}
+# Every contract call can also meet a portal's answers: no such link (404), closed (410), rate-limited (429).
+_COMMON = (400, 401, 403, 404, 409, 410, 429, 503)
+_REGISTER = (400, 401, 403, 404, 410, 429, 503)
+_SIZE_TEXT = {"type": ["integer", "string"], "minimum": 1, "maximum": SIZE["maximum"], "pattern": "^[0-9]+$"}
+# Links: where a call's answer leads (Uppy's own sequence), so clients and stateful fuzzing can follow it.
+_ON_MULTIPART = {"path.uploadId": "$response.body#/uploadId", "query.key": "$response.body#/key"}
+_MULTIPART_LINKS = {
+    "SignPart": {"operationId": "signPart", "parameters": _ON_MULTIPART},
+    "SignParts": {"operationId": "signParts", "parameters": _ON_MULTIPART},
+    "ListParts": {"operationId": "listParts", "parameters": _ON_MULTIPART},
+    "Complete": {"operationId": "completeMultipartUpload", "parameters": _ON_MULTIPART},
+    "Abort": {"operationId": "abortMultipartUpload", "parameters": _ON_MULTIPART},
+    "GetUpload": {"operationId": "getUpload", "parameters": {"path.id": "$response.body#/id"}},
+}
+_SINGLE_LINKS = {
+    "Complete": {"operationId": "completeSingleUpload", "parameters": {"query.key": "$response.body#/key"}},
+    "GetUpload": {"operationId": "getUpload", "parameters": {"path.id": "$response.body#/id"}},
+}
+_COMPLETED_LINKS = {"GetUpload": {"operationId": "getUpload", "parameters": {"path.id": "$response.body#/upload/id"}}}
+
+
+def _linked(response: dict[str, Any], links: dict[str, Any]) -> dict[str, Any]:
+    return {**response, "links": links}
+
+
+_EXPIRES = {"type": "integer", "minimum": 1, "description": "Seconds the URLs stay valid."}
 
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -67,14 +104,17 @@ DOCUMENT: dict[str, Any] = {
                     "policy fixing key and type, with a content-length-range up to the limit."
                 ),
                 "parameters": [
-                    {"name": "filename", "in": "query", "required": True, "schema": {"type": "string", "maxLength": 255}},
-                    {"name": "type", "in": "query", "schema": {"type": "string"}},
-                    {"name": "size", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                    {"name": "metadata[size]", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                    {"name": "filename", "in": "query", "required": True, "schema": FILENAME},
+                    {"name": "type", "in": "query", "schema": CONTENT_TYPE},
+                    {"name": "size", "in": "query", "schema": SIZE},
+                    {"name": "metadata[size]", "in": "query", "schema": SIZE},
                     _MD5,
                     {**_MD5, "name": "metadata[md5]"},
                 ],
-                "responses": {"200": answer("The signed request", {"$ref": "#/components/schemas/SignedRequest"}), **errors(400, 401, 403, 429, 503)},
+                "responses": {
+                    "200": _linked(answer("The signed request", {"$ref": "#/components/schemas/SignedRequest"}), _SINGLE_LINKS),
+                    **errors(*_REGISTER),
+                },
             }
         },
         "/s3/complete": {
@@ -82,7 +122,7 @@ DOCUMENT: dict[str, Any] = {
                 "operationId": "completeSingleUpload",
                 "summary": "Record a finished single-request upload (the server HEADs the object)",
                 "parameters": [_KEY],
-                "responses": {"200": answer("Stored", {"$ref": "#/components/schemas/Completed"}), **errors(*_COMMON)},
+                "responses": {"200": _linked(answer("Stored", {"$ref": "#/components/schemas/Completed"}), _COMPLETED_LINKS), **errors(*_COMMON)},
             }
         },
         "/s3/multipart": {
@@ -100,32 +140,33 @@ DOCUMENT: dict[str, Any] = {
                     "content": {"application/json": {"schema": {
                         "type": "object",
                         "required": ["filename"],
+                        "description": "`size` may be given at the top level or in `metadata`; without one, see above.",
                         "properties": {
-                            "filename": {"type": "string"},
-                            "type": {"type": "string"},
-                            "size": {"type": "integer", "minimum": 1},
+                            "filename": FILENAME,
+                            "type": CONTENT_TYPE,
+                            "size": SIZE,
                             "partSize": _PART_SIZE,
                             "metadata": {"type": "object", "properties": {
-                                "size": {"type": ["integer", "string"]},
-                                "partSize": {**_PART_SIZE, "type": ["integer", "string"]},
+                                "size": _SIZE_TEXT,
+                                "partSize": {**_PART_SIZE, "type": ["integer", "string"], "pattern": "^[0-9]+$"},
                             }},
                         },
                     }}},
                 },
                 "responses": {
-                    "200": answer("Created", {
+                    "200": _linked(answer("Created", {
                         "type": "object",
-                        "required": ["key", "uploadId"],
+                        "required": ["key", "uploadId", "id", "partSize"],
                         "properties": {
-                            "key": {"type": "string"},
-                            "uploadId": {"type": "string"},
+                            "key": KEY,
+                            "uploadId": MULTIPART_UPLOAD_ID,
                             "id": {"type": "string", "format": "uuid"},
-                            "partSize": {"type": "integer", "description": (
+                            "partSize": {**_PART_SIZE, "description": (
                                 "Every part but the last is exactly this long (with a declared size; without, "
                                 "only a suggestion).")},
                         },
-                    }),
-                    **errors(400, 401, 403, 429, 503),
+                    }), _MULTIPART_LINKS),
+                    **errors(*_REGISTER),
                 },
             }
         },
@@ -139,18 +180,29 @@ DOCUMENT: dict[str, Any] = {
             "delete": {
                 "operationId": "abortMultipartUpload",
                 "summary": "Abort the multipart upload and free its parts",
-                "responses": {"200": answer("Aborted", {"type": "object"}), **errors(*_COMMON)},
+                "responses": {"200": answer("Aborted", {"type": "object", "maxProperties": 0}), **errors(*_COMMON)},
             },
         },
         "/s3/multipart/{uploadId}/batch": {
             "get": {
                 "operationId": "signParts",
                 "summary": "Sign PUT URLs for many parts at once",
-                "parameters": [_UPLOAD_ID, _KEY, {"name": "partNumbers", "in": "query", "required": True, "schema": {"type": "string"}, "description": "Comma-separated part numbers, 1-10000."}],
+                "parameters": [_UPLOAD_ID, _KEY, {
+                    "name": "partNumbers", "in": "query", "required": True,
+                    "schema": {"type": "string", "maxLength": 8000, "pattern": "^[0-9]+(,[0-9]+)*$"},
+                    "description": f"Comma-separated part numbers, 1-{MAX_PART_NUMBER}, at most INTAKE_MAX_PARTS_PER_BATCH of them.",
+                }],
                 "responses": {
                     "200": answer("Signed", {
                         "type": "object",
-                        "properties": {"presignedUrls": {"type": "object", "additionalProperties": {"type": "string"}}, "expires": {"type": "integer"}},
+                        "required": ["presignedUrls", "expires"],
+                        "properties": {
+                            "presignedUrls": {
+                                "type": "object", "propertyNames": {"pattern": "^[1-9][0-9]*$"},
+                                "additionalProperties": {"type": "string", "format": "uri"},
+                            },
+                            "expires": _EXPIRES,
+                        },
                     }),
                     **errors(*_COMMON),
                 },
@@ -160,11 +212,11 @@ DOCUMENT: dict[str, Any] = {
             "get": {
                 "operationId": "signPart",
                 "summary": "Sign a PUT URL for one part (with `md5`, the URL binds the part's Content-MD5)",
-                "parameters": [_UPLOAD_ID, {"name": "partNumber", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": 10000}}, _KEY, {**_MD5, "description": "The part's base64 MD5."}],
+                "parameters": [_UPLOAD_ID, {"name": "partNumber", "in": "path", "required": True, "schema": PART_NUMBER}, _KEY, {**_MD5, "description": "The part's base64 MD5."}],
                 "responses": {
-                    "200": answer("Signed", {"type": "object", "properties": {
-                        "url": {"type": "string"},
-                        "expires": {"type": "integer"},
+                    "200": answer("Signed", {"type": "object", "required": ["url", "expires"], "properties": {
+                        "url": {"type": "string", "format": "uri"},
+                        "expires": _EXPIRES,
                         "headers": {"type": "object", "description": "With md5: the Content-MD5 header to send", "additionalProperties": {"type": "string"}},
                     }}),
                     **errors(*_COMMON),
@@ -181,10 +233,14 @@ DOCUMENT: dict[str, Any] = {
                     "content": {"application/json": {"schema": {
                         "type": "object",
                         "required": ["parts"],
-                        "properties": {"parts": {"type": "array", "items": {"$ref": "#/components/schemas/Part"}}},
+                        "properties": {"parts": {"type": "array", "minItems": 1, "maxItems": MAX_PART_NUMBER, "items": {
+                            "type": "object",
+                            "required": ["PartNumber", "ETag"],
+                            "properties": {"PartNumber": PART_NUMBER, "ETag": ETAG},
+                        }}},
                     }}},
                 },
-                "responses": {"200": answer("Stored", {"$ref": "#/components/schemas/Completed"}), **errors(*_COMMON)},
+                "responses": {"200": _linked(answer("Stored", {"$ref": "#/components/schemas/Completed"}), _COMPLETED_LINKS), **errors(*_COMMON)},
             }
         },
         "/events/s3": {
@@ -242,7 +298,7 @@ DOCUMENT: dict[str, Any] = {
                 "operationId": "getUpload",
                 "summary": "One of the caller's uploads",
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}],
-                "responses": {"200": answer("The upload", {"$ref": "#/components/schemas/Upload"}), **errors(401, 403, 404)},
+                "responses": {"200": answer("The upload", {"$ref": "#/components/schemas/Upload"}), **errors(401, 403, 404, 410, 429)},
             }
         },
         "/uploads": {
@@ -259,7 +315,7 @@ DOCUMENT: dict[str, Any] = {
                         "type": "object",
                         "required": ["uploads", "next"],
                         "properties": {
-                            "uploads": {"type": "array", "items": {"$ref": "#/components/schemas/Upload"}},
+                            "uploads": {"type": "array", "maxItems": 100, "items": {"$ref": "#/components/schemas/Upload"}},
                             "next": {"type": ["string", "null"], "format": "date-time"},
                         },
                     }),

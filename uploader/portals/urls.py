@@ -7,13 +7,13 @@ from the portals package.
 
 from django.urls import include, path
 
-from uploader.api.urls import contract_urlpatterns
+from uploader.api.urls import portal_urlpatterns
 from uploader.portals import views as portal_views
 from uploader.portals.access import portal_principal
 
 app_name = "portal"
 
-contract_patterns = (contract_urlpatterns, "api")
+contract_patterns = (portal_urlpatterns, "api")
 
 urlpatterns = [
     path("", portal_views.portal_page, name="page"),

@@ -264,7 +264,9 @@ def _validate_parts(parts: Sequence[PartETag]) -> list[tuple[int, str]]:
     for part in parts:
         if not 1 <= part.part_number <= MAX_PART_NUMBER:
             raise InvalidInput(f"Part numbers run from 1 to {MAX_PART_NUMBER}.", field="parts")
-        if not part.etag or len(part.etag) > 128:
+        # S3's ETags are printable ASCII; a control character would make the request's
+        # XML invalid, and storage's error would look like an outage (a 503).
+        if not part.etag or len(part.etag) > 128 or not (part.etag.isascii() and part.etag.isprintable()):
             raise InvalidInput(f"Part {part.part_number} has no valid ETag.", field="parts")
     return sorted((part.part_number, part.etag) for part in parts)
 
