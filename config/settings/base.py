@@ -287,6 +287,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 600.0,
     },
 }
+CELERY_BEAT_SCHEDULE["retry-stuck-events"] = {
+    "task": "uploader.tasks.retry_stuck_events",
+    "schedule": INTAKE_EVENTS_STUCK_MINUTES * 60.0,
+}
 CELERY_BEAT_SCHEDULE["worker-heartbeat"] = {
     "task": "uploader.tasks.worker_heartbeat",
     "schedule": float(INTAKE_HEARTBEAT_SECONDS),

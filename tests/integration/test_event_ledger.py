@@ -75,6 +75,50 @@ def test_an_event_for_an_object_stored_with_another_type_rejects_it(webhook: Cli
     assert s3.head_object_or_none(key=upload.key) is None
 
 
+def test_a_ledger_row_whose_task_was_lost_is_applied_by_the_beat_task(webhook: Client, staff_client: Client) -> None:
+    """A worker killed with tasks it had fetched loses them on some brokers: beat's
+    retry_stuck_events enqueues rows pending past INTAKE_EVENTS_STUCK_MINUTES again."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from uploader.ingest.tasks import retry_stuck_events
+
+    upload = _registered_and_uploaded(staff_client)
+    with mock.patch("uploader.ingest.tasks.apply_object_events.delay"):  # the task is lost
+        assert _post(webhook, _message(upload.key)).status_code == 200
+    event = UploadEvent.objects.get(key=upload.key)
+    assert event.outcome == EventOutcome.PENDING
+    assert retry_stuck_events() == 0, "not stuck yet"
+    UploadEvent.objects.filter(pk=event.pk).update(received_at=timezone.now() - dt.timedelta(minutes=11))
+    assert retry_stuck_events() == 1
+    event.refresh_from_db()
+    upload.refresh_from_db()
+    assert (event.outcome, upload.state) == (EventOutcome.APPLIED, UploadState.STORED)
+
+
+def test_s3_is_asked_before_the_event_is_locked(webhook: Client, staff_client: Client) -> None:
+    """An event without a sequencer needs a HEAD; it is made outside the event's
+    transaction, so a slow S3 holds no lock (on SQLite, not the database's)."""
+    from django.db import connection
+
+    from uploader import s3 as s3_package
+
+    upload = _registered_and_uploaded(staff_client)
+    seen: list[bool] = []
+    real = s3_package.head_object_or_none
+
+    def head(*, key: str):  # type: ignore[no-untyped-def]
+        seen.append(connection.in_atomic_block)
+        return real(key=key)
+
+    with mock.patch("uploader.s3.head_object_or_none", side_effect=head):
+        assert _post(webhook, _message(upload.key, sequencer="")).status_code == 200
+    upload.refresh_from_db()
+    assert upload.state == UploadState.STORED
+    assert seen == [False]
+
+
 def test_an_event_alone_marks_the_upload_stored(webhook: Client, staff_client: Client) -> None:
     upload = _registered_and_uploaded(staff_client)
     response = _post(webhook, _message(upload.key))

@@ -6,14 +6,18 @@ already queued and beat's schedule keep working across deploys.
 """
 
 import datetime as dt
+import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from config.request_context import acting_as_system
 from uploader import s3
 from uploader.ingest import reconcile
-from uploader.ingest.ledger import IngestResult, events_apply, events_ingest_many
+from uploader.ingest.ledger import IngestResult, events_apply, events_ingest_many, events_pending_before
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -39,6 +43,20 @@ def reconcile_uploads() -> dict[str, int]:
     with acting_as_system("reconcile"):
         report = reconcile.reconcile(older_than=dt.timedelta(hours=settings.INTAKE_RECONCILE_AFTER_HOURS))
     return {"fixed": report.fixed}
+
+
+@shared_task(name="uploader.tasks.retry_stuck_events", acks_late=True)
+def retry_stuck_events() -> int:
+    """Celery beat: ledger rows still pending INTAKE_EVENTS_STUCK_MINUTES after they
+    arrived are enqueued again, so a lost task heals by itself (the events page's retry
+    button does the same by hand); applying is idempotent."""
+    cutoff = timezone.now() - dt.timedelta(minutes=settings.INTAKE_EVENTS_STUCK_MINUTES)
+    stuck = events_pending_before(cutoff=cutoff)
+    for start in range(0, len(stuck), 50):
+        apply_object_events.delay(stuck[start : start + 50])
+    if stuck:
+        logger.warning("enqueued %s stuck ledger row(s) again", len(stuck))
+    return len(stuck)
 
 
 def events_receive_many(*, bodies: list[str | bytes], source: str) -> list[IngestResult]:

@@ -15,7 +15,7 @@ transaction of five statements. Everything else goes through `event_apply`.
 The package: `ingest` (messages in, rows stored once) and `apply` (rows to effects).
 """
 
-from uploader.ingest.ledger.apply import event_apply, events_apply
+from uploader.ingest.ledger.apply import event_apply, events_apply, events_pending_before
 from uploader.ingest.ledger.ingest import IngestResult, _raw, dedupe_key, events_ingest_many
 
 __all__ = [
@@ -25,4 +25,5 @@ __all__ = [
     "event_apply",
     "events_apply",
     "events_ingest_many",
+    "events_pending_before",
 ]

@@ -58,38 +58,82 @@ def _type_restricted(upload: Upload) -> bool:
     return bool(Portal.objects.filter(pk=upload.portal_id).values_list("allowed_content_types", flat=True).first())
 
 
+def events_pending_before(*, cutoff: dt.datetime, limit: int = 500) -> list[int]:
+    """Ledger rows still pending that arrived before `cutoff`, oldest first: their task
+    was lost (a worker killed with tasks it had fetched, a broker that lost them) or
+    keeps failing."""
+    rows = UploadEvent.objects.filter(outcome=EventOutcome.PENDING, received_at__lt=cutoff)
+    return list(rows.order_by("received_at", "pk").values_list("pk", flat=True)[:limit])
+
+
+class _S3Now:
+    """What S3 holds for a key now, asked at most once. The event's transaction holds
+    locks (on SQLite, the database's write lock), so the HEAD is made before it
+    whenever the event will need one: a slow or paused S3 must not hold every other
+    writer for the length of its timeouts."""
+
+    _UNASKED = object()
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self._head: object = self._UNASKED
+
+    def head(self) -> s3.ObjectHead | None:
+        if self._head is self._UNASKED:
+            # When S3 is down this raises StorageUnavailable and the task retries.
+            self._head = s3.head_object_or_none(key=self.key)
+        return self._head  # type: ignore[return-value]
+
+
+def _needs_head(event: UploadEvent, upload: Upload | None) -> bool:
+    if event.kind == "created":
+        return not _event_says_enough(event, upload)
+    return not event.sequencer
+
+
+def _event_says_enough(event: UploadEvent, upload: Upload | None) -> bool:
+    """Ordered by its sequencer, a create with a size says what S3 held then (a later
+    delete carries a newer sequencer): no round trip to S3 needed."""
+    return bool(
+        event.sequencer
+        and event.size is not None
+        and upload is not None
+        and not _digest_unsettled(upload, event)
+        and not _type_restricted(upload)
+    )
+
+
 def event_apply(*, event_id: int) -> str:
     """Apply one ledger event to its upload; running it again changes nothing.
 
     The event row stays locked while it is applied, so two workers handed the same
     event (a redelivered message, a retried task) apply it once.
     """
+    first_look = UploadEvent.objects.filter(pk=event_id).first()
+    if first_look is None:
+        raise UploadEvent.DoesNotExist(event_id)
+    if first_look.outcome != EventOutcome.PENDING:
+        return first_look.outcome
+    s3_now = _S3Now(first_look.key)
+    if _needs_head(first_look, Upload.objects.filter(key=first_look.key).first()):
+        s3_now.head()
     with transaction.atomic():
         event = UploadEvent.objects.select_for_update().get(pk=event_id)
         if event.outcome != EventOutcome.PENDING:
             return event.outcome
-        return _apply(event)
+        return _apply(event, s3_now)
 
 
-def _apply(event: UploadEvent) -> str:
+def _apply(event: UploadEvent, s3_now: _S3Now) -> str:
     upload = Upload.objects.filter(key=event.key).first()
     if upload and event.sequencer and upload.last_sequencer and not sequencer_is_newer(event.sequencer, upload.last_sequencer):
         return _finish(event, EventOutcome.STALE, f"sequencer {upload.last_sequencer} already applied", upload)
     if event.kind == "created":
-        if (
-            event.sequencer
-            and event.size is not None
-            and upload is not None
-            and not _digest_unsettled(upload, event)
-            and not _type_restricted(upload)
-        ):
-            # Ordered by its sequencer, the event itself says what S3 held then; a
-            # later delete carries a newer sequencer. No round trip to S3 needed.
-            head: s3.ObjectHead | None = s3.ObjectHead(size=event.size, etag=event.etag, content_type="")
+        if _event_says_enough(event, upload):
+            head: s3.ObjectHead | None = s3.ObjectHead(size=event.size or 0, etag=event.etag, content_type="")
         else:
-            # No order to rely on (or no row yet): ask S3 what is true now. When S3
-            # is down this raises StorageUnavailable and the task retries.
-            head = s3.head_object_or_none(key=event.key)
+            # No order to rely on (or no row yet): what S3 holds now (asked before the lock).
+            head = s3_now.head()
         if head is None:
             return _finish(event, EventOutcome.IGNORED, "object no longer exists", upload)
         if upload is None:
@@ -99,7 +143,7 @@ def _apply(event: UploadEvent) -> str:
     # removed
     if upload is None:
         return _finish(event, EventOutcome.IGNORED, "no upload for this key", None)
-    if not event.sequencer and s3.head_object_or_none(key=event.key) is not None:
+    if not event.sequencer and s3_now.head() is not None:
         return _finish(event, EventOutcome.STALE, "object exists again", upload)
     closed, _ = upload_close(
         upload_id=upload.pk,
