@@ -1,5 +1,5 @@
 # The two commands the README starts with. Both work on a fresh machine.
-.PHONY: run test lint vendor bench setup test-fast fuzz
+.PHONY: run test lint vendor bench setup test-fast fuzz soak
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -27,3 +27,7 @@ bench: setup
 ## fuzz: coverage-guided fuzzing of the parsers that face the outside world (not in CI; FUZZ_SECONDS per target, default 60)
 fuzz: setup
 	@.venv/bin/python -m tests.fuzz.run
+
+## soak: make run's Intake under load and chaos for SOAK_MINUTES (default 10), then checks (not in CI)
+soak: setup
+	@.venv/bin/python bench/soak.py --minutes $(or $(SOAK_MINUTES),10)
