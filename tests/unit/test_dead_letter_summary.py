@@ -45,7 +45,7 @@ def test_the_s3_test_event_is_named() -> None:
 
 
 def test_long_keys_and_reasons_are_clipped() -> None:
-    summary = message_summarize(json.dumps({"Records": [_record("k" * 5000), {"eventName": "x" * 5000}]}))
+    summary = message_summarize(json.dumps({"Records": [_record("k" * 1000), {"eventName": "x" * 5000}]}))
     ((_, key, _),) = summary.events
     assert len(key) == KEY_CHARS + 1
     assert key.endswith("…")
