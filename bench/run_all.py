@@ -16,6 +16,9 @@ login form, then measures:
 5. (only when selected, e.g. `--only 5`) S3 events from SQS to committed rows through
    consumer processes, Redis and a Celery worker: drain rate and p99 event-to-row
    latency at 1,000 events/s, next to a plain bulk insert (bench/events.py).
+6. (only when selected: `--only 6`) Chromium uploads 1 GiB through the staff page to the
+   emulator and to a Ceph RADOS Gateway, against boto3's upload_file to the same
+   endpoint (bench/browser_upload.py, which also runs alone with more options).
 
 Ratios are computed from medians of interleaved runs, since the machine is noisy.
 `--quick` is a short smoke run. See docs/benchmarks.md.
@@ -41,7 +44,7 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import events, harness, transfer
+from bench import browser_upload, events, harness, transfer
 from bench.harness import Gunicorn, Stack, WrkResult, step
 
 MIB = 1024**2
@@ -62,6 +65,8 @@ class Plan:
     transfer_bytes: int
     transfer_rounds: int  # uploads of each kind
     memory_bytes: int
+    browser_bytes: int
+    browser_rounds: int
     part_size: int = 8 * MIB
     concurrency: int = 8
     sign_connections: int = 16
@@ -71,10 +76,24 @@ class Plan:
 
 
 FULL = Plan(
-    wrk_seconds=10, warmup_seconds=3, rounds=3, transfer_bytes=200 * MIB, transfer_rounds=3, memory_bytes=1024 * MIB
+    wrk_seconds=10,
+    warmup_seconds=3,
+    rounds=3,
+    transfer_bytes=200 * MIB,
+    transfer_rounds=3,
+    memory_bytes=1024 * MIB,
+    browser_bytes=1024 * MIB,
+    browser_rounds=2,
 )
 QUICK = Plan(
-    wrk_seconds=2, warmup_seconds=1, rounds=2, transfer_bytes=24 * MIB, transfer_rounds=2, memory_bytes=64 * MIB
+    wrk_seconds=2,
+    warmup_seconds=1,
+    rounds=2,
+    transfer_bytes=24 * MIB,
+    transfer_rounds=2,
+    memory_bytes=64 * MIB,
+    browser_bytes=128 * MIB,
+    browser_rounds=1,
 )
 
 
@@ -521,6 +540,32 @@ def bench_memory(plan: Plan, server: Gunicorn, session: Any, work_dir: Path, row
     }
 
 
+# --- 6. Chromium through the staff page vs boto3 ------------------------------------------------------------------
+
+
+def bench_browser(plan: Plan, rows: list[Row]) -> dict[str, Any]:
+    """Starts its own emulator, gateway, gunicorn and Chromium (bench/browser_upload.py)."""
+    results = browser_upload.bench_browser(
+        size=plan.browser_bytes, endpoints=["emulator", "ceph"], rounds=plan.browser_rounds
+    )
+    browser_upload.report(results)
+    for result in results:
+        medians = result.medians()
+        ours, theirs = medians["browser"], medians["boto3"]
+        rows.append(
+            Row(
+                name=f"6. {plan.browser_bytes // MIB} MiB from Chromium via the staff page vs boto3, {result.endpoint}",
+                measured=f"{ours:.1f} MiB/s",
+                reference=f"boto3 {theirs:.1f} MiB/s",
+                value=ours / theirs,
+                unit="x",
+                goal=f">= {browser_upload.GOAL}x",
+                holds=ours / theirs >= browser_upload.GOAL,
+            )
+        )
+    return {"endpoints": [asdict(result) for result in results]}
+
+
 # --- Running it all ----------------------------------------------------------------------------------------------------
 
 
@@ -560,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         default="1234",
-        help="which benchmarks to run, e.g. 12, 1r (the signing call against its steps) or 5 (default: 1234)",
+        help="which benchmarks to run, e.g. 12, 1r (the signing call against its steps), 5 or 6 (default: 1234)",
     )
     parser.add_argument("--json", type=Path, default=None, help="also write every measurement to this file")
     parser.add_argument(
@@ -580,8 +625,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
-    if not re.fullmatch(r"(?:[1-5]r?)+", args.only) or "r" in args.only.replace("1r", ""):
-        parser.error(f"--only: not a selection of 1, 1r, 2, 3, 4, 5: {args.only!r}")
+    if not re.fullmatch(r"(?:[1-6]r?)+", args.only) or "r" in args.only.replace("1r", ""):
+        parser.error(f"--only: not a selection of 1, 1r, 2, 3, 4, 5, 6: {args.only!r}")
     only = set(re.findall(r"\dr?", args.only))
     if shutil.which("wrk") is None and {"1", "1r", "2"} & only:
         print("error: wrk is not installed (Debian: apt-get install -y wrk)", file=sys.stderr)
@@ -594,12 +639,13 @@ def main(argv: list[str] | None = None) -> int:
         stack = Stack(var_dir=var_dir)
         failed = True
         try:
-            step(f"preparing PostgreSQL database {harness.BENCH_DATABASE} (Redis {harness.REDIS_URL})")
-            harness.ensure_database()
-            step("starting the S3 emulator")
-            emulator = stack.start_emulator()
-            step(f"  moto on {emulator.endpoint_url}; migrating, configuring bucket {harness.BUCKET}, staff user")
-            stack.password = harness.prepare_app(stack.env())
+            if only - {"6"}:  # benchmark 6 starts its own servers
+                step(f"preparing PostgreSQL database {harness.BENCH_DATABASE} (Redis {harness.REDIS_URL})")
+                harness.ensure_database()
+                step("starting the S3 emulator")
+                emulator = stack.start_emulator()
+                step(f"  moto on {emulator.endpoint_url}; migrating, configuring bucket {harness.BUCKET}, staff user")
+                stack.password = harness.prepare_app(stack.env())
             if {"1", "2", "3"} & only:
                 setup = {"workers": args.workers, "threads": args.threads}
                 described = f"gunicorn -w {args.workers} --threads {args.threads}"
@@ -646,6 +692,9 @@ def main(argv: list[str] | None = None) -> int:
                     compare_experiments=events.EXPERIMENTS if args.experiments else (),
                 )
                 rows.extend(Row(**row) for row in details["events"]["rows"])
+            if "6" in only:
+                stack.close()
+                details["browser"] = bench_browser(plan, rows)
             failed = False
         except KeyboardInterrupt:
             step("interrupted; stopping everything")
