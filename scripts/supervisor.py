@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 BACKOFF_FIRST_SECONDS = 1.0
@@ -42,7 +42,6 @@ class Service:
     restart_at: float | None = None
     failures: int = 0
     restarts: int = 0
-    _log: object = field(default=None, repr=False)
 
 
 class Supervisor:

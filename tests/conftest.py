@@ -59,8 +59,7 @@ def s3_bucket(s3_emulator: S3Emulator, settings: pytest.FixtureRequest) -> Itera
     settings.INTAKE_S3_ADDRESSING_STYLE = "path"
     settings.INTAKE_S3_BUCKET = f"intake-test-{uuid.uuid4().hex[:12]}"
     settings.INTAKE_S3_REGION = "us-east-1"
-    point_app_storage(settings)
-    s3.reset_clients()
+    point_app_storage(settings)  # and drops the cached clients
     bucket_configure(create=True, origins=["http://127.0.0.1:8000"], queue_arn=None, abort_after_days=2)
     yield settings.INTAKE_S3_BUCKET
     s3.reset_clients()

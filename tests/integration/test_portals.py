@@ -502,17 +502,22 @@ def test_an_object_stored_larger_than_declared_is_rejected_and_not_kept(make_por
     assert b"Not accepted" in listed.content
 
 
-def test_an_object_stored_with_another_type_than_signed_is_rejected_and_not_kept(make_portal) -> None:  # type: ignore[no-untyped-def]
-    """The emulator, like some S3-compatible servers, stores whatever Content-Type the
-    client sends; a portal that takes only PDFs must not keep an HTML page."""
+def _pdf_portal_upload(make_portal, body: bytes, *, stored_type: str):  # type: ignore[no-untyped-def]
+    """Sign a PDF on a PDF-only portal, PUT it with `stored_type` as its Content-Type
+    (the emulator keeps whatever it is sent), and complete it."""
     _, token = make_portal(allowed_content_types="application/pdf")
     client = visitor_client()
     enter(client, token)
-    body = b"<script>alert(1)</script>"
     signed = sign(client, token, size=len(body)).json()
-    put = requests.put(signed["url"], data=body, headers={"Content-Type": "text/html"}, timeout=30)
+    put = requests.put(signed["url"], data=body, headers={"Content-Type": stored_type}, timeout=30)
     assert put.status_code == 200
-    response = client.post(f"/p/{token}/api/s3/complete?key={signed['key']}")
+    return signed, client.post(f"/p/{token}/api/s3/complete?key={signed['key']}")
+
+
+def test_an_object_stored_with_another_type_than_signed_is_rejected_and_not_kept(make_portal) -> None:  # type: ignore[no-untyped-def]
+    """The emulator, like some S3-compatible servers, stores whatever Content-Type the
+    client sends; a portal that takes only PDFs must not keep an HTML page."""
+    signed, response = _pdf_portal_upload(make_portal, b"<script>alert(1)</script>", stored_type="text/html")
     assert response.status_code == 400
     assert "text/html" in response.json()["message"]
     upload = Upload.objects.get(key=signed["key"])
@@ -523,14 +528,7 @@ def test_an_object_stored_with_another_type_than_signed_is_rejected_and_not_kept
 
 def test_an_object_stored_with_the_signed_type_and_parameters_is_kept(make_portal) -> None:  # type: ignore[no-untyped-def]
     """Parameters and case are not a different type."""
-    _, token = make_portal(allowed_content_types="application/pdf")
-    client = visitor_client()
-    enter(client, token)
-    body = b"%PDF-1.4 not really"
-    signed = sign(client, token, size=len(body)).json()
-    put = requests.put(signed["url"], data=body, headers={"Content-Type": "Application/PDF; charset=binary"}, timeout=30)
-    assert put.status_code == 200
-    response = client.post(f"/p/{token}/api/s3/complete?key={signed['key']}")
+    signed, response = _pdf_portal_upload(make_portal, b"%PDF-1.4 not really", stored_type="Application/PDF; charset=binary")
     assert response.status_code == 200, response.content
     assert Upload.objects.get(key=signed["key"]).state == UploadState.STORED
 

@@ -43,8 +43,7 @@ def strict_bucket(radosgw: RadosGateway, settings) -> Iterator[str]:  # type: ig
     settings.INTAKE_S3_ACCESS_KEY_ID = radosgw.access_key
     settings.INTAKE_S3_SECRET_ACCESS_KEY = radosgw.secret_key
     settings.INTAKE_S3_BUCKET = f"strict-{uuid.uuid4().hex[:12]}"
-    point_app_storage(settings)
-    s3.reset_clients()
+    point_app_storage(settings)  # and drops the cached clients
     bucket_configure(create=True, origins=[ALLOWED_ORIGIN], queue_arn=None, abort_after_days=2)
     yield settings.INTAKE_S3_BUCKET
     s3.reset_clients()
