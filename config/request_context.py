@@ -24,6 +24,9 @@ class ActorContext:
 
 
 _current: contextvars.ContextVar[ActorContext | None] = contextvars.ContextVar("intake_actor", default=None)
+# What log lines of the current request or task are about (upload_id, portal), set by
+# the code that learns it; each `acting` scope starts empty.
+_log_fields: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("intake_log_fields", default=None)
 
 
 def current() -> ActorContext | None:
@@ -38,10 +41,21 @@ def current_request_id() -> str:
 @contextmanager
 def acting(context: ActorContext) -> Iterator[ActorContext]:
     token = _current.set(context)
+    fields_token = _log_fields.set({})
     try:
         yield context
     finally:
+        _log_fields.reset(fields_token)
         _current.reset(token)
+
+
+def log_about(**fields: object) -> None:
+    """Name what the rest of this request or task is about on its log lines
+    (`log_about(upload_id=upload.pk, portal=portal.pk)`). Outside a request or task
+    there is no scope to end it, so nothing is kept."""
+    kept = _log_fields.get()
+    if kept is not None:
+        kept.update({name: str(value) for name, value in fields.items() if value is not None})
 
 
 @contextmanager
@@ -63,10 +77,22 @@ def client_ip(meta: dict[str, Any], *, trusted_proxies: int) -> str | None:
 
 
 class RequestIdLogFilter(logging.Filter):
-    """Adds `request_id` to every log record ("-" outside a request or task)."""
+    """Adds `request_id` to every log record ("-" outside a request or task), and where
+    known `user` (the signed-in user, or the system actor of a task), `upload_id` and
+    `portal`. The user is named only once the request has loaded it: loading it here
+    would query the database from inside logging."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current_request_id() or "-"
+        context = _current.get()
+        record.request_id = context.request_id if context else "-"
+        if context is not None:
+            user = getattr(context.request, "_cached_user", None) if context.request is not None else None
+            if user is not None and user.is_authenticated:
+                record.user = user.get_username()
+            elif context.request is None:
+                record.user = f"system:{context.system_actor}"
+        for name, value in (_log_fields.get() or {}).items():
+            setattr(record, name, value)
         return True
 
 
@@ -80,6 +106,10 @@ class RedactPortalLinksFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if "/p/" in message and _PORTAL_LINK.search(message):
-            record.msg = _PORTAL_LINK.sub("/p/<link>", message)
+            record.msg = redact_portal_links(message)
             record.args = ()
         return True
+
+
+def redact_portal_links(text: str) -> str:
+    return _PORTAL_LINK.sub("/p/<link>", text)

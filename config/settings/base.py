@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from config.logs import JSON_FORMATTER, LOG_FILTERS
 from config.settings.environment import BASE_DIR, VAR_DIR, env, env_int, env_origins
 from config.settings.intake import *  # noqa: F403 - Intake's own settings
 
@@ -208,7 +209,9 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT: Path | None = VAR_DIR / "staticfiles"
+# Where collectstatic puts the files WhiteNoise serves; the image collects them at
+# build time into a folder of its own, read-only at run time.
+STATIC_ROOT: Path | None = Path(env.str("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
 STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -302,18 +305,22 @@ CELERY_BEAT_SCHEDULE["retry-overdue-portal-webhooks"] = {
 
 # --- Logging ------------------------------------------------------------------------
 LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
+# "plain" for a person at a terminal; "json" (production's default) for a log shipper.
+LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"DJANGO_LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {
-        "request_id": {"()": "config.request_context.RequestIdLogFilter"},
-        "redact_portal_links": {"()": "config.request_context.RedactPortalLinksFilter"},
+    "filters": LOG_FILTERS,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s %(message)s"},
+        "json": JSON_FORMATTER,
     },
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s %(message)s"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": LOG_FORMAT,
             "filters": ["request_id", "redact_portal_links"],
         }
     },
@@ -327,4 +334,3 @@ LOGGING = {
         "django.server": {"filters": ["redact_portal_links"]},
     },
 }
-

@@ -69,3 +69,11 @@ SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+
+# JSON lines on stdout, where containers' logs are collected; Celery keeps its hands
+# off the root logger so the worker and beat write the same lines.
+LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="json")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"DJANGO_LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
+LOGGING["handlers"]["console"].update(formatter=LOG_FORMAT, stream="ext://sys.stdout")  # type: ignore[index]
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
