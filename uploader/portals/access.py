@@ -23,7 +23,7 @@ from django.db.models import Q
 from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from config.request_context import client_ip
+from config.request_context import client_ip, log_about
 from uploader.access.principals import UploadPrincipal
 from uploader.access.roles import Permission
 from uploader.portals import selectors as portal_selectors
@@ -127,6 +127,8 @@ def _address_key(address: str) -> str:
 
 def portal_for_token(token: str, *, require_open: bool = True) -> Portal:
     portal = portal_selectors.portal_find_by_token(token=token)
+    if portal is not None:
+        log_about(portal=portal.pk)
     if portal is None:
         raise PortalNotFound("This upload link does not exist or is no longer valid.")
     if require_open and not portal_is_open(portal):

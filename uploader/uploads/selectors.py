@@ -4,6 +4,7 @@ import uuid
 
 from django.db.models import QuerySet
 
+from config.request_context import log_about
 from uploader.access.principals import UploadPrincipal
 from uploader.uploads.errors import UploadNotFound
 from uploader.uploads.models import Upload
@@ -17,21 +18,30 @@ def uploads_visible_to(*, principal: UploadPrincipal) -> QuerySet[Upload]:
 
 def upload_get_by_key(*, principal: UploadPrincipal, key: str) -> Upload:
     try:
-        return uploads_visible_to(principal=principal).get(key=key)
+        upload = uploads_visible_to(principal=principal).get(key=key)
     except Upload.DoesNotExist:
         raise UploadNotFound("No such upload.") from None
+    return _about(upload)
+
+
+def _about(upload: Upload) -> Upload:
+    """The rest of the request's log lines name the upload it works on."""
+    log_about(upload_id=upload.pk, portal=upload.portal_id)
+    return upload
 
 
 def upload_get_multipart(*, principal: UploadPrincipal, upload_id: str, key: str) -> Upload:
     try:
-        return uploads_visible_to(principal=principal).get(key=key, multipart_upload_id=upload_id, is_multipart=True)
+        return _about(
+            uploads_visible_to(principal=principal).get(key=key, multipart_upload_id=upload_id, is_multipart=True)
+        )
     except Upload.DoesNotExist:
         raise UploadNotFound("No such multipart upload.") from None
 
 
 def upload_get(*, principal: UploadPrincipal, upload_id: uuid.UUID) -> Upload:
     try:
-        return uploads_visible_to(principal=principal).get(pk=upload_id)
+        return _about(uploads_visible_to(principal=principal).get(pk=upload_id))
     except Upload.DoesNotExist:
         raise UploadNotFound("No such upload.") from None
 
@@ -44,6 +54,6 @@ def uploads_readable_by(*, principal: UploadPrincipal, state: str | None = None)
 
 def upload_get_readable(*, principal: UploadPrincipal, upload_id: uuid.UUID) -> Upload:
     try:
-        return principal.readable_uploads().get(pk=upload_id)
+        return _about(principal.readable_uploads().get(pk=upload_id))
     except Upload.DoesNotExist:
         raise UploadNotFound("No such upload.") from None

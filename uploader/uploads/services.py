@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from config.request_context import log_about
 from uploader import s3
 from uploader.access.principals import UploadPrincipal
 from uploader.access.roles import NotAllowed, Permission
@@ -87,6 +88,7 @@ def _register(
     # No unique pre-check: the id is a fresh uuid4 and the key contains it, so the two
     # SELECTs could never find a row; the database's unique constraints still hold.
     upload.full_clean(exclude=["owner"], validate_unique=False)
+    log_about(upload_id=upload_id, portal=upload.portal_id)
     if upload.portal_id is not None:
         portal_limits.portal_check_registration(upload)  # before anything is signed or opened
     return upload

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from config.request_context import log_about
 from uploader import s3
 from uploader.ingest.events import sequencer_is_newer, sequencer_order
 from uploader.portals import limits as portal_limits
@@ -56,6 +57,7 @@ def upload_apply_stored_object(
     A stored upload whose object now has another ETag was overwritten (its signed
     PUT stays valid for a while after complete), so its row, digests and derivatives
     describe bytes that are gone: it is rejected and the new object deleted."""
+    log_about(upload_id=upload_id)
     problem = ""
     with transaction.atomic():
         upload = Upload.objects.select_for_update().get(pk=upload_id)

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config.request_context import log_about
 from uploader import s3
 from uploader.ingest.events import sequencer_is_newer, sequencer_order
 from uploader.ingest.ledger.ingest import as_json
@@ -126,6 +127,8 @@ def event_apply(*, event_id: int) -> str:
 
 def _apply(event: UploadEvent, s3_now: _S3Now) -> str:
     upload = Upload.objects.filter(key=event.key).first()
+    if upload is not None:
+        log_about(upload_id=upload.pk, portal=upload.portal_id)
     if upload and event.sequencer and upload.last_sequencer and not sequencer_is_newer(event.sequencer, upload.last_sequencer):
         return _finish(event, EventOutcome.STALE, f"sequencer {upload.last_sequencer} already applied", upload)
     if event.kind == "created":

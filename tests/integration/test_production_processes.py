@@ -1,0 +1,105 @@
+"""The production process set, as the image runs it: the entrypoint's `migrate`, then
+`web` (gunicorn with gunicorn.conf.py), `worker`, `beat` and `consumer`, all with
+`config.settings.production`, against a fresh database on the machine's PostgreSQL,
+a private Redis and the S3 emulator. A file uploaded through the web process
+becomes `stored` through its S3 event alone. The logs are JSON lines."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import RedisServer, free_port
+from tests.support.production import (
+    PROCESSES,
+    ProductionSet,
+    entrypoint,
+    fresh_database,
+    production_environment,
+    run,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def production(s3_emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProductionSet]:  # type: ignore[no-untyped-def]
+    var_dir = tmp_path_factory.mktemp("production")
+    redis = RedisServer().start()
+    try:
+        with fresh_database() as database_url:
+            env = production_environment(
+                database_url=database_url, redis_url=redis.url, s3_endpoint=s3_emulator.endpoint_url, var_dir=var_dir
+            )
+            prod = ProductionSet(env=env, var_dir=var_dir, queue_name=f"events-{uuid.uuid4().hex[:8]}")
+            try:
+                for step in (
+                    ["migrate"],
+                    ["manage", "setup_bucket", "--create", "--create-queue", prod.queue_name],
+                    ["manage", "ensure_staff_user", "--username", "owner", "--password-file", str(var_dir / "owner")],
+                ):
+                    done = run(entrypoint(*step), env)
+                    assert done.returncode == 0, (step, done.stdout[-2000:], done.stderr[-2000:])
+                prod.start("web")
+                prod.start("worker", "--without-gossip", "--without-mingle")
+                prod.start("beat")
+                prod.start("consumer", "--queue-name", prod.queue_name, "--wait", "2")
+                prod.wait_live()
+                yield prod
+            finally:
+                prod.stop()
+    finally:
+        redis.stop()
+
+
+def test_an_upload_through_the_web_process_is_stored_by_its_s3_event(production: ProductionSet) -> None:
+    browser = production.browser()
+    production.sign_in(browser, "owner", (production.var_dir / "owner").read_text().strip())
+    upload_id = production.upload(browser, os.urandom(4096))
+
+    deadline = time.monotonic() + 60
+    while (state := production.upload_state(upload_id)) != "stored" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert state == "stored", production.logs()
+
+    # Every process is still up: nothing crashed on the way.
+    for name in PROCESSES:
+        process = production.processes[name].process
+        assert process is not None and process.poll() is None, production.logs()
+
+    # The web process writes JSON lines: gunicorn's access line with the request id
+    # the answer carried, and Django's lines naming the upload and the user.
+    web = production.json_lines("web")
+    access = [line for line in web if line.get("logger") == "gunicorn.access" and line.get("path") == "/api/s3/params"]
+    assert access and access[0]["status"] == 200 and len(str(access[0]["request_id"])) >= 8, web
+    registered = [line for line in web if "registered" in str(line.get("message"))]
+    assert registered, web
+    assert registered[0]["upload_id"] == upload_id
+    assert registered[0]["user"] == "owner"
+    assert registered[0]["request_id"] == access[0]["request_id"]
+    # The S3 event's work, in the worker or the consumer, names the upload too.
+    background = production.json_lines("worker") + production.json_lines("consumer")
+    assert any(line.get("upload_id") == upload_id for line in background), production.logs()
+
+
+def test_check_deploy_passes_with_the_complete_production_environment(production: ProductionSet) -> None:
+    done = run(entrypoint("manage", "check", "--deploy", "--fail-level", "WARNING"), production.env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "no issues" in done.stdout
+
+
+@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "INTAKE_WEBHOOK_SIGNING_KEY"])
+def test_a_missing_secret_stops_the_web_process_naming_the_variable(
+    production: ProductionSet, tmp_path: Path, missing: str
+) -> None:
+    env = {k: v for k, v in production.env.items() if k != missing}
+    env["PORT"] = str(free_port())
+    done = run(entrypoint("web"), env, timeout=60)
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert f"{missing} is required in production" in output, output[-3000:]
