@@ -68,15 +68,15 @@ def test_an_upload_through_the_web_process_is_stored_by_its_s3_event(production:
     assert state == "stored", production.logs()
 
     # Every process is still up: nothing crashed on the way.
-    for name in PROCESSES:
-        process = production.processes[name].process
-        assert process is not None and process.poll() is None, production.logs()
+    assert all(production.alive(name) for name in PROCESSES), production.logs()
 
     # The web process writes JSON lines: gunicorn's access line with the request id
     # the answer carried, and Django's lines naming the upload and the user.
     web = production.json_lines("web")
     access = [line for line in web if line.get("logger") == "gunicorn.access" and line.get("path") == "/api/s3/params"]
-    assert access and access[0]["status"] == 200 and len(str(access[0]["request_id"])) >= 8, web
+    assert access, web
+    assert access[0]["status"] == 200
+    assert len(str(access[0]["request_id"])) >= 8
     registered = [line for line in web if "registered" in str(line.get("message"))]
     assert registered, web
     assert registered[0]["upload_id"] == upload_id

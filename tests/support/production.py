@@ -24,7 +24,7 @@ import psycopg
 import requests
 from psycopg import sql
 
-from tests.support.processes import ROOT, ManagedProcess, RedisServer, free_port
+from tests.support.processes import ROOT, ManagedProcess, free_port
 
 PROCESSES = ("web", "worker", "beat", "consumer")
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -136,14 +136,18 @@ class ProductionSet:
         for process in reversed(list(self.processes.values())):
             process.stop()
 
+    def alive(self, name: str) -> bool:
+        started = self.processes[name].process
+        return started is not None and started.poll() is None
+
     def logs(self) -> str:
         return "\n".join(f"--- {name} ---\n{p.tail()}" for name, p in self.processes.items())
 
     def wait_live(self, seconds: float = 60) -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            for name, process in self.processes.items():
-                assert process.process is not None and process.process.poll() is None, f"{name} exited\n{self.logs()}"
+            for name in self.processes:
+                assert self.alive(name), f"{name} exited\n{self.logs()}"
             if run(entrypoint("healthcheck"), self.env, timeout=10).returncode == 0:
                 return
             time.sleep(0.5)
