@@ -46,8 +46,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_SETTINGS_MODULE=config.settings.production \
     DJANGO_STATIC_ROOT=/app/staticfiles \
-    INTAKE_VAR_DIR=/tmp/intake \
-    PORT=8000
+    INTAKE_VAR_DIR=/tmp/intake
 # The code and static files belong to root: the app can read them, never change them.
 USER 10001:10001
 EXPOSE 8000

@@ -1,5 +1,5 @@
 # The two commands the README starts with. Both work on a fresh machine.
-.PHONY: run test lint vendor bench setup test-fast fuzz soak
+.PHONY: run test lint vendor bench setup test-fast fuzz soak image-smoke
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -31,3 +31,7 @@ fuzz: setup
 ## soak: make run's Intake under load and chaos for SOAK_MINUTES (default 10), then checks (not in CI)
 soak: setup
 	@.venv/bin/python bench/soak.py --minutes $(or $(SOAK_MINUTES),10)
+
+## image-smoke: build the container image and run the production process test inside it (podman; installs what it needs)
+image-smoke: setup
+	@bash scripts/image_smoke.sh

@@ -46,6 +46,10 @@ worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR", "/dev/shm")  # noqa: 
 # The proxy in front (Caddy, the load balancer) sets X-Forwarded-*; Django reads them.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
 
+# The container engine (or the process manager) stops and restarts gunicorn; no
+# runtime control socket is needed, and the app's folder is not writable for one.
+control_socket_disable = True
+
 loglevel = os.environ.get("DJANGO_LOG_LEVEL", "info").lower()
 accesslog = None  # the access lines go through logconfig_dict, as JSON
 errorlog = "-"

@@ -10,6 +10,8 @@ echo "==> ruff"
 .venv/bin/ruff check .
 echo "==> mypy"
 .venv/bin/mypy .
+echo "==> hadolint (Dockerfile)"
+.venv/bin/hadolint "$PWD/Dockerfile"
 echo "==> import contracts (docs/architecture.md)"
 .venv/bin/lint-imports --no-cache
 echo "==> pytest on ${DATABASE_URL:-SQLite (embedded default)}${REDIS_URL:+ with Redis at $REDIS_URL}"

@@ -2,11 +2,15 @@
 `web` (gunicorn with gunicorn.conf.py), `worker`, `beat` and `consumer`, all with
 `config.settings.production`, against a fresh database on the machine's PostgreSQL,
 a private Redis and the S3 emulator. A file uploaded through the web process
-becomes `stored` through its S3 event alone. The logs are JSON lines."""
+becomes `stored` through its S3 event alone. The logs are JSON lines.
+
+With INTAKE_TEST_IMAGE set (scripts/image_smoke.sh does it), every command runs in a
+container of that image instead, configured only through the env file."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,14 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.processes import RedisServer, free_port
-from tests.support.production import (
-    PROCESSES,
-    ProductionSet,
-    entrypoint,
-    fresh_database,
-    production_environment,
-    run,
-)
+from tests.support.production import PROCESSES, Image, ProductionSet, fresh_database, production_environment
 
 pytestmark = pytest.mark.integration
 
@@ -36,14 +33,23 @@ def production(s3_emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             env = production_environment(
                 database_url=database_url, redis_url=redis.url, s3_endpoint=s3_emulator.endpoint_url, var_dir=var_dir
             )
-            prod = ProductionSet(env=env, var_dir=var_dir, queue_name=f"events-{uuid.uuid4().hex[:8]}")
+            # createsuperuser --no-input reads these (a test account).
+            env.update(DJANGO_SUPERUSER_USERNAME="owner", DJANGO_SUPERUSER_PASSWORD=secrets.token_urlsafe(16))
+            env["DJANGO_SUPERUSER_EMAIL"] = "owner@example.test"
+            image = os.environ.get("INTAKE_TEST_IMAGE")
+            prod = ProductionSet(
+                env=env,
+                var_dir=var_dir,
+                queue_name=f"events-{uuid.uuid4().hex[:8]}",
+                image=Image(image, var_dir / "intake.env") if image else None,
+            )
             try:
                 for step in (
                     ["migrate"],
                     ["manage", "setup_bucket", "--create", "--create-queue", prod.queue_name],
-                    ["manage", "ensure_staff_user", "--username", "owner", "--password-file", str(var_dir / "owner")],
+                    ["manage", "createsuperuser", "--no-input"],
                 ):
-                    done = run(entrypoint(*step), env)
+                    done = prod.run(*step)
                     assert done.returncode == 0, (step, done.stdout[-2000:], done.stderr[-2000:])
                 prod.start("web")
                 prod.start("worker", "--without-gossip", "--without-mingle")
@@ -59,7 +65,7 @@ def production(s3_emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 def test_an_upload_through_the_web_process_is_stored_by_its_s3_event(production: ProductionSet) -> None:
     browser = production.browser()
-    production.sign_in(browser, "owner", (production.var_dir / "owner").read_text().strip())
+    production.sign_in(browser, "owner", production.env["DJANGO_SUPERUSER_PASSWORD"])
     upload_id = production.upload(browser, os.urandom(4096))
 
     deadline = time.monotonic() + 60
@@ -88,7 +94,7 @@ def test_an_upload_through_the_web_process_is_stored_by_its_s3_event(production:
 
 
 def test_check_deploy_passes_with_the_complete_production_environment(production: ProductionSet) -> None:
-    done = run(entrypoint("manage", "check", "--deploy", "--fail-level", "WARNING"), production.env)
+    done = production.run("manage", "check", "--deploy", "--fail-level", "WARNING")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "no issues" in done.stdout
 
@@ -99,7 +105,7 @@ def test_a_missing_secret_stops_the_web_process_naming_the_variable(
 ) -> None:
     env = {k: v for k, v in production.env.items() if k != missing}
     env["PORT"] = str(free_port())
-    done = run(entrypoint("web"), env, timeout=60)
+    done = production.variant(env, f"without-{missing}").run("web")
     assert done.returncode != 0
     output = done.stdout + done.stderr
     assert f"{missing} is required in production" in output, output[-3000:]

@@ -94,6 +94,41 @@ def entrypoint(*args: str) -> list[str]:
     return [sys.executable, "-m", "deploy.entrypoint", *args]
 
 
+# What reaches a container: the app's settings, not this machine's environment.
+_APP_VARIABLES = ("DJANGO_", "INTAKE_", "DATABASE_URL", "REDIS_URL", "CELERY_", "GUNICORN_", "PORT", "AWS_")
+
+
+class Image:
+    """The same commands inside the image (scripts/image_smoke.sh builds it): one
+    container per process, on the host's network, configured only through the env file
+    the entrypoint reads (INTAKE_ENV_FILE)."""
+
+    def __init__(self, image: str, env_file: Path) -> None:
+        self.image, self.env_file = image, env_file
+        self.engine = os.environ.get("INTAKE_TEST_ENGINE", "podman")
+        self.names: list[str] = []
+
+    def write_env_file(self, env: dict[str, str]) -> None:
+        lines = [f"{k}={v}" for k, v in sorted(env.items()) if k.startswith(_APP_VARIABLES) and k != "INTAKE_VAR_DIR"]
+        self.env_file.write_text("\n".join(lines) + "\n")
+        self.env_file.chmod(0o644)  # the image's user (10001) reads it; a test file, no real secret
+
+    def command(self, *args: str, name: str | None = None) -> list[str]:
+        container = name or f"intake-smoke-{uuid.uuid4().hex[:8]}"
+        self.names.append(container)
+        return [
+            self.engine, "run", "--rm", "--name", container, "--network", "host",
+            "--volume", f"{self.env_file}:/run/intake/intake.env:ro", "--env", "INTAKE_ENV_FILE=/run/intake/intake.env",
+            self.image, *args,
+        ]  # fmt: skip
+
+    def remove_all(self) -> None:
+        for name in self.names:
+            subprocess.run(
+                [self.engine, "rm", "--force", "--ignore", name], capture_output=True, check=False, timeout=60
+            )
+
+
 def run(args: Sequence[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(args), cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
@@ -121,20 +156,35 @@ class ProductionSet:
     env: dict[str, str]
     var_dir: Path
     queue_name: str
+    image: Image | None = None
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
+
+    def command(self, *args: str, name: str | None = None) -> list[str]:
+        """The entrypoint's command line here, or in a container of the image."""
+        return self.image.command(*args, name=name) if self.image else entrypoint(*args)
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        if self.image:
+            self.image.write_env_file(self.env)
+        return run(self.command(*args), self.env)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.env['PORT']}"
 
     def start(self, name: str, *args: str) -> ManagedProcess:
-        process = ManagedProcess(entrypoint(name, *args), self.env, self.var_dir / f"{name}.log").start()
+        if self.image:
+            self.image.write_env_file(self.env)
+        command = self.command(name, *args, name=f"intake-smoke-{name}-{uuid.uuid4().hex[:6]}")
+        process = ManagedProcess(command, self.env, self.var_dir / f"{name}.log").start()
         self.processes[name] = process
         return process
 
     def stop(self) -> None:
         for process in reversed(list(self.processes.values())):
             process.stop()
+        if self.image:
+            self.image.remove_all()
 
     def alive(self, name: str) -> bool:
         started = self.processes[name].process
@@ -148,10 +198,24 @@ class ProductionSet:
         while time.monotonic() < deadline:
             for name in self.processes:
                 assert self.alive(name), f"{name} exited\n{self.logs()}"
-            if run(entrypoint("healthcheck"), self.env, timeout=10).returncode == 0:
+            if self.healthy():
                 return
             time.sleep(0.5)
         raise AssertionError(f"the web process was not live after {seconds} s\n{self.logs()}")
+
+    def healthy(self) -> bool:
+        """The image's HEALTHCHECK command, run where the web process runs."""
+        if self.image:
+            web = self.image.names[-1] if self.image.names else ""
+            web = next((n for n in self.image.names if n.startswith("intake-smoke-web-")), web)
+            check = [self.image.engine, "healthcheck", "run", web]
+            return subprocess.run(check, capture_output=True, check=False, timeout=30).returncode == 0
+        return run(entrypoint("healthcheck"), self.env, timeout=10).returncode == 0
+
+    def variant(self, env: dict[str, str], label: str) -> ProductionSet:
+        """The same set-up with another environment, for one-off commands."""
+        image = Image(self.image.image, self.var_dir / f"{label}.env") if self.image else None
+        return ProductionSet(env=env, var_dir=self.var_dir, queue_name=self.queue_name, image=image)
 
     def browser(self) -> BehindTheProxy:
         return BehindTheProxy(self.base_url)
