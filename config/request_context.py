@@ -84,7 +84,8 @@ class RequestIdLogFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         context = _current.get()
-        record.request_id = context.request_id if context else "-"
+        # Outside a request, a line that carries its own (gunicorn's access line) keeps it.
+        record.request_id = context.request_id if context else getattr(record, "request_id", "-")
         if context is not None:
             user = getattr(context.request, "_cached_user", None) if context.request is not None else None
             if user is not None and user.is_authenticated:

@@ -27,8 +27,8 @@ def parse_env_file(path: Path) -> dict[str, str]:
     values: dict[str, str] = {}
     seen_at: dict[str, int] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
+        line = raw.rstrip("\r")
+        if not line.strip() or line.lstrip().startswith("#"):
             continue
         where = f"{path}, line {number}"
         name, equals, value = line.partition("=")

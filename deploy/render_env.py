@@ -12,6 +12,10 @@ file gets a placeholder line and the command that reads it. Nor is CloudFront's
 private signing key (only its public half went into the stack): the file names the
 key file the operator puts on the server (INTAKE_CLOUDFRONT_PRIVATE_KEY_FILE). An existing file is
 never overwritten without --force. Standard library and boto3 only.
+
+With --compose the file is for deploy/compose.yaml (one machine): the database and
+Redis are the compose services (a generated database password), and the site's
+domain for Caddy's certificate comes from INTAKE_PUBLIC_BASE_URL.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import os
 import re
 import secrets
 import sys
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -163,6 +168,30 @@ def _cloudfront_private_key(lines: list[str], environ: Mapping[str, str]) -> lis
     ]
 
 
+def compose_lines(outputs: Mapping[str, str], *, password: str) -> list[str]:
+    """The values deploy/compose.yaml reads besides the app's: the database password
+    its PostgreSQL starts with, the domain Caddy gets a certificate for, and the one
+    proxy (Caddy) in front of Django."""
+    base_url = next((value for key, value in outputs.items() if setting_name(key) == "INTAKE_PUBLIC_BASE_URL"), "")
+    domain = urllib.parse.urlsplit(base_url).hostname or ""
+    if not domain:
+        raise RenderError(f"INTAKE_PUBLIC_BASE_URL {base_url!r} names no host for Caddy's certificate")
+    return [
+        "",
+        "# For deploy/compose.yaml (one machine)",
+        _line("INTAKE_DB_PASSWORD", password),
+        _line("INTAKE_SITE_DOMAIN", domain),
+        "INTAKE_TRUSTED_PROXIES=1",
+    ]
+
+
+def compose_urls(environ: Mapping[str, str]) -> tuple[str, str, str]:
+    """DATABASE_URL and REDIS_URL of the compose services, and the database password."""
+    password = environ.get("INTAKE_DB_PASSWORD") or secrets.token_urlsafe(24)
+    quoted = urllib.parse.quote(password, safe="")
+    return f"postgres://intake:{quoted}@db:5432/intake", "redis://redis:6379/0", password
+
+
 def write_new(path: Path, text: str, *, force: bool) -> None:
     """Create the file readable by its owner only; an existing one only with force."""
     flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
@@ -187,7 +216,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="overwrite an existing file")
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default: $DATABASE_URL)")
     parser.add_argument("--redis-url", default=None, help="Redis URL (default: $REDIS_URL)")
+    parser.add_argument(
+        "--compose", action="store_true", help="for deploy/compose.yaml: its PostgreSQL and Redis, and Caddy's domain"
+    )
     args = parser.parse_args(argv)
+    if args.compose and (args.database_url or args.redis_url):
+        parser.error("--compose runs its own PostgreSQL and Redis; leave out --database-url and --redis-url")
     try:
         if args.outputs_json is not None:
             try:
@@ -197,7 +231,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             outputs = outputs_from_describe_stacks(document)
         else:
             outputs = outputs_from_aws(args.stack, args.region)
-        text, todo = render(outputs, environ=os.environ, database_url=args.database_url, redis_url=args.redis_url)
+        database_url, redis_url = args.database_url, args.redis_url
+        if args.compose:
+            database_url, redis_url, password = compose_urls(os.environ)
+        text, todo = render(outputs, environ=os.environ, database_url=database_url, redis_url=redis_url)
+        if args.compose:
+            text += "\n".join(compose_lines(outputs, password=password)) + "\n"
         write_new(args.out, text, force=args.force)
     except RenderError as exc:
         print(f"render_env: {exc}", file=sys.stderr)

@@ -28,14 +28,25 @@ def _waiting_for_the_lock(conn: psycopg.Connection) -> int:
 
 def test_two_replicas_migrating_at_once_wait_and_apply_each_migration_once() -> None:
     with fresh_database("migrate") as database_url:
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "INTAKE_", "DATABASE_", "REDIS_", "CELERY_"))}
+        base = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DJANGO_", "INTAKE_", "DATABASE_", "REDIS_", "CELERY_"))
+        }
         env = {**base, "DJANGO_SETTINGS_MODULE": "config.settings.local", "DATABASE_URL": database_url}
         with psycopg.connect(database_url.replace("postgres://", "postgresql://", 1), autocommit=True) as holder:
             # The test holds the lock, as a replica already migrating would, so both
             # runs are certain to meet it.
             holder.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
             runs = [
-                subprocess.Popen(entrypoint("migrate"), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                subprocess.Popen(
+                    entrypoint("migrate"),
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
                 for _ in range(2)
             ]
             try:
