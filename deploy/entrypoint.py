@@ -46,9 +46,12 @@ def web(args: Sequence[str], environ: Mapping[str, str]) -> list[str]:
 
 def worker(args: Sequence[str], environ: Mapping[str, str]) -> list[str]:
     concurrency = environ.get("CELERY_WORKER_CONCURRENCY", "")
+    # A child that processed a very large image is replaced instead of growing
+    # (docs/operations.md, production checklist); in KiB.
+    memory = environ.get("CELERY_WORKER_MAX_MEMORY_PER_CHILD", "600000")
     return [
         _python(), "-m", "celery", "--app", "config", "worker", "--loglevel", environ.get("DJANGO_LOG_LEVEL", "INFO"),
-        *(["--concurrency", concurrency] if concurrency else []), *args,
+        "--max-memory-per-child", memory, *(["--concurrency", concurrency] if concurrency else []), *args,
     ]  # fmt: skip
 
 

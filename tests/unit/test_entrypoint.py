@@ -43,7 +43,8 @@ def test_each_process_type_runs_its_own_program() -> None:
         str(ROOT / "gunicorn.conf.py"),
     ]
     assert entrypoint.command_line(["worker", "--without-gossip"], env) == [
-        python, "-m", "celery", "--app", "config", "worker", "--loglevel", "WARNING", "--without-gossip",
+        python, "-m", "celery", "--app", "config", "worker", "--loglevel", "WARNING", "--max-memory-per-child", "600000",
+        "--without-gossip",
     ]  # fmt: skip
     assert entrypoint.command_line(["worker"], {**env, "CELERY_WORKER_CONCURRENCY": "3"})[-2:] == ["--concurrency", "3"]
     assert entrypoint.command_line(["beat"], env)[-2:] == ["--schedule", "/tmp/intake-x/celerybeat-schedule"]
