@@ -303,6 +303,8 @@ def test_the_outputs_cover_every_required_production_setting_the_stack_can_provi
         "DJANGO_SECURE_SSL_REDIRECT",
         "DJANGO_SECURE_HSTS_SECONDS",
         "DJANGO_EMAIL_BACKEND",
+        "DJANGO_LOG_FORMAT",
+        "DJANGO_SECURE_HSTS_PRELOAD",
     }
     assert "INTAKE_S3_BUCKET" in required, "the production settings' required names were not found"
     fed = {render_env.setting_name(key) for key in template["Outputs"]}
