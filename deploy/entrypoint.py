@@ -44,13 +44,14 @@ def web(args: Sequence[str], environ: Mapping[str, str]) -> list[str]:
     return [_python(), "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"), *args]
 
 
+# --quiet: no start-up banner, so each line the worker and beat write is a log line.
 def worker(args: Sequence[str], environ: Mapping[str, str]) -> list[str]:
     concurrency = environ.get("CELERY_WORKER_CONCURRENCY", "")
     # A child that processed a very large image is replaced instead of growing
     # (docs/operations.md, production checklist); in KiB.
     memory = environ.get("CELERY_WORKER_MAX_MEMORY_PER_CHILD", "600000")
     return [
-        _python(), "-m", "celery", "--app", "config", "worker", "--loglevel", environ.get("DJANGO_LOG_LEVEL", "INFO"),
+        _python(), "-m", "celery", "--quiet", "--app", "config", "worker", "--loglevel", environ.get("DJANGO_LOG_LEVEL", "INFO"),
         "--max-memory-per-child", memory, *(["--concurrency", concurrency] if concurrency else []), *args,
     ]  # fmt: skip
 
@@ -58,13 +59,14 @@ def worker(args: Sequence[str], environ: Mapping[str, str]) -> list[str]:
 def beat(args: Sequence[str], environ: Mapping[str, str]) -> list[str]:
     schedule = _var_dir(environ) / "celerybeat-schedule"
     return [
-        _python(), "-m", "celery", "--app", "config", "beat", "--loglevel", environ.get("DJANGO_LOG_LEVEL", "INFO"),
+        _python(), "-m", "celery", "--quiet", "--app", "config", "beat", "--loglevel", environ.get("DJANGO_LOG_LEVEL", "INFO"),
         "--schedule", str(schedule), *args,
     ]  # fmt: skip
 
 
 def consumer(args: Sequence[str], environ: Mapping[str, str]) -> list[str]:
-    return [_python(), str(ROOT / "manage.py"), "consume_s3_events", *args]
+    # --verbosity 0: its start and stop lines go through logging (JSON), not print.
+    return [_python(), str(ROOT / "manage.py"), "consume_s3_events", "--verbosity", "0", *args]
 
 
 def migrate(args: Sequence[str], environ: Mapping[str, str]) -> list[str]:

@@ -44,7 +44,11 @@ def production(s3_emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                 image=Image(image, var_dir / "intake.env") if image else None,
             )
             try:
+                # The image collected its static files when it was built; here it is
+                # production's deploy step.
+                collect = [] if image else [["manage", "collectstatic", "--no-input", "-v", "0"]]
                 for step in (
+                    *collect,
                     ["migrate"],
                     ["manage", "setup_bucket", "--create", "--create-queue", prod.queue_name],
                     ["manage", "createsuperuser", "--no-input"],
@@ -88,6 +92,9 @@ def test_an_upload_through_the_web_process_is_stored_by_its_s3_event(production:
     assert registered[0]["upload_id"] == upload_id
     assert registered[0]["user"] == "owner"
     assert registered[0]["request_id"] == access[0]["request_id"]
+    # Every line each process wrote is a JSON object: no banner, no stray print.
+    for name in PROCESSES:
+        production.json_lines(name, strict=True)
     # The S3 event's work, in the worker or the consumer, names the upload too.
     background = production.json_lines("worker") + production.json_lines("consumer")
     assert any(line.get("upload_id") == upload_id for line in background), production.logs()

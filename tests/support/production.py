@@ -87,6 +87,9 @@ def production_environment(*, database_url: str, redis_url: str, s3_endpoint: st
         "GUNICORN_WORKERS": "1",
         "CELERY_WORKER_CONCURRENCY": "1",
         "PYTHONUNBUFFERED": "1",
+        # The tests may run as root, the image never does: Celery's warning about root
+        # is not what this test is about.
+        "PYTHONWARNINGS": "ignore:You're running the worker with superuser privileges",
     }
 
 
@@ -251,9 +254,12 @@ class ProductionSet:
             row = conn.execute("SELECT state FROM uploader_upload WHERE id = %s", [upload_id]).fetchone()
         return str(row[0]) if row else "missing"
 
-    def json_lines(self, name: str) -> list[dict[str, object]]:
+    def json_lines(self, name: str, *, strict: bool = False) -> list[dict[str, object]]:
+        """The process's JSON log lines; `strict`: every line must be one."""
         lines = []
-        for line in self.processes[name].log().splitlines():
+        for number, line in enumerate(self.processes[name].log().splitlines(), start=1):
             if line.startswith("{"):
                 lines.append(json.loads(line))
+            elif strict:
+                raise AssertionError(f"{name}'s line {number} is not JSON: {line[:200]!r}\n{self.logs()}")
         return lines

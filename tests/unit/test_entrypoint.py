@@ -43,12 +43,12 @@ def test_each_process_type_runs_its_own_program() -> None:
         str(ROOT / "gunicorn.conf.py"),
     ]
     assert entrypoint.command_line(["worker", "--without-gossip"], env) == [
-        python, "-m", "celery", "--app", "config", "worker", "--loglevel", "WARNING", "--max-memory-per-child", "600000",
+        python, "-m", "celery", "--quiet", "--app", "config", "worker", "--loglevel", "WARNING", "--max-memory-per-child", "600000",
         "--without-gossip",
     ]  # fmt: skip
     assert entrypoint.command_line(["worker"], {**env, "CELERY_WORKER_CONCURRENCY": "3"})[-2:] == ["--concurrency", "3"]
     assert entrypoint.command_line(["beat"], env)[-2:] == ["--schedule", "/tmp/intake-x/celerybeat-schedule"]
-    assert entrypoint.command_line(["consumer"], env) == [python, str(ROOT / "manage.py"), "consume_s3_events"]
+    assert entrypoint.command_line(["consumer"], env) == [python, str(ROOT / "manage.py"), "consume_s3_events", "--verbosity", "0"]
     assert entrypoint.command_line(["migrate"], env) == [python, str(ROOT / "manage.py"), "migrate_locked"]
     assert entrypoint.command_line(["manage", "check"], env) == [python, str(ROOT / "manage.py"), "check"]
 

@@ -20,7 +20,10 @@ logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
-    help = "Read S3 event notifications from SQS into the ledger until stopped (SIGTERM finishes the batch first)."
+    help = (
+        "Read S3 event notifications from SQS into the ledger until stopped (SIGTERM finishes the batch first). "
+        "With --verbosity 0 (the image) its start and stop lines are logged instead of printed."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--queue-url", default=None, help="Default: INTAKE_S3_EVENTS_QUEUE_URL.")
@@ -58,7 +61,8 @@ class Command(BaseCommand):
             raise CommandError(f"cannot find the queue: {exc}") from exc
         if not queue_url:
             raise CommandError("no queue: set INTAKE_S3_EVENTS_QUEUE_URL or pass --queue-url/--queue-name")
-        self.stdout.write(f"consuming S3 events from {queue_url}")
+        say = self.stdout.write if options["verbosity"] >= 1 else logger.info
+        say(f"consuming S3 events from {queue_url}")
         totals = sqs.BatchResult()
         beat = _Heartbeat(consumer_heartbeat_name(options["queue_name"] or queue_url.rsplit("/", 1)[-1]))
         while not stopping:
@@ -82,7 +86,7 @@ class Command(BaseCommand):
             batch = sqs.process_batch(queue_url, messages)
             for field in ("received", "deleted", "kept", "recorded", "duplicates"):
                 setattr(totals, field, getattr(totals, field) + getattr(batch, field))
-        self.stdout.write(
+        say(
             f"stopped: {totals.received} received, {totals.recorded} new event(s), {totals.duplicates} duplicate(s), "
             f"{totals.deleted} deleted, {totals.kept} kept for retry"
         )
