@@ -48,7 +48,13 @@ def test_each_process_type_runs_its_own_program() -> None:
     ]  # fmt: skip
     assert entrypoint.command_line(["worker"], {**env, "CELERY_WORKER_CONCURRENCY": "3"})[-2:] == ["--concurrency", "3"]
     assert entrypoint.command_line(["beat"], env)[-2:] == ["--schedule", "/tmp/intake-x/celerybeat-schedule"]
-    assert entrypoint.command_line(["consumer"], env) == [python, str(ROOT / "manage.py"), "consume_s3_events", "--verbosity", "0"]
+    assert entrypoint.command_line(["consumer"], env) == [
+        python,
+        str(ROOT / "manage.py"),
+        "consume_s3_events",
+        "--verbosity",
+        "0",
+    ]
     assert entrypoint.command_line(["migrate"], env) == [python, str(ROOT / "manage.py"), "migrate_locked"]
     assert entrypoint.command_line(["manage", "check"], env) == [python, str(ROOT / "manage.py"), "check"]
 
