@@ -92,6 +92,11 @@ def test_an_upload_through_the_web_process_is_stored_by_its_s3_event(production:
     assert registered[0]["upload_id"] == upload_id
     assert registered[0]["user"] == "owner"
     assert registered[0]["request_id"] == access[0]["request_id"]
+    # WhiteNoise serves the collected static files, compressed.
+    static = browser.request("GET", "/static/intake/stats.js", headers={"Accept-Encoding": "gzip"})
+    assert static.status_code == 200
+    assert static.headers["Content-Encoding"] == "gzip"
+
     # Every line each process wrote is a JSON object: no banner, no stray print.
     for name in PROCESSES:
         production.json_lines(name, strict=True)
