@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from config.settings.environment import BASE_DIR, VAR_DIR, env, env_int, env_origins
 from config.settings.intake import *  # noqa: F403 - Intake's own settings
@@ -249,6 +250,10 @@ if CELERY_BROKER_URL == "filesystem://":
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        # kombu waits this long whenever a poll finds nothing it may take (also when
+        # the worker is full): at its default of 1 s the worker ran about two tasks a
+        # second whatever their length (docs/benchmarks.md, "Soak").
+        "polling_interval": 0.1,
     }
     # Threads, not prefork: this transport has no event loop, so a prefork worker
     # would use billiard's blocking pool, whose processes share one task pipe and
@@ -287,14 +292,24 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 600.0,
     },
 }
+# Every minute, so a row whose task was lost is enqueued again soon after it has been
+# pending INTAKE_EVENTS_STUCK_MINUTES (not up to twice that).
 CELERY_BEAT_SCHEDULE["retry-stuck-events"] = {
     "task": "uploader.tasks.retry_stuck_events",
-    "schedule": INTAKE_EVENTS_STUCK_MINUTES * 60.0,
+    "schedule": 60.0,
 }
 CELERY_BEAT_SCHEDULE["worker-heartbeat"] = {
     "task": "uploader.tasks.worker_heartbeat",
     "schedule": float(INTAKE_HEARTBEAT_SECONDS),
 }
+# The heartbeat has a queue of its own, which every worker also consumes (a worker
+# started without -Q reads every queue named here, taking turns between them). On
+# the default queue it would wait behind a backlog of event tasks, expire, and make
+# a busy worker look dead to readiness and to make run's supervisor.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+HEARTBEAT_QUEUE = "intake-heartbeat"
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in (CELERY_TASK_DEFAULT_QUEUE, HEARTBEAT_QUEUE)]
+CELERY_TASK_ROUTES = {"uploader.tasks.worker_heartbeat": {"queue": HEARTBEAT_QUEUE}}
 CELERY_BEAT_SCHEDULE["retry-overdue-portal-webhooks"] = {
     "task": "uploader.tasks.retry_overdue_portal_webhooks",
     "schedule": 300.0,
