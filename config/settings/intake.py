@@ -188,6 +188,9 @@ if INTAKE_METRICS_TOKEN and len(INTAKE_METRICS_TOKEN) < 32:
 # so the template can scale workers on it. Empty: nothing is published.
 INTAKE_STACK_NAME = env.str("INTAKE_STACK_NAME", default="")
 INTAKE_BACKLOG_METRIC_SECONDS = env_int("INTAKE_BACKLOG_METRIC_SECONDS", 60, minimum=10)
+# prometheus-client reads this variable itself (multiprocess mode: every process writes
+# its counts there and /metrics adds them up); read here so `manage.py doctor` can check it.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 # Endpoint of the other AWS APIs the app calls (CloudWatch, CloudFront, SES) for an
 # emulator; empty on AWS itself.
 INTAKE_AWS_ENDPOINT_URL = env.str("INTAKE_AWS_ENDPOINT_URL", default="") or None

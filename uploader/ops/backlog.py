@@ -25,9 +25,7 @@ def celery_backlog(*, broker_url: str | None = None, connect_timeout: float = 3.
     """Tasks waiting in the broker (not those a worker has taken). A queue nobody has
     written to yet does not exist in the broker: zero waiting."""
     connection: Connection = (
-        Connection(broker_url, connect_timeout=connect_timeout)
-        if broker_url
-        else current_app.connection_for_read()
+        Connection(broker_url, connect_timeout=connect_timeout) if broker_url else current_app.connection_for_read()
     )
     with connection:
         connection.ensure_connection(max_retries=1, timeout=connect_timeout)
