@@ -27,9 +27,11 @@ def _reach() -> CheckResult:
         fix = "check the app's credentials (role or INTAKE_S3_ACCESS_KEY_ID) and that its policy allows the bucket"
         return failed(PART, name, f"S3 refused ({exc.code or 'access denied'})", fix)
     except s3.StorageError as exc:
-        return failed(
-            PART, name, f"S3 does not answer ({exc})", "check INTAKE_S3_ENDPOINT_URL, the region and the network"
-        )
+        if "credentials" in str(exc):
+            fix = "give the app credentials: a task or instance role, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or INTAKE_S3_ACCESS_KEY_ID"
+            return failed(PART, name, str(exc), fix)
+        fix = "check INTAKE_S3_ENDPOINT_URL, the region and the network"
+        return failed(PART, name, f"S3 does not answer ({exc})", fix)
     return passed(PART, name, "the bucket answers the app's credentials")
 
 
