@@ -22,15 +22,21 @@ def cloudfront_checks() -> list[CheckResult]:
         return [
             skipped(PART, "CloudFront", "not configured (INTAKE_CLOUDFRONT_DOMAIN is empty): downloads are S3 URLs")
         ]
-    try:
-        return [_key_check(key_id), _distribution_check(domain, key_id)]
-    except s3.StorageRefused as exc:
-        return [failed(PART, "CloudFront", f"CloudFront refused to say ({exc.code})", PERMISSIONS)]
-    except s3.StorageError as exc:
-        return [failed(PART, "CloudFront", f"CloudFront does not answer ({exc})", "check the network")]
+    results = []
+    for check, name in (
+        (_key_check, f"private key matches public key {key_id}"),
+        (_distribution_check, f"distribution for {domain} trusts {key_id}"),
+    ):
+        try:
+            results.append(check(domain, key_id))
+        except s3.StorageRefused as exc:
+            results.append(failed(PART, name, f"CloudFront refused to say ({exc.code})", PERMISSIONS))
+        except s3.StorageError as exc:
+            results.append(failed(PART, name, f"CloudFront does not answer ({exc})", "check the network"))
+    return results
 
 
-def _key_check(key_id: str) -> CheckResult:
+def _key_check(domain: str, key_id: str) -> CheckResult:
     name = f"private key matches public key {key_id}"
     try:
         ours = cloudfront.configured_public_key_pem()
