@@ -325,3 +325,31 @@ def test_an_unknown_part_is_refused_naming_the_known_ones() -> None:
 
     with pytest.raises(CommandError, match=r"unknown part\(s\): disk \(known: settings, database"):
         call_command("doctor", "--only", "disk", stdout=io.StringIO())
+
+
+# --- the admins' page ------------------------------------------------------------------------
+
+
+def test_the_page_is_for_admins_and_runs_the_checks_on_post(events: str, s3_bucket: str) -> None:
+    from tests.support.people import signed_in
+    from uploader.access.roles import Role
+    from uploader.audit.models import AuditEntry
+
+    assert signed_in(Role.STAFF).get("/events/doctor").status_code == 403
+    admin = signed_in(Role.ADMIN)
+    page = admin.get("/events/doctor")
+    assert page.status_code == 200
+    assert "Run the checks" in page.content.decode()
+    assert "data-status" not in page.content.decode()
+    assert not AuditEntry.objects.filter(action="doctor.ran").exists()
+
+    s3.boto3_client().delete_bucket_lifecycle(Bucket=s3_bucket)
+    html = admin.post("/events/doctor").content.decode()
+    assert 'data-doctor-summary="failed"' in html
+    assert '<tr data-status="passed">' in html
+    row = html[html.index("incomplete multipart uploads expire") :]
+    assert "✗ failed" in row[:400]
+    assert "run manage.py setup_bucket" in row[:600]
+    [entry] = AuditEntry.objects.filter(action="doctor.ran")
+    assert entry.detail["ok"] is False
+    assert entry.detail["failed"] >= 1
