@@ -332,4 +332,3 @@ LOGGING = {
         "django.server": {"filters": ["redact_portal_links"]},
     },
 }
-

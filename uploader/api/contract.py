@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from uploader.access.roles import Permission
 from uploader.api import forms
 from uploader.api.decorators import caller, contract_api
+from uploader.ops.metrics.instruments import timed_signing
 from uploader.uploads import selectors, services
 from uploader.uploads.models import Upload
 
@@ -28,7 +29,9 @@ def upload_location(request: HttpRequest, upload: Upload) -> str:
     """Where the caller can read the upload: under the portal for a portal visitor."""
     match = request.resolver_match
     if match is not None and "portal_token" in match.kwargs:
-        path = reverse("portal:api:upload-detail", kwargs={"portal_token": match.kwargs["portal_token"], "upload_id": upload.id})
+        path = reverse(
+            "portal:api:upload-detail", kwargs={"portal_token": match.kwargs["portal_token"], "upload_id": upload.id}
+        )
     else:
         path = reverse("uploader:upload-detail", args=[upload.id])
     return request.build_absolute_uri(path)
@@ -55,6 +58,7 @@ def upload_as_json(request: HttpRequest, upload: Upload) -> dict[str, Any]:
 # --- the contract ---------------------------------------------------------------------------------
 
 
+@timed_signing("single")
 @require_GET
 @contract_api(Permission.UPLOAD)
 def sign_single_upload(request: HttpRequest) -> HttpResponse:
@@ -69,8 +73,14 @@ def sign_single_upload(request: HttpRequest) -> HttpResponse:
         content_md5=data["md5"],
     )
     return JsonResponse(
-        {"method": signed.method, "url": signed.url, "fields": signed.fields, "headers": signed.headers,
-         "key": upload.key, "id": str(upload.id)}
+        {
+            "method": signed.method,
+            "url": signed.url,
+            "fields": signed.fields,
+            "headers": signed.headers,
+            "key": upload.key,
+            "id": str(upload.id),
+        }
     )
 
 
@@ -81,9 +91,12 @@ def complete_single_upload(request: HttpRequest) -> HttpResponse:
     data = forms.KeyForm(request.GET).values()
     upload = selectors.upload_get_by_key(principal=caller(request), key=data["key"])
     upload = services.upload_complete_single(upload=upload)
-    return JsonResponse({"location": upload_location(request, upload), "key": upload.key, "upload": upload_as_json(request, upload)})
+    return JsonResponse(
+        {"location": upload_location(request, upload), "key": upload.key, "upload": upload_as_json(request, upload)}
+    )
 
 
+@timed_signing("multipart_create")
 @require_POST
 @contract_api(Permission.UPLOAD)
 def create_multipart_upload(request: HttpRequest) -> HttpResponse:
@@ -101,6 +114,7 @@ def create_multipart_upload(request: HttpRequest) -> HttpResponse:
     )
 
 
+@timed_signing("part")
 @require_GET
 @contract_api(Permission.UPLOAD)
 def sign_part(request: HttpRequest, upload_id: str, part_number: int) -> HttpResponse:
@@ -118,6 +132,7 @@ def sign_part(request: HttpRequest, upload_id: str, part_number: int) -> HttpRes
     return JsonResponse(answer)
 
 
+@timed_signing("part_batch")
 @require_GET
 @contract_api(Permission.UPLOAD)
 def sign_part_batch(request: HttpRequest, upload_id: str) -> HttpResponse:
@@ -125,8 +140,9 @@ def sign_part_batch(request: HttpRequest, upload_id: str) -> HttpResponse:
     data = forms.SignPartBatchForm(request.GET).values()
     upload = selectors.upload_get_multipart(principal=caller(request), upload_id=upload_id, key=data["key"])
     urls = services.upload_sign_parts(upload=upload, part_numbers=data["partNumbers"])
-    return JsonResponse({"presignedUrls": {str(n): url for n, url in urls.items()},
-                         "expires": settings.INTAKE_PRESIGN_EXPIRES_SECONDS})
+    return JsonResponse(
+        {"presignedUrls": {str(n): url for n, url in urls.items()}, "expires": settings.INTAKE_PRESIGN_EXPIRES_SECONDS}
+    )
 
 
 @require_http_methods(["GET", "DELETE"])
@@ -147,10 +163,14 @@ def multipart_upload(request: HttpRequest, upload_id: str) -> HttpResponse:
 def complete_multipart_upload(request: HttpRequest, upload_id: str) -> HttpResponse:
     """`POST s3/multipart/<uploadId>/complete?key=` with `{parts: [{PartNumber, ETag}]}`."""
     # The key is in the query string (as on every call on an upload), the parts in the body.
-    data = forms.CompleteMultipartForm({"key": request.GET.get("key"), "parts": forms.json_body(request).get("parts")}).values()
+    data = forms.CompleteMultipartForm(
+        {"key": request.GET.get("key"), "parts": forms.json_body(request).get("parts")}
+    ).values()
     upload = selectors.upload_get_multipart(principal=caller(request), upload_id=upload_id, key=data["key"])
     upload = services.upload_complete_multipart(upload=upload, parts=data["parts"])
-    return JsonResponse({"location": upload_location(request, upload), "key": upload.key, "upload": upload_as_json(request, upload)})
+    return JsonResponse(
+        {"location": upload_location(request, upload), "key": upload.key, "upload": upload_as_json(request, upload)}
+    )
 
 
 @require_GET
