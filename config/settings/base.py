@@ -332,3 +332,4 @@ LOGGING = {
         "django.server": {"filters": ["redact_portal_links"]},
     },
 }
+

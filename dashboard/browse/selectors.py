@@ -142,6 +142,7 @@ class BrowseTotals:
     bytes: int
 
 
+
 def _ordering(sort: str) -> tuple[Any, ...]:
     # Every ordering ends with the primary key, so pages never repeat or skip a row
     # when two files share a time, size or name.

@@ -237,6 +237,7 @@ def test_an_smtp_server_that_is_not_there_is_caught(settings) -> None:  # type: 
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2
     [(name, failed)] = failures("e-mail").items()
+    assert name.startswith("SMTP 127.0.0.1:")
     assert failed["detail"] == "no connection (ConnectionRefusedError)"
     assert "DJANGO_EMAIL_HOST" in failed["fix"]
 

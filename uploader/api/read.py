@@ -46,10 +46,7 @@ def upload_list(request: HttpRequest) -> HttpResponse:
     more = len(page) > READ_PAGE_SIZE
     page = page[:READ_PAGE_SIZE]
     return JsonResponse(
-        {
-            "uploads": [upload_as_json(request, u) for u in page],
-            "next": page[-1].created_at.isoformat() if more else None,
-        }
+        {"uploads": [upload_as_json(request, u) for u in page], "next": page[-1].created_at.isoformat() if more else None}
     )
 
 

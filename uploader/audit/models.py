@@ -20,12 +20,7 @@ class AuditEntry(models.Model):
     # database constraint and no cascade: history outlives the rows it names, and
     # the label keeps the name.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
     )
     actor_label = models.CharField(max_length=150)
     upload = models.ForeignKey(

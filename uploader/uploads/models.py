@@ -25,9 +25,7 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     UploadState.REGISTERED: frozenset(
         {UploadState.UPLOADING, UploadState.STORED, UploadState.REJECTED, UploadState.ABORTED, UploadState.DELETED}
     ),
-    UploadState.UPLOADING: frozenset(
-        {UploadState.STORED, UploadState.REJECTED, UploadState.ABORTED, UploadState.DELETED}
-    ),
+    UploadState.UPLOADING: frozenset({UploadState.STORED, UploadState.REJECTED, UploadState.ABORTED, UploadState.DELETED}),
     UploadState.STORED: frozenset({UploadState.REJECTED, UploadState.DELETED}),
     UploadState.REJECTED: frozenset(),
     UploadState.ABORTED: frozenset(),

@@ -67,9 +67,7 @@ def uploads_move(*, moves: Sequence[Move], to: str, action: str | None = None) -
             moved = [
                 move.upload_id
                 for move in moves
-                if Upload.objects.filter(pk=move.upload_id, state__in=sources).update(
-                    state=to, updated_at=now, **move.values
-                )
+                if Upload.objects.filter(pk=move.upload_id, state__in=sources).update(state=to, updated_at=now, **move.values)
             ]
         details = {move.upload_id: move.detail for move in moves}
         audit_record_many(
@@ -88,12 +86,9 @@ def _move_many_postgresql(
     meta = Upload._meta
     table = connection.ops.quote_name(meta.db_table)
     record_types = ", ".join(
-        ["id uuid"]
-        + [f"{connection.ops.quote_name(name)} {meta.get_field(name).db_type(connection)}" for name in columns]
+        ["id uuid"] + [f"{connection.ops.quote_name(name)} {meta.get_field(name).db_type(connection)}" for name in columns]
     )
-    assignments = "".join(
-        f", {connection.ops.quote_name(name)} = v.{connection.ops.quote_name(name)}" for name in columns
-    )
+    assignments = "".join(f", {connection.ops.quote_name(name)} = v.{connection.ops.quote_name(name)}" for name in columns)
     rows = [{"id": str(move.upload_id), **move.values} for move in moves]
     placeholders = ", ".join(["%s"] * len(sources))
     with connection.cursor() as cursor:
@@ -123,9 +118,7 @@ def upload_move(
     another writer moved it first, which a row lock rules out)."""
     if to not in ALLOWED_TRANSITIONS[upload.state]:
         raise WrongState(f"This upload is {upload.state}; it cannot become {to}.")
-    moved = uploads_move(
-        moves=[Move(upload_id=upload.pk, values=values or {}, detail=detail or {})], to=to, action=action
-    )
+    moved = uploads_move(moves=[Move(upload_id=upload.pk, values=values or {}, detail=detail or {})], to=to, action=action)
     if moved:
         upload.state = to
         for name, value in (values or {}).items():
