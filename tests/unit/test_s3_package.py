@@ -88,6 +88,7 @@ NAMES = [
     "put_metric_value",
     "queue_depth",
     "s3_server_clock",
+    "sends_to_eventbridge",
     "ses_identity_status",
     "translate_errors",
 ]

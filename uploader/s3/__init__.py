@@ -39,6 +39,7 @@ from uploader.s3.bucket_config import (
     put_lifecycle_rules,
     put_notifications,
     put_public_access_block,
+    sends_to_eventbridge,
 )
 from uploader.s3.client import boto3_client, cloudwatch_client, forget_clients, sqs_client
 from uploader.s3.diagnostics import (
@@ -191,6 +192,7 @@ __all__ = [
     "queues",
     "reset_clients",
     "s3_server_clock",
+    "sends_to_eventbridge",
     "ses_identity_status",
     "sqs_client",
     "translate_errors",

@@ -102,6 +102,9 @@ def _notifications() -> CheckResult:
         f"set INTAKE_S3_EVENTS_QUEUE_ARN={wanted} and run manage.py setup_bucket "
         "(or point INTAKE_S3_EVENTS_QUEUE_URL at the queue the bucket feeds)"
     )
+    if s3.sends_to_eventbridge():
+        detail = "the bucket sends its events to EventBridge; the rule from there to the queue is not checked here"
+        return skipped(PART, name, detail)
     if elsewhere:
         detail = (
             f"the bucket sends its events to {', '.join(elsewhere)}, not to the queue the consumer reads ({wanted})"
