@@ -253,6 +253,21 @@ def test_a_cognito_pool_that_does_not_answer_is_caught(settings) -> None:  # typ
     assert "INTAKE_COGNITO_USER_POOL_ID" in failed["fix"]
 
 
+def test_a_cognito_pool_that_answers_passes_and_a_wrong_domain_is_caught(settings) -> None:  # type: ignore[no-untyped-def]
+    from tests.support.cognito import use_test_provider
+    from tests.support.oidc import OidcProvider
+
+    with OidcProvider(redirect_uris=["http://127.0.0.1:8000/oidc/callback/"]) as idp:
+        use_test_provider(settings, idp)
+        found = checks("cognito")
+        assert [check["status"] for check in found.values()] == ["passed"] * 3, found
+        assert found["signing keys (JWKS)"]["detail"].endswith("RSA key(s)")
+        settings.INTAKE_COGNITO_DOMAIN = "https://auth.elsewhere.example.test"
+        failed = failures("cognito")["hosted UI domain"]
+    assert "INTAKE_COGNITO_DOMAIN says https://auth.elsewhere.example.test" in failed["detail"]
+    assert failed["fix"].startswith("set INTAKE_COGNITO_DOMAIN to the pool's domain")
+
+
 def test_the_broker_is_asked(settings) -> None:  # type: ignore[no-untyped-def]
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/8"

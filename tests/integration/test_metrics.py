@@ -139,3 +139,26 @@ def test_multiprocess_mode_adds_up_every_process(token: str, settings, tmp_path:
     found = scrape()
     assert found[("intake_signing_seconds_count", (("call", "part"), ("outcome", "signed")))] == 2
     assert ("intake_uploads", (("state", "stored"),)) in found  # read at scrape time all the same
+
+
+def test_task_counts_add_up_in_redis_across_processes(settings) -> None:  # type: ignore[no-untyped-def]
+    """Production's cache: counts from another process (a worker) are seen here."""
+    import redis
+
+    from uploader.ops.metrics.task_counts import count_task_event, task_counts
+
+    url = "redis://127.0.0.1:6379/8"
+    redis.Redis.from_url(url).flushdb()
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+    code = (
+        "import django; django.setup(); "
+        "from uploader.ops.metrics.task_counts import count_task_event; "
+        "count_task_event('failures', 'uploader.tasks.process_upload')"
+    )
+    env = {**os.environ, "REDIS_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, timeout=60)
+    count_task_event("failures", "uploader.tasks.process_upload")
+    counts = task_counts(["uploader.tasks.process_upload"])
+    assert counts[("failures", "uploader.tasks.process_upload")] == 2
+    assert counts[("retries", "uploader.tasks.process_upload")] == 0
+    redis.Redis.from_url(url).flushdb()
