@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -15,16 +14,12 @@ from uploader.ops import backlog, tasks
 
 pytestmark = pytest.mark.integration
 
-# This suite's own Redis database, emptied before and after (nobody else uses it).
-BROKER_URL = os.environ.get("INTAKE_TEST_BROKER_URL", "redis://127.0.0.1:6379/8")
-
 
 @pytest.fixture
-def broker() -> Iterator[str]:
-    client = redis.Redis.from_url(BROKER_URL)
-    client.flushdb()
-    yield BROKER_URL
-    client.flushdb()
+def broker(redis_server: str) -> str:
+    """The session's own redis-server as the broker, emptied first."""
+    redis.Redis.from_url(redis_server).flushdb()
+    return redis_server
 
 
 @pytest.fixture

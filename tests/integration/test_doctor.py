@@ -268,11 +268,11 @@ def test_a_cognito_pool_that_answers_passes_and_a_wrong_domain_is_caught(setting
     assert failed["fix"].startswith("set INTAKE_COGNITO_DOMAIN to the pool's domain")
 
 
-def test_the_broker_is_asked(settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_broker_is_asked(settings, redis_server: str) -> None:  # type: ignore[no-untyped-def]
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/8"
+    settings.CELERY_BROKER_URL = redis_server
     assert checks("broker")["connect"]["detail"].startswith("redis broker answers; ")
-    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{free_port()}/8"
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{free_port()}/0"
     failed = failures("broker")["connect"]
     assert failed["detail"] == "redis broker does not answer (OperationalError)"
     assert "CELERY_BROKER_URL" in failed["fix"]

@@ -141,13 +141,13 @@ def test_multiprocess_mode_adds_up_every_process(token: str, settings, tmp_path:
     assert ("intake_uploads", (("state", "stored"),)) in found  # read at scrape time all the same
 
 
-def test_task_counts_add_up_in_redis_across_processes(settings) -> None:  # type: ignore[no-untyped-def]
+def test_task_counts_add_up_in_redis_across_processes(settings, redis_server: str) -> None:  # type: ignore[no-untyped-def]
     """Production's cache: counts from another process (a worker) are seen here."""
     import redis
 
     from uploader.ops.metrics.task_counts import count_task_event, task_counts
 
-    url = "redis://127.0.0.1:6379/8"
+    url = redis_server
     redis.Redis.from_url(url).flushdb()
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
     code = (
