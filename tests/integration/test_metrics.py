@@ -162,3 +162,22 @@ def test_task_counts_add_up_in_redis_across_processes(settings, redis_server: st
     assert counts[("failures", "uploader.tasks.process_upload")] == 2
     assert counts[("retries", "uploader.tasks.process_upload")] == 0
     redis.Redis.from_url(url).flushdb()
+
+
+def test_a_missing_multiprocess_directory_never_costs_the_answer(tmp_path: Path) -> None:
+    code = (
+        "import django; django.setup(); from django.http import HttpResponse; "
+        "from uploader.ops.metrics.instruments import timed_signing; "
+        "print(timed_signing('single')(lambda: HttpResponse('signed'))().content.decode())"
+    )
+    env = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "missing"),
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "signed"
+    assert "could not record the signing time" in done.stderr

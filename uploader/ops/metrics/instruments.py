@@ -8,12 +8,15 @@ live in this process only (docs/operations.md)."""
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpResponse
 from prometheus_client import Histogram
+
+logger = logging.getLogger(__name__)
 
 # From a few milliseconds (one URL from our signer) to a batch of hundreds of parts.
 SIGNING_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -35,7 +38,12 @@ def timed_signing(call: str) -> Callable[[Callable[..., HttpResponse]], Callable
             started = time.perf_counter()
             response = view(*args, **kwargs)
             outcome = "signed" if response.status_code < 400 else "refused"
-            SIGNING_SECONDS.labels(call=call, outcome=outcome).observe(time.perf_counter() - started)
+            try:
+                SIGNING_SECONDS.labels(call=call, outcome=outcome).observe(time.perf_counter() - started)
+            except OSError:
+                # Multiprocess mode with a missing or read-only directory (manage.py doctor
+                # names it): the answer is already made and must not be lost to a metric.
+                logger.warning("could not record the signing time in PROMETHEUS_MULTIPROC_DIR", exc_info=True)
             return response
 
         return wrapper
