@@ -152,4 +152,10 @@ def metrics(request: HttpRequest) -> HttpResponse:
         return HttpResponseForbidden(
             "send the metrics token as Authorization: Bearer <token>\n", content_type="text/plain"
         )
-    return HttpResponse(generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST)
+    try:
+        registry = scrape_registry()
+    except ValueError:
+        # prometheus-client refuses a multiprocess directory that is not there.
+        message = "PROMETHEUS_MULTIPROC_DIR is not a directory: create it before the processes start\n"
+        return HttpResponse(message, status=503, content_type="text/plain")
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -139,6 +139,10 @@ def test_multiprocess_mode_adds_up_every_process(token: str, settings, tmp_path:
     found = scrape()
     assert found[("intake_signing_seconds_count", (("call", "part"), ("outcome", "signed")))] == 2
     assert ("intake_uploads", (("state", "stored"),)) in found  # read at scrape time all the same
+    settings.PROMETHEUS_MULTIPROC_DIR = str(tmp_path / "gone")
+    answer = Client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    assert answer.status_code == 503
+    assert b"PROMETHEUS_MULTIPROC_DIR is not a directory" in answer.content
 
 
 def test_task_counts_add_up_in_redis_across_processes(settings, redis_server: str) -> None:  # type: ignore[no-untyped-def]
