@@ -314,6 +314,11 @@ CELERY_BEAT_SCHEDULE["retry-overdue-portal-webhooks"] = {
     "task": "uploader.tasks.retry_overdue_portal_webhooks",
     "schedule": 300.0,
 }
+if INTAKE_STACK_NAME:
+    CELERY_BEAT_SCHEDULE["publish-celery-backlog"] = {
+        "task": "uploader.tasks.publish_celery_backlog",
+        "schedule": float(INTAKE_BACKLOG_METRIC_SECONDS),
+    }
 
 # --- Logging ------------------------------------------------------------------------
 LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
