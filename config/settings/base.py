@@ -13,7 +13,15 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.settings.environment import BASE_DIR, VAR_DIR, env, env_int, env_origins
+from config.settings.environment import (
+    BASE_DIR,
+    VAR_DIR,
+    database_from_parts,
+    env,
+    env_int,
+    env_origins,
+    redis_url_with_password,
+)
 from config.settings.intake import *  # noqa: F403 - Intake's own settings
 
 # --- Core -----------------------------------------------------------------------
@@ -35,7 +43,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First, so a preflight to /api/ is answered here and never reaches sign-in, CSRF
+    # Before anything reads the Host: health checkers call the probes by IP (config.health).
+    "config.health.ProbeHostMiddleware",
+    # Next, so a preflight to /api/ is answered here and never reaches sign-in, CSRF
     # or a view, and every answer (errors included) carries the API's CORS headers.
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -70,7 +80,10 @@ TEMPLATES = [
 
 # --- Data -------------------------------------------------------------------------
 # https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'intake.sqlite3'}")}
+# Or in parts (DATABASE_HOST, ...; environment.database_from_parts), as ECS gives them.
+DATABASES = {
+    "default": database_from_parts() or env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'intake.sqlite3'}")
+}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -85,7 +98,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = env.str("REDIS_URL", default="")
+# REDIS_PASSWORD, when set, goes into the URL (the AWS stack hands it over as a secret).
+REDIS_URL = redis_url_with_password(env.str("REDIS_URL", default=""))
 if REDIS_URL:
     # Shared cache: rate limits and sessions must hold across processes.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
@@ -327,4 +341,3 @@ LOGGING = {
         "django.server": {"filters": ["redact_portal_links"]},
     },
 }
-

@@ -23,7 +23,11 @@ if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("local-only"):
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS is required in production: the site's host names")
-_required("DATABASE_URL", "production data must not live in a local SQLite file")
+if not (env.str("DATABASE_URL", default="") or env.str("DATABASE_HOST", default="")):
+    raise ImproperlyConfigured(
+        "DATABASE_URL (or DATABASE_HOST and its companions) is required in production: "
+        "production data must not live in a local SQLite file"
+    )
 INTAKE_S3_BUCKET = _required("INTAKE_S3_BUCKET", "the bucket that receives uploads")
 if not env.list("INTAKE_CORS_ALLOWED_ORIGINS", default=[]):
     raise ImproperlyConfigured(
@@ -44,8 +48,7 @@ if len(_required("INTAKE_WEBHOOK_SIGNING_KEY", "portal webhook receivers check X
     raise ImproperlyConfigured("INTAKE_WEBHOOK_SIGNING_KEY must be a random value of at least 32 characters")
 if CELERY_BROKER_URL == "filesystem://":
     raise ImproperlyConfigured(
-        "CELERY_BROKER_URL or REDIS_URL is required in production: the filesystem broker "
-        "only works on one machine"
+        "CELERY_BROKER_URL or REDIS_URL is required in production: the filesystem broker only works on one machine"
     )
 if not REDIS_URL:
     raise ImproperlyConfigured(
@@ -63,6 +66,9 @@ if not INTAKE_OIDC_ENABLED and not env.bool("INTAKE_ALLOW_PASSWORD_SIGN_IN", def
 # https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+# Health checkers call the probes over plain http inside the network (the load balancer
+# terminates TLS); a redirect would read as "unhealthy".
+SECURE_REDIRECT_EXEMPT = [r"^healthz/(live|ready)$"]
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 30)

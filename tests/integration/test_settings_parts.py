@@ -1,0 +1,208 @@
+"""The database and Redis given in parts, as the AWS stack's tasks get them
+(deploy/intake.yaml: RDS's user and password from its secret, the cache's AUTH token
+as REDIS_PASSWORD), and the probes answering a health checker that calls by IP.
+Production settings load in a subprocess (like tests/unit/test_settings.py); the
+connections are real: the machine's PostgreSQL, and a redis-server started here with a password."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from tests.unit.test_settings import MINIMAL_PRODUCTION_ENV
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+# A password with every character a URL would have to quote.
+AWKWARD = "p@ss:w/rd#?%&+ x"
+PARTS = {
+    "DATABASE_HOST": "intake.abc123.eu-west-1.rds.amazonaws.com",
+    "DATABASE_PORT": "5432",
+    "DATABASE_NAME": "intake",
+    "DATABASE_USER": "intake",
+    "DATABASE_PASSWORD": AWKWARD,
+    "DATABASE_SSLMODE": "require",
+}
+
+
+def _production(env: dict[str, str], code: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in MINIMAL_PRODUCTION_ENV.items() if k != "DATABASE_URL"}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "INTAKE_", "DATABASE_", "REDIS_", "CELERY_"))
+    }
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); " + code],
+        cwd=ROOT,
+        env={**clean, **base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_database_is_made_from_parts_with_the_password_as_given() -> None:
+    result = _production(
+        PARTS,
+        "import json; from django.conf import settings as s; print(json.dumps(s.DATABASES['default'], default=str))",
+    )
+    assert result.returncode == 0, result.stderr
+    database = json.loads(result.stdout)
+    assert database["ENGINE"] == "django.db.backends.postgresql"
+    assert (database["HOST"], database["PORT"], database["NAME"], database["USER"]) == (
+        PARTS["DATABASE_HOST"],
+        5432,
+        "intake",
+        "intake",
+    )
+    assert database["PASSWORD"] == AWKWARD
+    assert database["OPTIONS"] == {"sslmode": "require"}
+    assert database["CONN_MAX_AGE"] == 60  # the usual settings still apply on top
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"DATABASE_PASSWORD": ""}, "DATABASE_PASSWORD must be set too"),
+        ({"DATABASE_USER": "", "DATABASE_NAME": ""}, "DATABASE_NAME, DATABASE_USER must be set too"),
+        ({"DATABASE_URL": "postgres://intake@db.example.test/intake"}, "not both"),
+        ({"DATABASE_SSLMODE": "yes-please"}, "DATABASE_SSLMODE"),
+        ({"DATABASE_PORT": "fivefourthreetwo"}, "DATABASE_PORT"),
+        ({"DATABASE_HOST": ""}, "DATABASE_URL (or DATABASE_HOST"),
+    ],
+)
+def test_incomplete_or_conflicting_parts_stop_start_up_naming_the_variable(
+    change: dict[str, str], message: str
+) -> None:
+    result = _production({**PARTS, **change}, "pass")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert message in result.stderr
+
+
+def test_the_redis_password_goes_into_the_cache_and_broker_urls_quoted() -> None:
+    result = _production(
+        {**PARTS, "REDIS_URL": "rediss://cache.abc.euw1.cache.amazonaws.com:6379/0", "REDIS_PASSWORD": AWKWARD},
+        "from django.conf import settings as s; print(s.CACHES['default']['LOCATION']); print(s.CELERY_BROKER_URL)",
+    )
+    assert result.returncode == 0, result.stderr
+    location, broker = result.stdout.split()
+    assert location == broker
+    parts = urlsplit(location)
+    assert (parts.scheme, parts.hostname, parts.port, parts.path) == (
+        "rediss",
+        "cache.abc.euw1.cache.amazonaws.com",
+        6379,
+        "/0",
+    )
+    assert parts.password is not None
+    assert unquote(parts.password) == AWKWARD
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"REDIS_URL": "redis://:already@cache.example.test:6379/0", "REDIS_PASSWORD": "x"}, "not both"),
+        ({"REDIS_URL": "", "REDIS_PASSWORD": "x"}, "REDIS_PASSWORD is set but REDIS_URL is not"),
+    ],
+)
+def test_a_redis_password_that_cannot_be_placed_is_refused(env: dict[str, str], message: str) -> None:
+    result = _production({**PARTS, **env}, "pass")
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+@pytest.fixture
+def redis_with_password() -> Iterator[str]:
+    from emulator import die_with_parent, free_port
+
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is not installed (scripts/bootstrap.sh installs it)"
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--requirepass", AWKWARD],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=die_with_parent,
+    )
+    import redis
+
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            redis.Redis(host="127.0.0.1", port=port, password=AWKWARD, socket_timeout=0.5).ping()
+            break
+        except redis.RedisError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_the_cache_and_the_broker_connect_with_the_password(redis_with_password: str) -> None:
+    code = (
+        "from django.core.cache import cache; cache.set('intake:parts', 'ok', 30); print(cache.get('intake:parts')); "
+        "from config.celery_app import app; "
+        "connection = app.connection_for_write(); connection.ensure_connection(max_retries=1); print('broker ok')"
+    )
+    result = _production({**PARTS, "REDIS_URL": redis_with_password, "REDIS_PASSWORD": AWKWARD}, code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["ok", "broker ok"]
+
+    wrong = _production({**PARTS, "REDIS_URL": redis_with_password, "REDIS_PASSWORD": "not-it"}, code)
+    assert wrong.returncode != 0
+    assert "AuthenticationError" in wrong.stderr or "WRONGPASS" in wrong.stderr
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="needs the machine's PostgreSQL (DATABASE_URL); CI's first pass sets it (.ci/run)",
+)
+def test_the_database_parts_connect_to_postgresql() -> None:
+    url = urlsplit(os.environ["DATABASE_URL"])
+    parts = {
+        "DATABASE_HOST": url.hostname or "127.0.0.1",
+        "DATABASE_PORT": str(url.port or 5432),
+        "DATABASE_NAME": "postgres",
+        "DATABASE_USER": url.username or "postgres",
+        "DATABASE_PASSWORD": url.password or AWKWARD,  # trust authentication ignores it
+        "DATABASE_SSLMODE": "prefer",
+    }
+    result = _production(
+        parts,
+        "from django.db import connection; cursor = connection.cursor(); cursor.execute('SELECT current_user'); "
+        "print(cursor.fetchone()[0])",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == parts["DATABASE_USER"]
+
+
+def test_a_health_checker_calling_by_ip_over_http_gets_the_probe_not_a_refusal() -> None:
+    code = (
+        "from django.test import Client; c = Client(); "
+        "probe = c.get('/healthz/live', HTTP_HOST='10.40.10.7:8000'); "
+        "other = c.get('/accounts/login/', HTTP_HOST='10.40.10.7:8000'); "
+        "site = c.get('/accounts/login/', HTTP_HOST='files.example.test'); "
+        "print(probe.status_code, other.status_code, site.status_code, site.get('Location', ''))"
+    )
+    result = _production(PARTS, code)
+    assert result.returncode == 0, result.stderr
+    probe, other, site, location = result.stdout.split()
+    assert probe == "200"  # neither refused (Host) nor redirected to https
+    assert other == "400"  # every other path keeps Django's Host check
+    assert (site, location) == ("301", "https://files.example.test/accounts/login/")
