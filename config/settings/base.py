@@ -341,3 +341,4 @@ LOGGING = {
         "django.server": {"filters": ["redact_portal_links"]},
     },
 }
+

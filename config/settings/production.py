@@ -48,7 +48,8 @@ if len(_required("INTAKE_WEBHOOK_SIGNING_KEY", "portal webhook receivers check X
     raise ImproperlyConfigured("INTAKE_WEBHOOK_SIGNING_KEY must be a random value of at least 32 characters")
 if CELERY_BROKER_URL == "filesystem://":
     raise ImproperlyConfigured(
-        "CELERY_BROKER_URL or REDIS_URL is required in production: the filesystem broker only works on one machine"
+        "CELERY_BROKER_URL or REDIS_URL is required in production: the filesystem broker "
+        "only works on one machine"
     )
 if not REDIS_URL:
     raise ImproperlyConfigured(
