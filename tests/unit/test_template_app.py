@@ -572,3 +572,29 @@ def test_logs_are_kept_encrypted_for_the_chosen_time(template: dict[str, Any]) -
         "DestinationBucketName": RESOURCE_VALUES["LogsBucket"],
         "LogFilePrefix": "s3-access/",
     }
+
+
+def test_a_database_password_rotation_restarts_every_service(template: dict[str, Any]) -> None:
+    rule = props(template, "PasswordRotated")
+    assert rule["EventPattern"]["detail"] == {
+        "eventSource": ["secretsmanager.amazonaws.com"],
+        "eventName": ["RotationSucceeded"],
+        "additionalEventData": {"SecretId": [RESOURCE_VALUES["Database.MasterUserSecret.SecretArn"]]},
+    }
+    (target,) = rule["Targets"]
+    assert target["Arn"] == RESOURCE_VALUES["RestartServices"]
+    machine = template["Resources"]["RestartServices"]["Properties"]
+    substitutions = machine["DefinitionSubstitutions"]
+    (parallel,) = machine["Definition"]["States"].values()
+    restarted = []
+    for branch in parallel["Branches"]:
+        (state,) = branch["States"].values()
+        assert state["Resource"] == "arn:aws:states:::aws-sdk:ecs:updateService"
+        assert state["Parameters"]["ForceNewDeployment"] is True
+        restarted.append(substitutions[state["Parameters"]["Service"].strip("${}")])
+    assert sorted(r["Fn::GetAtt"][0] for r in restarted) == sorted([*SERVICES, "BeatService"])
+    (statement,) = props(template, "RestartServicesRole")["Policies"][0]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "ecs:UpdateService"
+    assert sorted(statement["Resource"]) == sorted(f"<{name}>" for name in [*SERVICES, "BeatService"])
+    (start,) = props(template, "PasswordRotatedRole")["Policies"][0]["PolicyDocument"]["Statement"]
+    assert (start["Action"], start["Resource"]) == ("states:StartExecution", RESOURCE_VALUES["RestartServices"])
