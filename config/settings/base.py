@@ -286,6 +286,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # (CONN_MAX_AGE, health checks) around each task instead.
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000, minimum=0)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Where beat keeps its schedule state when started without --schedule; the AWS stack's
+# tasks have a read-only root filesystem and point it into /tmp.
+CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default="celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE = {
     "reconcile-uploads": {

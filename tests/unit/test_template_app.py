@@ -305,7 +305,8 @@ def test_production_settings_load_from_exactly_what_a_task_gets(template: dict[s
     code = (
         "import django; django.setup(); from django.conf import settings as s; d = s.DATABASES['default']; "
         "print(d['HOST'], d['NAME'], d['USER'], d['OPTIONS']['sslmode'], s.CELERY_BROKER_URL.split('@')[1], "
-        "s.INTAKE_S3_BUCKET, s.INTAKE_CLOUDFRONT_KEY_ID, s.INTAKE_TRUSTED_PROXIES, s.SECURE_SSL_REDIRECT)"
+        "s.INTAKE_S3_BUCKET, s.INTAKE_CLOUDFRONT_KEY_ID, s.INTAKE_TRUSTED_PROXIES, s.SECURE_SSL_REDIRECT, "
+        "__import__('importlib').import_module('config.celery_app').app.conf.beat_schedule_filename)"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -327,6 +328,7 @@ def test_production_settings_load_from_exactly_what_a_task_gets(template: dict[s
         RESOURCE_VALUES["DownloadsKeyA"],
         "1",  # the load balancer appends to X-Forwarded-For
         "True",
+        "/tmp/celerybeat-schedule",  # the task's own /tmp: the root filesystem is read-only
     ]
     assert environment["REDIS_URL"].startswith("rediss://")  # TLS to the cache
 
