@@ -57,6 +57,12 @@ if not REDIS_URL:
         "process (without it each process would keep its own counts)"
     )
 
+if CELERY_BROKER_URL.startswith("rediss://") and "ssl_cert_reqs=required" not in CELERY_BROKER_URL:
+    raise ImproperlyConfigured(
+        "A rediss:// REDIS_URL (or CELERY_BROKER_URL) needs ?ssl_cert_reqs=required in production: without it "
+        "Celery's broker connection uses TLS but accepts any certificate"
+    )
+
 if not INTAKE_OIDC_ENABLED and not env.bool("INTAKE_ALLOW_PASSWORD_SIGN_IN", default=False):
     raise ImproperlyConfigured(
         "Staff sign in through Cognito in production: set INTAKE_COGNITO_USER_POOL_ID and its companions "

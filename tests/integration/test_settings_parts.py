@@ -1,8 +1,9 @@
 """The database and Redis given in parts, as the AWS stack's tasks get them
 (deploy/intake.yaml: RDS's user and password from its secret, the cache's AUTH token
-as REDIS_PASSWORD), and the probes answering a health checker that calls by IP.
-Production settings load in a subprocess (like tests/unit/test_settings.py); the
-connections are real: the machine's PostgreSQL, and a redis-server started here with a password."""
+as REDIS_PASSWORD, Redis over TLS with its certificate verified), and the probes
+answering a health checker that calls by IP. Production settings load in a subprocess
+(like tests/unit/test_settings.py); the connections are real: the machine's PostgreSQL,
+and a redis-server started here speaking only TLS and asking for a password."""
 
 from __future__ import annotations
 
@@ -115,6 +116,7 @@ def test_the_redis_password_goes_into_the_cache_and_broker_urls_quoted() -> None
     [
         ({"REDIS_URL": "redis://:already@cache.example.test:6379/0", "REDIS_PASSWORD": "x"}, "not both"),
         ({"REDIS_URL": "", "REDIS_PASSWORD": "x"}, "REDIS_PASSWORD is set but REDIS_URL is not"),
+        ({"REDIS_URL": "rediss://cache.example.test:6379/0"}, "needs ?ssl_cert_reqs=required"),
     ],
 )
 def test_a_redis_password_that_cannot_be_placed_is_refused(env: dict[str, str], message: str) -> None:
@@ -123,15 +125,53 @@ def test_a_redis_password_that_cannot_be_placed_is_refused(env: dict[str, str], 
     assert message in result.stderr
 
 
+def _self_signed(directory: Path, name: str) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / f"{name}.pem", directory / f"{name}-key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
 @pytest.fixture
-def redis_with_password() -> Iterator[str]:
+def redis_over_tls_with_password(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A redis-server speaking only TLS and asking for AUTH, like the stack's ElastiCache:
+    its rediss:// URL (as the template writes it) and the certificate to trust."""
     from emulator import die_with_parent, free_port
 
     binary = shutil.which("redis-server")
     assert binary, "redis-server is not installed (scripts/bootstrap.sh installs it)"
+    cert, key = _self_signed(tmp_path, "cache")
     port = free_port()
+    tls = ["--tls-port", str(port), "--tls-cert-file", str(cert), "--tls-key-file", str(key)]
+    tls += ["--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no"]
     process = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--requirepass", AWKWARD],
+        [binary, "--bind", "127.0.0.1", "--port", "0", *tls, "--save", "", "--requirepass", AWKWARD],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         preexec_fn=die_with_parent,
@@ -141,32 +181,54 @@ def redis_with_password() -> Iterator[str]:
     deadline = time.monotonic() + 10
     while True:
         try:
-            redis.Redis(host="127.0.0.1", port=port, password=AWKWARD, socket_timeout=0.5).ping()
+            redis.Redis(host="127.0.0.1", port=port, password=AWKWARD, ssl=True, ssl_ca_certs=str(cert)).ping()
             break
         except redis.RedisError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
     try:
-        yield f"redis://127.0.0.1:{port}/0"
+        yield f"rediss://127.0.0.1:{port}/0?ssl_cert_reqs=required", cert
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
-def test_the_cache_and_the_broker_connect_with_the_password(redis_with_password: str) -> None:
-    code = (
-        "from django.core.cache import cache; cache.set('intake:parts', 'ok', 30); print(cache.get('intake:parts')); "
-        "from config.celery_app import app; "
-        "connection = app.connection_for_write(); connection.ensure_connection(max_retries=1); print('broker ok')"
-    )
-    result = _production({**PARTS, "REDIS_URL": redis_with_password, "REDIS_PASSWORD": AWKWARD}, code)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split("\n")[:2] == ["ok", "broker ok"]
+CACHE_AND_BROKER = (
+    "from django.core.cache import cache; cache.set('intake:parts', 'ok', 30); print(cache.get('intake:parts')); "
+    "from config.celery_app import app; "
+    "connection = app.connection_for_write(); connection.ensure_connection(max_retries=1); "
+    "print('broker', connection.default_channel.client.ping())"
+)
 
-    wrong = _production({**PARTS, "REDIS_URL": redis_with_password, "REDIS_PASSWORD": "not-it"}, code)
+
+def test_the_cache_and_the_broker_connect_over_verified_tls_with_the_password(
+    redis_over_tls_with_password: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, certificate = redis_over_tls_with_password
+    # The certificate is trusted the way the image trusts Amazon's: OpenSSL's default store.
+    trusted = {**PARTS, "REDIS_URL": url, "REDIS_PASSWORD": AWKWARD, "SSL_CERT_FILE": str(certificate)}
+    result = _production(trusted, CACHE_AND_BROKER)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["ok", "broker True"]
+
+    wrong = _production({**trusted, "REDIS_PASSWORD": "not-it"}, CACHE_AND_BROKER)
     assert wrong.returncode != 0
     assert "AuthenticationError" in wrong.stderr or "WRONGPASS" in wrong.stderr
+
+    # A server whose certificate nobody vouches for is refused, by the cache and the broker.
+    other, _ = _self_signed(tmp_path, "someone-else")
+    untrusted = {**trusted, "SSL_CERT_FILE": str(other)}
+    refused = _production(untrusted, "from django.core.cache import cache; cache.set('intake:parts', 'ok', 30)")
+    assert refused.returncode != 0
+    assert "CERTIFICATE_VERIFY_FAILED" in refused.stderr
+    broker_only = (
+        "from config.celery_app import app; connection = app.connection_for_write(); "
+        "connection.ensure_connection(max_retries=1)"
+    )
+    refused = _production(untrusted, broker_only)
+    assert refused.returncode != 0
+    assert "CERTIFICATE_VERIFY_FAILED" in refused.stderr
 
 
 @pytest.mark.skipif(

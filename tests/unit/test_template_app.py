@@ -323,7 +323,7 @@ def test_production_settings_load_from_exactly_what_a_task_gets(template: dict[s
         "intake",
         "intake",
         "require",
-        f"{RESOURCE_VALUES['Cache.PrimaryEndPoint.Address']}:6379/0",
+        f"{RESOURCE_VALUES['Cache.PrimaryEndPoint.Address']}:6379/0?ssl_cert_reqs=required",
         RESOURCE_VALUES["UploadsBucket"],
         RESOURCE_VALUES["DownloadsKeyA"],
         "1",  # the load balancer appends to X-Forwarded-For
@@ -388,7 +388,7 @@ def test_the_cache_is_encrypted_both_ways_needs_its_token_and_fails_over_in_stan
     assert task_secrets(template, "WebTask")["REDIS_PASSWORD"] == RESOURCE_VALUES["CacheAuthToken"]
     assert (
         task_environment(template, "WebTask")["REDIS_URL"]
-        == "rediss://" + RESOURCE_VALUES["Cache.PrimaryEndPoint.Address"] + ":6379/0"
+        == "rediss://" + RESOURCE_VALUES["Cache.PrimaryEndPoint.Address"] + ":6379/0?ssl_cert_reqs=required"
     )
 
 
