@@ -94,18 +94,23 @@ def test_incomplete_or_conflicting_parts_stop_start_up_naming_the_variable(
 
 def test_the_redis_password_goes_into_the_cache_and_broker_urls_quoted() -> None:
     result = _production(
-        {**PARTS, "REDIS_URL": "rediss://cache.abc.euw1.cache.amazonaws.com:6379/0", "REDIS_PASSWORD": AWKWARD},
+        {
+            **PARTS,
+            "REDIS_URL": "rediss://cache.abc.euw1.cache.amazonaws.com:6379/0?ssl_cert_reqs=required",
+            "REDIS_PASSWORD": AWKWARD,
+        },
         "from django.conf import settings as s; print(s.CACHES['default']['LOCATION']); print(s.CELERY_BROKER_URL)",
     )
     assert result.returncode == 0, result.stderr
     location, broker = result.stdout.split()
     assert location == broker
     parts = urlsplit(location)
-    assert (parts.scheme, parts.hostname, parts.port, parts.path) == (
+    assert (parts.scheme, parts.hostname, parts.port, parts.path, parts.query) == (
         "rediss",
         "cache.abc.euw1.cache.amazonaws.com",
         6379,
         "/0",
+        "ssl_cert_reqs=required",
     )
     assert parts.password is not None
     assert unquote(parts.password) == AWKWARD
