@@ -269,8 +269,10 @@ def test_the_task_environment_names_only_settings_the_app_reads(template: dict[s
     )
     read = _names_read_by_settings() | {"DJANGO_SETTINGS_MODULE"}
     # INTAKE_STACK_NAME: the CloudWatch dimension beat's backlog metric is published under
-    # (Intake/CeleryBacklog, Stack=<stack>), read by the metrics side of issue 13.
-    assert names - read == {"INTAKE_STACK_NAME"}
+    # (Intake/CeleryBacklog, Stack=<stack>), read by the metrics side of issue 13 (its
+    # settings are on another branch until they meet).
+    assert names - read <= {"INTAKE_STACK_NAME"}
+    assert {"DATABASE_HOST", "DATABASE_PASSWORD", "REDIS_PASSWORD", "CELERY_BEAT_SCHEDULE_FILENAME"} <= names & read
 
 
 def _clean_env() -> dict[str, str]:
