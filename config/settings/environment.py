@@ -83,7 +83,7 @@ def database_from_parts() -> dict[str, object] | None:
     ]
     if missing:
         raise ImproperlyConfigured(f"DATABASE_HOST is set, so {', '.join(missing)} must be set too")
-    sslmode = env.str("DATABASE_SSLMODE", default="prefer")
+    sslmode = env.str("DATABASE_SSLMODE", default="") or "prefer"
     if sslmode not in {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}:
         raise ImproperlyConfigured(f"DATABASE_SSLMODE must be one of PostgreSQL's sslmode values, not {sslmode!r}")
     return {
