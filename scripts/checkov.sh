@@ -31,5 +31,7 @@ for template in deploy/intake.yaml "$work"/*.yaml; do
 done
 if [[ -f Dockerfile ]]; then
     echo "==> checkov Dockerfile"
-    run --framework dockerfile -f Dockerfile
+    # CKV_DOCKER_7 (base image without a pinned tag): the image is FROM ${BASE_IMAGE}, and
+    # checkov does not read the ARG's default, which pins the base image by digest.
+    run --framework dockerfile -f Dockerfile --skip-check CKV_DOCKER_7
 fi
