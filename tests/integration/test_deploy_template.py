@@ -60,7 +60,7 @@ def moto_part_of_the_template() -> tuple[dict[str, Any], set[str]]:
     template["Resources"] = {name: r for name, r in template["Resources"].items() if name in kept}
     for resource in template["Resources"].values():
         if resource.get("DependsOn") not in (None, *kept):
-            del resource["DependsOn"]  # the bucket waits for the queue policy on AWS
+            del resource["DependsOn"]  # the bucket waits for the queue and logs policies on AWS
     known = kept | set(template["Parameters"])
     outputs = {
         key: o

@@ -102,7 +102,7 @@ RESOURCE_VALUES = _Values(
         "Cluster": "intake-intake-acme",
         "MigrateTask": "arn:aws:ecs:eu-west-1:123456789012:task-definition/intake-intake-acme-migrate:1",
         "AppLogs": "/intake/intake-acme",
-        "AppLogs.Arn": "arn:aws:logs:eu-west-1:123456789012:log-group:/intake/intake-acme",
+        "AppLogs.Arn": "arn:aws:logs:eu-west-1:123456789012:log-group:/intake/intake-acme:*",
         "LoadBalancer.DNSName": "intake-1234567890.eu-west-1.elb.amazonaws.com",
         "Database.Endpoint.Address": "intake.abc123xyz.eu-west-1.rds.amazonaws.com",
         "Database.Endpoint.Port": "5432",

@@ -431,7 +431,7 @@ def test_the_secrets_are_generated_or_given_and_only_the_execution_role_reads_th
         "ecr:GetDownloadUrlForLayer",
         "ecr:BatchCheckLayerAvailability",
     ]
-    assert statements["WriteTheLogs"]["Resource"] == RESOURCE_VALUES["AppLogs.Arn"] + ":*"
+    assert statements["WriteTheLogs"]["Resource"] == RESOURCE_VALUES["AppLogs.Arn"]  # the group's streams (…:*)
     assert statements["DecryptTheSecrets"]["Condition"] == {
         "StringEquals": {"kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com"}
     }
