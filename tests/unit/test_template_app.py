@@ -602,3 +602,16 @@ def test_a_database_password_rotation_restarts_every_service(template: dict[str,
     assert sorted(statement["Resource"]) == sorted(f"<{name}>" for name in [*SERVICES, "BeatService"])
     (start,) = props(template, "PasswordRotatedRole")["Policies"][0]["PolicyDocument"]["Statement"]
     assert (start["Action"], start["Resource"]) == ("states:StartExecution", RESOURCE_VALUES["RestartServices"])
+
+
+def test_the_tasks_get_the_same_values_the_outputs_give_an_operator(template: dict[str, Any]) -> None:
+    from deploy import render_env
+
+    environment = task_environment(template, "WebTask")
+    compared = 0
+    for key, output in template["Outputs"].items():
+        name = render_env.setting_name(key)
+        if name in environment and "Condition" not in output:
+            assert environment[name] == str(resolve(output["Value"], template, APP)), name
+            compared += 1
+    assert compared >= 20
