@@ -12,5 +12,9 @@ echo "==> mypy"
 .venv/bin/mypy .
 echo "==> import contracts (docs/architecture.md)"
 .venv/bin/lint-imports --no-cache
+echo "==> cfn-lint (deploy/intake.yaml)"
+.venv/bin/cfn-lint deploy/intake.yaml
+echo "==> checkov (the template, offline; its own virtualenv)"
+bash scripts/checkov.sh
 echo "==> pytest on ${DATABASE_URL:-SQLite (embedded default)}${REDIS_URL:+ with Redis at $REDIS_URL}"
 exec .venv/bin/pytest "$@"

@@ -14,7 +14,15 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
-from config.settings.environment import BASE_DIR, VAR_DIR, env, env_int, env_origins
+from config.settings.environment import (
+    BASE_DIR,
+    VAR_DIR,
+    database_from_parts,
+    env,
+    env_int,
+    env_origins,
+    redis_url_with_password,
+)
 from config.settings.intake import *  # noqa: F403 - Intake's own settings
 
 # --- Core -----------------------------------------------------------------------
@@ -36,7 +44,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First, so a preflight to /api/ is answered here and never reaches sign-in, CSRF
+    # Before anything reads the Host: health checkers call the probes by IP (config.health).
+    "config.health.ProbeHostMiddleware",
+    # Next, so a preflight to /api/ is answered here and never reaches sign-in, CSRF
     # or a view, and every answer (errors included) carries the API's CORS headers.
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -71,7 +81,10 @@ TEMPLATES = [
 
 # --- Data -------------------------------------------------------------------------
 # https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'intake.sqlite3'}")}
+# Or in parts (DATABASE_HOST, ...; environment.database_from_parts), as ECS gives them.
+DATABASES = {
+    "default": database_from_parts() or env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'intake.sqlite3'}")
+}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -86,7 +99,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = env.str("REDIS_URL", default="")
+# REDIS_PASSWORD, when set, goes into the URL (the AWS stack hands it over as a secret).
+REDIS_URL = redis_url_with_password(env.str("REDIS_URL", default=""))
 if REDIS_URL:
     # Shared cache: rate limits and sessions must hold across processes.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
@@ -277,6 +291,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # (CONN_MAX_AGE, health checks) around each task instead.
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000, minimum=0)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Where beat keeps its schedule state when started without --schedule; the AWS stack's
+# tasks have a read-only root filesystem and point it into /tmp.
+CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default="celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE = {
     "reconcile-uploads": {
