@@ -19,6 +19,13 @@ one memstore OSD; every stored byte is held in RAM, so it is sized for the run).
     .venv/bin/python bench/browser_upload.py                       # 1 GiB, both endpoints
     .venv/bin/python bench/browser_upload.py --size 128M --endpoint emulator
     .venv/bin/python bench/browser_upload.py --variant new=/tmp/upload.js   # A/B a page script
+    .venv/bin/python bench/browser_upload.py --link-mbit 400      # uploads through a 400 Mbit/s link
+
+`--link-mbit` gives the bytes sent to the S3 server a link of that speed (an HTB class
+on the loopback interface for the server's port; everything else on loopback stays
+unlimited; needs root and tc), as a user's uplink limits their upload. Without it the
+uploads share this machine's two cores with the S3 server, and the ratio measures
+Chromium's CPU per byte against boto3's (docs/adr/0013-hardening-goals-restated.md).
 
 Needs PostgreSQL and Redis as bench/run_all.py does, and Chromium at /usr/bin/chromium.
 Everything it starts is stopped at the end, after an error, Ctrl-C or SIGTERM.
@@ -227,6 +234,37 @@ def ceph(memstore_bytes: int) -> Iterator[Endpoint]:
         gateway.stop()
 
 
+# --- The link ------------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def shaped_link(port: int, mbit: int | None) -> Iterator[None]:
+    """Traffic to `port` on the loopback interface at most `mbit` Mbit/s while inside:
+    an HTB qdisc whose default class is unlimited, and one class at `mbit` that a u32
+    filter fills with what is sent to the port. Removed on the way out, whatever
+    happened; refuses to start if the interface already has a qdisc of its own."""
+    if not mbit:
+        yield
+        return
+    shown = subprocess.run(["tc", "qdisc", "show", "dev", "lo"], capture_output=True, text=True, check=True).stdout
+    if not shown.startswith("qdisc noqueue"):
+        raise RuntimeError(f"the loopback interface already has a qdisc, left as it is: {shown.strip()}")
+    commands = [
+        "qdisc add dev lo root handle 1: htb default 20",
+        # lo's MTU is 64 KiB: each class must be able to send a whole packet per round.
+        f"class add dev lo parent 1: classid 1:10 htb rate {mbit}mbit ceil {mbit}mbit quantum 65536",
+        "class add dev lo parent 1: classid 1:20 htb rate 100gbit quantum 65536",
+        f"filter add dev lo parent 1: protocol ip prio 1 u32 match ip dport {port} 0xffff flowid 1:10",
+    ]
+    try:
+        for command in commands:
+            subprocess.run(["tc", *command.split()], capture_output=True, text=True, check=True)
+        step(f"  uploads to port {port} go through a {mbit} Mbit/s link ({mbit * 1e6 / 8 / MIB:.1f} MiB/s)")
+        yield
+    finally:
+        subprocess.run(["tc", "qdisc", "del", "dev", "lo", "root"], capture_output=True, check=False)
+
+
 # --- One upload of each kind ---------------------------------------------------------------------------------------
 
 
@@ -396,6 +434,7 @@ def bench_endpoint(
     variants: dict[str, Path | None],
     workers: int,
     profile_dir: Path | None = None,
+    link_mbit: int | None = None,
 ) -> EndpointResult:
     env = harness.app_env(endpoint_url=endpoint.url, var_dir=var_dir)
     env.update(
@@ -425,43 +464,81 @@ def bench_endpoint(
             }
         )
         browser_kinds = [f"browser:{name}" if name else "browser" for name in variants]
-        for number in range(rounds):
-            kinds = [*browser_kinds, "boto3"]
-            for kind in kinds if number % 2 == 0 else kinds[::-1]:
-                if kind == "boto3":
-                    upload = boto3_upload(client, bucket, path, f"bench/boto3-{number}.bin", meter)
-                    client.delete_object(Bucket=bucket, Key=f"bench/boto3-{number}.bin")
-                    endpoint.reclaim()
-                else:
-                    variant = kind.partition(":")[2]
-                    upload = browser_upload(
-                        browser,
-                        server.base_url,
-                        endpoint.url,
-                        password,
-                        path,
-                        name=f"browser-{variant or 'page'}-{number}.bin",
-                        script=variants[variant],
-                        meter=meter,
-                        timeout_s=120 + path.stat().st_size / MIB / 2,  # at least 2 MiB/s
-                        profile=profile_dir / f"{endpoint.name}-{kind}-{number}.cpuprofile" if profile_dir else None,
-                    )
-                    upload.kind = kind
-                    _delete_stored(client, bucket)
-                    endpoint.reclaim()
-                uploads.append(upload)
-                extra = " ".join(f"{k}={v}" for k, v in upload.detail.items())
-                step(
-                    f"  {endpoint.name} round {number + 1}/{rounds} {kind:<16} {upload.seconds:7.2f} s "
-                    f"{upload.mib_per_second:7.1f} MiB/s  cores {upload.cores}  {extra}"
-                )
+        port = int(endpoint.url.rsplit(":", 1)[1].split("/")[0])
+        with shaped_link(port, link_mbit):
+            _rounds(
+                endpoint,
+                browser,
+                path,
+                client,
+                bucket,
+                server,
+                password,
+                meter,
+                uploads,
+                rounds=rounds,
+                browser_kinds=browser_kinds,
+                variants=variants,
+                profile_dir=profile_dir,
+            )
     finally:
         server.stop()
     parts = {u.detail.get("part_bytes") for u in uploads if u.detail}
     browser_settings = "the page's upload.js: parts of " + ", ".join(
         f"{p / MIB:g} MiB" for p in sorted(p for p in parts if p)
     )
+    if link_mbit:
+        browser_settings += f"; through a {link_mbit} Mbit/s link"
     return EndpointResult(endpoint.name, uploads, browser_settings)
+
+
+def _rounds(
+    endpoint: Endpoint,
+    browser: Any,
+    path: Path,
+    client: Any,
+    bucket: str,
+    server: Gunicorn,
+    password: str,
+    meter: CpuMeter,
+    uploads: list[Upload],
+    *,
+    rounds: int,
+    browser_kinds: list[str],
+    variants: dict[str, Path | None],
+    profile_dir: Path | None,
+) -> None:
+    """Alternating uploads (browser kinds, boto3; then the other way round), each timed."""
+    kinds = [*browser_kinds, "boto3"]
+    for number in range(rounds):
+        for kind in kinds if number % 2 == 0 else kinds[::-1]:
+            if kind == "boto3":
+                upload = boto3_upload(client, bucket, path, f"bench/boto3-{number}.bin", meter)
+                client.delete_object(Bucket=bucket, Key=f"bench/boto3-{number}.bin")
+                endpoint.reclaim()
+            else:
+                variant = kind.partition(":")[2]
+                upload = browser_upload(
+                    browser,
+                    server.base_url,
+                    endpoint.url,
+                    password,
+                    path,
+                    name=f"browser-{variant or 'page'}-{number}.bin",
+                    script=variants[variant],
+                    meter=meter,
+                    timeout_s=120 + path.stat().st_size / MIB / 2,  # at least 2 MiB/s
+                    profile=profile_dir / f"{endpoint.name}-{kind}-{number}.cpuprofile" if profile_dir else None,
+                )
+                upload.kind = kind
+                _delete_stored(client, bucket)
+                endpoint.reclaim()
+            uploads.append(upload)
+            extra = " ".join(f"{k}={v}" for k, v in upload.detail.items())
+            step(
+                f"  {endpoint.name} round {number + 1}/{rounds} {kind:<16} {upload.seconds:7.2f} s "
+                f"{upload.mib_per_second:7.1f} MiB/s  cores {upload.cores}  {extra}"
+            )
 
 
 def _delete_stored(client: Any, bucket: str) -> None:
@@ -524,6 +601,7 @@ def bench_browser(
     variants: dict[str, Path | None] | None = None,
     work_dir: str | None = None,
     profile_dir: Path | None = None,
+    link_mbit: int | None = None,
 ) -> list[EndpointResult]:
     """The whole benchmark: one file, then for each endpoint its S3 server, gunicorn and the
     alternating uploads; everything stopped before it returns or raises."""
@@ -557,6 +635,7 @@ def bench_browser(
                                 variants=variants,
                                 workers=workers,
                                 profile_dir=profile_dir,
+                                link_mbit=link_mbit,
                             )
                         )
             finally:
@@ -582,12 +661,14 @@ def run(args: argparse.Namespace) -> int:
         variants=variants,
         work_dir=args.work_dir,
         profile_dir=args.profile,
+        link_mbit=args.link_mbit,
     )
     rows = report(results)
     if args.json:
         document = {
             "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
             "size": args.size,
+            "link_mbit": args.link_mbit,
             "rows": rows,
             "results": [asdict(r) for r in results],
         }
@@ -607,6 +688,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME=PATH",
         help="also upload with this upload.js in place of the page's own (served through a route), interleaved",
+    )
+    parser.add_argument(
+        "--link-mbit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="send the uploads to S3 through a link of N Mbit/s (tc on the loopback interface; needs root)",
     )
     parser.add_argument("--work-dir", default=None, help="where the file is written (default: the temp dir)")
     parser.add_argument("--json", type=Path, default=None, help="write every measurement to this file")

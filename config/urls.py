@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import URLPattern, include, path
 from mozilla_django_oidc import urls as oidc_urls
 
-from config import health
+from config import health, metrics
 from dashboard.signin import views as signin_views
 
 urlpatterns = [
@@ -27,4 +27,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz/live", health.live, name="health-live"),
     path("healthz/ready", health.ready, name="health-ready"),
+    path("metrics", metrics.metrics, name="metrics"),
 ]

@@ -3,6 +3,7 @@ from django.urls import path
 from dashboard.audit import views as audit_views
 from dashboard.browse import views as browse_views
 from dashboard.events import cors_views as health_views
+from dashboard.events import doctor_views
 from dashboard.events import views as event_views
 from dashboard.home import views
 from dashboard.portals import views as portal_views
@@ -30,6 +31,7 @@ urlpatterns = [
     ),
     path("events/", event_views.events_page, name="events"),
     path("events/cors", health_views.cors_check_page, name="cors-check"),
+    path("events/doctor", doctor_views.doctor_page, name="doctor"),
     path("stats/", stats_views.stats_page, name="stats"),
     path("audit/", audit_views.audit_page, name="audit"),
     path("audit/export.csv", audit_views.audit_export, name="audit-export"),

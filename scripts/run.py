@@ -49,6 +49,10 @@ def main() -> int:
     env.setdefault("INTAKE_PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
     env.setdefault("INTAKE_CORS_ALLOWED_ORIGINS", f"http://127.0.0.1:{port},http://localhost:{port}")
     env.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
+    # glibc gives each thread that allocates at once an arena of its own (up to 8 per
+    # core) and rarely returns them: runserver's thread per request then keeps the
+    # memory of its busiest moment (287 MiB against 181 with two arenas, 16 clients).
+    env.setdefault("MALLOC_ARENA_MAX", "2")
 
     emulator: S3Emulator | None = None
     supervisor = Supervisor(

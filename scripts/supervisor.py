@@ -25,7 +25,7 @@ BACKOFF_FIRST_SECONDS = 1.0
 BACKOFF_MAX_SECONDS = 30.0
 # A process that ran this long since its last start counts as healthy again: its next
 # crash restarts it after the first backoff step, not the longest.
-HEALTHY_AFTER_SECONDS = 60.0
+HEALTHY_AFTER_SECONDS = 30.0
 STOP_GRACE_SECONDS = 15.0
 
 

@@ -14,5 +14,9 @@ echo "==> hadolint (Dockerfile)"
 .venv/bin/hadolint "$PWD/Dockerfile"
 echo "==> import contracts (docs/architecture.md)"
 .venv/bin/lint-imports --no-cache
+echo "==> cfn-lint (deploy/intake.yaml)"
+.venv/bin/cfn-lint deploy/intake.yaml
+echo "==> checkov (the template, offline; its own virtualenv)"
+bash scripts/checkov.sh
 echo "==> pytest on ${DATABASE_URL:-SQLite (embedded default)}${REDIS_URL:+ with Redis at $REDIS_URL}"
 exec .venv/bin/pytest "$@"

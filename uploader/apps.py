@@ -26,3 +26,5 @@ class UploaderConfig(AppConfig):
         from uploader.uploads import followups
 
         followups.install(ProcessingFollowups())
+        # Celery's task_failure/task_retry signals, counted for /metrics.
+        from uploader.ops.metrics import task_counts  # noqa: F401

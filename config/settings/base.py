@@ -12,9 +12,18 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from config.logs import JSON_FORMATTER, LOG_FILTERS
-from config.settings.environment import BASE_DIR, VAR_DIR, env, env_int, env_origins
+from config.settings.environment import (
+    BASE_DIR,
+    VAR_DIR,
+    database_from_parts,
+    env,
+    env_int,
+    env_origins,
+    redis_url_with_password,
+)
 from config.settings.intake import *  # noqa: F403 - Intake's own settings
 
 # --- Core -----------------------------------------------------------------------
@@ -36,7 +45,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First, so a preflight to /api/ is answered here and never reaches sign-in, CSRF
+    # Before anything reads the Host: health checkers call the probes by IP (config.health).
+    "config.health.ProbeHostMiddleware",
+    # Next, so a preflight to /api/ is answered here and never reaches sign-in, CSRF
     # or a view, and every answer (errors included) carries the API's CORS headers.
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -71,7 +82,10 @@ TEMPLATES = [
 
 # --- Data -------------------------------------------------------------------------
 # https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'intake.sqlite3'}")}
+# Or in parts (DATABASE_HOST, ...; environment.database_from_parts), as ECS gives them.
+DATABASES = {
+    "default": database_from_parts() or env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'intake.sqlite3'}")
+}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -86,7 +100,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = env.str("REDIS_URL", default="")
+# REDIS_PASSWORD, when set, goes into the URL (the AWS stack hands it over as a secret).
+REDIS_URL = redis_url_with_password(env.str("REDIS_URL", default=""))
 if REDIS_URL:
     # Shared cache: rate limits and sessions must hold across processes.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
@@ -252,6 +267,10 @@ if CELERY_BROKER_URL == "filesystem://":
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        # kombu waits this long whenever a poll finds nothing it may take (also when
+        # the worker is full): at its default of 1 s the worker ran about two tasks a
+        # second whatever their length (docs/benchmarks.md, "Soak").
+        "polling_interval": 0.1,
     }
     # Threads, not prefork: this transport has no event loop, so a prefork worker
     # would use billiard's blocking pool, whose processes share one task pipe and
@@ -275,6 +294,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # (CONN_MAX_AGE, health checks) around each task instead.
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000, minimum=0)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Where beat keeps its schedule state when started without --schedule; the AWS stack's
+# tasks have a read-only root filesystem and point it into /tmp.
+CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default="celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE = {
     "reconcile-uploads": {
@@ -290,18 +312,33 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 600.0,
     },
 }
+# Every minute, so a row whose task was lost is enqueued again soon after it has been
+# pending INTAKE_EVENTS_STUCK_MINUTES (not up to twice that).
 CELERY_BEAT_SCHEDULE["retry-stuck-events"] = {
     "task": "uploader.tasks.retry_stuck_events",
-    "schedule": INTAKE_EVENTS_STUCK_MINUTES * 60.0,
+    "schedule": 60.0,
 }
 CELERY_BEAT_SCHEDULE["worker-heartbeat"] = {
     "task": "uploader.tasks.worker_heartbeat",
     "schedule": float(INTAKE_HEARTBEAT_SECONDS),
 }
+# The heartbeat has a queue of its own, which every worker also consumes (a worker
+# started without -Q reads every queue named here, taking turns between them). On
+# the default queue it would wait behind a backlog of event tasks, expire, and make
+# a busy worker look dead to readiness and to make run's supervisor.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+HEARTBEAT_QUEUE = "intake-heartbeat"
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in (CELERY_TASK_DEFAULT_QUEUE, HEARTBEAT_QUEUE)]
+CELERY_TASK_ROUTES = {"uploader.tasks.worker_heartbeat": {"queue": HEARTBEAT_QUEUE}}
 CELERY_BEAT_SCHEDULE["retry-overdue-portal-webhooks"] = {
     "task": "uploader.tasks.retry_overdue_portal_webhooks",
     "schedule": 300.0,
 }
+if INTAKE_STACK_NAME:
+    CELERY_BEAT_SCHEDULE["publish-celery-backlog"] = {
+        "task": "uploader.tasks.publish_celery_backlog",
+        "schedule": float(INTAKE_BACKLOG_METRIC_SECONDS),
+    }
 
 # --- Logging ------------------------------------------------------------------------
 LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")

@@ -61,3 +61,54 @@ def env_rate(name: str, default: str) -> tuple[int, int]:
     if rate[0] < 1 or rate[1] < 1:
         raise ImproperlyConfigured(f"{name}: both numbers must be at least 1")
     return rate
+
+
+# --- The database and Redis given in parts ----------------------------------------------
+# On AWS (deploy/intake.yaml) RDS keeps the database password in Secrets Manager and
+# ECS hands the tasks the user name and password as separate variables; the cache's
+# AUTH token comes the same way. Building the settings from parts (instead of asking
+# the entrypoint to write a URL) also spares the URL-quoting of passwords with @ / : in them.
+
+
+def database_from_parts() -> dict[str, object] | None:
+    """DATABASES["default"] from DATABASE_HOST, _PORT, _NAME, _USER, _PASSWORD, _SSLMODE
+    (PostgreSQL), or None when DATABASE_HOST is not set. DATABASE_URL wins over parts."""
+    host = env.str("DATABASE_HOST", default="")
+    if not host:
+        return None
+    if env.str("DATABASE_URL", default=""):
+        raise ImproperlyConfigured("Set DATABASE_URL or DATABASE_HOST (with its companions), not both")
+    missing = [
+        name for name in ("DATABASE_NAME", "DATABASE_USER", "DATABASE_PASSWORD") if not env.str(name, default="")
+    ]
+    if missing:
+        raise ImproperlyConfigured(f"DATABASE_HOST is set, so {', '.join(missing)} must be set too")
+    sslmode = env.str("DATABASE_SSLMODE", default="") or "prefer"
+    if sslmode not in {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}:
+        raise ImproperlyConfigured(f"DATABASE_SSLMODE must be one of PostgreSQL's sslmode values, not {sslmode!r}")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": host,
+        "PORT": env_int("DATABASE_PORT", 5432, minimum=1),
+        "NAME": env.str("DATABASE_NAME"),
+        "USER": env.str("DATABASE_USER"),
+        "PASSWORD": env.str("DATABASE_PASSWORD"),
+        "OPTIONS": {"sslmode": sslmode},
+    }
+
+
+def redis_url_with_password(url: str) -> str:
+    """REDIS_URL with REDIS_PASSWORD (if set) put in as the URL's password, quoted."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    password = env.str("REDIS_PASSWORD", default="")
+    if not password:
+        return url
+    if not url:
+        raise ImproperlyConfigured("REDIS_PASSWORD is set but REDIS_URL is not")
+    parts = urlsplit(url)
+    if parts.password:
+        raise ImproperlyConfigured("REDIS_URL already has a password; set it there or in REDIS_PASSWORD, not both")
+    user = quote(parts.username or "", safe="")
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:{quote(password, safe='')}@{host}"))

@@ -176,3 +176,21 @@ INTAKE_S3_EVENTS_DLQ_URL = env.str("INTAKE_S3_EVENTS_DLQ_URL", default="")
 # A ledger row still pending after this many minutes shows on the events page with a
 # retry button (its task was lost or keeps failing).
 INTAKE_EVENTS_STUCK_MINUTES = env_int("INTAKE_EVENTS_STUCK_MINUTES", 10, minimum=1)
+
+# --- Operations (docs/operations.md) ------------------------------------------------
+# Bearer token Prometheus sends to scrape GET /metrics; empty switches the endpoint off
+# (404). At least 32 characters: the metrics tell how busy the business is.
+INTAKE_METRICS_TOKEN = env.str("INTAKE_METRICS_TOKEN", default="")
+if INTAKE_METRICS_TOKEN and len(INTAKE_METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("INTAKE_METRICS_TOKEN must be a random value of at least 32 characters (or empty: off)")
+# The deployment's stack name: beat publishes the Celery backlog to CloudWatch (namespace
+# Intake, metric CeleryBacklog, dimension Stack=<this>) every INTAKE_BACKLOG_METRIC_SECONDS
+# so the template can scale workers on it. Empty: nothing is published.
+INTAKE_STACK_NAME = env.str("INTAKE_STACK_NAME", default="")
+INTAKE_BACKLOG_METRIC_SECONDS = env_int("INTAKE_BACKLOG_METRIC_SECONDS", 60, minimum=10)
+# prometheus-client reads this variable itself (multiprocess mode: every process writes
+# its counts there and /metrics adds them up); read here so `manage.py doctor` can check it.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+# Endpoint of the other AWS APIs the app calls (CloudWatch, CloudFront, SES) for an
+# emulator; empty on AWS itself.
+INTAKE_AWS_ENDPOINT_URL = env.str("INTAKE_AWS_ENDPOINT_URL", default="") or None

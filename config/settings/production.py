@@ -23,7 +23,11 @@ if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("local-only"):
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS is required in production: the site's host names")
-_required("DATABASE_URL", "production data must not live in a local SQLite file")
+if not (env.str("DATABASE_URL", default="") or env.str("DATABASE_HOST", default="")):
+    raise ImproperlyConfigured(
+        "DATABASE_URL (or DATABASE_HOST and its companions) is required in production: "
+        "production data must not live in a local SQLite file"
+    )
 INTAKE_S3_BUCKET = _required("INTAKE_S3_BUCKET", "the bucket that receives uploads")
 if not env.list("INTAKE_CORS_ALLOWED_ORIGINS", default=[]):
     raise ImproperlyConfigured(
@@ -53,6 +57,12 @@ if not REDIS_URL:
         "process (without it each process would keep its own counts)"
     )
 
+if CELERY_BROKER_URL.startswith("rediss://") and "ssl_cert_reqs=required" not in CELERY_BROKER_URL:
+    raise ImproperlyConfigured(
+        "A rediss:// REDIS_URL (or CELERY_BROKER_URL) needs ?ssl_cert_reqs=required in production: without it "
+        "Celery's broker connection uses TLS but accepts any certificate"
+    )
+
 if not INTAKE_OIDC_ENABLED and not env.bool("INTAKE_ALLOW_PASSWORD_SIGN_IN", default=False):
     raise ImproperlyConfigured(
         "Staff sign in through Cognito in production: set INTAKE_COGNITO_USER_POOL_ID and its companions "
@@ -63,6 +73,9 @@ if not INTAKE_OIDC_ENABLED and not env.bool("INTAKE_ALLOW_PASSWORD_SIGN_IN", def
 # https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+# Health checkers call the probes over plain http inside the network (the load balancer
+# terminates TLS); a redirect would read as "unhealthy".
+SECURE_REDIRECT_EXEMPT = [r"^healthz/(live|ready)$"]
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 30)

@@ -218,6 +218,20 @@
   uppy.on("file-added", (file) => uppy.setFileMeta(file.id, { size: file.size, partSize: partSizeOf(file) }));
   uppy.on("file-removed", (file) => partDigests.delete(file.id));
 
+  // The server answers 503 with Retry-After while S3 cannot be reached (ADR 0013):
+  // come back a few times before calling the file failed.
+  async function completeSingle(key) {
+    const url = `${config.endpoint}/s3/complete?key=${encodeURIComponent(key)}`;
+    for (let attempt = 1; ; attempt += 1) {
+      const response = await fetch(url, {
+        method: "POST", headers: { "X-CSRFToken": csrfToken() }, credentials: "same-origin",
+      });
+      const wait = Number(response.headers.get("Retry-After"));
+      if (response.status !== 503 || !wait || attempt === 4) return response;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(wait, 10) * 1000));
+    }
+  }
+
   // Single-request uploads have no "complete" call in the Companion contract: tell
   // the server, which HEADs the object and records it (or refuses it).
   uppy.addPostProcessor(async (fileIDs) => {
@@ -227,10 +241,7 @@
       const multipart = file.s3Multipart && file.s3Multipart.uploadId;
       if (multipart) continue;
       uppy.emit("postprocess-progress", file, { mode: "indeterminate", message: "Checking the stored file" });
-      const response = await fetch(
-        `${config.endpoint}/s3/complete?key=${encodeURIComponent(file.response.body.key)}`,
-        { method: "POST", headers: { "X-CSRFToken": csrfToken() }, credentials: "same-origin" },
-      );
+      const response = await completeSingle(file.response.body.key);
       if (!response.ok) {
         let message = `The server refused the file (${response.status}).`;
         try { message = (await response.json()).message || message; } catch (_) { /* not JSON */ }

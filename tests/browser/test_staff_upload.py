@@ -88,3 +88,37 @@ def test_staff_uploads_a_small_and_a_multipart_file(page, live_server, s3_bucket
         assert "content-md5" in query["X-Amz-SignedHeaders"][0].split(";"), url
     # The list under the uploader refreshed itself (htmx) and shows both as stored.
     page.wait_for_function("document.querySelectorAll('#recent-uploads tr[data-state=stored]').length === 2")
+
+
+def test_the_page_comes_back_when_told_s3_is_unreachable(page, live_server, s3_bucket, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """While S3 cannot be reached the complete call answers 503 with Retry-After
+    (ADR 0013); the page waits that long and asks again instead of failing the file."""
+    bucket_configure(create=False, origins=[live_server.url], queue_arn=None, abort_after_days=2)
+    make_staff_user("carol")
+    path = tmp_path / "during-an-outage.pdf"
+    path.write_bytes(os.urandom(50 * KiB))
+    sign_in(page, live_server.url, "carol")
+    answered: list[int] = []
+
+    def outage_once(route) -> None:  # type: ignore[no-untyped-def]
+        if not answered:
+            answered.append(503)
+            route.fulfill(
+                status=503,
+                headers={"Retry-After": "1", "Content-Type": "application/json"},
+                body='{"message": "File storage is not reachable right now.", "code": "storage_unavailable"}',
+            )
+        else:
+            answered.append(0)
+            route.continue_()
+
+    page.route("**/api/s3/complete?*", outage_once)
+    page.locator(".uppy-Dashboard-input").first.set_input_files([str(path)])
+    page.locator(".uppy-StatusBar-actionBtn--upload").click()
+    page.wait_for_function(
+        "document.getElementById('upload-announcer').textContent.includes('uploaded')", timeout=60_000
+    )
+
+    assert page.locator("#upload-announcer").text_content() == "1 uploaded, 0 failed."
+    assert answered == [503, 0], "one 503, then the same call again"
+    assert Upload.objects.get().state == UploadState.STORED

@@ -109,3 +109,14 @@ def receiver() -> Iterator[WebhookReceiver]:
     """A real HTTP server on 127.0.0.1 that records what webhooks POST to it."""
     with WebhookReceiver() as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    """A redis-server of the session's own on a free port (broker and cache tests
+    flush it at will); yields its URL."""
+    from tests.support.processes import RedisServer
+
+    server = RedisServer().start()
+    yield server.url
+    server.stop()

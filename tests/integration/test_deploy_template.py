@@ -3,7 +3,7 @@
 moto's CloudFormation cannot create the Cognito, SES, SQS queue-policy, SNS
 subscription or CloudWatch alarm resources (it skips unsupported types), nor any of
 the CloudFront ones (distribution, origin access control, key group, policies) and
-the bucket policy that names the distribution, so those are left out of the stack
+the bucket policies, so those are left out of the stack
 here, with the outputs that name them; the unit tests check them statically. Nothing
 emulates CloudFront itself (see docs/testing.md). moto also ignores an AWS::S3::Bucket's CorsConfiguration,
 LifecycleConfiguration, NotificationConfiguration and PublicAccessBlockConfiguration
@@ -26,7 +26,7 @@ from deploy.template import load
 
 pytestmark = pytest.mark.integration
 
-MOTO_CAN_CREATE = {"AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::IAM::ManagedPolicy", "AWS::SNS::Topic"}
+MOTO_CAN_CREATE = {"AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::IAM::ManagedPolicy", "AWS::SNS::Topic", "AWS::KMS::Key"}
 REGION = "eu-west-1"
 PARAMETERS = {
     "SiteDomain": "files.example.test",
@@ -60,7 +60,7 @@ def moto_part_of_the_template() -> tuple[dict[str, Any], set[str]]:
     template["Resources"] = {name: r for name, r in template["Resources"].items() if name in kept}
     for resource in template["Resources"].values():
         if resource.get("DependsOn") not in (None, *kept):
-            del resource["DependsOn"]  # the bucket waits for the queue policy on AWS
+            del resource["DependsOn"]  # the bucket waits for the queue and logs policies on AWS
     known = kept | set(template["Parameters"])
     outputs = {
         key: o
@@ -76,7 +76,15 @@ def moto_part_of_the_template() -> tuple[dict[str, Any], set[str]]:
 @pytest.fixture(scope="module")
 def stack(s3_emulator) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     template, kept = moto_part_of_the_template()
-    assert kept == {"UploadsBucket", "EventsQueue", "EventsDeadLetterQueue", "AppPolicy", "AlertsTopic"}
+    assert kept == {
+        "StackKey",
+        "LogsBucket",
+        "UploadsBucket",
+        "EventsQueue",
+        "EventsDeadLetterQueue",
+        "AppPolicy",
+        "AlertsTopic",
+    }
     cloudformation = boto3.client("cloudformation", endpoint_url=s3_emulator.endpoint_url, region_name=REGION)
     name = f"intake-{uuid.uuid4().hex[:8]}"
     cloudformation.create_stack(

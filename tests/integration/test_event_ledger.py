@@ -328,6 +328,17 @@ def test_a_batch_leaves_stale_unregistered_and_over_limit_events_to_the_one_by_o
     assert (unregistered.state, unregistered.owner, _actions(unregistered)) == (UploadState.STORED, None, ["upload.stored"])
 
 
+def test_an_object_nobody_registered_is_named_without_its_format_characters(webhook: Client) -> None:
+    """A file put in the bucket by hand is named after its key, cleaned like a
+    browser's file name: a right-to-left override would show "invoice\u202egpj.exe"
+    to staff as "invoiceexe.jpg"."""
+    key = "uploads/console/2026/11/invoice\u202egpj.exe"
+    s3.boto3_client().put_object(Bucket=settings.INTAKE_S3_BUCKET, Key=key, Body=b"abc")
+
+    assert apply_object_events(_ingest_pending(_message(key))) == {EventOutcome.APPLIED: 1}
+    assert Upload.objects.get(key=key).original_filename == "invoicegpj.exe"
+
+
 def test_a_batch_waits_for_an_upload_locked_by_another_transaction_and_sees_its_change(webhook: Client) -> None:
     """The complete call stores the upload while a batch is applying its event: the
     batch waits for the row, then finds it stored and records no second effect."""

@@ -674,6 +674,7 @@ def test_s3_unreachable_is_a_503_with_a_plain_message(api: Client, settings) -> 
     assert response.status_code == 503
     assert response.json()["code"] == "storage_unavailable"
     assert "try again" in response.json()["message"]
+    assert response["Retry-After"] == "5", "clients are told when to come back"
     assert Upload.objects.count() == 0, "nothing half-written"
 
 

@@ -54,29 +54,68 @@ PARAMS = {
     "AWS::Partition": "aws",
     "AWS::StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/intake-acme/0a1b2c3d-1111-2222-3333-444455556666",
 }
+
+
+class _Values(dict[str, str]):
+    """A resource not listed below stands for itself, as <Name> (a security group, a policy)."""
+
+    def __missing__(self, name: str) -> str:
+        return f"<{name}>"
+
+
 # What describe-stacks would answer for the outputs that name a resource.
-RESOURCE_VALUES = {
-    "UploadsBucket": "intake-123456789012-eu-west-1-0a1b2c3d",
-    "EventsQueue": "https://sqs.eu-west-1.amazonaws.com/123456789012/intake-EventsQueue-AbC",
-    "EventsDeadLetterQueue": "https://sqs.eu-west-1.amazonaws.com/123456789012/intake-EventsDeadLetterQueue-DeF",
-    "EventsQueue.Arn": "arn:aws:sqs:eu-west-1:123456789012:intake-EventsQueue-AbC",
-    "UserPool": "eu-west-1_AbCdEf123",
-    "WebClient": "4s1mpl3cl13nt1d0000000000",
-    "MachineClient": "m4ch1n3cl13nt1d000000000",
-    "AppPolicy": "arn:aws:iam::123456789012:policy/intake-AppPolicy-XyZ",
-    "AlertsTopic": "arn:aws:sns:eu-west-1:123456789012:intake-AlertsTopic-XyZ",
-    "DownloadsKeyA": "K2JCJMDEHXQW5F",
-    "DownloadsKeyB": "K3OTHERKEYEXAMPLE",
-    "DownloadsKeyGroup": "a1b2c3d4-key-group",
-    "DownloadsOriginAccess.Id": "E1OACEXAMPLE",
-    "DownloadsCachePolicy": "cache-policy-id",
-    "DownloadsOriginRequestPolicy": "origin-request-policy-id",
-    "DownloadsResponseHeaders": "response-headers-policy-id",
-    "DownloadsDistribution": "E2QWRUHEXAMPLE",
-    "DownloadsDistribution.DomainName": "d111111abcdef8.cloudfront.net",
-    "UploadsBucket.Arn": "arn:aws:s3:::intake-123456789012-eu-west-1-0a1b2c3d",
-    "UploadsBucket.RegionalDomainName": "intake-123456789012-eu-west-1-0a1b2c3d.s3.eu-west-1.amazonaws.com",
-}
+RESOURCE_VALUES = _Values(
+    {
+        "UploadsBucket": "intake-123456789012-eu-west-1-0a1b2c3d",
+        "EventsQueue": "https://sqs.eu-west-1.amazonaws.com/123456789012/intake-EventsQueue-AbC",
+        "EventsDeadLetterQueue": "https://sqs.eu-west-1.amazonaws.com/123456789012/intake-EventsDeadLetterQueue-DeF",
+        "EventsQueue.Arn": "arn:aws:sqs:eu-west-1:123456789012:intake-EventsQueue-AbC",
+        "UserPool": "eu-west-1_AbCdEf123",
+        "WebClient": "4s1mpl3cl13nt1d0000000000",
+        "MachineClient": "m4ch1n3cl13nt1d000000000",
+        "AppPolicy": "arn:aws:iam::123456789012:policy/intake-AppPolicy-XyZ",
+        "AlertsTopic": "arn:aws:sns:eu-west-1:123456789012:intake-AlertsTopic-XyZ",
+        "DownloadsKeyA": "K2JCJMDEHXQW5F",
+        "DownloadsKeyB": "K3OTHERKEYEXAMPLE",
+        "DownloadsKeyGroup": "a1b2c3d4-key-group",
+        "DownloadsOriginAccess.Id": "E1OACEXAMPLE",
+        "DownloadsCachePolicy": "cache-policy-id",
+        "DownloadsOriginRequestPolicy": "origin-request-policy-id",
+        "DownloadsResponseHeaders": "response-headers-policy-id",
+        "DownloadsDistribution": "E2QWRUHEXAMPLE",
+        "DownloadsDistribution.DomainName": "d111111abcdef8.cloudfront.net",
+        "UploadsBucket.Arn": "arn:aws:s3:::intake-123456789012-eu-west-1-0a1b2c3d",
+        "UploadsBucket.RegionalDomainName": "intake-123456789012-eu-west-1-0a1b2c3d.s3.eu-west-1.amazonaws.com",
+        "LogsBucket": "intake-acme-logsbucket-1a2b3c4d5e6f",
+        "LogsBucket.Arn": "arn:aws:s3:::intake-acme-logsbucket-1a2b3c4d5e6f",
+        "LogsBucket.DomainName": "intake-acme-logsbucket-1a2b3c4d5e6f.s3.amazonaws.com",
+        "StackKey": "0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
+        "StackKey.Arn": "arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
+        "EventsQueue.QueueName": "intake-EventsQueue-AbC",
+        # With RunTheApp=yes (tests/unit/test_template_app.py)
+        "Network": "vpc-0a1b2c3d",
+        "PrivateSubnetA": "subnet-0aaa",
+        "PrivateSubnetB": "subnet-0bbb",
+        "PublicSubnetA": "subnet-1aaa",
+        "PublicSubnetB": "subnet-1bbb",
+        "AppFirewall": "sg-0app",
+        "Cluster": "intake-intake-acme",
+        "MigrateTask": "arn:aws:ecs:eu-west-1:123456789012:task-definition/intake-intake-acme-migrate:1",
+        "AppLogs": "/intake/intake-acme",
+        "AppLogs.Arn": "arn:aws:logs:eu-west-1:123456789012:log-group:/intake/intake-acme:*",
+        "LoadBalancer.DNSName": "intake-1234567890.eu-west-1.elb.amazonaws.com",
+        "Database.Endpoint.Address": "intake.abc123xyz.eu-west-1.rds.amazonaws.com",
+        "Database.Endpoint.Port": "5432",
+        "Database.MasterUserSecret.SecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0a1b-AbCdEf",
+        "Cache.PrimaryEndPoint.Address": "master.intake-cache.abc123.euw1.cache.amazonaws.com",
+        "Cache.PrimaryEndPoint.Port": "6379",
+        "DjangoSecretKey": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:DjangoSecretKey-AbCdEf",
+        "WebhookSigningKey": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:WebhookSigningKey-AbCdEf",
+        "SignInClientSecret": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:SignInClientSecret-AbCdEf",
+        "CacheAuthToken": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:CacheAuthToken-AbCdEf",
+        "AppPolicy.Arn": "arn:aws:iam::123456789012:policy/intake-AppPolicy-XyZ",
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +155,9 @@ def resolve(value: Any, template: dict[str, Any], params: dict[str, str] | None 
     if set(value) == {"Fn::Select"}:
         index, items = value["Fn::Select"]
         return resolve(items, template, params)[int(index)]
+    if set(value) == {"Fn::FindInMap"}:
+        mapping, key, attribute = (resolve(v, template, params) for v in value["Fn::FindInMap"])
+        return template["Mappings"][mapping][key][attribute]
     if set(value) == {"Fn::If"}:
         condition, when_true, when_false = value["Fn::If"]
         chosen = when_true if condition_holds(condition, template, params) else when_false
@@ -285,7 +327,14 @@ def test_every_output_feeding_a_setting_names_one_the_app_reads(template: dict[s
         assert template["Outputs"][key]["Description"].startswith(name), key
 
 
-OPERATOR_ONLY = {"DJANGO_SECRET_KEY", "DATABASE_URL", "INTAKE_WEBHOOK_SIGNING_KEY", "INTAKE_COGNITO_CLIENT_SECRET"}
+# Without RunTheApp the operator brings the database (a URL or its parts) and the secrets.
+OPERATOR_ONLY = {
+    "DJANGO_SECRET_KEY",
+    "DATABASE_URL",
+    "DATABASE_HOST",
+    "INTAKE_WEBHOOK_SIGNING_KEY",
+    "INTAKE_COGNITO_CLIENT_SECRET",
+}
 
 
 def test_the_outputs_cover_every_required_production_setting_the_stack_can_provide(template: dict[str, Any]) -> None:

@@ -78,6 +78,18 @@ NAMES = [
     "put_public_access_block",
     "reset_clients",
     "sqs_client",
+    # diagnostics (manage.py doctor, metrics, the published backlog)
+    "Distribution",
+    "ServerClock",
+    "cloudfront_distribution",
+    "cloudfront_key_group_key_ids",
+    "cloudfront_public_key_pem",
+    "cloudwatch_client",
+    "put_metric_value",
+    "queue_depth",
+    "s3_server_clock",
+    "sends_to_eventbridge",
+    "ses_identity_status",
     "translate_errors",
 ]
 # Private helpers stay in their modules; tests import them from there.
@@ -85,6 +97,7 @@ PRIVATE = {
     "_client": client,
     "_session": client,
     "_sqs_client": client,
+    "_aws_client": client,
     "_credentials": presign,
     "_presign_with_botocore": presign,
     "_signer": presign,

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from uploader.access.roles import Permission
 from uploader.api import forms
 from uploader.api.decorators import caller, contract_api
+from uploader.ops.metrics.instruments import timed_signing
 from uploader.uploads import selectors, services
 from uploader.uploads.models import Upload
 
@@ -55,6 +56,7 @@ def upload_as_json(request: HttpRequest, upload: Upload) -> dict[str, Any]:
 # --- the contract ---------------------------------------------------------------------------------
 
 
+@timed_signing("single")
 @require_GET
 @contract_api(Permission.UPLOAD)
 def sign_single_upload(request: HttpRequest) -> HttpResponse:
@@ -84,6 +86,7 @@ def complete_single_upload(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"location": upload_location(request, upload), "key": upload.key, "upload": upload_as_json(request, upload)})
 
 
+@timed_signing("multipart_create")
 @require_POST
 @contract_api(Permission.UPLOAD)
 def create_multipart_upload(request: HttpRequest) -> HttpResponse:
@@ -101,6 +104,7 @@ def create_multipart_upload(request: HttpRequest) -> HttpResponse:
     )
 
 
+@timed_signing("part")
 @require_GET
 @contract_api(Permission.UPLOAD)
 def sign_part(request: HttpRequest, upload_id: str, part_number: int) -> HttpResponse:
@@ -118,6 +122,7 @@ def sign_part(request: HttpRequest, upload_id: str, part_number: int) -> HttpRes
     return JsonResponse(answer)
 
 
+@timed_signing("part_batch")
 @require_GET
 @contract_api(Permission.UPLOAD)
 def sign_part_batch(request: HttpRequest, upload_id: str) -> HttpResponse:

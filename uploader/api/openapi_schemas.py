@@ -52,11 +52,12 @@ def errors(*statuses: int) -> dict[str, Any]:
         409: "The upload is in a state that does not allow this call.",
         410: "The portal is closed (disabled or past its expiry).",
         429: "Too many requests from this address (portals); `Retry-After` says when to try again.",
-        503: "S3 cannot be reached; try again.",
+        503: "S3 cannot be reached; `Retry-After` says when to try again. Nothing was half-written.",
     }
     answers = {str(status): answer(meaning[status], ERROR) for status in statuses}
-    if "429" in answers:
-        answers["429"]["headers"] = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer", "minimum": 1}}}
+    for waits in ("429", "503"):
+        if waits in answers:
+            answers[waits]["headers"] = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer", "minimum": 1}}}
     return answers
 
 

@@ -47,8 +47,8 @@ def reconcile_uploads() -> dict[str, int]:
 
 @shared_task(name="uploader.tasks.retry_stuck_events", acks_late=True)
 def retry_stuck_events() -> int:
-    """Celery beat: ledger rows still pending INTAKE_EVENTS_STUCK_MINUTES after they
-    arrived are enqueued again, so a lost task heals by itself (the events page's retry
+    """Celery beat, every minute: ledger rows still pending INTAKE_EVENTS_STUCK_MINUTES
+    after they arrived are enqueued again, so a lost task heals by itself (the events page's retry
     button does the same by hand); applying is idempotent."""
     cutoff = timezone.now() - dt.timedelta(minutes=settings.INTAKE_EVENTS_STUCK_MINUTES)
     stuck = events_pending_before(cutoff=cutoff)

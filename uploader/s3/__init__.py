@@ -12,7 +12,9 @@ Callers never see a botocore exception: every call maps them to the errors in
 - `bucket_config`: the bucket's configuration, for `manage.py setup_bucket`, and
   the readiness probe;
 - `queues`: SQS: the consumer's calls, the dead-letter queue's set-up and the
-  dashboard's look into it.
+  dashboard's look into it;
+- `diagnostics`: S3's clock, CloudFront's trusted keys, SES identities and CloudWatch
+  (`manage.py doctor`, metrics, the published backlog).
 
 Every public name callers use is re-exported here; private helpers are not. Tests
 import or patch those where they are defined (e.g. `uploader.s3.presign._utcnow`):
@@ -37,8 +39,19 @@ from uploader.s3.bucket_config import (
     put_lifecycle_rules,
     put_notifications,
     put_public_access_block,
+    sends_to_eventbridge,
 )
-from uploader.s3.client import boto3_client, forget_clients, sqs_client
+from uploader.s3.client import boto3_client, cloudwatch_client, forget_clients, sqs_client
+from uploader.s3.diagnostics import (
+    Distribution,
+    ServerClock,
+    cloudfront_distribution,
+    cloudfront_key_group_key_ids,
+    cloudfront_public_key_pem,
+    put_metric_value,
+    s3_server_clock,
+    ses_identity_status,
+)
 from uploader.s3.errors import (
     BucketNotFound,
     MultipartUploadNotFound,
@@ -84,6 +97,7 @@ from uploader.s3.queues import (
     queue_create,
     queue_delete,
     queue_delete_many,
+    queue_depth,
     queue_receive,
     queue_redrive_policy,
     queue_release,
@@ -105,6 +119,7 @@ def reset_clients() -> None:
 
 __all__ = [
     "BucketNotFound",
+    "Distribution",
     "MultipartUploadNotFound",
     "ObjectHead",
     "ObjectNotFound",
@@ -113,6 +128,7 @@ __all__ = [
     "OpenMultipartUpload",
     "PresignedPost",
     "ReceivedMessage",
+    "ServerClock",
     "StorageError",
     "StorageRefused",
     "StorageUnavailable",
@@ -123,6 +139,10 @@ __all__ = [
     "app_storage",
     "boto3_client",
     "bucket_exists",
+    "cloudfront_distribution",
+    "cloudfront_key_group_key_ids",
+    "cloudfront_public_key_pem",
+    "cloudwatch_client",
     "complete_multipart_upload",
     "create_bucket",
     "create_multipart_upload",
@@ -151,6 +171,7 @@ __all__ = [
     "put_cors_rules",
     "put_encryption_rules",
     "put_lifecycle_rules",
+    "put_metric_value",
     "put_notifications",
     "put_object_bytes",
     "put_public_access_block",
@@ -159,6 +180,7 @@ __all__ = [
     "queue_create",
     "queue_delete",
     "queue_delete_many",
+    "queue_depth",
     "queue_receive",
     "queue_redrive_policy",
     "queue_release",
@@ -169,6 +191,9 @@ __all__ = [
     "queue_url_or_none",
     "queues",
     "reset_clients",
+    "s3_server_clock",
+    "sends_to_eventbridge",
+    "ses_identity_status",
     "sqs_client",
     "translate_errors",
 ]

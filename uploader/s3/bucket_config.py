@@ -123,6 +123,11 @@ def get_notifications(kind: str) -> list[dict[str, Any]]:
     return list(_notification_configuration().get(kind, []))
 
 
+def sends_to_eventbridge() -> bool:
+    """Whether the bucket hands its events to Amazon EventBridge (a rule there may feed the queue)."""
+    return "EventBridgeConfiguration" in _notification_configuration()
+
+
 def put_notifications(kind: str, configs: list[dict[str, Any]]) -> None:
     """Replace one kind of notification, keeping the others as they are."""
     current = _notification_configuration()

@@ -78,11 +78,33 @@ def sns_client() -> Any:
     )
 
 
+@functools.cache
+def _aws_client(service: str, region: str = "") -> Any:
+    """CloudWatch, CloudFront or SES: the app's other, occasional AWS calls (metrics,
+    `manage.py doctor`), with the same short timeouts."""
+    return _session().client(
+        service,
+        region_name=region or None,
+        endpoint_url=settings.INTAKE_AWS_ENDPOINT_URL,
+        config=Config(
+            connect_timeout=settings.INTAKE_S3_CONNECT_TIMEOUT,
+            read_timeout=settings.INTAKE_S3_READ_TIMEOUT,
+            retries={"total_max_attempts": settings.INTAKE_S3_MAX_ATTEMPTS, "mode": "standard"},
+        ),
+    )
+
+
+def cloudwatch_client() -> Any:
+    """The configured CloudWatch client, for tests that read metrics back."""
+    return _aws_client("cloudwatch")
+
+
 def forget_clients() -> None:
     """Drop the cached session and clients (see `uploader.s3.reset_clients`)."""
     _session.cache_clear()
     _client.cache_clear()
     _sqs_client.cache_clear()
+    _aws_client.cache_clear()
 
 
 def boto3_client() -> Any:

@@ -108,6 +108,30 @@ def check_configuration(*, domain: str, key_id: str, inline_key: str, key_path: 
     load_private_key(private_key_pem(inline=inline_key, path=key_path), source=source)
 
 
+def configured_public_key_pem() -> str:
+    """The public half of the configured private key (SubjectPublicKeyInfo PEM, as
+    CloudFront holds it), for `manage.py doctor` to compare; nothing secret."""
+    path = settings.INTAKE_CLOUDFRONT_PRIVATE_KEY_FILE
+    source = "INTAKE_CLOUDFRONT_PRIVATE_KEY_FILE" if path else "INTAKE_CLOUDFRONT_PRIVATE_KEY"
+    key = load_private_key(private_key_pem(inline=settings.INTAKE_CLOUDFRONT_PRIVATE_KEY, path=path), source=source)
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return public.decode("ascii")
+
+
+def same_public_key(first_pem: str, second_pem: str) -> bool:
+    """Whether two PEM public keys are the same key (whatever their line breaks)."""
+    try:
+        first = serialization.load_pem_public_key(first_pem.strip().encode("ascii"))
+        second = serialization.load_pem_public_key(second_pem.strip().encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        return False
+    return bool(
+        isinstance(first, rsa.RSAPublicKey)
+        and isinstance(second, rsa.RSAPublicKey)
+        and first.public_numbers() == second.public_numbers()
+    )
+
+
 @functools.lru_cache(maxsize=4)
 def _signer(key_id: str, inline_key: str, key_path: str) -> CloudFrontSigner:
     # Keyed on the settings' values, so a changed key (tests, rotation with a reload)

@@ -66,6 +66,11 @@ def queue_arn(url: str) -> str:
     return queue_attributes(url, ["QueueArn"])["QueueArn"]
 
 
+def queue_depth(url: str) -> int:
+    """Messages waiting to be received (SQS's approximate count)."""
+    return _int(queue_attributes(url, ["ApproximateNumberOfMessages"]).get("ApproximateNumberOfMessages")) or 0
+
+
 def queue_redrive_policy(url: str) -> dict[str, Any] | None:
     """The queue's RedrivePolicy as {"deadLetterTargetArn": str, "maxReceiveCount": int}, or None."""
     raw = queue_attributes(url, ["RedrivePolicy"]).get("RedrivePolicy", "")

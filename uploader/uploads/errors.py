@@ -58,6 +58,8 @@ class StorageUnavailable(UploadError, s3.StorageUnavailable):
 
     status = 503
     code = "storage_unavailable"
+    # S3 outages seen so far last seconds; clients (Uppy's retryDelays) come back.
+    retry_after = 5
 
 
 class Unauthenticated(UploadError):

@@ -18,6 +18,7 @@ from uploader.ingest.events import sequencer_is_newer, sequencer_order
 from uploader.portals import limits as portal_limits
 from uploader.uploads import checksums, followups
 from uploader.uploads.errors import ChecksumMismatch, LimitExceeded, WrongState, storage_errors
+from uploader.uploads.keys import display_filename
 from uploader.uploads.limits import UploadLimits, check_stored
 from uploader.uploads.models import ALLOWED_TRANSITIONS, Upload, UploadState
 from uploader.uploads.state import Move, upload_move, uploads_move
@@ -169,7 +170,8 @@ def upload_record_unregistered(*, key: str, head: s3.ObjectHead) -> Upload:
         key=key,
         defaults={
             "scope": parts[1][:64] if len(parts) > 2 else EXTERNAL_SCOPE,
-            "original_filename": parts[-1][:255] or key[-255:],
+            # Named like a browser's file (no bidirectional overrides and the like).
+            "original_filename": display_filename(parts[-1] or key)[:255],
             "declared_size": None,
             "declared_content_type": head.content_type[:255] or "application/octet-stream",
             "state": UploadState.REGISTERED,

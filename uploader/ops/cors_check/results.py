@@ -28,7 +28,7 @@ class Status(enum.StrEnum):
 
 @dataclass(frozen=True)
 class CheckResult:
-    part: str  # bucket | rules | api | cdn
+    part: str  # bucket | rules | api | cdn (the CORS chain); doctor's parts (uploader.ops.doctor)
     name: str
     status: Status
     detail: str
@@ -59,7 +59,9 @@ def format_result(result: CheckResult) -> str:
 
 
 @dataclass(frozen=True)
-class CorsReport:
+class CheckReport:
+    """Results in the order they were checked (the CORS chain's, and `manage.py doctor`'s)."""
+
     results: tuple[CheckResult, ...]
 
     @property
@@ -79,3 +81,6 @@ class CorsReport:
             "failed": sum(result.status is Status.FAILED for result in self.results),
             "checks": [{**asdict(result), "status": str(result.status)} for result in self.results],
         }
+
+
+CorsReport = CheckReport
