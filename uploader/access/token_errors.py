@@ -41,4 +41,3 @@ class KeysUnavailable(TokenRejected):
     def __init__(self, detail: str = "") -> None:
         super().__init__(KEYS_UNAVAILABLE)
         self.detail = detail  # host and error type only: safe to log
-

@@ -127,7 +127,6 @@ def max_age() -> dt.timedelta:
     return dt.timedelta(seconds=int(getattr(settings, "INTAKE_SNS_MAX_AGE_SECONDS", 3600)))
 
 
-
 # --- verification ---------------------------------------------------------------------
 
 
@@ -230,4 +229,3 @@ def subscription_confirm(message: SnsMessage, *, fetch: Fetcher | None = None) -
         raise SnsMessageRejected(problem)
     (fetch or sns_certificates.fetcher)(message.subscribe_url, max_bytes=MAX_CONFIRMATION_BYTES)
     logger.info("sns: confirmed the subscription to %s", message.topic_arn)
-

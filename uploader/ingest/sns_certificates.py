@@ -67,8 +67,6 @@ class Fetcher(Protocol):
     def __call__(self, url: str, *, max_bytes: int) -> bytes: ...
 
 
-
-
 # --- URLs -----------------------------------------------------------------------------
 
 
@@ -226,4 +224,3 @@ def signing_certificate(url: str, *, fetch: Fetcher | None = None) -> x509.Certi
         raise SnsMessageRejected(problem)
     certificate_cache.put(url, certificate)
     return certificate
-
