@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from uploader.notify.models import WebhookDelivery
 from uploader.portals import tokens as portal_tokens
 from uploader.portals.models import Portal
-from uploader.uploads.models import Upload, UploadState
+from uploader.uploads.models import Upload, UploadState, UploadTotal
 
 # Uploads that use up a portal's file count and total: in flight or arrived.
 COUNTED_STATES = (UploadState.REGISTERED, UploadState.UPLOADING, UploadState.STORED)
@@ -27,9 +27,15 @@ class PortalUsage:
 
 
 def portal_list() -> QuerySet[Portal]:
-    return Portal.objects.annotate(stored_count=Count("uploads", filter=Q(uploads__state=UploadState.STORED))).order_by(
-        "-created_at"
+    """Every portal, newest first, with how many stored files it holds (from the kept
+    totals, a few rows per portal, never its uploads)."""
+    stored = (
+        UploadTotal.objects.filter(portal_key=OuterRef("pk"), state=UploadState.STORED)
+        .values("portal_key")
+        .annotate(files=Sum("files"))
+        .values("files")
     )
+    return Portal.objects.annotate(stored_count=Coalesce(Subquery(stored), 0)).order_by("-created_at")
 
 
 def portal_get(*, portal_id: int) -> Portal:
