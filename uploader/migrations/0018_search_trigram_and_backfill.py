@@ -5,8 +5,9 @@ The extension is created where the database user may (a superuser, or a trusted
 extension on PostgreSQL 13+ for the database's owner); otherwise the migration stops
 and says what to run. SQLite keeps a plain LIKE over the same normalized column."""
 
-from django.db import migrations, transaction
+from django.db import migrations
 
+from uploader.ops.database import require_extension
 from uploader.uploads.rollup import rollup_recount
 from uploader.uploads.search import search_text_of
 
@@ -34,26 +35,12 @@ def recount(apps, schema_editor):  # type: ignore[no-untyped-def]
     )
 
 
-class TrigramExtensionMissing(RuntimeError):
-    pass
-
-
 def create_trigram_index(apps, schema_editor):  # type: ignore[no-untyped-def]
     connection = schema_editor.connection
     if connection.vendor != "postgresql":
         return
+    require_extension(connection, "pg_trgm", needed_for="The file list's search")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
-        if cursor.fetchone() is None:
-            try:
-                with transaction.atomic(using=connection.alias):
-                    cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-            except Exception as exc:
-                raise TrigramExtensionMissing(
-                    f"The file search needs PostgreSQL's pg_trgm extension, and this database user may not create "
-                    f"it ({exc.__class__.__name__}: {str(exc).strip()}). Ask a superuser to run "
-                    f'"CREATE EXTENSION pg_trgm;" in database {connection.settings_dict["NAME"]!r}, then migrate again.'
-                ) from exc
         table = schema_editor.quote_name(apps.get_model("uploader", "Upload")._meta.db_table)
         cursor.execute(f"CREATE INDEX IF NOT EXISTS {TRIGRAM_INDEX} ON {table} USING gin (search_text gin_trgm_ops)")
 
