@@ -1,7 +1,7 @@
 """Reads for the stats page: what arrived over a period, in aggregate queries only.
 
-Every figure but the rejection reasons is a GROUP BY over the daily rollup
-(`UploadDailyRollup`), so the page costs the same handful of queries, each over a few
+Every figure but the rejection reasons is a GROUP BY over the daily rollup's
+breakdown (`UploadDailyBreakdown`), so the page costs the same handful of queries, each over a few
 hundred rows a day, however many files there are (tests/integration/test_dashboard_stats.py
 counts them). Days are the business's days: `TruncDate` in `TIME_ZONE`, and the
 series is filled in Python so a day with nothing shows as zero instead of missing.
@@ -20,7 +20,7 @@ from django.utils import timezone
 from uploader.access.roles import Permission, require_permission
 from uploader.portals.models import Portal
 from uploader.uploads.kinds import OTHER_KIND
-from uploader.uploads.models import Upload, UploadDailyRollup, UploadState
+from uploader.uploads.models import Upload, UploadDailyBreakdown, UploadState
 from uploader.uploads.rollup import STAFF_PORTAL_KEY
 
 PERIOD_DAYS_CHOICES: tuple[int, ...] = (7, 30, 90, 365)
@@ -144,17 +144,21 @@ def upload_stats(*, user: Any, period: Period) -> UploadStats:
     over uploads started (`created_at`) in the period, since a rejected or aborted
     upload has no `stored_at`.
 
-    Everything but the rejection reasons comes from the daily rollup
-    (uploader.uploads.rollup), a few hundred rows a day however many files there are;
+    Everything but the rejection reasons comes from the daily rollup's breakdown by
+    portal, kind and state (uploader.uploads.rollup), a few hundred rows a day however
+    many files there are;
     the reasons are texts, read from the rejected uploads of the period (an index on
     state and time)."""
     require_permission(user, Permission.BROWSE)
-    days = UploadDailyRollup.objects.filter(day__gte=period.first_day, day__lte=period.last_day)
+    days = UploadDailyBreakdown.objects.filter(day__gte=period.first_day, day__lte=period.last_day)
     received = days.filter(stored_files__gt=0)
 
     per_day = {
         row["day"]: row
-        for row in received.values("day").annotate(files=Sum("stored_files"), bytes=Sum("stored_bytes")).order_by()
+        for row in received.filter(dimension="kind")
+        .values("day")
+        .annotate(files=Sum("stored_files"), bytes=Sum("stored_bytes"))
+        .order_by()
     }
     by_day = [
         DayCount(day=day, files=per_day[day]["files"], bytes=per_day[day]["bytes"] or 0)
@@ -164,13 +168,14 @@ def upload_stats(*, user: Any, period: Period) -> UploadStats:
     ]
 
     per_portal = {
-        row["portal_key"]: (row["files"], row["bytes"] or 0)
-        for row in received.values("portal_key")
+        int(row["value"]): (row["files"], row["bytes"] or 0)
+        for row in received.filter(dimension="portal")
+        .values("value")
         .annotate(files=Sum("stored_files"), bytes=Sum("stored_bytes"))
         .order_by()
     }
-    # A subquery rather than a list of ids, so the page always makes the same queries.
-    names = dict(Portal.objects.filter(pk__in=received.values("portal_key")).values_list("pk", "name"))
+    # Every portal's name (a few hundred short rows), so the page always makes the same queries.
+    names = dict(Portal.objects.values_list("pk", "name"))
     portal_rows = sorted(
         (
             Breakdown(label=names[key], files=files, bytes=size)
@@ -185,8 +190,11 @@ def upload_stats(*, user: Any, period: Period) -> UploadStats:
         portal_rows.sort(key=lambda row: (-row.files, -row.bytes))
 
     per_kind = {
-        row["kind"]: row
-        for row in received.values("kind").annotate(files=Sum("stored_files"), bytes=Sum("stored_bytes")).order_by()
+        row["value"]: row
+        for row in received.filter(dimension="kind")
+        .values("value")
+        .annotate(files=Sum("stored_files"), bytes=Sum("stored_bytes"))
+        .order_by()
     }
     by_kind = [
         Breakdown(label=label, files=per_kind[key]["files"], bytes=per_kind[key]["bytes"] or 0)
@@ -195,8 +203,11 @@ def upload_stats(*, user: Any, period: Period) -> UploadStats:
     ]
 
     per_state = {
-        row["state"]: row["files"]
-        for row in days.filter(started_files__gt=0).values("state").annotate(files=Sum("started_files")).order_by()
+        row["value"]: row["files"]
+        for row in days.filter(dimension="state", started_files__gt=0)
+        .values("value")
+        .annotate(files=Sum("started_files"))
+        .order_by()
     }
     by_state = [
         Breakdown(label=label, files=sum(per_state.get(state, 0) for state in states)) for label, states in STATE_LABELS

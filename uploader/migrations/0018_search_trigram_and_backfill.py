@@ -31,6 +31,7 @@ def recount(apps, schema_editor):  # type: ignore[no-untyped-def]
     rollup_recount(
         upload_model=apps.get_model("uploader", "Upload"),
         day_model=apps.get_model("uploader", "UploadDailyRollup"),
+        breakdown_model=apps.get_model("uploader", "UploadDailyBreakdown"),
         total_model=apps.get_model("uploader", "UploadTotal"),
     )
 

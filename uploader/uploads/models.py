@@ -151,6 +151,29 @@ class UploadDailyRollup(models.Model):
         return f"{self.day} portal {self.portal_key} {self.kind} {self.state}"
 
 
+class UploadDailyBreakdown(models.Model):
+    """The daily rollup summed along one dimension at a time ("portal", "kind" or
+    "state"; `value` is the portal key, kind or state): what the stats page charts, a few
+    hundred rows a day instead of the rollup's thousands. Kept with the rollup, in the
+    same statements' transaction."""
+
+    day = models.DateField()
+    dimension = models.CharField(max_length=8)
+    value = models.CharField(max_length=32)
+    started_files = models.BigIntegerField(default=0)
+    started_bytes = models.BigIntegerField(default=0)
+    stored_files = models.BigIntegerField(default=0)
+    stored_bytes = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["dimension", "day", "value"], name="upload_breakdown_one_per_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.dimension}={self.value}"
+
+
 class UploadTotal(models.Model):
     """All-time files and bytes (stored size, else declared) per portal x kind x
     current state, kept with the daily rollup: the file list's totals and the portals

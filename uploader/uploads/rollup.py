@@ -23,7 +23,7 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from uploader.uploads.kinds import kind_case, kind_content_type, kind_of
-from uploader.uploads.models import Upload, UploadDailyRollup, UploadTotal
+from uploader.uploads.models import Upload, UploadDailyBreakdown, UploadDailyRollup, UploadTotal
 
 STAFF_PORTAL_KEY = 0
 # The Upload fields a rollup row is made of (what `facts_of` reads).
@@ -31,6 +31,8 @@ FACT_FIELDS = ("portal_id", "declared_content_type", "state", "created_at", "sto
 
 DayKey = tuple[dt.date, int, str, str]  # day, portal_key, kind, state
 TotalKey = tuple[int, str, str]  # portal_key, kind, state
+BreakdownKey = tuple[str, dt.date, str]  # dimension, day, value
+DIMENSIONS = ("portal", "kind", "state")
 
 
 @dataclass(frozen=True)
@@ -113,19 +115,40 @@ def rollup_apply(*, before: Sequence[Facts], after: Sequence[Facts]) -> None:
         total = totals[(facts.portal_key, facts.kind, facts.state)]
         total[0] += sign
         total[1] += sign * facts.size
-    day_rows = [(*key, *values) for key, values in sorted(days.items()) if any(values)]
-    total_rows = [(*key, *values) for key, values in sorted(totals.items()) if any(values)]
-    _upsert(UploadDailyRollup, ["day", "portal_key", "kind", "state"], day_rows)
-    _upsert(UploadTotal, ["portal_key", "kind", "state"], total_rows)
+    days = {key: values for key, values in days.items() if any(values)}
+    breakdown = _breakdown(days)
+    _upsert(UploadDailyRollup, ["day", "portal_key", "kind", "state"], [(*k, *v) for k, v in sorted(days.items())])
+    _upsert(
+        UploadDailyBreakdown,
+        ["dimension", "day", "value"],
+        [(*k, *v) for k, v in sorted(breakdown.items()) if any(v)],
+    )
+    _upsert(UploadTotal, ["portal_key", "kind", "state"], [(*k, *v) for k, v in sorted(totals.items()) if any(v)])
+
+
+def _breakdown(days: dict[DayKey, Any]) -> dict[BreakdownKey, list[int]]:
+    """The day rows summed along each dimension."""
+    sums: dict[BreakdownKey, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for (day, portal_key, kind, state), values in days.items():
+        for dimension, value in zip(DIMENSIONS, (str(portal_key), kind, state), strict=True):
+            row = sums[(dimension, day, value)]
+            for index, count in enumerate(values):
+                row[index] += count
+    return sums
 
 
 _COUNTS = {
     UploadDailyRollup: ["started_files", "started_bytes", "stored_files", "stored_bytes"],
+    UploadDailyBreakdown: ["started_files", "started_bytes", "stored_files", "stored_bytes"],
     UploadTotal: ["files", "bytes"],
 }
 
 
-def _upsert(model: type[UploadDailyRollup] | type[UploadTotal], keys: list[str], rows: list[tuple[Any, ...]]) -> None:
+def _upsert(
+    model: type[UploadDailyRollup] | type[UploadDailyBreakdown] | type[UploadTotal],
+    keys: list[str],
+    rows: list[tuple[Any, ...]],
+) -> None:
     """Add each row's counts to its key's row (INSERT ... ON CONFLICT DO UPDATE, the
     same statement on PostgreSQL and SQLite)."""
     if not rows:
@@ -194,6 +217,14 @@ def stored_days() -> dict[DayKey, tuple[int, int, int, int]]:
     }
 
 
+def stored_breakdown() -> dict[BreakdownKey, tuple[int, int, int, int]]:
+    return {
+        (row.dimension, row.day, row.value): (row.started_files, row.started_bytes, row.stored_files, row.stored_bytes)
+        for row in UploadDailyBreakdown.objects.all()
+        if row.started_files or row.started_bytes or row.stored_files or row.stored_bytes
+    }
+
+
 def stored_totals() -> dict[TotalKey, tuple[int, int]]:
     return {
         (row.portal_key, row.kind, row.state): (row.files, row.bytes)
@@ -205,8 +236,11 @@ def stored_totals() -> dict[TotalKey, tuple[int, int]]:
 def rollup_differences() -> list[str]:
     """Where the kept tables disagree with a recount (empty when they agree)."""
     problems: list[str] = []
+    counted_days = recounted_days()
+    counted_breakdown = {key: tuple(values) for key, values in _breakdown(counted_days).items() if any(values)}
     pairs: list[tuple[str, dict[Any, Any], dict[Any, Any]]] = [
-        ("day", stored_days(), recounted_days()),
+        ("day", stored_days(), counted_days),
+        ("breakdown", stored_breakdown(), counted_breakdown),
         ("total", stored_totals(), recounted_totals()),
     ]
     for label, kept, counted in pairs:
@@ -217,7 +251,11 @@ def rollup_differences() -> list[str]:
 
 
 def rollup_recount(
-    *, upload_model: Any = Upload, day_model: Any = UploadDailyRollup, total_model: Any = UploadTotal
+    *,
+    upload_model: Any = Upload,
+    day_model: Any = UploadDailyRollup,
+    breakdown_model: Any = UploadDailyBreakdown,
+    total_model: Any = UploadTotal,
 ) -> tuple[int, int]:
     """Rebuild both tables from the uploads; returns (day rows, total rows). (A
     migration passes its historical models.) On
@@ -229,10 +267,11 @@ def rollup_recount(
             quote = connection.ops.quote_name
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"LOCK TABLE {quote(day_model._meta.db_table)}, "
+                    f"LOCK TABLE {quote(day_model._meta.db_table)}, {quote(breakdown_model._meta.db_table)}, "
                     f"{quote(total_model._meta.db_table)} IN SHARE ROW EXCLUSIVE MODE"
                 )
         day_model.objects.all().delete()
+        breakdown_model.objects.all().delete()
         total_model.objects.all().delete()
         days = recounted_days(upload_model)
         day_model.objects.bulk_create(
@@ -248,6 +287,21 @@ def rollup_recount(
                     stored_bytes=d,
                 )
                 for (day, portal_key, kind, state), (a, b, c, d) in days.items()
+            ),
+            batch_size=5000,
+        )
+        breakdown_model.objects.bulk_create(
+            (
+                breakdown_model(
+                    dimension=dimension,
+                    day=day,
+                    value=value,
+                    started_files=a,
+                    started_bytes=b,
+                    stored_files=c,
+                    stored_bytes=d,
+                )
+                for (dimension, day, value), (a, b, c, d) in _breakdown(days).items()
             ),
             batch_size=5000,
         )
