@@ -250,6 +250,45 @@ def rollup_differences() -> list[str]:
     return problems
 
 
+def _recount_in_sql(upload_model: Any, day_model: Any, breakdown_model: Any, total_model: Any) -> None:
+    """INSERT ... SELECT from the grouped uploads (the same statements on PostgreSQL and
+    SQLite): a million uploads in seconds, none of them through Python."""
+    quote = connection.ops.quote_name
+    days, breakdown, totals = (quote(m._meta.db_table) for m in (day_model, breakdown_model, total_model))
+    keys = "day, portal_key, kind, state"
+    counts = "started_files, started_bytes, stored_files, stored_bytes"
+    started_sql, started_params = _grouped(upload_model.objects.all(), "created_at").query.sql_with_params()
+    stored_sql, stored_params = _grouped(
+        upload_model.objects.filter(stored_at__isnull=False), "stored_at"
+    ).query.sql_with_params()
+    with connection.cursor() as cursor:
+        # Names come from the models and from this module; values are parameters.
+        cursor.execute(
+            f"INSERT INTO {days} ({keys}, {counts}) "  # noqa: S608
+            f"SELECT g.day, g.portal_key, g.kind, g.state, g.files, COALESCE(g.bytes, 0), 0, 0 FROM ({started_sql}) g",
+            started_params,
+        )
+        cursor.execute(
+            f"INSERT INTO {days} ({keys}, {counts}) "  # noqa: S608
+            f"SELECT g.day, g.portal_key, g.kind, g.state, 0, 0, g.files, COALESCE(g.bytes, 0) FROM ({stored_sql}) g "
+            f"WHERE true ON CONFLICT ({keys}) DO UPDATE SET "
+            f"stored_files = excluded.stored_files, stored_bytes = excluded.stored_bytes",
+            stored_params,
+        )
+        sums = "SUM(started_files), SUM(started_bytes), SUM(stored_files), SUM(stored_bytes)"
+        for dimension, column in (("portal", "CAST(portal_key AS VARCHAR(32))"), ("kind", "kind"), ("state", "state")):
+            cursor.execute(
+                f"INSERT INTO {breakdown} (dimension, day, value, {counts}) "  # noqa: S608
+                f"SELECT %s, day, {column}, {sums} FROM {days} GROUP BY day, {column}",
+                [dimension],
+            )
+        cursor.execute(
+            f"INSERT INTO {totals} (portal_key, kind, state, files, bytes) "  # noqa: S608
+            f"SELECT portal_key, kind, state, SUM(started_files), SUM(started_bytes) FROM {days} "
+            f"GROUP BY portal_key, kind, state HAVING SUM(started_files) <> 0 OR SUM(started_bytes) <> 0",
+        )
+
+
 def rollup_recount(
     *,
     upload_model: Any = Upload,
@@ -257,9 +296,8 @@ def rollup_recount(
     breakdown_model: Any = UploadDailyBreakdown,
     total_model: Any = UploadTotal,
 ) -> tuple[int, int]:
-    """Rebuild both tables from the uploads; returns (day rows, total rows). (A
-    migration passes its historical models.) On
-    PostgreSQL the tables are locked first: a writer that has already added to them is
+    """Rebuild the three tables from the uploads; returns (day rows, total rows). (A
+    migration passes its historical models.) On PostgreSQL the tables are locked first: a writer that has already added to them is
     waited for and then counted, one that has not yet waits for the recount and then
     adds on top of it."""
     with transaction.atomic():
@@ -273,44 +311,6 @@ def rollup_recount(
         day_model.objects.all().delete()
         breakdown_model.objects.all().delete()
         total_model.objects.all().delete()
-        days = recounted_days(upload_model)
-        day_model.objects.bulk_create(
-            (
-                day_model(
-                    day=day,
-                    portal_key=portal_key,
-                    kind=kind,
-                    state=state,
-                    started_files=a,
-                    started_bytes=b,
-                    stored_files=c,
-                    stored_bytes=d,
-                )
-                for (day, portal_key, kind, state), (a, b, c, d) in days.items()
-            ),
-            batch_size=5000,
-        )
-        breakdown_model.objects.bulk_create(
-            (
-                breakdown_model(
-                    dimension=dimension,
-                    day=day,
-                    value=value,
-                    started_files=a,
-                    started_bytes=b,
-                    stored_files=c,
-                    stored_bytes=d,
-                )
-                for (dimension, day, value), (a, b, c, d) in _breakdown(days).items()
-            ),
-            batch_size=5000,
-        )
-        totals = recounted_totals(upload_model)
-        total_model.objects.bulk_create(
-            (
-                total_model(portal_key=portal_key, kind=kind, state=state, files=files, bytes=size)
-                for (portal_key, kind, state), (files, size) in totals.items()
-            ),
-            batch_size=5000,
-        )
-    return len(days), len(totals)
+        _recount_in_sql(upload_model, day_model, breakdown_model, total_model)
+        days, totals = day_model.objects.count(), total_model.objects.count()
+    return days, totals
