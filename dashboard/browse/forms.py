@@ -64,7 +64,7 @@ class PlainSelect(forms.Select):
     hundred portals to choose from, the template engine's include per option cost the
     file list more than its query did."""
 
-    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> str:
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
         widget = self.get_context(name, value, attrs)["widget"]
         options = "".join(
             format_html(

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import Coalesce, Lower
+from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 from django.utils import timezone
 
 from uploader import s3
@@ -36,7 +37,8 @@ from uploader.uploads.keyset import KeysetPage, keyset_page
 from uploader.uploads.kinds import KIND_CHOICES, kind_of, kind_q
 from uploader.uploads.models import Upload, UploadTotal
 from uploader.uploads.rollup import STAFF_PORTAL_KEY
-from uploader.uploads.search import search_q
+from uploader.uploads.search import search_q, search_terms
+from uploader.uploads.selectors import SIZE_KEY
 from uploader.uploads.selectors import UPLOAD_SORTS as SORTS
 
 logger = logging.getLogger(__name__)
@@ -54,11 +56,11 @@ DEFAULT_SORT = "newest"
 # The portal filter's value for files that came through no portal (staff uploads).
 NO_PORTAL = "none"
 
-# Past this many matching files, the totals line says "10,000+ files" instead of
+# Past this many matching files, the totals line says "1,000+ files" instead of
 # counting further (and leaves the bytes out): an exact count of a broad search would
 # read every matching row. Filters by state, portal and kind alone are exact from the
 # kept totals (uploader.uploads.models.UploadTotal) however many files match.
-TOTALS_COUNTED_UP_TO = 10_000
+TOTALS_COUNTED_UP_TO = 1_000
 
 TEXT_EXCERPT_CHARS = 2_000
 AUDIT_TRAIL_SHOWN = 200
@@ -82,6 +84,11 @@ class UploadFilters:
     size_min: int | None = None
     size_max: int | None = None
     sort: str = DEFAULT_SORT
+
+    @property
+    def words(self) -> int:
+        """How many words of the search count."""
+        return len(search_terms(self.q))
 
     @property
     def only_kept_dimensions(self) -> bool:
@@ -128,19 +135,26 @@ def browsable_uploads(*, user: Any, filters: UploadFilters) -> QuerySet[Upload]:
         uploads = uploads.filter(created_at__gte=day_start(filters.uploaded_from))
     if filters.uploaded_to is not None:
         uploads = uploads.filter(created_at__lt=day_start(filters.uploaded_to + dt.timedelta(days=1)))
-    if filters.size_min is not None:
-        uploads = uploads.filter(size_bytes__gte=filters.size_min)
+    if filters.size_min is not None or filters.size_max is not None:
+        # The size sort's indexed expression (unknown sizes are -1), so a size range is
+        # one index range too.
+        uploads = uploads.filter(GreaterThanOrEqual(SIZE_KEY, filters.size_min or 0))
     if filters.size_max is not None:
-        uploads = uploads.filter(size_bytes__lte=filters.size_max)
+        uploads = uploads.filter(LessThanOrEqual(SIZE_KEY, filters.size_max))
     return uploads
 
 
 def browse_page(
-    uploads: QuerySet[Upload], *, sort: str, size: int, after: str | None, before: str | None
+    uploads: QuerySet[Upload], *, sort: str, size: int, after: str | None, before: str | None, words: int = 0
 ) -> KeysetPage[Upload]:
     """One page of the list in the asked-for sort, from a page link's cursor (a damaged
     one gives the first page, as a bad page number always has)."""
     keyset = SORTS.get(sort, SORTS[DEFAULT_SORT])
+    if words > 1:
+        # Every word narrows: the matches are few and may all be old (a year in the
+        # words), so find them by the trigram index and sort them, rather than walk the
+        # sort's index until enough match.
+        keyset = keyset.unindexed()
     try:
         return keyset_page(uploads, sort=keyset, size=size, after=after or None, before=before or None)
     except ValueError:

@@ -44,7 +44,12 @@ def upload_list(request: HttpRequest) -> HttpResponse:
     filters = form.filters()
     uploads = browse_selectors.browsable_uploads(user=request.user, filters=filters)
     page = browse_selectors.browse_page(
-        uploads, sort=filters.sort, size=PAGE_SIZE, after=request.GET.get("after"), before=request.GET.get("before")
+        uploads,
+        sort=filters.sort,
+        size=PAGE_SIZE,
+        after=request.GET.get("after"),
+        before=request.GET.get("before"),
+        words=filters.words,
     )
     partial = request.headers.get("HX-Request") == "true" and "HX-History-Restore-Request" not in request.headers
     response = render(

@@ -16,8 +16,8 @@ from uploader.portals import tokens as portal_tokens
 from uploader.portals.models import Portal
 from uploader.uploads.models import Upload, UploadState, UploadTotal
 
-# Uploads that use up a portal's file count and total: in flight or arrived.
-COUNTED_STATES = (UploadState.REGISTERED, UploadState.UPLOADING, UploadState.STORED)
+# Uploads that use up a portal's file count and total: in flight (these) or arrived.
+IN_FLIGHT_STATES = (UploadState.REGISTERED, UploadState.UPLOADING)
 
 
 @dataclass(frozen=True)
@@ -59,19 +59,25 @@ def portal_find_by_token(*, token: str) -> Portal | None:
 
 
 def portal_usage(*, portal: Portal, exclude: Upload | None = None) -> PortalUsage:
-    """Files and bytes a portal has used: arrived files by their stored size,
-    files in flight by their declared size."""
+    """Files and bytes a portal has used: arrived files by their stored size (from the
+    kept totals, however many there are), files in flight by their declared size (a
+    partial index holds only those). `exclude`: an upload in flight not to count."""
     # A single-request registration holds its place only while its signed URL can
     # still be used: an abandoned one (a dropped PUT, a cancel) must not fill a small
     # portal for a day. A late arrival is still checked after it is stored.
     signed_until = timezone.now() - dt.timedelta(seconds=settings.INTAKE_PRESIGN_EXPIRES_SECONDS)
-    uploads = Upload.objects.filter(portal=portal, state__in=COUNTED_STATES).exclude(
+    in_flight = Upload.objects.filter(portal=portal, state__in=IN_FLIGHT_STATES).exclude(
         state=UploadState.REGISTERED, is_multipart=False, created_at__lt=signed_until
     )
     if exclude is not None:
-        uploads = uploads.exclude(pk=exclude.pk)
-    totals = uploads.aggregate(files=Count("id"), bytes=Sum(Coalesce("stored_size", "declared_size", 0)))
-    return PortalUsage(files=totals["files"] or 0, bytes=totals["bytes"] or 0)
+        in_flight = in_flight.exclude(pk=exclude.pk)
+    flying = in_flight.aggregate(files=Count("id"), bytes=Sum(Coalesce("stored_size", "declared_size", 0)))
+    stored = UploadTotal.objects.filter(portal_key=portal.pk, state=UploadState.STORED).aggregate(
+        files=Sum("files"), bytes=Sum("bytes")
+    )
+    return PortalUsage(
+        files=(flying["files"] or 0) + (stored["files"] or 0), bytes=(flying["bytes"] or 0) + (stored["bytes"] or 0)
+    )
 
 
 def portal_uploads(*, portal: Portal) -> QuerySet[Upload]:

@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 from django.db import models
 from django.db.models import Expression, F, QuerySet
 from django.db.models.expressions import Combinable
+from django.db.models.functions import Coalesce
 
 M = TypeVar("M", bound=models.Model)
 
@@ -47,6 +48,18 @@ class Column:
 class Sort:
     columns: tuple[Column, ...]
     descending: bool
+
+    def unindexed(self) -> Sort:
+        """The same order and cursors, in expressions no index matches
+        (`COALESCE(x, x)`): for a filter so narrow that finding its rows by another
+        index and sorting them beats walking this sort's index."""
+        hidden = []
+        for column in self.columns[:-1]:  # the primary key stays: ties are rare, lookups cheap
+            expression = column.expression if column.expression is not None else F(column.name)
+            hidden.append(
+                Column(f"{column.name}_unindexed", column.parse, column.field, Coalesce(expression, expression))
+            )
+        return Sort((*hidden, self.columns[-1]), descending=self.descending)
 
     def annotations(self) -> dict[str, Any]:
         return {column.name: column.expression for column in self.columns if column.expression is not None}

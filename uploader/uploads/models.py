@@ -105,6 +105,12 @@ class Upload(models.Model):
             ),
             models.Index(Lower("original_filename"), F("created_at"), F("id"), name="upload_name_created_id"),
             models.Index(fields=["multipart_upload_id"]),
+            # A portal's files in flight (its usage), however many it has stored.
+            models.Index(
+                fields=["portal"],
+                condition=models.Q(state__in=["registered", "uploading"]),
+                name="upload_portal_in_flight",
+            ),
             # The notifier's work list stays small however many files are kept.
             models.Index(
                 fields=["portal"],

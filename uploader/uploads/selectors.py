@@ -11,6 +11,8 @@ from uploader.uploads.errors import UploadNotFound
 from uploader.uploads.keyset import Column, Sort, parse_int, parse_text, parse_time
 from uploader.uploads.models import Upload
 
+# An upload's size for sorting and size filters: stored, else declared, else -1.
+SIZE_KEY = Coalesce("stored_size", "declared_size", -1)
 _CREATED = Column("created_at", parse_time, models.DateTimeField())
 _ID = Column("id", lambda value: uuid.UUID(parse_text(value)), models.UUIDField())
 # The keyset of each sort of a list of uploads, each matching an index on Upload
@@ -21,7 +23,7 @@ UPLOAD_SORTS: dict[str, Sort] = {
     "oldest": Sort((_CREATED, _ID), descending=False),
     "largest": Sort(
         (
-            Column("sort_size", parse_int, models.BigIntegerField(), Coalesce("stored_size", "declared_size", -1)),
+            Column("sort_size", parse_int, models.BigIntegerField(), SIZE_KEY),
             _CREATED,
             _ID,
         ),
