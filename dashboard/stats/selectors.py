@@ -1,7 +1,7 @@
 """Reads for the stats page: what arrived over a period, in aggregate queries only.
 
-Every figure but the rejection reasons is a GROUP BY over the daily rollup's
-breakdown (`UploadDailyBreakdown`), so the page costs the same handful of queries, each over a few
+Every figure is a GROUP BY over the daily rollup's breakdown
+(`UploadDailyBreakdown`), so the page costs the same handful of queries, each over a few
 hundred rows a day, however many files there are (tests/integration/test_dashboard_stats.py
 counts them). Days are the business's days: `TruncDate` in `TIME_ZONE`, and the
 series is filled in Python so a day with nothing shows as zero instead of missing.
@@ -10,26 +10,22 @@ series is filled in Python so a day with nothing shows as zero instead of missin
 from __future__ import annotations
 
 import datetime
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from uploader.access.roles import Permission, require_permission
 from uploader.portals.models import Portal
 from uploader.uploads.kinds import OTHER_KIND
-from uploader.uploads.models import Upload, UploadDailyBreakdown, UploadState
+from uploader.uploads.models import UploadDailyBreakdown, UploadState
 from uploader.uploads.rollup import STAFF_PORTAL_KEY
 
 PERIOD_DAYS_CHOICES: tuple[int, ...] = (7, 30, 90, 365)
 DEFAULT_PERIOD_DAYS = 30
 TOP_PORTALS = 10
 TOP_REJECTION_REASONS = 8
-# Distinct reason texts read before folding their numbers together (see _fold_numbers);
-# bounds the work however varied the texts are.
-REJECTION_REASONS_SCANNED = 500
 
 STAFF_UPLOADS_LABEL = "Staff uploads"
 
@@ -144,11 +140,9 @@ def upload_stats(*, user: Any, period: Period) -> UploadStats:
     over uploads started (`created_at`) in the period, since a rejected or aborted
     upload has no `stored_at`.
 
-    Everything but the rejection reasons comes from the daily rollup's breakdown by
-    portal, kind and state (uploader.uploads.rollup), a few hundred rows a day however
-    many files there are;
-    the reasons are texts, read from the rejected uploads of the period (an index on
-    state and time)."""
+    Everything comes from the daily rollup's breakdown by portal, kind, state and
+    rejection reason (uploader.uploads.rollup), a few hundred rows a day however many
+    files there are."""
     require_permission(user, Permission.BROWSE)
     days = UploadDailyBreakdown.objects.filter(day__gte=period.first_day, day__lte=period.last_day)
     received = days.filter(stored_files__gt=0)
@@ -221,29 +215,18 @@ def upload_stats(*, user: Any, period: Period) -> UploadStats:
         by_portal=portal_rows,
         by_kind=by_kind,
         by_state=by_state,
-        rejection_reasons=_rejection_reasons(Upload.objects.filter(created_at__gte=period.start)),
+        rejection_reasons=_rejection_reasons(days),
     )
 
 
-def _rejection_reasons(started: QuerySet[Upload]) -> list[Breakdown]:
-    """The reasons most seen. Reasons carry the file's numbers ("stored object is
-    12 MB, over the 10 MB limit"), so texts differing only in numbers count as one."""
+def _rejection_reasons(days: QuerySet[UploadDailyBreakdown]) -> list[Breakdown]:
+    """The reasons most seen among the uploads begun in the period and rejected. Reasons
+    carry the file's numbers ("stored object is 12 MB, over the 10 MB limit"), so the
+    rollup keeps them with their numbers folded (uploader.uploads.rollup.fold_reason)."""
     rows = (
-        started.filter(state=UploadState.REJECTED)
-        .values("rejection_reason")
-        .annotate(files=Count("id"))
-        .order_by("-files", "rejection_reason")[:REJECTION_REASONS_SCANNED]
+        days.filter(dimension="reason", started_files__gt=0)
+        .values("value")
+        .annotate(files=Sum("started_files"))
+        .order_by("-files", "value")[:TOP_REJECTION_REASONS]
     )
-    folded: dict[str, int] = {}
-    for row in rows:
-        reason = _fold_numbers(row["rejection_reason"]) or "(no reason recorded)"
-        folded[reason] = folded.get(reason, 0) + row["files"]
-    ranked = sorted(folded.items(), key=lambda item: (-item[1], item[0]))[:TOP_REJECTION_REASONS]
-    return [Breakdown(label=reason, files=files) for reason, files in ranked]
-
-
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-
-
-def _fold_numbers(reason: str) -> str:
-    return _NUMBER.sub("…", reason.strip())
+    return [Breakdown(label=row["value"] or "(no reason recorded)", files=row["files"]) for row in rows]

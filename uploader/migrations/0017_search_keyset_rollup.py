@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('day', models.DateField()),
                 ('dimension', models.CharField(max_length=8)),
-                ('value', models.CharField(max_length=32)),
+                ('value', models.CharField(max_length=200)),
                 ('started_files', models.BigIntegerField(default=0)),
                 ('started_bytes', models.BigIntegerField(default=0)),
                 ('stored_files', models.BigIntegerField(default=0)),

@@ -159,13 +159,14 @@ class UploadDailyRollup(models.Model):
 
 class UploadDailyBreakdown(models.Model):
     """The daily rollup summed along one dimension at a time ("portal", "kind" or
-    "state"; `value` is the portal key, kind or state): what the stats page charts, a few
-    hundred rows a day instead of the rollup's thousands. Kept with the rollup, in the
-    same statements' transaction."""
+    "state"; `value` is the portal key, kind or state), and the rejected uploads by
+    reason ("reason": the reason with its numbers folded, by the day they began): what
+    the stats page charts, a few hundred rows a day instead of the rollup's thousands.
+    Kept with the rollup, in the same transaction."""
 
     day = models.DateField()
     dimension = models.CharField(max_length=8)
-    value = models.CharField(max_length=32)
+    value = models.CharField(max_length=200)
     started_files = models.BigIntegerField(default=0)
     started_bytes = models.BigIntegerField(default=0)
     stored_files = models.BigIntegerField(default=0)

@@ -12,6 +12,7 @@ says where they disagree with a recount.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -26,8 +27,28 @@ from uploader.uploads.kinds import kind_case, kind_content_type, kind_of
 from uploader.uploads.models import Upload, UploadDailyBreakdown, UploadDailyRollup, UploadTotal
 
 STAFF_PORTAL_KEY = 0
+REJECTED = "rejected"
 # The Upload fields a rollup row is made of (what `facts_of` reads).
-FACT_FIELDS = ("portal_id", "declared_content_type", "state", "created_at", "stored_at", "stored_size", "declared_size")
+FACT_FIELDS = (
+    "portal_id",
+    "declared_content_type",
+    "state",
+    "created_at",
+    "stored_at",
+    "stored_size",
+    "declared_size",
+    "rejection_reason",
+)
+REASON_CHARS = 200
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def fold_reason(reason: str) -> str:
+    """A rejection reason without its numbers ("stored object is … bytes, over the …
+    byte limit"): reasons carry the file's numbers, so texts differing only in them
+    count as one."""
+    return _NUMBER.sub("…", reason.strip())[:REASON_CHARS]
+
 
 DayKey = tuple[dt.date, int, str, str]  # day, portal_key, kind, state
 TotalKey = tuple[int, str, str]  # portal_key, kind, state
@@ -46,6 +67,7 @@ class Facts:
     stored_day: dt.date | None
     size: int  # stored, else declared, else 0
     stored_size: int
+    reason: str = ""  # folded
 
     def with_values(self, *, state: str, values: dict[str, Any]) -> Facts:
         """These facts after a move to `state` that also writes `values`."""
@@ -59,6 +81,7 @@ class Facts:
             stored_day=self.stored_day if stored_at is _MISSING else _local_day(stored_at),
             size=self.size if stored_size is _MISSING or stored_size is None else int(stored_size),
             stored_size=self.stored_size if stored_size is _MISSING else int(stored_size or 0),
+            reason=fold_reason(str(values["rejection_reason"])) if "rejection_reason" in values else self.reason,
         )
 
 
@@ -83,6 +106,7 @@ def facts_of(row: Any) -> Facts:
         stored_day=_local_day(get("stored_at")),
         size=int(stored_size if stored_size is not None else declared_size or 0),
         stored_size=int(stored_size or 0),
+        reason=fold_reason(get("rejection_reason") or ""),
     )
 
 
@@ -117,6 +141,11 @@ def rollup_apply(*, before: Sequence[Facts], after: Sequence[Facts]) -> None:
         total[1] += sign * facts.size
     days = {key: values for key, values in days.items() if any(values)}
     breakdown = _breakdown(days)
+    for sign, facts in [(-1, f) for f in before] + [(1, f) for f in after]:
+        if facts.state == REJECTED:
+            row = breakdown[("reason", facts.created_day, facts.reason)]
+            row[0] += sign
+            row[1] += sign * facts.size
     _upsert(UploadDailyRollup, ["day", "portal_key", "kind", "state"], [(*k, *v) for k, v in sorted(days.items())])
     _upsert(
         UploadDailyBreakdown,
@@ -197,6 +226,25 @@ def recounted_days(upload_model: Any = Upload) -> dict[DayKey, tuple[int, int, i
     return {key: (a, b, c, d) for key, (a, b, c, d) in counts.items()}
 
 
+def recounted_reasons(upload_model: Any = Upload) -> dict[BreakdownKey, tuple[int, int, int, int]]:
+    """The "reason" rows of the breakdown, from the rejected uploads (folded in Python:
+    SQLite has no regular expressions)."""
+    zone = timezone.get_default_timezone()
+    counts: dict[BreakdownKey, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    rows = (
+        upload_model.objects.filter(state=REJECTED)
+        .annotate(day=TruncDate("created_at", tzinfo=zone))
+        .values("day", "rejection_reason")
+        .annotate(files=Count("pk"), bytes=Sum(Coalesce("stored_size", "declared_size", Value(0))))
+        .order_by()
+    )
+    for row in rows:
+        folded = counts[("reason", row["day"], fold_reason(row["rejection_reason"]))]
+        folded[0] += row["files"]
+        folded[1] += row["bytes"] or 0
+    return {key: (a, b, c, d) for key, (a, b, c, d) in counts.items()}
+
+
 def recounted_totals(upload_model: Any = Upload) -> dict[TotalKey, tuple[int, int]]:
     return {
         (row["portal_key"], row["kind"], row["state"]): (row["files"], row["bytes"] or 0)
@@ -238,6 +286,7 @@ def rollup_differences() -> list[str]:
     problems: list[str] = []
     counted_days = recounted_days()
     counted_breakdown = {key: tuple(values) for key, values in _breakdown(counted_days).items() if any(values)}
+    counted_breakdown.update(recounted_reasons())
     pairs: list[tuple[str, dict[Any, Any], dict[Any, Any]]] = [
         ("day", stored_days(), counted_days),
         ("breakdown", stored_breakdown(), counted_breakdown),
@@ -312,5 +361,12 @@ def rollup_recount(
         breakdown_model.objects.all().delete()
         total_model.objects.all().delete()
         _recount_in_sql(upload_model, day_model, breakdown_model, total_model)
+        breakdown_model.objects.bulk_create(
+            [
+                breakdown_model(dimension=dimension, day=day, value=value, started_files=files, started_bytes=size)
+                for (dimension, day, value), (files, size, _, _) in recounted_reasons(upload_model).items()
+            ],
+            batch_size=5000,
+        )
         days, totals = day_model.objects.count(), total_model.objects.count()
     return days, totals
