@@ -27,6 +27,10 @@ MODELS: dict[str, type[models.Model]] = {
     "derivative": Derivative,
 }
 BATCH_UPLOADS = 10_000
+# From this many uploads on PostgreSQL, the tables' secondary indexes are dropped for
+# the load and built again after it (one sort each instead of a million insertions,
+# the trigram index above all): the whole load is then one transaction.
+DEFER_INDEXES_FROM = 100_000
 INSERT_ROWS = 500  # rows per INSERT statement on SQLite (its variable limit is 32,766)
 
 
@@ -91,6 +95,23 @@ def _prepared(model_field: models.Field[Any, Any], value: Any) -> Any:
     return model_field.get_db_prep_value(value, connection)
 
 
+def _drop_secondary_indexes() -> list[str]:
+    """Drop the indexes of the loaded tables that no constraint owns; returns their
+    definitions, to run again after the load."""
+    tables = [model._meta.db_table for model in MODELS.values()]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = current_schema() "
+            "AND i.tablename = ANY(%s) AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
+            "WHERE c.conindid = (quote_ident(i.schemaname) || '.' || quote_ident(i.indexname))::regclass)",
+            [tables],
+        )
+        found = cursor.fetchall()
+        for name, _ in found:
+            cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
+    return [definition for _, definition in found]
+
+
 def seed(
     *,
     uploads: int,
@@ -107,21 +128,32 @@ def seed(
     bucket = "intake-demo"
     written = dict.fromkeys(COLUMNS, 0)
     started = time.monotonic()
-    done = 0
-    while done < uploads:
-        count = min(BATCH_UPLOADS, uploads - done)
-        batch = make_batch(rng, cast, count, now=now, bucket=bucket)
-        with transaction.atomic():
-            for name, rows in batch.rows.items():
-                model = MODELS[name]
-                if connection.vendor == "postgresql":
-                    _copy(model._meta.db_table, COLUMNS[name], rows)
-                else:
-                    _insert(model, COLUMNS[name], rows)
-                written[name] += len(rows)
-        done += count
-        elapsed = time.monotonic() - started
-        progress(f"{done:,}/{uploads:,} uploads ({elapsed:,.0f} s, {done / max(elapsed, 0.001):,.0f}/s)")
+    defer = connection.vendor == "postgresql" and uploads >= DEFER_INDEXES_FROM
+    with transaction.atomic():
+        dropped = _drop_secondary_indexes() if defer else []
+        if dropped:
+            progress(f"{len(dropped)} indexes dropped for the load; built again after it")
+        done = 0
+        while done < uploads:
+            count = min(BATCH_UPLOADS, uploads - done)
+            batch = make_batch(rng, cast, count, now=now, bucket=bucket)
+            with transaction.atomic():
+                for name, rows in batch.rows.items():
+                    model = MODELS[name]
+                    if connection.vendor == "postgresql":
+                        _copy(model._meta.db_table, COLUMNS[name], rows)
+                    else:
+                        _insert(model, COLUMNS[name], rows)
+                    written[name] += len(rows)
+            done += count
+            elapsed = time.monotonic() - started
+            progress(f"{done:,}/{uploads:,} uploads ({elapsed:,.0f} s, {done / max(elapsed, 0.001):,.0f}/s)")
+        if dropped:
+            progress(f"building {len(dropped)} indexes")
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+                for definition in dropped:
+                    cursor.execute(definition)
     progress("recounting the daily rollup")
     days, totals = rollup_recount()
     progress(f"rollup: {days:,} day rows, {totals:,} total rows")
