@@ -33,8 +33,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.usefix
 UTC = dt.UTC
 
 
-
-
 def make_upload(
     name: str,
     *,

@@ -28,7 +28,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 UTC = datetime.UTC
 
 
-
 def _portal(name: str) -> Portal:
     return Portal.objects.create(
         name=name,

@@ -7,111 +7,152 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('uploader', '0016_heartbeats'),
+        ("uploader", "0016_heartbeats"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='UploadDailyBreakdown',
+            name="UploadDailyBreakdown",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('dimension', models.CharField(max_length=8)),
-                ('value', models.CharField(max_length=200)),
-                ('started_files', models.BigIntegerField(default=0)),
-                ('started_bytes', models.BigIntegerField(default=0)),
-                ('stored_files', models.BigIntegerField(default=0)),
-                ('stored_bytes', models.BigIntegerField(default=0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField()),
+                ("dimension", models.CharField(max_length=8)),
+                ("value", models.CharField(max_length=200)),
+                ("started_files", models.BigIntegerField(default=0)),
+                ("started_bytes", models.BigIntegerField(default=0)),
+                ("stored_files", models.BigIntegerField(default=0)),
+                ("stored_bytes", models.BigIntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='UploadDailyRollup',
+            name="UploadDailyRollup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('portal_key', models.BigIntegerField()),
-                ('kind', models.CharField(max_length=16)),
-                ('state', models.CharField(choices=[('registered', 'Registered'), ('uploading', 'Uploading'), ('stored', 'Stored'), ('rejected', 'Rejected'), ('aborted', 'Aborted'), ('deleted', 'Deleted')], max_length=16)),
-                ('started_files', models.BigIntegerField(default=0)),
-                ('started_bytes', models.BigIntegerField(default=0)),
-                ('stored_files', models.BigIntegerField(default=0)),
-                ('stored_bytes', models.BigIntegerField(default=0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField()),
+                ("portal_key", models.BigIntegerField()),
+                ("kind", models.CharField(max_length=16)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("registered", "Registered"),
+                            ("uploading", "Uploading"),
+                            ("stored", "Stored"),
+                            ("rejected", "Rejected"),
+                            ("aborted", "Aborted"),
+                            ("deleted", "Deleted"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("started_files", models.BigIntegerField(default=0)),
+                ("started_bytes", models.BigIntegerField(default=0)),
+                ("stored_files", models.BigIntegerField(default=0)),
+                ("stored_bytes", models.BigIntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='UploadTotal',
+            name="UploadTotal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('portal_key', models.BigIntegerField()),
-                ('kind', models.CharField(max_length=16)),
-                ('state', models.CharField(choices=[('registered', 'Registered'), ('uploading', 'Uploading'), ('stored', 'Stored'), ('rejected', 'Rejected'), ('aborted', 'Aborted'), ('deleted', 'Deleted')], max_length=16)),
-                ('files', models.BigIntegerField(default=0)),
-                ('bytes', models.BigIntegerField(default=0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("portal_key", models.BigIntegerField()),
+                ("kind", models.CharField(max_length=16)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("registered", "Registered"),
+                            ("uploading", "Uploading"),
+                            ("stored", "Stored"),
+                            ("rejected", "Rejected"),
+                            ("aborted", "Aborted"),
+                            ("deleted", "Deleted"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("files", models.BigIntegerField(default=0)),
+                ("bytes", models.BigIntegerField(default=0)),
             ],
         ),
         migrations.RemoveIndex(
-            model_name='upload',
-            name='uploader_up_state_5fec4c_idx',
+            model_name="upload",
+            name="uploader_up_state_5fec4c_idx",
         ),
         migrations.AddField(
-            model_name='upload',
-            name='search_text',
-            field=models.TextField(blank=True, default='', editable=False),
+            model_name="upload",
+            name="search_text",
+            field=models.TextField(blank=True, default="", editable=False),
         ),
         migrations.AlterField(
-            model_name='auditentry',
-            name='created_at',
+            model_name="auditentry",
+            name="created_at",
             field=models.DateTimeField(auto_now_add=True),
         ),
         migrations.AddIndex(
-            model_name='auditentry',
-            index=models.Index(fields=['created_at', 'id'], name='audit_created_id'),
+            model_name="auditentry",
+            index=models.Index(fields=["created_at", "id"], name="audit_created_id"),
         ),
         migrations.AddIndex(
-            model_name='auditentry',
-            index=models.Index(fields=['action', 'created_at', 'id'], name='audit_action_created_id'),
+            model_name="auditentry",
+            index=models.Index(fields=["action", "created_at", "id"], name="audit_action_created_id"),
         ),
         migrations.AddIndex(
-            model_name='auditentry',
-            index=models.Index(fields=['upload', 'created_at', 'id'], name='audit_upload_created_id'),
+            model_name="auditentry",
+            index=models.Index(fields=["upload", "created_at", "id"], name="audit_upload_created_id"),
         ),
         migrations.AddIndex(
-            model_name='auditentry',
-            index=models.Index(condition=models.Q(('request_id', ''), _negated=True), fields=['request_id'], name='audit_request_id'),
+            model_name="auditentry",
+            index=models.Index(
+                condition=models.Q(("request_id", ""), _negated=True), fields=["request_id"], name="audit_request_id"
+            ),
         ),
         migrations.AddIndex(
-            model_name='upload',
-            index=models.Index(fields=['created_at', 'id'], name='upload_created_id'),
+            model_name="upload",
+            index=models.Index(fields=["created_at", "id"], name="upload_created_id"),
         ),
         migrations.AddIndex(
-            model_name='upload',
-            index=models.Index(fields=['state', 'created_at', 'id'], name='upload_state_created_id'),
+            model_name="upload",
+            index=models.Index(fields=["state", "created_at", "id"], name="upload_state_created_id"),
         ),
         migrations.AddIndex(
-            model_name='upload',
-            index=models.Index(fields=['portal', 'created_at', 'id'], name='upload_portal_created_id'),
+            model_name="upload",
+            index=models.Index(fields=["portal", "created_at", "id"], name="upload_portal_created_id"),
         ),
         migrations.AddIndex(
-            model_name='upload',
-            index=models.Index(django.db.models.functions.comparison.Coalesce('stored_size', 'declared_size', -1), models.F('created_at'), models.F('id'), name='upload_size_created_id'),
+            model_name="upload",
+            index=models.Index(
+                django.db.models.functions.comparison.Coalesce("stored_size", "declared_size", -1),
+                models.F("created_at"),
+                models.F("id"),
+                name="upload_size_created_id",
+            ),
         ),
         migrations.AddIndex(
-            model_name='upload',
-            index=models.Index(django.db.models.functions.text.Lower('original_filename'), models.F('created_at'), models.F('id'), name='upload_name_created_id'),
+            model_name="upload",
+            index=models.Index(
+                django.db.models.functions.text.Lower("original_filename"),
+                models.F("created_at"),
+                models.F("id"),
+                name="upload_name_created_id",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='uploaddailybreakdown',
-            constraint=models.UniqueConstraint(fields=('dimension', 'day', 'value'), name='upload_breakdown_one_per_key'),
+            model_name="uploaddailybreakdown",
+            constraint=models.UniqueConstraint(
+                fields=("dimension", "day", "value"), name="upload_breakdown_one_per_key"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='uploaddailyrollup',
-            constraint=models.UniqueConstraint(fields=('day', 'portal_key', 'kind', 'state'), name='upload_rollup_one_per_key'),
+            model_name="uploaddailyrollup",
+            constraint=models.UniqueConstraint(
+                fields=("day", "portal_key", "kind", "state"), name="upload_rollup_one_per_key"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='uploadtotal',
-            constraint=models.UniqueConstraint(fields=('portal_key', 'kind', 'state'), name='upload_total_one_per_key'),
+            model_name="uploadtotal",
+            constraint=models.UniqueConstraint(fields=("portal_key", "kind", "state"), name="upload_total_one_per_key"),
         ),
     ]

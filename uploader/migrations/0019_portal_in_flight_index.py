@@ -5,15 +5,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('uploader', '0018_search_trigram_and_backfill'),
+        ("uploader", "0018_search_trigram_and_backfill"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='upload',
-            index=models.Index(condition=models.Q(('state__in', ['registered', 'uploading'])), fields=['portal'], name='upload_portal_in_flight'),
+            model_name="upload",
+            index=models.Index(
+                condition=models.Q(("state__in", ["registered", "uploading"])),
+                fields=["portal"],
+                name="upload_portal_in_flight",
+            ),
         ),
     ]
