@@ -164,7 +164,9 @@ def measure(rounds: int) -> list[Result]:
             label=label,
             url=url,
             p50_ms=statistics.median(times[url]),
-            p95_ms=statistics.quantiles(times[url], n=20, method="inclusive")[18],
+            p95_ms=statistics.quantiles(times[url], n=20, method="inclusive")[18]
+            if len(times[url]) > 1
+            else times[url][0],
             sql_ms=statistics.median(sql[url]),
             queries=queries[url],
             status=statuses[url],
@@ -183,6 +185,8 @@ def plans(path: Path) -> None:
     for label, url in _pages():
         with CaptureQueriesContext(connection) as captured:
             _get(client, url)
+        if not captured.captured_queries:
+            continue
         slowest = max(captured.captured_queries, key=lambda query: float(query["time"]))
         sql = slowest["sql"]
         if not sql.lstrip().upper().startswith(("SELECT", "WITH")):

@@ -151,6 +151,9 @@ def seed(
         if dropped:
             progress(f"building {len(dropped)} indexes")
             with connection.cursor() as cursor:
+                # The deferred foreign-key checks run now: PostgreSQL builds no index on a
+                # table with checks still pending.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
                 for definition in dropped:
                     cursor.execute(definition)
