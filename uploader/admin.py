@@ -94,6 +94,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     readonly_fields = [field.name for field in WebhookDelivery._meta.fields]
 
 
+
 @admin.register(OidcIdentity)
 class OidcIdentityAdmin(ReadOnlyAdmin):
     """People as Cognito knows them: read-only (sign-in keeps them)."""

@@ -54,15 +54,9 @@ def _act(request: HttpRequest) -> None:
             else:
                 messages.error(request, f"Message {message_id} is no longer in the dead-letter queue.")
         elif action in {"retry", "retry_all"}:
-            ids = (
-                [int(v) for v in request.POST.getlist("event_id") if v.isascii() and v.isdigit()]
-                if action == "retry"
-                else None
-            )
+            ids = [int(v) for v in request.POST.getlist("event_id") if v.isascii() and v.isdigit()] if action == "retry" else None
             retried = dead_letters.stuck_events_retry(actor=request.user, event_ids=ids)
-            messages.success(
-                request, f"{len(retried)} ledger event(s) enqueued again." if retried else "Nothing to retry."
-            )
+            messages.success(request, f"{len(retried)} ledger event(s) enqueued again." if retried else "Nothing to retry.")
         else:
             messages.error(request, "Unknown action.")
     except ValidationError as exc:

@@ -6,6 +6,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
@@ -14,31 +15,22 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name="OidcIdentity",
+            name='OidcIdentity',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("issuer", models.CharField(max_length=255)),
-                ("subject", models.CharField(max_length=255)),
-                ("email", models.EmailField(blank=True, default="", max_length=254)),
-                ("provider_username", models.CharField(blank=True, default="", max_length=255)),
-                ("groups", models.JSONField(blank=True, default=list)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("last_sign_in_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "user",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="oidc_identity",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('issuer', models.CharField(max_length=255)),
+                ('subject', models.CharField(max_length=255)),
+                ('email', models.EmailField(blank=True, default='', max_length=254)),
+                ('provider_username', models.CharField(blank=True, default='', max_length=255)),
+                ('groups', models.JSONField(blank=True, default=list)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('last_sign_in_at', models.DateTimeField(blank=True, null=True)),
+                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='oidc_identity', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "verbose_name": "OIDC identity",
-                "verbose_name_plural": "OIDC identities",
-                "constraints": [
-                    models.UniqueConstraint(fields=("issuer", "subject"), name="oidc_identity_issuer_subject")
-                ],
+                'verbose_name': 'OIDC identity',
+                'verbose_name_plural': 'OIDC identities',
+                'constraints': [models.UniqueConstraint(fields=('issuer', 'subject'), name='oidc_identity_issuer_subject')],
             },
         ),
     ]

@@ -62,11 +62,8 @@ class SignInExpiryMiddleware:
             page = urlsplit(request.headers.get("HX-Current-URL", "")).path or "/"
             sign_in_url = cognito_sign_in_url(page)
             response = JsonResponse(
-                {
-                    "message": "Your sign-in has expired. Sign in again to continue.",
-                    "code": "sign_in_expired",
-                    "signInUrl": sign_in_url,
-                },
+                {"message": "Your sign-in has expired. Sign in again to continue.", "code": "sign_in_expired",
+                 "signInUrl": sign_in_url},
                 status=401,
             )
             response["HX-Redirect"] = sign_in_url

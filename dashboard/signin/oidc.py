@@ -45,9 +45,7 @@ COGNITO_SESSION_KEY = "intake_cognito_session"
 def _refuse(request: HttpRequest, *, reason: str, who: str = "", detail: dict[str, Any] | None = None) -> None:
     """Remember why for the no-access page, and audit it."""
     request.session[REFUSAL_SESSION_KEY] = {"reason": reason, "who": who}
-    audit_record(
-        action="auth.sign_in_refused", detail={"reason": reason, "who": who, "method": "cognito", **(detail or {})}
-    )
+    audit_record(action="auth.sign_in_refused", detail={"reason": reason, "who": who, "method": "cognito", **(detail or {})})
 
 
 class CognitoBackend(OIDCAuthenticationBackend):

@@ -45,12 +45,8 @@ def _role_groups_changed(sender: Any, instance: Any, action: str, pk_set: set[in
         return
     audit_record(
         action="auth.role_changed",
-        detail={
-            "user": instance.get_username(),
-            "change": action.removeprefix("post_"),
-            "groups": sorted(names),
-            "source": "manual",
-        },
+        detail={"user": instance.get_username(), "change": action.removeprefix("post_"), "groups": sorted(names),
+                "source": "manual"},
     )
 
 
@@ -71,9 +67,7 @@ def _remember_role_before_save(sender: Any, instance: User, update_fields: Any =
 
 
 @receiver(post_save, sender=User)
-def _record_role_after_save(
-    sender: Any, instance: User, created: bool, update_fields: Any = None, **kwargs: Any
-) -> None:
+def _record_role_after_save(sender: Any, instance: User, created: bool, update_fields: Any = None, **kwargs: Any) -> None:
     if created or not hasattr(instance, "_intake_role_before"):
         return
     before = instance.__dict__.pop("_intake_role_before")

@@ -31,9 +31,7 @@ from uploader.access.roles import role_of
 def safe_next(request: HttpRequest, value: str | None) -> str | None:
     """`value` when it is a path or URL on this site, else None (never //evil,
     /\\evil, https:evil or javascript:)."""
-    if value and url_has_allowed_host_and_scheme(
-        value, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
+    if value and url_has_allowed_host_and_scheme(value, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         return value
     return None
 
@@ -49,9 +47,7 @@ class PasswordLoginView(LoginView):
 
     def get_context_data(self, **kwargs: object) -> dict[str, object]:
         context = super().get_context_data(**kwargs)
-        context["cognito_url"] = (
-            cognito_sign_in_url(self.get_redirect_url() or None) if settings.INTAKE_OIDC_ENABLED else None
-        )
+        context["cognito_url"] = cognito_sign_in_url(self.get_redirect_url() or None) if settings.INTAKE_OIDC_ENABLED else None
         return context
 
 

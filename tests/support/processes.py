@@ -40,9 +40,7 @@ class RedisServer:
     def start(self) -> RedisServer:
         self.process = subprocess.Popen(
             [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=die_with_parent,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=die_with_parent,
         )
         import redis
 
@@ -76,13 +74,8 @@ class ManagedProcess:
     def start(self) -> ManagedProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child writes to it
         self.process = subprocess.Popen(
-            self.args,
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=die_with_parent,
+            self.args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, preexec_fn=die_with_parent,
         )
         return self
 
@@ -110,26 +103,12 @@ class ManagedProcess:
 
 def celery_worker(env: dict[str, str], log_path: Path, concurrency: int = 1, app: str = "config") -> ManagedProcess:
     return ManagedProcess(
-        [
-            str(VENV_BIN / "celery"),
-            "-A",
-            app,
-            "worker",
-            "-l",
-            "info",
-            "--concurrency",
-            str(concurrency),
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        env,
-        log_path,
+        [str(VENV_BIN / "celery"), "-A", app, "worker", "-l", "info", "--concurrency", str(concurrency), "--without-gossip", "--without-mingle"],
+        env, log_path,
     )
 
 
 def event_consumer(env: dict[str, str], log_path: Path, queue_url: str) -> ManagedProcess:
     return ManagedProcess(
-        [str(VENV_BIN / "python"), "manage.py", "consume_s3_events", "--queue-url", queue_url, "--wait", "1"],
-        env,
-        log_path,
+        [str(VENV_BIN / "python"), "manage.py", "consume_s3_events", "--queue-url", queue_url, "--wait", "1"], env, log_path
     )

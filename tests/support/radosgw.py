@@ -59,15 +59,14 @@ class RadosGateway:
         try:
             proc = subprocess.run(
                 ["bash", str(SCRIPT), *args],
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                env=env,
+                capture_output=True, text=True, timeout=timeout, env=env,
             )
         except subprocess.TimeoutExpired as exc:
             raise RadosGatewayError(f"radosgw.sh {' '.join(args)} timed out after {timeout}s") from exc
         if proc.returncode != 0:
-            raise RadosGatewayError(f"radosgw.sh {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
+            raise RadosGatewayError(
+                f"radosgw.sh {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}"
+            )
         return proc.stdout
 
     @staticmethod

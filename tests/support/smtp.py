@@ -1,9 +1,9 @@
 """A real SMTP server on 127.0.0.1 for tests (aiosmtpd), keeping what it receives.
 
-with SmtpSink() as sink:
-    settings.EMAIL_HOST, settings.EMAIL_PORT = sink.host, sink.port
-    ...
-    sink.messages  # email.message.EmailMessage objects, in arrival order
+    with SmtpSink() as sink:
+        settings.EMAIL_HOST, settings.EMAIL_PORT = sink.host, sink.port
+        ...
+        sink.messages  # email.message.EmailMessage objects, in arrival order
 """
 
 from __future__ import annotations

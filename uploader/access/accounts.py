@@ -88,9 +88,7 @@ def _username_for(claims: dict[str, Any]) -> str:
             and not User.objects.filter(username=candidate[:150]).exists()
         ):
             return candidate[:150]
-    base = str(claims.get("email") or claims.get("cognito:username") or "user")[:130].removeprefix(
-        MACHINE_USERNAME_PREFIX
-    )
+    base = str(claims.get("email") or claims.get("cognito:username") or "user")[:130].removeprefix(MACHINE_USERNAME_PREFIX)
     return f"{base}#{subject[:16]}"
 
 
@@ -101,9 +99,7 @@ def _identity_for(*, issuer: str, subject: str, claims: dict[str, Any], email: s
     """The (locked) identity for this subject, made with its user on first sign-in.
     Two first sign-ins at once (two tabs) both try to insert; the loser finds the
     winner's rows instead of failing."""
-    identity = (
-        OidcIdentity.objects.select_for_update().select_related("user").filter(issuer=issuer, subject=subject).first()
-    )
+    identity = OidcIdentity.objects.select_for_update().select_related("user").filter(issuer=issuer, subject=subject).first()
     if identity is not None:
         return identity
     try:

@@ -38,6 +38,7 @@ def _domain_base_url(domain: str) -> str:
     return url
 
 
+
 @dataclass(frozen=True)
 class CognitoPool:
     """One user pool, from the few values an operator knows; everything else is derived.
@@ -106,6 +107,7 @@ class CognitoPool:
     def logout_url(self) -> str | None:
         """Cognito's hosted-UI logout; the caller adds `client_id` and `logout_uri`."""
         return self._endpoint("/logout")
+
 
 
 # --- settings --------------------------------------------------------------------------
@@ -180,3 +182,4 @@ def jwks_cache_for(pool: CognitoPool) -> JwksCache:
                 ),
             )
         return cache
+

@@ -30,6 +30,7 @@ from uploader.access.roles import Permission
 logger = logging.getLogger(__name__)
 
 
+
 class BearerRefused(Exception):
     """The Authorization header did not prove a caller. `status` is 401, or 503 when
     Cognito's keys could not be fetched (the client should retry, not re-authenticate)."""
@@ -86,9 +87,7 @@ def principal_from_authorization(header: str) -> UploadPrincipal:
         )
     except tokens.KeysUnavailable:
         raise BearerRefused(
-            "The sign-in service's keys could not be fetched; try again shortly.",
-            code="temporarily_unavailable",
-            status=503,
+            "The sign-in service's keys could not be fetched; try again shortly.", code="temporarily_unavailable", status=503
         ) from None
     except tokens.TokenRejected as exc:
         logger.info("access token refused: %s", exc.reason)

@@ -41,3 +41,4 @@ class KeysUnavailable(TokenRejected):
     def __init__(self, detail: str = "") -> None:
         super().__init__(KEYS_UNAVAILABLE)
         self.detail = detail  # host and error type only: safe to log
+

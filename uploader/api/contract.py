@@ -28,9 +28,7 @@ def upload_location(request: HttpRequest, upload: Upload) -> str:
     """Where the caller can read the upload: under the portal for a portal visitor."""
     match = request.resolver_match
     if match is not None and "portal_token" in match.kwargs:
-        path = reverse(
-            "portal:api:upload-detail", kwargs={"portal_token": match.kwargs["portal_token"], "upload_id": upload.id}
-        )
+        path = reverse("portal:api:upload-detail", kwargs={"portal_token": match.kwargs["portal_token"], "upload_id": upload.id})
     else:
         path = reverse("uploader:upload-detail", args=[upload.id])
     return request.build_absolute_uri(path)
@@ -71,14 +69,8 @@ def sign_single_upload(request: HttpRequest) -> HttpResponse:
         content_md5=data["md5"],
     )
     return JsonResponse(
-        {
-            "method": signed.method,
-            "url": signed.url,
-            "fields": signed.fields,
-            "headers": signed.headers,
-            "key": upload.key,
-            "id": str(upload.id),
-        }
+        {"method": signed.method, "url": signed.url, "fields": signed.fields, "headers": signed.headers,
+         "key": upload.key, "id": str(upload.id)}
     )
 
 
@@ -89,9 +81,7 @@ def complete_single_upload(request: HttpRequest) -> HttpResponse:
     data = forms.KeyForm(request.GET).values()
     upload = selectors.upload_get_by_key(principal=caller(request), key=data["key"])
     upload = services.upload_complete_single(upload=upload)
-    return JsonResponse(
-        {"location": upload_location(request, upload), "key": upload.key, "upload": upload_as_json(request, upload)}
-    )
+    return JsonResponse({"location": upload_location(request, upload), "key": upload.key, "upload": upload_as_json(request, upload)})
 
 
 @require_POST
@@ -135,9 +125,8 @@ def sign_part_batch(request: HttpRequest, upload_id: str) -> HttpResponse:
     data = forms.SignPartBatchForm(request.GET).values()
     upload = selectors.upload_get_multipart(principal=caller(request), upload_id=upload_id, key=data["key"])
     urls = services.upload_sign_parts(upload=upload, part_numbers=data["partNumbers"])
-    return JsonResponse(
-        {"presignedUrls": {str(n): url for n, url in urls.items()}, "expires": settings.INTAKE_PRESIGN_EXPIRES_SECONDS}
-    )
+    return JsonResponse({"presignedUrls": {str(n): url for n, url in urls.items()},
+                         "expires": settings.INTAKE_PRESIGN_EXPIRES_SECONDS})
 
 
 @require_http_methods(["GET", "DELETE"])
@@ -158,14 +147,10 @@ def multipart_upload(request: HttpRequest, upload_id: str) -> HttpResponse:
 def complete_multipart_upload(request: HttpRequest, upload_id: str) -> HttpResponse:
     """`POST s3/multipart/<uploadId>/complete?key=` with `{parts: [{PartNumber, ETag}]}`."""
     # The key is in the query string (as on every call on an upload), the parts in the body.
-    data = forms.CompleteMultipartForm(
-        {"key": request.GET.get("key"), "parts": forms.json_body(request).get("parts")}
-    ).values()
+    data = forms.CompleteMultipartForm({"key": request.GET.get("key"), "parts": forms.json_body(request).get("parts")}).values()
     upload = selectors.upload_get_multipart(principal=caller(request), upload_id=upload_id, key=data["key"])
     upload = services.upload_complete_multipart(upload=upload, parts=data["parts"])
-    return JsonResponse(
-        {"location": upload_location(request, upload), "key": upload.key, "upload": upload_as_json(request, upload)}
-    )
+    return JsonResponse({"location": upload_location(request, upload), "key": upload.key, "upload": upload_as_json(request, upload)})
 
 
 @require_GET

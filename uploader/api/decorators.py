@@ -47,9 +47,7 @@ def no_such_call(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpRespons
     """What a path under the API that names no call answers (a malformed upload id, a
     part number that is not a number): the JSON 404 the document promises, not Django's
     HTML page. Mounted last, it takes whatever the mount passes (a portal's token)."""
-    return error_response(
-        status=404, message="No such call or upload; /api/openapi.json lists the calls.", code="not_found"
-    )
+    return error_response(status=404, message="No such call or upload; /api/openapi.json lists the calls.", code="not_found")
 
 
 def _only_process_view(request: HttpRequest) -> HttpResponse:
@@ -132,9 +130,7 @@ def _is_bearer(request: HttpRequest) -> bool:
     return machine.is_bearer_header(request.headers.get("Authorization"))
 
 
-def _principal_for(
-    request: HttpRequest, portal_token: str | None, principal_of: PrincipalResolver | None
-) -> UploadPrincipal:
+def _principal_for(request: HttpRequest, portal_token: str | None, principal_of: PrincipalResolver | None) -> UploadPrincipal:
     """Who is calling: a portal visitor, a machine client (Bearer), or a person."""
     if portal_token is not None:
         if principal_of is None:

@@ -29,13 +29,7 @@ _MD5 = {
     "schema": {"type": "string", "pattern": "^[A-Za-z0-9+/]{22}==$"},
     "description": "The base64 MD5 of the bytes to be sent; signed into the URL as Content-MD5.",
 }
-_KEY = {
-    "name": "key",
-    "in": "query",
-    "required": True,
-    "schema": KEY,
-    "description": "Object key returned when the upload was created.",
-}
+_KEY = {"name": "key", "in": "query", "required": True, "schema": KEY, "description": "Object key returned when the upload was created."}
 _PART_SIZE = {
     "type": "integer",
     "minimum": 5 * 1024**2,
@@ -43,13 +37,7 @@ _PART_SIZE = {
     "description": "Bytes in every part but the last (default: the server's part size). Each part URL binds its"
     " Content-Length: this size, and the remainder for the last part. At most 10,000 parts.",
 }
-_UPLOAD_ID = {
-    "name": "uploadId",
-    "in": "path",
-    "required": True,
-    "schema": MULTIPART_UPLOAD_ID,
-    "description": "S3 multipart upload id.",
-}
+_UPLOAD_ID = {"name": "uploadId", "in": "path", "required": True, "schema": MULTIPART_UPLOAD_ID, "description": "S3 multipart upload id."}
 # Every contract call can also meet a portal's answers: no such link (404), closed (410), rate-limited (429).
 _COMMON = (400, 401, 403, 404, 409, 410, 429, 503)
 _REGISTER = (400, 401, 403, 404, 410, 429, 503)
@@ -124,9 +112,7 @@ DOCUMENT: dict[str, Any] = {
                     {**_MD5, "name": "metadata[md5]"},
                 ],
                 "responses": {
-                    "200": _linked(
-                        answer("The signed request", {"$ref": "#/components/schemas/SignedRequest"}), _SINGLE_LINKS
-                    ),
+                    "200": _linked(answer("The signed request", {"$ref": "#/components/schemas/SignedRequest"}), _SINGLE_LINKS),
                     **errors(*_REGISTER),
                 },
             }
@@ -136,10 +122,7 @@ DOCUMENT: dict[str, Any] = {
                 "operationId": "completeSingleUpload",
                 "summary": "Record a finished single-request upload (the server HEADs the object)",
                 "parameters": [_KEY],
-                "responses": {
-                    "200": _linked(answer("Stored", {"$ref": "#/components/schemas/Completed"}), _COMPLETED_LINKS),
-                    **errors(*_COMMON),
-                },
+                "responses": {"200": _linked(answer("Stored", {"$ref": "#/components/schemas/Completed"}), _COMPLETED_LINKS), **errors(*_COMMON)},
             }
         },
         "/s3/multipart": {
@@ -154,56 +137,35 @@ DOCUMENT: dict[str, Any] = {
                 ),
                 "requestBody": {
                     "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["filename"],
-                                "description": "`size` may be given at the top level or in `metadata`; without one, see above.",
-                                "properties": {
-                                    "filename": FILENAME,
-                                    "type": CONTENT_TYPE,
-                                    "size": SIZE,
-                                    "partSize": _PART_SIZE,
-                                    "metadata": {
-                                        "type": "object",
-                                        "properties": {
-                                            "size": _SIZE_TEXT,
-                                            "partSize": {
-                                                **_PART_SIZE,
-                                                "type": ["integer", "string"],
-                                                "pattern": "^[0-9]+$",
-                                            },
-                                        },
-                                    },
-                                },
-                            }
-                        }
-                    },
+                    "content": {"application/json": {"schema": {
+                        "type": "object",
+                        "required": ["filename"],
+                        "description": "`size` may be given at the top level or in `metadata`; without one, see above.",
+                        "properties": {
+                            "filename": FILENAME,
+                            "type": CONTENT_TYPE,
+                            "size": SIZE,
+                            "partSize": _PART_SIZE,
+                            "metadata": {"type": "object", "properties": {
+                                "size": _SIZE_TEXT,
+                                "partSize": {**_PART_SIZE, "type": ["integer", "string"], "pattern": "^[0-9]+$"},
+                            }},
+                        },
+                    }}},
                 },
                 "responses": {
-                    "200": _linked(
-                        answer(
-                            "Created",
-                            {
-                                "type": "object",
-                                "required": ["key", "uploadId", "id", "partSize"],
-                                "properties": {
-                                    "key": KEY,
-                                    "uploadId": MULTIPART_UPLOAD_ID,
-                                    "id": {"type": "string", "format": "uuid"},
-                                    "partSize": {
-                                        **_PART_SIZE,
-                                        "description": (
-                                            "Every part but the last is exactly this long (with a declared size; without, "
-                                            "only a suggestion)."
-                                        ),
-                                    },
-                                },
-                            },
-                        ),
-                        _MULTIPART_LINKS,
-                    ),
+                    "200": _linked(answer("Created", {
+                        "type": "object",
+                        "required": ["key", "uploadId", "id", "partSize"],
+                        "properties": {
+                            "key": KEY,
+                            "uploadId": MULTIPART_UPLOAD_ID,
+                            "id": {"type": "string", "format": "uuid"},
+                            "partSize": {**_PART_SIZE, "description": (
+                                "Every part but the last is exactly this long (with a declared size; without, "
+                                "only a suggestion).")},
+                        },
+                    }), _MULTIPART_LINKS),
                     **errors(*_REGISTER),
                 },
             }
@@ -213,10 +175,7 @@ DOCUMENT: dict[str, Any] = {
             "get": {
                 "operationId": "listParts",
                 "summary": "Parts S3 already holds (a bare array; resume depends on it)",
-                "responses": {
-                    "200": answer("Parts", {"type": "array", "items": {"$ref": "#/components/schemas/Part"}}),
-                    **errors(*_COMMON),
-                },
+                "responses": {"200": answer("Parts", {"type": "array", "items": {"$ref": "#/components/schemas/Part"}}), **errors(*_COMMON)},
             },
             "delete": {
                 "operationId": "abortMultipartUpload",
@@ -228,33 +187,23 @@ DOCUMENT: dict[str, Any] = {
             "get": {
                 "operationId": "signParts",
                 "summary": "Sign PUT URLs for many parts at once",
-                "parameters": [
-                    _UPLOAD_ID,
-                    _KEY,
-                    {
-                        "name": "partNumbers",
-                        "in": "query",
-                        "required": True,
-                        "schema": {"type": "string", "maxLength": 8000, "pattern": "^[0-9]+(,[0-9]+)*$"},
-                        "description": f"Comma-separated part numbers, 1-{MAX_PART_NUMBER}, at most INTAKE_MAX_PARTS_PER_BATCH of them.",
-                    },
-                ],
+                "parameters": [_UPLOAD_ID, _KEY, {
+                    "name": "partNumbers", "in": "query", "required": True,
+                    "schema": {"type": "string", "maxLength": 8000, "pattern": "^[0-9]+(,[0-9]+)*$"},
+                    "description": f"Comma-separated part numbers, 1-{MAX_PART_NUMBER}, at most INTAKE_MAX_PARTS_PER_BATCH of them.",
+                }],
                 "responses": {
-                    "200": answer(
-                        "Signed",
-                        {
-                            "type": "object",
-                            "required": ["presignedUrls", "expires"],
-                            "properties": {
-                                "presignedUrls": {
-                                    "type": "object",
-                                    "propertyNames": {"pattern": "^[1-9][0-9]*$"},
-                                    "additionalProperties": {"type": "string", "format": "uri"},
-                                },
-                                "expires": _EXPIRES,
+                    "200": answer("Signed", {
+                        "type": "object",
+                        "required": ["presignedUrls", "expires"],
+                        "properties": {
+                            "presignedUrls": {
+                                "type": "object", "propertyNames": {"pattern": "^[1-9][0-9]*$"},
+                                "additionalProperties": {"type": "string", "format": "uri"},
                             },
+                            "expires": _EXPIRES,
                         },
-                    ),
+                    }),
                     **errors(*_COMMON),
                 },
             }
@@ -263,29 +212,13 @@ DOCUMENT: dict[str, Any] = {
             "get": {
                 "operationId": "signPart",
                 "summary": "Sign a PUT URL for one part (with `md5`, the URL binds the part's Content-MD5)",
-                "parameters": [
-                    _UPLOAD_ID,
-                    {"name": "partNumber", "in": "path", "required": True, "schema": PART_NUMBER},
-                    _KEY,
-                    {**_MD5, "description": "The part's base64 MD5."},
-                ],
+                "parameters": [_UPLOAD_ID, {"name": "partNumber", "in": "path", "required": True, "schema": PART_NUMBER}, _KEY, {**_MD5, "description": "The part's base64 MD5."}],
                 "responses": {
-                    "200": answer(
-                        "Signed",
-                        {
-                            "type": "object",
-                            "required": ["url", "expires"],
-                            "properties": {
-                                "url": {"type": "string", "format": "uri"},
-                                "expires": _EXPIRES,
-                                "headers": {
-                                    "type": "object",
-                                    "description": "With md5: the Content-MD5 header to send",
-                                    "additionalProperties": {"type": "string"},
-                                },
-                            },
-                        },
-                    ),
+                    "200": answer("Signed", {"type": "object", "required": ["url", "expires"], "properties": {
+                        "url": {"type": "string", "format": "uri"},
+                        "expires": _EXPIRES,
+                        "headers": {"type": "object", "description": "With md5: the Content-MD5 header to send", "additionalProperties": {"type": "string"}},
+                    }}),
                     **errors(*_COMMON),
                 },
             }
@@ -297,31 +230,17 @@ DOCUMENT: dict[str, Any] = {
                 "parameters": [_UPLOAD_ID, _KEY],
                 "requestBody": {
                     "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["parts"],
-                                "properties": {
-                                    "parts": {
-                                        "type": "array",
-                                        "minItems": 1,
-                                        "maxItems": MAX_PART_NUMBER,
-                                        "items": {
-                                            "type": "object",
-                                            "required": ["PartNumber", "ETag"],
-                                            "properties": {"PartNumber": PART_NUMBER, "ETag": ETAG},
-                                        },
-                                    }
-                                },
-                            }
-                        }
-                    },
+                    "content": {"application/json": {"schema": {
+                        "type": "object",
+                        "required": ["parts"],
+                        "properties": {"parts": {"type": "array", "minItems": 1, "maxItems": MAX_PART_NUMBER, "items": {
+                            "type": "object",
+                            "required": ["PartNumber", "ETag"],
+                            "properties": {"PartNumber": PART_NUMBER, "ETag": ETAG},
+                        }}},
+                    }}},
                 },
-                "responses": {
-                    "200": _linked(answer("Stored", {"$ref": "#/components/schemas/Completed"}), _COMPLETED_LINKS),
-                    **errors(*_COMMON),
-                },
+                "responses": {"200": _linked(answer("Stored", {"$ref": "#/components/schemas/Completed"}), _COMPLETED_LINKS), **errors(*_COMMON)},
             }
         },
         "/events/s3": {
@@ -332,17 +251,10 @@ DOCUMENT: dict[str, Any] = {
                 "security": [{"webhookToken": []}],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
                 "responses": {
-                    "200": answer(
-                        "Stored in the ledger",
-                        {
-                            "type": "object",
-                            "properties": {
-                                "recorded": {"type": "integer"},
-                                "duplicates": {"type": "integer"},
-                                "skipped": {"type": "array", "items": {"type": "string"}},
-                            },
-                        },
-                    ),
+                    "200": answer("Stored in the ledger", {
+                        "type": "object",
+                        "properties": {"recorded": {"type": "integer"}, "duplicates": {"type": "integer"}, "skipped": {"type": "array", "items": {"type": "string"}}},
+                    }),
                     "400": answer("No usable event in the message", {"type": "object"}),
                     "401": answer("Wrong or missing token", {"type": "object"}),
                     "404": answer("The webhook is not enabled", {"type": "object"}),
@@ -362,20 +274,17 @@ DOCUMENT: dict[str, Any] = {
                 ),
                 "requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}},
                 "responses": {
-                    "200": answer(
-                        "Stored in the ledger, or the subscription confirmed or its removal noted",
-                        {
-                            "type": "object",
-                            "properties": {
-                                "recorded": {"type": "integer"},
-                                "duplicates": {"type": "integer"},
-                                "skipped": {"type": "array", "items": {"type": "string"}},
-                                "confirmed": {"type": "boolean"},
-                                "unsubscribed": {"type": "boolean"},
-                                "topic": {"type": "string"},
-                            },
+                    "200": answer("Stored in the ledger, or the subscription confirmed or its removal noted", {
+                        "type": "object",
+                        "properties": {
+                            "recorded": {"type": "integer"},
+                            "duplicates": {"type": "integer"},
+                            "skipped": {"type": "array", "items": {"type": "string"}},
+                            "confirmed": {"type": "boolean"},
+                            "unsubscribed": {"type": "boolean"},
+                            "topic": {"type": "string"},
                         },
-                    ),
+                    }),
                     "400": answer("The body is not a JSON object", {"type": "object"}),
                     "403": answer("Not provably from SNS for an allowed topic; `reason` says why", {"type": "object"}),
                     "404": answer("No SNS topic is configured", {"type": "object"}),
@@ -388,13 +297,8 @@ DOCUMENT: dict[str, Any] = {
             "get": {
                 "operationId": "getUpload",
                 "summary": "One of the caller's uploads",
-                "parameters": [
-                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
-                ],
-                "responses": {
-                    "200": answer("The upload", {"$ref": "#/components/schemas/Upload"}),
-                    **errors(401, 403, 404, 410, 429),
-                },
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}],
+                "responses": {"200": answer("The upload", {"$ref": "#/components/schemas/Upload"}), **errors(401, 403, 404, 410, 429)},
             }
         },
         "/uploads": {
@@ -402,37 +306,19 @@ DOCUMENT: dict[str, Any] = {
                 "operationId": "listUploads",
                 "summary": "The files the caller may read (role viewer or above, or scope `intake/read`), newest first",
                 "parameters": [
-                    {
-                        "name": "state",
-                        "in": "query",
-                        "schema": {"enum": ["registered", "uploading", "stored", "rejected", "aborted", "deleted"]},
-                    },
-                    {
-                        "name": "before",
-                        "in": "query",
-                        "schema": {"type": "string"},
-                        "description": "The `next` value of the previous page (a cursor), or an ISO 8601 time: uploads begun before it.",
-                    },
+                    {"name": "state", "in": "query", "schema": {"enum": ["registered", "uploading", "stored", "rejected", "aborted", "deleted"]}},
+                    {"name": "before", "in": "query", "schema": {"type": "string"},
+                     "description": "The `next` value of the previous page (a cursor), or an ISO 8601 time: uploads begun before it."},
                 ],
                 "responses": {
-                    "200": answer(
-                        "A page of at most 100 uploads",
-                        {
-                            "type": "object",
-                            "required": ["uploads", "next"],
-                            "properties": {
-                                "uploads": {
-                                    "type": "array",
-                                    "maxItems": 100,
-                                    "items": {"$ref": "#/components/schemas/Upload"},
-                                },
-                                "next": {
-                                    "type": ["string", "null"],
-                                    "description": "The `before` of the next page; null on the last.",
-                                },
-                            },
+                    "200": answer("A page of at most 100 uploads", {
+                        "type": "object",
+                        "required": ["uploads", "next"],
+                        "properties": {
+                            "uploads": {"type": "array", "maxItems": 100, "items": {"$ref": "#/components/schemas/Upload"}},
+                            "next": {"type": ["string", "null"], "description": "The `before` of the next page; null on the last."},
                         },
-                    ),
+                    }),
                     **errors(400, 401, 403),
                 },
             }
@@ -441,13 +327,9 @@ DOCUMENT: dict[str, Any] = {
             "get": {
                 "operationId": "downloadUpload",
                 "summary": "Redirect to a short-lived download URL of a stored file (recorded in the audit trail)",
-                "parameters": [
-                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
-                ],
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}],
                 "responses": {
-                    "302": {
-                        "description": "`Location` is the download URL; it expires after INTAKE_DOWNLOAD_EXPIRES_SECONDS."
-                    },
+                    "302": {"description": "`Location` is the download URL; it expires after INTAKE_DOWNLOAD_EXPIRES_SECONDS."},
                     **errors(401, 403, 404, 409, 503),
                 },
             }

@@ -34,13 +34,7 @@ KEY = {
 }
 MULTIPART_UPLOAD_ID = {"type": "string", "minLength": 1, "maxLength": 1024, "pattern": "^[^/]+$"}
 PART_NUMBER = {"type": "integer", "minimum": 1, "maximum": MAX_PART_NUMBER}
-ETAG = {
-    "type": "string",
-    "minLength": 1,
-    "maxLength": 128,
-    "pattern": "^[ -~]+$",
-    "description": "Printable ASCII, as S3 gives it.",
-}
+ETAG = {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[ -~]+$", "description": "Printable ASCII, as S3 gives it."}
 
 
 def answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -62,9 +56,7 @@ def errors(*statuses: int) -> dict[str, Any]:
     }
     answers = {str(status): answer(meaning[status], ERROR) for status in statuses}
     if "429" in answers:
-        answers["429"]["headers"] = {
-            "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer", "minimum": 1}}
-        }
+        answers["429"]["headers"] = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer", "minimum": 1}}}
     return answers
 
 
@@ -73,9 +65,7 @@ COMPONENTS: dict[str, Any] = {
         "webhookToken": {"type": "http", "scheme": "bearer"},
         "staffSession": {"type": "apiKey", "in": "cookie", "name": "sessionid"},
         "cognitoAccessToken": {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "JWT",
+            "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
             "description": (
                 "A Cognito access token from the client-credentials flow of an app client listed in "
                 "INTAKE_MACHINE_CLIENT_IDS. Scope `intake/upload` allows the /s3 calls, `intake/read` the "
@@ -87,11 +77,7 @@ COMPONENTS: dict[str, Any] = {
         "Error": {
             "type": "object",
             "required": ["message", "code"],
-            "properties": {
-                "message": {"type": "string"},
-                "code": {"type": "string"},
-                "field": {"type": ["string", "null"]},
-            },
+            "properties": {"message": {"type": "string"}, "code": {"type": "string"}, "field": {"type": ["string", "null"]}},
         },
         "SignedRequest": {
             "type": "object",
@@ -113,19 +99,8 @@ COMPONENTS: dict[str, Any] = {
         "Upload": {
             "type": "object",
             "required": [
-                "id",
-                "key",
-                "filename",
-                "state",
-                "declaredSize",
-                "storedSize",
-                "contentType",
-                "etag",
-                "multipart",
-                "rejectionReason",
-                "createdAt",
-                "storedAt",
-                "location",
+                "id", "key", "filename", "state", "declaredSize", "storedSize", "contentType", "etag", "multipart",
+                "rejectionReason", "createdAt", "storedAt", "location",
             ],
             "properties": {
                 "id": {"type": "string", "format": "uuid"},
@@ -146,11 +121,7 @@ COMPONENTS: dict[str, Any] = {
         "Completed": {
             "type": "object",
             "required": ["location", "key"],
-            "properties": {
-                "location": {"type": "string", "format": "uri"},
-                "key": KEY,
-                "upload": {"$ref": "#/components/schemas/Upload"},
-            },
+            "properties": {"location": {"type": "string", "format": "uri"}, "key": KEY, "upload": {"$ref": "#/components/schemas/Upload"}},
         },
     },
 }

@@ -40,9 +40,7 @@ def _actor(context: ActorContext, user: Any) -> tuple[Any, str]:
     return None, getattr(principal, "audit_label", "") or context.system_actor
 
 
-def audit_record(
-    *, action: str, upload: Upload | None = None, detail: dict[str, Any] | None = None, user: Any = None
-) -> AuditEntry:
+def audit_record(*, action: str, upload: Upload | None = None, detail: dict[str, Any] | None = None, user: Any = None) -> AuditEntry:
     """Append one entry. Call it inside the transaction of the change it records,
     so the entry exists exactly when the change does."""
     context = current() or ActorContext(request_id="")

@@ -216,11 +216,7 @@ def parse_s3_message(body: str | bytes) -> ParsedMessage:
         # No S3 key or field holds NUL, and PostgreSQL text cannot: such a message is
         # not from S3, and storing it would fail its whole batch.
         return ParsedMessage(skipped=("message contains NUL characters",))
-    if (
-        isinstance(document, dict)
-        and document.get("Type") == "Notification"
-        and isinstance(document.get("Message"), str)
-    ):
+    if isinstance(document, dict) and document.get("Type") == "Notification" and isinstance(document.get("Message"), str):
         return parse_s3_message(document["Message"])  # SNS envelope
     if not isinstance(document, dict):
         return ParsedMessage(skipped=("message is not a JSON object",))

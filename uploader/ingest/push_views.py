@@ -62,4 +62,6 @@ def s3_event_webhook(request: HttpRequest) -> HttpResponse:
     if not result.usable:
         # Nothing usable: tell the sender why, so it shows in its logs.
         return JsonResponse({"message": "No usable event in the message.", "skipped": result.skipped}, status=400)
-    return JsonResponse({"recorded": len(result.recorded), "duplicates": result.duplicates, "skipped": result.skipped})
+    return JsonResponse(
+        {"recorded": len(result.recorded), "duplicates": result.duplicates, "skipped": result.skipped}
+    )

@@ -44,13 +44,7 @@ class ReconcileReport:
 
     @property
     def fixed(self) -> int:
-        return (
-            self.recorded
-            + self.marked_deleted
-            + self.removed_rejected
-            + self.aborted_multipart
-            + self.expired_registrations
-        )
+        return self.recorded + self.marked_deleted + self.removed_rejected + self.aborted_multipart + self.expired_registrations
 
 
 def _prefix() -> str:
@@ -91,9 +85,7 @@ def reconcile(*, older_than: dt.timedelta, report: Callable[[str], None] = lambd
             say(f"removed the object of rejected upload {upload.pk}")
 
     for upload in Upload.objects.filter(state=UploadState.STORED).exclude(key__in=list(present)).iterator():
-        if _close(
-            upload.pk, UploadState.DELETED, "upload.deleted", {"reason": "object missing from the bucket (reconcile)"}
-        ):
+        if _close(upload.pk, UploadState.DELETED, "upload.deleted", {"reason": "object missing from the bucket (reconcile)"}):
             result.marked_deleted += 1
             say(f"marked {upload.pk} deleted: its object is gone")
 

@@ -127,6 +127,7 @@ def max_age() -> dt.timedelta:
     return dt.timedelta(seconds=int(getattr(settings, "INTAKE_SNS_MAX_AGE_SECONDS", 3600)))
 
 
+
 # --- verification ---------------------------------------------------------------------
 
 
@@ -229,3 +230,4 @@ def subscription_confirm(message: SnsMessage, *, fetch: Fetcher | None = None) -
         raise SnsMessageRejected(problem)
     (fetch or sns_certificates.fetcher)(message.subscribe_url, max_bytes=MAX_CONFIRMATION_BYTES)
     logger.info("sns: confirmed the subscription to %s", message.topic_arn)
+

@@ -67,6 +67,8 @@ class Fetcher(Protocol):
     def __call__(self, url: str, *, max_bytes: int) -> bytes: ...
 
 
+
+
 # --- URLs -----------------------------------------------------------------------------
 
 
@@ -224,3 +226,4 @@ def signing_certificate(url: str, *, fetch: Fetcher | None = None) -> x509.Certi
         raise SnsMessageRejected(problem)
     certificate_cache.put(url, certificate)
     return certificate
+

@@ -110,9 +110,7 @@ def _extend_visibility(queue_url: str, messages: list[QueueMessage]) -> None:
     )
 
 
-def process_batch(
-    queue_url: str, messages: list[QueueMessage], *, clock: Callable[[], float] = time.monotonic
-) -> BatchResult:
+def process_batch(queue_url: str, messages: list[QueueMessage], *, clock: Callable[[], float] = time.monotonic) -> BatchResult:
     """Ingest the batch in one go (one transaction, one task, however many receives
     it came from); delete it once its events are committed and enqueued. When the
     batch fails, its messages are tried one by one, so one message that cannot be
@@ -171,8 +169,5 @@ def _count(result: BatchResult, message: QueueMessage, ingested: IngestResult) -
     else:
         logger.info(
             "SQS message %s: %s new, %s duplicate event(s), ledger ids %s",
-            message.message_id,
-            len(ingested.recorded),
-            ingested.duplicates,
-            ingested.pending,
+            message.message_id, len(ingested.recorded), ingested.duplicates, ingested.pending,
         )

@@ -37,13 +37,7 @@ def apply_object_events(event_ids: list[int]) -> dict[str, int]:
         return events_apply(event_ids=event_ids)
 
 
-@shared_task(
-    name="uploader.tasks.reconcile_uploads",
-    acks_late=True,
-    autoretry_for=(s3.StorageUnavailable,),
-    retry_backoff=30,
-    max_retries=3,
-)
+@shared_task(name="uploader.tasks.reconcile_uploads", acks_late=True, autoretry_for=(s3.StorageUnavailable,), retry_backoff=30, max_retries=3)
 def reconcile_uploads() -> dict[str, int]:
     """Celery beat runs this every INTAKE_RECONCILE_INTERVAL_MINUTES."""
     with acting_as_system("reconcile"):

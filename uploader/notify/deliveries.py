@@ -37,7 +37,9 @@ def webhook_deliver(*, delivery_id: str) -> DeliveryOutcome:
     (its row is locked for the attempt) is left alone."""
     now = timezone.now()
     with transaction.atomic():
-        delivery = WebhookDelivery.objects.select_for_update(skip_locked=True).filter(pk=delivery_id).first()
+        delivery = (
+            WebhookDelivery.objects.select_for_update(skip_locked=True).filter(pk=delivery_id).first()
+        )
         if delivery is None:
             exists = WebhookDelivery.objects.filter(pk=delivery_id).exists()
             return DeliveryOutcome("busy" if exists else "missing")
@@ -74,10 +76,7 @@ def webhook_deliver(*, delivery_id: str) -> DeliveryOutcome:
         audit_record(action="portal.webhook_failed", detail={**detail, "reason": attempt.reason})
         logger.warning(
             "webhook delivery %s to %s failed (attempt %d): %s",
-            delivery.pk,
-            detail["target"],
-            delivery.attempts,
-            attempt.reason,
+            delivery.pk, detail["target"], delivery.attempts, attempt.reason,
         )
         if attempt.permanent or delivery.attempts >= settings.INTAKE_WEBHOOK_MAX_ATTEMPTS:
             delivery.state = WebhookDeliveryState.GAVE_UP

@@ -85,7 +85,7 @@ def _digest_message(portal: Portal, uploads: list[Upload]) -> EmailMessage:
     link = f"{settings.INTAKE_PUBLIC_BASE_URL}{reverse('dashboard:portal-detail', args=[portal.pk])}"
     body = "\n".join(
         [
-            f'{count} new file{"s" if count != 1 else ""} arrived through the portal "{portal.name}":',
+            f"{count} new file{'s' if count != 1 else ''} arrived through the portal \"{portal.name}\":",
             "",
             *(_file_line(u) for u in uploads),
             "",
@@ -114,10 +114,7 @@ def portal_notify_pending() -> DigestReport:
     if report.files:
         logger.info(
             "notified %d file(s) of %d portal(s) in %d e-mail(s) and %d webhook delivery(ies)",
-            report.files,
-            report.portals,
-            report.emails,
-            report.webhooks,
+            report.files, report.portals, report.emails, report.webhooks,
         )
     return report
 
@@ -304,11 +301,8 @@ def portal_send_receipt(*, portal: Portal, visitor_id: str, email: str, name: st
             "",
             f"{portal.title or portal.name} received {len(uploads)} file{'s' if len(uploads) != 1 else ''} from you:",
             "",
-            *(
-                f"- {u.original_filename} ({filesizeformat(u.stored_size or 0)}), {timezone.localtime(u.stored_at):%Y-%m-%d %H:%M %Z}"
-                for u in uploads
-                if u.stored_at
-            ),
+            *(f"- {u.original_filename} ({filesizeformat(u.stored_size or 0)}), {timezone.localtime(u.stored_at):%Y-%m-%d %H:%M %Z}"
+              for u in uploads if u.stored_at),
             "",
             "This is an automatic receipt; you do not need to answer it.",
         ]

@@ -18,14 +18,7 @@ from uploader.portals.models import Portal
 from uploader.uploads.models import Upload
 
 
-@shared_task(
-    name="uploader.tasks.notify_portal_uploads",
-    acks_late=True,
-    autoretry_for=(OSError,),
-    retry_backoff=30,
-    retry_jitter=True,
-    max_retries=5,
-)
+@shared_task(name="uploader.tasks.notify_portal_uploads", acks_late=True, autoretry_for=(OSError,), retry_backoff=30, retry_jitter=True, max_retries=5)
 def notify_portal_uploads() -> dict[str, int]:
     """Celery beat runs this every INTAKE_NOTIFY_INTERVAL_SECONDS: one digest e-mail
     per portal for the files stored since the last run. A mail server that cannot be
@@ -35,23 +28,13 @@ def notify_portal_uploads() -> dict[str, int]:
     return {"portals": report.portals, "files": report.files, "emails": report.emails}
 
 
-@shared_task(
-    name="uploader.tasks.send_portal_receipt",
-    acks_late=True,
-    autoretry_for=(OSError,),
-    retry_backoff=30,
-    retry_jitter=True,
-    max_retries=5,
-)
+@shared_task(name="uploader.tasks.send_portal_receipt", acks_late=True, autoretry_for=(OSError,), retry_backoff=30, retry_jitter=True, max_retries=5)
 def send_portal_receipt(portal_id: int, visitor_id: str) -> int:
     """The receipt a client asked for on the confirmation page. Takes ids; reads the
     address the visitor gave from their uploads, never from the task's arguments."""
     portal = Portal.objects.get(pk=portal_id)
     latest = (
-        Upload.objects.filter(portal=portal, portal_visitor=visitor_id)
-        .exclude(uploader_email="")
-        .order_by("-created_at")
-        .first()
+        Upload.objects.filter(portal=portal, portal_visitor=visitor_id).exclude(uploader_email="").order_by("-created_at").first()
     )
     if latest is None:
         return 0

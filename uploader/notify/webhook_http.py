@@ -196,9 +196,7 @@ def resolve_checked(host: str, port: int, *, allow_loopback: bool) -> str:
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     refused = [address for address in addresses if not address_allowed(address, allow_loopback=allow_loopback)]
     if refused or not addresses:
-        raise WebhookRefused(
-            f"{host} resolves to a private, loopback or reserved address ({refused[0] if refused else 'none'})"
-        )
+        raise WebhookRefused(f"{host} resolves to a private, loopback or reserved address ({refused[0] if refused else 'none'})")
     return addresses[0]
 
 
@@ -242,9 +240,7 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Attempt:
         # Said without the URL: reasons are shown on the portal page and kept in the
         # audit trail, and a URL's path or query often holds the receiver's secret.
         code = exc.error_list[0].code or ""
-        return Attempt(
-            ok=False, reason=f"refused: {REFUSAL_REASONS.get(code, 'the address is not allowed')}", permanent=True
-        )
+        return Attempt(ok=False, reason=f"refused: {REFUSAL_REASONS.get(code, 'the address is not allowed')}", permanent=True)
     except WebhookRefused as exc:
         return Attempt(ok=False, reason=f"refused: {exc}", permanent=True)
     except OSError as exc:
@@ -284,9 +280,7 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Attempt:
         if fired.is_set():
             return Attempt(ok=False, reason="timed out")
         if isinstance(exc, http.client.InvalidURL):
-            return Attempt(
-                ok=False, reason="the address cannot be sent (InvalidURL)", permanent=True
-            )  # it quotes the URL
+            return Attempt(ok=False, reason="the address cannot be sent (InvalidURL)", permanent=True)  # it quotes the URL
         return Attempt(ok=False, reason=f"{type(exc).__name__}: {exc}"[:200])
     finally:
         if timer is not None:

@@ -67,9 +67,7 @@ def desired_queue_notification(queue_arn: str) -> dict[str, Any]:
         "Id": NOTIFICATION_ID,
         "QueueArn": queue_arn,
         "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
-        "Filter": {
-            "Key": {"FilterRules": [{"Name": "prefix", "Value": f"{settings.INTAKE_S3_KEY_PREFIX.strip('/')}/"}]}
-        },
+        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": f"{settings.INTAKE_S3_KEY_PREFIX.strip('/')}/"}]}},
     }
 
 
@@ -107,8 +105,7 @@ def _equivalent_rule(rules: list[dict[str, Any]], wanted: dict[str, Any], id_fie
         (
             rule
             for rule in rules
-            if rule.get(id_field) != wanted[id_field]
-            and _normalise({k: v for k, v in rule.items() if k != id_field}) == same
+            if rule.get(id_field) != wanted[id_field] and _normalise({k: v for k, v in rule.items() if k != id_field}) == same
         ),
         None,
     )
@@ -199,9 +196,7 @@ def bucket_configure(
         changed("cors", f"browser uploads allowed from {', '.join(sorted(origins))}")
 
     report("checking lifecycle")
-    if _ensure_owned_rule(
-        s3.get_lifecycle_rules(), desired_lifecycle_rule(abort_after_days), "ID", s3.put_lifecycle_rules
-    ):
+    if _ensure_owned_rule(s3.get_lifecycle_rules(), desired_lifecycle_rule(abort_after_days), "ID", s3.put_lifecycle_rules):
         changed("lifecycle", f"incomplete multipart uploads aborted after {abort_after_days} days")
 
     report("checking event notifications")

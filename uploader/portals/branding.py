@@ -45,9 +45,7 @@ def _clean_png(data: bytes) -> bytes:
                 if probe.format not in ACCEPTED_FORMATS:
                     raise InvalidInput("The logo must be a PNG, JPEG, WebP or GIF image.", field="logo")
                 if probe.width * probe.height > MAX_SOURCE_PIXELS:
-                    raise LimitExceeded(
-                        "The logo is too large; use an image of at most 4096 by 4096 pixels.", field="logo"
-                    )
+                    raise LimitExceeded("The logo is too large; use an image of at most 4096 by 4096 pixels.", field="logo")
                 probe.verify()
             with Image.open(io.BytesIO(data)) as image:
                 image.seek(0)  # the first frame of an animation

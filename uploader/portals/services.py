@@ -290,11 +290,7 @@ def portal_update(*, actor: Any, portal: Portal, **changes: Any) -> Portal:
     with transaction.atomic():
         # Only what this edit set: a link rotation or logo change that committed while
         # the form was open must not be overwritten by the form's stale copy.
-        fields = {field for field in EDITABLE_FIELDS if field != "password"} | {
-            "password_hash",
-            "disabled_at",
-            "updated_at",
-        }
+        fields = {field for field in EDITABLE_FIELDS if field != "password"} | {"password_hash", "disabled_at", "updated_at"}
         portal.save(update_fields=sorted(fields))
         audit_record(action="portal.changed", user=actor, detail={**_describe(portal), "changed": changed})
     return portal

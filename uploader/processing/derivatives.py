@@ -94,9 +94,7 @@ def make_thumbnail(data: bytes, *, max_pixels: int) -> Made:
                 image.getexif()  # read (and keep) the orientation before the pixels change
                 # Palette and bilevel images are only ever resized by nearest neighbour:
                 # shrink them to twice the box here and smoothly after converting.
-                image.thumbnail(
-                    SHRINK_BOX, Image.Resampling.NEAREST if image.mode in {"1", "P"} else Image.Resampling.BICUBIC
-                )
+                image.thumbnail(SHRINK_BOX, Image.Resampling.NEAREST if image.mode in {"1", "P"} else Image.Resampling.BICUBIC)
                 turned = ImageOps.exif_transpose(image)
                 has_alpha = turned.mode in {"RGBA", "LA", "PA"} or "transparency" in turned.info
                 drawn = turned.convert("RGBA" if has_alpha else "RGB")

@@ -99,9 +99,7 @@ def _open_attempt(upload: Upload, kind: str) -> AuditEntry | None:
     """The latest `upload.processing_started` entry of this kind when no entry after
     it closed it (made, failed, or interrupted by an S3 outage and retried): the run
     that wrote it never finished."""
-    started = (
-        AuditEntry.objects.filter(upload=upload, action=ATTEMPT_STARTED, detail__kind=kind).order_by("-id").first()
-    )
+    started = AuditEntry.objects.filter(upload=upload, action=ATTEMPT_STARTED, detail__kind=kind).order_by("-id").first()
     if started is None:
         return None
     closed = AuditEntry.objects.filter(
@@ -226,17 +224,13 @@ def _process(upload: Upload) -> dict[str, str]:
         except NoLongerStored:
             logger.info("upload %s left stored while its %s was made; not kept", upload.pk, kind)
             audit_record(
-                action=ATTEMPT_INTERRUPTED,
-                upload=upload,
-                detail={"kind": kind, "reason": "the file was replaced or deleted"},
+                action=ATTEMPT_INTERRUPTED, upload=upload, detail={"kind": kind, "reason": "the file was replaced or deleted"}
             )
             outcomes[kind] = "discarded"
             continue
         except s3.StorageUnavailable:
             # Not the file's fault: close the attempt so the retry tries again.
-            audit_record(
-                action=ATTEMPT_INTERRUPTED, upload=upload, detail={"kind": kind, "reason": "storage unavailable"}
-            )
+            audit_record(action=ATTEMPT_INTERRUPTED, upload=upload, detail={"kind": kind, "reason": "storage unavailable"})
             raise
         outcomes[kind] = "made" if stored is not None else "exists"
     return outcomes
@@ -295,18 +289,14 @@ def uploads_awaiting_processing(*, stored_before: dt.datetime, stored_after: dt.
     candidates = (
         Upload.objects.select_related("portal")
         .prefetch_related("derivatives")  # one query per chunk, not one per upload
-        .filter(
-            state=UploadState.STORED, portal__isnull=False, stored_at__lt=stored_before, stored_at__gte=stored_after
-        )
+        .filter(state=UploadState.STORED, portal__isnull=False, stored_at__lt=stored_before, stored_at__gte=stored_after)
         .exclude(portal__processing=[])
         .order_by("stored_at")
     )
     awaiting = []
     for upload in candidates.iterator(chunk_size=500):
         assert upload.portal is not None
-        kinds = wanted_kinds(
-            upload.portal.processing, filename=upload.original_filename, content_type=upload.declared_content_type
-        )
+        kinds = wanted_kinds(upload.portal.processing, filename=upload.original_filename, content_type=upload.declared_content_type)
         if not kinds:
             continue
         done = {derivative.kind for derivative in upload.derivatives.all()}
@@ -339,7 +329,9 @@ def derivative_links(uploads: list[Upload], *, principal: UploadPrincipal) -> di
         try:
             links[upload_id] = DerivativeLinks(
                 thumbnail_url=derived_file_url(principal=principal, derivative=thumbnail) if thumbnail else "",
-                text_url=(derived_file_url(principal=principal, derivative=text) if text and may_read_text else ""),
+                text_url=(
+                    derived_file_url(principal=principal, derivative=text) if text and may_read_text else ""
+                ),
                 pages=text.detail.get("pages") if text else None,
             )
         except StorageUnavailable:

@@ -50,14 +50,7 @@ def process_upload(upload_id: str) -> dict[str, str]:
             return {"timed_out": "failed"}
 
 
-@shared_task(
-    name="uploader.tasks.discard_derivatives",
-    acks_late=True,
-    autoretry_for=(s3.StorageUnavailable,),
-    retry_backoff=5,
-    retry_jitter=True,
-    max_retries=8,
-)
+@shared_task(name="uploader.tasks.discard_derivatives", acks_late=True, autoretry_for=(s3.StorageUnavailable,), retry_backoff=5, retry_jitter=True, max_retries=8)
 def discard_derivatives(upload_id: str) -> int:
     """Remove the derivatives of an upload that was replaced or deleted. Takes the
     upload's id; a repeat finds nothing left, and an upload stored again keeps its

@@ -139,8 +139,7 @@ def queue_change_visibility(url: str, receipt_handles: list[str], *, seconds: in
             _sqs_client().change_message_visibility_batch(
                 QueueUrl=url,
                 Entries=[
-                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
-                    for i, handle in enumerate(chunk)
+                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": seconds} for i, handle in enumerate(chunk)
                 ],
             )
 

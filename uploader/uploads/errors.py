@@ -73,12 +73,8 @@ def storage_errors(action: str) -> Iterator[None]:
     try:
         yield
     except s3.StorageUnavailable as exc:
-        raise StorageUnavailable(
-            f"File storage is not reachable right now ({action}); please try again shortly."
-        ) from exc
+        raise StorageUnavailable(f"File storage is not reachable right now ({action}); please try again shortly.") from exc
     except s3.MultipartUploadNotFound as exc:
-        raise WrongState(
-            "This multipart upload no longer exists in storage (it was completed, aborted or expired)."
-        ) from exc
+        raise WrongState("This multipart upload no longer exists in storage (it was completed, aborted or expired).") from exc
     except s3.StorageRefused as exc:
         raise InvalidInput(f"Storage refused to {action}: {exc.code}.") from exc

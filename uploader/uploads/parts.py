@@ -42,4 +42,6 @@ def most_parts(declared_size: int | None, part_size: int | None = None) -> int:
 def part_lengths(*, declared_size: int, part_size: int, part_numbers: Sequence[int]) -> dict[int, int]:
     """Each part's exact length: the part size, and the remainder for the last part."""
     last = most_parts(declared_size, part_size)
-    return {number: part_size if number < last else declared_size - part_size * (last - 1) for number in part_numbers}
+    return {
+        number: part_size if number < last else declared_size - part_size * (last - 1) for number in part_numbers
+    }

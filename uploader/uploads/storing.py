@@ -40,9 +40,7 @@ def upload_record_stored(*, upload_id: uuid.UUID, limits: UploadLimits | None = 
     upload = upload_apply_stored_object(upload_id=upload_id, head=head, limits=limits)
     if upload.state == UploadState.REJECTED:
         if upload.rejection_reason == checksums.MISMATCH_REASON:
-            raise ChecksumMismatch(
-                f"The file was refused: {upload.rejection_reason}. Please send it again.", field="md5"
-            )
+            raise ChecksumMismatch(f"The file was refused: {upload.rejection_reason}. Please send it again.", field="md5")
         raise LimitExceeded(f"The file was refused: {upload.rejection_reason}.", field="size")
     return upload
 
@@ -198,12 +196,7 @@ def uploads_mark_stored(*, objects: Sequence[StoredObject]) -> list[uuid.UUID]:
         moves=[
             Move(
                 upload_id=item.upload_id,
-                values={
-                    "stored_at": now,
-                    "stored_size": item.size,
-                    "etag": item.etag,
-                    "last_sequencer": item.sequencer,
-                },
+                values={"stored_at": now, "stored_size": item.size, "etag": item.etag, "last_sequencer": item.sequencer},
                 detail={"stored_size": item.size, "etag": item.etag, "reason": "", "sequencer": item.sequencer},
             )
             for item in objects

@@ -28,14 +28,15 @@ from uploader.uploads.storing import (
 
 logger = logging.getLogger(__name__)
 
-
 def _finish(event: UploadEvent, outcome: str, detail: str, upload: Upload | None) -> str:
     event.outcome = outcome
     event.detail = detail[:255]
     event.upload = upload
     event.applied_at = timezone.now()
     event.save(update_fields=["outcome", "detail", "upload", "applied_at"])
-    logger.info("event %s %s %s: %s (%s)", event.pk, event.event_name, upload.id if upload else "-", outcome, detail)
+    logger.info(
+        "event %s %s %s: %s (%s)", event.pk, event.event_name, upload.id if upload else "-", outcome, detail
+    )
     return outcome
 
 
@@ -125,12 +126,7 @@ def event_apply(*, event_id: int) -> str:
 
 def _apply(event: UploadEvent, s3_now: _S3Now) -> str:
     upload = Upload.objects.filter(key=event.key).first()
-    if (
-        upload
-        and event.sequencer
-        and upload.last_sequencer
-        and not sequencer_is_newer(event.sequencer, upload.last_sequencer)
-    ):
+    if upload and event.sequencer and upload.last_sequencer and not sequencer_is_newer(event.sequencer, upload.last_sequencer):
         return _finish(event, EventOutcome.STALE, f"sequencer {upload.last_sequencer} already applied", upload)
     if event.kind == "created":
         if _event_says_enough(event, upload):
@@ -235,9 +231,7 @@ def _apply_common_case(ids: list[int], outcomes: Counter[str]) -> list[int]:
     outcomes[EventOutcome.APPLIED] += len(done)
     for event, upload in applied:
         if event.pk in done:
-            logger.info(
-                "event %s %s %s: %s (%s)", event.pk, event.event_name, upload.pk, EventOutcome.APPLIED, _STORED_DETAIL
-            )
+            logger.info("event %s %s %s: %s (%s)", event.pk, event.event_name, upload.pk, EventOutcome.APPLIED, _STORED_DETAIL)
     # The rest in S3's order per key (a batch may hold a delete before its create).
     rest = sorted((e for e in events if e.pk not in done), key=lambda e: (sequencer_order(e.sequencer), e.pk))
     return [event.pk for event in rest]

@@ -20,6 +20,7 @@ from uploader.ingest.models import EventOutcome, UploadEvent
 logger = logging.getLogger(__name__)
 
 
+
 @dataclass
 class IngestResult:
     recorded: list[int] = field(default_factory=list)
@@ -141,16 +142,8 @@ def _store_portable(rows: list[UploadEvent], batch: uuid.UUID) -> Stored:
 
 # The ledger columns a consumer writes, with their PostgreSQL types.
 _INGEST_COLUMNS = {
-    "dedupe_key": "text",
-    "bucket": "text",
-    "key": "text",
-    "kind": "text",
-    "event_name": "text",
-    "sequencer": "text",
-    "etag": "text",
-    "size": "bigint",
-    "event_time": "timestamptz",
-    "raw": "jsonb",
+    "dedupe_key": "text", "bucket": "text", "key": "text", "kind": "text", "event_name": "text",
+    "sequencer": "text", "etag": "text", "size": "bigint", "event_time": "timestamptz", "raw": "jsonb",
 }
 
 
@@ -198,3 +191,4 @@ def _store_postgresql(rows: list[UploadEvent], batch: uuid.UUID) -> Stored:
             )
         )
     return stored
+

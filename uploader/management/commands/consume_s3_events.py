@@ -52,9 +52,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         try:
             queue_url = options["queue_url"] or (
-                sqs.queue_url_for(options["queue_name"])
-                if options["queue_name"]
-                else settings.INTAKE_S3_EVENTS_QUEUE_URL
+                sqs.queue_url_for(options["queue_name"]) if options["queue_name"] else settings.INTAKE_S3_EVENTS_QUEUE_URL
             )
         except s3.StorageError as exc:
             raise CommandError(f"cannot find the queue: {exc}") from exc

@@ -17,12 +17,8 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--create", action="store_true", help="Create the bucket if missing (default: INTAKE_S3_CREATE_BUCKET)."
-        )
-        parser.add_argument(
-            "--queue-arn", default=None, help="SQS queue ARN for object events (default: INTAKE_S3_EVENTS_QUEUE_ARN)."
-        )
+        parser.add_argument("--create", action="store_true", help="Create the bucket if missing (default: INTAKE_S3_CREATE_BUCKET).")
+        parser.add_argument("--queue-arn", default=None, help="SQS queue ARN for object events (default: INTAKE_S3_EVENTS_QUEUE_ARN).")
         parser.add_argument(
             "--create-queue",
             metavar="NAME",
@@ -38,12 +34,7 @@ class Command(BaseCommand):
             default=None,
             help="Push events over HTTP to this URL (Ceph RGW topics), e.g. https://host/api/events/s3?token=...",
         )
-        parser.add_argument(
-            "--origin",
-            action="append",
-            default=None,
-            help="Allowed browser origin (repeatable; default: INTAKE_CORS_ALLOWED_ORIGINS).",
-        )
+        parser.add_argument("--origin", action="append", default=None, help="Allowed browser origin (repeatable; default: INTAKE_CORS_ALLOWED_ORIGINS).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         origins = options["origin"] or list(settings.INTAKE_CORS_ALLOWED_ORIGINS)
