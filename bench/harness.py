@@ -285,6 +285,11 @@ class Stack:
 def login(base_url: str, password: str) -> requests.Session:
     """Sign in through the login form, as a browser does: the session then holds the
     `sessionid` and `csrftoken` cookies; POSTs add the token as X-CSRFToken."""
+    return login_as(base_url, USERNAME, password)
+
+
+def login_as(base_url: str, username: str, password: str) -> requests.Session:
+    """`login` as any user."""
     session = requests.Session()
     page = session.get(f"{base_url}/accounts/login/", timeout=10)
     page.raise_for_status()
@@ -293,7 +298,7 @@ def login(base_url: str, password: str) -> requests.Session:
         raise RuntimeError("the login page set no csrftoken cookie")
     answer = session.post(
         f"{base_url}/accounts/login/",
-        data={"username": USERNAME, "password": password, "csrfmiddlewaretoken": token},
+        data={"username": username, "password": password, "csrfmiddlewaretoken": token},
         headers={"Referer": f"{base_url}/accounts/login/"},
         timeout=10,
     )

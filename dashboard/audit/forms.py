@@ -6,10 +6,12 @@ from typing import Any
 
 from django import forms
 
-from dashboard.audit.selectors import AuditFilters
+from dashboard.audit.selectors import AUDIT_NEWEST, AuditFilters
 from dashboard.browse.forms import validate_filter_date
+from uploader.uploads.keyset import CURSOR_MAX_CHARS, BadCursor
 
 LARGEST_ENTRY_ID = 2**63 - 1  # what the 64-bit id column holds
+DAMAGED_LINK = "This page link is damaged; filter again to start from the first page."
 
 
 class DateInput(forms.DateInput):
@@ -42,12 +44,27 @@ class AuditFilterForm(forms.Form):
         max_value=LARGEST_ENTRY_ID,
         label="Entries up to",
         widget=forms.HiddenInput,
-        error_messages={
-            "invalid": "This page link is damaged; filter again to start from the first page.",
-            "min_value": "This page link is damaged; filter again to start from the first page.",
-            "max_value": "This page link is damaged; filter again to start from the first page.",
-        },
+        error_messages={"invalid": DAMAGED_LINK, "min_value": DAMAGED_LINK, "max_value": DAMAGED_LINK},
     )
+
+    # The page links' cursors (keyset pages: the key of the last or first row shown).
+    after = forms.CharField(required=False, max_length=CURSOR_MAX_CHARS, widget=forms.HiddenInput)
+    before = forms.CharField(required=False, max_length=CURSOR_MAX_CHARS, widget=forms.HiddenInput)
+
+    def _clean_cursor(self, name: str) -> str:
+        cursor = self.cleaned_data.get(name) or ""
+        if cursor:
+            try:
+                AUDIT_NEWEST.parse_cursor(cursor)
+            except BadCursor:
+                raise forms.ValidationError(DAMAGED_LINK) from None
+        return cursor
+
+    def clean_after(self) -> str:
+        return self._clean_cursor("after")
+
+    def clean_before(self) -> str:
+        return self._clean_cursor("before")
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -26,6 +25,7 @@ from dashboard.audit.forms import AuditFilterForm
 from uploader.access.roles import Permission
 from uploader.audit.models import AuditEntry
 from uploader.audit.services import audit_record
+from uploader.uploads.keyset import keyset_page
 
 PAGE_SIZE = 100
 # Rows fetched per round trip while the CSV streams (a server-side cursor on PostgreSQL).
@@ -48,9 +48,11 @@ def audit_page(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET)
     actions = audit_selectors.audit_actions(user=request.user)
     page = None
+    count, capped = 0, False
     rows: list[AuditRow] = []
     kept = request.GET.copy()
-    kept.pop("page", None)
+    for name in ("page", "after", "before"):
+        kept.pop(name, None)
     if form.is_valid():
         filters = form.filters()
         if filters.until_id is None:
@@ -61,18 +63,29 @@ def audit_page(request: HttpRequest) -> HttpResponse:
             if filters.until_id is not None:
                 kept["until"] = str(filters.until_id)
         entries = audit_selectors.audit_entries(user=request.user, filters=filters, known_actions=actions)
-        page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
+        after, before = form.cleaned_data.get("after") or None, form.cleaned_data.get("before") or None
+        page = keyset_page(entries, sort=audit_selectors.AUDIT_NEWEST, size=PAGE_SIZE, after=after, before=before)
+        count, capped = audit_selectors.count_capped(entries)
         rows = [
             AuditRow(
                 entry=entry, detail=audit_selectors.detail_pairs(entry.detail), upload_url=_upload_url(entry.upload_id)
             )
             for entry in page.object_list
         ]
-        audit_record(action="audit.viewed", detail={**filters.as_detail(), "page": page.number})
+        where: dict[str, Any] = {"after": after} if after else {"before": before} if before else {"page": 1}
+        audit_record(action="audit.viewed", detail={**filters.as_detail(), **where})
     return render(
         request,
         "dashboard/audit/list.html",
-        {"form": form, "actions": actions, "page": page, "rows": rows, "filter_query": kept.urlencode()},
+        {
+            "form": form,
+            "actions": actions,
+            "page": page,
+            "rows": rows,
+            "filter_query": kept.urlencode(),
+            "count": f"{count:,}{'+' if capped else ''}",
+            "one": count == 1 and not capped,
+        },
         status=200 if form.is_valid() else 400,
     )
 

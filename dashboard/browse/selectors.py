@@ -6,7 +6,8 @@ the read API already answers the same (`uploader.access.principals.person_princi
 reads everything); the principal is built the same way, so both stay one rule.
 
 "Uploaded" means when the upload began (`created_at`, set for every row and indexed
-with the state), so files that never arrived can be found by date too. A file's size
+for each sort), so files that never arrived can be found by date too. Pages are
+keyset pages (uploader.uploads.keyset): page links carry the cursor, not a number. A file's size
 is what S3 stored, or what the client declared while it has not arrived.
 """
 
@@ -19,11 +20,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import Coalesce, Lower
+from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 from django.utils import timezone
 
-from dashboard.stats.selectors import DOCUMENT_TYPE_PREFIXES
 from uploader import s3
 from uploader.access.principals import signed_in_principal
 from uploader.access.roles import Permission, has_permission
@@ -32,30 +33,17 @@ from uploader.portals.models import Portal
 from uploader.processing.models import Derivative, DerivativeKind
 from uploader.uploads import downloads, selectors
 from uploader.uploads.errors import UploadError, UploadNotFound
-from uploader.uploads.models import Upload
+from uploader.uploads.keyset import KeysetPage, keyset_page
+from uploader.uploads.kinds import KIND_CHOICES, kind_of, kind_q
+from uploader.uploads.models import Upload, UploadTotal
+from uploader.uploads.rollup import STAFF_PORTAL_KEY
+from uploader.uploads.search import search_q, search_terms
+from uploader.uploads.selectors import SIZE_KEY
+from uploader.uploads.selectors import UPLOAD_SORTS as SORTS
 
 logger = logging.getLogger(__name__)
 
-# Which declared content types make each kind of file (prefixes, lower case). A file
-# matching none is "other". One table for both the filter and the label on a row;
-# documents are what the stats page counts as documents, so its numbers and this
-# filter agree.
-FILE_KINDS: dict[str, tuple[str, ...]] = {
-    "images": ("image/",),
-    "pdf": ("application/pdf",),
-    "documents": DOCUMENT_TYPE_PREFIXES,
-    "video": ("video/",),
-    "audio": ("audio/",),
-}
-OTHER_KIND = "other"
-KIND_CHOICES: tuple[tuple[str, str], ...] = (
-    ("images", "Images"),
-    ("pdf", "PDF"),
-    ("documents", "Documents (text, Office, OpenDocument, iWork)"),
-    ("video", "Video"),
-    ("audio", "Audio"),
-    (OTHER_KIND, "Other"),
-)
+__all__ = ["KIND_CHOICES", "kind_of"]  # the form and the detail page read them from here
 
 SORT_CHOICES: tuple[tuple[str, str], ...] = (
     ("newest", "Newest first"),
@@ -68,52 +56,14 @@ DEFAULT_SORT = "newest"
 # The portal filter's value for files that came through no portal (staff uploads).
 NO_PORTAL = "none"
 
-SEARCH_TERMS_MAX = 8  # words of the search box that count; more only slows the query
-SEARCH_FIELDS = (
-    "original_filename",
-    "uploader_name",
-    "uploader_email",
-    "owner__username",
-    "owner__email",
-    "portal__name",
-)
+# Past this many matching files, the totals line says "1,000+ files" instead of
+# counting further (and leaves the bytes out): an exact count of a broad search would
+# read every matching row. Filters by state, portal and kind alone are exact from the
+# kept totals (uploader.uploads.models.UploadTotal) however many files match.
+TOTALS_COUNTED_UP_TO = 1_000
 
 TEXT_EXCERPT_CHARS = 2_000
 AUDIT_TRAIL_SHOWN = 200
-
-
-def kind_of(content_type: str) -> str:
-    """The kind of file a declared content type names (a FILE_KINDS key or "other")."""
-    lowered = content_type.strip().lower()
-    for kind, prefixes in FILE_KINDS.items():
-        if lowered.startswith(prefixes):
-            return kind
-    return OTHER_KIND
-
-
-def kind_q(kind: str) -> Q:
-    """The rows of one kind, by the same prefixes as `kind_of`."""
-    if kind == OTHER_KIND:
-        known = Q()
-        for prefixes in FILE_KINDS.values():
-            for prefix in prefixes:
-                known |= Q(declared_content_type__istartswith=prefix)
-        return ~known
-    matches = Q()
-    for prefix in FILE_KINDS[kind]:
-        matches |= Q(declared_content_type__istartswith=prefix)
-    return matches
-
-
-def search_q(text: str) -> Q:
-    """Every word must appear in one of the searched fields (name, sender, owner, portal)."""
-    query = Q()
-    for term in text.split()[:SEARCH_TERMS_MAX]:
-        any_field = Q()
-        for name in SEARCH_FIELDS:
-            any_field |= Q(**{f"{name}__icontains": term})
-        query &= any_field
-    return query
 
 
 def day_start(day: dt.date) -> dt.datetime:
@@ -135,29 +85,34 @@ class UploadFilters:
     size_max: int | None = None
     sort: str = DEFAULT_SORT
 
+    @property
+    def words(self) -> int:
+        """How many words of the search count."""
+        return len(search_terms(self.q))
+
+    @property
+    def only_kept_dimensions(self) -> bool:
+        """Whether only state, portal and kind narrow the list (the kept totals' keys)."""
+        return (
+            not (self.q or self.uploaded_from or self.uploaded_to) and self.size_min is None and self.size_max is None
+        )
+
 
 @dataclass(frozen=True)
 class BrowseTotals:
     files: int
-    bytes: int
+    bytes: int | None  # None when the count stopped at TOTALS_COUNTED_UP_TO
+    capped: bool = False
 
-
-
-def _ordering(sort: str) -> tuple[Any, ...]:
-    # Every ordering ends with the primary key, so pages never repeat or skip a row
-    # when two files share a time, size or name.
-    orderings: dict[str, tuple[Any, ...]] = {
-        "newest": ("-created_at", "-id"),
-        "oldest": ("created_at", "id"),
-        "largest": (F("size_bytes").desc(nulls_last=True), "-created_at", "-id"),
-        "name": (Lower("original_filename"), "-created_at", "-id"),
-    }
-    return orderings.get(sort, orderings[DEFAULT_SORT])
+    @property
+    def files_shown(self) -> str:
+        """The count with thousands separators, "+" when it stopped counting."""
+        return f"{self.files:,}{'+' if self.capped else ''}"
 
 
 def browsable_uploads(*, user: Any, filters: UploadFilters) -> QuerySet[Upload]:
-    """The business's uploads the user may browse, filtered and sorted, with the
-    sender and portal joined in (one query per page, however many rows)."""
+    """The business's uploads the user may browse, filtered (sorted by `browse_page`),
+    with the sender and portal joined in (one query per page, however many rows)."""
     if not has_permission(user, Permission.BROWSE):
         return Upload.objects.none()
     uploads = (
@@ -180,17 +135,50 @@ def browsable_uploads(*, user: Any, filters: UploadFilters) -> QuerySet[Upload]:
         uploads = uploads.filter(created_at__gte=day_start(filters.uploaded_from))
     if filters.uploaded_to is not None:
         uploads = uploads.filter(created_at__lt=day_start(filters.uploaded_to + dt.timedelta(days=1)))
-    if filters.size_min is not None:
-        uploads = uploads.filter(size_bytes__gte=filters.size_min)
+    if filters.size_min is not None or filters.size_max is not None:
+        # The size sort's indexed expression (unknown sizes are -1), so a size range is
+        # one index range too.
+        uploads = uploads.filter(GreaterThanOrEqual(SIZE_KEY, filters.size_min or 0))
     if filters.size_max is not None:
-        uploads = uploads.filter(size_bytes__lte=filters.size_max)
-    return uploads.order_by(*_ordering(filters.sort))
+        uploads = uploads.filter(LessThanOrEqual(SIZE_KEY, filters.size_max))
+    return uploads
 
 
-def browse_totals(uploads: QuerySet[Upload]) -> BrowseTotals:
-    """How many files and bytes the current filter selects (one aggregate query)."""
-    totals = uploads.aggregate(files=Count("pk"), bytes=Sum("size_bytes"))
-    return BrowseTotals(files=totals["files"] or 0, bytes=totals["bytes"] or 0)
+def browse_page(
+    uploads: QuerySet[Upload], *, sort: str, size: int, after: str | None, before: str | None, words: int = 0
+) -> KeysetPage[Upload]:
+    """One page of the list in the asked-for sort, from a page link's cursor (a damaged
+    one gives the first page, as a bad page number always has)."""
+    keyset = SORTS.get(sort, SORTS[DEFAULT_SORT])
+    if words > 1:
+        # Every word narrows: the matches are few and may all be old (a year in the
+        # words), so find them by the trigram index and sort them, rather than walk the
+        # sort's index until enough match.
+        keyset = keyset.unindexed()
+    try:
+        return keyset_page(uploads, sort=keyset, size=size, after=after or None, before=before or None)
+    except ValueError:
+        return keyset_page(uploads, sort=keyset, size=size)
+
+
+def browse_totals(*, user: Any, filters: UploadFilters, uploads: QuerySet[Upload]) -> BrowseTotals:
+    """How many files and bytes the filter selects, in one query that never reads the
+    whole table: the kept totals for state/portal/kind filters, else a count that
+    stops at TOTALS_COUNTED_UP_TO."""
+    if filters.only_kept_dimensions and has_permission(user, Permission.BROWSE):
+        totals = UploadTotal.objects.all()
+        if filters.state:
+            totals = totals.filter(state=filters.state)
+        if filters.portal:
+            totals = totals.filter(portal_key=STAFF_PORTAL_KEY if filters.portal == NO_PORTAL else int(filters.portal))
+        if filters.kind:
+            totals = totals.filter(kind=filters.kind)
+        kept = totals.aggregate(files=Sum("files"), bytes=Sum("bytes"))
+        return BrowseTotals(files=kept["files"] or 0, bytes=kept["bytes"] or 0)
+    counted = uploads.order_by()[: TOTALS_COUNTED_UP_TO + 1].aggregate(files=Count("pk"), bytes=Sum("size_bytes"))
+    if counted["files"] > TOTALS_COUNTED_UP_TO:
+        return BrowseTotals(files=TOTALS_COUNTED_UP_TO, bytes=None, capped=True)
+    return BrowseTotals(files=counted["files"], bytes=counted["bytes"] or 0)
 
 
 def portal_choices() -> list[tuple[str, str]]:

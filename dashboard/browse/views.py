@@ -8,7 +8,6 @@ import uuid
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
@@ -36,12 +35,22 @@ def _upload_or_404(request: HttpRequest, upload_id: uuid.UUID) -> Upload:
 @require_GET
 @page_requires(Permission.BROWSE)
 def upload_list(request: HttpRequest) -> HttpResponse:
-    """`/uploads/?q=&state=&portal=&kind=&uploaded_from=&uploaded_to=&size_min=&size_max=&sort=&page=`.
-    htmx (the form and the page links) asks for the results part only, except when it
-    restores history it has no copy of (going back): then it swaps the whole body."""
+    """`/uploads/?q=&state=&portal=&kind=&uploaded_from=&uploaded_to=&size_min=&size_max=&sort=&after=|before=`.
+    `after`/`before` are the cursors of the page links (keyset pages: page 500 costs
+    what page 1 does). htmx (the form and the page links) asks for the results part
+    only, except when it restores history it has no copy of (going back): then it swaps
+    the whole body."""
     form = UploadFilterForm(request.GET or None, portals=browse_selectors.portal_choices())
-    uploads = browse_selectors.browsable_uploads(user=request.user, filters=form.filters())
-    page = Paginator(uploads, PAGE_SIZE).get_page(request.GET.get("page"))
+    filters = form.filters()
+    uploads = browse_selectors.browsable_uploads(user=request.user, filters=filters)
+    page = browse_selectors.browse_page(
+        uploads,
+        sort=filters.sort,
+        size=PAGE_SIZE,
+        after=request.GET.get("after"),
+        before=request.GET.get("before"),
+        words=filters.words,
+    )
     partial = request.headers.get("HX-Request") == "true" and "HX-History-Restore-Request" not in request.headers
     response = render(
         request,
@@ -49,7 +58,7 @@ def upload_list(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
-            "totals": browse_selectors.browse_totals(uploads),
+            "totals": browse_selectors.browse_totals(user=request.user, filters=filters, uploads=uploads),
             "can_download": has_permission(request.user, Permission.DOWNLOAD),
             "partial": partial,
             "time_zone": settings.TIME_ZONE,

@@ -1,7 +1,8 @@
 """Reads for the stats page: what arrived over a period, in aggregate queries only.
 
-Every figure is a GROUP BY or an aggregate over `Upload`, so the page costs the same
-handful of queries however many files there are (tests/integration/test_dashboard_stats.py
+Every figure is a GROUP BY over the daily rollup's breakdown
+(`UploadDailyBreakdown`), so the page costs the same handful of queries, each over a few
+hundred rows a day, however many files there are (tests/integration/test_dashboard_stats.py
 counts them). Days are the business's days: `TruncDate` in `TIME_ZONE`, and the
 series is filled in Python so a day with nothing shows as zero instead of missing.
 """
@@ -9,24 +10,22 @@ series is filled in Python so a day with nothing shows as zero instead of missin
 from __future__ import annotations
 
 import datetime
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Case, CharField, Count, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import Lower, TruncDate
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from uploader.access.roles import Permission, require_permission
-from uploader.uploads.models import Upload, UploadState
+from uploader.portals.models import Portal
+from uploader.uploads.kinds import OTHER_KIND
+from uploader.uploads.models import UploadDailyBreakdown, UploadState
+from uploader.uploads.rollup import STAFF_PORTAL_KEY
 
-PERIOD_DAYS_CHOICES: tuple[int, ...] = (7, 30, 90)
+PERIOD_DAYS_CHOICES: tuple[int, ...] = (7, 30, 90, 365)
 DEFAULT_PERIOD_DAYS = 30
 TOP_PORTALS = 10
 TOP_REJECTION_REASONS = 8
-# Distinct reason texts read before folding their numbers together (see _fold_numbers);
-# bounds the work however varied the texts are.
-REJECTION_REASONS_SCANNED = 500
 
 STAFF_UPLOADS_LABEL = "Staff uploads"
 
@@ -112,27 +111,15 @@ class UploadStats:
         }
 
 
-# Kinds of file by declared content type, first match wins. Documents are the office
-# and text formats people send a business; everything else is "other".
+# The kinds shown, in this order (uploader.uploads.kinds decides a file's kind).
 KIND_LABELS: dict[str, str] = {
-    "image": "Images",
+    "images": "Images",
     "pdf": "PDF",
-    "document": "Documents",
+    "documents": "Documents",
     "video": "Video",
     "audio": "Audio",
-    "other": "Other",
+    OTHER_KIND: "Other",
 }
-DOCUMENT_TYPE_PREFIXES: tuple[str, ...] = (
-    "text/",
-    "application/msword",
-    "application/rtf",
-    "application/vnd.openxmlformats-officedocument.",
-    "application/vnd.ms-",
-    "application/vnd.oasis.opendocument.",
-    "application/vnd.apple.",
-    "application/json",
-    "application/xml",
-)
 
 # The states shown, in this order; registered and uploading are both "in progress".
 STATE_LABELS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -144,22 +131,6 @@ STATE_LABELS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def _kind_case() -> Case:
-    """The kind of a row annotated with `_content_type` (its lower-cased declared type)."""
-    documents = Q()
-    for prefix in DOCUMENT_TYPE_PREFIXES:
-        documents |= Q(_content_type__startswith=prefix)
-    return Case(
-        When(Q(_content_type__startswith="image/"), then=Value("image")),
-        When(Q(_content_type__startswith="application/pdf"), then=Value("pdf")),
-        When(Q(_content_type__startswith="video/"), then=Value("video")),
-        When(Q(_content_type__startswith="audio/"), then=Value("audio")),
-        When(documents, then=Value("document")),
-        default=Value("other"),
-        output_field=CharField(),
-    )
-
-
 def upload_stats(*, user: Any, period: Period) -> UploadStats:
     """Everything the stats page shows, for someone who may browse the business's files.
 
@@ -167,24 +138,20 @@ def upload_stats(*, user: Any, period: Period) -> UploadStats:
     a file deleted or replaced later still counts on the day it came (one rejected on
     arrival never got a `stored_at`). The state breakdown and the rejection reasons are
     over uploads started (`created_at`) in the period, since a rejected or aborted
-    upload has no `stored_at`."""
-    require_permission(user, Permission.BROWSE)
-    stored: QuerySet[Upload] = Upload.objects.filter(stored_at__gte=period.start)
-    started: QuerySet[Upload] = Upload.objects.filter(created_at__gte=period.start)
-    staff = Q(portal__isnull=True)
+    upload has no `stored_at`.
 
-    totals = stored.aggregate(
-        files=Count("id"),
-        bytes=Sum("stored_size"),
-        staff_files=Count("id", filter=staff),
-        staff_bytes=Sum("stored_size", filter=staff),
-    )
-    zone = timezone.get_default_timezone()
+    Everything comes from the daily rollup's breakdown by portal, kind, state and
+    rejection reason (uploader.uploads.rollup), a few hundred rows a day however many
+    files there are."""
+    require_permission(user, Permission.BROWSE)
+    days = UploadDailyBreakdown.objects.filter(day__gte=period.first_day, day__lte=period.last_day)
+    received = days.filter(stored_files__gt=0)
+
     per_day = {
         row["day"]: row
-        for row in stored.annotate(day=TruncDate("stored_at", tzinfo=zone))
+        for row in received.filter(dimension="kind")
         .values("day")
-        .annotate(files=Count("id"), bytes=Sum("stored_size"))
+        .annotate(files=Sum("stored_files"), bytes=Sum("stored_bytes"))
         .order_by()
     }
     by_day = [
@@ -194,27 +161,33 @@ def upload_stats(*, user: Any, period: Period) -> UploadStats:
         for day in period.day_list
     ]
 
-    portal_rows = list(
-        stored.filter(portal__isnull=False)
-        .values("portal_id", "portal__name")
-        .annotate(files=Count("id"), bytes=Sum("stored_size"))
-        .order_by("-files", "-bytes", "portal__name")[:TOP_PORTALS]
-    )
-    by_portal = [
-        Breakdown(label=row["portal__name"], files=row["files"], bytes=row["bytes"] or 0) for row in portal_rows
-    ]
-    if totals["staff_files"]:
-        by_portal.append(
-            Breakdown(label=STAFF_UPLOADS_LABEL, files=totals["staff_files"], bytes=totals["staff_bytes"] or 0)
-        )
-        by_portal.sort(key=lambda row: (-row.files, -row.bytes))
+    per_portal = {
+        int(row["value"]): (row["files"], row["bytes"] or 0)
+        for row in received.filter(dimension="portal")
+        .values("value")
+        .annotate(files=Sum("stored_files"), bytes=Sum("stored_bytes"))
+        .order_by()
+    }
+    # Every portal's name (a few hundred short rows), so the page always makes the same queries.
+    names = dict(Portal.objects.values_list("pk", "name"))
+    portal_rows = sorted(
+        (
+            Breakdown(label=names[key], files=files, bytes=size)
+            for key, (files, size) in per_portal.items()
+            if key in names
+        ),
+        key=lambda row: (-row.files, -row.bytes, row.label),
+    )[:TOP_PORTALS]
+    if STAFF_PORTAL_KEY in per_portal:
+        staff_files, staff_bytes = per_portal[STAFF_PORTAL_KEY]
+        portal_rows.append(Breakdown(label=STAFF_UPLOADS_LABEL, files=staff_files, bytes=staff_bytes))
+        portal_rows.sort(key=lambda row: (-row.files, -row.bytes))
 
     per_kind = {
-        row["kind"]: row
-        for row in stored.annotate(_content_type=Lower("declared_content_type"))
-        .annotate(kind=_kind_case())
-        .values("kind")
-        .annotate(files=Count("id"), bytes=Sum("stored_size"))
+        row["value"]: row
+        for row in received.filter(dimension="kind")
+        .values("value")
+        .annotate(files=Sum("stored_files"), bytes=Sum("stored_bytes"))
         .order_by()
     }
     by_kind = [
@@ -223,42 +196,37 @@ def upload_stats(*, user: Any, period: Period) -> UploadStats:
         if key in per_kind
     ]
 
-    per_state = {row["state"]: row["files"] for row in started.values("state").annotate(files=Count("id")).order_by()}
+    per_state = {
+        row["value"]: row["files"]
+        for row in days.filter(dimension="state", started_files__gt=0)
+        .values("value")
+        .annotate(files=Sum("started_files"))
+        .order_by()
+    }
     by_state = [
         Breakdown(label=label, files=sum(per_state.get(state, 0) for state in states)) for label, states in STATE_LABELS
     ]
 
     return UploadStats(
         period=period,
-        files=totals["files"],
-        bytes=totals["bytes"] or 0,
+        files=sum(day.files for day in by_day),
+        bytes=sum(day.bytes for day in by_day),
         by_day=by_day,
-        by_portal=by_portal,
+        by_portal=portal_rows,
         by_kind=by_kind,
         by_state=by_state,
-        rejection_reasons=_rejection_reasons(started),
+        rejection_reasons=_rejection_reasons(days),
     )
 
 
-def _rejection_reasons(started: QuerySet[Upload]) -> list[Breakdown]:
-    """The reasons most seen. Reasons carry the file's numbers ("stored object is
-    12 MB, over the 10 MB limit"), so texts differing only in numbers count as one."""
+def _rejection_reasons(days: QuerySet[UploadDailyBreakdown]) -> list[Breakdown]:
+    """The reasons most seen among the uploads begun in the period and rejected. Reasons
+    carry the file's numbers ("stored object is 12 MB, over the 10 MB limit"), so the
+    rollup keeps them with their numbers folded (uploader.uploads.rollup.fold_reason)."""
     rows = (
-        started.filter(state=UploadState.REJECTED)
-        .values("rejection_reason")
-        .annotate(files=Count("id"))
-        .order_by("-files", "rejection_reason")[:REJECTION_REASONS_SCANNED]
+        days.filter(dimension="reason", started_files__gt=0)
+        .values("value")
+        .annotate(files=Sum("started_files"))
+        .order_by("-files", "value")[:TOP_REJECTION_REASONS]
     )
-    folded: dict[str, int] = {}
-    for row in rows:
-        reason = _fold_numbers(row["rejection_reason"]) or "(no reason recorded)"
-        folded[reason] = folded.get(reason, 0) + row["files"]
-    ranked = sorted(folded.items(), key=lambda item: (-item[1], item[0]))[:TOP_REJECTION_REASONS]
-    return [Breakdown(label=reason, files=files) for reason, files in ranked]
-
-
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-
-
-def _fold_numbers(reason: str) -> str:
-    return _NUMBER.sub("…", reason.strip())
+    return [Breakdown(label=row["value"] or "(no reason recorded)", files=row["files"]) for row in rows]

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from tests.browser.test_staff_upload import sign_in
 from tests.conftest import make_staff_user
+from tests.support.rollup import count_in_rollup
 from uploader.access.accounts import user_set_role
 from uploader.access.roles import Role
 from uploader.audit.models import AuditEntry
@@ -21,7 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def _stored(at: datetime.datetime, content_type: str) -> None:
     upload_id = uuid.uuid4()
-    Upload.objects.create(
+    upload = Upload.objects.create(
         id=upload_id,
         original_filename="f",
         key=f"uploads/staff/{upload_id}/f",
@@ -30,6 +31,7 @@ def _stored(at: datetime.datetime, content_type: str) -> None:
         stored_size=2048,
         stored_at=at,
     )
+    count_in_rollup(upload)
 
 
 def _chart_points(page, canvas_id: str) -> list[int]:  # type: ignore[no-untyped-def]

@@ -25,7 +25,6 @@ from uploader.uploads.models import Upload
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
-
 @pytest.fixture
 def admin() -> Client:
     return _client(Role.ADMIN, "auditor")
@@ -211,17 +210,30 @@ def test_pages_of_a_hundred_keep_the_filters(admin: Client) -> None:
     first = admin.get("/audit/", {"action": "portal."})
     assert len(_shown(first)) == 100
     html = first.content.decode()
-    assert f'href="?action=portal.&amp;until={until}&amp;page=2" rel="next"' in html
     assert f'href="/audit/export.csv?action=portal.&amp;until={until}"' in html
-    third = admin.get("/audit/", {"action": "portal.", "until": str(until), "page": "3"})
+    assert "230 entries." in html
+    second_link = _next_page_link(first)
+    assert second_link is not None
+    assert second_link.startswith(f"?action=portal.&until={until}&after=")
+    second = admin.get(f"/audit/{second_link}")
+    third_link = _next_page_link(second)
+    assert third_link is not None
+    third = admin.get(f"/audit/{third_link}")
     rows = third.context["rows"]
     assert len(rows) == 30
     assert {row.entry.action for row in rows} == {"portal.changed"}
     assert rows[-1].entry.detail == {"n": 0}
-    assert f'href="?action=portal.&amp;until={until}&amp;page=2" rel="prev"' in third.content.decode()
-    # A page past the end or not a number shows a real page, not an error.
-    assert admin.get("/audit/", {"action": "portal.", "page": "99"}).context["page"].number == 3
-    assert admin.get("/audit/", {"action": "portal.", "page": "x"}).context["page"].number == 1
+    assert _next_page_link(third) is None
+    # Back from the third page is the second page again.
+    back = re.search(r'<a href="(\?[^"]+)" rel="prev">', third.content.decode())
+    assert back is not None
+    assert f"action=portal.&amp;until={until}&amp;before=" in back.group(1)
+    assert _shown(admin.get(f"/audit/{html_text.unescape(back.group(1))}")) == _shown(second)
+    # An old page number is ignored (the first page); a damaged cursor is a field error.
+    assert _shown(admin.get("/audit/", {"action": "portal.", "page": "3"})) == _shown(first)
+    damaged = admin.get("/audit/", {"action": "portal.", "after": "not-a-cursor"})
+    assert damaged.status_code == 400
+    assert "This page link is damaged" in damaged.content.decode()
 
 
 def test_rows_show_the_file_link_and_escape_what_people_typed(admin: Client) -> None:

@@ -19,6 +19,7 @@ from tests.integration.test_portals import enter, upload_file, visitor_client
 from tests.support.documents import make_image, make_pdf
 from tests.support.people import person
 from tests.support.people import signed_in as client_for
+from tests.support.rollup import count_in_rollup
 from uploader import s3
 from uploader.access.roles import ROLE_PERMISSIONS, Permission, Role
 from uploader.audit.models import AuditEntry
@@ -30,8 +31,6 @@ from uploader.uploads.models import Upload, UploadState
 pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.usefixtures("s3_bucket")]
 
 UTC = dt.UTC
-
-
 
 
 def make_upload(
@@ -61,6 +60,7 @@ def make_upload(
         uploader_email=sender[1],
     )
     Upload.objects.filter(pk=upload.pk).update(created_at=created)  # auto_now_add ignores a given value
+    count_in_rollup(upload)
     return upload
 
 

@@ -16,15 +16,16 @@ from django.utils import timezone
 
 from dashboard.stats import selectors as stats_selectors
 from tests.support.people import signed_in as _client
+from tests.support.rollup import count_in_rollup
 from uploader.access.accounts import user_set_role
 from uploader.access.roles import Role
 from uploader.portals.models import Portal
 from uploader.uploads.models import Upload, UploadState
+from uploader.uploads.state import Move, uploads_move
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 UTC = datetime.UTC
-
 
 
 def _portal(name: str) -> Portal:
@@ -63,6 +64,7 @@ def _upload(
         portal=portal,
     )
     Upload.objects.filter(pk=upload_id).update(created_at=at)
+    count_in_rollup(upload)
     return upload
 
 
@@ -247,16 +249,17 @@ def test_the_period_is_one_of_the_offered_ones_or_the_default_with_a_note(value:
 
 def test_a_file_received_then_deleted_or_replaced_still_counts_on_the_day_it_arrived() -> None:
     """Received means it arrived: a later delete or replacement changes the file's state,
-    not the past. The rows are changed as the services leave them (state changed,
-    `stored_at` kept)."""
+    not the past. The rows are changed by the state writer, as the services change them
+    (state changed, `stored_at` kept)."""
     client = _client(Role.VIEWER)
     arrived = _now() - datetime.timedelta(days=3)
     deleted = _upload(at=arrived, size=5000)
     replaced = _upload(at=arrived, size=700)
     before = _stats(client, days="7")
-    Upload.objects.filter(pk=deleted.pk).update(state=UploadState.DELETED)
-    Upload.objects.filter(pk=replaced.pk).update(
-        state=UploadState.REJECTED, rejection_reason="the file was replaced after it arrived"
+    uploads_move(moves=[Move(upload_id=deleted.pk)], to=UploadState.DELETED)
+    uploads_move(
+        moves=[Move(upload_id=replaced.pk, values={"rejection_reason": "the file was replaced after it arrived"})],
+        to=UploadState.REJECTED,
     )
     after = _stats(client, days="7")
 

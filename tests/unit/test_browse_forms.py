@@ -140,3 +140,15 @@ def test_fields_point_screen_readers_at_their_error_and_hint() -> None:
 )
 def test_kinds_come_from_the_declared_content_type(content_type: str, kind: str) -> None:
     assert kind_of(content_type) == kind
+
+
+@pytest.mark.parametrize("value", ["", "3", "none", None])
+def test_the_plain_select_writes_what_djangos_select_template_writes(value: str | None) -> None:
+    from django import forms
+
+    from dashboard.browse.forms import PlainSelect
+
+    choices = [("", "Any portal"), ("none", "No portal"), ("3", "Müller & <Co>"), ("4", 'Say "x"')]
+    attrs = {"aria-describedby": "id_portal-error", "aria-invalid": "true"}
+    expected = forms.Select(choices=choices, attrs=attrs).render("portal", value, attrs={"id": "id_portal"})
+    assert PlainSelect(choices=choices, attrs=attrs).render("portal", value, attrs={"id": "id_portal"}) == expected

@@ -307,8 +307,8 @@ DOCUMENT: dict[str, Any] = {
                 "summary": "The files the caller may read (role viewer or above, or scope `intake/read`), newest first",
                 "parameters": [
                     {"name": "state", "in": "query", "schema": {"enum": ["registered", "uploading", "stored", "rejected", "aborted", "deleted"]}},
-                    {"name": "before", "in": "query", "schema": {"type": "string", "format": "date-time"},
-                     "description": "The `next` value of the previous page."},
+                    {"name": "before", "in": "query", "schema": {"type": "string"},
+                     "description": "The `next` value of the previous page (a cursor), or an ISO 8601 time: uploads begun before it."},
                 ],
                 "responses": {
                     "200": answer("A page of at most 100 uploads", {
@@ -316,7 +316,7 @@ DOCUMENT: dict[str, Any] = {
                         "required": ["uploads", "next"],
                         "properties": {
                             "uploads": {"type": "array", "maxItems": 100, "items": {"$ref": "#/components/schemas/Upload"}},
-                            "next": {"type": ["string", "null"], "format": "date-time"},
+                            "next": {"type": ["string", "null"], "description": "The `before` of the next page; null on the last."},
                         },
                     }),
                     **errors(400, 401, 403),

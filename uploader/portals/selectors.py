@@ -7,17 +7,17 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from uploader.notify.models import WebhookDelivery
 from uploader.portals import tokens as portal_tokens
 from uploader.portals.models import Portal
-from uploader.uploads.models import Upload, UploadState
+from uploader.uploads.models import Upload, UploadState, UploadTotal
 
-# Uploads that use up a portal's file count and total: in flight or arrived.
-COUNTED_STATES = (UploadState.REGISTERED, UploadState.UPLOADING, UploadState.STORED)
+# Uploads that use up a portal's file count and total: in flight (these) or arrived.
+IN_FLIGHT_STATES = (UploadState.REGISTERED, UploadState.UPLOADING)
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,15 @@ class PortalUsage:
 
 
 def portal_list() -> QuerySet[Portal]:
-    return Portal.objects.annotate(stored_count=Count("uploads", filter=Q(uploads__state=UploadState.STORED))).order_by(
-        "-created_at"
+    """Every portal, newest first, with how many stored files it holds (from the kept
+    totals, a few rows per portal, never its uploads)."""
+    stored = (
+        UploadTotal.objects.filter(portal_key=OuterRef("pk"), state=UploadState.STORED)
+        .values("portal_key")
+        .annotate(files=Sum("files"))
+        .values("files")
     )
+    return Portal.objects.annotate(stored_count=Coalesce(Subquery(stored), 0)).order_by("-created_at")
 
 
 def portal_get(*, portal_id: int) -> Portal:
@@ -53,19 +59,25 @@ def portal_find_by_token(*, token: str) -> Portal | None:
 
 
 def portal_usage(*, portal: Portal, exclude: Upload | None = None) -> PortalUsage:
-    """Files and bytes a portal has used: arrived files by their stored size,
-    files in flight by their declared size."""
+    """Files and bytes a portal has used: arrived files by their stored size (from the
+    kept totals, however many there are), files in flight by their declared size (a
+    partial index holds only those). `exclude`: an upload in flight not to count."""
     # A single-request registration holds its place only while its signed URL can
     # still be used: an abandoned one (a dropped PUT, a cancel) must not fill a small
     # portal for a day. A late arrival is still checked after it is stored.
     signed_until = timezone.now() - dt.timedelta(seconds=settings.INTAKE_PRESIGN_EXPIRES_SECONDS)
-    uploads = Upload.objects.filter(portal=portal, state__in=COUNTED_STATES).exclude(
+    in_flight = Upload.objects.filter(portal=portal, state__in=IN_FLIGHT_STATES).exclude(
         state=UploadState.REGISTERED, is_multipart=False, created_at__lt=signed_until
     )
     if exclude is not None:
-        uploads = uploads.exclude(pk=exclude.pk)
-    totals = uploads.aggregate(files=Count("id"), bytes=Sum(Coalesce("stored_size", "declared_size", 0)))
-    return PortalUsage(files=totals["files"] or 0, bytes=totals["bytes"] or 0)
+        in_flight = in_flight.exclude(pk=exclude.pk)
+    flying = in_flight.aggregate(files=Count("id"), bytes=Sum(Coalesce("stored_size", "declared_size", 0)))
+    stored = UploadTotal.objects.filter(portal_key=portal.pk, state=UploadState.STORED).aggregate(
+        files=Sum("files"), bytes=Sum("bytes")
+    )
+    return PortalUsage(
+        files=(flying["files"] or 0) + (stored["files"] or 0), bytes=(flying["bytes"] or 0) + (stored["bytes"] or 0)
+    )
 
 
 def portal_uploads(*, portal: Portal) -> QuerySet[Upload]:

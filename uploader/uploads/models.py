@@ -1,11 +1,15 @@
 """What Intake knows about each file: one Upload row per object it signed for."""
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Coalesce, Lower
 
 from uploader.portals.models import Portal
+from uploader.uploads.search import search_text_of
 
 
 class UploadState(models.TextChoices):
@@ -25,7 +29,9 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     UploadState.REGISTERED: frozenset(
         {UploadState.UPLOADING, UploadState.STORED, UploadState.REJECTED, UploadState.ABORTED, UploadState.DELETED}
     ),
-    UploadState.UPLOADING: frozenset({UploadState.STORED, UploadState.REJECTED, UploadState.ABORTED, UploadState.DELETED}),
+    UploadState.UPLOADING: frozenset(
+        {UploadState.STORED, UploadState.REJECTED, UploadState.ABORTED, UploadState.DELETED}
+    ),
     UploadState.STORED: frozenset({UploadState.REJECTED, UploadState.DELETED}),
     UploadState.REJECTED: frozenset(),
     UploadState.ABORTED: frozenset(),
@@ -79,13 +85,32 @@ class Upload(models.Model):
     portal_visitor = models.CharField(max_length=64, blank=True, default="")
     uploader_name = models.CharField(max_length=200, blank=True, default="")
     uploader_email = models.EmailField(max_length=254, blank=True, default="")
+    # The file name, sender's name and e-mail, normalized for search (lower case, no
+    # accents: uploader.uploads.search.normalize); on PostgreSQL a trigram index makes
+    # any part of it a fast match (ADR 0011). Those fields never change after the row
+    # is written, so `save` keeps it and bulk writers fill it themselves.
+    search_text = models.TextField(blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["owner", "state"]),
-            models.Index(fields=["state", "created_at"]),
+            # One index per sort of the file list, each ending with the primary key so a
+            # page's cursor (uploader.uploads.keyset) is one index range.
+            models.Index(fields=["created_at", "id"], name="upload_created_id"),
+            models.Index(fields=["state", "created_at", "id"], name="upload_state_created_id"),
+            models.Index(fields=["portal", "created_at", "id"], name="upload_portal_created_id"),
+            models.Index(
+                Coalesce("stored_size", "declared_size", -1), F("created_at"), F("id"), name="upload_size_created_id"
+            ),
+            models.Index(Lower("original_filename"), F("created_at"), F("id"), name="upload_name_created_id"),
             models.Index(fields=["multipart_upload_id"]),
+            # A portal's files in flight (its usage), however many it has stored.
+            models.Index(
+                fields=["portal"],
+                condition=models.Q(state__in=["registered", "uploading"]),
+                name="upload_portal_in_flight",
+            ),
             # The notifier's work list stays small however many files are kept.
             models.Index(
                 fields=["portal"],
@@ -96,3 +121,79 @@ class Upload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.original_filename} ({self.state})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.search_text = search_text_of(self.original_filename, self.uploader_name, self.uploader_email)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"original_filename", "uploader_name", "uploader_email"} & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "search_text"}
+        super().save(*args, **kwargs)
+
+
+class UploadDailyRollup(models.Model):
+    """Files and bytes per local day (TIME_ZONE) x portal x kind x current state, kept
+    by the state writer in the same transaction as each change (uploader.uploads.rollup),
+    so the stats page never reads the uploads table. Two measures on two days:
+    `started_*` on the day the upload began (`created_at`; bytes are the stored size,
+    else the declared one), `stored_*` on the day it arrived (`stored_at`; stored bytes).
+    `portal_key` is the portal's id, 0 for staff uploads (a plain number, so the unique
+    key has no NULL in it and a disabled portal's history stays)."""
+
+    day = models.DateField()
+    portal_key = models.BigIntegerField()
+    kind = models.CharField(max_length=16)
+    state = models.CharField(max_length=16, choices=UploadState.choices)
+    started_files = models.BigIntegerField(default=0)
+    started_bytes = models.BigIntegerField(default=0)
+    stored_files = models.BigIntegerField(default=0)
+    stored_bytes = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "portal_key", "kind", "state"], name="upload_rollup_one_per_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} portal {self.portal_key} {self.kind} {self.state}"
+
+
+class UploadDailyBreakdown(models.Model):
+    """The daily rollup summed along one dimension at a time ("portal", "kind" or
+    "state"; `value` is the portal key, kind or state), and the rejected uploads by
+    reason ("reason": the reason with its numbers folded, by the day they began): what
+    the stats page charts, a few hundred rows a day instead of the rollup's thousands.
+    Kept with the rollup, in the same transaction."""
+
+    day = models.DateField()
+    dimension = models.CharField(max_length=8)
+    value = models.CharField(max_length=200)
+    started_files = models.BigIntegerField(default=0)
+    started_bytes = models.BigIntegerField(default=0)
+    stored_files = models.BigIntegerField(default=0)
+    stored_bytes = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["dimension", "day", "value"], name="upload_breakdown_one_per_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.dimension}={self.value}"
+
+
+class UploadTotal(models.Model):
+    """All-time files and bytes (stored size, else declared) per portal x kind x
+    current state, kept with the daily rollup: the file list's totals and the portals
+    list read these few hundred rows instead of counting uploads."""
+
+    portal_key = models.BigIntegerField()
+    kind = models.CharField(max_length=16)
+    state = models.CharField(max_length=16, choices=UploadState.choices)
+    files = models.BigIntegerField(default=0)
+    bytes = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["portal_key", "kind", "state"], name="upload_total_one_per_key")]
+
+    def __str__(self) -> str:
+        return f"portal {self.portal_key} {self.kind} {self.state}"

@@ -2,12 +2,39 @@
 
 import uuid
 
+from django.db import models
 from django.db.models import QuerySet
+from django.db.models.functions import Coalesce, Lower
 
 from config.request_context import log_about
 from uploader.access.principals import UploadPrincipal
 from uploader.uploads.errors import UploadNotFound
+from uploader.uploads.keyset import Column, Sort, parse_int, parse_text, parse_time
 from uploader.uploads.models import Upload
+
+# An upload's size for sorting and size filters: stored, else declared, else -1.
+SIZE_KEY = Coalesce("stored_size", "declared_size", -1)
+_CREATED = Column("created_at", parse_time, models.DateTimeField())
+_ID = Column("id", lambda value: uuid.UUID(parse_text(value)), models.UUIDField())
+# The keyset of each sort of a list of uploads, each matching an index on Upload
+# (uploader.uploads.models): the size sort puts unknown sizes (-1) last, the name sort
+# breaks ties oldest first.
+UPLOAD_SORTS: dict[str, Sort] = {
+    "newest": Sort((_CREATED, _ID), descending=True),
+    "oldest": Sort((_CREATED, _ID), descending=False),
+    "largest": Sort(
+        (
+            Column("sort_size", parse_int, models.BigIntegerField(), SIZE_KEY),
+            _CREATED,
+            _ID,
+        ),
+        descending=True,
+    ),
+    "name": Sort(
+        (Column("sort_name", parse_text, models.CharField(), Lower("original_filename")), _CREATED, _ID),
+        descending=False,
+    ),
+}
 
 
 def uploads_visible_to(*, principal: UploadPrincipal) -> QuerySet[Upload]:
@@ -47,8 +74,9 @@ def upload_get(*, principal: UploadPrincipal, upload_id: uuid.UUID) -> Upload:
 
 
 def uploads_readable_by(*, principal: UploadPrincipal, state: str | None = None) -> QuerySet[Upload]:
-    """The read API's list: newest first, optionally one state."""
-    uploads = principal.readable_uploads().order_by("-created_at")
+    """The read API's list, optionally one state (paged newest first by the caller,
+    with UPLOAD_SORTS["newest"])."""
+    uploads = principal.readable_uploads()
     return uploads.filter(state=state) if state else uploads
 
 

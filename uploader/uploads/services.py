@@ -23,7 +23,7 @@ from uploader.access.principals import UploadPrincipal
 from uploader.access.roles import NotAllowed, Permission
 from uploader.audit.services import audit_record
 from uploader.portals import limits as portal_limits
-from uploader.uploads import checksums, keys
+from uploader.uploads import checksums, keys, rollup
 from uploader.uploads.errors import InvalidInput, WrongState, storage_errors
 from uploader.uploads.limits import check_declared, normalize_content_type
 from uploader.uploads.models import Upload, UploadState
@@ -79,7 +79,11 @@ def _register(
         **principal.registration_fields,
         original_filename=keys.display_filename(filename),
         key=keys.build_object_key(
-            prefix=settings.INTAKE_S3_KEY_PREFIX, scope=scope, upload_id=upload_id, filename=filename, now=timezone.now()
+            prefix=settings.INTAKE_S3_KEY_PREFIX,
+            scope=scope,
+            upload_id=upload_id,
+            filename=filename,
+            now=timezone.now(),
         ),
         declared_size=size,
         declared_content_type=content_type,
@@ -153,12 +157,16 @@ def upload_sign_single(
             signed = SignedRequest(method="PUT", url=url, fields={"key": upload.key}, headers=headers)
         else:
             post = s3.presign_post_object(
-                key=upload.key, content_type=upload.declared_content_type, max_bytes=limits.max_bytes, expires_in=expires
+                key=upload.key,
+                content_type=upload.declared_content_type,
+                max_bytes=limits.max_bytes,
+                expires_in=expires,
             )
             signed = SignedRequest(method="POST", url=post.url, fields=post.fields)
     with transaction.atomic():
         _admit(upload)
         upload.save(force_insert=True)
+        rollup.rollup_apply(before=[], after=[rollup.facts_of(upload)])
         audit_record(action="upload.registered", upload=upload, detail=_registration_detail(upload, signed.method))
     logger.info("upload %s registered (single %s, %s bytes)", upload.id, signed.method, size)
     return upload, signed
@@ -183,11 +191,14 @@ def upload_create_multipart(
     upload = _register(principal=principal, filename=filename, content_type=content_type, size=size, multipart=True)
     upload.part_size = multipart_part_size(size=size, requested=part_size)
     with storage_errors("start the multipart upload"):
-        upload.multipart_upload_id = s3.create_multipart_upload(key=upload.key, content_type=upload.declared_content_type)
+        upload.multipart_upload_id = s3.create_multipart_upload(
+            key=upload.key, content_type=upload.declared_content_type
+        )
     try:
         with transaction.atomic():
             _admit(upload)
             upload.save(force_insert=True)
+            rollup.rollup_apply(before=[], after=[rollup.facts_of(upload)])
             audit_record(action="upload.registered", upload=upload, detail=_registration_detail(upload, "multipart"))
     except Exception:
         # The row could not be written: do not leave an orphan multipart upload.
@@ -212,7 +223,9 @@ def upload_sign_parts(
     if not part_numbers:
         raise InvalidInput("At least one part number is required.", field="partNumbers")
     if len(part_numbers) > settings.INTAKE_MAX_PARTS_PER_BATCH:
-        raise InvalidInput(f"At most {settings.INTAKE_MAX_PARTS_PER_BATCH} parts can be signed at once.", field="partNumbers")
+        raise InvalidInput(
+            f"At most {settings.INTAKE_MAX_PARTS_PER_BATCH} parts can be signed at once.", field="partNumbers"
+        )
     for number in part_numbers:
         if not 1 <= number <= MAX_PART_NUMBER:
             raise InvalidInput(f"Part numbers run from 1 to {MAX_PART_NUMBER}.", field="partNumber")
@@ -226,7 +239,9 @@ def upload_sign_parts(
         )
     lengths = None
     if upload.part_size is not None and upload.declared_size is not None:
-        lengths = part_lengths(declared_size=upload.declared_size, part_size=upload.part_size, part_numbers=part_numbers)
+        lengths = part_lengths(
+            declared_size=upload.declared_size, part_size=upload.part_size, part_numbers=part_numbers
+        )
     if upload.state == UploadState.REGISTERED:
         upload_mark_uploading(upload)
     with storage_errors("sign the part"):
@@ -315,5 +330,3 @@ def upload_abort_multipart(*, upload: Upload) -> Upload:
     upload, _ = upload_close(upload_id=upload.pk, state=UploadState.ABORTED, action="upload.aborted")
     logger.info("upload %s aborted", upload.id)
     return upload
-
-

@@ -6,7 +6,9 @@ whose current state may become the new one (`ALLOWED_TRANSITIONS`), decided by t
 database in the UPDATE itself (`WHERE state IN (...)`), so a late or repeated call
 cannot move an upload backwards even without a row lock; and it records one audit
 entry for each upload that moved, in the same transaction, so the trail has an entry
-exactly when the change happened.
+exactly when the change happened. In that transaction too, it moves each upload's
+count in the daily rollup (uploader.uploads.rollup) from its old state to its new one,
+having read and locked the rows it moves first.
 
 Other modules may not import this one (an import-linter contract in `make test`):
 they call the uploads services, which call it.
@@ -25,6 +27,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from uploader.audit.services import AuditLine, audit_record_many
+from uploader.uploads import rollup
 from uploader.uploads.errors import WrongState
 from uploader.uploads.models import ALLOWED_TRANSITIONS, Upload, UploadState
 
@@ -61,14 +64,29 @@ def uploads_move(*, moves: Sequence[Move], to: str, action: str | None = None) -
     sources = sources_of(to)
     now = timezone.now()
     with transaction.atomic():
+        # A repeated upload in one batch moves once, as it would one call at a time.
+        first_moves: dict[uuid.UUID, Move] = {}
+        for move in moves:
+            first_moves.setdefault(move.upload_id, move)
+        before = rollup.facts_for_update(first_moves, states=sources)
+        moves = [move for move in first_moves.values() if move.upload_id in before]
         if connection.vendor == "postgresql" and len(moves) > 1:
             moved = _move_many_postgresql(moves, to=to, sources=sources, columns=columns, now=now)
         else:
             moved = [
                 move.upload_id
                 for move in moves
-                if Upload.objects.filter(pk=move.upload_id, state__in=sources).update(state=to, updated_at=now, **move.values)
+                if Upload.objects.filter(pk=move.upload_id, state__in=sources).update(
+                    state=to, updated_at=now, **move.values
+                )
             ]
+        rollup.rollup_apply(
+            before=[before[upload_id] for upload_id in moved],
+            after=[
+                before[upload_id].with_values(state=to, values=dict(first_moves[upload_id].values))
+                for upload_id in moved
+            ],
+        )
         details = {move.upload_id: move.detail for move in moves}
         audit_record_many(
             action=action or f"upload.{to}",
@@ -86,9 +104,12 @@ def _move_many_postgresql(
     meta = Upload._meta
     table = connection.ops.quote_name(meta.db_table)
     record_types = ", ".join(
-        ["id uuid"] + [f"{connection.ops.quote_name(name)} {meta.get_field(name).db_type(connection)}" for name in columns]
+        ["id uuid"]
+        + [f"{connection.ops.quote_name(name)} {meta.get_field(name).db_type(connection)}" for name in columns]
     )
-    assignments = "".join(f", {connection.ops.quote_name(name)} = v.{connection.ops.quote_name(name)}" for name in columns)
+    assignments = "".join(
+        f", {connection.ops.quote_name(name)} = v.{connection.ops.quote_name(name)}" for name in columns
+    )
     rows = [{"id": str(move.upload_id), **move.values} for move in moves]
     placeholders = ", ".join(["%s"] * len(sources))
     with connection.cursor() as cursor:
@@ -118,7 +139,9 @@ def upload_move(
     another writer moved it first, which a row lock rules out)."""
     if to not in ALLOWED_TRANSITIONS[upload.state]:
         raise WrongState(f"This upload is {upload.state}; it cannot become {to}.")
-    moved = uploads_move(moves=[Move(upload_id=upload.pk, values=values or {}, detail=detail or {})], to=to, action=action)
+    moved = uploads_move(
+        moves=[Move(upload_id=upload.pk, values=values or {}, detail=detail or {})], to=to, action=action
+    )
     if moved:
         upload.state = to
         for name, value in (values or {}).items():

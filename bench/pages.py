@@ -1,0 +1,262 @@
+"""Benchmark 7: the staff pages and the read API at a million uploads.
+
+    .venv/bin/python manage.py seed_demo --uploads 1000000   # once, into the bench database
+    .venv/bin/python bench/pages.py [--rounds 40] [--plans FILE] [--wrk]
+
+Against a PostgreSQL database filled by `seed_demo` (BENCH_DATABASE, default
+`intake_bench`; nothing is written to it but a signed-in admin and the audit entries
+the audit page records), signed in as an admin:
+
+1. in-process (Django's test client, as the issue measured), warm: p50 and p95 of
+   each page's server time over `--rounds` requests, interleaved page by page so a
+   noisy moment hits every page alike, and the number of SQL queries of each;
+2. `--plans FILE`: EXPLAIN (ANALYZE, BUFFERS) of each page's slowest query, as
+   markdown, for docs/benchmarks.md;
+3. `--wrk`: each page under wrk (8 connections, 2 threads) against gunicorn
+   (`config.wsgi`, 2 sync workers): p50/p99 and requests/s.
+
+The file's page is measured on a rejected upload: a stored one's page HEADs its object,
+and this benchmark runs without S3 (the endpoint is a closed port). The goal (issue 14)
+is p95 <= 50 ms at 1M rows; results in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import harness
+from bench.harness import step
+
+ADMIN = "bench-admin"
+CLOSED_PORT = "http://127.0.0.1:9"  # no S3 here: a call would fail at once, not hang
+GOAL_MS = 50.0
+
+
+@dataclass(frozen=True)
+class Result:
+    label: str
+    url: str
+    p50_ms: float
+    p95_ms: float
+    sql_ms: float  # p50 of the time spent in the database per request
+    queries: int
+    status: int
+
+
+def _setup_django(var_dir: Path) -> None:
+    env = harness.app_env(endpoint_url=CLOSED_PORT, var_dir=var_dir)
+    env["INTAKE_S3_CREATE_BUCKET"] = "false"
+    os.environ.update(env)
+    import django
+
+    django.setup()
+
+
+def _pages() -> list[tuple[str, str]]:
+    """(label, URL) of every page measured, with the ids and cursors the data gives."""
+    from uploader.uploads.models import Upload, UploadTotal
+    from uploader.uploads.selectors import UPLOAD_SORTS
+
+    newest = UPLOAD_SORTS["newest"]
+    row_before_page_500 = Upload.objects.order_by("-created_at", "-id")[499 * 50 - 1]
+    page_500 = newest.cursor_of(row_before_page_500)
+    totals = UploadTotal.objects.exclude(portal_key=0).values_list("portal_key", "files").order_by("-files")
+    busy_portal = totals[0][0]
+    quiet_portal = totals.reverse()[0][0]
+    rejected = Upload.objects.filter(state="rejected").order_by("-created_at").values_list("pk", flat=True)[0]
+    return [
+        ("reference: /healthz/live (no query)", "/healthz/live"),
+        ("files, first page", "/uploads/"),
+        ("files, page 500", f"/uploads/?after={page_500}"),
+        ("search, one word", "/uploads/?q=passport"),
+        ("search, three words", "/uploads/?q=contract+garcia+2025"),
+        ("filter: state rejected", "/uploads/?state=rejected"),
+        ("filter: busiest portal", f"/uploads/?portal={busy_portal}"),
+        ("filter: quietest portal", f"/uploads/?portal={quiet_portal}"),
+        ("filter: staff uploads", "/uploads/?portal=none"),
+        ("filter: kind video", "/uploads/?kind=video"),
+        ("filter: one month", "/uploads/?uploaded_from=2026-03-01&uploaded_to=2026-03-31"),
+        ("filter: size at least 100 MB", "/uploads/?size_min=100+MB"),
+        ("sort: oldest", "/uploads/?sort=oldest"),
+        ("sort: largest", "/uploads/?sort=largest"),
+        ("sort: name", "/uploads/?sort=name"),
+        ("a file's page", f"/uploads/{rejected}/"),
+        ("stats, 7 days", "/stats/?days=7"),
+        ("stats, 30 days", "/stats/?days=30"),
+        ("stats, 90 days", "/stats/?days=90"),
+        ("stats, 365 days", "/stats/?days=365"),
+        ("audit, plain", "/audit/"),
+        ("audit, one action", "/audit/?action=upload.downloaded"),
+        ("audit, action prefix", "/audit/?action=upload."),
+        ("portals list", "/portals/"),
+        ("a portal's page", f"/portals/{busy_portal}/"),
+        ("GET /api/uploads", "/api/uploads"),
+        ("GET /api/uploads?state=stored", "/api/uploads?state=stored"),
+    ]
+
+
+def _admin_client() -> Any:
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    from uploader.access.accounts import user_set_role
+    from uploader.access.roles import Role
+
+    user, _ = User.objects.get_or_create(username=ADMIN, defaults={"email": f"{ADMIN}@example.com"})
+    user_set_role(user=user, role=Role.ADMIN, source="bench")
+    client = Client(HTTP_HOST="127.0.0.1")  # an allowed host of the local settings
+    client.force_login(user)
+    return client
+
+
+def _get(client: Any, url: str) -> Any:
+    # The read API takes a session call from this site (ADR 0004).
+    return client.get(url, HTTP_SEC_FETCH_SITE="same-origin")
+
+
+def measure(rounds: int) -> list[Result]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = _admin_client()
+    pages = _pages()
+    times: dict[str, list[float]] = {url: [] for _, url in pages}
+    sql: dict[str, list[float]] = {url: [] for _, url in pages}
+    in_database = [0.0]
+
+    def timed(execute: Any, sql_text: str, params: Any, many: bool, context: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return execute(sql_text, params, many, context)
+        finally:
+            in_database[0] += time.perf_counter() - started
+
+    queries: dict[str, int] = {}
+    statuses: dict[str, int] = {}
+    for _, url in pages:  # warm: caches, plans, the session
+        for _ in range(3):
+            _get(client, url)
+        with CaptureQueriesContext(connection) as captured:
+            statuses[url] = _get(client, url).status_code
+        queries[url] = len(captured)
+    for round_number in range(rounds):
+        for _, url in pages:
+            in_database[0] = 0.0
+            with connection.execute_wrapper(timed):
+                started = time.perf_counter()
+                _get(client, url)
+                times[url].append((time.perf_counter() - started) * 1000)
+            sql[url].append(in_database[0] * 1000)
+        if round_number % 10 == 9:
+            step(f"round {round_number + 1}/{rounds}")
+    return [
+        Result(
+            label=label,
+            url=url,
+            p50_ms=statistics.median(times[url]),
+            p95_ms=statistics.quantiles(times[url], n=20, method="inclusive")[18]
+            if len(times[url]) > 1
+            else times[url][0],
+            sql_ms=statistics.median(sql[url]),
+            queries=queries[url],
+            status=statuses[url],
+        )
+        for label, url in pages
+    ]
+
+
+def plans(path: Path) -> None:
+    """EXPLAIN ANALYZE of each page's slowest query (timed again, one at a time)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = _admin_client()
+    lines = []
+    for label, url in _pages():
+        with CaptureQueriesContext(connection) as captured:
+            _get(client, url)
+        if not captured.captured_queries:
+            continue
+        slowest = max(captured.captured_queries, key=lambda query: float(query["time"]))
+        sql = slowest["sql"]
+        if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        lines += [f"#### {label} (`{url[:80]}`)", "", "```", sql[:1500], "", plan, "```", ""]
+    path.write_text("\n".join(lines))
+    step(f"plans written to {path}")
+
+
+def under_wrk(results: list[Result], *, seconds: float) -> list[tuple[str, harness.WrkResult]]:
+    from django.contrib.auth.models import User
+
+    var_dir = Path(tempfile.mkdtemp(prefix="intake-bench-pages-"))
+    env = {**harness.app_env(endpoint_url=CLOSED_PORT, var_dir=var_dir), "INTAKE_S3_CREATE_BUCKET": "false"}
+    password = "bench-" + os.urandom(8).hex()
+    user = User.objects.get(username=ADMIN)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    server = harness.Gunicorn(env, workers=2, log_path=var_dir / "gunicorn.log", name="pages").start()
+    try:
+        session = harness.login_as(server.base_url, ADMIN, password)
+        headers = {**harness.session_headers(session), "Sec-Fetch-Site": "same-origin"}
+        measured = []
+        for result in results:
+            outcome = harness.run_wrk(
+                server.base_url + result.url, connections=8, threads=2, duration=seconds, headers=headers, latency=True
+            )
+            measured.append((result.label, outcome))
+            step(
+                f"wrk {result.label}: p50 {outcome.p50_ms} ms, p99 {outcome.p99_ms} ms, {outcome.requests_per_second:.0f}/s"
+            )
+        return measured
+    finally:
+        server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=40, help="requests per page, in-process")
+    parser.add_argument("--plans", type=Path, help="write each page's slowest query plan (markdown) here")
+    parser.add_argument("--wrk", type=float, default=0, help="also run each page under wrk for this many seconds")
+    args = parser.parse_args(argv)
+    _setup_django(Path(tempfile.mkdtemp(prefix="intake-bench-pages-")))
+    from uploader.uploads.models import Upload
+
+    step(f"{Upload.objects.count():,} uploads in {harness.BENCH_DATABASE}")
+    load_before = os.getloadavg()[0]
+    results = measure(args.rounds)
+    print(f"\nload average before: {load_before:.1f}")
+    print("\n| page | p50 ms | p95 ms | SQL p50 ms | queries | goal p95 <= 50 ms |\n|---|---:|---:|---:|---:|---|")
+    for result in results:
+        met = "yes" if result.p95_ms <= GOAL_MS else "**no**"
+        if result.status != 200:
+            met = f"**HTTP {result.status}**"
+        print(
+            f"| {result.label} | {result.p50_ms:.1f} | {result.p95_ms:.1f} | {result.sql_ms:.1f} | {result.queries} | {met} |"
+        )
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+    if args.plans:
+        plans(args.plans)
+    if args.wrk:
+        measured = under_wrk(results, seconds=args.wrk)
+        print("\n| page (wrk, 8 connections) | p50 ms | p99 ms | requests/s |\n|---|---:|---:|---:|")
+        for label, outcome in measured:
+            print(f"| {label} | {outcome.p50_ms} | {outcome.p99_ms} | {outcome.requests_per_second:.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

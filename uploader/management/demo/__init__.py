@@ -1,0 +1,1 @@
+"""Demo data for `manage.py seed_demo` (generate.py makes rows, load.py writes them)."""

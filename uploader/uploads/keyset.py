@@ -1,0 +1,194 @@
+"""Keyset (cursor) pagination: a page starts after (or ends before) the sort key of a
+row, so page 500 is one index range like page 1, and rows added between two page loads
+neither repeat nor push a row past the next page.
+
+A `Sort` names the key, column by column, all in one direction and ending with the
+primary key (so the key is unique); the model has an index on the same columns. The
+cursor is the key of a page's last (or first) row, as URL-safe base64 of JSON: opaque
+but stable, so a page link can be shared.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from django.db import models
+from django.db.models import Expression, F, QuerySet
+from django.db.models.expressions import Combinable
+from django.db.models.functions import Coalesce
+
+M = TypeVar("M", bound=models.Model)
+
+CURSOR_MAX_CHARS = 2_000
+
+
+class BadCursor(ValueError):
+    """A cursor that is not one this sort made (damaged, or from another sort)."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a sort key: the row attribute holding it, the expression to
+    annotate when it is not a plain field, and how its JSON value is read back."""
+
+    name: str
+    parse: Callable[[Any], Any]
+    field: models.Field[Any, Any]
+    expression: Combinable | None = None
+
+
+@dataclass(frozen=True)
+class Sort:
+    columns: tuple[Column, ...]
+    descending: bool
+
+    def unindexed(self) -> Sort:
+        """The same order and cursors, in expressions no index matches
+        (`COALESCE(x, x)`): for a filter so narrow that finding its rows by another
+        index and sorting them beats walking this sort's index."""
+        hidden = []
+        for column in self.columns[:-1]:  # the primary key stays: ties are rare, lookups cheap
+            expression = column.expression if column.expression is not None else F(column.name)
+            hidden.append(
+                Column(f"{column.name}_unindexed", column.parse, column.field, Coalesce(expression, expression))
+            )
+        return Sort((*hidden, self.columns[-1]), descending=self.descending)
+
+    def annotations(self) -> dict[str, Any]:
+        return {column.name: column.expression for column in self.columns if column.expression is not None}
+
+    def order(self, *, reverse: bool = False) -> list[Any]:
+        descending = self.descending != reverse
+        return [F(column.name).desc() if descending else F(column.name).asc() for column in self.columns]
+
+    def cursor_of(self, row: Any) -> str:
+        values = [_jsonable(getattr(row, column.name)) for column in self.columns]
+        return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode().rstrip("=")
+
+    def parse_cursor(self, cursor: str) -> list[Any]:
+        if len(cursor) > CURSOR_MAX_CHARS:
+            raise BadCursor("The page link is too long.")
+        try:
+            raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+            if not isinstance(raw, list) or len(raw) != len(self.columns):
+                raise ValueError("wrong shape")
+            return [column.parse(value) for column, value in zip(self.columns, raw, strict=True)]
+        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+            raise BadCursor("This page link is damaged.") from exc
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def parse_time(value: Any) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        raise ValueError("a cursor's time has its offset")
+    return moment
+
+
+def parse_int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError("not a whole number")
+    return value
+
+
+def parse_text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("not text")
+    return value
+
+
+class RowCompare(Expression):
+    """`(a, b, c) < (x, y, z)` (or `>`): a row comparison, which PostgreSQL answers with
+    one index range over an index on (a, b, c), and SQLite (3.15+) understands too."""
+
+    conditional = True
+    output_field = models.BooleanField()
+
+    def __init__(self, columns: Sequence[Any], values: Sequence[Any], *, less: bool) -> None:
+        super().__init__()
+        self.columns = list(columns)
+        self.values = list(values)
+        self.less = less
+
+    def get_source_expressions(self) -> list[Any]:
+        return [*self.columns, *self.values]
+
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
+        self.columns, self.values = list(exprs[: len(self.columns)]), list(exprs[len(self.columns) :])
+
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
+        sql_parts: list[str] = []
+        params: list[Any] = []
+        for expression in [*self.columns, *self.values]:
+            sql, expression_params = compiler.compile(expression)
+            sql_parts.append(sql)
+            params.extend(expression_params)
+        width = len(self.columns)
+        left, right = ", ".join(sql_parts[:width]), ", ".join(sql_parts[width:])
+        return f"({left}) {'<' if self.less else '>'} ({right})", tuple(params)
+
+
+@dataclass(frozen=True)
+class KeysetPage(Generic[M]):
+    object_list: list[M]
+    next_cursor: str | None  # `after` of the next page
+    previous_cursor: str | None  # `before` of the previous page
+
+    @property
+    def has_next(self) -> bool:
+        return self.next_cursor is not None
+
+    @property
+    def has_previous(self) -> bool:
+        return self.previous_cursor is not None
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.has_next or self.has_previous
+
+
+def keyset_page(
+    queryset: QuerySet[M], *, sort: Sort, size: int, after: str | None = None, before: str | None = None
+) -> KeysetPage[M]:
+    """The `size` rows after the cursor `after` (or before `before`; or the first
+    page), in one query. Raises BadCursor for a cursor this sort did not make."""
+    rows = queryset.annotate(**sort.annotations()) if sort.annotations() else queryset
+    backwards = before is not None and after is None
+    cursor = before if backwards else after
+    if cursor is not None:
+        values = [
+            models.Value(value, output_field=column.field)
+            for column, value in zip(sort.columns, sort.parse_cursor(cursor), strict=True)
+        ]
+        # Forwards in a descending sort, or backwards in an ascending one: smaller keys.
+        less = sort.descending != backwards
+        rows = rows.filter(RowCompare([F(column.name) for column in sort.columns], values, less=less))
+    fetched = list(rows.order_by(*sort.order(reverse=backwards))[: size + 1])
+    more = len(fetched) > size
+    fetched = fetched[:size]
+    if backwards:
+        fetched.reverse()
+        return KeysetPage(
+            fetched,
+            next_cursor=sort.cursor_of(fetched[-1]) if fetched else None,
+            previous_cursor=sort.cursor_of(fetched[0]) if more else None,
+        )
+    return KeysetPage(
+        fetched,
+        next_cursor=sort.cursor_of(fetched[-1]) if more else None,
+        previous_cursor=sort.cursor_of(fetched[0]) if cursor is not None and fetched else None,
+    )

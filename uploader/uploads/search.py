@@ -1,0 +1,63 @@
+"""Search over uploads: every word must appear in the file name, the sender's name or
+e-mail, the staff owner's user name or e-mail, or the portal's name, whatever its case
+and accents (ADR 0011).
+
+The upload's own fields are matched in `Upload.search_text`, normalized once when the
+row is written (trigram-indexed on PostgreSQL). Owners and portals are few and can be
+renamed, so their names are normalized when a search runs: the words are matched
+against them in Python (two small queries, however many words) and become id lists.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+
+from uploader.portals.models import Portal
+
+SEARCH_TERMS_MAX = 8  # words of the search box that count; more only slows the query
+# Joins the fields in search_text: no word of a search contains it (words are split
+# on whitespace), so no match spans two fields.
+FIELD_SEPARATOR = "\n"
+
+
+def normalize(text: str) -> str:
+    """Lower case without accents ("Zoë Ölund" → "zoe olund"): compatibility
+    decomposition, combining marks dropped, case folded."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
+
+
+def search_text_of(*fields: str) -> str:
+    return FIELD_SEPARATOR.join(normalize(field) for field in fields)
+
+
+def search_terms(text: str) -> list[str]:
+    """The normalized words that count (empty ones, such as a lone accent, dropped)."""
+    terms = [normalize(word) for word in text.split()[:SEARCH_TERMS_MAX]]
+    return [term for term in terms if term]
+
+
+def _ids_matching(rows: Iterable[tuple[int, str, str]], term: str) -> list[int]:
+    return [pk for pk, *names in rows if any(term in normalize(name) for name in names)]
+
+
+def search_q(text: str) -> Q:
+    """The filter for a search box's text; Q() when it has no words."""
+    terms = search_terms(text)
+    if not terms:
+        return Q()
+    users = list(get_user_model().objects.values_list("pk", "username", "email"))
+    portals = [(pk, name, "") for pk, name in Portal.objects.values_list("pk", "name")]
+    query = Q()
+    for term in terms:
+        any_field = Q(search_text__contains=term)
+        if owners := _ids_matching(users, term):
+            any_field |= Q(owner_id__in=owners)
+        if matching_portals := _ids_matching(portals, term):
+            any_field |= Q(portal_id__in=matching_portals)
+        query &= any_field
+    return query
