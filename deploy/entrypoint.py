@@ -19,6 +19,7 @@ directly. Standard library only: it runs before anything is configured.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import urllib.error
 import urllib.request
@@ -143,6 +144,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"entrypoint: {exc}", file=sys.stderr)
         return 2
     _var_dir(env).mkdir(parents=True, exist_ok=True)
+    if env.get("PROMETHEUS_MULTIPROC_DIR"):
+        # prometheus-client's multiprocess mode needs the directory, and the web server
+        # needs it empty at start (a restarted container keeps its /tmp): else the last
+        # run's workers' figures would be added to this one's.
+        metrics_dir = Path(env["PROMETHEUS_MULTIPROC_DIR"])
+        if argv[0] == "web":
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True, exist_ok=True)
     os.chdir(ROOT)
     sys.stdout.flush()
     os.execve(args[0], args, env)  # noqa: S606 - the command table above, no shell

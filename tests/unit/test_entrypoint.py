@@ -124,3 +124,18 @@ def test_the_healthcheck_fails_when_nothing_answers() -> None:
     result = _entrypoint("healthcheck", env={**os.environ, "PORT": str(free_port())})
     assert result.returncode == 1
     assert "healthcheck:" in result.stderr
+
+
+def test_the_metrics_directory_exists_before_the_command_starts(tmp_path: Path) -> None:
+    """prometheus-client's multiprocess mode writes into PROMETHEUS_MULTIPROC_DIR from
+    the first signed URL on; on a new task's /tmp it does not exist yet."""
+    metrics_dir = tmp_path / "tmp" / "prometheus"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "INTAKE_", "DATABASE_", "REDIS_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.local", INTAKE_VAR_DIR=str(tmp_path),
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+    )  # fmt: skip
+    code = "import os; print(os.path.isdir(os.environ['PROMETHEUS_MULTIPROC_DIR']))"
+    result = _entrypoint("manage", "shell", "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "True"

@@ -302,6 +302,7 @@ def test_production_settings_load_from_exactly_what_a_task_gets(template: dict[s
         "DATABASE_USER": "intake",
         "DATABASE_PASSWORD": "rds:made/this@one",
         "REDIS_PASSWORD": "t" * 64,
+        "INTAKE_METRICS_TOKEN": "m" * 48,
     }
     assert set(task_secrets(template, "WorkerTask")) == set(secret_values)
     code = (
