@@ -1,12 +1,12 @@
 """`manage.py check_cors`: ask the bucket, the API and the CDN over HTTP whether browsers
 on the configured origins get through; one line per check, exit status 1 on a failure."""
 
-import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from uploader.ops.cors_check import DEFAULT_TIMEOUT, Status, cors_chain_check_from_settings, format_result
+from uploader.management.check_report import write_check_report
+from uploader.ops.cors_check import DEFAULT_TIMEOUT, cors_chain_check_from_settings
 
 
 class Command(BaseCommand):
@@ -41,19 +41,4 @@ class Command(BaseCommand):
             base_url=options["base_url"],
             timeout=(min(DEFAULT_TIMEOUT[0], options["timeout"]), options["timeout"]),
         )
-        if options["json"]:
-            self.stdout.write(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
-        else:
-            styles = {
-                Status.PASSED: self.style.SUCCESS,
-                Status.FAILED: self.style.ERROR,
-                Status.SKIPPED: self.style.WARNING,
-            }
-            for result in report.results:
-                self.stdout.write(styles[result.status](format_result(result)))
-            failed = report.as_json()["failed"]
-            summary = "CORS chain OK" if report.ok else f"{failed} check(s) failed"
-            self.stdout.write(self.style.SUCCESS(summary) if report.ok else self.style.ERROR(summary))
-        if not report.ok:
-            # SystemExit rather than CommandError: the lines above already say what failed.
-            raise SystemExit(report.exit_status)
+        write_check_report(self, report, as_json=options["json"], all_good="CORS chain OK")

@@ -1,13 +1,13 @@
 """`manage.py doctor`: check every link Intake depends on (uploader.ops.doctor); one line
 per check with the fix for each failure, exit status 1 if any failed."""
 
-import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from uploader.management.check_report import write_check_report
 from uploader.ops.cors_check.results import DEFAULT_TIMEOUT
-from uploader.ops.doctor import PARTS, Status, doctor_run, format_result
+from uploader.ops.doctor import PARTS, doctor_run
 
 
 class Command(BaseCommand):
@@ -49,19 +49,4 @@ class Command(BaseCommand):
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        if options["json"]:
-            self.stdout.write(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
-        else:
-            styles = {
-                Status.PASSED: self.style.SUCCESS,
-                Status.FAILED: self.style.ERROR,
-                Status.SKIPPED: self.style.WARNING,
-            }
-            for result in report.results:
-                self.stdout.write(styles[result.status](format_result(result)))
-            failed = report.as_json()["failed"]
-            summary = "Everything checked is in order" if report.ok else f"{failed} check(s) failed"
-            self.stdout.write(self.style.SUCCESS(summary) if report.ok else self.style.ERROR(summary))
-        if not report.ok:
-            # SystemExit rather than CommandError: the lines above already say what failed.
-            raise SystemExit(report.exit_status)
+        write_check_report(self, report, as_json=options["json"], all_good="Everything checked is in order")
