@@ -20,6 +20,7 @@ UPPY6_VERSION="6.0.1"     # the current v6 bundle (@uppy/aws-s3 6.1.0): only tes
 HTMX_VERSION="2.0.11"     # htmx.org v2
 CHARTJS_VERSION="4.6.1"   # chart.js v4 (UMD: window.Chart)
 HASHWASM_VERSION="4.13.0" # hash-wasm: incremental MD5 of files and parts in the browser (UMD: window.hashwasm)
+AXE_VERSION="4.14.1"      # axe-core: accessibility checks of every page; only the browser tests load it (tests/support/page_quality.py)
 # ----------------------------------------------------------------------------
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -36,6 +37,7 @@ PACKAGES=(
   "htmx.org|$HTMX_VERSION|dist/htmx.min.js LICENSE"
   "chart.js|$CHARTJS_VERSION|dist/chart.umd.min.js dist/chart.umd.min.js.map LICENSE.md"
   "hash-wasm|$HASHWASM_VERSION|dist/md5.umd.min.js LICENSE"
+  "axe-core|$AXE_VERSION|axe.min.js LICENSE LICENSE-3RD-PARTY.txt"
 )
 
 log() { printf 'vendor.sh: %s\n' "$*" >&2; }

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from emulator import S3Emulator  # noqa: E402
 
-pytest_plugins = ["tests.support.browser"]
+pytest_plugins = ["tests.support.browser", "tests.support.page_quality"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
