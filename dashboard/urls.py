@@ -17,6 +17,7 @@ urlpatterns = [
     path("uploads/", browse_views.upload_list, name="uploads"),
     path("uploads/<uuid:upload_id>/", browse_views.upload_detail, name="upload-detail"),
     path("uploads/<uuid:upload_id>/download", browse_views.upload_download, name="upload-download"),
+    path("uploads/<uuid:upload_id>/delete", browse_views.upload_delete, name="upload-delete"),
     path("portals/", portal_views.portal_list, name="portals"),
     path("portals/new", portal_views.portal_new, name="portal-new"),
     path("portals/<int:portal_id>/", portal_views.portal_detail, name="portal-detail"),

@@ -10,16 +10,18 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard.access import page_requires
 from dashboard.browse import selectors as browse_selectors
 from dashboard.browse.forms import UploadFilterForm
+from dashboard.confirm import Confirmation, confirmed, render_confirm
 from uploader.access.principals import signed_in_principal
 from uploader.access.roles import Permission, has_permission
-from uploader.uploads import downloads
-from uploader.uploads.errors import StorageUnavailable, UploadNotFound, WrongState
+from uploader.uploads import deletion, downloads
+from uploader.uploads.errors import StorageUnavailable, UploadError, UploadNotFound, WrongState
 from uploader.uploads.models import Upload, UploadState
 
 PAGE_SIZE = 50
@@ -88,6 +90,8 @@ def upload_detail(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
             # Client addresses and request ids are for those who may read the audit log
             # (admins), as on /audit/; everyone who browses sees the file's history.
             "can_view_audit": has_permission(request.user, Permission.VIEW_AUDIT),
+            "can_delete": upload.state != UploadState.DELETED
+            and has_permission(request.user, Permission.DELETE_FILES),
             "preview_seconds": settings.INTAKE_DERIVATIVE_URL_SECONDS,
         },
     )
@@ -106,3 +110,34 @@ def upload_download(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
         messages.error(request, exc.message)
         return redirect("dashboard:upload-detail", upload_id=upload.pk)
     return HttpResponseRedirect(url)
+
+
+@page_requires(Permission.DELETE_FILES)
+def upload_delete(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
+    """Asks first (dashboard.confirm); the confirmed POST deletes the object, its
+    derived files and marks the upload deleted (uploads.deletion, audited). A refusal
+    (S3 down, a rejected file) is said on the file's page; the file stays as it was."""
+    if request.method not in ("GET", "POST"):
+        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
+    upload = _upload_or_404(request, upload_id)
+    back = reverse("dashboard:upload-detail", kwargs={"upload_id": upload.pk})
+    if not confirmed(request):
+        return render_confirm(
+            request,
+            Confirmation(
+                title=f"Delete {upload.original_filename}?",
+                message="The file and its previews are removed from storage for good. "
+                "Its row and audit trail stay, marked deleted. This cannot be undone.",
+                button="Delete the file",
+                cancel_url=back,
+                cancel_label="Cancel, keep the file",
+                reason_label="Why",
+            ),
+        )
+    try:
+        _, changed = deletion.upload_delete(actor=request.user, upload=upload, reason=request.POST.get("reason", ""))
+    except UploadError as exc:
+        messages.error(request, exc.message)
+        return redirect(back)
+    messages.success(request, "The file was deleted." if changed else "The file was already deleted.")
+    return redirect(back)

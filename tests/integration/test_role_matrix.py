@@ -84,6 +84,8 @@ def _call(client: Client, action: str, upload: Upload) -> int:
             "/portals/new", {"name": f"P {uuid.uuid4().hex[:6]}", "title": "Send us files", "brand_colour": "#0b6e4f"}
         ),
         "send a webhook delivery again": lambda: client.post(_retry_path(_given_up_delivery())),
+        "ask to delete a file": lambda: client.get(f"/uploads/{upload.id}/delete"),
+        "delete a file": lambda: client.post(f"/uploads/{upload.id}/delete", {"confirmed": "yes"}),
     }
     return int(calls[action]().status_code)
 
@@ -107,6 +109,9 @@ MATRIX: dict[str, tuple[int, int, int, int, int]] = {
     "open the new-portal form": (200, 200, 403, 403, 302),
     "create a portal": (302, 302, 403, 403, 302),
     "send a webhook delivery again": (302, 302, 403, 403, 302),
+    # Deleting a file cannot be undone: admins only (Permission.DELETE_FILES).
+    "ask to delete a file": (200, 403, 403, 403, 302),
+    "delete a file": (302, 403, 403, 403, 302),
 }
 
 

@@ -37,6 +37,9 @@ class Permission(enum.StrEnum):
     # The audit trail page and its CSV export (dashboard.audit.views); admins only,
     # since entries name people, their addresses and what they did.
     VIEW_AUDIT = "view_audit"
+    # Deleting a client's file for good (uploader.uploads.deletion): admins only, since
+    # it cannot be undone.
+    DELETE_FILES = "delete_files"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

@@ -51,11 +51,14 @@ def sources_of(state: str) -> list[str]:
     return sorted(source for source, targets in ALLOWED_TRANSITIONS.items() if state in targets)
 
 
-def uploads_move(*, moves: Sequence[Move], to: str, action: str | None = None) -> list[uuid.UUID]:
+def uploads_move(
+    *, moves: Sequence[Move], to: str, action: str | None = None, user: Any = None
+) -> list[uuid.UUID]:
     """Move each upload to `to` where the state machine allows it from the state the
     database holds; returns the ids that moved (an upload already past `to`, or one
     that may never become it, is left as it is). One audit entry per moved upload,
-    `action` or `upload.<to>`, through the audit module."""
+    `action` or `upload.<to>`, through the audit module; `user` names the person who
+    asked when it is not the request's (a service called outside a request)."""
     if not moves:
         return []
     columns = sorted({name for move in moves for name in move.values})
@@ -90,6 +93,7 @@ def uploads_move(*, moves: Sequence[Move], to: str, action: str | None = None) -
         details = {move.upload_id: move.detail for move in moves}
         audit_record_many(
             action=action or f"upload.{to}",
+            user=user,
             lines=[AuditLine(upload_id=upload_id, detail=dict(details[upload_id])) for upload_id in moved],
         )
     return moved
@@ -132,6 +136,7 @@ def upload_move(
     action: str | None = None,
     detail: Mapping[str, Any] | None = None,
     values: Mapping[str, Any] | None = None,
+    user: Any = None,
 ) -> bool:
     """Move one upload the caller has loaded (usually under `select_for_update`) and
     update the instance to match. A move the state machine refuses from the state
@@ -140,7 +145,7 @@ def upload_move(
     if to not in ALLOWED_TRANSITIONS[upload.state]:
         raise WrongState(f"This upload is {upload.state}; it cannot become {to}.")
     moved = uploads_move(
-        moves=[Move(upload_id=upload.pk, values=values or {}, detail=detail or {})], to=to, action=action
+        moves=[Move(upload_id=upload.pk, values=values or {}, detail=detail or {})], to=to, action=action, user=user
     )
     if moved:
         upload.state = to

@@ -8,6 +8,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -144,18 +145,32 @@ def _delete_rejected_object(upload: Upload) -> None:
 
 
 def upload_close(
-    *, upload_id: uuid.UUID, state: str, action: str, detail: dict[str, object] | None = None, sequencer: str = ""
+    *,
+    upload_id: uuid.UUID,
+    state: str,
+    action: str,
+    detail: dict[str, object] | None = None,
+    sequencer: str = "",
+    user: Any = None,
 ) -> tuple[Upload, bool]:
     """Move an upload to a final state (deleted, aborted) when the state machine
     allows it, with its audit entry, under a row lock; a repeat changes nothing.
-    Returns the upload and whether it changed."""
+    Returns the upload and whether it changed. `user`: who asked (the audit entry's
+    actor), when a person did."""
     with transaction.atomic():
         upload = Upload.objects.select_for_update().get(pk=upload_id)
         if sequencer:
             upload.last_sequencer = max(upload.last_sequencer, sequencer, key=sequencer_order)
         changed = state in ALLOWED_TRANSITIONS[upload.state]
         if changed:
-            upload_move(upload, state, action=action, detail=detail, values={"last_sequencer": upload.last_sequencer})
+            upload_move(
+                upload,
+                state,
+                action=action,
+                detail=detail,
+                values={"last_sequencer": upload.last_sequencer},
+                user=user,
+            )
             followups.after_gone(upload)  # a deleted file's thumbnail goes too
         else:
             upload.save(update_fields=["last_sequencer", "updated_at"])
