@@ -140,6 +140,14 @@ INTAKE_PROCESSING_TEXT_PAGES = env_int("INTAKE_PROCESSING_TEXT_PAGES", 20, minim
 INTAKE_PROCESSING_TEXT_MAX_BYTES = env_int("INTAKE_PROCESSING_TEXT_MAX_BYTES", 1024 * 1024, minimum=1024)
 INTAKE_PROCESSING_TIME_LIMIT_SECONDS = env_int("INTAKE_PROCESSING_TIME_LIMIT_SECONDS", 120, minimum=5)
 INTAKE_DERIVATIVE_URL_SECONDS = env_int("INTAKE_DERIVATIVE_URL_SECONDS", 300, minimum=30)
+# What staff uploads get, as a portal's processing options do for its files:
+# comma-separated `thumbnails`, `document_text`; empty for none.
+INTAKE_STAFF_PROCESSING = [item.strip() for item in env.str("INTAKE_STAFF_PROCESSING", "thumbnails,document_text").split(",") if item.strip()]
+if unknown_staff_processing := set(INTAKE_STAFF_PROCESSING) - {"thumbnails", "document_text"}:
+    raise ImproperlyConfigured(
+        f"INTAKE_STAFF_PROCESSING: unknown option(s) {', '.join(sorted(unknown_staff_processing))}; "
+        "choose from thumbnails, document_text."
+    )
 
 # --- Portal webhooks (docs/configuration.md#client-portals) ---------------------------
 # The digest run also POSTs a signed JSON document to each portal's webhook URLs.

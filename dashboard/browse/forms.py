@@ -95,15 +95,21 @@ class UploadFilterForm(forms.Form):
     uploaded_to = _date_field("Uploaded until")
     size_min = forms.CharField(required=False, max_length=40, label="Size at least", help_text=SIZE_HELP)
     size_max = forms.CharField(required=False, max_length=40, label="Size at most", help_text=SIZE_HELP)
+    tag = forms.ChoiceField(required=False, label="Tag", widget=PlainSelect)
     sort = forms.ChoiceField(required=False, choices=SORT_CHOICES, initial=DEFAULT_SORT, label="Sort by")
 
-    def __init__(self, *args: Any, portals: Sequence[tuple[str, str]] = (), **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, portals: Sequence[tuple[str, str]] = (), tags: Sequence[str] = (), **kwargs: Any
+    ) -> None:
         """`portals`: (id, name) of every portal (dashboard.browse.selectors.portal_choices),
-        passed in so the form itself never reads the database."""
+        `tags`: every tag in use, passed in so the form itself never reads the database."""
         super().__init__(*args, **kwargs)
         portal_field = self.fields["portal"]
         assert isinstance(portal_field, forms.ChoiceField)
         portal_field.choices = [("", "Any portal"), (NO_PORTAL, "No portal (staff uploads)"), *portals]
+        tag_field = self.fields["tag"]
+        assert isinstance(tag_field, forms.ChoiceField)
+        tag_field.choices = [("", "Any tag"), *((tag, tag) for tag in tags)]
         for name, field in self.fields.items():
             # Screen readers read the error and the hint with the field.
             described = [f"id_{name}-error"] + ([f"id_{name}-help"] if field.help_text else [])
@@ -153,5 +159,6 @@ class UploadFilterForm(forms.Form):
             uploaded_to=data.get("uploaded_to"),
             size_min=data.get("size_min"),
             size_max=data.get("size_max"),
+            tag=data.get("tag") or "",
             sort=data.get("sort") or DEFAULT_SORT,
         )

@@ -35,7 +35,7 @@ from uploader.uploads import downloads, selectors
 from uploader.uploads.errors import UploadError, UploadNotFound
 from uploader.uploads.keyset import KeysetPage, keyset_page
 from uploader.uploads.kinds import KIND_CHOICES, kind_of, kind_q
-from uploader.uploads.models import Upload, UploadTotal
+from uploader.uploads.models import Upload, UploadTag, UploadTotal
 from uploader.uploads.rollup import STAFF_PORTAL_KEY
 from uploader.uploads.search import search_q, search_terms
 from uploader.uploads.selectors import SIZE_KEY
@@ -83,6 +83,7 @@ class UploadFilters:
     uploaded_to: dt.date | None = None  # inclusive
     size_min: int | None = None
     size_max: int | None = None
+    tag: str = ""
     sort: str = DEFAULT_SORT
 
     @property
@@ -94,7 +95,9 @@ class UploadFilters:
     def only_kept_dimensions(self) -> bool:
         """Whether only state, portal and kind narrow the list (the kept totals' keys)."""
         return (
-            not (self.q or self.uploaded_from or self.uploaded_to) and self.size_min is None and self.size_max is None
+            not (self.q or self.uploaded_from or self.uploaded_to or self.tag)
+            and self.size_min is None
+            and self.size_max is None
         )
 
 
@@ -141,6 +144,9 @@ def browsable_uploads(*, user: Any, filters: UploadFilters) -> QuerySet[Upload]:
         uploads = uploads.filter(GreaterThanOrEqual(SIZE_KEY, filters.size_min or 0))
     if filters.size_max is not None:
         uploads = uploads.filter(LessThanOrEqual(SIZE_KEY, filters.size_max))
+    if filters.tag:
+        # A semi-join: a file has each tag once, so no duplicates and no DISTINCT.
+        uploads = uploads.filter(pk__in=UploadTag.objects.filter(name=filters.tag).values("upload_id"))
     return uploads
 
 

@@ -20,7 +20,7 @@ from dashboard.browse.forms import UploadFilterForm
 from dashboard.confirm import Confirmation, confirmed, render_confirm
 from uploader.access.principals import signed_in_principal
 from uploader.access.roles import Permission, has_permission
-from uploader.uploads import deletion, downloads
+from uploader.uploads import annotations, deletion, downloads
 from uploader.uploads.errors import StorageUnavailable, UploadError, UploadNotFound, WrongState
 from uploader.uploads.models import Upload, UploadState
 
@@ -42,7 +42,9 @@ def upload_list(request: HttpRequest) -> HttpResponse:
     what page 1 does). htmx (the form and the page links) asks for the results part
     only, except when it restores history it has no copy of (going back): then it swaps
     the whole body."""
-    form = UploadFilterForm(request.GET or None, portals=browse_selectors.portal_choices())
+    form = UploadFilterForm(
+        request.GET or None, portals=browse_selectors.portal_choices(), tags=annotations.tags_in_use()
+    )
     filters = form.filters()
     uploads = browse_selectors.browsable_uploads(user=request.user, filters=filters)
     page = browse_selectors.browse_page(
@@ -90,6 +92,9 @@ def upload_detail(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
             # Client addresses and request ids are for those who may read the audit log
             # (admins), as on /audit/; everyone who browses sees the file's history.
             "can_view_audit": has_permission(request.user, Permission.VIEW_AUDIT),
+            "can_annotate": has_permission(request.user, Permission.ANNOTATE_FILES),
+            "tags": list(upload.tags.values_list("name", flat=True)),
+            "note_max_chars": annotations.NOTE_MAX_CHARS,
             "can_delete": upload.state != UploadState.DELETED
             and has_permission(request.user, Permission.DELETE_FILES),
             "preview_seconds": settings.INTAKE_DERIVATIVE_URL_SECONDS,
@@ -141,3 +146,34 @@ def upload_delete(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
         return redirect(back)
     messages.success(request, "The file was deleted." if changed else "The file was already deleted.")
     return redirect(back)
+
+
+@require_POST
+@page_requires(Permission.ANNOTATE_FILES)
+def upload_note(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
+    """Save the file's note (audited), then back to its page."""
+    upload = _upload_or_404(request, upload_id)
+    try:
+        changed = annotations.upload_set_note(actor=request.user, upload=upload, note=request.POST.get("note", ""))
+    except UploadError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Note saved." if changed else "The note was already so.")
+    return redirect("dashboard:upload-detail", upload_id=upload.pk)
+
+
+@require_POST
+@page_requires(Permission.ANNOTATE_FILES)
+def upload_tags(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
+    """Add a tag (`tag`) or take one off (`remove`), audited, then back to the page."""
+    upload = _upload_or_404(request, upload_id)
+    try:
+        if "remove" in request.POST:
+            if annotations.upload_remove_tag(actor=request.user, upload=upload, tag=request.POST["remove"]):
+                messages.success(request, f"Tag “{annotations.normalize_tag(request.POST['remove'])}” removed.")
+        else:
+            tag, added = annotations.upload_add_tag(actor=request.user, upload=upload, tag=request.POST.get("tag", ""))
+            messages.success(request, f"Tag “{tag}” added." if added else f"The file already has the tag “{tag}”.")
+    except UploadError as exc:
+        messages.error(request, exc.message)
+    return redirect("dashboard:upload-detail", upload_id=upload.pk)

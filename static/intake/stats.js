@@ -14,15 +14,8 @@
 
   var palette = ["#1f5fbf", "#0b6e4f", "#b5651d", "#7b3fa0", "#b3261e", "#5f6b7a"];
 
-  function humanBytes(value) {
-    var units = ["B", "KB", "MB", "GB", "TB"];
-    var index = 0;
-    while (value >= 1024 && index < units.length - 1) {
-      value /= 1024;
-      index += 1;
-    }
-    return (index === 0 ? value : value.toFixed(1)) + " " + units[index];
-  }
+  // The one size formatter (static/intake/sizes.js, the twin of uploader/uploads/sizes.py).
+  var humanBytes = window.intakeFormatBytes;
 
   function dayLabel(iso) {
     // Plain local dates: "2025-03-04" read as a calendar day, not as UTC midnight.

@@ -42,8 +42,8 @@ def test_one_digest_per_portal_lists_every_new_file_once(make_portal, smtp: Smtp
     assert sorted(smtp.recipients[0]) == ["boss@example.test", "office@example.test"]
     assert message["Subject"] == "2 new files from Smith & Co"
     body = message.get_content()
-    assert "- receipts.pdf (10\xa0bytes) from Ann Client, ann@example.test" in body
-    assert "- invoice.pdf (20\xa0bytes) from Ann Client, ann@example.test" in body
+    assert "- receipts.pdf (10 bytes) from Ann Client, ann@example.test" in body
+    assert "- invoice.pdf (20 bytes) from Ann Client, ann@example.test" in body
     assert f"https://files.example.test/portals/{portal.pk}/" in body
     assert not Upload.objects.filter(notified_at__isnull=True).exists()
     assert AuditEntry.objects.get(action="portal.notified").detail["files"] == 2

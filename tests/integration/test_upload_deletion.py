@@ -31,10 +31,12 @@ def person(role: Role) -> User:
     return User.objects.get(pk=user.pk)
 
 
-def stored_staff_upload(user: User, body: bytes = b"hello", filename: str = "plan.txt") -> Upload:
+def stored_staff_upload(
+    user: User, body: bytes = b"hello", filename: str = "plan.txt", type_: str = "text/plain"
+) -> Upload:
     client = Client()
     client.force_login(user)
-    created = client.get("/api/s3/params", {"filename": filename, "type": "text/plain", "size": len(body)}).json()
+    created = client.get("/api/s3/params", {"filename": filename, "type": type_, "size": len(body)}).json()
     requests.put(created["url"], data=body, headers=created["headers"], timeout=10).raise_for_status()
     assert client.post(f"/api/s3/complete?key={created['key']}").status_code == 200
     return Upload.objects.get(pk=created["id"])

@@ -40,11 +40,21 @@ class Permission(enum.StrEnum):
     # Deleting a client's file for good (uploader.uploads.deletion): admins only, since
     # it cannot be undone.
     DELETE_FILES = "delete_files"
+    # A note and tags on a file's page (uploader.uploads.annotations).
+    ANNOTATE_FILES = "annotate_files"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.STAFF: frozenset({Permission.UPLOAD, Permission.BROWSE, Permission.DOWNLOAD, Permission.MANAGE_PORTALS}),
+    Role.STAFF: frozenset(
+        {
+            Permission.UPLOAD,
+            Permission.BROWSE,
+            Permission.DOWNLOAD,
+            Permission.MANAGE_PORTALS,
+            Permission.ANNOTATE_FILES,
+        }
+    ),
     Role.VIEWER: frozenset({Permission.BROWSE, Permission.DOWNLOAD}),
 }
 

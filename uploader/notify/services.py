@@ -32,7 +32,6 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 
@@ -44,6 +43,7 @@ from uploader.notify.models import WebhookDelivery, WebhookDeliveryState
 from uploader.portals.models import Portal
 from uploader.portals.selectors import webhook_target_shown
 from uploader.uploads.models import Upload, UploadState
+from uploader.uploads.sizes import format_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class DigestReport:
 
 def _file_line(upload: Upload) -> str:
     who = ", ".join(part for part in (upload.uploader_name, upload.uploader_email) if part)
-    size = filesizeformat(upload.stored_size or 0)
+    size = format_bytes(upload.stored_size or 0)
     return f"- {upload.original_filename} ({size})" + (f" from {who}" if who else "")
 
 
@@ -301,7 +301,7 @@ def portal_send_receipt(*, portal: Portal, visitor_id: str, email: str, name: st
             "",
             f"{portal.title or portal.name} received {len(uploads)} file{'s' if len(uploads) != 1 else ''} from you:",
             "",
-            *(f"- {u.original_filename} ({filesizeformat(u.stored_size or 0)}), {timezone.localtime(u.stored_at):%Y-%m-%d %H:%M %Z}"
+            *(f"- {u.original_filename} ({format_bytes(u.stored_size or 0)}), {timezone.localtime(u.stored_at):%Y-%m-%d %H:%M %Z}"
               for u in uploads if u.stored_at),
             "",
             "This is an automatic receipt; you do not need to answer it.",

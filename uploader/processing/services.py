@@ -1,6 +1,7 @@
-"""Processing of portal uploads: thumbnails of images, text of PDF documents.
+"""Processing of uploads: thumbnails of images, text of PDF documents.
 
-A portal's `processing` options say what to make. When one of its uploads becomes
+A portal's `processing` options say what to make from its files; staff uploads (no
+portal) get INTAKE_STAFF_PROCESSING (both, unless configured otherwise). When an upload becomes
 `stored`, `upload_apply_stored_object` enqueues `tasks.process_upload` on commit;
 the task calls `upload_process`, which reads the object (at most
 INTAKE_PROCESSING_MAX_BYTES), makes each derived file, writes it to
@@ -63,6 +64,16 @@ class NoLongerStored(Exception):
 
 
 # --- reading, storing, recording ------------------------------------------------------
+
+
+def processing_options(upload: Upload) -> list[str]:
+    """What to make from this upload: its portal's options, or for a staff upload
+    (no portal) INTAKE_STAFF_PROCESSING (thumbnails and PDF text unless configured
+    otherwise)."""
+    if upload.portal_id is None:
+        return list(settings.INTAKE_STAFF_PROCESSING)
+    assert upload.portal is not None
+    return list(upload.portal.processing)
 
 
 def _read_source(upload: Upload, *, max_bytes: int) -> bytes:
@@ -161,7 +172,7 @@ def upload_process(*, upload_id: uuid.UUID | str) -> dict[str, str]:
     nothing more, and acks_late hands the task to the next worker: that run finds the
     open attempt and records the failure instead of decoding the same file again."""
     upload = Upload.objects.select_related("portal").filter(pk=upload_id).first()
-    if upload is None or upload.state != UploadState.STORED or upload.portal is None:
+    if upload is None or upload.state != UploadState.STORED:
         return {}
     if not _take_lease(upload):
         # Another run of this upload is at work (a duplicate delivery, the catch-up
@@ -189,9 +200,8 @@ def _take_lease(upload: Upload) -> bool:
 
 
 def _process(upload: Upload) -> dict[str, str]:
-    assert upload.portal is not None  # checked by upload_process
     kinds = wanted_kinds(
-        upload.portal.processing, filename=upload.original_filename, content_type=upload.declared_content_type
+        processing_options(upload), filename=upload.original_filename, content_type=upload.declared_content_type
     )
     done = set(Derivative.objects.filter(upload=upload).values_list("kind", flat=True))
     outcomes = {kind: "exists" for kind in kinds if kind in done}
@@ -239,10 +249,10 @@ def _process(upload: Upload) -> dict[str, str]:
 def upload_processing_failed(*, upload_id: uuid.UUID | str, reason: str) -> None:
     """The task ran out of time (or gave up): record it for each kind not yet made."""
     upload = Upload.objects.select_related("portal").filter(pk=upload_id).first()
-    if upload is None or upload.portal is None:
+    if upload is None:
         return
     kinds = wanted_kinds(
-        upload.portal.processing, filename=upload.original_filename, content_type=upload.declared_content_type
+        processing_options(upload), filename=upload.original_filename, content_type=upload.declared_content_type
     )
     done = set(Derivative.objects.filter(upload=upload).values_list("kind", flat=True))
     for kind in kinds:
@@ -286,17 +296,18 @@ def uploads_awaiting_processing(*, stored_before: dt.datetime, stored_after: dt.
     attempt is open counts only once that attempt is older than `stored_before`
     (its run is over, whatever became of it): the task then records the failure,
     after which the upload is never enqueued again."""
+    wanted = Q(portal__isnull=False) & ~Q(portal__processing=[])
+    if settings.INTAKE_STAFF_PROCESSING:
+        wanted |= Q(portal__isnull=True)
     candidates = (
         Upload.objects.select_related("portal")
         .prefetch_related("derivatives")  # one query per chunk, not one per upload
-        .filter(state=UploadState.STORED, portal__isnull=False, stored_at__lt=stored_before, stored_at__gte=stored_after)
-        .exclude(portal__processing=[])
+        .filter(wanted, state=UploadState.STORED, stored_at__lt=stored_before, stored_at__gte=stored_after)
         .order_by("stored_at")
     )
     awaiting = []
     for upload in candidates.iterator(chunk_size=500):
-        assert upload.portal is not None
-        kinds = wanted_kinds(upload.portal.processing, filename=upload.original_filename, content_type=upload.declared_content_type)
+        kinds = wanted_kinds(processing_options(upload), filename=upload.original_filename, content_type=upload.declared_content_type)
         if not kinds:
             continue
         done = {derivative.kind for derivative in upload.derivatives.all()}

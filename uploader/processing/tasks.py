@@ -17,6 +17,7 @@ from config.request_context import acting_as_system
 from uploader import s3
 from uploader.portals.models import Portal
 from uploader.processing import services as processing
+from uploader.processing.derivatives import wanted_kinds
 from uploader.processing.models import Derivative
 from uploader.uploads.models import Upload
 
@@ -82,11 +83,13 @@ class ProcessingFollowups:
     logged, never undoes the change."""
 
     def stored(self, upload: Upload) -> None:
-        """A portal upload whose portal has processing options gets `process_upload`."""
+        """An upload gets `process_upload` when its options (its portal's, or
+        INTAKE_STAFF_PROCESSING for a staff upload) want something of a file like it."""
         if upload.portal_id is None:
-            return
-        options = Portal.objects.filter(pk=upload.portal_id).values_list("processing", flat=True).first()
-        if not options:
+            options = list(settings.INTAKE_STAFF_PROCESSING)
+        else:
+            options = Portal.objects.filter(pk=upload.portal_id).values_list("processing", flat=True).first() or []
+        if not wanted_kinds(options, filename=upload.original_filename, content_type=upload.declared_content_type):
             return
         upload_id = str(upload.pk)
         transaction.on_commit(lambda: process_upload.delay(upload_id), robust=True)

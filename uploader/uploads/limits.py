@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from uploader.uploads.errors import InvalidInput, LimitExceeded
+from uploader.uploads.sizes import format_bytes
 
 MAX_FILENAME_LENGTH = 255
 MAX_CONTENT_TYPE_LENGTH = 255
@@ -31,13 +32,9 @@ class UploadLimits:
         return any(allowed in {content_type, f"{major}/*"} for allowed in self.allowed_content_types)
 
 
-def _human_bytes(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} bytes"  # pragma: no cover - loop always returns
+# The one size formatter (uploader.uploads.sizes); the old name stays for the
+# modules that import it (uploader.portals.limits).
+_human_bytes = format_bytes
 
 
 def normalize_content_type(content_type: str | None) -> str:

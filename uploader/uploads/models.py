@@ -90,6 +90,9 @@ class Upload(models.Model):
     # any part of it a fast match (ADR 0011). Those fields never change after the row
     # is written, so `save` keeps it and bulk writers fill it themselves.
     search_text = models.TextField(blank=True, default="", editable=False)
+    # Staff's own words about the file (uploader.uploads.annotations, audited). A
+    # database default too, so bulk writers (seed_demo's COPY) need not name it.
+    note = models.TextField(blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-created_at"]
@@ -128,6 +131,23 @@ class Upload(models.Model):
         if update_fields is not None and {"original_filename", "uploader_name", "uploader_email"} & set(update_fields):
             kwargs["update_fields"] = {*update_fields, "search_text"}
         super().save(*args, **kwargs)
+
+
+class UploadTag(models.Model):
+    """A short label staff put on a file ("invoice", "2025-q1"), to find it again: the
+    file list filters on it. Lower case, written by uploader.uploads.annotations only."""
+
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["upload", "name"], name="upload_tag_once_per_file")]
+        indexes = [models.Index(fields=["name", "upload"], name="upload_tag_name")]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class UploadDailyRollup(models.Model):

@@ -211,7 +211,7 @@ def uploads_mark_stored(*, objects: Sequence[StoredObject]) -> list[uuid.UUID]:
     stored in one statement with one audit entry each (the caller checked the limits
     and the order under row locks). Returns the uploads that moved."""
     now = timezone.now()
-    return uploads_move(
+    moved = uploads_move(
         moves=[
             Move(
                 upload_id=item.upload_id,
@@ -222,3 +222,8 @@ def uploads_mark_stored(*, objects: Sequence[StoredObject]) -> list[uuid.UUID]:
         ],
         to=UploadState.STORED,
     )
+    if moved:
+        # Staff uploads get previews too (processing decides, from the file's name and type).
+        for upload in Upload.objects.filter(pk__in=moved).only("pk", "portal_id", "original_filename", "declared_content_type"):
+            followups.after_stored(upload)
+    return moved
