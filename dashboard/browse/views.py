@@ -20,7 +20,7 @@ from dashboard.browse.forms import UploadFilterForm
 from dashboard.confirm import Confirmation, confirmed, render_confirm
 from uploader.access.principals import signed_in_principal
 from uploader.access.roles import Permission, has_permission
-from uploader.uploads import annotations, deletion, downloads
+from uploader.uploads import deletion, downloads, file_notes
 from uploader.uploads.errors import StorageUnavailable, UploadError, UploadNotFound, WrongState
 from uploader.uploads.models import Upload, UploadState
 
@@ -43,7 +43,7 @@ def upload_list(request: HttpRequest) -> HttpResponse:
     only, except when it restores history it has no copy of (going back): then it swaps
     the whole body."""
     form = UploadFilterForm(
-        request.GET or None, portals=browse_selectors.portal_choices(), tags=annotations.tags_in_use()
+        request.GET or None, portals=browse_selectors.portal_choices(), tags=file_notes.tags_in_use()
     )
     filters = form.filters()
     uploads = browse_selectors.browsable_uploads(user=request.user, filters=filters)
@@ -94,7 +94,7 @@ def upload_detail(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
             "can_view_audit": has_permission(request.user, Permission.VIEW_AUDIT),
             "can_annotate": has_permission(request.user, Permission.ANNOTATE_FILES),
             "tags": list(upload.tags.values_list("name", flat=True)),
-            "note_max_chars": annotations.NOTE_MAX_CHARS,
+            "note_max_chars": file_notes.NOTE_MAX_CHARS,
             "can_delete": upload.state != UploadState.DELETED
             and has_permission(request.user, Permission.DELETE_FILES),
             "preview_seconds": settings.INTAKE_DERIVATIVE_URL_SECONDS,
@@ -154,7 +154,7 @@ def upload_note(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
     """Save the file's note (audited), then back to its page."""
     upload = _upload_or_404(request, upload_id)
     try:
-        changed = annotations.upload_set_note(actor=request.user, upload=upload, note=request.POST.get("note", ""))
+        changed = file_notes.upload_set_note(actor=request.user, upload=upload, note=request.POST.get("note", ""))
     except UploadError as exc:
         messages.error(request, exc.message)
     else:
@@ -169,10 +169,10 @@ def upload_tags(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
     upload = _upload_or_404(request, upload_id)
     try:
         if "remove" in request.POST:
-            if annotations.upload_remove_tag(actor=request.user, upload=upload, tag=request.POST["remove"]):
-                messages.success(request, f"Tag “{annotations.normalize_tag(request.POST['remove'])}” removed.")
+            if file_notes.upload_remove_tag(actor=request.user, upload=upload, tag=request.POST["remove"]):
+                messages.success(request, f"Tag “{file_notes.normalize_tag(request.POST['remove'])}” removed.")
         else:
-            tag, added = annotations.upload_add_tag(actor=request.user, upload=upload, tag=request.POST.get("tag", ""))
+            tag, added = file_notes.upload_add_tag(actor=request.user, upload=upload, tag=request.POST.get("tag", ""))
             messages.success(request, f"Tag “{tag}” added." if added else f"The file already has the tag “{tag}”.")
     except UploadError as exc:
         messages.error(request, exc.message)

@@ -40,7 +40,7 @@ class Permission(enum.StrEnum):
     # Deleting a client's file for good (uploader.uploads.deletion): admins only, since
     # it cannot be undone.
     DELETE_FILES = "delete_files"
-    # A note and tags on a file's page (uploader.uploads.annotations).
+    # A note and tags on a file's page (uploader.uploads.file_notes).
     ANNOTATE_FILES = "annotate_files"
 
 

@@ -90,7 +90,7 @@ class Upload(models.Model):
     # any part of it a fast match (ADR 0011). Those fields never change after the row
     # is written, so `save` keeps it and bulk writers fill it themselves.
     search_text = models.TextField(blank=True, default="", editable=False)
-    # Staff's own words about the file (uploader.uploads.annotations, audited). A
+    # Staff's own words about the file (uploader.uploads.file_notes, audited). A
     # database default too, so bulk writers (seed_demo's COPY) need not name it.
     note = models.TextField(blank=True, default="", db_default="")
 
@@ -135,7 +135,7 @@ class Upload(models.Model):
 
 class UploadTag(models.Model):
     """A short label staff put on a file ("invoice", "2025-q1"), to find it again: the
-    file list filters on it. Lower case, written by uploader.uploads.annotations only."""
+    file list filters on it. Lower case, written by uploader.uploads.file_notes only."""
 
     upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="tags")
     name = models.CharField(max_length=40)

@@ -1,4 +1,4 @@
-"""A file's note and tags (uploader.uploads.annotations) and the file list's tag
+"""A file's note and tags (uploader.uploads.file_notes) and the file list's tag
 filter, over HTTP and through the services: who may, what is audited."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from tests.support.documents import make_image
 from uploader.access.roles import NotAllowed, Role
 from uploader.audit.models import AuditEntry
 from uploader.processing.models import Derivative
-from uploader.uploads import annotations
+from uploader.uploads import file_notes
 from uploader.uploads.errors import InvalidInput
 from uploader.uploads.models import Upload, UploadTag
 
@@ -37,7 +37,7 @@ def test_staff_write_a_note_and_it_is_audited(s3_bucket: str) -> None:
     assert entry.detail == {"old": "", "new": "Sent twice; keep this one."}
     assert entry.actor_id == staff.pk
     # The same note again changes nothing and records nothing.
-    assert not annotations.upload_set_note(actor=staff, upload=upload, note="Sent twice; keep this one.")
+    assert not file_notes.upload_set_note(actor=staff, upload=upload, note="Sent twice; keep this one.")
     assert AuditEntry.objects.filter(upload=upload, action="upload.note_changed").count() == 1
 
 
@@ -71,14 +71,14 @@ def test_tags_are_added_normalized_removed_and_audited(s3_bucket: str) -> None:
         ("upload.tag_removed", {"tag": "invoice"}),
     ]
     with pytest.raises(InvalidInput):
-        annotations.upload_add_tag(actor=staff, upload=upload, tag=" -- ")
+        file_notes.upload_add_tag(actor=staff, upload=upload, tag=" -- ")
 
 
 def test_the_file_list_filters_by_tag(s3_bucket: str) -> None:
     staff = person(Role.STAFF)
     tagged = stored_staff_upload(staff, filename="tagged.txt")
     stored_staff_upload(staff, filename="untagged.txt")
-    annotations.upload_add_tag(actor=staff, upload=tagged, tag="invoice")
+    file_notes.upload_add_tag(actor=staff, upload=tagged, tag="invoice")
     html = client_of(person(Role.VIEWER)).get("/uploads/", {"tag": "invoice"}).content.decode()
     assert "tagged.txt" in html
     assert "untagged.txt" not in html
@@ -93,7 +93,7 @@ def test_viewers_may_not_annotate(role: Role, s3_bucket: str) -> None:
     assert client_of(viewer).post(f"/uploads/{upload.pk}/note", {"note": "hi"}).status_code == 403
     assert client_of(viewer).post(f"/uploads/{upload.pk}/tags", {"tag": "hi"}).status_code == 403
     with pytest.raises(NotAllowed):
-        annotations.upload_add_tag(actor=viewer, upload=upload, tag="hi")
+        file_notes.upload_add_tag(actor=viewer, upload=upload, tag="hi")
     page = client_of(viewer).get(f"/uploads/{upload.pk}/").content.decode()
     assert 'name="note"' not in page
 
