@@ -7,21 +7,19 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from dashboard.access import page_requires
 from dashboard.audit import selectors as audit_selectors
 from dashboard.audit.forms import AuditFilterForm
+from dashboard.audit.readable import ReadableEntry, action_choices, readable_entries
 from uploader.access.roles import Permission
 from uploader.audit.models import AuditEntry
 from uploader.audit.services import audit_record
@@ -36,20 +34,13 @@ CSV_HEADER = ("time", "actor", "action", "upload_id", "ip_address", "request_id"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-@dataclass(frozen=True)
-class AuditRow:
-    entry: AuditEntry
-    detail: list[tuple[str, str]]
-    upload_url: str
-
-
 @page_requires(Permission.VIEW_AUDIT)
 def audit_page(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET)
     actions = audit_selectors.audit_actions(user=request.user)
     page = None
     count, capped = 0, False
-    rows: list[AuditRow] = []
+    rows: list[ReadableEntry] = []
     kept = request.GET.copy()
     for name in ("page", "after", "before"):
         kept.pop(name, None)
@@ -66,12 +57,7 @@ def audit_page(request: HttpRequest) -> HttpResponse:
         after, before = form.cleaned_data.get("after") or None, form.cleaned_data.get("before") or None
         page = keyset_page(entries, sort=audit_selectors.AUDIT_NEWEST, size=PAGE_SIZE, after=after, before=before)
         count, capped = audit_selectors.count_capped(entries)
-        rows = [
-            AuditRow(
-                entry=entry, detail=audit_selectors.detail_pairs(entry.detail), upload_url=_upload_url(entry.upload_id)
-            )
-            for entry in page.object_list
-        ]
+        rows = readable_entries(page.object_list)
         where: dict[str, Any] = {"after": after} if after else {"before": before} if before else {"page": 1}
         audit_record(action="audit.viewed", detail={**filters.as_detail(), **where})
     return render(
@@ -79,7 +65,7 @@ def audit_page(request: HttpRequest) -> HttpResponse:
         "dashboard/audit/list.html",
         {
             "form": form,
-            "actions": actions,
+            "actions": action_choices(actions),
             "page": page,
             "rows": rows,
             "filter_query": kept.urlencode(),
@@ -144,14 +130,3 @@ def _csv_cells(values: Iterable[Any]) -> list[str]:
 def neutralise_formula(cell: str) -> str:
     """Text a spreadsheet would run as a formula gets a leading apostrophe."""
     return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
-
-
-def _upload_url(upload_id: uuid.UUID | None) -> str:
-    """The file's page (dashboard:upload-detail), or its plain path where that page is
-    not mounted in this build."""
-    if upload_id is None:
-        return ""
-    try:
-        return reverse("dashboard:upload-detail", args=[upload_id])
-    except NoReverseMatch:
-        return f"/uploads/{upload_id}/"

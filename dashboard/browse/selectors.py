@@ -14,7 +14,6 @@ is what S3 stored, or what the client declared while it has not arrived.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from django.db.models.functions import Coalesce, Lower
 from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 from django.utils import timezone
 
+from dashboard.audit.readable import ReadableEntry, readable_entries
 from uploader import s3
 from uploader.access.principals import signed_in_principal
 from uploader.access.roles import Permission, has_permission
@@ -201,29 +201,10 @@ def upload_for_browsing(*, user: Any, upload_id: uuid.UUID) -> Upload:
     return Upload.objects.select_related("owner", "portal").get(pk=upload.pk)
 
 
-@dataclass(frozen=True)
-class AuditLine:
-    """One audit entry with its detail as (name, text) pairs: the detail is JSON that
-    any caller of audit_record may fill, so the page shows it as text, never as markup,
-    and never looks names up on it (a key such as "items" would shadow a method)."""
-
-    entry: AuditEntry
-    details: list[tuple[str, str]]
-
-
-def _detail_text(value: object) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-def upload_audit_trail(*, upload: Upload) -> list[AuditLine]:
-    """The upload's audit entries, newest first (the latest AUDIT_TRAIL_SHOWN)."""
+def upload_audit_trail(*, upload: Upload) -> list[ReadableEntry]:
+    """The upload's audit entries, newest first (the latest AUDIT_TRAIL_SHOWN), in words."""
     entries = AuditEntry.objects.filter(upload=upload).order_by("-created_at", "-id")[:AUDIT_TRAIL_SHOWN]
-    return [
-        AuditLine(entry, [(str(name), _detail_text(value)) for name, value in sorted(entry.detail.items())])
-        if isinstance(entry.detail, dict)
-        else AuditLine(entry, [("detail", _detail_text(entry.detail))])
-        for entry in entries
-    ]
+    return readable_entries(entries)
 
 
 @dataclass(frozen=True)

@@ -92,8 +92,9 @@ def test_the_action_suggestions_are_the_actions_present(admin: Client) -> None:
     _entry("portal.created")
     _entry("upload.stored")
     response = admin.get("/audit/")
-    assert {"portal.created", "upload.stored"} <= set(response.context["actions"])
+    assert {("portal.created", "Portal created"), ("upload.stored", "File stored")} <= set(response.context["actions"])
     assert '<datalist id="audit-actions">' in response.content.decode()
+    assert '<option value="upload.stored">File stored</option>' in response.content.decode()
 
 
 def test_dates_are_whole_days_in_the_business_time_zone(admin: Client, settings: Any) -> None:
@@ -254,7 +255,8 @@ def test_rows_show_the_file_link_and_escape_what_people_typed(admin: Client) -> 
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "req-&lt;i&gt;" in html
     assert f'href="/uploads/{upload.id}/"' in html
-    assert "<dt>limits</dt><dd>{&quot;max_files&quot;:3}</dd>" in html
+    assert "<dt>Limits</dt><dd>{&quot;max_files&quot;: 3}</dd>" in html
+    assert ">a.pdf</a>" in html  # the file by its name
 
 
 def _csv(response: Any) -> list[dict[str, str]]:

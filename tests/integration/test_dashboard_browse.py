@@ -562,7 +562,10 @@ def test_the_audit_trail_is_newest_first_and_its_detail_is_text(stored: Upload) 
     assert actions[-1] == "upload.registered"
     assert "<b>bold</b>" not in text
     assert "&lt;b&gt;bold&lt;/b&gt;" in text
-    assert "<dt>items</dt><dd>[1, &quot;&lt;i&gt;&quot;]</dd>" in text
+    assert "<dt>Items</dt><dd>1, &lt;i&gt;</dd>" in text
+    # Actions and fields in words, sizes the one way.
+    assert '<span title="upload.stored">File stored</span>' in text
+    assert "<dt>Stored size</dt><dd>11 bytes</dd>" in text
 
 
 @pytest.mark.parametrize(
