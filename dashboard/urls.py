@@ -26,6 +26,8 @@ urlpatterns = [
     path("portals/<int:portal_id>/edit", portal_views.portal_edit, name="portal-edit"),
     path("portals/<int:portal_id>/rotate", portal_views.portal_rotate, name="portal-rotate"),
     path("portals/<int:portal_id>/disable", portal_views.portal_close, name="portal-disable"),
+    path("portals/<int:portal_id>/reopen", portal_views.portal_reopen_view, name="portal-reopen"),
+    path("portals/<int:portal_id>/download-all", portal_views.portal_download_all, name="portal-download-all"),
     path("portals/<int:portal_id>/logo", portal_views.portal_logo, name="portal-logo"),
     path(
         "portals/<int:portal_id>/webhooks/<uuid:delivery_id>/retry",

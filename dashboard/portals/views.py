@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
-from dashboard.access import page_requires
+from dashboard.access import page_requires, render_no_access
+from dashboard.confirm import Confirmation, confirmed, render_confirm
 from dashboard.portals.forms import PortalForm
 from uploader.access.principals import signed_in_principal
-from uploader.access.roles import Permission
+from uploader.access.roles import Permission, has_permission
 from uploader.notify.models import WebhookDelivery, WebhookDeliveryState
 from uploader.notify.services import webhook_delivery_may_retry, webhook_delivery_retry
 from uploader.portals import selectors as portal_selectors
@@ -28,11 +31,14 @@ from uploader.portals.services import (
     portal_disable,
     portal_is_open,
     portal_link,
+    portal_reopen,
     portal_rotate_link,
     portal_update,
 )
 from uploader.processing import services as processing
+from uploader.uploads import downloads
 from uploader.uploads.errors import UploadError
+from uploader.uploads.models import UploadState
 
 UPLOADS_SHOWN = 200
 
@@ -88,6 +94,8 @@ def portal_detail(request: HttpRequest, portal_id: int) -> HttpResponse:
             "rows": [(upload, links.get(upload.pk, none)) for upload in uploads],
             "processing": [label for value, label in ProcessingOption.choices if value in portal.processing],
             "logo_url": portal_logo_url(portal),
+            "can_download": has_permission(request.user, Permission.DOWNLOAD),
+            "stored_count": sum(1 for upload in uploads if upload.state == UploadState.STORED),
             # Hidden for a portal that has no webhooks and never had any.
             "show_webhooks": bool(portal.notify_webhooks or deliveries),
             # (delivery, its URL without the query string, which may hold a secret,
@@ -118,20 +126,112 @@ def portal_edit(request: HttpRequest, portal_id: int) -> HttpResponse:
     )
 
 
-@require_POST
+def _back(portal_id: int) -> str:
+    return reverse("dashboard:portal-detail", kwargs={"portal_id": portal_id})
+
+
+@require_http_methods(["GET", "POST"])
 @page_requires(Permission.MANAGE_PORTALS)
 def portal_rotate(request: HttpRequest, portal_id: int) -> HttpResponse:
-    portal_rotate_link(actor=request.user, portal=_portal(portal_id))
+    """Asks first (dashboard.confirm): the old link stops working at once."""
+    portal = _portal(portal_id)
+    if not confirmed(request):
+        return render_confirm(
+            request,
+            Confirmation(
+                title=f"Make a new link for {portal.name}?",
+                message="The link you sent before stops working at once; clients need the new one to send files.",
+                button="Make a new link",
+                cancel_url=_back(portal_id),
+                cancel_label="Cancel, keep the current link",
+            ),
+        )
+    portal_rotate_link(actor=request.user, portal=portal)
     messages.success(request, "New link made. The old link no longer works; send the new one.")
     return redirect("dashboard:portal-detail", portal_id=portal_id)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @page_requires(Permission.MANAGE_PORTALS)
 def portal_close(request: HttpRequest, portal_id: int) -> HttpResponse:
-    portal_disable(actor=request.user, portal=_portal(portal_id))
+    """Asks first (dashboard.confirm); a disabled portal can be re-opened."""
+    portal = _portal(portal_id)
+    if not confirmed(request):
+        return render_confirm(
+            request,
+            Confirmation(
+                title=f"Disable {portal.name}?",
+                message="Its link shows a closed notice and accepts no files until you re-open it. "
+                "Files already sent stay.",
+                button="Disable the portal",
+                cancel_url=_back(portal_id),
+                cancel_label="Cancel, keep it open",
+            ),
+        )
+    portal_disable(actor=request.user, portal=portal)
     messages.success(request, "Portal disabled. Its link now shows a closed notice and accepts nothing.")
     return redirect("dashboard:portal-detail", portal_id=portal_id)
+
+
+@require_http_methods(["GET", "POST"])
+@page_requires(Permission.MANAGE_PORTALS)
+def portal_reopen_view(request: HttpRequest, portal_id: int) -> HttpResponse:
+    """Re-open a disabled portal (asks first, like disabling; audited `portal.reopened`)."""
+    portal = _portal(portal_id)
+    if not confirmed(request):
+        return render_confirm(
+            request,
+            Confirmation(
+                title=f"Re-open {portal.name}?",
+                message="Its link (the same one as before) accepts files again.",
+                button="Re-open the portal",
+                cancel_url=_back(portal_id),
+                cancel_label="Cancel, keep it closed",
+                destructive=False,
+            ),
+        )
+    portal_reopen(actor=request.user, portal=portal)
+    if portal_is_open(portal):
+        messages.success(request, "Portal re-opened. Its link accepts files again.")
+    else:
+        messages.success(request, "Portal re-opened, but its closing date has passed: change it under Edit.")
+    return redirect("dashboard:portal-detail", portal_id=portal_id)
+
+
+@require_POST
+@page_requires(Permission.DOWNLOAD)
+def portal_download_all(request: HttpRequest, portal_id: int) -> HttpResponse:
+    """Signed download links of every stored file of the portal (the latest
+    UPLOADS_SHOWN), each audited as a download, on a page whose button fetches them one
+    after the other in the browser. Bytes go from storage to the browser, never
+    through Intake."""
+    if not has_permission(request.user, Permission.MANAGE_PORTALS):
+        return render_no_access(request, reason="not_permitted", who=request.user.get_username())
+    portal = _portal(portal_id)
+    principal = signed_in_principal(request.user)
+    stored = list(
+        portal_selectors.portal_uploads(portal=portal).filter(state=UploadState.STORED)[:UPLOADS_SHOWN]
+    )
+    links = []
+    problem = ""
+    for upload in stored:
+        try:
+            links.append((upload, downloads.upload_download_url(principal=principal, upload=upload)))
+        except UploadError as exc:
+            problem = exc.message
+            break
+    return render(
+        request,
+        "dashboard/portals/download_all.html",
+        {
+            "portal": portal,
+            "links": links,
+            "problem": problem,
+            "expires_minutes": max(1, settings.INTAKE_DOWNLOAD_EXPIRES_SECONDS // 60),
+            "capped": len(stored) == UPLOADS_SHOWN,
+        },
+        status=503 if problem and not links else 200,
+    )
 
 
 @require_POST

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 
 import pytest
+import requests
 from django.test import Client
 
 from tests.integration.test_portals import SCRIPT, enter, upload_file, visitor_client
@@ -14,6 +16,7 @@ from uploader.audit.models import AuditEntry
 from uploader.portals import tokens as portal_tokens
 from uploader.portals.models import Portal
 from uploader.portals.services import portal_create, portal_link
+from uploader.uploads.models import Upload
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("generous_rates")]
 
@@ -80,16 +83,34 @@ def test_edit_rotate_and_disable_from_the_dashboard(db, s3_bucket) -> None:  # t
     assert "password removed" in changed.detail["changed"]
     assert "first password" not in str(changed.detail)
 
-    assert staff.post(f"/portals/{portal.pk}/rotate").status_code == 302
+    # Both ask first: the page, or a POST without the confirmation, changes nothing.
+    asked = staff.get(f"/portals/{portal.pk}/rotate")
+    assert asked.status_code == 200
+    assert b"data-confirm" in asked.content
+    assert staff.post(f"/portals/{portal.pk}/rotate").status_code == 200
+    assert link_path(staff.get(f"/portals/{portal.pk}/").content.decode()) == old
+    assert staff.post(f"/portals/{portal.pk}/rotate", {"confirmed": "yes"}).status_code == 302
     new = link_path(staff.get(f"/portals/{portal.pk}/").content.decode())
     assert new != old
     visitor = visitor_client()
     assert visitor.get(old).status_code == 404
     assert visitor.get(new).status_code == 200
 
-    assert staff.post(f"/portals/{portal.pk}/disable").status_code == 302
+    assert staff.post(f"/portals/{portal.pk}/disable").status_code == 200
+    assert visitor.get(new).status_code == 200
+    assert staff.post(f"/portals/{portal.pk}/disable", {"confirmed": "yes"}).status_code == 302
     assert visitor.get(new).status_code == 410
     assert AuditEntry.objects.filter(action__in=["portal.link_rotated", "portal.disabled"]).count() == 2
+
+    # A disabled portal can be re-opened: the same link works again.
+    page = staff.get(f"/portals/{portal.pk}/").content.decode()
+    assert f'href="/portals/{portal.pk}/reopen"' in page
+    assert staff.post(f"/portals/{portal.pk}/reopen", {"confirmed": "yes"}).status_code == 302
+    assert visitor.get(new).status_code == 200
+    [reopened] = AuditEntry.objects.filter(action="portal.reopened")
+    assert reopened.actor_id is not None
+    portal.refresh_from_db()
+    assert (portal.is_active, portal.disabled_at) == (True, None)
 
 
 def test_bad_input_is_a_400_naming_the_field(db) -> None:  # type: ignore[no-untyped-def]
@@ -119,6 +140,8 @@ def test_viewers_and_people_without_a_role_cannot_manage_portals(db, role: Role 
         assert client.get(url).status_code == 403, url
     assert client.post(f"/portals/{portal.pk}/rotate").status_code == 403
     assert client.post(f"/portals/{portal.pk}/disable").status_code == 403
+    assert client.post(f"/portals/{portal.pk}/reopen", {"confirmed": "yes"}).status_code == 403
+    assert client.post(f"/portals/{portal.pk}/download-all").status_code == 403
     assert b'href="/portals/"' not in client.get("/portals/").content
     with pytest.raises(NotAllowed):
         portal_create(actor=user, name="Sneaky")
@@ -148,3 +171,27 @@ def test_staff_see_uploads_under_the_portal_with_html_shown_as_text(db, s3_bucke
     assert 'data-state="stored"' in detail
     assert "Mallory &lt;script&gt;" in detail
     assert "mallory@example.test" in detail
+
+
+def test_a_portals_file_list_links_each_file_and_downloads_them_all(make_portal, s3_bucket, generous_rates) -> None:  # type: ignore[no-untyped-def]
+    portal, token = make_portal(name="Files everywhere")
+    visitor = visitor_client()
+    enter(visitor, token)
+    upload_file(visitor, token, b"first file", filename="first.pdf", type_="application/pdf")
+    upload_file(visitor, token, b"second file", filename="second.pdf", type_="application/pdf")
+    _, staff = person(Role.STAFF)
+    page = staff.get(f"/portals/{portal.pk}/").content.decode()
+    uploads = list(Upload.objects.filter(portal=portal))
+    for upload in uploads:
+        assert f'<a href="/uploads/{upload.pk}/">{upload.original_filename}</a>' in page
+        assert f'action="/uploads/{upload.pk}/download"' in page
+    assert "Download all 2 stored files" in page
+
+    answer = staff.post(f"/portals/{portal.pk}/download-all")
+    assert answer.status_code == 200
+    html = answer.content.decode()
+    links = re.findall(r'<a href="([^"]+)" data-download-link>([^<]+)</a>', html)
+    assert sorted(name for _, name in links) == ["first.pdf", "second.pdf"]
+    bodies = {name: requests.get(unescape(url), timeout=10).content for url, name in links}
+    assert bodies == {"first.pdf": b"first file", "second.pdf": b"second file"}
+    assert AuditEntry.objects.filter(action="upload.downloaded", upload__portal=portal).count() == 2

@@ -309,6 +309,20 @@ def portal_disable(*, actor: Any, portal: Portal) -> Portal:
     return portal
 
 
+def portal_reopen(*, actor: Any, portal: Portal) -> Portal:
+    """Open a disabled portal again: its link (the same one) accepts files again. A
+    portal past its closing date stays closed until that date is changed."""
+    _check_actor(actor)
+    if portal.is_active:
+        return portal
+    with transaction.atomic():
+        portal.is_active = True
+        portal.disabled_at = None
+        portal.save(update_fields=["is_active", "disabled_at", "updated_at"])
+        audit_record(action="portal.reopened", user=actor, detail=_describe(portal))
+    return portal
+
+
 def portal_rotate_link(*, actor: Any, portal: Portal) -> Portal:
     """A new link; the old one stops working with this commit."""
     _check_actor(actor)
