@@ -1,9 +1,22 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import URLPattern, include, path
+from django.views.generic.base import RedirectView
 from mozilla_django_oidc import urls as oidc_urls
 
 from config import health, metrics
 from dashboard.signin import views as signin_views
+
+
+class FaviconRedirect(RedirectView):
+    """/favicon.ico: the SVG icon, its URL asked of the static files storage per request
+    (hashed names in production)."""
+
+    permanent = False
+
+    def get_redirect_url(self, *args: object, **kwargs: object) -> str:
+        return static("intake/favicon.svg")
+
 
 urlpatterns = [
     path("", include("dashboard.urls")),
@@ -25,6 +38,8 @@ urlpatterns = [
     path("admin/login/", signin_views.admin_sign_in),
     path("admin/logout/", signin_views.sign_out),
     path("admin/", admin.site.urls),
+    # Browsers ask for /favicon.ico whatever the page says; pages link the SVG themselves.
+    path("favicon.ico", FaviconRedirect.as_view()),
     path("healthz/live", health.live, name="health-live"),
     path("healthz/ready", health.ready, name="health-ready"),
     path("metrics", metrics.metrics, name="metrics"),

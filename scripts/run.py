@@ -80,6 +80,23 @@ def main() -> int:
         run_manage("migrate", "--no-input", "-v", "0")
         step("configuring the bucket (CORS, lifecycle, encryption, events)")
         run_manage("setup_bucket", "--create-queue", "intake-events")
+        if not env.get("INTAKE_S3_EVENTS_QUEUE_URL"):
+            # Every process learns the queue the consumer reads, so the events page
+            # (dead letters, the queue's depth) and the doctor see the one in use.
+            env["INTAKE_S3_EVENTS_QUEUE_URL"] = subprocess.run(
+                [
+                    str(VENV_BIN / "python"),
+                    "manage.py",
+                    "shell",
+                    "-c",
+                    "from uploader.ingest.sqs_consumer import queue_url_for; print(queue_url_for('intake-events'))",
+                ],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.strip().splitlines()[-1]
         step("making sure a staff account exists")
         run_manage("ensure_staff_user", "--password-file", str(var_dir / "admin-password.txt"))
         (var_dir / "broker" / "queue").mkdir(parents=True, exist_ok=True)

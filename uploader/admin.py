@@ -10,6 +10,12 @@ from uploader.portals.models import Portal
 from uploader.processing.models import Derivative
 from uploader.uploads.models import Upload
 
+# Branded: people meet this page from the staff pages' "Admin" link.
+admin.site.site_header = "Intake administration"
+admin.site.site_title = "Intake administration"
+admin.site.index_title = "Records (read-only: changes go through the staff pages)"
+admin.site.site_url = "/"
+
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Shown, never changed here: every change goes through a service that checks the

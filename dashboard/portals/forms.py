@@ -10,40 +10,75 @@ from django.core.exceptions import ValidationError
 
 from uploader.portals.models import Portal, ProcessingOption
 
-SIZE_HELP = "For example 50 MiB or 2 GB. Leave empty for no limit of its own."
+SIZE_HELP = "For example 50 MiB or 2 GiB. Leave empty for no limit of its own."
+
+# The form in sections, in this order: (heading, field names). Fields a form lacks
+# (the link name once the portal exists) are skipped.
+SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("The portal", ("name", "slug", "is_active", "expires_at", "password", "remove_password")),
+    ("What clients see", ("title", "welcome_message", "brand_colour", "require_name", "require_email")),
+    (
+        "What clients may send",
+        ("max_file_bytes", "max_files", "max_total_bytes", "allowed_extensions", "allowed_content_types"),
+    ),
+    ("When files arrive", ("notify_emails", "notify_webhooks", "processing")),
+)
 
 
 class PortalForm(forms.Form):
-    name = forms.CharField(max_length=120, help_text="For you and your colleagues; clients see the title.")
-    slug = forms.SlugField(
-        max_length=50, required=False, help_text="Folder name of its files in storage; from the name when empty."
+    name = forms.CharField(
+        max_length=120, label="Name (for staff)", help_text="For you and your colleagues; clients see the heading."
     )
-    title = forms.CharField(max_length=200, required=False, help_text="The heading clients see.")
-    welcome_message = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
-    brand_colour = forms.CharField(max_length=32, initial="#1f5fbf", help_text="A hex colour such as #1f5fbf.")
+    slug = forms.SlugField(
+        max_length=50,
+        required=False,
+        label="Link name",
+        help_text="Lower-case letters, digits and hyphens; names the folder of its files. Made from the name when "
+        "empty, and fixed once the portal exists.",
+    )
+    title = forms.CharField(max_length=200, required=False, label="Heading clients see")
+    welcome_message = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        label="Welcome message",
+        help_text="Shown under the heading.",
+    )
+    brand_colour = forms.CharField(
+        max_length=32, initial="#1f5fbf", label="Colour", help_text="A hex colour such as #1f5fbf."
+    )
     expires_at = forms.DateTimeField(
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
+        label="Closes on",
         help_text="The link closes then. Leave empty to keep it open.",
     )
     password = forms.CharField(
         widget=forms.PasswordInput(render_value=False),
         required=False,
         strip=False,
+        label="Password",
         help_text="Optional. Clients must enter it before they can upload.",
     )
     remove_password = forms.BooleanField(required=False, label="Remove the password")
     max_file_bytes = forms.CharField(required=False, label="Largest file", help_text=SIZE_HELP)
-    max_files = forms.IntegerField(required=False, min_value=1, label="Most files in all")
-    max_total_bytes = forms.CharField(required=False, label="Most bytes in all", help_text=SIZE_HELP)
-    allowed_extensions = forms.CharField(required=False, help_text="For example .pdf, .jpg. Empty allows any.")
+    max_files = forms.IntegerField(
+        required=False, min_value=1, label="Number of files", help_text="Empty for no limit."
+    )
+    max_total_bytes = forms.CharField(required=False, label="Total size of all files", help_text=SIZE_HELP)
+    allowed_extensions = forms.CharField(
+        required=False, label="File endings allowed", help_text="For example .pdf, .jpg. Empty allows any."
+    )
     allowed_content_types = forms.CharField(
-        required=False, help_text="For example application/pdf, image/*. Empty allows any."
+        required=False, label="File types allowed", help_text="For example application/pdf, image/*. Empty allows any."
     )
     require_name = forms.BooleanField(required=False, initial=True, label="Ask for the uploader's name")
     require_email = forms.BooleanField(required=False, initial=True, label="Ask for the uploader's e-mail address")
-    notify_emails = forms.CharField(required=False, label="Notify", help_text="E-mail addresses, comma-separated.")
+    notify_emails = forms.CharField(
+        required=False,
+        label="E-mail when files arrive",
+        help_text="E-mail addresses, comma-separated; they get one message per batch of files.",
+    )
     notify_webhooks = forms.CharField(
         required=False,
         label="Webhooks",
@@ -54,7 +89,7 @@ class PortalForm(forms.Form):
         choices=ProcessingOption.choices,
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        label="Processing",
+        label="Previews",
         help_text="What Intake makes from each file that arrives; staff see it beside the file.",
     )
     is_active = forms.BooleanField(required=False, initial=True, label="Open (clients can upload)")
@@ -69,6 +104,10 @@ class PortalForm(forms.Form):
         else:
             del self.fields["slug"]  # fixed at creation: it names the portal's folder
             self.fields["password"].help_text = "Leave empty to keep the current password."
+
+    def sections(self) -> list[tuple[str, list[forms.BoundField]]]:
+        """The fields in their sections (SECTIONS), for the template."""
+        return [(title, [self[name] for name in names if name in self.fields]) for title, names in SECTIONS]
 
     def service_options(self) -> dict[str, Any]:
         """The cleaned data as portal_create/portal_update keyword arguments."""
@@ -88,6 +127,8 @@ class PortalForm(forms.Form):
     def add_service_errors(self, error: ValidationError) -> None:
         if hasattr(error, "error_dict"):
             for field, messages in error.message_dict.items():
+                if field == "slug" and any("already exists" in message for message in messages):
+                    messages = ["Another portal already uses this link name; choose another."]
                 self.add_error(field if field in self.fields else None, messages)
         else:
             self.add_error(None, error.messages)

@@ -243,7 +243,7 @@ def test_options_are_validated_and_audited(make_portal, staff_user, staff_client
 
     form = staff_client.get(f"/portals/{portal.pk}/edit").content.decode()
     assert 'name="processing" value="thumbnails"' in form
-    assert "<legend>Processing</legend>" in form
+    assert "<legend>Previews</legend>" in form
     edit = staff_client.post(
         f"/portals/{portal.pk}/edit",
         {"name": portal.name, "title": portal.title, "brand_colour": "#1f5fbf", "processing": ["ocr"], "is_active": "on"},
