@@ -66,7 +66,7 @@ def make_upload(
 
 def names_in(response) -> list[str]:  # type: ignore[no-untyped-def]
     """File names of the result rows, in page order."""
-    rows = re.findall(r'<td class="filename"><a href="/uploads/[0-9a-f-]+/">(.*?)</a></td>', response.content.decode())
+    rows = re.findall(r'<td [^>]*class="filename"><a href="/uploads/[0-9a-f-]+/">(.*?)</a></td>', response.content.decode())
     return [html.unescape(name) for name in rows]
 
 

@@ -49,7 +49,7 @@ def _upload(name: str, *, at: dt.datetime, size: int | None = 1000, **fields: An
 
 
 def _names(response: Any) -> list[str]:
-    rows = re.findall(r'<td class="filename"><a href="/uploads/[0-9a-f-]+/">(.*?)</a></td>', response.content.decode())
+    rows = re.findall(r'<td [^>]*class="filename"><a href="/uploads/[0-9a-f-]+/">(.*?)</a></td>', response.content.decode())
     return [html.unescape(name) for name in rows]
 
 

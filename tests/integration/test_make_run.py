@@ -116,7 +116,13 @@ def test_make_run_restarts_what_dies_and_leaves_nothing_behind(make_run) -> None
     worker = _one(children, "celery", "worker")
     beat = _one(children, "celery", "beat")
     _one(children, "consume_s3_events")
-    _one(children, "runserver")
+    web = _one(children, "runserver")
+    # Django knows the queue the consumer reads, so the events page does not say that no
+    # queue is configured while one is consumed.
+    environ = dict(
+        item.split("=", 1) for item in Path(f"/proc/{web}/environ").read_text().split("\0") if "=" in item
+    )
+    assert environ.get("INTAKE_S3_EVENTS_QUEUE_URL", "").endswith("/intake-events"), environ.get("INTAKE_S3_EVENTS_QUEUE_URL")
 
     os.kill(worker, signal.SIGKILL)
     new_worker = _wait_for(
