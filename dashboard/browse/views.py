@@ -126,24 +126,24 @@ def upload_delete(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
         return HttpResponse(status=405, headers={"Allow": "GET, POST"})
     upload = _upload_or_404(request, upload_id)
     back = reverse("dashboard:upload-detail", kwargs={"upload_id": upload.pk})
+    confirmation = Confirmation(
+        title=f"Delete {upload.original_filename}?",
+        message="The file and its previews are removed from storage for good. "
+        "Its row and audit trail stay, marked deleted. This cannot be undone.",
+        button="Delete the file",
+        cancel_url=back,
+        cancel_label="Cancel, keep the file",
+        reason_label="Why",
+    )
     if not confirmed(request):
-        return render_confirm(
-            request,
-            Confirmation(
-                title=f"Delete {upload.original_filename}?",
-                message="The file and its previews are removed from storage for good. "
-                "Its row and audit trail stay, marked deleted. This cannot be undone.",
-                button="Delete the file",
-                cancel_url=back,
-                cancel_label="Cancel, keep the file",
-                reason_label="Why",
-            ),
-        )
+        return render_confirm(request, confirmation)
     try:
         _, changed = deletion.upload_delete(actor=request.user, upload=upload, reason=request.POST.get("reason", ""))
     except UploadError as exc:
+        # Nothing changed (S3 down or refusing, a file with nothing to delete): say so
+        # on the same question, with the error's status (409, 503...), never a 500.
         messages.error(request, exc.message)
-        return redirect(back)
+        return render_confirm(request, confirmation, status=exc.status)
     messages.success(request, "The file was deleted." if changed else "The file was already deleted.")
     return redirect(back)
 

@@ -122,3 +122,33 @@ def test_the_derived_files_go_too(make_portal, send, django_capture_on_commit_ca
     assert not Derivative.objects.filter(upload=upload).exists()
     assert s3.head_object_or_none(key=derivative.key) is None
     assert s3.head_object_or_none(key=upload.key) is None
+
+
+def test_the_page_says_so_when_storage_is_down_and_keeps_the_file(s3_bucket: str, settings) -> None:  # type: ignore[no-untyped-def]
+    admin = person(Role.ADMIN)
+    upload = stored_staff_upload(admin)
+    client = Client()
+    client.force_login(admin)
+    endpoint = settings.INTAKE_S3_ENDPOINT_URL
+    settings.INTAKE_S3_ENDPOINT_URL = "http://127.0.0.1:9"
+    settings.INTAKE_S3_MAX_ATTEMPTS = 1
+    s3.reset_clients()
+    try:
+        answer = client.post(f"/uploads/{upload.pk}/delete", {"confirmed": "yes"})
+    finally:
+        settings.INTAKE_S3_ENDPOINT_URL = endpoint
+        s3.reset_clients()
+    assert answer.status_code == 503
+    assert "File storage is not reachable right now" in answer.content.decode()
+    assert Upload.objects.get(pk=upload.pk).state == UploadState.STORED
+
+
+def test_a_get_or_an_unconfirmed_post_only_asks(s3_bucket: str) -> None:
+    admin = person(Role.ADMIN)
+    upload = stored_staff_upload(admin)
+    client = Client()
+    client.force_login(admin)
+    for answer in (client.get(f"/uploads/{upload.pk}/delete"), client.post(f"/uploads/{upload.pk}/delete")):
+        assert answer.status_code == 200
+        assert "This cannot be undone." in answer.content.decode()
+    assert Upload.objects.get(pk=upload.pk).state == UploadState.STORED
