@@ -12,7 +12,6 @@ import uuid
 import pytest
 import requests
 from django.contrib.auth.models import User
-from uploader.uploads.sizes import format_bytes
 from django.test import Client
 
 from tests.integration.test_portals import enter, upload_file, visitor_client
@@ -27,6 +26,7 @@ from uploader.audit.services import audit_record
 from uploader.portals.models import Portal
 from uploader.processing.models import Derivative
 from uploader.uploads.models import Upload, UploadState
+from uploader.uploads.sizes import format_bytes
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.usefixtures("s3_bucket")]
 
