@@ -116,7 +116,7 @@ def test_make_run_restarts_what_dies_and_leaves_nothing_behind(make_run) -> None
     worker = _one(children, "celery", "worker")
     beat = _one(children, "celery", "beat")
     _one(children, "consume_s3_events")
-    _one(children, "runserver")
+    _one(children, "gunicorn", "--config")
 
     os.kill(worker, signal.SIGKILL)
     new_worker = _wait_for(
