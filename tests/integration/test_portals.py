@@ -349,7 +349,7 @@ def test_per_file_size_limit_refuses_before_signing(make_portal) -> None:  # typ
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "limit_exceeded"
-    assert "largest file accepted is 1.0 MiB" in body["message"]
+    assert "largest file accepted is 1 MiB" in body["message"]
     assert Upload.objects.count() == 0
 
 

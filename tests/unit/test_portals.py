@@ -93,8 +93,8 @@ def test_portal_limits_never_exceed_the_site_limits_and_read_as_sentences(settin
     portal = Portal(max_file_bytes=50 * 1024**2, max_files=3, max_total_bytes=20 * 1024**2, allowed_extensions=[".pdf"])
     assert portal_upload_limits(portal).max_bytes == 10 * 1024**2
     assert limits_summary(portal) == [
-        "Each file can be up to 10.0 MiB.",
+        "Each file can be up to 10 MiB.",
         "Up to 3 files in all.",
-        "Up to 20.0 MiB in total.",
+        "Up to 20 MiB in total.",
         "Accepted file names end in .pdf.",
     ]
