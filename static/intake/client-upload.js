@@ -56,6 +56,9 @@
     saveRefusals(refusals);
     render();
     announcer.textContent = `${name} was not accepted: ${reason}`;
+    // Back from "Add more" to the files already chosen, so the Upload button is in reach.
+    const dashboard = uppy.getPlugin("Dashboard");
+    if (uppy.getFiles().length && dashboard.hideAllPanels) setTimeout(() => dashboard.hideAllPanels(), 0);
   }
 
   // --- refusing before sending ---------------------------------------------------------

@@ -284,5 +284,15 @@
     announce(`${result.successful.length} uploaded, ${result.failed.length} failed.`);
     document.body.dispatchEvent(new CustomEvent("intake:uploaded"));
   });
+  // Uppy 5 draws a single file as a "listitem" in a container with no "list" role (a
+  // screen reader then cannot say what it belongs to); give the container its role.
+  const uploaderElement = document.getElementById("uploader");
+  if (uploaderElement) {
+    new MutationObserver(() => {
+      uploaderElement.querySelectorAll(".uppy-Dashboard-files:not([role])").forEach((files) => {
+        if (files.querySelector('[role="listitem"]')) files.setAttribute("role", "list");
+      });
+    }).observe(uploaderElement, { childList: true, subtree: true });
+  }
   window.intakeUppy = uppy; // for diagnostics and the browser tests
 })();

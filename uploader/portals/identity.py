@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from uploader.portals.models import Portal
+
 
 @dataclass(frozen=True)
 class BusinessIdentity:
@@ -30,3 +32,14 @@ def business_identity() -> BusinessIdentity:
         contact_email=settings.INTAKE_BUSINESS_CONTACT_EMAIL,
         contact_phone=settings.INTAKE_BUSINESS_CONTACT_PHONE,
     )
+
+
+def client_title(portal: Portal) -> str:
+    """The portal's heading as clients see it. A portal made without a title of its own
+    got its internal name as title (uploader.portals.services.portal_create); that name is
+    for staff, so clients see "Files for <business>" instead."""
+    title = portal.title.strip()
+    if title and title != portal.name.strip():
+        return title
+    business = settings.INTAKE_BUSINESS_NAME
+    return f"Files for {business}" if business else "Send your files"

@@ -34,7 +34,7 @@ from uploader.portals.access import (
     visitor_unlock,
 )
 from uploader.portals.branding import portal_logo_url
-from uploader.portals.identity import business_identity
+from uploader.portals.identity import business_identity, client_title
 from uploader.portals.limits import limits_summary, portal_allowance, portal_upload_limits
 from uploader.portals.models import Portal
 from uploader.uploads.models import UploadState
@@ -66,6 +66,7 @@ def _render(
     if portal is not None:
         context = {
             "portal": portal,
+            "page_title": client_title(portal),
             "logo_url": portal_logo_url(portal),
             "on_brand": text_colour_on(portal.brand_colour),
             "limits": limits_summary(portal),
