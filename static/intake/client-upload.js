@@ -76,22 +76,41 @@
   }
   const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
+  // Files sent from this page since it was loaded use up the allowance the page started
+  // with, whether or not they are still listed in the uploader.
+  const sentHere = new Map(); // file id -> size
+  uppy.on("upload-success", (file) => { if (file) sentHere.set(file.id, file.size || 0); showAllowance(); });
+  function counted(files, except) {
+    const listed = Object.values(files).filter((f) => !f.isGhost && f.id !== except && !sentHere.has(f.id));
+    return {
+      files: listed.length + sentHere.size,
+      bytes: listed.reduce((sum, f) => sum + (f.size || 0), 0) + [...sentHere.values()].reduce((a, b) => a + b, 0),
+    };
+  }
+  const allowanceText = document.querySelector("#allowance strong");
+  function showAllowance() {
+    if (!allowanceText) return;
+    const sent = counted({}, null);
+    const parts = [];
+    if (config.bytesLeft !== null) parts.push(formatBytes(Math.max(config.bytesLeft - sent.bytes, 0)));
+    if (config.maxNumberOfFiles !== null) parts.push(plural(Math.max(config.maxNumberOfFiles - sent.files, 0), "file"));
+    allowanceText.textContent = `${parts.join(" and ")} left`;
+  }
+
   function whyNot(file, files) {
     if (!typeAccepted(file)) return `This kind of file is not accepted here. Accepted: ${config.allowedTypes.join(", ")}.`;
     if (config.maxFileSize && file.size > config.maxFileSize) {
       return `It is ${formatBytes(file.size)}; one file can be at most ${formatBytes(config.maxFileSize)}.`;
     }
-    const others = Object.values(files).filter((f) => !f.isGhost && f.id !== file.id);
-    if (config.maxNumberOfFiles !== null && others.length + 1 > config.maxNumberOfFiles) {
+    const others = counted(files, file.id);
+    if (config.maxNumberOfFiles !== null && others.files + 1 > config.maxNumberOfFiles) {
       return config.maxNumberOfFiles === 0
         ? "This link has received all the files it accepts."
-        : `This link accepts only ${plural(config.maxNumberOfFiles, "more file")}${others.length ? ", and that many are chosen already" : ""}.`;
+        : `This link accepts only ${plural(config.maxNumberOfFiles, "more file")}, and that many are chosen or sent already.`;
     }
-    if (config.bytesLeft !== null && file.size != null) {
-      const chosen = others.reduce((sum, f) => sum + (f.size || 0), 0);
-      if (chosen + file.size > config.bytesLeft) {
-        return `It is ${formatBytes(file.size)}, but only ${formatBytes(Math.max(config.bytesLeft - chosen, 0))} of this link's total is left${chosen ? " after the files already chosen" : ""}.`;
-      }
+    if (config.bytesLeft !== null && file.size != null && others.bytes + file.size > config.bytesLeft) {
+      const left = formatBytes(Math.max(config.bytesLeft - others.bytes, 0));
+      return `It is ${formatBytes(file.size)}, but only ${left} of this link's total is left${others.bytes ? " after the files chosen or sent already" : ""}.`;
     }
     return null;
   }

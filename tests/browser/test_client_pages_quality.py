@@ -144,6 +144,8 @@ def test_every_client_page_passes_axe_and_fits(sized_page, live_server, s3_bucke
     page.locator(".uppy-StatusBar-actionBtn--upload").click()
     page.wait_for_function(ANNOUNCER_DONE, timeout=120_000)
     assert page.locator("#upload-announcer").text_content() == "1 uploaded, 0 failed."
+    # What is left counts what was just sent.
+    assert page.locator("#allowance").inner_text() == "Still open on this link: 924 KiB and 3 files left."
     check_page(page, "client-upload-sent")
 
     # A file the server refused after storing it (its total was overshot by a client that
