@@ -174,7 +174,9 @@ def test_a_refusal_stays_until_dismissed_and_a_limit_refusal_offers_no_retry(
 ) -> None:  # type: ignore[no-untyped-def]
     base = live_server.url
     bucket_configure(create=False, origins=[base], queue_arn=None, abort_after_days=2)
-    staff, portal, token = _portal(title="Your documents", max_files=3, max_total_bytes="300 KiB", max_file_bytes="100 KiB")
+    staff, portal, token = _portal(
+        title="Your documents", max_files=3, max_total_bytes="300 KiB", max_file_bytes="100 KiB"
+    )
     _identify(page, base, token)
     # Before anything is chosen, the page says what is left.
     assert page.locator("#allowance").inner_text() == "Still open on this link: 300 KiB and 3 files left."
@@ -247,7 +249,11 @@ def test_leaving_with_unsent_files_asks_first(page, live_server, s3_bucket, busi
     page.remove_listener("dialog", stay)
 
     # Saying yes leaves for the confirmation, without asking twice.
-    page.on("dialog", lambda dialog: (dialogs.append((dialog.type, dialog.message)), dialog.accept()))
+    def leave(dialog) -> None:  # type: ignore[no-untyped-def]
+        dialogs.append((dialog.type, dialog.message))
+        dialog.accept()
+
+    page.on("dialog", leave)
     finish.click()
     page.wait_for_url(f"{base}/p/{token}/done")
     assert [kind for kind, _ in dialogs] == ["confirm", "beforeunload", "confirm"]

@@ -64,7 +64,7 @@ class Allowance:
         return self.bytes_left == 0 or self.files_left == 0
 
     def in_words(self) -> str:
-        """"12.5 MiB and 3 files left", "3 files left", or "" when the portal has no total limits."""
+        """ "12.5 MiB and 3 files left", "3 files left", or "" when the portal has no total limits."""
         parts = []
         if self.bytes_left is not None:
             parts.append(format_bytes(self.bytes_left))
