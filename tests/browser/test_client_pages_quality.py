@@ -154,7 +154,7 @@ def test_every_client_page_passes_axe_and_fits(sized_page, live_server, s3_bucke
     Upload.objects.create(
         portal=portal, portal_visitor=stored.portal_visitor, original_filename="Bank-export-" + "x" * 90 + ".txt",
         key=f"uploads/{portal.slug}/{uuid.uuid4()}/f", declared_content_type="text/plain",
-        state=UploadState.REJECTED, rejection_reason="the portal's total would be 1.2 MiB, over its 1 MiB limit",
+        state=UploadState.REJECTED, rejection_reason="this link's total would be 1.2 MiB, over its 1 MiB limit",
     )  # fmt: skip
 
     page.get_by_role("link", name="Finished — see what arrived").click()

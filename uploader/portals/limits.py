@@ -144,7 +144,7 @@ def portal_stored_problem(upload: Upload, *, stored_size: int) -> str | None:
     used = portal_usage(portal=portal, exclude=upload).bytes
     if used + stored_size > portal.max_total_bytes:
         return (
-            f"the portal's total would be {format_bytes(used + stored_size)}, over its "
+            f"this link's total would be {format_bytes(used + stored_size)}, over its "
             f"{format_bytes(portal.max_total_bytes)} limit"
         )
     return None
