@@ -7,17 +7,20 @@ asks first, and the confirmation lists refused files with their reasons."""
 
 from __future__ import annotations
 
+import io
 import os
 import time
 import uuid
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from tests.conftest import make_staff_user
 from tests.support.page_quality import check_page
 from uploader.ops.bucket_setup import bucket_configure
 from uploader.portals import tokens as portal_tokens
+from uploader.portals.branding import portal_set_logo
 from uploader.portals.models import Portal
 from uploader.portals.services import portal_create, portal_disable, portal_update
 from uploader.uploads.models import Upload, UploadState
@@ -92,6 +95,9 @@ def test_every_client_page_passes_axe_and_fits(sized_page, live_server, s3_bucke
         max_file_bytes="512 KiB",
         allowed_extensions=".pdf, .txt",
     )
+    logo = io.BytesIO()
+    Image.new("RGB", (900, 300), "#f3c623").save(logo, format="PNG")
+    portal_set_logo(actor=staff, portal=portal, upload=io.BytesIO(logo.getvalue()), size=logo.tell())
     _, closed, closed_token = _portal(name="HF closed zz", title="Old link")
     portal_disable(actor=staff, portal=closed)
 
@@ -107,6 +113,8 @@ def test_every_client_page_passes_axe_and_fits(sized_page, live_server, s3_bucke
 
     page.goto(f"{base}/p/{token}/")
     _assert_business_not_internal_name(page)
+    assert page.get_by_role("img", name=BUSINESS).is_visible()  # the logo, named for the business
+    page.wait_for_function("document.querySelector('.portal-logo').complete")
     check_page(page, "client-password")
     page.get_by_label("Password").fill("wrong")
     page.get_by_role("button", name="Continue").click()
