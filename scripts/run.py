@@ -47,6 +47,10 @@ def main() -> int:
     env["INTAKE_VAR_DIR"] = str(var_dir)
     # Portal links are made with it: point them at this server.
     env.setdefault("INTAKE_PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
+    # A business identity for the client pages, so a local run looks like the real thing.
+    env.setdefault("INTAKE_BUSINESS_NAME", "Example Accounting")
+    env.setdefault("INTAKE_BUSINESS_CONTACT_EMAIL", "office@example.test")
+    env.setdefault("INTAKE_BUSINESS_CONTACT_PHONE", "+1 555 0100")
     env.setdefault("INTAKE_CORS_ALLOWED_ORIGINS", f"http://127.0.0.1:{port},http://localhost:{port}")
     env.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
     # glibc gives each thread that allocates at once an arena of its own (up to 8 per

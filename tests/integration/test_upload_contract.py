@@ -251,7 +251,7 @@ def test_a_multipart_upload_without_a_size_over_the_limit_is_rejected_and_delete
     assert (done.json()["code"], done.json()["field"]) == ("limit_exceeded", "size")
     upload = Upload.objects.get(key=created["key"])
     assert upload.state == UploadState.REJECTED
-    assert "over the 8.0 MiB limit" in upload.rejection_reason
+    assert "over the 8 MiB limit" in upload.rejection_reason
     assert s3.head_object_or_none(key=upload.key) is None
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from uploader.uploads.errors import InvalidInput, LimitExceeded
+from uploader.uploads.sizes import format_bytes
 
 MAX_FILENAME_LENGTH = 255
 MAX_CONTENT_TYPE_LENGTH = 255
@@ -32,12 +33,7 @@ class UploadLimits:
 
 
 def _human_bytes(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} bytes"  # pragma: no cover - loop always returns
+    return format_bytes(size)  # the one formatter (uploader/uploads/sizes.py)
 
 
 def normalize_content_type(content_type: str | None) -> str:
