@@ -156,6 +156,9 @@ class Intake:
                 # fetched task back); beat enqueues their ledger rows again after this
                 # long, short enough for the drain to see it (default 10).
                 "INTAKE_EVENTS_STUCK_MINUTES": "2",
+                # gunicorn replaces a worker after GUNICORN_MAX_REQUESTS requests, which
+                # would hide a leak: the soak keeps one worker for the whole run.
+                "GUNICORN_MAX_REQUESTS": "1000000000",
             }
         )
 
@@ -216,8 +219,8 @@ class Intake:
                 found["celery beat"] = pid
             elif "consume_s3_events" in command:
                 found["event consumer"] = pid
-            elif "runserver" in command:
-                found["django runserver"] = pid
+            elif "gunicorn" in command:
+                found["django (gunicorn)"] = pid
         return found
 
     def stop(self) -> None:
@@ -256,6 +259,14 @@ def _children_of(parent: int) -> list[tuple[int, str]]:
             continue  # the process ended while being read
         found.append((int(entry.name), command))
     return found
+
+
+def tree_rss_kib(pid: int) -> int | None:
+    """RSS of a process and all its descendants (None once the process is gone)."""
+    own = rss_kib(pid)
+    if own is None:
+        return None
+    return own + sum(tree_rss_kib(child) or 0 for child, _ in _children_of(pid))
 
 
 def rss_kib(pid: int) -> int | None:
@@ -691,7 +702,10 @@ class Memory(threading.Thread):
         while not self.stop_event.is_set():
             now = time.monotonic()
             for role, pid in self.intake.children().items():
-                kib = rss_kib(pid)
+                # A process with children of its own (gunicorn's worker, Celery's pool)
+                # counts with them: the master alone would look flat whatever they do.
+                # run.py's children are the other roles, measured on their own.
+                kib = rss_kib(pid) if role == "run.py" else tree_rss_kib(pid)
                 if kib is not None:
                     self.samples[role].append((now, pid, kib))
             self.stop_event.wait(10.0)

@@ -47,12 +47,22 @@ def main() -> int:
     env["INTAKE_VAR_DIR"] = str(var_dir)
     # Portal links are made with it: point them at this server.
     env.setdefault("INTAKE_PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
+    # A business identity for the client pages, so a local run looks like the real thing.
+    env.setdefault("INTAKE_BUSINESS_NAME", "Example Accounting")
+    env.setdefault("INTAKE_BUSINESS_CONTACT_EMAIL", "office@example.test")
+    env.setdefault("INTAKE_BUSINESS_CONTACT_PHONE", "+1 555 0100")
     env.setdefault("INTAKE_CORS_ALLOWED_ORIGINS", f"http://127.0.0.1:{port},http://localhost:{port}")
     env.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
     # glibc gives each thread that allocates at once an arena of its own (up to 8 per
-    # core) and rarely returns them: runserver's thread per request then keeps the
-    # memory of its busiest moment (287 MiB against 181 with two arenas, 16 clients).
+    # core) and rarely returns them, so a process keeps the memory of its busiest moment.
     env.setdefault("MALLOC_ARENA_MAX", "2")
+    # The web process is the image's: gunicorn with gunicorn.conf.py. One worker with a
+    # fixed pool of threads, because SQLite has one writer and a thread per request
+    # (runserver) grew with every burst of clients (docs/benchmarks.md, "Soak").
+    env.setdefault("GUNICORN_BIND_HOST", "127.0.0.1")
+    env["PORT"] = str(port)
+    env.setdefault("GUNICORN_WORKERS", "1")
+    env.setdefault("GUNICORN_THREADS", "8")
 
     emulator: S3Emulator | None = None
     supervisor = Supervisor(
@@ -130,9 +140,13 @@ def main() -> int:
                 heartbeat="consumer:intake-events",
             )
         )
-        step(f"starting Django on http://127.0.0.1:{port}")
+        step(f"starting Django (gunicorn, as in production) on http://127.0.0.1:{port} (log: {log_dir / 'web.log'})")
         supervisor.add(
-            Service("Django", [str(VENV_BIN / "python"), "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"])
+            Service(
+                "Django",
+                [str(VENV_BIN / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py")],
+                log_dir / "web.log",
+            )
         )
         print(
             f"\n  Intake:     http://127.0.0.1:{port}/\n"

@@ -3,7 +3,8 @@ webhooks and background processes. Django's and the libraries' settings are in
 `base`, which imports these; every value comes from the environment.
 """
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.validators import validate_email
 
 from config.settings.environment import env, env_int, env_rate
 
@@ -110,6 +111,19 @@ if not INTAKE_PUBLIC_BASE_URL.startswith(("https://", "http://")):
 # it changes every portal's link.
 INTAKE_PORTAL_TOKEN_KEY = env.str("INTAKE_PORTAL_TOKEN_KEY", default="")
 
+
+# Who clients are sending to: client pages name the business (never a portal's internal
+# name) and say how to reach it, above all on a closed link's page.
+INTAKE_BUSINESS_NAME = env.str("INTAKE_BUSINESS_NAME", default="").strip()[:120]
+INTAKE_BUSINESS_CONTACT_EMAIL = env.str("INTAKE_BUSINESS_CONTACT_EMAIL", default="").strip()
+if INTAKE_BUSINESS_CONTACT_EMAIL:
+    try:
+        validate_email(INTAKE_BUSINESS_CONTACT_EMAIL)
+    except ValidationError:
+        raise ImproperlyConfigured(
+            "INTAKE_BUSINESS_CONTACT_EMAIL must be an e-mail address such as office@example.com"
+        ) from None
+INTAKE_BUSINESS_CONTACT_PHONE = env.str("INTAKE_BUSINESS_CONTACT_PHONE", default="").strip()[:40]
 
 # Per client address, counted in the shared cache (Redis when REDIS_URL is set), so
 # the limits hold across processes: portal page views, password attempts, API calls.

@@ -158,8 +158,21 @@
     });
     let body = null;
     try { body = await response.json(); } catch (_) { /* not JSON */ }
-    if (!response.ok) throw new Error((body && body.message) || `The server refused the request (${response.status}).`);
+    if (!response.ok) {
+      throw refusal((body && body.message) || `The server refused the request (${response.status}).`, response.status, body);
+    }
     return body;
+  }
+
+  // An error from the server, marked `final` when sending the file again cannot help (the
+  // server said no: a limit, a bad name, a closed link). Network errors, 5xx, 408, 429 and
+  // a checksum mismatch (bytes damaged on the way) are worth a retry.
+  function refusal(message, status, body) {
+    const error = new Error(message);
+    error.status = status;
+    error.code = (body && body.code) || "";
+    error.final = status >= 400 && status < 500 && ![408, 429].includes(status) && error.code !== "checksum_mismatch";
+    return error;
   }
 
   function announce(text) {
@@ -167,10 +180,23 @@
     announcer.textContent = text;
   }
 
+  // Uppy writes sizes its own way (decimal MB); where the page has Intake's one formatter
+  // (static/intake/sizes.js), its size messages use that instead, written in plain words.
+  const formatBytes = window.intakeFormatBytes;
+  const locale = { strings: {} };
+  if (formatBytes) {
+    if (config.maxFileSize) {
+      locale.strings.exceedsSize = `%{file} is larger than ${formatBytes(config.maxFileSize)}, the most one file can be.`;
+    }
+    locale.strings.aggregateExceedsSize = "These files are more than this link accepts in total.";
+  }
+  locale.strings.youCanOnlyUploadFileTypes = "Only these kinds of file are accepted: %{types}";
+
   const uppy = new Uppy({
     // Golden Retriever keeps its state per id: each portal resumes its own files.
     id: config.uppyId || "intake-staff",
     autoProceed: false,
+    locale,
     restrictions: {
       maxFileSize: config.maxFileSize,
       allowedFileTypes: config.allowedTypes,
@@ -243,9 +269,10 @@
       uppy.emit("postprocess-progress", file, { mode: "indeterminate", message: "Checking the stored file" });
       const response = await completeSingle(file.response.body.key);
       if (!response.ok) {
-        let message = `The server refused the file (${response.status}).`;
-        try { message = (await response.json()).message || message; } catch (_) { /* not JSON */ }
-        uppy.emit("upload-error", file, new Error(message));
+        let body = null;
+        try { body = await response.json(); } catch (_) { /* not JSON */ }
+        const message = (body && body.message) || `The server refused the file (${response.status}).`;
+        uppy.emit("upload-error", file, refusal(message, response.status, body));
       }
       uppy.emit("postprocess-complete", file);
     }
@@ -257,5 +284,15 @@
     announce(`${result.successful.length} uploaded, ${result.failed.length} failed.`);
     document.body.dispatchEvent(new CustomEvent("intake:uploaded"));
   });
+  // Uppy 5 draws a single file as a "listitem" in a container with no "list" role (a
+  // screen reader then cannot say what it belongs to); give the container its role.
+  const uploaderElement = document.getElementById("uploader");
+  if (uploaderElement) {
+    new MutationObserver(() => {
+      uploaderElement.querySelectorAll(".uppy-Dashboard-files:not([role])").forEach((files) => {
+        if (files.querySelector('[role="listitem"]')) files.setAttribute("role", "list");
+      });
+    }).observe(uploaderElement, { childList: true, subtree: true });
+  }
   window.intakeUppy = uppy; // for diagnostics and the browser tests
 })();

@@ -116,7 +116,7 @@ def test_make_run_restarts_what_dies_and_leaves_nothing_behind(make_run) -> None
     worker = _one(children, "celery", "worker")
     beat = _one(children, "celery", "beat")
     _one(children, "consume_s3_events")
-    web = _one(children, "runserver")
+    web = _one(children, "gunicorn", "--config")
     # Django knows the queue the consumer reads, so the events page does not say that no
     # queue is configured while one is consumed.
     environ = dict(

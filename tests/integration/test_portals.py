@@ -299,6 +299,50 @@ def test_a_portal_token_on_another_portals_upload_is_a_404(make_portal) -> None:
     assert client.get(f"/p/{token_a}/api/uploads/{signed['id']}").status_code == 200
 
 
+def test_client_pages_name_the_business_and_never_the_portal_name(make_portal, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.INTAKE_BUSINESS_NAME = "Harbour & Finch"
+    settings.INTAKE_BUSINESS_CONTACT_EMAIL = "office@harbour.example"
+    settings.INTAKE_BUSINESS_CONTACT_PHONE = ""
+    _, token = make_portal(name="HF internal batch 7")  # no title of its own
+    client = visitor_client()
+    page = client.get(f"/p/{token}/").content.decode()
+    assert "So Harbour &amp; Finch knows who the files are from." in page
+    assert "Files for Harbour &amp; Finch" in page
+    assert 'href="mailto:office@harbour.example"' in page
+    assert "HF internal batch 7" not in page
+    enter(client, token)
+    page = client.get(f"/p/{token}/").content.decode()
+    assert "HF internal batch 7" not in page
+    assert "Harbour &amp; Finch" in page
+
+
+def test_a_dead_link_says_whom_to_ask(make_portal, staff_user, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.INTAKE_BUSINESS_NAME = "Harbour & Finch"
+    settings.INTAKE_BUSINESS_CONTACT_EMAIL = "office@harbour.example"
+    settings.INTAKE_BUSINESS_CONTACT_PHONE = "+44 20 7946 0000"
+    portal, token = make_portal(name="HF internal batch 8")
+    portal_disable(actor=staff_user, portal=portal)
+    page = visitor_client().get(f"/p/{token}/")
+    assert page.status_code == 410
+    text = page.content.decode()
+    assert "To send files, ask Harbour &amp; Finch for a new link" in text
+    assert 'href="mailto:office@harbour.example"' in text
+    assert 'href="tel:+442079460000"' in text
+    assert "HF internal batch 8" not in text
+    missing = visitor_client().get(f"/p/{portal_tokens.token_for(portal_tokens.new_nonce())}/")
+    assert missing.status_code == 404
+    assert "To send files, ask Harbour &amp; Finch for a new link" in missing.content.decode()
+
+
+def test_the_upload_page_says_what_is_left_on_the_link(make_portal) -> None:  # type: ignore[no-untyped-def]
+    _, token = make_portal(max_files=3, max_total_bytes="2 MiB")
+    client = visitor_client()
+    enter(client, token)
+    assert sign(client, token, size=512 * 1024).status_code == 200  # in flight: it holds its place
+    page = client.get(f"/p/{token}/").content.decode()
+    assert "Still open on this link: <strong>1.5 MiB and 2 files left</strong>." in page
+
+
 @pytest.mark.parametrize("closing", ["disabled", "expired"])
 def test_closed_portals_show_a_plain_page_and_sign_nothing(make_portal, staff_user, closing: str) -> None:  # type: ignore[no-untyped-def]
     portal, token = make_portal(welcome_message="Welcome, clients")

@@ -8,7 +8,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from uploader.portals import tokens as portal_tokens
-from uploader.portals.limits import extension_of, limits_summary, portal_upload_limits
+from uploader.portals.identity import client_title
+from uploader.portals.limits import Allowance, extension_of, limits_summary, portal_upload_limits
 from uploader.portals.models import Portal
 from uploader.portals.services import normalize_content_types, normalize_extensions, parse_list, parse_size
 from uploader.portals.views import text_colour_on
@@ -98,3 +99,31 @@ def test_portal_limits_never_exceed_the_site_limits_and_read_as_sentences(settin
         "Up to 20 MiB in total.",
         "Accepted file names end in .pdf.",
     ]
+
+
+@pytest.mark.parametrize(
+    ("allowance", "words"),
+    [
+        (Allowance(bytes_left=int(12.5 * 1024**2), files_left=3), "12.5 MiB and 3 files left"),
+        (Allowance(bytes_left=None, files_left=1), "1 file left"),
+        (Allowance(bytes_left=900, files_left=None), "900 bytes left"),
+        (Allowance(bytes_left=None, files_left=None), ""),
+    ],
+)
+def test_what_is_left_on_a_link_reads_as_words(allowance: Allowance, words: str) -> None:
+    assert allowance.in_words() == words
+    assert not allowance.exhausted
+
+
+def test_an_allowance_with_nothing_left_of_either_kind_is_exhausted() -> None:
+    assert Allowance(bytes_left=0, files_left=3).exhausted
+    assert Allowance(bytes_left=None, files_left=0).exhausted
+
+
+def test_clients_never_see_the_portal_name_as_its_title(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.INTAKE_BUSINESS_NAME = "Harbour & Finch"
+    assert client_title(Portal(name="HF batch 7", title="Your 2026 documents")) == "Your 2026 documents"
+    # A portal made without a title got its name as title: clients see the business instead.
+    assert client_title(Portal(name="HF batch 7", title="HF batch 7")) == "Files for Harbour & Finch"
+    settings.INTAKE_BUSINESS_NAME = ""
+    assert client_title(Portal(name="HF batch 7", title="HF batch 7")) == "Send your files"

@@ -40,6 +40,7 @@ from uploader.audit.services import audit_record
 from uploader.notify import delivery_tasks
 from uploader.notify import webhook_http as webhook_delivery
 from uploader.notify.models import WebhookDelivery, WebhookDeliveryState
+from uploader.portals.identity import client_title
 from uploader.portals.models import Portal
 from uploader.portals.selectors import webhook_target_shown
 from uploader.uploads.models import Upload, UploadState
@@ -295,11 +296,13 @@ def portal_send_receipt(*, portal: Portal, visitor_id: str, email: str, name: st
     if not uploads or not email:
         return 0
     greeting = f"Hello {_one_line(name)}," if name else "Hello,"
+    # The client knows the business, not the portal's internal name.
+    recipient = _one_line(settings.INTAKE_BUSINESS_NAME or client_title(portal))
     body = "\n".join(
         [
             greeting,
             "",
-            f"{portal.title or portal.name} received {len(uploads)} file{'s' if len(uploads) != 1 else ''} from you:",
+            f"{recipient} received {len(uploads)} file{'s' if len(uploads) != 1 else ''} from you:",
             "",
             *(f"- {u.original_filename} ({format_bytes(u.stored_size or 0)}), {timezone.localtime(u.stored_at):%Y-%m-%d %H:%M %Z}"
               for u in uploads if u.stored_at),
@@ -307,6 +310,6 @@ def portal_send_receipt(*, portal: Portal, visitor_id: str, email: str, name: st
             "This is an automatic receipt; you do not need to answer it.",
         ]
     )
-    EmailMessage(subject=f"Your files reached {_one_line(portal.title or portal.name)}", body=body, to=[email]).send()
+    EmailMessage(subject=f"Your files reached {recipient}", body=body, to=[email]).send()
     audit_record(action="portal.receipt_sent", detail={"portal": portal.pk, "to": email, "files": len(uploads)})
     return len(uploads)

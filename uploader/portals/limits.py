@@ -13,11 +13,14 @@ storing, under the portal's row lock.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from uploader.portals.models import Portal
 from uploader.portals.selectors import portal_usage
 from uploader.uploads.errors import LimitExceeded
-from uploader.uploads.limits import UploadLimits, _human_bytes
+from uploader.uploads.limits import UploadLimits
 from uploader.uploads.models import Upload
+from uploader.uploads.sizes import format_bytes
 
 
 def portal_upload_limits(portal: Portal) -> UploadLimits:
@@ -37,16 +40,48 @@ def extension_of(filename: str) -> str:
 def limits_summary(portal: Portal) -> list[str]:
     """The limits in words, shown on the portal page before anything is uploaded."""
     limits = portal_upload_limits(portal)
-    lines = [f"Each file can be up to {_human_bytes(limits.max_bytes)}."]
+    lines = [f"Each file can be up to {format_bytes(limits.max_bytes)}."]
     if portal.max_files:
         lines.append(f"Up to {portal.max_files} file{'s' if portal.max_files != 1 else ''} in all.")
     if portal.max_total_bytes:
-        lines.append(f"Up to {_human_bytes(portal.max_total_bytes)} in total.")
+        lines.append(f"Up to {format_bytes(portal.max_total_bytes)} in total.")
     if portal.allowed_extensions:
         lines.append(f"Accepted file names end in {', '.join(portal.allowed_extensions)}.")
     if limits.allowed_content_types:
         lines.append(f"Accepted file types: {', '.join(limits.allowed_content_types)}.")
     return lines
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """What a portal can still take: bytes and files left (None: no limit of that kind)."""
+
+    bytes_left: int | None
+    files_left: int | None
+
+    @property
+    def exhausted(self) -> bool:
+        return self.bytes_left == 0 or self.files_left == 0
+
+    def in_words(self) -> str:
+        """ "12.5 MiB and 3 files left", "3 files left", or "" when the portal has no total limits."""
+        parts = []
+        if self.bytes_left is not None:
+            parts.append(format_bytes(self.bytes_left))
+        if self.files_left is not None:
+            parts.append(f"{self.files_left} file{'s' if self.files_left != 1 else ''}")
+        return f"{' and '.join(parts)} left" if parts else ""
+
+
+def portal_allowance(portal: Portal) -> Allowance:
+    """What is left of the portal's file count and total, counting files in flight."""
+    if portal.max_files is None and portal.max_total_bytes is None:
+        return Allowance(bytes_left=None, files_left=None)
+    usage = portal_usage(portal=portal)
+    return Allowance(
+        bytes_left=max(portal.max_total_bytes - usage.bytes, 0) if portal.max_total_bytes is not None else None,
+        files_left=max(portal.max_files - usage.files, 0) if portal.max_files is not None else None,
+    )
 
 
 def portal_check_registration(upload: Upload) -> None:
@@ -76,13 +111,13 @@ def portal_check_registration(upload: Upload) -> None:
     if upload.declared_size is None:
         if not left:  # any file is at least a byte
             raise LimitExceeded(
-                f"This link accepts {_human_bytes(portal.max_total_bytes)} in total, and that much has already been sent.",
+                f"This link accepts {format_bytes(portal.max_total_bytes)} in total, and that much has already been sent.",
                 field="size",
             )
     elif upload.declared_size > left:
         raise LimitExceeded(
-            f"This file is {_human_bytes(upload.declared_size)} but only {_human_bytes(left)} of the "
-            f"{_human_bytes(portal.max_total_bytes)} this link accepts in total is left.",
+            f"This file is {format_bytes(upload.declared_size)} but only {format_bytes(left)} of the "
+            f"{format_bytes(portal.max_total_bytes)} this link accepts in total is left.",
             field="size",
         )
 
@@ -109,8 +144,8 @@ def portal_stored_problem(upload: Upload, *, stored_size: int) -> str | None:
     used = portal_usage(portal=portal, exclude=upload).bytes
     if used + stored_size > portal.max_total_bytes:
         return (
-            f"the portal's total would be {_human_bytes(used + stored_size)}, over its "
-            f"{_human_bytes(portal.max_total_bytes)} limit"
+            f"this link's total would be {format_bytes(used + stored_size)}, over its "
+            f"{format_bytes(portal.max_total_bytes)} limit"
         )
     return None
 

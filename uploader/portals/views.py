@@ -34,9 +34,9 @@ from uploader.portals.access import (
     visitor_unlock,
 )
 from uploader.portals.branding import portal_logo_url
-from uploader.portals.limits import limits_summary, portal_upload_limits
+from uploader.portals.identity import business_identity, client_title
+from uploader.portals.limits import limits_summary, portal_allowance, portal_upload_limits
 from uploader.portals.models import Portal
-from uploader.portals.selectors import portal_usage
 from uploader.uploads.models import UploadState
 
 MAX_NAME_LENGTH = 200
@@ -62,9 +62,11 @@ def text_colour_on(hex_colour: str) -> str:
 def _render(
     request: HttpRequest, template: str, portal: Portal | None, context: dict[str, Any], status: int = 200
 ) -> HttpResponse:
+    context = {"business": business_identity(), **context}
     if portal is not None:
         context = {
             "portal": portal,
+            "page_title": client_title(portal),
             "logo_url": portal_logo_url(portal),
             "on_brand": text_colour_on(portal.brand_colour),
             "limits": limits_summary(portal),
@@ -73,9 +75,12 @@ def _render(
     return render(request, template, context, status=status)
 
 
-def _plain(request: HttpRequest, *, title: str, message: str, status: int) -> HttpResponse:
-    response = _render(request, "portal/plain.html", None, {"title": title, "message": message}, status=status)
-    return response
+def _plain(
+    request: HttpRequest, *, title: str, message: str, status: int, ask_for_a_link: bool = False
+) -> HttpResponse:
+    """A page with a message only; a dead link's page says whom to ask for a new one."""
+    context = {"title": title, "message": message, "ask_for_a_link": ask_for_a_link}
+    return _render(request, "portal/plain.html", None, context, status=status)
 
 
 def portal_view(bucket: str) -> Callable[[PortalView], Callable[..., HttpResponse]]:
@@ -91,9 +96,12 @@ def portal_view(bucket: str) -> Callable[[PortalView], Callable[..., HttpRespons
                 response["Retry-After"] = str(exc.retry_after)
                 return response
             except PortalNotFound as exc:
-                return _plain(request, title="Link not found", message=exc.message, status=404)
-            except PortalClosed as exc:
-                return _plain(request, title="This upload link is closed", message=exc.message, status=410)
+                return _plain(request, title="Link not found", message=exc.message, status=404, ask_for_a_link=True)
+            except PortalClosed:
+                message = "This upload link no longer accepts files."
+                return _plain(
+                    request, title="This upload link is closed", message=message, status=410, ask_for_a_link=True
+                )
             return view(request, portal, visitor_of(request, portal), portal_token)
 
         wrapper.__name__ = view.__name__
@@ -119,15 +127,17 @@ def portal_page(request: HttpRequest, portal: Portal, visitor: Visitor, token: s
     if not visitor.identified:
         return _identity_form(request, portal, values={}, errors={}, status=200)
     limits = portal_upload_limits(portal)
-    usage = portal_usage(portal=portal)
-    files_left = max(portal.max_files - usage.files, 0) if portal.max_files else None
+    allowance = portal_allowance(portal)
     upload_config = {
         "endpoint": request.build_absolute_uri(
             reverse("portal:api:s3-params", kwargs={"portal_token": token})
         ).removesuffix("/s3/params"),
         "uppyId": f"intake-portal-{portal.pk}",
         "maxFileSize": limits.max_bytes,
-        "maxNumberOfFiles": files_left,
+        # What is left of the portal's count and total: the page refuses a file that
+        # cannot fit before sending it (the server checks again when it registers).
+        "maxNumberOfFiles": allowance.files_left,
+        "bytesLeft": allowance.bytes_left,
         "allowedTypes": list(portal.allowed_extensions) or list(limits.allowed_content_types) or None,
         "multipartThreshold": settings.INTAKE_MULTIPART_THRESHOLD_BYTES,
         "partSize": settings.INTAKE_PART_SIZE_BYTES,
@@ -136,7 +146,7 @@ def portal_page(request: HttpRequest, portal: Portal, visitor: Visitor, token: s
         request,
         "portal/upload.html",
         portal,
-        {"visitor": visitor, "upload_config": upload_config, "token": token, "files_left": files_left},
+        {"visitor": visitor, "upload_config": upload_config, "token": token, "allowance": allowance},
     )
 
 

@@ -32,9 +32,8 @@ class UploadLimits:
         return any(allowed in {content_type, f"{major}/*"} for allowed in self.allowed_content_types)
 
 
-# The one size formatter (uploader.uploads.sizes); the old name stays for the
-# modules that import it (uploader.portals.limits).
-_human_bytes = format_bytes
+def _human_bytes(size: int) -> str:
+    return format_bytes(size)  # the one formatter (uploader/uploads/sizes.py)
 
 
 def normalize_content_type(content_type: str | None) -> str:
