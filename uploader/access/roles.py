@@ -40,6 +40,9 @@ class Permission(enum.StrEnum):
     # Deleting a client's file for good (uploader.uploads.deletion): admins only, since
     # it cannot be undone.
     DELETE_FILES = "delete_files"
+    # Placing and lifting a legal hold, on a file or on all of a portal's files
+    # (uploader.retention.holds): admins only, since a hold overrides deletion.
+    LEGAL_HOLD = "legal_hold"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

@@ -90,6 +90,16 @@ class Upload(models.Model):
     # any part of it a fast match (ADR 0011). Those fields never change after the row
     # is written, so `save` keeps it and bulk writers fill it themselves.
     search_text = models.TextField(blank=True, default="", editable=False)
+    # A legal hold (uploader.retention.holds, admins): while it is on, nothing deletes
+    # the file (uploader.uploads.deletion.deletion_blocked_reason), neither staff nor
+    # retention; with INTAKE_S3_OBJECT_LOCK the object carries an S3 legal hold too.
+    # Who placed it, when and why; the audit trail keeps every place and lift.
+    legal_hold = models.BooleanField(default=False)
+    legal_hold_at = models.DateTimeField(null=True, blank=True)
+    legal_hold_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    legal_hold_reason = models.CharField(max_length=500, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]
@@ -110,6 +120,13 @@ class Upload(models.Model):
                 fields=["portal"],
                 condition=models.Q(state__in=["registered", "uploading"]),
                 name="upload_portal_in_flight",
+            ),
+            # Retention's work list: a portal's stored files not on hold, oldest first
+            # (uploader.retention.policy).
+            models.Index(
+                fields=["portal", "stored_at", "id"],
+                condition=models.Q(state="stored", legal_hold=False, portal__isnull=False),
+                name="upload_retention_due",
             ),
             # The notifier's work list stays small however many files are kept.
             models.Index(
