@@ -32,6 +32,7 @@ from uploader.portals.services import (
     portal_update,
 )
 from uploader.processing import services as processing
+from uploader.retention.selectors import portal_keeping
 from uploader.uploads.errors import UploadError
 
 UPLOADS_SHOWN = 200
@@ -88,6 +89,8 @@ def portal_detail(request: HttpRequest, portal_id: int) -> HttpResponse:
             "rows": [(upload, links.get(upload.pk, none)) for upload in uploads],
             "processing": [label for value, label in ProcessingOption.choices if value in portal.processing],
             "logo_url": portal_logo_url(portal),
+            # Retention and legal holds (uploader.retention): due soon, held so far.
+            "keeping": portal_keeping(portal),
             # Hidden for a portal that has no webhooks and never had any.
             "show_webhooks": bool(portal.notify_webhooks or deliveries),
             # (delivery, its URL without the query string, which may hold a secret,
