@@ -19,6 +19,7 @@ from tests.integration.test_upload_deletion import person, stored_staff_upload
 from uploader import s3
 from uploader.access.roles import NotAllowed, Role
 from uploader.audit.models import AuditEntry
+from uploader.portals.models import Portal
 from uploader.portals.services import portal_create
 from uploader.retention import holds
 from uploader.retention.selectors import portal_keeping
@@ -46,19 +47,26 @@ def test_an_admin_places_and_lifts_a_hold_and_both_are_audited(s3_bucket: str) -
     admin = person(Role.ADMIN)
     upload = stored_staff_upload(admin)
     held, changed = holds.upload_set_hold(actor=admin, upload_id=upload.pk, hold=True, reason="  case  1234 ")
-    assert changed and held.legal_hold
+    assert changed
+    assert held.legal_hold
     row = Upload.objects.get(pk=upload.pk)
-    assert row.legal_hold and row.legal_hold_by_id == admin.pk and row.legal_hold_reason == "case 1234"
+    assert row.legal_hold
+    assert row.legal_hold_by_id == admin.pk
+    assert row.legal_hold_reason == "case 1234"
     assert row.legal_hold_at is not None
     again, changed = holds.upload_set_hold(actor=admin, upload_id=upload.pk, hold=True)
-    assert not changed and again.legal_hold_reason == "case 1234"
+    assert not changed
+    assert again.legal_hold_reason == "case 1234"
     [placed] = AuditEntry.objects.filter(upload=upload, action=holds.PLACED_ACTION)
-    assert placed.actor_id == admin.pk and placed.detail["reason"] == "case 1234"
+    assert placed.actor_id == admin.pk
+    assert placed.detail["reason"] == "case 1234"
 
     _, changed = holds.upload_set_hold(actor=admin, upload_id=upload.pk, hold=False, reason="case closed")
     assert changed
     row = Upload.objects.get(pk=upload.pk)
-    assert not row.legal_hold and row.legal_hold_at is None and row.legal_hold_reason == ""
+    assert not row.legal_hold
+    assert row.legal_hold_at is None
+    assert row.legal_hold_reason == ""
     [lifted] = AuditEntry.objects.filter(upload=upload, action=holds.LIFTED_ACTION)
     assert lifted.detail["reason"] == "case closed"
     assert not holds.upload_set_hold(actor=admin, upload_id=upload.pk, hold=False)[1]
@@ -99,7 +107,8 @@ def test_staff_delete_is_refused_while_held_and_works_after_the_lift(s3_bucket: 
 
     holds.upload_set_hold(actor=admin, upload_id=upload.pk, hold=False)
     _, changed = deletion.upload_delete(actor=admin, upload=upload)
-    assert changed and s3.head_object_or_none(key=upload.key) is None
+    assert changed
+    assert s3.head_object_or_none(key=upload.key) is None
 
 
 def test_the_file_page_holds_and_lifts_through_the_confirmation(s3_bucket: str) -> None:
@@ -109,18 +118,20 @@ def test_the_file_page_holds_and_lifts_through_the_confirmation(s3_bucket: str) 
     page = client.get(f"/uploads/{upload.pk}/").content.decode()
     assert f"/uploads/{upload.pk}/hold" in page
     ask = client.get(f"/uploads/{upload.pk}/hold")
-    assert ask.status_code == 200 and "Place the hold" in ask.content.decode()
+    assert ask.status_code == 200
+    assert "Place the hold" in ask.content.decode()
     assert not Upload.objects.get(pk=upload.pk).legal_hold  # asking changes nothing
     done = client.post(f"/uploads/{upload.pk}/hold", {"confirmed": "yes", "reason": "audit 2026"}, follow=True)
     assert "The file is on legal hold." in done.content.decode()
-    assert "On legal hold since" in done.content.decode() and "audit 2026" in done.content.decode()
+    assert "On legal hold since" in done.content.decode()
+    assert "audit 2026" in done.content.decode()
     assert Upload.objects.get(pk=upload.pk).legal_hold
     done = client.post(f"/uploads/{upload.pk}/lift-hold", {"confirmed": "yes"}, follow=True)
     assert "The legal hold is lifted." in done.content.decode()
     assert not Upload.objects.get(pk=upload.pk).legal_hold
 
 
-def portal_files(count: int) -> tuple[object, list[Upload]]:
+def portal_files(count: int) -> tuple[Portal, list[Upload]]:
     """A portal with `count` stored files (rows made as the portal's, objects in S3)."""
     admin = person(Role.ADMIN)
     portal = portal_create(actor=None, name=f"Holds {uuid.uuid4().hex[:6]}", title="Send us files")
@@ -135,9 +146,10 @@ def portal_files(count: int) -> tuple[object, list[Upload]]:
 def test_a_portal_wide_hold_reaches_every_stored_file_in_batches(
     s3_bucket: str, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks
 ) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(holds, "PORTAL_BATCH", 2)  # 5 files: three task runs, each enqueuing the next
-    monkeypatch.setattr(holds.portal_holds_apply, "__kwdefaults__", {**holds.portal_holds_apply.__kwdefaults__, "batch": 2})
-    portal, files = portal_files(5)
+    # 5 files in batches of 2: three task runs, each enqueuing the next.
+    defaults = dict(holds.portal_holds_apply.__kwdefaults__ or {})
+    monkeypatch.setattr(holds.portal_holds_apply, "__kwdefaults__", {**defaults, "batch": 2})
+    portal, _ = portal_files(5)
     admin = person(Role.ADMIN)
     client = signed_in(admin)
     with django_capture_on_commit_callbacks(execute=True):
@@ -146,7 +158,8 @@ def test_a_portal_wide_hold_reaches_every_stored_file_in_batches(
     assert Upload.objects.filter(portal=portal, legal_hold=True).count() == 5
     assert AuditEntry.objects.filter(action=holds.PLACED_ACTION, upload__portal=portal).count() == 5
     [request_entry] = AuditEntry.objects.filter(action=holds.PORTAL_PLACED_ACTION)
-    assert request_entry.detail["files"] == 5 and request_entry.actor_id == admin.pk
+    assert request_entry.detail["files"] == 5
+    assert request_entry.actor_id == admin.pk
     keeping = portal_keeping(portal)
     assert (keeping.held, keeping.stored) == (5, 5)
     assert "5 of 5 stored files on legal hold" in client.get(f"/portals/{portal.pk}/").content.decode()
@@ -180,7 +193,8 @@ def test_with_object_lock_the_object_itself_is_held(locked_bucket: str) -> None:
     _, changed = deletion.upload_delete(actor=admin, upload=Upload.objects.get(pk=upload.pk))
     assert changed
     listed = client.list_object_versions(Bucket=locked_bucket, Prefix=upload.key)
-    assert not listed.get("Versions") and not listed.get("DeleteMarkers")  # gone for good, not hidden
+    assert not listed.get("Versions")
+    assert not listed.get("DeleteMarkers")  # gone for good, not hidden
 
 
 def test_an_upload_with_content_md5_works_in_an_object_lock_bucket(locked_bucket: str) -> None:
