@@ -6,6 +6,7 @@ version, and deleting after the lift removes every version."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import uuid
 from base64 import b64encode
@@ -14,14 +15,15 @@ import pytest
 import requests
 from django.contrib.auth.models import User
 from django.test import Client
+from django.utils import timezone
 
 from tests.integration.test_upload_deletion import person, stored_staff_upload
 from uploader import s3
 from uploader.access.roles import NotAllowed, Role
 from uploader.audit.models import AuditEntry
 from uploader.portals.models import Portal
-from uploader.portals.services import portal_create
-from uploader.retention import holds
+from uploader.portals.services import portal_create, portal_update
+from uploader.retention import holds, policy
 from uploader.retention.selectors import portal_keeping
 from uploader.uploads import deletion
 from uploader.uploads.errors import WrongState
@@ -209,3 +211,19 @@ def test_an_upload_with_content_md5_works_in_an_object_lock_bucket(locked_bucket
     requests.put(created["url"], data=body, headers=created["headers"], timeout=10).raise_for_status()
     assert client.post(f"/api/s3/complete?key={created['key']}").status_code == 200
     assert Upload.objects.get(pk=created["id"]).state == UploadState.STORED
+
+
+def test_with_object_lock_retention_keeps_a_held_file_and_deletes_the_rest_for_good(locked_bucket: str) -> None:
+    admin = person(Role.ADMIN)
+    portal, (held, due) = portal_files(2)
+    portal_update(actor=admin, portal=portal, retention_days=7)
+    Upload.objects.filter(portal=portal).update(stored_at=timezone.now() - dt.timedelta(days=8))
+    holds.upload_set_hold(actor=admin, upload_id=held.pk, hold=True, reason="case")
+    run = policy.retention_apply(limit=10)
+    assert (run.deleted, run.skipped) == (1, 0)
+    assert Upload.objects.get(pk=held.pk).state == UploadState.STORED
+    assert s3.get_object_legal_hold(key=held.key) is True
+    assert Upload.objects.get(pk=due.pk).state == UploadState.DELETED
+    listed = s3.boto3_client().list_object_versions(Bucket=locked_bucket, Prefix=due.key)
+    assert not listed.get("Versions")
+    assert not listed.get("DeleteMarkers")
