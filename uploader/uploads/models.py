@@ -94,12 +94,14 @@ class Upload(models.Model):
     # the file (uploader.uploads.deletion.deletion_blocked_reason), neither staff nor
     # retention; with INTAKE_S3_OBJECT_LOCK the object carries an S3 legal hold too.
     # Who placed it, when and why; the audit trail keeps every place and lift.
-    legal_hold = models.BooleanField(default=False)
+    # Defaults in the database too: the demo loader's COPY and other raw writers name
+    # only the columns they fill.
+    legal_hold = models.BooleanField(default=False, db_default=False)
     legal_hold_at = models.DateTimeField(null=True, blank=True)
     legal_hold_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    legal_hold_reason = models.CharField(max_length=500, blank=True, default="")
+    legal_hold_reason = models.CharField(max_length=500, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-created_at"]
