@@ -166,4 +166,3 @@ def test_render_env_reads_the_outputs_of_a_deployed_stack(
     assert outputs["IntakeMultipartAbortAfterDays"] == PARAMETERS["RetentionDays"]
     with pytest.raises(render_env.RenderError, match="cannot read stack no_such_stack"):
         render_env.outputs_from_aws("no_such_stack", REGION)
-

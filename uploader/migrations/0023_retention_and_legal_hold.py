@@ -9,40 +9,56 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('uploader', '0019_portal_in_flight_index'),
+        ("uploader", "0019_portal_in_flight_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='portal',
-            name='retention_days',
-            field=models.PositiveIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(36500)]),
+            model_name="portal",
+            name="retention_days",
+            field=models.PositiveIntegerField(
+                blank=True,
+                null=True,
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(36500),
+                ],
+            ),
         ),
         migrations.AddField(
-            model_name='upload',
-            name='legal_hold',
+            model_name="upload",
+            name="legal_hold",
             field=models.BooleanField(db_default=False, default=False),
         ),
         migrations.AddField(
-            model_name='upload',
-            name='legal_hold_at',
+            model_name="upload",
+            name="legal_hold_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='upload',
-            name='legal_hold_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="upload",
+            name="legal_hold_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='upload',
-            name='legal_hold_reason',
-            field=models.CharField(blank=True, db_default='', default='', max_length=500),
+            model_name="upload",
+            name="legal_hold_reason",
+            field=models.CharField(blank=True, db_default="", default="", max_length=500),
         ),
         migrations.AddIndex(
-            model_name='upload',
-            index=models.Index(condition=models.Q(('legal_hold', False), ('portal__isnull', False), ('state', 'stored')), fields=['portal', 'stored_at', 'id'], name='upload_retention_due'),
+            model_name="upload",
+            index=models.Index(
+                condition=models.Q(("legal_hold", False), ("portal__isnull", False), ("state", "stored")),
+                fields=["portal", "stored_at", "id"],
+                name="upload_retention_due",
+            ),
         ),
     ]

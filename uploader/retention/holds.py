@@ -15,6 +15,7 @@ its own audit entry; a repeat only touches files not yet changed.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -29,8 +30,10 @@ from uploader import s3
 from uploader.access.roles import Permission, require_permission
 from uploader.audit.services import audit_record
 from uploader.portals.models import Portal
-from uploader.uploads.errors import WrongState, storage_errors
+from uploader.uploads.errors import InvalidInput, WrongState, storage_errors
 from uploader.uploads.models import Upload, UploadState
+
+logger = logging.getLogger(__name__)
 
 PLACED_ACTION = "upload.legal_hold_placed"
 LIFTED_ACTION = "upload.legal_hold_lifted"
@@ -133,5 +136,8 @@ def portal_holds_apply(
             _, did = upload_set_hold(actor=actor, upload_id=upload_id, hold=hold, reason=reason)
         except WrongState:
             continue  # deleted or replaced since it was listed
+        except InvalidInput as exc:  # S3 refused this one object; the others go on
+            logger.warning("legal hold on upload %s not changed: %s", upload_id, exc)
+            continue
         changed += did
     return changed, str(ids[-1]) if len(ids) == batch else ""
