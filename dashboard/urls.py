@@ -5,6 +5,7 @@ from dashboard.browse import views as browse_views
 from dashboard.events import cors_views as health_views
 from dashboard.events import doctor_views
 from dashboard.events import views as event_views
+from dashboard.holds import views as hold_views
 from dashboard.home import views
 from dashboard.portals import views as portal_views
 from dashboard.stats import views as stats_views
@@ -20,6 +21,8 @@ urlpatterns = [
     path("uploads/<uuid:upload_id>/delete", browse_views.upload_delete, name="upload-delete"),
     path("uploads/<uuid:upload_id>/note", browse_views.upload_note, name="upload-note"),
     path("uploads/<uuid:upload_id>/tags", browse_views.upload_tags, name="upload-tags"),
+    path("uploads/<uuid:upload_id>/hold", hold_views.upload_hold, {"hold": True}, name="upload-hold"),
+    path("uploads/<uuid:upload_id>/lift-hold", hold_views.upload_hold, {"hold": False}, name="upload-lift-hold"),
     path("portals/", portal_views.portal_list, name="portals"),
     path("portals/new", portal_views.portal_new, name="portal-new"),
     path("portals/<int:portal_id>/", portal_views.portal_detail, name="portal-detail"),
@@ -29,6 +32,8 @@ urlpatterns = [
     path("portals/<int:portal_id>/reopen", portal_views.portal_reopen_view, name="portal-reopen"),
     path("portals/<int:portal_id>/download-all", portal_views.portal_download_all, name="portal-download-all"),
     path("portals/<int:portal_id>/logo", portal_views.portal_logo, name="portal-logo"),
+    path("portals/<int:portal_id>/hold", hold_views.portal_hold, {"hold": True}, name="portal-hold"),
+    path("portals/<int:portal_id>/lift-hold", hold_views.portal_hold, {"hold": False}, name="portal-lift-hold"),
     path(
         "portals/<int:portal_id>/webhooks/<uuid:delivery_id>/retry",
         portal_views.portal_webhook_retry,

@@ -330,6 +330,12 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 HEARTBEAT_QUEUE = "intake-heartbeat"
 CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in (CELERY_TASK_DEFAULT_QUEUE, HEARTBEAT_QUEUE)]
 CELERY_TASK_ROUTES = {"uploader.tasks.worker_heartbeat": {"queue": HEARTBEAT_QUEUE}}
+# Retention: delete the files past their portal's retention_days, daily (the task
+# enqueues itself again while a run's batch was full; two beats are harmless).
+CELERY_BEAT_SCHEDULE["apply-retention"] = {
+    "task": "uploader.tasks.apply_retention",
+    "schedule": 24 * 3600.0,
+}
 CELERY_BEAT_SCHEDULE["retry-overdue-portal-webhooks"] = {
     "task": "uploader.tasks.retry_overdue_portal_webhooks",
     "schedule": 300.0,

@@ -39,6 +39,11 @@ INTAKE_S3_MAX_ATTEMPTS = env_int("INTAKE_S3_MAX_ATTEMPTS", 2, minimum=1)
 # Whether `setup_bucket` may create the bucket; production buckets usually come from
 # the deployment template and the app's role may not create buckets.
 INTAKE_S3_CREATE_BUCKET = env.bool("INTAKE_S3_CREATE_BUCKET", default=False)
+# The bucket has S3 Object Lock (and so versioning): a legal hold is also placed on the
+# object in S3, and deleting a file deletes every version of its key
+# (uploader.retention.holds, uploader.uploads.deletion). `setup_bucket --create` then
+# creates the bucket with Object Lock.
+INTAKE_S3_OBJECT_LOCK = env.bool("INTAKE_S3_OBJECT_LOCK", default=False)
 # Browser origins allowed to PUT to the bucket (CORS rules written by setup_bucket).
 INTAKE_CORS_ALLOWED_ORIGINS = env.list("INTAKE_CORS_ALLOWED_ORIGINS", default=[])
 # Where the bucket sends its object events (SQS queue ARN); empty leaves them alone.
@@ -75,6 +80,11 @@ INTAKE_SNS_MAX_AGE_SECONDS = env_int("INTAKE_SNS_MAX_AGE_SECONDS", 3600, minimum
 # this are expired/aborted.
 INTAKE_RECONCILE_AFTER_HOURS = env_int("INTAKE_RECONCILE_AFTER_HOURS", 24, minimum=1)
 INTAKE_RECONCILE_INTERVAL_MINUTES = env_int("INTAKE_RECONCILE_INTERVAL_MINUTES", 60, minimum=1)
+
+# Retention (uploader.retention.policy): the daily beat task deletes a portal's files
+# older than its `retention_days`, at most this many per task run (it enqueues
+# itself again while more are due, so each run stays inside the task time limit).
+INTAKE_RETENTION_BATCH = env_int("INTAKE_RETENTION_BATCH", 200, minimum=1)
 
 # --- Upload limits -----------------------------------------------------------------
 # Checked before anything is signed and again once the object is stored.

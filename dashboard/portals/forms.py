@@ -22,6 +22,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("max_file_bytes", "max_files", "max_total_bytes", "allowed_extensions", "allowed_content_types"),
     ),
     ("When files arrive", ("notify_emails", "notify_webhooks", "processing")),
+    ("Keeping files", ("retention_days",)),
 )
 
 
@@ -92,6 +93,14 @@ class PortalForm(forms.Form):
         label="Previews",
         help_text="What Intake makes from each file that arrives; staff see it beside the file.",
     )
+    retention_days = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=36500,
+        label="Delete files after … days",
+        help_text="Each file is deleted for good this many days after it arrives, unless it is on legal hold. "
+        "Leave empty to keep files until someone deletes them. Only an admin can change it.",
+    )
     is_active = forms.BooleanField(required=False, initial=True, label="Open (clients can upload)")
 
     def __init__(self, *args: Any, portal: Portal | None = None, **kwargs: Any) -> None:
@@ -151,5 +160,6 @@ def initial_for(portal: Portal) -> dict[str, Any]:
         "notify_emails": ", ".join(portal.notify_emails),
         "notify_webhooks": "\n".join(portal.notify_webhooks),
         "processing": list(portal.processing),
+        "retention_days": portal.retention_days,
         "is_active": portal.is_active,
     }

@@ -36,6 +36,7 @@ from uploader.portals.services import (
     portal_update,
 )
 from uploader.processing import services as processing
+from uploader.retention.selectors import portal_keeping
 from uploader.uploads import downloads
 from uploader.uploads.errors import UploadError
 from uploader.uploads.models import UploadState
@@ -96,6 +97,8 @@ def portal_detail(request: HttpRequest, portal_id: int) -> HttpResponse:
             "logo_url": portal_logo_url(portal),
             "can_download": has_permission(request.user, Permission.DOWNLOAD),
             "stored_count": sum(1 for upload in uploads if upload.state == UploadState.STORED),
+            # Retention and legal holds (uploader.retention): due soon, held so far.
+            "keeping": portal_keeping(portal),
             # Hidden for a portal that has no webhooks and never had any.
             "show_webhooks": bool(portal.notify_webhooks or deliveries),
             # (delivery, its URL without the query string, which may hold a secret,

@@ -15,6 +15,7 @@ from django.test import Client
 from uploader.access.accounts import user_set_role
 from uploader.access.roles import Role
 from uploader.notify.models import WebhookDelivery, WebhookDeliveryState
+from uploader.portals.models import Portal
 from uploader.portals.services import portal_create
 from uploader.uploads.models import Upload
 
@@ -58,6 +59,10 @@ def _given_up_delivery() -> WebhookDelivery:
     )
 
 
+def _any_portal() -> Portal:
+    return Portal.objects.first() or portal_create(actor=None, name="Holds", title="Send us files")
+
+
 def _retry_path(delivery: WebhookDelivery) -> str:
     return f"/portals/{delivery.portal_id}/webhooks/{delivery.pk}/retry"
 
@@ -86,6 +91,11 @@ def _call(client: Client, action: str, upload: Upload) -> int:
         "send a webhook delivery again": lambda: client.post(_retry_path(_given_up_delivery())),
         "ask to delete a file": lambda: client.get(f"/uploads/{upload.id}/delete"),
         "delete a file": lambda: client.post(f"/uploads/{upload.id}/delete", {"confirmed": "yes"}),
+        "ask to hold a file": lambda: client.get(f"/uploads/{upload.id}/hold"),
+        "hold a file": lambda: client.post(f"/uploads/{upload.id}/hold", {"confirmed": "yes"}),
+        "lift a file's hold": lambda: client.post(f"/uploads/{upload.id}/lift-hold", {"confirmed": "yes"}),
+        "hold a portal's files": lambda: client.post(f"/portals/{_any_portal().pk}/hold", {"confirmed": "yes"}),
+        "lift a portal's holds": lambda: client.post(f"/portals/{_any_portal().pk}/lift-hold", {"confirmed": "yes"}),
     }
     return int(calls[action]().status_code)
 
@@ -112,6 +122,12 @@ MATRIX: dict[str, tuple[int, int, int, int, int]] = {
     # Deleting a file cannot be undone: admins only (Permission.DELETE_FILES).
     "ask to delete a file": (200, 403, 403, 403, 302),
     "delete a file": (302, 403, 403, 403, 302),
+    # A legal hold overrides deletion: admins only (Permission.LEGAL_HOLD).
+    "ask to hold a file": (200, 403, 403, 403, 302),
+    "hold a file": (302, 403, 403, 403, 302),
+    "lift a file's hold": (302, 403, 403, 403, 302),
+    "hold a portal's files": (302, 403, 403, 403, 302),
+    "lift a portal's holds": (302, 403, 403, 403, 302),
 }
 
 

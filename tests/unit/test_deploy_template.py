@@ -662,3 +662,23 @@ def test_render_env_asks_for_the_cloudfront_private_key_or_takes_its_path(templa
     )
     assert "INTAKE_CLOUDFRONT_PRIVATE_KEY_FILE=/etc/intake/cloudfront.pem" in text.splitlines()
     assert not any("CLOUDFRONT" in item for item in todo)
+
+
+def test_object_lock_yes_makes_a_locked_versioned_bucket_with_no_default_retention(template: dict[str, Any]) -> None:
+    assert "ObjectLockEnabled" not in resolve(template["Resources"]["UploadsBucket"]["Properties"], template)
+    locked = resolve(template["Resources"]["UploadsBucket"]["Properties"], template, {**PARAMS, "ObjectLock": "yes"})
+    assert locked["ObjectLockEnabled"] is True
+    assert locked["VersioningConfiguration"] == {"Status": "Enabled"}  # Object Lock needs it
+    assert "ObjectLockConfiguration" not in locked  # holds are per object: no default retention
+    rules = {rule["Id"]: rule for rule in locked["LifecycleConfiguration"]["Rules"]}
+    assert rules["intake-expire-old-versions"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
+    assert template["Outputs"]["IntakeS3ObjectLock"]["Description"].startswith("INTAKE_S3_OBJECT_LOCK")
+
+
+def test_the_app_may_place_and_lift_legal_holds_and_delete_versions(template: dict[str, Any]) -> None:
+    statements = template["Resources"]["AppPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    by_sid = {s["Sid"]: s for s in statements}
+    holds = by_sid["LegalHoldsAndVersions"]
+    assert set(holds["Action"]) == {"s3:PutObjectLegalHold", "s3:GetObjectLegalHold", "s3:DeleteObjectVersion"}
+    assert resolve(holds["Resource"], template).endswith("/uploads/*")
+    assert by_sid["ListVersions"]["Action"] == "s3:ListBucketVersions"

@@ -464,6 +464,9 @@ def test_the_task_role_grants_app_policy_and_the_backlog_metric_and_nothing_else
         "ReadAndReplayDeadLetters",
         "QueueMessagesAreEncrypted",
         "SendMailAsTheSender",
+        # Legal holds and deleting every version, with ObjectLock=yes (uploader.s3.object_lock).
+        "LegalHoldsAndVersions",
+        "ListVersions",
     }
     assert app["QueueMessagesAreEncrypted"]["Condition"] == {
         "StringEquals": {"kms:ViaService": "sqs.eu-west-1.amazonaws.com"}
@@ -616,3 +619,11 @@ def test_the_tasks_get_the_same_values_the_outputs_give_an_operator(template: di
             assert environment[name] == str(resolve(output["Value"], template, APP)), name
             compared += 1
     assert compared >= 20
+
+
+@pytest.mark.parametrize(("choice", "setting"), [("no", "false"), ("yes", "true")])
+def test_every_task_knows_whether_the_bucket_has_object_lock(
+    template: dict[str, Any], choice: str, setting: str
+) -> None:
+    for task in TASKS:
+        assert task_environment(template, task, {**APP, "ObjectLock": choice})["INTAKE_S3_OBJECT_LOCK"] == setting, task

@@ -42,6 +42,9 @@ class Permission(enum.StrEnum):
     DELETE_FILES = "delete_files"
     # A note and tags on a file's page (uploader.uploads.file_notes).
     ANNOTATE_FILES = "annotate_files"
+    # Placing and lifting a legal hold, on a file or on all of a portal's files
+    # (uploader.retention.holds): admins only, since a hold overrides deletion.
+    LEGAL_HOLD = "legal_hold"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

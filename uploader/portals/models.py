@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 
@@ -70,6 +71,11 @@ class Portal(models.Model):
     logo_key = models.CharField(max_length=1024, blank=True, default="")
     # What uploader.processing.services makes from each stored file (ProcessingOption values).
     processing = models.JSONField(default=list, blank=True, validators=[validate_processing_options])
+    # Retention: its stored files are deleted this many days after they arrived
+    # (uploader.retention.policy, daily); null keeps them until someone deletes them.
+    retention_days = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(36500)]
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from uploader.access.principals import STAFF_SCOPE
-from uploader.access.roles import Permission, require_permission
+from uploader.access.roles import Permission, has_permission, require_permission
 from uploader.audit.services import audit_record
 from uploader.notify import webhook_http as webhook_delivery
 from uploader.portals import tokens as portal_tokens
@@ -69,6 +69,7 @@ EDITABLE_FIELDS = frozenset(
         "notify_emails",
         "notify_webhooks",
         "processing",
+        "retention_days",
         "password",
     }
 )
@@ -212,7 +213,26 @@ def _normalized(field: str, value: Any) -> Any:
         return normalize_processing(parse_list(value))
     if field in {"name", "title"}:
         return str(value).strip()
+    if field == "retention_days":
+        return parse_days(value)
     return value
+
+
+def parse_days(value: Any) -> int | None:
+    """A retention period in whole days; empty means none (keep files)."""
+    if value in (None, ""):
+        return None
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise ValidationError("Enter a whole number of days, or leave it empty to keep files.") from None
+
+
+def _check_retention_actor(actor: Any, portal: Portal, changed: list[str]) -> None:
+    """Retention deletes files for good, so only those who may delete files (admins)
+    set or change it; None is the command line."""
+    if actor is not None and "retention_days" in changed and not has_permission(actor, Permission.DELETE_FILES):
+        raise ValidationError({"retention_days": ["Only an admin can change how long files are kept."]})
 
 
 def _check_actor(actor: Any) -> None:
@@ -257,7 +277,8 @@ def portal_create(*, actor: Any, name: str, slug: str = "", title: str = "", **o
         created_by=actor if actor is not None and getattr(actor, "pk", None) else None,
     )
     password = options.pop("password", None)
-    _, parse_errors = _apply(portal, options)
+    set_fields, parse_errors = _apply(portal, options)
+    _check_retention_actor(actor, portal, set_fields)
     if password:
         portal.password_hash = make_password(password)
     nonce = portal_tokens.new_nonce()
@@ -279,6 +300,7 @@ def portal_update(*, actor: Any, portal: Portal, **changes: Any) -> Portal:
         raise ValidationError(f"Unknown portal option(s): {', '.join(sorted(unknown))}.")
     password = changes.pop("password", None)
     changed, parse_errors = _apply(portal, changes)
+    _check_retention_actor(actor, portal, changed)
     if password is not None:
         portal.password_hash = make_password(password) if password else ""
         changed.append("password" if password else "password removed")
@@ -355,6 +377,7 @@ def _describe(portal: Portal) -> dict[str, Any]:
         "allowed_extensions": portal.allowed_extensions,
         "allowed_content_types": portal.allowed_content_types,
         "processing": portal.processing,
+        "retention_days": portal.retention_days,
         # Origins only: a webhook URL's path often carries the receiver's secret.
         "notify_webhooks": [webhook_delivery.origin_of(url) for url in portal.notify_webhooks],
     }

@@ -7,6 +7,7 @@ Callers never see a botocore exception: every call maps them to the errors in
 - `errors`: the exceptions callers catch, and `translate_errors`;
 - `presign`: pre-signed URLs and POST policies (our SigV4 signer or botocore's);
 - `objects`: objects and multipart uploads;
+- `object_lock`: legal holds, and deleting every version of a key (Object Lock buckets);
 - `app_files`: the app's own objects (logos, derived files) through Django's
   STORAGES["intake"] (django-storages);
 - `bucket_config`: the bucket's configuration, for `manage.py setup_bucket`, and
@@ -61,6 +62,7 @@ from uploader.s3.errors import (
     StorageUnavailable,
     translate_errors,
 )
+from uploader.s3.object_lock import delete_object_versions, get_object_legal_hold, put_object_legal_hold
 from uploader.s3.objects import (
     ObjectHead,
     ObjectSummary,
@@ -147,6 +149,7 @@ __all__ = [
     "create_bucket",
     "create_multipart_upload",
     "delete_object",
+    "delete_object_versions",
     "ensure_push_topic",
     "ensure_queue",
     "get_cors_rules",
@@ -155,6 +158,7 @@ __all__ = [
     "get_notifications",
     "get_object_bytes",
     "get_object_head_bytes",
+    "get_object_legal_hold",
     "get_object_prefix_bytes",
     "get_public_access_block",
     "head_object",
@@ -174,6 +178,7 @@ __all__ = [
     "put_metric_value",
     "put_notifications",
     "put_object_bytes",
+    "put_object_legal_hold",
     "put_public_access_block",
     "queue_arn",
     "queue_change_visibility",

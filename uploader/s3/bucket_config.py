@@ -32,6 +32,8 @@ def bucket_exists() -> bool:
 
 def create_bucket() -> None:
     params: dict[str, Any] = {"Bucket": settings.INTAKE_S3_BUCKET}
+    if settings.INTAKE_S3_OBJECT_LOCK:
+        params["ObjectLockEnabledForBucket"] = True  # which turns versioning on too
     region = _client().meta.region_name
     if region != "us-east-1":
         params["CreateBucketConfiguration"] = {"LocationConstraint": region}

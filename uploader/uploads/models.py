@@ -93,6 +93,18 @@ class Upload(models.Model):
     # Staff's own words about the file (uploader.uploads.file_notes, audited). A
     # database default too, so bulk writers (seed_demo's COPY) need not name it.
     note = models.TextField(blank=True, default="", db_default="")
+    # A legal hold (uploader.retention.holds, admins): while it is on, nothing deletes
+    # the file (uploader.uploads.deletion.deletion_blocked_reason), neither staff nor
+    # retention; with INTAKE_S3_OBJECT_LOCK the object carries an S3 legal hold too.
+    # Who placed it, when and why; the audit trail keeps every place and lift.
+    # Defaults in the database too: the demo loader's COPY and other raw writers name
+    # only the columns they fill.
+    legal_hold = models.BooleanField(default=False, db_default=False)
+    legal_hold_at = models.DateTimeField(null=True, blank=True)
+    legal_hold_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    legal_hold_reason = models.CharField(max_length=500, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-created_at"]
@@ -113,6 +125,13 @@ class Upload(models.Model):
                 fields=["portal"],
                 condition=models.Q(state__in=["registered", "uploading"]),
                 name="upload_portal_in_flight",
+            ),
+            # Retention's work list: a portal's stored files not on hold, oldest first
+            # (uploader.retention.policy).
+            models.Index(
+                fields=["portal", "stored_at", "id"],
+                condition=models.Q(state="stored", legal_hold=False, portal__isnull=False),
+                name="upload_retention_due",
             ),
             # The notifier's work list stays small however many files are kept.
             models.Index(

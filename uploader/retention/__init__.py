@@ -1,0 +1,1 @@
+"""Keeping and not keeping files: legal holds (`holds`) and retention per portal (`policy`)."""
