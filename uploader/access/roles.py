@@ -37,11 +37,17 @@ class Permission(enum.StrEnum):
     # The audit trail page and its CSV export (dashboard.audit.views); admins only,
     # since entries name people, their addresses and what they did.
     VIEW_AUDIT = "view_audit"
+    # Document requests (dashboard.requests): make them, review their items.
+    MANAGE_REQUESTS = "manage_requests"
+    # The templates requests are made from (Django admin); admins only.
+    MANAGE_REQUEST_TEMPLATES = "manage_request_templates"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.STAFF: frozenset({Permission.UPLOAD, Permission.BROWSE, Permission.DOWNLOAD, Permission.MANAGE_PORTALS}),
+    Role.STAFF: frozenset(
+        {Permission.UPLOAD, Permission.BROWSE, Permission.DOWNLOAD, Permission.MANAGE_PORTALS, Permission.MANAGE_REQUESTS}
+    ),
     Role.VIEWER: frozenset({Permission.BROWSE, Permission.DOWNLOAD}),
 }
 
