@@ -48,6 +48,11 @@ class ItemForm(forms.Form):
     max_files = forms.IntegerField(required=False, min_value=1, label="Most files")
     due_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Due date")
 
+    def has_changed(self) -> bool:
+        """An extra row counts as filled in by its text alone: its "Required" box starts
+        ticked, and a browser sends nothing for an unticked box."""
+        return any(name not in {"required", "DELETE"} for name in self.changed_data)
+
     def spec(self) -> ItemSpec:
         data = self.cleaned_data
         return ItemSpec(
