@@ -103,5 +103,6 @@ class OidcIdentityAdmin(ReadOnlyAdmin):
     search_fields = ("email", "provider_username", "subject", "user__username")
     readonly_fields = [field.name for field in OidcIdentity._meta.fields]
 
+
 # Request templates (editable by admins) and read-only requests live with their domain.
 from uploader.requests import admin as request_admin  # noqa: E402, F401

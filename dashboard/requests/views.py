@@ -4,6 +4,8 @@ admins (Permission.MANAGE_REQUESTS); the services check the role again."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -15,9 +17,9 @@ from dashboard.access import page_requires
 from dashboard.requests.forms import ItemFormSet, ReasonForm, RequestFilterForm, RequestForm, initial_items
 from uploader.access.roles import Permission
 from uploader.requests import selectors, services
+from uploader.requests.errors import ItemWrongState
 from uploader.requests.models import DocumentRequest, RequestItem, RequestState, RequestTemplate
 from uploader.requests.services import ReviewResult
-from uploader.requests.state import ItemWrongState
 
 LIST_SHOWN = 200
 
@@ -120,13 +122,13 @@ def request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
 
 def _review(request: HttpRequest, request_id: int, action: str, **kwargs: object) -> HttpResponse:
     """Run one review service and say what happened on the request's page."""
-    review = {
+    review: dict[str, Callable[..., ReviewResult]] = {
         "accept": services.item_accept,
         "changes": services.item_request_changes,
         "accept-all": services.request_accept_all,
-    }[action]
+    }
     try:
-        result: ReviewResult = review(actor=request.user, request_id=request_id, **kwargs)
+        result = review[action](actor=request.user, request_id=request_id, **kwargs)
     except (DocumentRequest.DoesNotExist, RequestItem.DoesNotExist):
         raise Http404("No such request or item.") from None
     except ItemWrongState as exc:

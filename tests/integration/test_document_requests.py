@@ -19,6 +19,7 @@ from django.utils import timezone
 from tests.support.smtp import SmtpSink
 from uploader.audit.models import AuditEntry
 from uploader.requests import tokens
+from uploader.requests.errors import ItemWrongState
 from uploader.requests.models import (
     DocumentRequest,
     ItemState,
@@ -28,7 +29,7 @@ from uploader.requests.models import (
     TemplateItem,
 )
 from uploader.requests.services import ItemSpec, item_accept, request_create
-from uploader.requests.state import ItemWrongState, item_move
+from uploader.requests.state import item_move
 from uploader.uploads.models import Upload, UploadState
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("generous_rates")]

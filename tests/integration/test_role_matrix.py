@@ -16,6 +16,8 @@ from uploader.access.accounts import user_set_role
 from uploader.access.roles import Role
 from uploader.notify.models import WebhookDelivery, WebhookDeliveryState
 from uploader.portals.services import portal_create
+from uploader.requests.models import ItemState, RequestItem
+from uploader.requests.services import ItemSpec, request_create
 from uploader.uploads.models import Upload
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -62,6 +64,27 @@ def _retry_path(delivery: WebhookDelivery) -> str:
     return f"/portals/{delivery.portal_id}/webhooks/{delivery.pk}/retry"
 
 
+def _submitted_item_path(action: str) -> str:
+    """A fresh request whose one item waits for review (one per caller: the first caller
+    allowed to accept it closes the request)."""
+    request = request_create(actor=None, client_name="Ann", client_emails=["ann@example.test"], items=[ItemSpec("P60")])
+    item = request.items.get()
+    RequestItem.objects.filter(pk=item.pk).update(state=ItemState.SUBMITTED)
+    return f"/requests/{request.pk}/items/{item.pk}/{action}"
+
+
+_NEW_REQUEST = {
+    "client_name": "Ann",
+    "client_emails": "ann@example.test",
+    "items-TOTAL_FORMS": "1",
+    "items-INITIAL_FORMS": "0",
+    "items-MIN_NUM_FORMS": "0",
+    "items-MAX_NUM_FORMS": "50",
+    "items-0-title": "P60",
+    "items-0-required": "on",
+}
+
+
 def _call(client: Client, action: str, upload: Upload) -> int:
     calls: dict[str, Any] = {
         "open dashboard": lambda: client.get("/"),
@@ -84,6 +107,12 @@ def _call(client: Client, action: str, upload: Upload) -> int:
             "/portals/new", {"name": f"P {uuid.uuid4().hex[:6]}", "title": "Send us files", "brand_colour": "#0b6e4f"}
         ),
         "send a webhook delivery again": lambda: client.post(_retry_path(_given_up_delivery())),
+        "list document requests": lambda: client.get("/requests/"),
+        "open the new-request form": lambda: client.get("/requests/new"),
+        "make a document request": lambda: client.post("/requests/new", _NEW_REQUEST),
+        "accept a request item": lambda: client.post(_submitted_item_path("accept")),
+        "send a request item back": lambda: client.post(_submitted_item_path("changes"), {"reason": "blurred"}),
+        "manage request templates in admin": lambda: client.get("/admin/uploader/requesttemplate/"),
     }
     return int(calls[action]().status_code)
 
@@ -107,6 +136,13 @@ MATRIX: dict[str, tuple[int, int, int, int, int]] = {
     "open the new-portal form": (200, 200, 403, 403, 302),
     "create a portal": (302, 302, 403, 403, 302),
     "send a webhook delivery again": (302, 302, 403, 403, 302),
+    "list document requests": (200, 200, 403, 403, 302),
+    "open the new-request form": (200, 200, 403, 403, 302),
+    "make a document request": (302, 302, 403, 403, 302),
+    "accept a request item": (302, 302, 403, 403, 302),
+    "send a request item back": (302, 302, 403, 403, 302),
+    # Templates are admins' (Django admin; staff are Django staff but may not see them).
+    "manage request templates in admin": (200, 403, 302, 302, 302),
 }
 
 

@@ -46,7 +46,13 @@ class Permission(enum.StrEnum):
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.STAFF: frozenset(
-        {Permission.UPLOAD, Permission.BROWSE, Permission.DOWNLOAD, Permission.MANAGE_PORTALS, Permission.MANAGE_REQUESTS}
+        {
+            Permission.UPLOAD,
+            Permission.BROWSE,
+            Permission.DOWNLOAD,
+            Permission.MANAGE_PORTALS,
+            Permission.MANAGE_REQUESTS,
+        }
     ),
     Role.VIEWER: frozenset({Permission.BROWSE, Permission.DOWNLOAD}),
 }

@@ -31,7 +31,8 @@ def upload_location(request: HttpRequest, upload: Upload) -> str:
     match = request.resolver_match
     if match is not None and "portal_token" in match.kwargs:
         path = reverse(
-            f"{match.namespace}:upload-detail", kwargs={"portal_token": match.kwargs["portal_token"], "upload_id": upload.id}
+            f"{match.namespace}:upload-detail",
+            kwargs={"portal_token": match.kwargs["portal_token"], "upload_id": upload.id},
         )
     else:
         path = reverse("uploader:upload-detail", args=[upload.id])

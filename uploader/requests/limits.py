@@ -15,8 +15,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from uploader.portals.limits import extension_of
+from uploader.requests.errors import ItemWrongState
 from uploader.requests.models import ItemState, RequestItem
-from uploader.requests.state import ItemWrongState
 from uploader.uploads.errors import LimitExceeded
 from uploader.uploads.limits import UploadLimits, _human_bytes
 from uploader.uploads.models import Upload, UploadState

@@ -24,6 +24,7 @@ from django.utils import timezone
 from uploader.access.roles import Permission, require_permission
 from uploader.audit.services import audit_record
 from uploader.requests import emails, tokens
+from uploader.requests.errors import ItemWrongState
 from uploader.requests.models import (
     DocumentRequest,
     ItemState,
@@ -31,7 +32,7 @@ from uploader.requests.models import (
     RequestState,
     RequestTemplate,
 )
-from uploader.requests.state import ItemWrongState, item_move, request_move_closed
+from uploader.requests.state import item_move, request_move_closed
 from uploader.uploads.limits import normalize_content_type
 from uploader.uploads.models import Upload
 

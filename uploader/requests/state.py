@@ -13,15 +13,8 @@ from typing import Any
 from django.utils import timezone
 
 from uploader.audit.services import audit_record
+from uploader.requests.errors import ItemWrongState
 from uploader.requests.models import ITEM_TRANSITIONS, DocumentRequest, ItemState, RequestItem, RequestState
-from uploader.uploads.errors import WrongState
-
-
-class ItemWrongState(WrongState):
-    """The item is not in a state this move starts from (a 409 on the contract)."""
-
-    code = "item_wrong_state"
-
 
 _VERBS = {
     ItemState.SUBMITTED: "sent",
