@@ -295,7 +295,7 @@ def test_accepting_every_required_item_closes_the_request_and_tells_staff(
     send(client, token, photo.pk, filename="id.jpg", type_="image/jpeg")
 
     page = staff_client.get(f"/requests/{document_request.pk}/")
-    assert b"Accept all 1 waiting for review" in page.content
+    assert b"Accept all waiting for review (1)" in page.content
     assert staff_client.post(f"/requests/{document_request.pk}/accept-all").status_code == 302
     document_request.refresh_from_db()
     assert document_request.state == RequestState.CLOSED
