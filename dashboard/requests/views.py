@@ -23,6 +23,19 @@ from uploader.requests.services import ReviewResult
 
 LIST_SHOWN = 200
 
+# The activity in words (the audit action stays beside it for searching the trail).
+ACTIVITY_LABELS = {
+    "request.created": "Request made",
+    "request.item_submitted": "Client sent a file",
+    "request.item_accepted": "Accepted",
+    "request.item_changes_requested": "Sent back",
+    "request.client_emailed": "Client e-mailed",
+    "request.client_not_emailed": "E-mail to the client failed",
+    "request.closed": "Request closed",
+    "request.staff_told": "Staff e-mailed",
+    "request.staff_not_told": "No staff e-mail sent",
+}
+
 
 def _request(request_id: int) -> DocumentRequest:
     try:
@@ -112,7 +125,10 @@ def request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
             "link": services.request_link(document_request),
             "items": items,
             "waiting": sum(1 for entry in items if entry.item.state == "submitted"),
-            "activity": selectors.request_activity(request=document_request),
+            "activity": [
+                (entry, ACTIVITY_LABELS.get(entry.action, entry.action))
+                for entry in selectors.request_activity(request=document_request)
+            ],
             "reason_form": ReasonForm(),
             "is_open": document_request.state == RequestState.OPEN,
             "today": timezone.localdate(),

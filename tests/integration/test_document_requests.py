@@ -389,3 +389,12 @@ def test_the_staff_list_filters_by_state_and_overdue_and_sorts_by_due(staff_user
     assert names(state="closed") == ["Later Lou"]
     assert names(state="bogus") == ["Late Larry", "Soon Sue", "Later Lou"]  # a bad filter value is ignored
     assert b"(overdue)" in staff_client.get("/requests/").content
+
+
+def test_ids_out_of_any_range_are_plain_404s(staff_user: User, staff_client: Client) -> None:
+    document_request, token = make_request(staff_user)
+    huge = "9" * 30
+    assert visitor().get(f"/r/{token}/items/{huge}/").status_code == 404
+    assert staff_client.get(f"/requests/{huge}/").status_code == 404
+    assert staff_client.post(f"/requests/{document_request.pk}/items/{huge}/accept").status_code == 404
+    assert staff_client.get("/requests/new", {"template": huge}).status_code == 200
