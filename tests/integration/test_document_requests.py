@@ -6,9 +6,11 @@ request closing, and links that must not open what they do not name."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import re
 from collections.abc import Iterator
+from urllib.parse import quote_plus
 
 import pytest
 import requests
@@ -398,3 +400,39 @@ def test_ids_out_of_any_range_are_plain_404s(staff_user: User, staff_client: Cli
     assert staff_client.get(f"/requests/{huge}/").status_code == 404
     assert staff_client.post(f"/requests/{document_request.pk}/items/{huge}/accept").status_code == 404
     assert staff_client.get("/requests/new", {"template": huge}).status_code == 200
+
+
+def test_an_s3_event_alone_stores_an_items_file_and_submits_the_item(
+    staff_user: User,
+    s3_bucket: str,
+    settings,
+    transactional_db: None,  # type: ignore[no-untyped-def]
+) -> None:
+    """The event can come before the complete call (or instead of it): the item moves
+    too, not only the upload (the ledger's batch path leaves item uploads to the
+    per-event path, which tells the followups)."""
+    settings.INTAKE_EVENTS_WEBHOOK_TOKEN = "webhook-test-token-0123456789"
+    document_request, token = make_request(staff_user)
+    photo = item(document_request, "Photo ID")
+    signed = sign(visitor(), token, photo.pk, filename="id.jpg", type_="image/jpeg", size=3).json()
+    requests.put(signed["url"], data=b"jpg", headers=signed["headers"], timeout=10).raise_for_status()
+    record = {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "eventName": "ObjectCreated:Put",
+        "eventTime": "2026-11-28T12:00:00.000Z",
+        "s3": {
+            "bucket": {"name": settings.INTAKE_S3_BUCKET},
+            "object": {"key": quote_plus(signed["key"]), "size": 3, "eTag": "x", "sequencer": "0055AED6DCD90281E5"},
+        },
+    }
+    response = Client().post(
+        "/api/events/s3",
+        data=json.dumps({"Records": [record]}),
+        content_type="application/json",
+        headers={"Authorization": "Bearer webhook-test-token-0123456789"},
+    )
+    assert response.status_code == 200
+    assert Upload.objects.get(pk=signed["id"]).state == UploadState.STORED
+    assert item(document_request, "Photo ID").state == ItemState.SUBMITTED
+    assert AuditEntry.objects.get(action="request.item_submitted").detail["upload"] == signed["id"]
