@@ -15,7 +15,7 @@ from tests.conftest import make_staff_user
 from tests.support.page_quality import check_page, screenshot
 from uploader.ops.bucket_setup import bucket_configure
 from uploader.requests import tokens
-from uploader.requests.models import ItemState, RequestItem
+from uploader.requests.models import ItemState, RequestItem, RequestTemplate, TemplateItem
 from uploader.requests.services import ItemSpec, request_create
 from uploader.uploads.models import Upload, UploadState
 
@@ -85,3 +85,9 @@ def test_client_sends_an_item_from_the_checklist_and_staff_see_it(
     assert review.get_by_role("link", name="p60 2025.pdf").get_attribute("href") == f"/uploads/{upload.id}/"
     assert review.get_by_role("button", name="Accept P60 for 2025").is_visible()
     check_page(page, "staff-request-page")
+
+    template = RequestTemplate.objects.create(name="Annual tax return pack")
+    TemplateItem.objects.create(template=template, title="P60 for 2025", allowed_extensions=[".pdf"], max_files=1)
+    page.goto(f"{live_server.url}/requests/new?template={template.pk}")
+    assert page.get_by_label("Title").first.input_value() == "P60 for 2025"
+    check_page(page, "staff-new-request")
