@@ -273,6 +273,9 @@ def test_staff_send_an_item_back_the_client_is_emailed_and_sends_it_again(
     assert "we need 2025" in body
     assert f"https://files.example.test/r/{token}/" in body
     assert "request.client_emailed" in actions(document_request)
+    staff_page = staff_client.get(f"/requests/{document_request.pk}/")
+    assert b"we need 2025" in staff_page.content
+    assert SCRIPT.encode() not in staff_page.content  # reasons are text on the staff page too
 
     page = client.get(f"/r/{token}/items/{p60.pk}/")
     assert b"we need 2025" in page.content
@@ -436,3 +439,59 @@ def test_an_s3_event_alone_stores_an_items_file_and_submits_the_item(
     assert Upload.objects.get(pk=signed["id"]).state == UploadState.STORED
     assert item(document_request, "Photo ID").state == ItemState.SUBMITTED
     assert AuditEntry.objects.get(action="request.item_submitted").detail["upload"] == signed["id"]
+
+
+def test_admins_edit_templates_in_django_admin_and_each_save_is_audited(db: None) -> None:
+    admin = User.objects.create_superuser("root", "root@example.test", "x" * 20)
+    client = Client()
+    client.force_login(admin)
+    response = client.post(
+        "/admin/uploader/requesttemplate/add/",
+        {
+            "name": "Annual tax return pack",
+            "description": "",
+            "items-TOTAL_FORMS": "1",
+            "items-INITIAL_FORMS": "0",
+            "items-MIN_NUM_FORMS": "0",
+            "items-MAX_NUM_FORMS": "1000",
+            "items-0-position": "0",
+            "items-0-title": "P60 for 2025",
+            "items-0-instructions": "",
+            "items-0-required": "on",
+            "items-0-allowed_extensions": '[".PDF"]',
+            "items-0-allowed_content_types": "[]",
+            "items-0-max_files": "1",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    template = RequestTemplate.objects.get()
+    assert list(template.items.values_list("title", "allowed_extensions", "max_files")) == [
+        ("P60 for 2025", [".pdf"], 1)
+    ]
+    entry = AuditEntry.objects.get(action="request_template.saved")
+    assert entry.actor_label == "root"
+    assert entry.detail == {"template": template.pk, "name": "Annual tax return pack", "items": 1, "new": True}
+    # A bad ending is a form error, not a server error.
+    refused = client.post(
+        f"/admin/uploader/requesttemplate/{template.pk}/change/",
+        {
+            "name": "Annual tax return pack",
+            "description": "",
+            "items-TOTAL_FORMS": "1",
+            "items-INITIAL_FORMS": "1",
+            "items-MIN_NUM_FORMS": "0",
+            "items-MAX_NUM_FORMS": "1000",
+            "items-0-id": str(template.items.get().pk),
+            "items-0-template": str(template.pk),
+            "items-0-position": "0",
+            "items-0-title": "P60 for 2025",
+            "items-0-instructions": "",
+            "items-0-required": "on",
+            "items-0-allowed_extensions": '[".p/df"]',
+            "items-0-allowed_content_types": "[]",
+            "items-0-max_files": "1",
+        },
+    )
+    assert refused.status_code == 200
+    assert b"is not a file name ending" in refused.content
+    assert AuditEntry.objects.filter(action="request_template.saved").count() == 1
