@@ -27,6 +27,7 @@ LIST_SHOWN = 200
 ACTIVITY_LABELS = {
     "request.created": "Request made",
     "request.item_submitted": "Client sent a file",
+    "request.item_files_gone": "Its files are gone; waiting for files again",
     "request.item_accepted": "Accepted",
     "request.item_changes_requested": "Sent back",
     "request.client_emailed": "Client e-mailed",

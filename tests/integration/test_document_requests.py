@@ -33,6 +33,7 @@ from uploader.requests.models import (
 from uploader.requests.services import ItemSpec, item_accept, request_create
 from uploader.requests.state import item_move
 from uploader.uploads.models import Upload, UploadState
+from uploader.uploads.storing import upload_close
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("generous_rates")]
 
@@ -495,3 +496,25 @@ def test_admins_edit_templates_in_django_admin_and_each_save_is_audited(db: None
     assert refused.status_code == 200
     assert b"is not a file name ending" in refused.content
     assert AuditEntry.objects.filter(action="request_template.saved").count() == 1
+
+
+def test_a_submitted_item_whose_files_are_gone_waits_for_files_again(
+    staff_user: User, staff_client: Client, s3_bucket: str
+) -> None:
+    document_request, token = make_request(staff_user)
+    client = visitor()
+    photo, p60 = item(document_request, "Photo ID"), item(document_request, "P60 for 2025")
+    first = send(client, token, photo.pk, filename="front.jpg", type_="image/jpeg")
+    second = send(client, token, photo.pk, filename="back.jpg", type_="image/jpeg")
+    upload_close(upload_id=first.id, state=UploadState.DELETED, action="upload.deleted")
+    assert item(document_request, "Photo ID").state == ItemState.SUBMITTED  # one file is left
+    upload_close(upload_id=second.id, state=UploadState.DELETED, action="upload.deleted")
+    assert item(document_request, "Photo ID").state == ItemState.OUTSTANDING
+    assert AuditEntry.objects.get(action="request.item_files_gone").detail["upload"] == str(second.id)
+    # An item that had been sent back goes back to that, its reason still shown.
+    send(client, token, p60.pk)
+    staff_client.post(f"/requests/{document_request.pk}/items/{p60.pk}/changes", {"reason": "Wrong year."})
+    again = send(client, token, p60.pk)
+    upload_close(upload_id=again.id, state=UploadState.DELETED, action="upload.deleted")
+    assert item(document_request, "P60 for 2025").state == ItemState.CHANGES_REQUESTED
+    assert b"Wrong year." in client.get(f"/r/{token}/").content

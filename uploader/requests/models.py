@@ -23,10 +23,12 @@ class ItemState(models.TextChoices):
     CHANGES_REQUESTED = "changes_requested", "Changes requested"
 
 
-# The item state machine; uploader.requests.state refuses any other move.
+# The item state machine; uploader.requests.state refuses any other move. A submitted
+# item whose every file is gone (deleted, or replaced and rejected) goes back to
+# waiting: outstanding, or changes requested when it had been sent back.
 ITEM_TRANSITIONS: dict[str, frozenset[str]] = {
     ItemState.OUTSTANDING: frozenset({ItemState.SUBMITTED}),
-    ItemState.SUBMITTED: frozenset({ItemState.ACCEPTED, ItemState.CHANGES_REQUESTED}),
+    ItemState.SUBMITTED: frozenset({ItemState.ACCEPTED, ItemState.CHANGES_REQUESTED, ItemState.OUTSTANDING}),
     ItemState.CHANGES_REQUESTED: frozenset({ItemState.SUBMITTED}),
     ItemState.ACCEPTED: frozenset(),
 }

@@ -34,7 +34,7 @@ from uploader.requests.models import (
 )
 from uploader.requests.state import item_move, request_move_closed
 from uploader.uploads.limits import normalize_content_type
-from uploader.uploads.models import Upload
+from uploader.uploads.models import Upload, UploadState
 
 logger = logging.getLogger(__name__)
 
@@ -314,6 +314,29 @@ def item_file_stored(upload: Upload) -> None:
     )
 
 
+def item_file_gone(upload: Upload) -> None:
+    """A stored file of an item was deleted or rejected (inside that transaction): a
+    submitted item with no stored file of this round left waits for files again. A reviewed item
+    keeps its state (staff decided on what they saw)."""
+    if upload.request_item_id is None:
+        return
+    item = RequestItem.objects.select_for_update().select_related("request").get(pk=upload.request_item_id)
+    if item.request.state != RequestState.OPEN or item.state != ItemState.SUBMITTED:
+        return
+    # Files of this round count: those sent before staff asked for changes were answered.
+    left = Upload.objects.filter(request_item=item, state=UploadState.STORED).exclude(pk=upload.pk)
+    if item.changes_requested_at is not None:
+        left = left.filter(created_at__gte=item.changes_requested_at)
+    if left.exists():
+        return
+    item_move(
+        item,
+        ItemState.CHANGES_REQUESTED if item.changes_requested_at else ItemState.OUTSTANDING,
+        action="request.item_files_gone",
+        detail={"upload": str(upload.id), "filename": upload.original_filename, "upload_state": upload.state},
+    )
+
+
 class RequestFollowups:
     """uploader.uploads.followups' answer for document requests (wired in uploader.apps)."""
 
@@ -321,4 +344,4 @@ class RequestFollowups:
         item_file_stored(upload)
 
     def gone(self, upload: Upload) -> None:
-        pass
+        item_file_gone(upload)

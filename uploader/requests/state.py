@@ -17,6 +17,7 @@ from uploader.requests.errors import ItemWrongState
 from uploader.requests.models import ITEM_TRANSITIONS, DocumentRequest, ItemState, RequestItem, RequestState
 
 _VERBS = {
+    ItemState.OUTSTANDING: "put back to waiting for files",
     ItemState.SUBMITTED: "sent",
     ItemState.ACCEPTED: "accepted",
     ItemState.CHANGES_REQUESTED: "sent back for changes",
