@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("dashboard.urls")),
     path("api/", include("uploader.api.urls")),
     path("p/<str:portal_token>/", include("uploader.portals.urls")),
+    path("r/", include("uploader.requests.urls")),
     path("accounts/login/", signin_views.sign_in, name="login"),
     # POST only. Ends the Django session, then Cognito's (dashboard.signin.oidc.cognito_logout_url).
     path("accounts/logout/", signin_views.sign_out, name="logout"),

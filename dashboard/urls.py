@@ -8,6 +8,7 @@ from dashboard.events import views as event_views
 from dashboard.holds import views as hold_views
 from dashboard.home import views
 from dashboard.portals import views as portal_views
+from dashboard.requests import views as request_views
 from dashboard.stats import views as stats_views
 
 app_name = "dashboard"
@@ -38,6 +39,14 @@ urlpatterns = [
         "portals/<int:portal_id>/webhooks/<uuid:delivery_id>/retry",
         portal_views.portal_webhook_retry,
         name="portal-webhook-retry",
+    ),
+    path("requests/", request_views.request_list, name="requests"),
+    path("requests/new", request_views.request_new, name="request-new"),
+    path("requests/<int:request_id>/", request_views.request_detail, name="request-detail"),
+    path("requests/<int:request_id>/accept-all", request_views.accept_all, name="request-accept-all"),
+    path("requests/<int:request_id>/items/<int:item_id>/accept", request_views.item_accept, name="request-item-accept"),
+    path(
+        "requests/<int:request_id>/items/<int:item_id>/changes", request_views.item_changes, name="request-item-changes"
     ),
     path("events/", event_views.events_page, name="events"),
     path("events/cors", health_views.cors_check_page, name="cors-check"),

@@ -108,3 +108,7 @@ class OidcIdentityAdmin(ReadOnlyAdmin):
     list_display = ("user", "email", "provider_username", "groups", "last_sign_in_at", "issuer")
     search_fields = ("email", "provider_username", "subject", "user__username")
     readonly_fields = [field.name for field in OidcIdentity._meta.fields]
+
+
+# Request templates (editable by admins) and read-only requests live with their domain.
+from uploader.requests import admin as request_admin  # noqa: E402, F401

@@ -20,11 +20,13 @@ class UploaderConfig(AppConfig):
             inline_key=settings.INTAKE_CLOUDFRONT_PRIVATE_KEY,
             key_path=settings.INTAKE_CLOUDFRONT_PRIVATE_KEY_FILE,
         )
-        # Wiring done once the models are loaded: processing answers the uploads
-        # package's state changes (uploader.uploads.followups says why it is not an import).
+        # Wiring done once the models are loaded: processing and document requests answer
+        # the uploads package's state changes (uploader.uploads.followups says why it is
+        # not an import).
         from uploader.processing.tasks import ProcessingFollowups
+        from uploader.requests.services import RequestFollowups
         from uploader.uploads import followups
 
-        followups.install(ProcessingFollowups())
+        followups.install(ProcessingFollowups(), RequestFollowups())
         # Celery's task_failure/task_retry signals, counted for /metrics.
         from uploader.ops.metrics import task_counts  # noqa: F401

@@ -10,6 +10,7 @@ from uploader.notify.models import WebhookDelivery, WebhookDeliveryState
 from uploader.ops.models import Heartbeat
 from uploader.portals.models import Portal, ProcessingOption, validate_processing_options
 from uploader.processing.models import Derivative, DerivativeKind
+from uploader.requests.models import DocumentRequest, RequestItem, RequestTemplate, TemplateItem
 from uploader.uploads.models import ALLOWED_TRANSITIONS, Upload, UploadState
 
 __all__ = [
@@ -17,12 +18,16 @@ __all__ = [
     "AuditEntry",
     "Derivative",
     "DerivativeKind",
+    "DocumentRequest",
     "EventOutcome",
     "EventSource",
     "Heartbeat",
     "OidcIdentity",
     "Portal",
     "ProcessingOption",
+    "RequestItem",
+    "RequestTemplate",
+    "TemplateItem",
     "Upload",
     "UploadEvent",
     "UploadState",

@@ -17,6 +17,8 @@ from uploader.access.roles import Role
 from uploader.notify.models import WebhookDelivery, WebhookDeliveryState
 from uploader.portals.models import Portal
 from uploader.portals.services import portal_create
+from uploader.requests.models import ItemState, RequestItem
+from uploader.requests.services import ItemSpec, request_create
 from uploader.uploads.models import Upload
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -67,6 +69,27 @@ def _retry_path(delivery: WebhookDelivery) -> str:
     return f"/portals/{delivery.portal_id}/webhooks/{delivery.pk}/retry"
 
 
+def _submitted_item_path(action: str) -> str:
+    """A fresh request whose one item waits for review (one per caller: the first caller
+    allowed to accept it closes the request)."""
+    request = request_create(actor=None, client_name="Ann", client_emails=["ann@example.test"], items=[ItemSpec("P60")])
+    item = request.items.get()
+    RequestItem.objects.filter(pk=item.pk).update(state=ItemState.SUBMITTED)
+    return f"/requests/{request.pk}/items/{item.pk}/{action}"
+
+
+_NEW_REQUEST = {
+    "client_name": "Ann",
+    "client_emails": "ann@example.test",
+    "items-TOTAL_FORMS": "1",
+    "items-INITIAL_FORMS": "0",
+    "items-MIN_NUM_FORMS": "0",
+    "items-MAX_NUM_FORMS": "50",
+    "items-0-title": "P60",
+    "items-0-required": "on",
+}
+
+
 def _call(client: Client, action: str, upload: Upload) -> int:
     calls: dict[str, Any] = {
         "open dashboard": lambda: client.get("/"),
@@ -96,6 +119,12 @@ def _call(client: Client, action: str, upload: Upload) -> int:
         "lift a file's hold": lambda: client.post(f"/uploads/{upload.id}/lift-hold", {"confirmed": "yes"}),
         "hold a portal's files": lambda: client.post(f"/portals/{_any_portal().pk}/hold", {"confirmed": "yes"}),
         "lift a portal's holds": lambda: client.post(f"/portals/{_any_portal().pk}/lift-hold", {"confirmed": "yes"}),
+        "list document requests": lambda: client.get("/requests/"),
+        "open the new-request form": lambda: client.get("/requests/new"),
+        "make a document request": lambda: client.post("/requests/new", _NEW_REQUEST),
+        "accept a request item": lambda: client.post(_submitted_item_path("accept")),
+        "send a request item back": lambda: client.post(_submitted_item_path("changes"), {"reason": "blurred"}),
+        "manage request templates in admin": lambda: client.get("/admin/uploader/requesttemplate/"),
     }
     return int(calls[action]().status_code)
 
@@ -128,6 +157,13 @@ MATRIX: dict[str, tuple[int, int, int, int, int]] = {
     "lift a file's hold": (302, 403, 403, 403, 302),
     "hold a portal's files": (302, 403, 403, 403, 302),
     "lift a portal's holds": (302, 403, 403, 403, 302),
+    "list document requests": (200, 200, 403, 403, 302),
+    "open the new-request form": (200, 200, 403, 403, 302),
+    "make a document request": (302, 302, 403, 403, 302),
+    "accept a request item": (302, 302, 403, 403, 302),
+    "send a request item back": (302, 302, 403, 403, 302),
+    # Templates are admins' (Django admin; staff are Django staff but may not see them).
+    "manage request templates in admin": (200, 403, 302, 302, 302),
 }
 
 

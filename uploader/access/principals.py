@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
@@ -26,6 +26,18 @@ from uploader.uploads.limits import UploadLimits
 from uploader.uploads.models import Upload
 
 STAFF_SCOPE = "staff"
+
+
+class Admission(Protocol):
+    """A caller's own checks of a registration beyond `limits` (a document request's
+    item: its accepted extensions, how many files), so the uploads package runs them
+    without knowing whose they are."""
+
+    def check(self, upload: Upload) -> None:
+        """Before anything is signed or opened; raise an UploadError to refuse."""
+
+    def admit(self, upload: Upload) -> None:
+        """Again in the transaction that saves the registration, under a row lock."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,7 @@ class UploadPrincipal:
     # Which uploads it may read through the read API (list, detail, download) when it
     # holds BROWSE/DOWNLOAD; None means the same as `visible`.
     browsable: Q | None = None
+    admission: Admission | None = None
 
     def may(self, permission: Permission) -> bool:
         return permission in self.permissions

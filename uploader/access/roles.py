@@ -45,6 +45,10 @@ class Permission(enum.StrEnum):
     # Placing and lifting a legal hold, on a file or on all of a portal's files
     # (uploader.retention.holds): admins only, since a hold overrides deletion.
     LEGAL_HOLD = "legal_hold"
+    # Document requests (dashboard.requests): make them, review their items.
+    MANAGE_REQUESTS = "manage_requests"
+    # The templates requests are made from (Django admin); admins only.
+    MANAGE_REQUEST_TEMPLATES = "manage_request_templates"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -56,6 +60,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.DOWNLOAD,
             Permission.MANAGE_PORTALS,
             Permission.ANNOTATE_FILES,
+            Permission.MANAGE_REQUESTS,
         }
     ),
     Role.VIEWER: frozenset({Permission.BROWSE, Permission.DOWNLOAD}),

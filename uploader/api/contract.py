@@ -26,10 +26,14 @@ from uploader.uploads.models import Upload
 
 
 def upload_location(request: HttpRequest, upload: Upload) -> str:
-    """Where the caller can read the upload: under the portal for a portal visitor."""
+    """Where the caller can read the upload: under the mount it called (a portal's, a
+    request item's) for a client."""
     match = request.resolver_match
     if match is not None and "portal_token" in match.kwargs:
-        path = reverse("portal:api:upload-detail", kwargs={"portal_token": match.kwargs["portal_token"], "upload_id": upload.id})
+        path = reverse(
+            f"{match.namespace}:upload-detail",
+            kwargs={"portal_token": match.kwargs["portal_token"], "upload_id": upload.id},
+        )
     else:
         path = reverse("uploader:upload-detail", args=[upload.id])
     return request.build_absolute_uri(path)

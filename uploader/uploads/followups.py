@@ -1,11 +1,14 @@
 """What follows an upload's state change beyond its row: processing a stored file,
-discarding what was made from a file that is gone.
+discarding what was made from a file that is gone, moving a document request's item.
 
-Processing builds on uploads (it reads Upload rows and signs through the uploads
-package), so uploads cannot import it without a cycle. Instead the uploads services
-announce here, and `uploader.apps` installs processing's answer once at start-up.
-Until then (and in a process that never installs one) nothing follows, which only
-delays work: the processing catch-up task finds stored files still waiting.
+Processing and document requests build on uploads (they read Upload rows and sign
+through the uploads package), so uploads cannot import them without a cycle. Instead
+the uploads services announce here, and `uploader.apps` installs their answers once
+at start-up, each told in turn.
+Until then (and in a process that never installs one) nothing follows: processing
+only waits (its catch-up task finds stored files still waiting), but a request item
+stays as it was, so every process that stores uploads (web, worker, consumer) runs
+`uploader.apps`, as Django does for each.
 """
 
 from __future__ import annotations
@@ -23,25 +26,19 @@ class Followups(Protocol):
         """`upload` was rejected after storing, deleted or aborted (inside its transaction)."""
 
 
-class _Nothing:
-    def stored(self, upload: Upload) -> None:
-        pass
-
-    def gone(self, upload: Upload) -> None:
-        pass
+_installed: tuple[Followups, ...] = ()
 
 
-_installed: Followups = _Nothing()
-
-
-def install(followups: Followups) -> None:
+def install(*followups: Followups) -> None:
     global _installed
     _installed = followups
 
 
 def after_stored(upload: Upload) -> None:
-    _installed.stored(upload)
+    for followup in _installed:
+        followup.stored(upload)
 
 
 def after_gone(upload: Upload) -> None:
-    _installed.gone(upload)
+    for followup in _installed:
+        followup.gone(upload)

@@ -83,6 +83,11 @@ class Upload(models.Model):
     # id of their browser session (what they may see and complete).
     portal = models.ForeignKey(Portal, null=True, blank=True, on_delete=models.PROTECT, related_name="uploads")
     portal_visitor = models.CharField(max_length=64, blank=True, default="")
+    # The document request item this file answers (uploader.requests); the item's
+    # model lives above uploads, hence the name rather than an import.
+    request_item = models.ForeignKey(
+        "uploader.RequestItem", null=True, blank=True, on_delete=models.PROTECT, related_name="uploads"
+    )
     uploader_name = models.CharField(max_length=200, blank=True, default="")
     uploader_email = models.EmailField(max_length=254, blank=True, default="")
     # The file name, sender's name and e-mail, normalized for search (lower case, no

@@ -95,14 +95,19 @@ def _register(
     log_about(upload_id=upload_id, portal=upload.portal_id)
     if upload.portal_id is not None:
         portal_limits.portal_check_registration(upload)  # before anything is signed or opened
+    if principal.admission is not None:
+        principal.admission.check(upload)
     return upload
 
 
-def _admit(upload: Upload) -> None:
+def _admit(upload: Upload, principal: UploadPrincipal) -> None:
     """Inside the transaction that saves a registration: a portal's count and total
-    are checked again under its row lock, so concurrent registrations cannot overshoot."""
+    (and the caller's own admission) are checked again under a row lock, so
+    concurrent registrations cannot overshoot."""
     if upload.portal_id is not None:
         portal_limits.portal_admit(upload)
+    if principal.admission is not None:
+        principal.admission.admit(upload)
 
 
 def _registration_detail(upload: Upload, method: str) -> dict[str, object]:
@@ -118,6 +123,8 @@ def _registration_detail(upload: Upload, method: str) -> dict[str, object]:
         # A client upload: the audit trail keeps who they said they were (the IP is
         # on the entry itself).
         detail.update(portal=upload.portal_id, uploader_name=upload.uploader_name, uploader_email=upload.uploader_email)
+    if upload.request_item_id is not None:
+        detail.update(request_item=upload.request_item_id, uploader_email=upload.uploader_email)
     return detail
 
 
@@ -164,7 +171,7 @@ def upload_sign_single(
             )
             signed = SignedRequest(method="POST", url=post.url, fields=post.fields)
     with transaction.atomic():
-        _admit(upload)
+        _admit(upload, principal)
         upload.save(force_insert=True)
         rollup.rollup_apply(before=[], after=[rollup.facts_of(upload)])
         audit_record(action="upload.registered", upload=upload, detail=_registration_detail(upload, signed.method))
@@ -196,7 +203,7 @@ def upload_create_multipart(
         )
     try:
         with transaction.atomic():
-            _admit(upload)
+            _admit(upload, principal)
             upload.save(force_insert=True)
             rollup.rollup_apply(before=[], after=[rollup.facts_of(upload)])
             audit_record(action="upload.registered", upload=upload, detail=_registration_detail(upload, "multipart"))

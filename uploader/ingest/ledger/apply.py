@@ -211,7 +211,7 @@ def _apply_common_case(ids: list[int], outcomes: Counter[str]) -> list[int]:
             for upload in Upload.objects.select_for_update()
             .filter(key__in=[e.key for e in candidates])
             .order_by("pk")
-            .only("pk", "key", "state", "declared_size", "last_sequencer", "portal_id", "content_md5")
+            .only("pk", "key", "state", "declared_size", "last_sequencer", "portal_id", "request_item_id", "content_md5")
         }
         applied: list[tuple[UploadEvent, Upload]] = []
         for event in candidates:
@@ -221,6 +221,9 @@ def _apply_common_case(ids: list[int], outcomes: Counter[str]) -> list[int]:
                 # A portal's uploads have the portal's own limits (per file and in
                 # total, under its row lock): upload_apply_stored_object checks them.
                 and upload.portal_id is None
+                # A request item's file moves its item (the followups), which only
+                # the per-event path tells.
+                and upload.request_item_id is None
                 and upload.state in _WAITING
                 and sequencer_is_newer(event.sequencer, upload.last_sequencer)
                 and not check_stored(limits, declared_size=upload.declared_size, stored_size=event.size or 0)

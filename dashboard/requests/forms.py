@@ -1,0 +1,88 @@
+"""Staff forms for document requests: the list's filters, a new request and its items."""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+
+from uploader.requests.models import RequestState, RequestTemplate
+from uploader.requests.services import ItemSpec, template_item_specs
+
+SORTS = [("due", "Due soonest"), ("-due", "Due latest"), ("new", "Newest")]
+
+
+def split_list(text: str) -> list[str]:
+    """Commas, semicolons, spaces or new lines between values."""
+    return [part for part in re.split(r"[\s,;]+", text) if part]
+
+
+class RequestFilterForm(forms.Form):
+    state = forms.ChoiceField(choices=[("", "Any state"), *RequestState.choices], required=False)
+    overdue = forms.BooleanField(required=False, label="Overdue only")
+    sort = forms.ChoiceField(choices=SORTS, required=False, label="Sort by")
+
+
+class RequestForm(forms.Form):
+    client_name = forms.CharField(max_length=200, label="Client's name")
+    client_emails = forms.CharField(
+        label="Client's e-mail addresses",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One or more, comma-separated. Each gets e-mails about this request.",
+    )
+    company = forms.CharField(max_length=200, required=False)
+    due_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Due date")
+
+    def emails(self) -> list[str]:
+        return split_list(self.cleaned_data["client_emails"])
+
+
+class ItemForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    instructions = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    required = forms.BooleanField(required=False, initial=True)
+    allowed_extensions = forms.CharField(
+        required=False, label="Accepted endings", help_text="For example .pdf, .jpg. Empty accepts any."
+    )
+    allowed_content_types = forms.CharField(required=False, widget=forms.HiddenInput)
+    max_files = forms.IntegerField(required=False, min_value=1, label="Most files")
+    due_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Due date")
+
+    def has_changed(self) -> bool:
+        """An extra row counts as filled in by its text alone: its "Required" box starts
+        ticked, and a browser sends nothing for an unticked box."""
+        return any(name not in {"required", "DELETE"} for name in self.changed_data)
+
+    def spec(self) -> ItemSpec:
+        data = self.cleaned_data
+        return ItemSpec(
+            title=data["title"],
+            instructions=data["instructions"],
+            required=data["required"],
+            allowed_extensions=tuple(split_list(data["allowed_extensions"])),
+            allowed_content_types=tuple(split_list(data["allowed_content_types"])),
+            max_files=data["max_files"],
+            due_date=data["due_date"],
+        )
+
+
+ItemFormSet = forms.formset_factory(ItemForm, extra=2, can_delete=True, max_num=50, validate_max=True)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+
+
+def initial_items(template: RequestTemplate) -> list[dict[str, object]]:
+    """The template's items as the item rows' initial values (a copy, edited per client)."""
+    return [
+        {
+            "title": spec.title,
+            "instructions": spec.instructions,
+            "required": spec.required,
+            "allowed_extensions": ", ".join(spec.allowed_extensions),
+            "allowed_content_types": ", ".join(spec.allowed_content_types),
+            "max_files": spec.max_files,
+        }
+        for spec in template_item_specs(template)
+    ]

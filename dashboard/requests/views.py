@@ -1,0 +1,185 @@
+"""Staff pages for document requests: the list, a new request (from a template,
+items editable), a request's page with per-item review and its activity. Staff and
+admins (Permission.MANAGE_REQUESTS); the services check the role again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from dashboard.access import page_requires
+from dashboard.requests.forms import ItemFormSet, ReasonForm, RequestFilterForm, RequestForm, initial_items
+from uploader.access.roles import Permission
+from uploader.requests import selectors, services
+from uploader.requests.errors import ItemWrongState
+from uploader.requests.models import DocumentRequest, RequestItem, RequestState, RequestTemplate
+from uploader.requests.services import ReviewResult
+
+LIST_SHOWN = 200
+
+# The activity in words (the audit action stays beside it for searching the trail).
+ACTIVITY_LABELS = {
+    "request.created": "Request made",
+    "request.item_submitted": "Client sent a file",
+    "request.item_files_gone": "Its files are gone; waiting for files again",
+    "request.item_accepted": "Accepted",
+    "request.item_changes_requested": "Sent back",
+    "request.client_emailed": "Client e-mailed",
+    "request.client_not_emailed": "E-mail to the client failed",
+    "request.closed": "Request closed",
+    "request.staff_told": "Staff e-mailed",
+    "request.staff_not_told": "No staff e-mail sent",
+}
+
+
+def _request(request_id: int) -> DocumentRequest:
+    try:
+        return selectors.request_get(request_id=request_id)
+    except DocumentRequest.DoesNotExist:
+        raise Http404("No such request.") from None
+
+
+@page_requires(Permission.MANAGE_REQUESTS)
+def request_list(request: HttpRequest) -> HttpResponse:
+    form = RequestFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    rows = selectors.request_list(
+        state=filters.get("state", ""), overdue=bool(filters.get("overdue")), sort=filters.get("sort") or "due"
+    )[:LIST_SHOWN]
+    return render(
+        request,
+        "dashboard/requests/list.html",
+        {"form": form, "rows": rows, "today": timezone.localdate(), "open": RequestState.OPEN},
+    )
+
+
+def _template_of(request: HttpRequest) -> RequestTemplate | None:
+    value = request.POST.get("template") or request.GET.get("template") or ""
+    if not value.isdigit():
+        return None
+    try:
+        return selectors.template_get(template_id=int(value))
+    except RequestTemplate.DoesNotExist:
+        return None
+
+
+@page_requires(Permission.MANAGE_REQUESTS)
+def request_new(request: HttpRequest) -> HttpResponse:
+    """GET ?template=<id> fills the items from that template; POST makes the request."""
+    template = _template_of(request)
+    form = RequestForm(request.POST or None)
+    initial = initial_items(template) if template else None
+    items = ItemFormSet(request.POST or None, initial=initial, prefix="items")
+    service_error = ""
+    if request.method == "POST" and form.is_valid() and items.is_valid():
+        # Rows left empty or marked for removal are not items.
+        specs = [f.spec() for f in items.forms if f.cleaned_data.get("title") and not f.cleaned_data.get("DELETE")]
+        try:
+            created = services.request_create(
+                actor=request.user,
+                client_name=form.cleaned_data["client_name"],
+                client_emails=form.emails(),
+                company=form.cleaned_data["company"],
+                due_date=form.cleaned_data["due_date"],
+                items=specs,
+                template=template,
+            )
+        except ValidationError as exc:
+            for name, errors in exc.message_dict.items():
+                if name in form.fields:
+                    form.add_error(name, errors)
+                else:
+                    service_error = " ".join(errors)
+        else:
+            messages.success(request, "Request made. Copy its link below and send it to your client.")
+            return redirect("dashboard:request-detail", request_id=created.pk)
+    failed = request.method == "POST"
+    return render(
+        request,
+        "dashboard/requests/new.html",
+        {
+            "form": form,
+            "items": items,
+            "template": template,
+            "templates": selectors.template_list(),
+            "service_error": service_error,
+        },
+        status=400 if failed else 200,
+    )
+
+
+@page_requires(Permission.MANAGE_REQUESTS)
+def request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
+    document_request = _request(request_id)
+    items = selectors.request_items_with_files(request=document_request)
+    return render(
+        request,
+        "dashboard/requests/detail.html",
+        {
+            "document_request": document_request,
+            "link": services.request_link(document_request),
+            "items": items,
+            "waiting": sum(1 for entry in items if entry.item.state == "submitted"),
+            "activity": [
+                (entry, ACTIVITY_LABELS.get(entry.action, entry.action))
+                for entry in selectors.request_activity(request=document_request)
+            ],
+            "reason_form": ReasonForm(),
+            "is_open": document_request.state == RequestState.OPEN,
+            "today": timezone.localdate(),
+        },
+    )
+
+
+def _review(request: HttpRequest, request_id: int, action: str, **kwargs: object) -> HttpResponse:
+    """Run one review service and say what happened on the request's page."""
+    review: dict[str, Callable[..., ReviewResult]] = {
+        "accept": services.item_accept,
+        "changes": services.item_request_changes,
+        "accept-all": services.request_accept_all,
+    }
+    try:
+        result = review[action](actor=request.user, request_id=request_id, **kwargs)
+    except (DocumentRequest.DoesNotExist, RequestItem.DoesNotExist):
+        raise Http404("No such request or item.") from None
+    except ItemWrongState as exc:
+        messages.error(request, exc.message)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        if action == "changes":
+            messages.success(
+                request,
+                "Sent back. The client was e-mailed the reason and the link."
+                if result.emailed
+                else "Sent back, but the e-mail to the client could not be sent; send them the link yourself.",
+            )
+        else:
+            messages.success(request, f"Accepted {result.moved} item{'s' if result.moved != 1 else ''}.")
+        if result.closed:
+            messages.success(request, "Every required item is accepted: the request is closed.")
+    return redirect("dashboard:request-detail", request_id=request_id)
+
+
+@require_POST
+@page_requires(Permission.MANAGE_REQUESTS)
+def item_accept(request: HttpRequest, request_id: int, item_id: int) -> HttpResponse:
+    return _review(request, request_id, "accept", item_id=item_id)
+
+
+@require_POST
+@page_requires(Permission.MANAGE_REQUESTS)
+def item_changes(request: HttpRequest, request_id: int, item_id: int) -> HttpResponse:
+    return _review(request, request_id, "changes", item_id=item_id, reason=request.POST.get("reason", ""))
+
+
+@require_POST
+@page_requires(Permission.MANAGE_REQUESTS)
+def accept_all(request: HttpRequest, request_id: int) -> HttpResponse:
+    return _review(request, request_id, "accept-all")

@@ -1,0 +1,93 @@
+"""A client works through a document request's checklist in Chromium (phone and
+desktop widths): opens it, sends a file for one item, sees it waiting for review; then
+staff open the request's page. Both pages pass the page-quality checks (axe-core, no
+horizontal overflow, screenshots under var/screenshots/)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.browser.test_staff_upload import sign_in
+from tests.conftest import make_staff_user
+from tests.support.page_quality import check_page
+from uploader.ops.bucket_setup import bucket_configure
+from uploader.requests import tokens
+from uploader.requests.models import ItemState, RequestItem, RequestTemplate, TemplateItem
+from uploader.requests.services import ItemSpec, request_create
+from uploader.uploads.models import Upload, UploadState
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+KiB = 1024
+
+
+def test_client_sends_an_item_from_the_checklist_and_staff_see_it(
+    sized_page, live_server, s3_bucket, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    page = sized_page
+    bucket_configure(create=False, origins=[live_server.url], queue_arn=None, abort_after_days=2)
+    staff = make_staff_user(f"erin-{page.viewport_name}")
+    document_request = request_create(
+        actor=staff,
+        client_name="Beth Baker",
+        client_emails=["beth@example.test"],
+        company="Baker & Sons",
+        items=[
+            ItemSpec(
+                title="P60 for 2025",
+                instructions="Your employer gives you this after the tax year ends. A photo of the paper copy is fine.",
+                allowed_extensions=(".pdf", ".jpg"),
+                max_files=1,
+            ),
+            ItemSpec(title="Bank statements, January to March", instructions="All three months, from every account."),
+            ItemSpec(title="Anything else we should know about", required=False),
+        ],
+    )
+    token = tokens.token_for(document_request.token_nonce)
+    p60 = RequestItem.objects.get(request=document_request, title="P60 for 2025")
+    document = tmp_path / "p60 2025.pdf"
+    document.write_bytes(os.urandom(120 * KiB))
+
+    page.goto(f"{live_server.url}/r/{token}/")
+    assert page.locator("h1").text_content() == "Hello Beth Baker"
+    assert page.locator(".checklist-item").count() == 3
+    check_page(page, "request-checklist")
+
+    page.get_by_role("link", name="Send files for P60 for 2025").click()
+    page.wait_for_url(f"{live_server.url}/r/{token}/items/{p60.pk}/")
+    assert "Accepted file names end in .pdf, .jpg." in page.locator(".limits").text_content()
+    check_page(page, "request-item")
+    page.locator(".uppy-Dashboard-input").first.set_input_files([str(document)])
+    page.locator(".uppy-StatusBar-actionBtn--upload").click()
+    page.wait_for_function(
+        "document.getElementById('upload-announcer').textContent.includes('uploaded')", timeout=120_000
+    )
+    assert page.locator("#upload-announcer").text_content() == "1 uploaded, 0 failed."
+    # Only a screenshot here: Uppy's own list of files has an ARIA role axe-core flags.
+    check_page(page, "request-item-uploaded")
+
+    page.get_by_role("link", name="Done — back to the checklist").click()
+    sent = page.locator(f"#item-{p60.pk}")
+    assert sent.locator(".item-state").text_content() == "Sent, waiting for review"
+    assert sent.locator(".item-files .filename").all_text_contents() == ["p60 2025.pdf"]
+    check_page(page, "request-checklist-after-upload")
+    upload = Upload.objects.get(request_item=p60)
+    assert upload.state == UploadState.STORED
+    p60.refresh_from_db()
+    assert p60.state == ItemState.SUBMITTED
+
+    sign_in(page, live_server.url, staff.username)
+    page.goto(f"{live_server.url}/requests/{document_request.pk}/")
+    review = page.locator(f"#item-{p60.pk}")
+    assert review.get_by_role("link", name="p60 2025.pdf").get_attribute("href") == f"/uploads/{upload.id}/"
+    assert review.get_by_role("button", name="Accept P60 for 2025").is_visible()
+    check_page(page, "staff-request-page")
+
+    template = RequestTemplate.objects.create(name="Annual tax return pack")
+    TemplateItem.objects.create(template=template, title="P60 for 2025", allowed_extensions=[".pdf"], max_files=1)
+    page.goto(f"{live_server.url}/requests/new?template={template.pk}")
+    assert page.get_by_label("Title").first.input_value() == "P60 for 2025"
+    check_page(page, "staff-new-request")

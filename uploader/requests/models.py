@@ -1,0 +1,115 @@
+"""Document requests, their items, and the templates they are made from.
+
+A request's link works like a portal's (ADR 0006): the row keeps a random nonce and
+the SHA-256 digest of the token, never the token itself (uploader.requests.tokens).
+An item's and a request's state are written only by uploader.requests.state.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class RequestState(models.TextChoices):
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+
+
+class ItemState(models.TextChoices):
+    OUTSTANDING = "outstanding", "Waiting for files"
+    SUBMITTED = "submitted", "Sent, waiting for review"
+    ACCEPTED = "accepted", "Accepted"
+    CHANGES_REQUESTED = "changes_requested", "Changes requested"
+
+
+# The item state machine; uploader.requests.state refuses any other move. A submitted
+# item whose every file is gone (deleted, or replaced and rejected) goes back to
+# waiting: outstanding, or changes requested when it had been sent back.
+ITEM_TRANSITIONS: dict[str, frozenset[str]] = {
+    ItemState.OUTSTANDING: frozenset({ItemState.SUBMITTED}),
+    ItemState.SUBMITTED: frozenset({ItemState.ACCEPTED, ItemState.CHANGES_REQUESTED, ItemState.OUTSTANDING}),
+    ItemState.CHANGES_REQUESTED: frozenset({ItemState.SUBMITTED}),
+    ItemState.ACCEPTED: frozenset(),
+}
+
+
+class ItemRules(models.Model):
+    """What an item asks for; shared by template items and request items."""
+
+    title = models.CharField(max_length=200)
+    instructions = models.TextField(blank=True, default="")
+    required = models.BooleanField(default=True)
+    allowed_extensions = models.JSONField(default=list, blank=True)  # [".pdf", ".jpg"]
+    allowed_content_types = models.JSONField(default=list, blank=True)  # ["application/pdf", "image/*"]
+    # Files per round: counted again after staff ask for changes. Null: no limit of its own.
+    max_files = models.PositiveIntegerField(null=True, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class RequestTemplate(models.Model):
+    """A reusable checklist ("Annual tax return pack"), managed by admins; a request
+    made from it gets copies of its items."""
+
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TemplateItem(ItemRules):
+    template = models.ForeignKey(RequestTemplate, on_delete=models.CASCADE, related_name="items")
+
+    class Meta(ItemRules.Meta):
+        pass
+
+
+class DocumentRequest(models.Model):
+    client_name = models.CharField(max_length=200)
+    client_emails = models.JSONField(default=list)  # at least one address
+    company = models.CharField(max_length=200, blank=True, default="")
+    due_date = models.DateField(null=True, blank=True)
+    state = models.CharField(max_length=16, choices=RequestState.choices, default=RequestState.OPEN)
+    token_nonce = models.CharField(max_length=64, editable=False)
+    token_digest = models.CharField(max_length=64, unique=True, editable=False)
+    template = models.ForeignKey(RequestTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "due_date"], name="docrequest_state_due")]
+
+    def __str__(self) -> str:
+        return f"{self.client_name} ({self.pk})"
+
+
+class RequestItem(ItemRules):
+    request = models.ForeignKey(DocumentRequest, on_delete=models.CASCADE, related_name="items")
+    due_date = models.DateField(null=True, blank=True)
+    state = models.CharField(max_length=24, choices=ItemState.choices, default=ItemState.OUTSTANDING)
+    # Why staff sent it back (shown to the client as text), and when: files counted
+    # against max_files start again from then.
+    changes_reason = models.TextField(blank=True, default="")
+    changes_requested_at = models.DateTimeField(null=True, blank=True)
+    state_changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(ItemRules.Meta):
+        pass

@@ -1,0 +1,108 @@
+"""The pages a client sees at /r/<token>/: the checklist, and one item's upload page.
+
+Thin: resolve the request by its link (uploader.requests.access), read its items,
+render. A link that opens nothing gets a plain 404 page; a closed request a plain
+410 page that says it is complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_GET
+
+from uploader.portals.access import RateLimited, rate_limit
+from uploader.requests import selectors
+from uploader.requests.access import ITEM_SEPARATOR, RequestClosed, RequestNotFound, item_of, request_for_token
+from uploader.requests.limits import item_files_left, item_limits_summary, item_upload_limits
+from uploader.requests.models import DocumentRequest, ItemState
+
+RequestView = Callable[..., HttpResponse]
+
+
+def _plain(request: HttpRequest, *, title: str, message: str, status: int) -> HttpResponse:
+    return render(request, "portal/plain.html", {"title": title, "message": message}, status=status)
+
+
+def client_view(view: RequestView) -> Callable[..., HttpResponse]:
+    """Rate limit and resolve the request; a plain page when it is gone or closed."""
+
+    def wrapper(request: HttpRequest, request_token: str, **kwargs: Any) -> HttpResponse:
+        try:
+            rate_limit(request, bucket="page", rate=settings.INTAKE_PORTAL_RATE_PAGE)
+            document_request = request_for_token(request_token)
+            return view(request, document_request, request_token, **kwargs)
+        except RateLimited as exc:
+            response = _plain(request, title="Please slow down", message=exc.message, status=429)
+            response["Retry-After"] = str(exc.retry_after)
+            return response
+        except RequestNotFound as exc:
+            return _plain(request, title="Link not found", message=exc.message, status=404)
+        except RequestClosed as exc:
+            return _plain(request, title="This request is complete", message=exc.message, status=410)
+
+    wrapper.__name__ = view.__name__
+    wrapper.__doc__ = view.__doc__
+    return wrapper
+
+
+@require_GET
+@client_view
+def request_page(request: HttpRequest, document_request: DocumentRequest, token: str) -> HttpResponse:
+    """The checklist: every item, its state, instructions, files sent, and where to send more."""
+    items = selectors.request_items_with_files(request=document_request)
+    required = [entry for entry in items if entry.item.required]
+    return render(
+        request,
+        "requests/checklist.html",
+        {
+            "document_request": document_request,
+            "items": items,
+            "token": token,
+            "accepted_required": sum(1 for entry in required if entry.item.state == ItemState.ACCEPTED),
+            "required_count": len(required),
+        },
+    )
+
+
+@require_GET
+@ensure_csrf_cookie
+@client_view
+def item_page(request: HttpRequest, document_request: DocumentRequest, token: str, *, item_id: int) -> HttpResponse:
+    """One item: what is asked, why it was sent back, what arrived, and its upload area."""
+    item = item_of(document_request, item_id)
+    files = next(e.files for e in selectors.request_items_with_files(request=document_request) if e.item.pk == item.pk)
+    limits = item_upload_limits(item)
+    files_left = item_files_left(item)
+    api_key = f"{token}{ITEM_SEPARATOR}{item.pk}"
+    upload_config = {
+        "endpoint": request.build_absolute_uri(
+            reverse("requests:api:s3-params", kwargs={"portal_token": api_key})
+        ).removesuffix("/s3/params"),
+        "uppyId": f"intake-request-item-{item.pk}",
+        "maxFileSize": limits.max_bytes,
+        "maxNumberOfFiles": files_left,
+        "allowedTypes": list(item.allowed_extensions) or list(limits.allowed_content_types) or None,
+        "multipartThreshold": settings.INTAKE_MULTIPART_THRESHOLD_BYTES,
+        "partSize": settings.INTAKE_PART_SIZE_BYTES,
+    }
+    return render(
+        request,
+        "requests/item.html",
+        {
+            "document_request": document_request,
+            "item": item,
+            "files": files,
+            "token": token,
+            "limits": item_limits_summary(item),
+            "files_left": files_left,
+            "takes_files": item.state != ItemState.ACCEPTED and files_left != 0,
+            "upload_config": upload_config,
+        },
+    )
