@@ -10,7 +10,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 app = Celery("intake")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each domain keeps its tasks in its own tasks module.
-app.autodiscover_tasks(["uploader.ingest", "uploader.processing", "uploader.notify", "uploader.ops"])
+app.autodiscover_tasks(["uploader.ingest", "uploader.processing", "uploader.scanning", "uploader.notify", "uploader.ops"])
 
 
 @task_prerun.connect

@@ -20,11 +20,12 @@ class UploaderConfig(AppConfig):
             inline_key=settings.INTAKE_CLOUDFRONT_PRIVATE_KEY,
             key_path=settings.INTAKE_CLOUDFRONT_PRIVATE_KEY_FILE,
         )
-        # Wiring done once the models are loaded: processing answers the uploads
-        # package's state changes (uploader.uploads.followups says why it is not an import).
-        from uploader.processing.tasks import ProcessingFollowups
+        # Wiring done once the models are loaded: scanning, then processing, answer the
+        # uploads package's state changes (uploader.uploads.followups says why it is not
+        # an import; scanning hands a file to processing once its scan releases it).
+        from uploader.scanning.tasks import ScanningFollowups
         from uploader.uploads import followups
 
-        followups.install(ProcessingFollowups())
+        followups.install(ScanningFollowups())
         # Celery's task_failure/task_retry signals, counted for /metrics.
         from uploader.ops.metrics import task_counts  # noqa: F401

@@ -37,6 +37,10 @@ class Permission(enum.StrEnum):
     # The audit trail page and its CSV export (dashboard.audit.views); admins only,
     # since entries name people, their addresses and what they did.
     VIEW_AUDIT = "view_audit"
+    # Malware scanning (uploader.scanning): release a file the scanner could not scan,
+    # with a reason; read an infected file kept in quarantine. Admins only.
+    RELEASE_FILES = "release_files"
+    READ_QUARANTINE = "read_quarantine"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

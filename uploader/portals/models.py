@@ -70,6 +70,9 @@ class Portal(models.Model):
     logo_key = models.CharField(max_length=1024, blank=True, default="")
     # What uploader.processing.services makes from each stored file (ProcessingOption values).
     processing = models.JSONField(default=list, blank=True, validators=[validate_processing_options])
+    # A file the malware scanner could not scan (too big, timed out, an encrypted
+    # archive): held until an admin releases it, or released at once (uploader.scanning).
+    release_unscannable = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -196,7 +196,7 @@ def uploads_mark_stored(*, objects: Sequence[StoredObject]) -> list[uuid.UUID]:
     stored in one statement with one audit entry each (the caller checked the limits
     and the order under row locks). Returns the uploads that moved."""
     now = timezone.now()
-    return uploads_move(
+    moved = uploads_move(
         moves=[
             Move(
                 upload_id=item.upload_id,
@@ -207,3 +207,7 @@ def uploads_mark_stored(*, objects: Sequence[StoredObject]) -> list[uuid.UUID]:
         ],
         to=UploadState.STORED,
     )
+    # What follows a stored file (its malware scan) follows these too.
+    for upload in Upload.objects.filter(pk__in=moved).only("pk", "portal_id", "owner_id", "state", "key", "etag"):
+        followups.after_stored(upload)
+    return moved
