@@ -1,6 +1,7 @@
 from django.urls import path
 
 from dashboard.audit import views as audit_views
+from dashboard.browse import scan_views
 from dashboard.browse import views as browse_views
 from dashboard.events import cors_views as health_views
 from dashboard.events import doctor_views
@@ -17,6 +18,8 @@ urlpatterns = [
     path("uploads/", browse_views.upload_list, name="uploads"),
     path("uploads/<uuid:upload_id>/", browse_views.upload_detail, name="upload-detail"),
     path("uploads/<uuid:upload_id>/download", browse_views.upload_download, name="upload-download"),
+    path("uploads/<uuid:upload_id>/release", scan_views.upload_release_view, name="upload-release"),
+    path("uploads/<uuid:upload_id>/quarantined", scan_views.upload_quarantine_download, name="upload-quarantined"),
     path("portals/", portal_views.portal_list, name="portals"),
     path("portals/new", portal_views.portal_new, name="portal-new"),
     path("portals/<int:portal_id>/", portal_views.portal_detail, name="portal-detail"),

@@ -45,7 +45,7 @@ def notify_infected(upload: Upload) -> int:
     or nobody to tell). A mail server that cannot be reached raises, and the scan task
     retries; the warning is then sent by the retry."""
     with transaction.atomic():
-        locked = Upload.objects.select_for_update().select_related("portal", "owner").get(pk=upload.pk)
+        locked = Upload.objects.select_for_update(of=("self",)).select_related("portal", "owner").get(pk=upload.pk)
         if AuditEntry.objects.filter(upload_id=upload.pk, action="upload.infected_notified").exists():
             return 0
         recipients = _recipients(locked)

@@ -65,11 +65,13 @@ def upload_scan(*, upload_id: uuid.UUID | str, scanner: Scanner | None = None) -
     return scan_verdict_apply(upload_id=upload.pk, verdict=verdict, scanner=scanner.name)
 
 
-def scan_verdict_apply(*, upload_id: uuid.UUID, verdict: Verdict, scanner: str) -> str:
+def scan_verdict_apply(*, upload_id: uuid.UUID, verdict: Verdict, scanner: str, contain: bool = True) -> str:
     """Record a scanner's verdict on a pending (or not scannable) file and do what
     follows: a clean file is released to processing; an infected one is contained
-    and people are told; one that could not be scanned is held, or released when its
-    portal's policy says so. A verdict on a settled file changes nothing."""
+    and people are told (unless `contain` is False: the caller then runs the scan
+    task, which contains it, after its transaction); one that could not be scanned is
+    held, or released when its portal's policy says so. A verdict on a settled file
+    changes nothing."""
     detail: dict[str, Any] = {"scanner": scanner, "detail": verdict.detail}
     values = {"scan_detail": verdict.detail[:255]}
     if verdict.outcome == "clean":
@@ -80,7 +82,8 @@ def scan_verdict_apply(*, upload_id: uuid.UUID, verdict: Verdict, scanner: str) 
         moved = scan_move(upload_id=upload_id, to=ScanState.INFECTED, detail=detail, values=values)
         if moved:
             logger.warning("upload %s is infected: %s", upload_id, verdict.detail)
-            upload_contain(moved)
+            if contain:
+                upload_contain(moved)
     else:
         upload = Upload.objects.select_related("portal").filter(pk=upload_id).first()
         if upload is not None and upload.portal is not None and upload.portal.release_unscannable:
@@ -103,9 +106,10 @@ def _released(upload: Upload) -> None:
 def upload_contain(upload: Upload) -> None:
     """Move an infected file's object to the quarantine prefix (or delete it, when
     INTAKE_SCAN_INFECTED is "delete") and tell staff and admins; once, however often
-    it is asked. The destination is recorded before the move, so the object's delete
+    it is asked (a retry after a mail server failure only tells people). The destination is recorded before the move, so the object's delete
     event, which may come first, finds the upload already infected."""
     if AuditEntry.objects.filter(upload_id=upload.pk, action__in=CONTAINED_ACTIONS).exists():
+        notify_infected(upload)  # once: it checks its own audit entry
         return
     if settings.INTAKE_SCAN_INFECTED == "delete":
         with contextlib.suppress(s3.ObjectNotFound):
