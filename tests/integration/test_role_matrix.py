@@ -84,6 +84,9 @@ def _call(client: Client, action: str, upload: Upload) -> int:
             "/portals/new", {"name": f"P {uuid.uuid4().hex[:6]}", "title": "Send us files", "brand_colour": "#0b6e4f"}
         ),
         "send a webhook delivery again": lambda: client.post(_retry_path(_given_up_delivery())),
+        # The file is clean, so an admin is sent back to its page with the reason.
+        "release an unscanned file": lambda: client.post(f"/uploads/{upload.id}/release", {"reason": "known"}),
+        "read a quarantined file": lambda: client.post(f"/uploads/{upload.id}/quarantined"),
     }
     return int(calls[action]().status_code)
 
@@ -107,6 +110,8 @@ MATRIX: dict[str, tuple[int, int, int, int, int]] = {
     "open the new-portal form": (200, 200, 403, 403, 302),
     "create a portal": (302, 302, 403, 403, 302),
     "send a webhook delivery again": (302, 302, 403, 403, 302),
+    "release an unscanned file": (302, 403, 403, 403, 302),
+    "read a quarantined file": (302, 403, 403, 403, 302),
 }
 
 
