@@ -51,8 +51,16 @@ class Clamd:
     """Start one clamd in its own directory; `address` is its unix socket
     (`unix:///…`), `tcp_address` its TCP one when `tcp=True`."""
 
-    def __init__(self, *, tcp: bool = False, directory: str | None = None, timeout: float = 60) -> None:
+    def __init__(
+        self,
+        *,
+        tcp: bool = False,
+        directory: str | None = None,
+        timeout: float = 60,
+        extra_config: list[str] | None = None,
+    ) -> None:
         self.tcp = tcp
+        self.extra_config = list(extra_config or [])
         self.timeout = timeout
         self._own_directory = directory is None
         self.directory = Path(directory or tempfile.mkdtemp(prefix="intake-clamd-"))
@@ -90,6 +98,7 @@ class Clamd:
         ]
         if self.tcp:
             lines += [f"TCPSocket {self.port}", "TCPAddr 127.0.0.1"]
+        lines += self.extra_config
         self.config_path.write_text("\n".join(lines) + "\n")
 
     def start(self) -> Clamd:

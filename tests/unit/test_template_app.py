@@ -464,6 +464,7 @@ def test_the_task_role_grants_app_policy_and_the_backlog_metric_and_nothing_else
         "ReadAndReplayDeadLetters",
         "QueueMessagesAreEncrypted",
         "SendMailAsTheSender",
+        "QuarantineInfectedFiles",
     }
     assert app["QueueMessagesAreEncrypted"]["Condition"] == {
         "StringEquals": {"kms:ViaService": "sqs.eu-west-1.amazonaws.com"}

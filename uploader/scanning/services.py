@@ -155,8 +155,10 @@ def upload_release(*, user: Any, upload_id: uuid.UUID | str, reason: str) -> Upl
 
 
 def upload_mark_not_scanned(upload: Upload) -> None:
-    """Scanning is off (INTAKE_SCANNER=none): the file is released as "not scanned"."""
-    moved = scan_move(upload_id=upload.pk, to=ScanState.NOT_SCANNED, detail={"scanner": "none"})
+    """Scanning is off (INTAKE_SCANNER=none): the file is released as "not scanned".
+    Not audited: it is the setting's doing, the same for every file (the file's page
+    says scanning is off)."""
+    moved = scan_move(upload_id=upload.pk, to=ScanState.NOT_SCANNED, audited=False)
     if moved:
         _released(moved)
 

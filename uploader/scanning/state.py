@@ -36,10 +36,13 @@ def scan_move(
     values: dict[str, str] | None = None,
     user: Any = None,
     action: str | None = None,
+    audited: bool = True,
 ) -> Upload | None:
     """Move a stored upload's scan state to `to` where SCAN_TRANSITIONS allows it;
     returns the upload as it now is when it moved, None when it did not (already
-    settled, not stored, gone). Audited `upload.scan_<to>` (or `action`)."""
+    settled, not stored, gone). Audited `upload.scan_<to>` (or `action`), unless
+    `audited` is False: only "not scanned", which follows from the setting
+    INTAKE_SCANNER=none for every file rather than from a verdict or a person."""
     values = dict(values or {})
     if unknown := set(values) - _COLUMNS:
         raise ValueError(f"scan_move writes only the scan state and {sorted(_COLUMNS)}, not {sorted(unknown)}")
@@ -51,7 +54,8 @@ def scan_move(
         if not moved:
             return None
         upload = Upload.objects.get(pk=upload_id)
-        audit_record(action=action or f"upload.scan_{to}", upload=upload, detail=detail or {}, user=user)
+        if audited:
+            audit_record(action=action or f"upload.scan_{to}", upload=upload, detail=detail or {}, user=user)
     return upload
 
 
