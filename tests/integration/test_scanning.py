@@ -80,8 +80,8 @@ def test_eicar_through_a_portal_is_infected_quarantined_never_served_and_people_
     clamd, make_portal, send, settings
 ) -> None:
     admin, admin_client = person_and_client(Role.ADMIN)
-    staff, staff_client = person_and_client(Role.STAFF)
-    portal, token = make_portal(notify_emails=["office@example.test"], processing=["document_text"])
+    _, staff_client = person_and_client(Role.STAFF)
+    _, token = make_portal(notify_emails=["office@example.test"], processing=["document_text"])
     upload = send(token, EICAR, filename="invoice.txt")
 
     upload.refresh_from_db()
