@@ -110,7 +110,10 @@ def main() -> int:
     ratio = local_seconds / worker_seconds
     growth = (peak[0] - baseline) / 1_000_000
     print(f"throughput ratio worker/clamdscan: {ratio:.2f} (target >= 0.8)")
-    print(f"worker memory growth: {growth:.1f} MB (target < 50 MB)")
+    print(
+        f"worker memory growth: {growth:.1f} MB (target < 50 MB; RSS {baseline / 1e6:.1f} MB before, peak {peak[0] / 1e6:.1f} MB)"
+    )
+    print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return 0 if ratio >= 0.8 and growth < 50 else 1
 
 
