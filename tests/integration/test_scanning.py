@@ -353,3 +353,19 @@ def test_guardduty_failures_hold_the_file(guardduty, api, django_capture_on_comm
     stored = Upload.objects.get(pk=upload.pk)
     assert stored.scan_state == ScanState.UNSCANNABLE
     assert "ACCESS_DENIED" in stored.scan_detail
+
+
+def test_the_doctor_checks_clamd_answers_and_detects_eicar(clamd, settings) -> None:  # type: ignore[no-untyped-def]
+    from uploader.ops.doctor.scanner import scanner_checks
+
+    assert [r.status for r in scanner_checks()] == ["passed", "passed"]
+    clamd.stop()
+    try:
+        [result] = scanner_checks()
+        assert result.status == "failed"
+        assert "pending" in result.detail
+    finally:
+        clamd.start()
+    settings.INTAKE_SCANNER = "none"
+    [result] = scanner_checks()
+    assert result.status == "skipped"
