@@ -200,10 +200,18 @@ def test_an_unscannable_file_is_held_until_an_admin_releases_it_with_a_reason(  
 
 
 def test_a_portal_may_release_unscannable_files_by_policy(clamd, make_portal, send, settings) -> None:  # type: ignore[no-untyped-def]
+    from django.core.exceptions import PermissionDenied
+
+    from tests.support.people import person
+    from uploader.portals.services import portal_update
+
     settings.INTAKE_SCAN_MAX_BYTES = 1024
     portal, token = make_portal()
-    portal.release_unscannable = True
-    portal.save(update_fields=["release_unscannable"])
+    with pytest.raises(PermissionDenied):  # staff manage portals; the policy is an admin's
+        portal_update(actor=person(Role.STAFF), portal=portal, release_unscannable=True)
+    portal_update(actor=person(Role.ADMIN), portal=portal, release_unscannable=True)
+    changed = AuditEntry.objects.filter(action="portal.changed").latest("pk")
+    assert changed.detail["release_unscannable"] is True
     upload = send(token, b"x" * 2000)
     upload.refresh_from_db()
     assert upload.scan_state == ScanState.RELEASED
