@@ -6,8 +6,10 @@ once per file in any order."""
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
+import zipfile
 from collections.abc import Iterator
 
 import pytest
@@ -377,3 +379,34 @@ def test_the_doctor_checks_clamd_answers_and_detects_eicar(clamd, settings) -> N
     settings.INTAKE_SCANNER = "none"
     [result] = scanner_checks()
     assert result.status == "skipped"
+
+
+def test_the_consumer_takes_guardduty_results_from_the_events_queue(staff_client, queue: str, settings) -> None:  # type: ignore[no-untyped-def]
+    """The result and the bucket's own notification share the queue (the stack's rule
+    sends results there), in whatever order SQS hands them out, the result twice."""
+    from django.core.management import call_command
+
+    settings.INTAKE_SCANNER = "guardduty"
+    upload = _waiting_upload(staff_client, EICAR)
+    for _ in range(2):
+        s3.sqs_client().send_message(QueueUrl=queue, MessageBody=_result(upload, "THREATS_FOUND"))
+    call_command("consume_s3_events", "--queue-url", queue, "--until-empty", "--wait", "1", stdout=io.StringIO())
+    stored = Upload.objects.get(pk=upload.pk)
+    assert (stored.state, stored.scan_state) == (UploadState.STORED, ScanState.INFECTED)
+    assert stored.scan_detail == "EICAR-Test-File (not a virus)"
+    assert UploadEvent.objects.filter(key=upload.key, kind="scanned", source="sqs").count() == 1
+    assert s3.head_object_or_none(key=upload.key) is None  # quarantined after the event's transaction
+
+
+def test_clamd_reports_encrypted_documents_as_unscannable_and_looks_inside_archives(clamd) -> None:  # type: ignore[no-untyped-def]
+    from tests.support.documents import encrypt_pdf, make_pdf
+
+    scanner = ClamdScanner(clamd.address, timeout=10)
+    verdict = scanner.scan([encrypt_pdf(make_pdf(["payslip"]), "secret")])
+    assert verdict.outcome == "unscannable"
+    assert "encrypted" in verdict.detail
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("readme.txt", "nothing to see")
+        zipped.writestr("tools/eicar.com", EICAR)
+    assert scanner.scan([archive.getvalue()]).outcome == "infected"

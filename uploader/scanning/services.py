@@ -47,8 +47,8 @@ def upload_scan(*, upload_id: uuid.UUID | str, scanner: Scanner | None = None) -
     if upload.scan_state == ScanState.INFECTED:
         upload_contain(upload)
         return upload.scan_state
-    if upload.scan_state != ScanState.PENDING:
-        return upload.scan_state
+    if upload.scan_state != ScanState.PENDING or (scanner is None and settings.INTAKE_SCANNER != "clamd"):
+        return upload.scan_state  # settled, or GuardDuty's result event settles it
     if (upload.stored_size or 0) > settings.INTAKE_SCAN_MAX_BYTES:
         verdict = Verdict("unscannable", f"larger than INTAKE_SCAN_MAX_BYTES ({settings.INTAKE_SCAN_MAX_BYTES} bytes)")
         return scan_verdict_apply(upload_id=upload.pk, verdict=verdict, scanner="size check")
