@@ -77,15 +77,16 @@ def registration_view(request: HttpRequest) -> HttpResponse:
     size = _parse_int(request.GET.get("size") or request.GET.get("metadata[size]"), field="size", required=False)
     if size is None:
         return JsonResponse({"message": "size is required here", "code": "invalid"}, status=400)
+    principal = _principal(request)
     upload = services._register(
-        principal=_principal(request),
+        principal=principal,
         filename=_require_str(request.GET.get("filename"), field="filename"),
         content_type=request.GET.get("type"),
         size=size,
         multipart=False,
     )
     with transaction.atomic():
-        services._admit(upload)
+        services._admit(upload, principal)
         upload.save(force_insert=True)
         audit_record(action="upload.registered", upload=upload, detail=services._registration_detail(upload, "PUT"))
     services_logger.info("upload %s registered (single %s, %s bytes)", upload.id, "PUT", size)

@@ -10,7 +10,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 app = Celery("intake")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each domain keeps its tasks in its own tasks module.
-app.autodiscover_tasks(["uploader.ingest", "uploader.processing", "uploader.notify", "uploader.ops", "uploader.retention"])
+app.autodiscover_tasks(
+    ["uploader.ingest", "uploader.processing", "uploader.scanning", "uploader.notify", "uploader.ops", "uploader.retention"]
+)
 
 
 @task_prerun.connect

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from dashboard.audit import views as audit_views
+from dashboard.browse import scan_views
 from dashboard.browse import views as browse_views
 from dashboard.events import cors_views as health_views
 from dashboard.events import doctor_views
@@ -24,6 +25,8 @@ urlpatterns = [
     path("uploads/<uuid:upload_id>/tags", browse_views.upload_tags, name="upload-tags"),
     path("uploads/<uuid:upload_id>/hold", hold_views.upload_hold, {"hold": True}, name="upload-hold"),
     path("uploads/<uuid:upload_id>/lift-hold", hold_views.upload_hold, {"hold": False}, name="upload-lift-hold"),
+    path("uploads/<uuid:upload_id>/release", scan_views.upload_release_view, name="upload-release"),
+    path("uploads/<uuid:upload_id>/quarantined", scan_views.upload_quarantine_download, name="upload-quarantined"),
     path("portals/", portal_views.portal_list, name="portals"),
     path("portals/new", portal_views.portal_new, name="portal-new"),
     path("portals/<int:portal_id>/", portal_views.portal_detail, name="portal-detail"),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests need when they are missing: Chromium for
-# the browser tests, Ceph's RADOS Gateway for the strict-S3 suite. Quiet when
+# the browser tests, Ceph's RADOS Gateway for the strict-S3 suite, clamd for scanning. Quiet when
 # everything is already there.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -9,6 +9,9 @@ bash scripts/radosgw.sh install
 
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# clamd and clamdscan: the malware scanner of make run, the tests and bench/scan.py.
+[ -x /usr/sbin/clamd ] || missing+=(clamav-daemon)
+[ -x /usr/bin/clamdscan ] || missing+=(clamdscan)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -21,6 +21,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from emulator import S3Emulator, die_with_parent, port_in_use  # noqa: E402
 from supervisor import Service, Supervisor  # noqa: E402
 
+sys.path.insert(0, str(ROOT))
+from tests.support.clamd import Clamd, ClamdError  # noqa: E402  (standard library only)
+
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -65,6 +68,7 @@ def main() -> int:
     env.setdefault("GUNICORN_THREADS", "8")
 
     emulator: S3Emulator | None = None
+    clamd: Clamd | None = None
     supervisor = Supervisor(
         cwd=ROOT,
         env=env,
@@ -86,6 +90,18 @@ def main() -> int:
             # The emulator accepts any credentials; these only make boto3 sign.
             env.setdefault("AWS_ACCESS_KEY_ID", "intake-local")
             env.setdefault("AWS_SECRET_ACCESS_KEY", "intake-local-secret")
+        if env.get("INTAKE_SCANNER", "clamd") == "clamd" and "INTAKE_CLAMD_ADDRESS" not in os.environ:
+            # Its only signature is the EICAR test file's (no database can be downloaded
+            # here): upload the EICAR string to see a file refused (docs/scanning.md).
+            step(f"starting clamd, the malware scanner (directory: {var_dir / 'clamd'})")
+            (var_dir / "clamd").mkdir(exist_ok=True)
+            try:
+                clamd = Clamd(directory=str(var_dir / "clamd")).start()
+                env["INTAKE_CLAMD_ADDRESS"] = clamd.address
+                env["INTAKE_SCANNER"] = "clamd"
+            except ClamdError as exc:
+                step(f"clamd could not start ({exc}); files are marked not scanned (INTAKE_SCANNER=none)")
+                env["INTAKE_SCANNER"] = "none"
         step("applying database migrations")
         run_manage("migrate", "--no-input", "-v", "0")
         step("configuring the bucket (CORS, lifecycle, encryption, events)")
@@ -169,6 +185,8 @@ def main() -> int:
         return 1
     finally:
         supervisor.stop_all()
+        if clamd is not None:
+            clamd.stop()
         if emulator:
             emulator.stop()
 

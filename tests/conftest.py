@@ -21,6 +21,9 @@ os.environ["AWS_ACCESS_KEY_ID"] = "intake-test-access"
 os.environ["AWS_SECRET_ACCESS_KEY"] = "intake-test-secret"
 os.environ.pop("AWS_SESSION_TOKEN", None)
 os.environ.pop("AWS_PROFILE", None)
+# Malware scanning is off unless a test turns it on (config/settings/test.py says why);
+# set here too, so the processes tests start (worker, consumer, make run) inherit it.
+os.environ.setdefault("INTAKE_SCANNER", "none")
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))

@@ -20,13 +20,13 @@ class UploaderConfig(AppConfig):
             inline_key=settings.INTAKE_CLOUDFRONT_PRIVATE_KEY,
             key_path=settings.INTAKE_CLOUDFRONT_PRIVATE_KEY_FILE,
         )
-        # Wiring done once the models are loaded: processing and document requests answer
-        # the uploads package's state changes (uploader.uploads.followups says why it is
-        # not an import).
-        from uploader.processing.tasks import ProcessingFollowups
+        # Wiring done once the models are loaded: scanning (which hands a file to
+        # processing once its scan releases it) and document requests answer the uploads
+        # package's state changes (uploader.uploads.followups says why it is not an import).
         from uploader.requests.services import RequestFollowups
+        from uploader.scanning.tasks import ScanningFollowups
         from uploader.uploads import followups
 
-        followups.install(ProcessingFollowups(), RequestFollowups())
+        followups.install(ScanningFollowups(), RequestFollowups())
         # Celery's task_failure/task_retry signals, counted for /metrics.
         from uploader.ops.metrics import task_counts  # noqa: F401

@@ -312,6 +312,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 600.0,
     },
 }
+# Stored files still waiting for a scan verdict (clamd was down, a task was lost).
+CELERY_BEAT_SCHEDULE["scan-pending-uploads"] = {
+    "task": "uploader.tasks.scan_pending_uploads",
+    "schedule": 300.0,
+}
 # Every minute, so a row whose task was lost is enqueued again soon after it has been
 # pending INTAKE_EVENTS_STUCK_MINUTES (not up to twice that).
 CELERY_BEAT_SCHEDULE["retry-stuck-events"] = {

@@ -173,6 +173,30 @@ if unknown_staff_processing := set(INTAKE_STAFF_PROCESSING) - {"thumbnails", "do
         "choose from thumbnails, document_text."
     )
 
+# --- Malware scanning (docs/scanning.md) ---------------------------------------------
+# Which scanner settles a stored file's scan state (uploader.scanning): "clamd" (the
+# worker streams the object to clamd's INSTREAM), "guardduty" (Amazon GuardDuty
+# Malware Protection for S3; its result events arrive through the event ledger), or
+# "none": files are marked "not scanned" and released at once, and the dashboard
+# says so. Until a verdict, a file is not downloaded, previewed, processed or announced.
+INTAKE_SCANNER = env.str("INTAKE_SCANNER", default="clamd").strip().lower()
+if INTAKE_SCANNER not in {"clamd", "guardduty", "none"}:
+    raise ImproperlyConfigured(f"INTAKE_SCANNER must be clamd, guardduty or none, not {INTAKE_SCANNER!r}")
+# clamd's socket: unix:///run/clamav/clamd.ctl or tcp://127.0.0.1:3310.
+INTAKE_CLAMD_ADDRESS = env.str("INTAKE_CLAMD_ADDRESS", default="tcp://127.0.0.1:3310")
+# Bigger files are "not scannable" (clamd's StreamMaxLength must be at least this; clamd
+# scans at most 2 GiB - 1 per file); how long one scan may take (socket timeout).
+INTAKE_SCAN_MAX_BYTES = env_int("INTAKE_SCAN_MAX_BYTES", 2 * 1024**3 - 1, minimum=1024)
+INTAKE_SCAN_TIMEOUT_SECONDS = env_int("INTAKE_SCAN_TIMEOUT_SECONDS", 600, minimum=5)
+# Bytes per chunk read from S3 and sent to clamd (the worker holds about one).
+INTAKE_SCAN_CHUNK_BYTES = env_int("INTAKE_SCAN_CHUNK_BYTES", 1024 * 1024, minimum=4096)
+# An infected file is moved under this prefix (outside INTAKE_S3_KEY_PREFIX, readable by
+# admins only), or deleted when INTAKE_SCAN_INFECTED is "delete".
+INTAKE_SCAN_QUARANTINE_PREFIX = env.str("INTAKE_SCAN_QUARANTINE_PREFIX", default="quarantine").strip("/")
+INTAKE_SCAN_INFECTED = env.str("INTAKE_SCAN_INFECTED", default="quarantine").strip().lower()
+if INTAKE_SCAN_INFECTED not in {"quarantine", "delete"}:
+    raise ImproperlyConfigured(f"INTAKE_SCAN_INFECTED must be quarantine or delete, not {INTAKE_SCAN_INFECTED!r}")
+
 # --- Portal webhooks (docs/configuration.md#client-portals) ---------------------------
 # The digest run also POSTs a signed JSON document to each portal's webhook URLs.
 # The key of their X-Intake-Signature HMAC; receivers hold it too, so it is never the

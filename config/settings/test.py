@@ -19,6 +19,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_TASK_ALWAYS_EAGER = True
+# Scanning is off unless a test turns it on (tests/support/clamd.py starts a real
+# clamd for the scanning tests): every other test that stores a file and reads it at
+# once would otherwise need clamd too. INTAKE_SCANNER in the environment wins.
+INTAKE_SCANNER = os.environ.get("INTAKE_SCANNER", "none")
 # Webhook tests run their receiver on 127.0.0.1.
 INTAKE_WEBHOOKS_ALLOW_LOOPBACK = True
 # No collected static files in tests; the live server serves them from the finders.

@@ -22,7 +22,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("max_file_bytes", "max_files", "max_total_bytes", "allowed_extensions", "allowed_content_types"),
     ),
     ("When files arrive", ("notify_emails", "notify_webhooks", "processing")),
-    ("Keeping files", ("retention_days",)),
+    ("Keeping files safe", ("release_unscannable", "retention_days")),
 )
 
 
@@ -101,6 +101,12 @@ class PortalForm(forms.Form):
         help_text="Each file is deleted for good this many days after it arrives, unless it is on legal hold. "
         "Leave empty to keep files until someone deletes them. Only an admin can change it.",
     )
+    release_unscannable = forms.BooleanField(
+        required=False,
+        label="Let staff use files the malware scanner cannot check",
+        help_text="Files too big for the scanner, or encrypted archives, are otherwise held until an admin "
+        "releases them. Only an admin can change it.",
+    )
     is_active = forms.BooleanField(required=False, initial=True, label="Open (clients can upload)")
 
     def __init__(self, *args: Any, portal: Portal | None = None, **kwargs: Any) -> None:
@@ -161,5 +167,6 @@ def initial_for(portal: Portal) -> dict[str, Any]:
         "notify_webhooks": "\n".join(portal.notify_webhooks),
         "processing": list(portal.processing),
         "retention_days": portal.retention_days,
+        "release_unscannable": portal.release_unscannable,
         "is_active": portal.is_active,
     }

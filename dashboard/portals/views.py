@@ -39,7 +39,7 @@ from uploader.processing import services as processing
 from uploader.retention.selectors import portal_keeping
 from uploader.uploads import downloads
 from uploader.uploads.errors import UploadError
-from uploader.uploads.models import UploadState
+from uploader.uploads.models import SCAN_USABLE, UploadState
 
 UPLOADS_SHOWN = 200
 
@@ -212,9 +212,10 @@ def portal_download_all(request: HttpRequest, portal_id: int) -> HttpResponse:
         return render_no_access(request, reason="not_permitted", who=request.user.get_username())
     portal = _portal(portal_id)
     principal = signed_in_principal(request.user)
-    stored = list(
-        portal_selectors.portal_uploads(portal=portal).filter(state=UploadState.STORED)[:UPLOADS_SHOWN]
-    )
+    stored_files = portal_selectors.portal_uploads(portal=portal).filter(state=UploadState.STORED)
+    # Files the malware scan has not released are left out (and counted), not signed.
+    stored = list(stored_files.filter(scan_state__in=SCAN_USABLE)[:UPLOADS_SHOWN])
+    held = stored_files.exclude(scan_state__in=SCAN_USABLE).count()
     links = []
     problem = ""
     for upload in stored:
@@ -232,6 +233,7 @@ def portal_download_all(request: HttpRequest, portal_id: int) -> HttpResponse:
             "problem": problem,
             "expires_minutes": max(1, settings.INTAKE_DOWNLOAD_EXPIRES_SECONDS // 60),
             "capped": len(stored) == UPLOADS_SHOWN,
+            "held": held,
         },
         status=503 if problem and not links else 200,
     )

@@ -125,6 +125,9 @@ def _call(client: Client, action: str, upload: Upload) -> int:
         "accept a request item": lambda: client.post(_submitted_item_path("accept")),
         "send a request item back": lambda: client.post(_submitted_item_path("changes"), {"reason": "blurred"}),
         "manage request templates in admin": lambda: client.get("/admin/uploader/requesttemplate/"),
+        # The file is clean, so an admin is sent back to its page with the reason.
+        "release an unscanned file": lambda: client.post(f"/uploads/{upload.id}/release", {"reason": "known"}),
+        "read a quarantined file": lambda: client.post(f"/uploads/{upload.id}/quarantined"),
     }
     return int(calls[action]().status_code)
 
@@ -164,6 +167,8 @@ MATRIX: dict[str, tuple[int, int, int, int, int]] = {
     "send a request item back": (302, 302, 403, 403, 302),
     # Templates are admins' (Django admin; staff are Django staff but may not see them).
     "manage request templates in admin": (200, 403, 302, 302, 302),
+    "release an unscanned file": (302, 403, 403, 403, 302),
+    "read a quarantined file": (302, 403, 403, 403, 302),
 }
 
 

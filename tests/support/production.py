@@ -82,6 +82,8 @@ def production_environment(*, database_url: str, redis_url: str, s3_endpoint: st
         "INTAKE_WEBHOOK_SIGNING_KEY": secrets.token_urlsafe(32),
         "INTAKE_ALLOW_PASSWORD_SIGN_IN": "true",
         "INTAKE_SQS_VISIBILITY_SECONDS": "10",
+        # No clamd beside these processes; scanning has its own tests (test_scanning.py).
+        "INTAKE_SCANNER": "none",
         "INTAKE_VAR_DIR": str(var_dir),
         "PORT": str(free_port()),
         "GUNICORN_WORKERS": "1",

@@ -682,3 +682,37 @@ def test_the_app_may_place_and_lift_legal_holds_and_delete_versions(template: di
     assert set(holds["Action"]) == {"s3:PutObjectLegalHold", "s3:GetObjectLegalHold", "s3:DeleteObjectVersion"}
     assert resolve(holds["Resource"], template).endswith("/uploads/*")
     assert by_sid["ListVersions"]["Action"] == "s3:ListBucketVersions"
+
+
+def test_malware_protection_scans_the_uploads_prefix_and_sends_results_to_the_events_queue(
+    template: dict[str, Any],
+) -> None:
+    """GuardDuty Malware Protection for S3 (MalwareProtection=yes, the default): a plan
+    for uploads/ only, its result events routed to the events queue, which admits them
+    from this rule only; the app is told to wait for those results."""
+    resources = template["Resources"]
+    params = {**PARAMS, "MalwareProtection": "yes", "AWS::StackName": "intake-acme"}
+    assert template["Parameters"]["MalwareProtection"]["Default"] == "yes"
+    for name in ("MalwareProtectionRole", "MalwareProtectionPlan", "MalwareScanResultsRule"):
+        assert resources[name]["Condition"] == "ProtectUploads"
+    assert condition_holds("ProtectUploads", template, params)
+    plan = resolve(resources["MalwareProtectionPlan"]["Properties"], template, params)
+    assert plan["ProtectedResource"]["S3Bucket"] == {
+        "BucketName": RESOURCE_VALUES["UploadsBucket"],
+        "ObjectPrefixes": [f"{settings.INTAKE_S3_KEY_PREFIX.strip('/')}/"],
+    }
+    rule = resolve(resources["MalwareScanResultsRule"]["Properties"], template, params)
+    assert rule["EventPattern"]["source"] == ["aws.guardduty"]
+    assert rule["EventPattern"]["detail-type"] == ["GuardDuty Malware Protection Object Scan Result"]
+    assert rule["Targets"] == [{"Id": "events-queue", "Arn": RESOURCE_VALUES["EventsQueue.Arn"]}]
+    statements = resolve(resources["EventsQueuePolicy"]["Properties"]["PolicyDocument"], template, params)["Statement"]
+    (from_rule,) = [s for s in statements if s["Principal"] == {"Service": "events.amazonaws.com"}]
+    assert from_rule["Condition"]["ArnEquals"]["aws:SourceArn"] == (
+        f"arn:aws:events:eu-west-1:123456789012:rule/{rule['Name']}"
+    )
+    # Without the plan, the rule's statement is gone and the app serves files as "not scanned".
+    off = {**params, "MalwareProtection": "no"}
+    assert len(resolve(resources["EventsQueuePolicy"]["Properties"]["PolicyDocument"], template, off)["Statement"]) == 1
+    app_policy = resolve(resources["AppPolicy"]["Properties"]["PolicyDocument"], template, params)["Statement"]
+    (quarantine,) = [s for s in app_policy if s["Sid"] == "QuarantineInfectedFiles"]
+    assert quarantine["Resource"].endswith(f"/{settings.INTAKE_SCAN_QUARANTINE_PREFIX}/*")

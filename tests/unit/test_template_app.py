@@ -467,6 +467,7 @@ def test_the_task_role_grants_app_policy_and_the_backlog_metric_and_nothing_else
         # Legal holds and deleting every version, with ObjectLock=yes (uploader.s3.object_lock).
         "LegalHoldsAndVersions",
         "ListVersions",
+        "QuarantineInfectedFiles",
     }
     assert app["QueueMessagesAreEncrypted"]["Condition"] == {
         "StringEquals": {"kms:ViaService": "sqs.eu-west-1.amazonaws.com"}

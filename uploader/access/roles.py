@@ -49,6 +49,10 @@ class Permission(enum.StrEnum):
     MANAGE_REQUESTS = "manage_requests"
     # The templates requests are made from (Django admin); admins only.
     MANAGE_REQUEST_TEMPLATES = "manage_request_templates"
+    # Malware scanning (uploader.scanning): release a file the scanner could not scan,
+    # with a reason; read an infected file kept in quarantine. Admins only.
+    RELEASE_FILES = "release_files"
+    READ_QUARANTINE = "read_quarantine"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

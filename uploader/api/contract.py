@@ -51,6 +51,8 @@ def upload_as_json(request: HttpRequest, upload: Upload) -> dict[str, Any]:
         "etag": upload.etag,
         "multipart": upload.is_multipart,
         "rejectionReason": upload.rejection_reason or None,
+        # The malware scan (docs/scanning.md): downloads wait for clean, released or not_scanned.
+        "scanState": upload.scan_state,
         "createdAt": upload.created_at.isoformat(),
         "storedAt": upload.stored_at.isoformat() if upload.stored_at else None,
         "location": upload_location(request, upload),

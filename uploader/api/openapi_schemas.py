@@ -114,6 +114,10 @@ COMPONENTS: dict[str, Any] = {
                 "etag": {"type": "string"},
                 "multipart": {"type": "boolean"},
                 "rejectionReason": {"type": ["string", "null"]},
+                "scanState": {
+                    "enum": ["pending", "clean", "infected", "unscannable", "released", "not_scanned"],
+                    "description": "The malware scan; the file can be downloaded once clean, released or not_scanned.",
+                },
                 "createdAt": {"type": "string", "format": "date-time"},
                 "storedAt": {"type": ["string", "null"], "format": "date-time"},
                 "location": {"type": "string", "format": "uri"},

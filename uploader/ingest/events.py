@@ -30,7 +30,8 @@ MAX_MESSAGE_BYTES = 256 * 1024  # SQS's own limit; anything larger is not from S
 SUPPORTED_MAJOR_VERSION = "2"
 URL_ENCODING_SOURCES = frozenset({"aws:s3", "minio:s3"})
 
-EventKind = Literal["created", "removed"]
+# "scanned": a malware scanner's verdict on the object (uploader.ingest.guardduty).
+EventKind = Literal["created", "removed", "scanned"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class ObjectEvent:
     sequencer: str
     version_id: str
     event_time: dt.datetime | None
+    # A scan result's threat names (kind "scanned" only).
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -222,6 +225,10 @@ def parse_s3_message(body: str | bytes) -> ParsedMessage:
         return ParsedMessage(skipped=("message is not a JSON object",))
     if document.get("Event") == "s3:TestEvent":
         return ParsedMessage(is_test_event=True)
+    if document.get("source") == "aws.guardduty" and "detail-type" in document:
+        from uploader.ingest.guardduty import parse_guardduty  # it builds on this module
+
+        return parse_guardduty(document)
     if document.get("source") == EVENTBRIDGE_SOURCE and "detail-type" in document:
         return _parse_eventbridge(document)
     records = document.get("Records")

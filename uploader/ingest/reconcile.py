@@ -25,7 +25,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from uploader import s3
-from uploader.uploads.models import Upload, UploadState
+from uploader.uploads.models import ScanState, Upload, UploadState
 from uploader.uploads.storing import upload_apply_stored_object, upload_close, upload_record_unregistered
 
 logger = logging.getLogger(__name__)
@@ -84,7 +84,9 @@ def reconcile(*, older_than: dt.timedelta, report: Callable[[str], None] = lambd
             result.removed_rejected += 1
             say(f"removed the object of rejected upload {upload.pk}")
 
-    for upload in Upload.objects.filter(state=UploadState.STORED).exclude(key__in=list(present)).iterator():
+    # An infected file's object was moved to quarantine (or deleted) on purpose.
+    missing = Upload.objects.filter(state=UploadState.STORED).exclude(scan_state=ScanState.INFECTED)
+    for upload in missing.exclude(key__in=list(present)).iterator():
         if _close(upload.pk, UploadState.DELETED, "upload.deleted", {"reason": "object missing from the bucket (reconcile)"}):
             result.marked_deleted += 1
             say(f"marked {upload.pk} deleted: its object is gone")

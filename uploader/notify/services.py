@@ -43,7 +43,7 @@ from uploader.notify.models import WebhookDelivery, WebhookDeliveryState
 from uploader.portals.identity import client_title
 from uploader.portals.models import Portal
 from uploader.portals.selectors import webhook_target_shown
-from uploader.uploads.models import Upload, UploadState
+from uploader.uploads.models import SCAN_USABLE, ScanState, Upload, UploadState
 from uploader.uploads.sizes import format_bytes
 
 logger = logging.getLogger(__name__)
@@ -106,6 +106,7 @@ def portal_notify_pending() -> DigestReport:
     task retries); an address the server refuses for good is audited and given up."""
     portal_ids = list(
         Upload.objects.filter(state=UploadState.STORED, portal__isnull=False, notified_at__isnull=True)
+        .filter(scan_state__in=SCAN_USABLE)  # a file is announced once its scan releases it
         .values_list("portal_id", flat=True)
         .distinct()[:DIGEST_MAX_PORTALS]
     )
@@ -126,6 +127,7 @@ def _notify_portal(portal_id: int) -> DigestReport:
         uploads = list(
             Upload.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(portal_id=portal_id, state=UploadState.STORED, notified_at__isnull=True)
+            .filter(scan_state__in=SCAN_USABLE)
             .select_related("portal")
             .order_by("stored_at")[:DIGEST_MAX_FILES]
         )
@@ -291,7 +293,9 @@ def portal_send_receipt(*, portal: Portal, visitor_id: str, email: str, name: st
     """E-mail a client the list of files that arrived from their visit; returns how
     many were listed (0: nothing sent)."""
     uploads = list(
-        Upload.objects.filter(portal=portal, portal_visitor=visitor_id, state=UploadState.STORED).order_by("stored_at")
+        Upload.objects.filter(portal=portal, portal_visitor=visitor_id, state=UploadState.STORED)
+        .exclude(scan_state=ScanState.INFECTED)  # refused: the client's page says so
+        .order_by("stored_at")
     )
     if not uploads or not email:
         return 0

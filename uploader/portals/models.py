@@ -76,6 +76,9 @@ class Portal(models.Model):
     retention_days = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(36500)]
     )
+    # A file the malware scanner could not scan (too big, timed out, an encrypted
+    # archive): held until an admin releases it, or released at once (uploader.scanning).
+    release_unscannable = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

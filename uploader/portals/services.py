@@ -71,6 +71,9 @@ EDITABLE_FIELDS = frozenset(
         "processing",
         "retention_days",
         "password",
+        # Files the malware scanner cannot scan: released at once instead of held for an
+        # admin (uploader.scanning). Only an admin may set it (_check_release_policy).
+        "release_unscannable",
     }
 )
 
@@ -241,6 +244,15 @@ def _check_actor(actor: Any) -> None:
         require_permission(actor, Permission.MANAGE_PORTALS)
 
 
+def _check_release_policy(actor: Any, portal: Portal, options: dict[str, Any]) -> None:
+    """Releasing unscanned files is an admin's decision (Permission.RELEASE_FILES),
+    whoever else manages the portal."""
+    if actor is not None and "release_unscannable" in options and bool(options["release_unscannable"]) != (
+        portal.release_unscannable
+    ):
+        require_permission(actor, Permission.RELEASE_FILES)
+
+
 def portal_link(portal: Portal) -> str:
     """The portal's full link, shown to staff and printed by the command line."""
     path = reverse("portal:page", kwargs={"portal_token": portal_tokens.token_for(portal.token_nonce)})
@@ -277,6 +289,7 @@ def portal_create(*, actor: Any, name: str, slug: str = "", title: str = "", **o
         created_by=actor if actor is not None and getattr(actor, "pk", None) else None,
     )
     password = options.pop("password", None)
+    _check_release_policy(actor, portal, options)
     set_fields, parse_errors = _apply(portal, options)
     _check_retention_actor(actor, portal, set_fields)
     if password:
@@ -299,6 +312,7 @@ def portal_update(*, actor: Any, portal: Portal, **changes: Any) -> Portal:
     if unknown:
         raise ValidationError(f"Unknown portal option(s): {', '.join(sorted(unknown))}.")
     password = changes.pop("password", None)
+    _check_release_policy(actor, portal, changes)
     changed, parse_errors = _apply(portal, changes)
     _check_retention_actor(actor, portal, changed)
     if password is not None:
@@ -378,6 +392,7 @@ def _describe(portal: Portal) -> dict[str, Any]:
         "allowed_content_types": portal.allowed_content_types,
         "processing": portal.processing,
         "retention_days": portal.retention_days,
+        "release_unscannable": portal.release_unscannable,
         # Origins only: a webhook URL's path often carries the receiver's secret.
         "notify_webhooks": [webhook_delivery.origin_of(url) for url in portal.notify_webhooks],
     }

@@ -37,7 +37,7 @@ from uploader.portals.branding import portal_logo_url
 from uploader.portals.identity import business_identity, client_title
 from uploader.portals.limits import limits_summary, portal_allowance, portal_upload_limits
 from uploader.portals.models import Portal
-from uploader.uploads.models import UploadState
+from uploader.uploads.models import ScanState, UploadState
 
 MAX_NAME_LENGTH = 200
 MAX_EMAIL_LENGTH = 254  # what Upload.uploader_email holds (validate_email allows 320)
@@ -209,8 +209,8 @@ def portal_done(request: HttpRequest, portal: Portal, visitor: Visitor, token: s
         {
             "visitor": visitor,
             "token": token,
-            "arrived": [u for u in uploads if u.state == UploadState.STORED],
-            "refused": [u for u in uploads if u.state == UploadState.REJECTED],
+            "arrived": [u for u in uploads if u.state == UploadState.STORED and u.scan_state != ScanState.INFECTED],
+            "refused": [u for u in uploads if u.state == UploadState.REJECTED or u.scan_state == ScanState.INFECTED],
             "unfinished": [u for u in uploads if u.state in {UploadState.REGISTERED, UploadState.UPLOADING}],
             "receipt_sent": request.GET.get("receipt") == "sent",
         },

@@ -49,7 +49,7 @@ from uploader.processing.derivatives import (
 from uploader.processing.models import Derivative, DerivativeKind
 from uploader.uploads.downloads import derived_file_url
 from uploader.uploads.errors import StorageUnavailable
-from uploader.uploads.models import Upload, UploadState
+from uploader.uploads.models import SCAN_USABLE, Upload, UploadState
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +174,8 @@ def upload_process(*, upload_id: uuid.UUID | str) -> dict[str, str]:
     upload = Upload.objects.select_related("portal").filter(pk=upload_id).first()
     if upload is None or upload.state != UploadState.STORED:
         return {}
+    if not upload.scan_allows_use:
+        return {"processing": "waiting for the malware scan"}
     if not _take_lease(upload):
         # Another run of this upload is at work (a duplicate delivery, the catch-up
         # task): its open attempt is not a crash. Whatever it leaves undone, the
@@ -303,6 +305,7 @@ def uploads_awaiting_processing(*, stored_before: dt.datetime, stored_after: dt.
         Upload.objects.select_related("portal")
         .prefetch_related("derivatives")  # one query per chunk, not one per upload
         .filter(wanted, state=UploadState.STORED, stored_at__lt=stored_before, stored_at__gte=stored_after)
+        .filter(scan_state__in=SCAN_USABLE)
         .order_by("stored_at")
     )
     awaiting = []
@@ -336,6 +339,8 @@ def derivative_links(uploads: list[Upload], *, principal: UploadPrincipal) -> di
         found.setdefault(derivative.upload_id, {})[derivative.kind] = derivative
     links: dict[uuid.UUID, DerivativeLinks] = {}
     for upload_id, kinds in found.items():
+        if not next(iter(kinds.values())).upload.scan_allows_use:
+            continue
         thumbnail, text = kinds.get(DerivativeKind.THUMBNAIL), kinds.get(DerivativeKind.TEXT)
         try:
             links[upload_id] = DerivativeLinks(

@@ -109,6 +109,7 @@ from uploader.s3.queues import (
     queue_url_from_arn,
     queue_url_or_none,
 )
+from uploader.s3.streams import iter_object_chunks, move_object
 
 
 def reset_clients() -> None:
@@ -163,9 +164,11 @@ __all__ = [
     "get_public_access_block",
     "head_object",
     "head_object_or_none",
+    "iter_object_chunks",
     "list_objects",
     "list_open_multipart_uploads",
     "list_parts",
+    "move_object",
     "ping",
     "presign_get_object",
     "presign_post_object",

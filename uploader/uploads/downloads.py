@@ -14,8 +14,8 @@ from uploader.audit.services import audit_record
 from uploader.processing.models import Derivative, DerivativeKind
 from uploader.s3 import cloudfront
 from uploader.uploads import keys
-from uploader.uploads.errors import WrongState, storage_errors
-from uploader.uploads.models import Upload, UploadState
+from uploader.uploads.errors import FileHeld, WrongState, file_held_message, storage_errors
+from uploader.uploads.models import ScanState, Upload, UploadState
 
 
 def _signed_get(*, key: str, expires_in: int, filename: str | None) -> tuple[str, str]:
@@ -34,6 +34,8 @@ def upload_download_url(*, principal: UploadPrincipal, upload: Upload) -> str:
         raise NotAllowed(Permission.DOWNLOAD)
     if upload.state != UploadState.STORED:
         raise WrongState(f"This upload is {upload.state}; only stored files can be downloaded.")
+    if not upload.scan_allows_use:
+        raise FileHeld(file_held_message(upload.scan_state))
     with storage_errors("sign the download"):
         url, via = _signed_get(
             key=upload.key,
@@ -41,6 +43,24 @@ def upload_download_url(*, principal: UploadPrincipal, upload: Upload) -> str:
             filename=keys.display_filename(upload.original_filename),
         )
     audit_record(action="upload.downloaded", upload=upload, user=principal.owner, detail={"via": via})
+    return url
+
+
+def quarantined_file_url(*, principal: UploadPrincipal, upload: Upload) -> str:
+    """A short-lived URL of an infected file kept in quarantine, for admins only
+    (READ_QUARANTINE), signed by S3 itself (the CDN serves the uploads prefix only).
+    Audited `upload.quarantine_downloaded`: reading malware is an event."""
+    if not principal.may(Permission.READ_QUARANTINE):
+        raise NotAllowed(Permission.READ_QUARANTINE)
+    if upload.scan_state != ScanState.INFECTED or not upload.quarantine_key:
+        raise WrongState("This file is not in quarantine.")
+    with storage_errors("sign the quarantined file"):
+        url = s3.presign_get_object(
+            key=upload.quarantine_key,
+            expires_in=settings.INTAKE_DOWNLOAD_EXPIRES_SECONDS,
+            filename=f"{keys.display_filename(upload.original_filename)}.infected",
+        )
+    audit_record(action="upload.quarantine_downloaded", upload=upload, user=principal.owner, detail={})
     return url
 
 
@@ -55,6 +75,8 @@ def derived_file_url(*, principal: UploadPrincipal, derivative: Derivative) -> s
         raise NotAllowed(Permission.BROWSE)
     if derivative.kind == DerivativeKind.TEXT and not principal.may(Permission.DOWNLOAD):
         raise NotAllowed(Permission.DOWNLOAD)
+    if not derivative.upload.scan_allows_use:
+        raise FileHeld(file_held_message(derivative.upload.scan_state))
     filename = None
     if derivative.kind == DerivativeKind.TEXT:
         filename = f"{PurePosixPath(derivative.upload.original_filename).stem}.txt"

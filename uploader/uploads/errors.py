@@ -51,6 +51,21 @@ class WrongState(UploadError):
     code = "wrong_state"
 
 
+class FileHeld(WrongState):
+    """The file is stored but its malware scan has not released it (pending, infected,
+    not scannable): nothing reads it until it does."""
+
+    code = "file_held"
+
+
+def file_held_message(scan_state: str) -> str:
+    if scan_state == "infected":
+        return "This file holds malware: it was refused and is kept only in quarantine."
+    if scan_state == "unscannable":
+        return "This file could not be scanned for malware; an admin may release it."
+    return "This file is waiting for its malware scan; try again in a moment."
+
+
 class StorageUnavailable(UploadError, s3.StorageUnavailable):
     """s3.StorageUnavailable with a message for people and the API's 503: one outage
     whichever layer noticed it, so `except s3.StorageUnavailable` and the tasks'

@@ -39,6 +39,38 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+class ScanState(models.TextChoices):
+    """What the malware scan says of a stored file (docs/scanning.md). Written only by
+    uploader.scanning.state."""
+
+    PENDING = "pending", "Scan pending"
+    CLEAN = "clean", "Clean"
+    INFECTED = "infected", "Infected"
+    UNSCANNABLE = "unscannable", "Not scannable"
+    # An admin released a file the scanner could not scan, or its portal's policy did.
+    RELEASED = "released", "Released unscanned"
+    # Scanning is off (INTAKE_SCANNER=none), or the file was stored before it existed.
+    NOT_SCANNED = "not_scanned", "Not scanned"
+
+
+# Scan states whose file may be downloaded, previewed, processed and announced: a
+# file waits for one of these (fail closed).
+SCAN_USABLE: frozenset[str] = frozenset({ScanState.CLEAN, ScanState.RELEASED, ScanState.NOT_SCANNED})
+
+# Which scan states each may move to: an outcome is final, except that an admin (or
+# a later scanner's verdict) settles a file that could not be scanned.
+SCAN_TRANSITIONS: dict[str, frozenset[str]] = {
+    ScanState.PENDING: frozenset(
+        {ScanState.CLEAN, ScanState.INFECTED, ScanState.UNSCANNABLE, ScanState.RELEASED, ScanState.NOT_SCANNED}
+    ),
+    ScanState.UNSCANNABLE: frozenset({ScanState.CLEAN, ScanState.INFECTED, ScanState.RELEASED}),
+    ScanState.CLEAN: frozenset(),
+    ScanState.INFECTED: frozenset(),
+    ScanState.RELEASED: frozenset(),
+    ScanState.NOT_SCANNED: frozenset(),
+}
+
+
 class Upload(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
@@ -72,6 +104,13 @@ class Upload(models.Model):
     stored_size = models.BigIntegerField(null=True, blank=True)
     etag = models.CharField(max_length=128, blank=True, default="")
     rejection_reason = models.TextField(blank=True, default="")
+    # The malware scan (uploader.scanning): its state, what it found or why it could
+    # not scan (a signature name, "too big"), when it settled, and where an infected
+    # file was moved (empty when it was deleted, or is not infected).
+    scan_state = models.CharField(max_length=16, choices=ScanState.choices, default=ScanState.PENDING)
+    scan_detail = models.CharField(max_length=255, blank=True, default="")
+    scanned_at = models.DateTimeField(null=True, blank=True)
+    quarantine_key = models.CharField(max_length=1024, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     stored_at = models.DateTimeField(null=True, blank=True)
@@ -138,6 +177,12 @@ class Upload(models.Model):
                 condition=models.Q(state="stored", legal_hold=False, portal__isnull=False),
                 name="upload_retention_due",
             ),
+            # The scanner's catch-up list: stored files still waiting for a verdict.
+            models.Index(
+                fields=["stored_at"],
+                condition=models.Q(scan_state="pending", state="stored"),
+                name="upload_scan_pending",
+            ),
             # The notifier's work list stays small however many files are kept.
             models.Index(
                 fields=["portal"],
@@ -155,6 +200,11 @@ class Upload(models.Model):
         if update_fields is not None and {"original_filename", "uploader_name", "uploader_email"} & set(update_fields):
             kwargs["update_fields"] = {*update_fields, "search_text"}
         super().save(*args, **kwargs)
+
+    @property
+    def scan_allows_use(self) -> bool:
+        """Whether the file may be downloaded, previewed, processed or announced."""
+        return self.scan_state in SCAN_USABLE
 
 
 class UploadTag(models.Model):

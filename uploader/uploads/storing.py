@@ -222,8 +222,10 @@ def uploads_mark_stored(*, objects: Sequence[StoredObject]) -> list[uuid.UUID]:
         ],
         to=UploadState.STORED,
     )
-    if moved:
-        # Staff uploads get previews too (processing decides, from the file's name and type).
-        for upload in Upload.objects.filter(pk__in=moved).only("pk", "portal_id", "original_filename", "declared_content_type"):
-            followups.after_stored(upload)
+    # What follows a stored file (its malware scan, then previews, staff uploads included)
+    # follows these too.
+    for upload in Upload.objects.filter(pk__in=moved).only(
+        "pk", "portal_id", "owner_id", "state", "key", "etag", "original_filename", "declared_content_type"
+    ):
+        followups.after_stored(upload)
     return moved

@@ -15,10 +15,11 @@ from config.request_context import log_about
 from uploader import s3
 from uploader.ingest.events import sequencer_is_newer, sequencer_order
 from uploader.ingest.ledger.ingest import as_json
+from uploader.ingest.ledger.scan_results import apply_scan_result, scan_results_waiting
 from uploader.ingest.models import EventOutcome, UploadEvent
 from uploader.portals.models import Portal
 from uploader.uploads.limits import UploadLimits, check_stored
-from uploader.uploads.models import Upload, UploadState
+from uploader.uploads.models import ScanState, Upload, UploadState
 from uploader.uploads.storing import (
     StoredObject,
     upload_apply_stored_object,
@@ -87,6 +88,8 @@ class _S3Now:
 
 
 def _needs_head(event: UploadEvent, upload: Upload | None) -> bool:
+    if event.kind == "scanned":
+        return False
     if event.kind == "created":
         return not _event_says_enough(event, upload)
     return not event.sequencer
@@ -129,6 +132,11 @@ def _apply(event: UploadEvent, s3_now: _S3Now) -> str:
     upload = Upload.objects.filter(key=event.key).first()
     if upload is not None:
         log_about(upload_id=upload.pk, portal=upload.portal_id)
+    if event.kind == "scanned":
+        outcome, detail = apply_scan_result(event, upload)
+        if outcome == EventOutcome.PENDING:
+            return outcome  # applied once the object is stored
+        return _finish(event, outcome, detail, upload)
     if upload and event.sequencer and upload.last_sequencer and not sequencer_is_newer(event.sequencer, upload.last_sequencer):
         return _finish(event, EventOutcome.STALE, f"sequencer {upload.last_sequencer} already applied", upload)
     if event.kind == "created":
@@ -142,10 +150,13 @@ def _apply(event: UploadEvent, s3_now: _S3Now) -> str:
         if upload is None:
             upload = upload_record_unregistered(key=event.key, head=head)
         upload = upload_apply_stored_object(upload_id=upload.pk, head=head, sequencer=event.sequencer)
+        _apply_waiting_scan_results([event.key])
         return _finish(event, EventOutcome.APPLIED, f"upload is {upload.state}", upload)
     # removed
     if upload is None:
         return _finish(event, EventOutcome.IGNORED, "no upload for this key", None)
+    if upload.scan_state == ScanState.INFECTED:
+        return _finish(event, EventOutcome.IGNORED, "the infected object was moved out (quarantine)", upload)
     if not event.sequencer and s3_now.head() is not None:
         return _finish(event, EventOutcome.STALE, "object exists again", upload)
     closed, _ = upload_close(
@@ -156,6 +167,15 @@ def _apply(event: UploadEvent, s3_now: _S3Now) -> str:
         sequencer=event.sequencer,
     )
     return _finish(event, EventOutcome.APPLIED, f"upload is {closed.state}", closed)
+
+
+def _apply_waiting_scan_results(keys: list[str]) -> None:
+    """Scan results that waited for their object: applied after this commits."""
+    waiting = scan_results_waiting(keys)
+    if waiting:
+        from uploader.ingest import tasks  # the task module imports the ledger
+
+        transaction.on_commit(lambda: tasks.events_apply_enqueue(waiting), robust=True)
 
 
 # --- A batch at once ---------------------------------------------------------------------------------------------
@@ -183,6 +203,10 @@ def events_apply(*, event_ids: Iterable[int]) -> dict[str, int]:
     ids = sorted(set(event_ids))
     outcomes: Counter[str] = Counter()
     rest = _apply_common_case(ids, outcomes)
+    if settings.INTAKE_SCANNER == "guardduty":
+        # Scan results that arrived before these objects' stored events.
+        keys = list(UploadEvent.objects.filter(pk__in=ids).values_list("key", flat=True))
+        rest += [pk for pk in scan_results_waiting(keys) if pk not in rest]
     for event_id in rest:
         outcomes[event_apply(event_id=event_id)] += 1
     return dict(outcomes)

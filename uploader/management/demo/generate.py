@@ -30,7 +30,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "id", "owner_id", "scope", "original_filename", "key", "declared_size", "declared_content_type",
         "is_multipart", "multipart_upload_id", "part_size", "content_md5", "state", "stored_size", "etag",
         "rejection_reason", "created_at", "updated_at", "stored_at", "notified_at", "last_sequencer", "portal_id",
-        "portal_visitor", "uploader_name", "uploader_email", "search_text",
+        "portal_visitor", "uploader_name", "uploader_email", "search_text", "scan_state", "scan_detail",
+        "quarantine_key",
     ),
     "audit": ("created_at", "action", "actor_id", "actor_label", "upload_id", "request_id", "ip_address", "detail"),
     "event": (
@@ -166,6 +167,7 @@ def make_batch(rng: random.Random, cast: Cast, count: int, *, now: dt.datetime, 
                 size if arrived else None, etag, reason, created, updated, stored_at,
                 stored_at if portal_id and state == "stored" else None, "", portal_id, visitor, sender_name,
                 sender_email, search_text_of(filename, sender_name, sender_email),
+                "clean" if arrived else "pending", "", "",
             )
         )  # fmt: skip
         request_id = uuid.UUID(int=rng.getrandbits(128)).hex

@@ -4,7 +4,7 @@ failure with its fix (and the admin page that runs the same).
 The parts, in the order a request meets them: settings that do not fit together, the
 database, the Celery broker, the bucket (credentials, public access, encryption,
 lifecycle, notifications), CORS end to end (`manage.py check_cors`, uploader.ops.cors_check),
-the events queue and its dead-letter queue, the clock against S3's, Cognito, e-mail
+the events queue and its dead-letter queue, the clock against S3's, the malware scanner, Cognito, e-mail
 and CloudFront. Parts for things not configured say so ("skipped").
 
 No secret is ever part of a result: checks report names, codes and exception types,
@@ -35,6 +35,7 @@ from uploader.ops.doctor.clock import clock_checks
 from uploader.ops.doctor.mail import mail_checks
 from uploader.ops.doctor.platform import broker_checks, database_checks
 from uploader.ops.doctor.queues import queue_checks
+from uploader.ops.doctor.scanner import scanner_checks
 from uploader.ops.doctor.settings_fit import settings_checks
 from uploader.ops.doctor.signin import cognito_checks
 
@@ -72,6 +73,7 @@ PARTS: dict[str, Part] = {
     "cors": _cors,
     "queue": lambda base_url, timeout: queue_checks(),
     "clock": lambda base_url, timeout: clock_checks(),
+    "scanner": lambda base_url, timeout: scanner_checks(),
     "cognito": lambda base_url, timeout: cognito_checks(timeout),
     "e-mail": lambda base_url, timeout: mail_checks(),
     "cloudfront": lambda base_url, timeout: cloudfront_checks(),
