@@ -35,6 +35,8 @@ SITE = "files.example.test"
 PARAMS = {
     "SiteDomain": SITE,
     "BusinessName": "Acme Accounting",
+    "ContactEmail": "office@example.test",
+    "ContactPhone": "+44 20 7946 0000",
     "BrandColour": "#123abc",
     "AdminEmail": "boss@example.test",
     "NotifyEmails": "ops@example.test",

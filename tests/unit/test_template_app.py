@@ -628,3 +628,15 @@ def test_every_task_knows_whether_the_bucket_has_object_lock(
 ) -> None:
     for task in TASKS:
         assert task_environment(template, task, {**APP, "ObjectLock": choice})["INTAKE_S3_OBJECT_LOCK"] == setting, task
+
+
+def test_clients_see_the_business_and_how_to_reach_it_as_the_parameters_say(template: dict[str, Any]) -> None:
+    environment = task_environment(template, "WebTask")
+    assert environment["INTAKE_BUSINESS_NAME"] == "Acme Accounting"
+    assert environment["INTAKE_BUSINESS_CONTACT_EMAIL"] == "office@example.test"
+    assert environment["INTAKE_BUSINESS_CONTACT_PHONE"] == "+44 20 7946 0000"
+    email = re.compile(template["Parameters"]["ContactEmail"]["AllowedPattern"])
+    assert email.fullmatch("") and email.fullmatch("office@example.test")
+    assert not email.fullmatch("office@example.test, other@example.test")
+    phone = re.compile(template["Parameters"]["ContactPhone"]["AllowedPattern"])
+    assert phone.fullmatch("+44 (0)20 7946-0000") and not phone.fullmatch("<script>")
