@@ -137,7 +137,7 @@ def test_the_client_page_says_the_infected_file_was_refused(
         upload_file(client, token, b"fine", filename="good.txt", type_="text/plain")
     page = client.get(f"/p/{token}/done").content.decode()
     refused = page[page.index("bad.txt") - 200 : page.index("bad.txt") + 200]
-    assert "malware was found in it" in refused
+    assert "Malware was found in it" in refused
 
 
 def test_a_clean_file_is_clean_then_downloadable(clamd, make_portal, send) -> None:  # type: ignore[no-untyped-def]
