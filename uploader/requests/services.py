@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -32,6 +33,7 @@ from uploader.requests.models import (
     RequestState,
     RequestTemplate,
 )
+from uploader.requests.reminders import Schedule, default_schedule
 from uploader.requests.state import item_move, request_move_closed
 from uploader.uploads.limits import normalize_content_type
 from uploader.uploads.models import Upload, UploadState
@@ -61,6 +63,7 @@ class ReviewResult:
     moved: int = 0
     closed: bool = False
     emailed: bool = False
+    waiting: bool = False  # complete, waiting for staff to close it
     notes: list[str] = field(default_factory=list)
 
 
@@ -156,10 +159,14 @@ def request_create(
     company: str = "",
     due_date: dt.date | None = None,
     template: RequestTemplate | None = None,
+    reminders: Schedule | None = None,
+    waits_for_staff: bool | None = None,
 ) -> DocumentRequest:
     """Make a request and its items in one transaction; ValidationError (by field) when
-    the input is not usable, and nothing is written."""
+    the input is not usable, and nothing is written. The reminder schedule and "waits
+    for staff" default to the settings."""
     _check_actor(actor)
+    schedule = reminders or default_schedule()
     if not client_name.strip():
         raise ValidationError({"client_name": "Give the client's name."})
     nonce = tokens.new_nonce()
@@ -172,6 +179,11 @@ def request_create(
         token_nonce=nonce,
         token_digest=tokens.digest_of(tokens.token_for(nonce)),
         created_by=actor,
+        remind_days_before_due=schedule.days_before_due or None,
+        remind_on_due_date=schedule.on_due_date,
+        remind_overdue_every_days=schedule.overdue_every_days or None,
+        remind_nothing_received_days=schedule.nothing_received_days or None,
+        waits_for_staff=settings.INTAKE_REQUEST_WAITS_FOR_STAFF if waits_for_staff is None else waits_for_staff,
     )
     with transaction.atomic():
         request.save()
@@ -214,23 +226,66 @@ def _locked(request_id: int, item_id: int | None = None) -> tuple[DocumentReques
     return request, item
 
 
-def _close_if_complete(request: DocumentRequest, *, actor: Any) -> bool:
-    """Close the request when no required item is left unaccepted."""
-    if request.items.filter(required=True).exclude(state=ItemState.ACCEPTED).exists():
-        return False
-    return request_move_closed(request, user=actor, detail={"why": "every required item is accepted"})
+def _is_complete(request: DocumentRequest) -> bool:
+    return not request.items.filter(required=True).exclude(state=ItemState.ACCEPTED).exists()
 
 
-def _after_close(request: DocumentRequest, *, actor: Any) -> bool:
-    """Tell the staff member who made it (after the commit); audited either way."""
-    told = emails.request_closed_email(request, page_url=request_staff_url(request))
+def _close_if_complete(request: DocumentRequest, *, actor: Any) -> str:
+    """Close the request when no required item is left unaccepted, or, when it waits
+    for staff, say so once (audited). "closed", "waiting" or ""."""
+    if not _is_complete(request):
+        return ""
+    if request.waits_for_staff:
+        audit_record(action="request.complete_waiting", user=actor, detail={"request": request.pk})
+        return "waiting"
+    closed = request_move_closed(request, user=actor, detail={"why": "every required item is accepted"})
+    return "closed" if closed else ""
+
+
+def _after_close(request: DocumentRequest, *, actor: Any, outcome: str = "closed") -> bool:
+    """Tell the staff member who made it (after the commit), audited either way; once
+    closed, the worker sends the client's receipt."""
+    if outcome == "waiting":
+        told = emails.request_waits_for_staff_email(request, page_url=request_staff_url(request))
+    else:
+        told = emails.request_closed_email(request, page_url=request_staff_url(request))
     creator = request.created_by
     audit_record(
         action="request.staff_told" if told else "request.staff_not_told",
         user=actor,
         detail={"request": request.pk, "to": creator.email if told and creator is not None else ""},
     )
+    if outcome == "closed":
+        from uploader.requests.tasks import send_request_receipt  # tasks import the services' neighbours
+
+        send_request_receipt.delay(request.pk)
     return told
+
+
+def _accepted_files_digests(item_ids: list[int]) -> None:
+    """Start the SHA-256 of accepted files early, so staff see it before the receipt."""
+    from uploader.requests.tasks import compute_upload_digest
+
+    upload_ids = [
+        str(pk)
+        for pk in Upload.objects.filter(request_item_id__in=item_ids, state=UploadState.STORED).values_list(
+            "pk", flat=True
+        )
+    ]
+    for upload_id in upload_ids:
+        transaction.on_commit(partial(compute_upload_digest.delay, upload_id), robust=True)
+
+
+def request_close(*, actor: Any, request_id: int) -> ReviewResult:
+    """Staff close a complete request that waits for them; the client gets the receipt."""
+    _check_actor(actor)
+    with transaction.atomic():
+        request, _ = _locked(request_id)
+        if not _is_complete(request):
+            raise ItemWrongState("A required item is not accepted yet; accept it before closing the request.")
+        request_move_closed(request, user=actor, detail={"why": "closed by staff"})
+    emailed = _after_close(request, actor=actor)
+    return ReviewResult(closed=True, emailed=emailed)
 
 
 def item_accept(*, actor: Any, request_id: int, item_id: int) -> ReviewResult:
@@ -239,9 +294,10 @@ def item_accept(*, actor: Any, request_id: int, item_id: int) -> ReviewResult:
         request, item = _locked(request_id, item_id)
         assert item is not None
         item_move(item, ItemState.ACCEPTED, action="request.item_accepted", user=actor, detail={"title": item.title})
-        closed = _close_if_complete(request, actor=actor)
-    emailed = _after_close(request, actor=actor) if closed else False
-    return ReviewResult(moved=1, closed=closed, emailed=emailed)
+        _accepted_files_digests([item.pk])
+        outcome = _close_if_complete(request, actor=actor)
+    emailed = _after_close(request, actor=actor, outcome=outcome) if outcome else False
+    return ReviewResult(moved=1, closed=outcome == "closed", emailed=emailed, waiting=outcome == "waiting")
 
 
 def request_accept_all(*, actor: Any, request_id: int) -> ReviewResult:
@@ -258,9 +314,10 @@ def request_accept_all(*, actor: Any, request_id: int) -> ReviewResult:
                 user=actor,
                 detail={"title": item.title, "all": True},
             )
-        closed = _close_if_complete(request, actor=actor) if waiting else False
-    emailed = _after_close(request, actor=actor) if closed else False
-    return ReviewResult(moved=len(waiting), closed=closed, emailed=emailed)
+        _accepted_files_digests([item.pk for item in waiting])
+        outcome = _close_if_complete(request, actor=actor) if waiting else ""
+    emailed = _after_close(request, actor=actor, outcome=outcome) if outcome else False
+    return ReviewResult(moved=len(waiting), closed=outcome == "closed", emailed=emailed, waiting=outcome == "waiting")
 
 
 def item_request_changes(*, actor: Any, request_id: int, item_id: int, reason: str) -> ReviewResult:
