@@ -164,14 +164,18 @@ def later_link(request: DocumentRequest) -> str:
 
 def _claim(request_id: int, slots: list[str]) -> list[RequestReminder]:
     """Insert a row per slot and commit; the slots another run holds already are left
-    out (the unique constraint decides, also between two processes)."""
+    out. The request's row lock makes a second process wait and then find every slot
+    taken (so a client gets one e-mail, not one per process); the unique constraint is
+    what guarantees a slot once, also without the lock."""
     claimed = []
-    for slot in slots:
-        try:
-            with transaction.atomic():
-                claimed.append(RequestReminder.objects.create(request_id=request_id, slot=slot))
-        except IntegrityError:
-            continue
+    with transaction.atomic():
+        DocumentRequest.objects.select_for_update().filter(pk=request_id).first()
+        for slot in slots:
+            try:
+                with transaction.atomic():
+                    claimed.append(RequestReminder.objects.create(request_id=request_id, slot=slot))
+            except IntegrityError:
+                continue
     return claimed
 
 
