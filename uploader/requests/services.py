@@ -12,7 +12,6 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -25,6 +24,7 @@ from django.utils import timezone
 from uploader.access.roles import Permission, require_permission
 from uploader.audit.services import audit_record
 from uploader.requests import emails, tokens
+from uploader.requests.completion import after_close, close_if_complete, is_complete, start_digests
 from uploader.requests.errors import ItemWrongState
 from uploader.requests.models import (
     DocumentRequest,
@@ -226,65 +226,15 @@ def _locked(request_id: int, item_id: int | None = None) -> tuple[DocumentReques
     return request, item
 
 
-def _is_complete(request: DocumentRequest) -> bool:
-    return not request.items.filter(required=True).exclude(state=ItemState.ACCEPTED).exists()
-
-
-def _close_if_complete(request: DocumentRequest, *, actor: Any) -> str:
-    """Close the request when no required item is left unaccepted, or, when it waits
-    for staff, say so once (audited). "closed", "waiting" or ""."""
-    if not _is_complete(request):
-        return ""
-    if request.waits_for_staff:
-        audit_record(action="request.complete_waiting", user=actor, detail={"request": request.pk})
-        return "waiting"
-    closed = request_move_closed(request, user=actor, detail={"why": "every required item is accepted"})
-    return "closed" if closed else ""
-
-
-def _after_close(request: DocumentRequest, *, actor: Any, outcome: str = "closed") -> bool:
-    """Tell the staff member who made it (after the commit), audited either way; once
-    closed, the worker sends the client's receipt."""
-    if outcome == "waiting":
-        told = emails.request_waits_for_staff_email(request, page_url=request_staff_url(request))
-    else:
-        told = emails.request_closed_email(request, page_url=request_staff_url(request))
-    creator = request.created_by
-    audit_record(
-        action="request.staff_told" if told else "request.staff_not_told",
-        user=actor,
-        detail={"request": request.pk, "to": creator.email if told and creator is not None else ""},
-    )
-    if outcome == "closed":
-        from uploader.requests.tasks import send_request_receipt  # tasks import the services' neighbours
-
-        send_request_receipt.delay(request.pk)
-    return told
-
-
-def _accepted_files_digests(item_ids: list[int]) -> None:
-    """Start the SHA-256 of accepted files early, so staff see it before the receipt."""
-    from uploader.requests.tasks import compute_upload_digest
-
-    upload_ids = [
-        str(pk)
-        for pk in Upload.objects.filter(request_item_id__in=item_ids, state=UploadState.STORED).values_list(
-            "pk", flat=True
-        )
-    ]
-    for upload_id in upload_ids:
-        transaction.on_commit(partial(compute_upload_digest.delay, upload_id), robust=True)
-
-
 def request_close(*, actor: Any, request_id: int) -> ReviewResult:
     """Staff close a complete request that waits for them; the client gets the receipt."""
     _check_actor(actor)
     with transaction.atomic():
         request, _ = _locked(request_id)
-        if not _is_complete(request):
+        if not is_complete(request):
             raise ItemWrongState("A required item is not accepted yet; accept it before closing the request.")
         request_move_closed(request, user=actor, detail={"why": "closed by staff"})
-    emailed = _after_close(request, actor=actor)
+    emailed = after_close(request, actor=actor, outcome="closed", page_url=request_staff_url(request))
     return ReviewResult(closed=True, emailed=emailed)
 
 
@@ -294,9 +244,9 @@ def item_accept(*, actor: Any, request_id: int, item_id: int) -> ReviewResult:
         request, item = _locked(request_id, item_id)
         assert item is not None
         item_move(item, ItemState.ACCEPTED, action="request.item_accepted", user=actor, detail={"title": item.title})
-        _accepted_files_digests([item.pk])
-        outcome = _close_if_complete(request, actor=actor)
-    emailed = _after_close(request, actor=actor, outcome=outcome) if outcome else False
+        start_digests([item.pk])
+        outcome = close_if_complete(request, actor=actor)
+    emailed = after_close(request, actor=actor, outcome=outcome, page_url=request_staff_url(request)) if outcome else False
     return ReviewResult(moved=1, closed=outcome == "closed", emailed=emailed, waiting=outcome == "waiting")
 
 
@@ -314,9 +264,9 @@ def request_accept_all(*, actor: Any, request_id: int) -> ReviewResult:
                 user=actor,
                 detail={"title": item.title, "all": True},
             )
-        _accepted_files_digests([item.pk for item in waiting])
-        outcome = _close_if_complete(request, actor=actor) if waiting else ""
-    emailed = _after_close(request, actor=actor, outcome=outcome) if outcome else False
+        start_digests([item.pk for item in waiting])
+        outcome = close_if_complete(request, actor=actor) if waiting else ""
+    emailed = after_close(request, actor=actor, outcome=outcome, page_url=request_staff_url(request)) if outcome else False
     return ReviewResult(moved=len(waiting), closed=outcome == "closed", emailed=emailed, waiting=outcome == "waiting")
 
 
