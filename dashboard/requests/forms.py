@@ -68,6 +68,20 @@ class RequestForm(forms.Form):
         )
         super().__init__(*args, **kwargs)
 
+    REMINDER_FIELDS = (
+        "remind_days_before_due",
+        "remind_on_due_date",
+        "remind_overdue_every_days",
+        "remind_nothing_received_days",
+        "waits_for_staff",
+    )
+
+    def client_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.fields if name not in self.REMINDER_FIELDS]
+
+    def reminder_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.REMINDER_FIELDS]
+
     def emails(self) -> list[str]:
         return split_list(self.cleaned_data["client_emails"])
 

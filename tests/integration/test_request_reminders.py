@@ -309,7 +309,8 @@ def test_send_it_later_pauses_reminders_for_a_week(
     paused_until = DocumentRequest.objects.get(pk=request.pk).reminders_paused_until
     assert paused_until is not None
     assert abs(paused_until - (timezone.now() + dt.timedelta(days=7))) < dt.timedelta(minutes=1)
-    assert "request.reminders_paused" in actions(request)
+    paused = AuditEntry.objects.get(action="request.reminders_paused", detail__request=request.pk)
+    assert paused.actor_label == f"request:{request.pk}"
 
     # Tomorrow's slot waits until the pause ends.
     assert reminders.reminders_send_due(now=paused_until - dt.timedelta(hours=1)) == 0
@@ -418,3 +419,35 @@ def test_a_request_that_waits_for_staff_stays_open_until_staff_close_it(
     _staff, receipt = smtp.wait_for(3)[1:]
     assert receipt["Subject"].startswith("Receipt")
     assert client.get(f"/r/{token}/").status_code == 410
+
+
+def test_staff_set_the_schedule_and_waits_for_staff_when_making_a_request(staff_client: Client, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.INTAKE_REMINDER_DAYS_BEFORE_DUE = 2
+    settings.INTAKE_REMINDER_NOTHING_RECEIVED_DAYS = 0
+    form = staff_client.get("/requests/new")
+    assert form.status_code == 200
+    assert b'name="remind_days_before_due" value="2"' in form.content  # the settings' defaults
+    response = staff_client.post(
+        "/requests/new",
+        {
+            "client_name": "Bob",
+            "client_emails": "bob@example.test",
+            "due_date": "2030-01-31",
+            "remind_days_before_due": "5",
+            "remind_overdue_every_days": "0",
+            "remind_nothing_received_days": "10",
+            "waits_for_staff": "on",
+            "items-TOTAL_FORMS": "1",
+            "items-INITIAL_FORMS": "0",
+            "items-MIN_NUM_FORMS": "0",
+            "items-MAX_NUM_FORMS": "50",
+            "items-0-title": "P60",
+            "items-0-required": "on",
+        },
+    )
+    assert response.status_code == 302
+    made = DocumentRequest.objects.get(client_name="Bob")
+    assert reminders.schedule_of(made) == reminders.Schedule(
+        days_before_due=5, on_due_date=False, overdue_every_days=None, nothing_received_days=10
+    )
+    assert made.waits_for_staff is True

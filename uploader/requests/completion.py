@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import transaction
 
+from uploader.audit.models import AuditEntry
 from uploader.audit.services import audit_record
 from uploader.requests import emails
 from uploader.requests.models import DocumentRequest, ItemState
@@ -28,6 +29,8 @@ def close_if_complete(request: DocumentRequest, *, actor: Any) -> str:
     if not is_complete(request):
         return ""
     if request.waits_for_staff:
+        if AuditEntry.objects.filter(action="request.complete_waiting", detail__request=request.pk).exists():
+            return ""  # staff were told already (an optional item accepted later)
         audit_record(action="request.complete_waiting", user=actor, detail={"request": request.pk})
         return "waiting"
     closed = request_move_closed(request, user=actor, detail={"why": "every required item is accepted"})

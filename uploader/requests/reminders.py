@@ -239,6 +239,13 @@ class LaterLinkInvalid(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class LinkHolder:
+    """Whoever holds the request's link, as the audit trail names them."""
+
+    audit_label: str
+
+
 def later_check(request: DocumentRequest, signed: str) -> None:
     """LaterLinkInvalid unless `signed` was made for this request and is not too old."""
     max_age = dt.timedelta(days=settings.INTAKE_REMINDER_LINK_MAX_AGE_DAYS)

@@ -120,6 +120,8 @@ def later_page(request: HttpRequest, document_request: DocumentRequest, token: s
         return _plain(request, title="This link does not work", message=str(exc), status=400)
     paused_until = None
     if request.method == "POST":
+        # The audit trail names the client as it names their uploads: request:<id>.
+        request.intake_principal = reminders.LinkHolder(audit_label=f"request:{document_request.pk}")  # type: ignore[attr-defined]
         paused_until = reminders.reminders_pause(document_request, signed)
     return render(
         request,
