@@ -37,11 +37,19 @@ class RequestForm(forms.Form):
     due_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Due date")
     # The reminder schedule and "waits for staff", starting from the settings.
     remind_days_before_due = forms.IntegerField(
-        required=False, min_value=0, max_value=365, label="Remind this many days before the due date", help_text="0 or empty: no."
+        required=False,
+        min_value=0,
+        max_value=365,
+        label="Remind this many days before the due date",
+        help_text="0 or empty: no.",
     )
     remind_on_due_date = forms.BooleanField(required=False, label="Remind on the due date")
     remind_overdue_every_days = forms.IntegerField(
-        required=False, min_value=0, max_value=365, label="While overdue, remind every (days)", help_text="0 or empty: no."
+        required=False,
+        min_value=0,
+        max_value=365,
+        label="While overdue, remind every (days)",
+        help_text="0 or empty: no.",
     )
     remind_nothing_received_days = forms.IntegerField(
         required=False,

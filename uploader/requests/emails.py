@@ -108,7 +108,11 @@ def receipt_email(request: DocumentRequest, lines: list[ReceiptLine]) -> bool:
         "These are the files we received (size and SHA-256 fingerprint of each, for your records):",
     ]
     for line in lines:
-        body += ["", f"{_one_line(line.item_title)}: {_one_line(line.filename)}", f"  {line.size}, SHA-256 {line.sha256}"]
+        body += [
+            "",
+            f"{_one_line(line.item_title)}: {_one_line(line.filename)}",
+            f"  {line.size}, SHA-256 {line.sha256}",
+        ]
     message = EmailMessage(
         subject=f"Receipt: your documents are complete ({_one_line(request.client_name)})",
         body="\n".join(body),

@@ -246,7 +246,9 @@ def item_accept(*, actor: Any, request_id: int, item_id: int) -> ReviewResult:
         item_move(item, ItemState.ACCEPTED, action="request.item_accepted", user=actor, detail={"title": item.title})
         start_digests([item.pk])
         outcome = close_if_complete(request, actor=actor)
-    emailed = after_close(request, actor=actor, outcome=outcome, page_url=request_staff_url(request)) if outcome else False
+    emailed = (
+        after_close(request, actor=actor, outcome=outcome, page_url=request_staff_url(request)) if outcome else False
+    )
     return ReviewResult(moved=1, closed=outcome == "closed", emailed=emailed, waiting=outcome == "waiting")
 
 
@@ -266,7 +268,9 @@ def request_accept_all(*, actor: Any, request_id: int) -> ReviewResult:
             )
         start_digests([item.pk for item in waiting])
         outcome = close_if_complete(request, actor=actor) if waiting else ""
-    emailed = after_close(request, actor=actor, outcome=outcome, page_url=request_staff_url(request)) if outcome else False
+    emailed = (
+        after_close(request, actor=actor, outcome=outcome, page_url=request_staff_url(request)) if outcome else False
+    )
     return ReviewResult(moved=len(waiting), closed=outcome == "closed", emailed=emailed, waiting=outcome == "waiting")
 
 

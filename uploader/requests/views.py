@@ -111,7 +111,7 @@ def item_page(request: HttpRequest, document_request: DocumentRequest, token: st
 @require_http_methods(["GET", "POST"])
 @client_view
 def later_page(request: HttpRequest, document_request: DocumentRequest, token: str, *, signed: str) -> HttpResponse:
-    """"I'll send it later" from a reminder: GET asks (a mail scanner that follows links
+    """ "I'll send it later" from a reminder: GET asks (a mail scanner that follows links
     must not pause anything), POST pauses the reminders a week and thanks the client.
     A forged or expired link is a 400 page."""
     try:
