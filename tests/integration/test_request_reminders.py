@@ -312,6 +312,7 @@ def test_send_it_later_pauses_reminders_for_a_week(
     paused = AuditEntry.objects.get(action="request.reminders_paused", detail__request=request.pk)
     assert paused.actor_label == f"request:{request.pk}"
 
+    assert reminders.next_reminder(DocumentRequest.objects.get(pk=request.pk)).when == paused_until
     # Tomorrow's slot waits until the pause ends.
     assert reminders.reminders_send_due(now=paused_until - dt.timedelta(hours=1)) == 0
     assert reminders.reminders_send_due(now=paused_until + dt.timedelta(minutes=1)) == 1

@@ -278,6 +278,7 @@ def reminders_pause(request: DocumentRequest, signed: str, *, now: dt.datetime |
 class NextReminder:
     when: dt.datetime | None  # the first working hour it may go, business time zone
     why_none: str = ""
+    paused_until: dt.datetime | None = None  # while "I'll send it later" holds them
 
 
 def next_reminder(request: DocumentRequest, *, now: dt.datetime | None = None) -> NextReminder:
@@ -288,9 +289,9 @@ def next_reminder(request: DocumentRequest, *, now: dt.datetime | None = None) -
         return NextReminder(None, "no required item waits for the client")
     zone = business_zone()
     now = now or timezone.now()
-    start = now
+    start, paused_until = now, None
     if request.reminders_paused_until and request.reminders_paused_until > now:
-        start = request.reminders_paused_until
+        start = paused_until = request.reminders_paused_until
     sent = set(RequestReminder.objects.filter(request=request).values_list("slot", flat=True))
     made_on = timezone.localtime(request.created_at, zone).date()
     received = _received_any(request)
@@ -307,5 +308,5 @@ def next_reminder(request: DocumentRequest, *, now: dt.datetime | None = None) -
         if offset == 0 and local_start > when:
             when = local_start
         if within_working_hours(when):
-            return NextReminder(when)
-    return NextReminder(None, "no reminder is scheduled")
+            return NextReminder(when, paused_until=paused_until)
+    return NextReminder(None, "no reminder is scheduled", paused_until=paused_until)
