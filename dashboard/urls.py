@@ -47,6 +47,7 @@ urlpatterns = [
     path("requests/new", request_views.request_new, name="request-new"),
     path("requests/<int:request_id>/", request_views.request_detail, name="request-detail"),
     path("requests/<int:request_id>/accept-all", request_views.accept_all, name="request-accept-all"),
+    path("requests/<int:request_id>/close", request_views.request_close, name="request-close"),
     path("requests/<int:request_id>/items/<int:item_id>/accept", request_views.item_accept, name="request-item-accept"),
     path(
         "requests/<int:request_id>/items/<int:item_id>/changes", request_views.item_changes, name="request-item-changes"

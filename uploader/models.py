@@ -10,7 +10,14 @@ from uploader.notify.models import WebhookDelivery, WebhookDeliveryState
 from uploader.ops.models import Heartbeat
 from uploader.portals.models import Portal, ProcessingOption, validate_processing_options
 from uploader.processing.models import Derivative, DerivativeKind
-from uploader.requests.models import DocumentRequest, RequestItem, RequestTemplate, TemplateItem
+from uploader.requests.models import (
+    DocumentRequest,
+    RequestItem,
+    RequestReminder,
+    RequestTemplate,
+    TemplateItem,
+    UploadDigest,
+)
 from uploader.uploads.models import ALLOWED_TRANSITIONS, Upload, UploadState
 
 __all__ = [
@@ -26,9 +33,11 @@ __all__ = [
     "Portal",
     "ProcessingOption",
     "RequestItem",
+    "RequestReminder",
     "RequestTemplate",
     "TemplateItem",
     "Upload",
+    "UploadDigest",
     "UploadEvent",
     "UploadState",
     "WebhookDelivery",

@@ -341,6 +341,12 @@ CELERY_BEAT_SCHEDULE["apply-retention"] = {
     "task": "uploader.tasks.apply_retention",
     "schedule": 24 * 3600.0,
 }
+# Document request reminders: each slot is claimed by a unique row before its e-mail,
+# so two beats (or a retried run) never send one twice.
+CELERY_BEAT_SCHEDULE["send-request-reminders"] = {
+    "task": "uploader.tasks.send_request_reminders",
+    "schedule": INTAKE_REMINDER_INTERVAL_MINUTES * 60.0,
+}
 CELERY_BEAT_SCHEDULE["retry-overdue-portal-webhooks"] = {
     "task": "uploader.tasks.retry_overdue_portal_webhooks",
     "schedule": 300.0,

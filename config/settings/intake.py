@@ -250,3 +250,35 @@ PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 # Endpoint of the other AWS APIs the app calls (CloudWatch, CloudFront, SES) for an
 # emulator; empty on AWS itself.
 INTAKE_AWS_ENDPOINT_URL = env.str("INTAKE_AWS_ENDPOINT_URL", default="") or None
+
+# --- Document request reminders and completion (docs/configuration.md#document-requests)
+# Reminders go out in the business's time zone, within working hours: from the first
+# hour up to (not including) the last, on weekdays unless weekends are allowed.
+INTAKE_BUSINESS_TIME_ZONE = env.str("INTAKE_BUSINESS_TIME_ZONE", default=env.str("DJANGO_TIME_ZONE", default="UTC"))
+try:
+    import zoneinfo as _zoneinfo
+
+    _zoneinfo.ZoneInfo(INTAKE_BUSINESS_TIME_ZONE)
+except (ValueError, _zoneinfo.ZoneInfoNotFoundError):
+    raise ImproperlyConfigured(f"INTAKE_BUSINESS_TIME_ZONE {INTAKE_BUSINESS_TIME_ZONE!r} is not a time zone") from None
+_hours = env.str("INTAKE_REMINDER_HOURS", default="9-17").split("-")
+try:
+    INTAKE_REMINDER_HOURS = (int(_hours[0]), int(_hours[1]))
+except (IndexError, ValueError):
+    INTAKE_REMINDER_HOURS = (-1, -1)
+if len(_hours) != 2 or not 0 <= INTAKE_REMINDER_HOURS[0] < INTAKE_REMINDER_HOURS[1] <= 24:
+    raise ImproperlyConfigured("INTAKE_REMINDER_HOURS must be FIRST-LAST in hours, such as 9-17")
+INTAKE_REMINDER_ON_WEEKENDS = env.bool("INTAKE_REMINDER_ON_WEEKENDS", default=False)
+# A new request's schedule (staff change it per request); 0 switches a kind off.
+INTAKE_REMINDER_DAYS_BEFORE_DUE = env_int("INTAKE_REMINDER_DAYS_BEFORE_DUE", 3)
+INTAKE_REMINDER_ON_DUE_DATE = env.bool("INTAKE_REMINDER_ON_DUE_DATE", default=True)
+INTAKE_REMINDER_OVERDUE_EVERY_DAYS = env_int("INTAKE_REMINDER_OVERDUE_EVERY_DAYS", 7)
+INTAKE_REMINDER_NOTHING_RECEIVED_DAYS = env_int("INTAKE_REMINDER_NOTHING_RECEIVED_DAYS", 5)
+# "I'll send it later" pauses a request's reminders this long; its link in a reminder
+# works this long after the e-mail was sent.
+INTAKE_REMINDER_LATER_DAYS = env_int("INTAKE_REMINDER_LATER_DAYS", 7, minimum=1)
+INTAKE_REMINDER_LINK_MAX_AGE_DAYS = env_int("INTAKE_REMINDER_LINK_MAX_AGE_DAYS", 30, minimum=1)
+# Beat looks for due reminders this often.
+INTAKE_REMINDER_INTERVAL_MINUTES = env_int("INTAKE_REMINDER_INTERVAL_MINUTES", 15, minimum=1)
+# A new request waits for staff to close it once complete, instead of closing itself.
+INTAKE_REQUEST_WAITS_FOR_STAFF = env.bool("INTAKE_REQUEST_WAITS_FOR_STAFF", default=False)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django import forms
+from django.conf import settings
 
 from uploader.requests.models import RequestState, RequestTemplate
+from uploader.requests.reminders import Schedule, default_schedule
 from uploader.requests.services import ItemSpec, template_item_specs
 
 SORTS = [("due", "Due soonest"), ("-due", "Due latest"), ("new", "Newest")]
@@ -32,9 +35,72 @@ class RequestForm(forms.Form):
     )
     company = forms.CharField(max_length=200, required=False)
     due_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Due date")
+    # The reminder schedule and "waits for staff", starting from the settings.
+    remind_days_before_due = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=365,
+        label="Remind this many days before the due date",
+        help_text="0 or empty: no.",
+    )
+    remind_on_due_date = forms.BooleanField(required=False, label="Remind on the due date")
+    remind_overdue_every_days = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=365,
+        label="While overdue, remind every (days)",
+        help_text="0 or empty: no.",
+    )
+    remind_nothing_received_days = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=365,
+        label="Remind when nothing has arrived after (days)",
+        help_text="0 or empty: no.",
+    )
+    waits_for_staff = forms.BooleanField(
+        required=False, label="When complete, wait for staff to close it (the client's receipt goes then)"
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        defaults = default_schedule()
+        kwargs.setdefault(
+            "initial",
+            {
+                "remind_days_before_due": defaults.days_before_due or 0,
+                "remind_on_due_date": defaults.on_due_date,
+                "remind_overdue_every_days": defaults.overdue_every_days or 0,
+                "remind_nothing_received_days": defaults.nothing_received_days or 0,
+                "waits_for_staff": settings.INTAKE_REQUEST_WAITS_FOR_STAFF,
+            },
+        )
+        super().__init__(*args, **kwargs)
+
+    REMINDER_FIELDS = (
+        "remind_days_before_due",
+        "remind_on_due_date",
+        "remind_overdue_every_days",
+        "remind_nothing_received_days",
+        "waits_for_staff",
+    )
+
+    def client_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.fields if name not in self.REMINDER_FIELDS]
+
+    def reminder_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.REMINDER_FIELDS]
 
     def emails(self) -> list[str]:
         return split_list(self.cleaned_data["client_emails"])
+
+    def schedule(self) -> Schedule:
+        data = self.cleaned_data
+        return Schedule(
+            days_before_due=data["remind_days_before_due"] or None,
+            on_due_date=data["remind_on_due_date"],
+            overdue_every_days=data["remind_overdue_every_days"] or None,
+            nothing_received_days=data["remind_nothing_received_days"] or None,
+        )
 
 
 class ItemForm(forms.Form):

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from dashboard.access import page_requires
 from dashboard.requests.forms import ItemFormSet, ReasonForm, RequestFilterForm, RequestForm, initial_items
 from uploader.access.roles import Permission
-from uploader.requests import selectors, services
+from uploader.requests import reminders, selectors, services
 from uploader.requests.errors import ItemWrongState
 from uploader.requests.models import DocumentRequest, RequestItem, RequestState, RequestTemplate
 from uploader.requests.services import ReviewResult
@@ -35,6 +35,12 @@ ACTIVITY_LABELS = {
     "request.closed": "Request closed",
     "request.staff_told": "Staff e-mailed",
     "request.staff_not_told": "No staff e-mail sent",
+    "request.reminder_sent": "Reminder sent",
+    "request.reminder_not_sent": "Reminder could not be sent",
+    "request.reminders_paused": "Client will send it later: reminders paused",
+    "request.complete_waiting": "Complete: waiting for staff to close it",
+    "request.receipt_sent": "Receipt sent to the client",
+    "request.receipt_not_sent": "Receipt could not be sent",
 }
 
 
@@ -89,6 +95,8 @@ def request_new(request: HttpRequest) -> HttpResponse:
                 due_date=form.cleaned_data["due_date"],
                 items=specs,
                 template=template,
+                reminders=form.schedule(),
+                waits_for_staff=form.cleaned_data["waits_for_staff"],
             )
         except ValidationError as exc:
             for name, errors in exc.message_dict.items():
@@ -132,9 +140,21 @@ def request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
             ],
             "reason_form": ReasonForm(),
             "is_open": document_request.state == RequestState.OPEN,
+            "next_reminder": reminders.next_reminder(document_request),
+            "complete": document_request.state == RequestState.OPEN
+            and all(entry.item.state == "accepted" for entry in items if entry.item.required),
+            "digests": _with_digests(items, selectors.request_digests(request=document_request)),
             "today": timezone.localdate(),
         },
     )
+
+
+def _with_digests(items: list[selectors.ItemWithFiles], digests: dict[str, str]) -> int:
+    """Each file gets its SHA-256 (empty until the worker has computed it)."""
+    for entry in items:
+        for upload in entry.files:
+            upload.sha256 = digests.get(str(upload.pk), "")  # type: ignore[attr-defined]
+    return len(digests)
 
 
 def _review(request: HttpRequest, request_id: int, action: str, **kwargs: object) -> HttpResponse:
@@ -143,6 +163,7 @@ def _review(request: HttpRequest, request_id: int, action: str, **kwargs: object
         "accept": services.item_accept,
         "changes": services.item_request_changes,
         "accept-all": services.request_accept_all,
+        "close": services.request_close,
     }
     try:
         result = review[action](actor=request.user, request_id=request_id, **kwargs)
@@ -153,7 +174,9 @@ def _review(request: HttpRequest, request_id: int, action: str, **kwargs: object
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        if action == "changes":
+        if action == "close":
+            messages.success(request, "The request is closed; the client's receipt is on its way.")
+        elif action == "changes":
             messages.success(
                 request,
                 "Sent back. The client was e-mailed the reason and the link."
@@ -162,7 +185,9 @@ def _review(request: HttpRequest, request_id: int, action: str, **kwargs: object
             )
         else:
             messages.success(request, f"Accepted {result.moved} item{'s' if result.moved != 1 else ''}.")
-        if result.closed:
+        if result.waiting:
+            messages.success(request, "Every required item is accepted: close the request when you are ready.")
+        if result.closed and action != "close":
             messages.success(request, "Every required item is accepted: the request is closed.")
     return redirect("dashboard:request-detail", request_id=request_id)
 
@@ -183,3 +208,9 @@ def item_changes(request: HttpRequest, request_id: int, item_id: int) -> HttpRes
 @page_requires(Permission.MANAGE_REQUESTS)
 def accept_all(request: HttpRequest, request_id: int) -> HttpResponse:
     return _review(request, request_id, "accept-all")
+
+
+@require_POST
+@page_requires(Permission.MANAGE_REQUESTS)
+def request_close(request: HttpRequest, request_id: int) -> HttpResponse:
+    return _review(request, request_id, "close")

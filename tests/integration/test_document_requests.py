@@ -307,11 +307,13 @@ def test_accepting_every_required_item_closes_the_request_and_tells_staff(
     assert document_request.state == RequestState.CLOSED
     assert document_request.closed_at is not None
     assert item(document_request, "Anything else").state == ItemState.OUTSTANDING  # optional
-    [message] = smtp.wait_for(1)
+    message, receipt = smtp.wait_for(2)  # staff told, then the client's receipt (issue 16, step 2)
     assert smtp.recipients[0] == [staff_user.email]
     assert "Request complete: Ann Client" in message["Subject"]
     assert f"/requests/{document_request.pk}/" in message.get_content()
-    assert actions(document_request)[-2:] == ["request.closed", "request.staff_told"]
+    assert smtp.recipients[1] == ["ann@example.test"]
+    assert receipt["Subject"].startswith("Receipt")
+    assert actions(document_request)[-3:] == ["request.closed", "request.staff_told", "request.receipt_sent"]
 
     # The link now says the request is complete, and signs nothing.
     closed = client.get(f"/r/{token}/")

@@ -78,6 +78,15 @@ def _submitted_item_path(action: str) -> str:
     return f"/requests/{request.pk}/items/{item.pk}/{action}"
 
 
+def _complete_request_path() -> str:
+    """A fresh request that is complete and waits for staff to close it."""
+    request = request_create(
+        actor=None, client_name="Ann", client_emails=["ann@example.test"], items=[ItemSpec("P60")], waits_for_staff=True
+    )
+    request.items.update(state=ItemState.ACCEPTED)
+    return f"/requests/{request.pk}/close"
+
+
 _NEW_REQUEST = {
     "client_name": "Ann",
     "client_emails": "ann@example.test",
@@ -124,6 +133,7 @@ def _call(client: Client, action: str, upload: Upload) -> int:
         "make a document request": lambda: client.post("/requests/new", _NEW_REQUEST),
         "accept a request item": lambda: client.post(_submitted_item_path("accept")),
         "send a request item back": lambda: client.post(_submitted_item_path("changes"), {"reason": "blurred"}),
+        "close a complete request": lambda: client.post(_complete_request_path()),
         "manage request templates in admin": lambda: client.get("/admin/uploader/requesttemplate/"),
         # The file is clean, so an admin is sent back to its page with the reason.
         "release an unscanned file": lambda: client.post(f"/uploads/{upload.id}/release", {"reason": "known"}),
@@ -165,6 +175,7 @@ MATRIX: dict[str, tuple[int, int, int, int, int]] = {
     "make a document request": (302, 302, 403, 403, 302),
     "accept a request item": (302, 302, 403, 403, 302),
     "send a request item back": (302, 302, 403, 403, 302),
+    "close a complete request": (302, 302, 403, 403, 302),
     # Templates are admins' (Django admin; staff are Django staff but may not see them).
     "manage request templates in admin": (200, 403, 302, 302, 302),
     "release an unscanned file": (302, 403, 403, 403, 302),

@@ -92,6 +92,19 @@ class DocumentRequest(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The reminder schedule (uploader.requests.reminders), copied from the settings when
+    # the request is made and editable then; null switches a kind off.
+    remind_days_before_due = models.PositiveSmallIntegerField(null=True, blank=True)
+    remind_on_due_date = models.BooleanField(default=True)
+    remind_overdue_every_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    remind_nothing_received_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    # "I'll send it later": no reminder before then.
+    reminders_paused_until = models.DateTimeField(null=True, blank=True)
+    # When complete, wait for staff to close it instead of closing at once.
+    waits_for_staff = models.BooleanField(default=False)
+    # The completion receipt was claimed for sending (set before the e-mail goes, so a
+    # repeated task sends none).
+    receipt_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -113,3 +126,44 @@ class RequestItem(ItemRules):
 
     class Meta(ItemRules.Meta):
         pass
+
+
+class ReminderOutcome(models.TextChoices):
+    CLAIMED = "claimed", "Being sent"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Not sent"
+
+
+class RequestReminder(models.Model):
+    """One reminder slot of a request ("before-due:2030-01-28", "overdue:2030-01-31:2",
+    "nothing-received"). The row is written before the e-mail goes; its uniqueness is
+    what keeps a slot from being sent twice (retries, two beat processes)."""
+
+    request = models.ForeignKey(DocumentRequest, on_delete=models.CASCADE, related_name="reminders")
+    slot = models.CharField(max_length=64)
+    outcome = models.CharField(max_length=16, choices=ReminderOutcome.choices, default=ReminderOutcome.CLAIMED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["request", "slot"], name="request_reminder_once_per_slot")]
+
+    def __str__(self) -> str:
+        return f"{self.request_id}:{self.slot}"
+
+
+class UploadDigest(models.Model):
+    """The SHA-256 of a stored file of a request, computed once by the worker from S3
+    (uploader.requests.receipts) for the completion receipt and the staff page."""
+
+    upload = models.OneToOneField(
+        "uploader.Upload", primary_key=True, on_delete=models.CASCADE, related_name="request_digest"
+    )
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    etag = models.CharField(max_length=128, blank=True, default="")
+    computed_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.upload_id}: {self.sha256}"

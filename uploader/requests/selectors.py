@@ -10,7 +10,14 @@ from django.utils import timezone
 
 from uploader.audit.models import AuditEntry
 from uploader.requests import tokens
-from uploader.requests.models import DocumentRequest, ItemState, RequestItem, RequestState, RequestTemplate
+from uploader.requests.models import (
+    DocumentRequest,
+    ItemState,
+    RequestItem,
+    RequestState,
+    RequestTemplate,
+    UploadDigest,
+)
 from uploader.uploads.models import Upload, UploadState
 
 ACTIVITY_SHOWN = 200
@@ -65,6 +72,12 @@ def request_items_with_files(*, request: DocumentRequest) -> list[ItemWithFiles]
 def request_activity(*, request: DocumentRequest) -> list[AuditEntry]:
     """What staff, the client and the system did to this request, newest first."""
     return list(AuditEntry.objects.filter(detail__request=request.pk).order_by("-created_at", "-id")[:ACTIVITY_SHOWN])
+
+
+def request_digests(*, request: DocumentRequest) -> dict[str, str]:
+    """The SHA-256 of each file of the request computed so far, by upload id (text)."""
+    rows = UploadDigest.objects.filter(upload__request_item__request=request).values_list("upload_id", "sha256")
+    return {str(upload_id): sha256 for upload_id, sha256 in rows}
 
 
 def template_list() -> QuerySet[RequestTemplate]:

@@ -24,6 +24,7 @@ from django.utils import timezone
 from uploader.access.roles import Permission, require_permission
 from uploader.audit.services import audit_record
 from uploader.requests import emails, tokens
+from uploader.requests.completion import after_close, close_if_complete, is_complete, start_digests
 from uploader.requests.errors import ItemWrongState
 from uploader.requests.models import (
     DocumentRequest,
@@ -32,6 +33,7 @@ from uploader.requests.models import (
     RequestState,
     RequestTemplate,
 )
+from uploader.requests.reminders import Schedule, default_schedule
 from uploader.requests.state import item_move, request_move_closed
 from uploader.uploads.limits import normalize_content_type
 from uploader.uploads.models import Upload, UploadState
@@ -61,6 +63,7 @@ class ReviewResult:
     moved: int = 0
     closed: bool = False
     emailed: bool = False
+    waiting: bool = False  # complete, waiting for staff to close it
     notes: list[str] = field(default_factory=list)
 
 
@@ -156,10 +159,14 @@ def request_create(
     company: str = "",
     due_date: dt.date | None = None,
     template: RequestTemplate | None = None,
+    reminders: Schedule | None = None,
+    waits_for_staff: bool | None = None,
 ) -> DocumentRequest:
     """Make a request and its items in one transaction; ValidationError (by field) when
-    the input is not usable, and nothing is written."""
+    the input is not usable, and nothing is written. The reminder schedule and "waits
+    for staff" default to the settings."""
     _check_actor(actor)
+    schedule = reminders or default_schedule()
     if not client_name.strip():
         raise ValidationError({"client_name": "Give the client's name."})
     nonce = tokens.new_nonce()
@@ -172,6 +179,11 @@ def request_create(
         token_nonce=nonce,
         token_digest=tokens.digest_of(tokens.token_for(nonce)),
         created_by=actor,
+        remind_days_before_due=schedule.days_before_due or None,
+        remind_on_due_date=schedule.on_due_date,
+        remind_overdue_every_days=schedule.overdue_every_days or None,
+        remind_nothing_received_days=schedule.nothing_received_days or None,
+        waits_for_staff=settings.INTAKE_REQUEST_WAITS_FOR_STAFF if waits_for_staff is None else waits_for_staff,
     )
     with transaction.atomic():
         request.save()
@@ -214,23 +226,16 @@ def _locked(request_id: int, item_id: int | None = None) -> tuple[DocumentReques
     return request, item
 
 
-def _close_if_complete(request: DocumentRequest, *, actor: Any) -> bool:
-    """Close the request when no required item is left unaccepted."""
-    if request.items.filter(required=True).exclude(state=ItemState.ACCEPTED).exists():
-        return False
-    return request_move_closed(request, user=actor, detail={"why": "every required item is accepted"})
-
-
-def _after_close(request: DocumentRequest, *, actor: Any) -> bool:
-    """Tell the staff member who made it (after the commit); audited either way."""
-    told = emails.request_closed_email(request, page_url=request_staff_url(request))
-    creator = request.created_by
-    audit_record(
-        action="request.staff_told" if told else "request.staff_not_told",
-        user=actor,
-        detail={"request": request.pk, "to": creator.email if told and creator is not None else ""},
-    )
-    return told
+def request_close(*, actor: Any, request_id: int) -> ReviewResult:
+    """Staff close a complete request that waits for them; the client gets the receipt."""
+    _check_actor(actor)
+    with transaction.atomic():
+        request, _ = _locked(request_id)
+        if not is_complete(request):
+            raise ItemWrongState("A required item is not accepted yet; accept it before closing the request.")
+        request_move_closed(request, user=actor, detail={"why": "closed by staff"})
+    emailed = after_close(request, actor=actor, outcome="closed", page_url=request_staff_url(request))
+    return ReviewResult(closed=True, emailed=emailed)
 
 
 def item_accept(*, actor: Any, request_id: int, item_id: int) -> ReviewResult:
@@ -239,9 +244,12 @@ def item_accept(*, actor: Any, request_id: int, item_id: int) -> ReviewResult:
         request, item = _locked(request_id, item_id)
         assert item is not None
         item_move(item, ItemState.ACCEPTED, action="request.item_accepted", user=actor, detail={"title": item.title})
-        closed = _close_if_complete(request, actor=actor)
-    emailed = _after_close(request, actor=actor) if closed else False
-    return ReviewResult(moved=1, closed=closed, emailed=emailed)
+        start_digests([item.pk])
+        outcome = close_if_complete(request, actor=actor)
+    emailed = (
+        after_close(request, actor=actor, outcome=outcome, page_url=request_staff_url(request)) if outcome else False
+    )
+    return ReviewResult(moved=1, closed=outcome == "closed", emailed=emailed, waiting=outcome == "waiting")
 
 
 def request_accept_all(*, actor: Any, request_id: int) -> ReviewResult:
@@ -258,9 +266,12 @@ def request_accept_all(*, actor: Any, request_id: int) -> ReviewResult:
                 user=actor,
                 detail={"title": item.title, "all": True},
             )
-        closed = _close_if_complete(request, actor=actor) if waiting else False
-    emailed = _after_close(request, actor=actor) if closed else False
-    return ReviewResult(moved=len(waiting), closed=closed, emailed=emailed)
+        start_digests([item.pk for item in waiting])
+        outcome = close_if_complete(request, actor=actor) if waiting else ""
+    emailed = (
+        after_close(request, actor=actor, outcome=outcome, page_url=request_staff_url(request)) if outcome else False
+    )
+    return ReviewResult(moved=len(waiting), closed=outcome == "closed", emailed=emailed, waiting=outcome == "waiting")
 
 
 def item_request_changes(*, actor: Any, request_id: int, item_id: int, reason: str) -> ReviewResult:

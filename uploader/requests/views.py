@@ -15,10 +15,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from uploader.portals.access import RateLimited, rate_limit
-from uploader.requests import selectors
+from uploader.requests import reminders, selectors
 from uploader.requests.access import ITEM_SEPARATOR, RequestClosed, RequestNotFound, item_of, request_for_token
 from uploader.requests.limits import item_files_left, item_limits_summary, item_upload_limits
 from uploader.requests.models import DocumentRequest, ItemState
@@ -104,5 +104,32 @@ def item_page(request: HttpRequest, document_request: DocumentRequest, token: st
             "files_left": files_left,
             "takes_files": item.state != ItemState.ACCEPTED and files_left != 0,
             "upload_config": upload_config,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@client_view
+def later_page(request: HttpRequest, document_request: DocumentRequest, token: str, *, signed: str) -> HttpResponse:
+    """ "I'll send it later" from a reminder: GET asks (a mail scanner that follows links
+    must not pause anything), POST pauses the reminders a week and thanks the client.
+    A forged or expired link is a 400 page."""
+    try:
+        reminders.later_check(document_request, signed)
+    except reminders.LaterLinkInvalid as exc:
+        return _plain(request, title="This link does not work", message=str(exc), status=400)
+    paused_until = None
+    if request.method == "POST":
+        # The audit trail names the client as it names their uploads: request:<id>.
+        request.intake_principal = reminders.LinkHolder(audit_label=f"request:{document_request.pk}")  # type: ignore[attr-defined]
+        paused_until = reminders.reminders_pause(document_request, signed)
+    return render(
+        request,
+        "requests/later.html",
+        {
+            "document_request": document_request,
+            "token": token,
+            "paused_until": paused_until,
+            "days": settings.INTAKE_REMINDER_LATER_DAYS,
         },
     )
