@@ -32,6 +32,14 @@ class RequestForm(forms.Form):
     )
     company = forms.CharField(max_length=200, required=False)
     due_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Due date")
+    retention_days = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=36500,
+        label="Delete files after … days",
+        help_text="Each file the client sends is deleted for good this many days after it arrives, unless it is "
+        "on legal hold. Leave empty to keep files until someone deletes them. Only an admin can change it.",
+    )
 
     def emails(self) -> list[str]:
         return split_list(self.cleaned_data["client_emails"])
