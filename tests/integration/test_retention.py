@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 
 import pytest
 from django.core.management import call_command
@@ -319,7 +320,9 @@ def test_the_new_request_form_sets_retention_in_plain_words(staff_user, db) -> N
     staff = Client()
     staff.force_login(staff_user)
     page = staff.get(f"/requests/new?template={template.pk}").content.decode()
-    assert 'name="retention_days"' in page and "disabled" in page
+    [field] = re.findall(r'<input[^>]*name="retention_days"[^>]*>', page)
+    assert 'value="90"' in field
+    assert "disabled" in field
     # A staff member's value is ignored: the request keeps the template's rule.
     answer = staff.post("/requests/new", {**fields, "template": template.pk, "retention_days": "1"})
     assert answer.status_code == 302
