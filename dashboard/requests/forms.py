@@ -35,6 +35,15 @@ class RequestForm(forms.Form):
     )
     company = forms.CharField(max_length=200, required=False)
     due_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Due date")
+    retention_days = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=36500,
+        label="Delete files after … days",
+        help_text="Each file the client sends is deleted for good this many days after it arrives, unless it is "
+        "on legal hold. Leave empty to keep files until someone deletes them. Only an admin can change it.",
+    )
+
     # The reminder schedule and "waits for staff", starting from the settings.
     remind_days_before_due = forms.IntegerField(
         required=False,
@@ -64,16 +73,15 @@ class RequestForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         defaults = default_schedule()
-        kwargs.setdefault(
-            "initial",
-            {
-                "remind_days_before_due": defaults.days_before_due or 0,
-                "remind_on_due_date": defaults.on_due_date,
-                "remind_overdue_every_days": defaults.overdue_every_days or 0,
-                "remind_nothing_received_days": defaults.nothing_received_days or 0,
-                "waits_for_staff": settings.INTAKE_REQUEST_WAITS_FOR_STAFF,
-            },
-        )
+        # The settings' schedule first; what the caller gives (a template's retention) on top.
+        kwargs["initial"] = {
+            "remind_days_before_due": defaults.days_before_due or 0,
+            "remind_on_due_date": defaults.on_due_date,
+            "remind_overdue_every_days": defaults.overdue_every_days or 0,
+            "remind_nothing_received_days": defaults.nothing_received_days or 0,
+            "waits_for_staff": settings.INTAKE_REQUEST_WAITS_FOR_STAFF,
+            **(kwargs.get("initial") or {}),
+        }
         super().__init__(*args, **kwargs)
 
     REMINDER_FIELDS = (

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from dashboard.access import page_requires
 from dashboard.requests.forms import ItemFormSet, ReasonForm, RequestFilterForm, RequestForm, initial_items
-from uploader.access.roles import Permission
+from uploader.access.roles import Permission, has_permission
 from uploader.requests import reminders, selectors, services
 from uploader.requests.errors import ItemWrongState
 from uploader.requests.models import DocumentRequest, RequestItem, RequestState, RequestTemplate
@@ -79,7 +79,9 @@ def _template_of(request: HttpRequest) -> RequestTemplate | None:
 def request_new(request: HttpRequest) -> HttpResponse:
     """GET ?template=<id> fills the items from that template; POST makes the request."""
     template = _template_of(request)
-    form = RequestForm(request.POST or None)
+    form = RequestForm(request.POST or None, initial={"retention_days": template.retention_days if template else None})
+    # Retention deletes files for good: staff see the template's choice, only admins change it.
+    form.fields["retention_days"].disabled = not has_permission(request.user, Permission.DELETE_FILES)
     initial = initial_items(template) if template else None
     items = ItemFormSet(request.POST or None, initial=initial, prefix="items")
     service_error = ""
@@ -97,6 +99,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
                 template=template,
                 reminders=form.schedule(),
                 waits_for_staff=form.cleaned_data["waits_for_staff"],
+                retention_days=form.cleaned_data["retention_days"],
             )
         except ValidationError as exc:
             for name, errors in exc.message_dict.items():

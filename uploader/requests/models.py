@@ -10,6 +10,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+RETENTION_HELP = "Delete files after this many days (unless on legal hold); empty keeps them."
+
 
 class RequestState(models.TextChoices):
     OPEN = "open", "Open"
@@ -60,6 +62,8 @@ class RequestTemplate(models.Model):
 
     name = models.CharField(max_length=120, unique=True)
     description = models.TextField(blank=True, default="")
+    # The retention a request made from it starts with (DocumentRequest.retention_days).
+    retention_days = models.PositiveIntegerField(null=True, blank=True, help_text=RETENTION_HELP)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -105,6 +109,9 @@ class DocumentRequest(models.Model):
     # The completion receipt was claimed for sending (set before the e-mail goes, so a
     # repeated task sends none).
     receipt_sent_at = models.DateTimeField(null=True, blank=True)
+    # Days after it arrives that each of its files is deleted (uploader.retention.policy,
+    # daily); null keeps them. Set by admins only (Permission.DELETE_FILES).
+    retention_days = models.PositiveIntegerField(null=True, blank=True, help_text=RETENTION_HELP)
 
     class Meta:
         ordering = ["-created_at"]

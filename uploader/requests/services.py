@@ -12,7 +12,8 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from enum import Enum
+from typing import Any, Literal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -21,7 +22,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from uploader.access.roles import Permission, require_permission
+from uploader.access.roles import Permission, has_permission, require_permission
 from uploader.audit.services import audit_record
 from uploader.requests import emails, tokens
 from uploader.requests.completion import after_close, close_if_complete, is_complete, start_digests
@@ -150,6 +151,29 @@ def _item_rows(request: DocumentRequest, items: Sequence[ItemSpec]) -> list[Requ
     return rows
 
 
+class _Default(Enum):
+    FROM_TEMPLATE = "from the template"
+
+
+FROM_TEMPLATE = _Default.FROM_TEMPLATE
+
+
+def _retention_of(
+    actor: Any, retention_days: int | Literal[_Default.FROM_TEMPLATE] | None, template: RequestTemplate | None
+) -> int | None:
+    """The request's retention: the template's (an admin's choice) unless given. It
+    deletes files for good, so only admins (Permission.DELETE_FILES) give another; None
+    as the actor is the command line."""
+    default = template.retention_days if template is not None else None
+    if retention_days is FROM_TEMPLATE:
+        return default
+    if retention_days is not None and retention_days < 1:
+        raise ValidationError({"retention_days": "At least one day, or leave it empty to keep files."})
+    if actor is not None and retention_days != default and not has_permission(actor, Permission.DELETE_FILES):
+        raise ValidationError({"retention_days": "Only an admin can change how long files are kept."})
+    return retention_days
+
+
 def request_create(
     *,
     actor: Any,
@@ -161,6 +185,7 @@ def request_create(
     template: RequestTemplate | None = None,
     reminders: Schedule | None = None,
     waits_for_staff: bool | None = None,
+    retention_days: int | Literal[_Default.FROM_TEMPLATE] | None = FROM_TEMPLATE,
 ) -> DocumentRequest:
     """Make a request and its items in one transaction; ValidationError (by field) when
     the input is not usable, and nothing is written. The reminder schedule and "waits
@@ -169,6 +194,7 @@ def request_create(
     schedule = reminders or default_schedule()
     if not client_name.strip():
         raise ValidationError({"client_name": "Give the client's name."})
+    retention = _retention_of(actor, retention_days, template)
     nonce = tokens.new_nonce()
     request = DocumentRequest(
         client_name=client_name.strip()[:200],
@@ -176,6 +202,7 @@ def request_create(
         company=company.strip()[:200],
         due_date=due_date,
         template=template,
+        retention_days=retention,
         token_nonce=nonce,
         token_digest=tokens.digest_of(tokens.token_for(nonce)),
         created_by=actor,
@@ -197,6 +224,7 @@ def request_create(
                 "client_name": request.client_name,
                 "items": len(rows),
                 "template": template.name if template else None,
+                "retention_days": retention,
             },
         )
     return request

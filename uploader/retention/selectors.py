@@ -27,10 +27,11 @@ class Keeping:
 def portal_keeping(portal: Portal) -> Keeping:
     now = timezone.now()
     counts = holds.portal_hold_counts(portal)
+    rule = policy.portal_rule(portal)
     return Keeping(
         retention_days=portal.retention_days,
-        due_now=policy.uploads_due(portal, now=now).count(),
-        due_soon=policy.uploads_due(portal, now=now, within=DUE_SOON).count(),
+        due_now=policy.uploads_due(rule, now=now).count(),
+        due_soon=policy.uploads_due(rule, now=now, within=DUE_SOON).count(),
         held=counts.held,
         stored=counts.stored,
     )

@@ -1,5 +1,5 @@
-"""`manage.py apply_retention [--dry-run]`: delete the files past their portal's
-retention now (what the daily task does), or with --dry-run only say what would go."""
+"""`manage.py apply_retention [--dry-run]`: delete the files past their portal's or
+document request's retention now (what the daily task does), or with --dry-run only say what would go."""
 
 from __future__ import annotations
 
@@ -9,18 +9,17 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from config.request_context import acting_as_system
 from uploader import s3
-from uploader.portals.models import Portal
 from uploader.retention import policy
 from uploader.uploads.models import Upload
 from uploader.uploads.sizes import format_bytes
 
 
 class Command(BaseCommand):
-    help = "Delete stored files past their portal's retention (not those on a legal hold); --dry-run only lists them."
+    help = "Delete stored files past their portal's or request's retention (not those on a legal hold); --dry-run only lists them."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--dry-run", action="store_true", help="Count what would be deleted, per portal; delete nothing."
+            "--dry-run", action="store_true", help="Count what would be deleted, per portal and request; delete nothing."
         )
         parser.add_argument("--batch", type=int, default=500, help="Files per run of deletions (default 500).")
 
@@ -31,8 +30,8 @@ class Command(BaseCommand):
         batch = max(1, options["batch"])
         deleted = deleted_bytes = skipped = 0
 
-        def progress(upload: Upload, portal: Portal) -> None:
-            self.stdout.write(f"  deleted {upload.pk} {upload.original_filename!r} ({portal.slug})")
+        def progress(upload: Upload, rule: policy.RetentionRule) -> None:
+            self.stdout.write(f"  deleted {upload.pk} {upload.original_filename!r} ({rule.label})")
 
         try:
             with acting_as_system("retention"):
@@ -57,14 +56,13 @@ class Command(BaseCommand):
     def _report(self) -> None:
         report = policy.retention_report()
         if not report:
-            self.stdout.write("No portal has a retention period; nothing would be deleted.")
+            self.stdout.write("No portal or request has a retention period; nothing would be deleted.")
             return
         for due in report:
-            held = policy.held_past_retention(due.portal)
             self.stdout.write(
-                f"  {due.portal.slug}: keeps files {due.portal.retention_days} days; "
+                f"  {due.rule.label}: keeps files {due.rule.days} days; "
                 f"{due.files} file(s) due, {format_bytes(due.bytes)} ({due.bytes} bytes)"
-                + (f"; {held} more kept by a legal hold" if held else "")
+                + (f"; {due.held} more kept by a legal hold" if due.held else "")
             )
         files, total = sum(d.files for d in report), sum(d.bytes for d in report)
         self.stdout.write(
