@@ -250,3 +250,14 @@ PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 # Endpoint of the other AWS APIs the app calls (CloudWatch, CloudFront, SES) for an
 # emulator; empty on AWS itself.
 INTAKE_AWS_ENDPOINT_URL = env.str("INTAKE_AWS_ENDPOINT_URL", default="") or None
+
+# --- "Download all" zips (docs/bundles.md) ---------------------------------------------
+# Zips are written under this prefix (outside INTAKE_S3_KEY_PREFIX, so no upload event
+# sees them), kept INTAKE_BUNDLE_EXPIRES_HOURS, then deleted by the beat task.
+INTAKE_BUNDLE_PREFIX = env.str("INTAKE_BUNDLE_PREFIX", default="bundles").strip("/")
+INTAKE_BUNDLE_EXPIRES_HOURS = env_int("INTAKE_BUNDLE_EXPIRES_HOURS", 24, minimum=1)
+# One multipart part is buffered in the worker (S3's minimum is 5 MiB); how much is read
+# from S3 at a time; how long one build may take.
+INTAKE_BUNDLE_PART_BYTES = env_int("INTAKE_BUNDLE_PART_BYTES", 8 * 1024 * 1024, minimum=5 * 1024 * 1024)
+INTAKE_BUNDLE_CHUNK_BYTES = env_int("INTAKE_BUNDLE_CHUNK_BYTES", 1024 * 1024, minimum=4096)
+INTAKE_BUNDLE_TIME_LIMIT_SECONDS = env_int("INTAKE_BUNDLE_TIME_LIMIT_SECONDS", 3600, minimum=60)

@@ -62,6 +62,7 @@ from uploader.s3.errors import (
     StorageUnavailable,
     translate_errors,
 )
+from uploader.s3.multipart_writer import MultipartWriter, abort_multipart_upload_quietly
 from uploader.s3.object_lock import delete_object_versions, get_object_legal_hold, put_object_legal_hold
 from uploader.s3.objects import (
     ObjectHead,
@@ -121,6 +122,8 @@ def reset_clients() -> None:
 
 
 __all__ = [
+    "MultipartWriter",
+    "abort_multipart_upload_quietly",
     "BucketNotFound",
     "Distribution",
     "MultipartUploadNotFound",
