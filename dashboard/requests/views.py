@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from dashboard.access import page_requires
 from dashboard.requests.forms import ItemFormSet, ReasonForm, RequestFilterForm, RequestForm, initial_items
-from uploader.access.roles import Permission
+from uploader.access.roles import Permission, has_permission
 from uploader.requests import selectors, services
 from uploader.requests.errors import ItemWrongState
 from uploader.requests.models import DocumentRequest, RequestItem, RequestState, RequestTemplate
@@ -133,6 +133,7 @@ def request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
             "reason_form": ReasonForm(),
             "is_open": document_request.state == RequestState.OPEN,
             "today": timezone.localdate(),
+            "can_download": has_permission(request.user, Permission.DOWNLOAD),
         },
     )
 

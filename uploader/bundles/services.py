@@ -40,6 +40,8 @@ def _bundle_create(
     usable = files.filter(scan_state__in=SCAN_USABLE).order_by("created_at", "id")
     ids = [str(pk) for pk in usable.values_list("id", flat=True)]
     left_out = files.exclude(scan_state__in=SCAN_USABLE).count()
+    if not ids:
+        raise WrongState("There are no files to put in a zip yet (none stored, or the malware scan holds them).")
     with transaction.atomic():
         bundle = Bundle.objects.create(
             created_by=principal.owner,
@@ -85,6 +87,10 @@ def bundle_for_request(*, principal: UploadPrincipal, document_request: Document
         source={"request": document_request.pk},
         document_request=document_request,
     )
+
+
+def bundle_get(*, bundle_id: Any) -> Bundle:
+    return Bundle.objects.select_related("portal", "document_request").get(pk=bundle_id)
 
 
 def bundle_download_url(*, principal: UploadPrincipal, bundle: Bundle) -> str:
