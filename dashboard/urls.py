@@ -2,8 +2,8 @@ from django.urls import path
 
 from dashboard.audit import views as audit_views
 from dashboard.browse import scan_views
-from dashboard.bundles import views as bundle_views
 from dashboard.browse import views as browse_views
+from dashboard.bundles import views as bundle_views
 from dashboard.events import cors_views as health_views
 from dashboard.events import doctor_views
 from dashboard.events import views as event_views

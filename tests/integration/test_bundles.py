@@ -81,7 +81,7 @@ def test_a_portal_zip_holds_every_usable_file_byte_for_byte(s3_bucket: str, djan
         "a.pdf": b"first a",
         "A.pdf": b"second a, another case",
         "a (2).pdf": b"a name that looks like a repeat",
-        "Résumé – 2025 ✓.txt": "ünïcode body".encode(),
+        "Résumé · 2025 ✓.txt": "ünïcode body".encode(),
         "../../etc/passwd": b"not a path",
         "big.bin": big,
     }
@@ -100,7 +100,7 @@ def test_a_portal_zip_holds_every_usable_file_byte_for_byte(s3_bucket: str, djan
         assert archive.testzip() is None
         members = {info.filename: archive.read(info) for info in archive.infolist()}
     assert sorted(members) == sorted(
-        ["a.pdf", "A (2).pdf", "a (2) (2).pdf", "Résumé – 2025 ✓.txt", "-..-etc-passwd", "big.bin"]
+        ["a.pdf", "A (2).pdf", "a (2) (2).pdf", "Résumé · 2025 ✓.txt", "-..-etc-passwd", "big.bin"]
     )
     assert all(not name.startswith(("/", ".")) and ".." not in name.split("/") for name in members)
     assert sorted(map(_sha, members.values())) == sorted(map(_sha, sources.values()))
@@ -114,7 +114,10 @@ def test_a_portal_zip_holds_every_usable_file_byte_for_byte(s3_bucket: str, djan
 def test_a_request_zip_has_a_folder_per_item(s3_bucket: str, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
     admin = person(Role.ADMIN)
     document_request = request_create(
-        actor=None, client_name="Ann", client_emails=["ann@example.test"], items=[ItemSpec("P60 / 2025"), ItemSpec("Photo ID")]
+        actor=None,
+        client_name="Ann",
+        client_emails=["ann@example.test"],
+        items=[ItemSpec("P60 / 2025"), ItemSpec("Photo ID")],
     )
     first, second = document_request.items.order_by("pk")
     stored_file(admin, "scan.pdf", b"p60", request_item=first)
@@ -138,13 +141,16 @@ def test_a_file_gone_before_the_worker_reads_it_fails_the_bundle_and_aborts_the_
     portal = _portal()
     stored_file(admin, "first.bin", b"x" * (6 * MiB), portal=portal)  # one part is sent before the failure
     gone = stored_file(admin, "gone.pdf", b"deleted behind our back", portal=portal)
-    bundle = services.bundle_for_portal(principal=signed_in_principal(admin), portal=portal)  # not built yet (no commit)
+    bundle = services.bundle_for_portal(
+        principal=signed_in_principal(admin), portal=portal
+    )  # not built yet (no commit)
     s3.delete_object(key=gone.key)
 
     assert build_bundle.apply(args=[str(bundle.pk)]).get() == BundleState.FAILED
     bundle.refresh_from_db()
     assert bundle.state == BundleState.FAILED
-    assert "gone.pdf" in bundle.error and "no longer in storage" in bundle.error
+    assert "gone.pdf" in bundle.error
+    assert "no longer in storage" in bundle.error
     assert bundle.multipart_upload_id == ""
     assert _open_uploads() == []
     assert s3.head_object_or_none(key=bundle.key) is None
@@ -226,10 +232,12 @@ def test_staff_ask_watch_and_download_from_the_portal_page(s3_bucket: str, djang
     page = client.get(asked["Location"])
     html = page.content.decode()
     assert page.status_code == 200
-    assert "Ready" in html and "1 file left out" in html
+    assert "Ready" in html
+    assert "1 file left out" in html
     bundle = Bundle.objects.get()
     status = client.get(f"/bundles/{bundle.pk}/status")
-    assert status.status_code == 200 and "hx-trigger" not in status.content.decode()
+    assert status.status_code == 200
+    assert "hx-trigger" not in status.content.decode()
     download = client.post(f"/bundles/{bundle.pk}/download")
     assert download.status_code == 302
     assert requests.get(download["Location"], timeout=10).status_code == 200

@@ -82,11 +82,13 @@ def bundle_build(bundle_id: UUID | str) -> Bundle | None:
     bundle, stale = claimed
     if stale:
         s3.abort_multipart_upload_quietly(key=bundle.key, upload_id=stale)
-    writer = s3.MultipartWriter(key=bundle.key, part_size=settings.INTAKE_BUNDLE_PART_BYTES, content_type="application/zip")
+    writer = s3.MultipartWriter(
+        key=bundle.key, part_size=settings.INTAKE_BUNDLE_PART_BYTES, content_type="application/zip"
+    )
     progress = Bundle.objects.filter(pk=bundle.pk)
     try:
         progress.update(multipart_upload_id=writer.start())
-        included, skipped, total_bytes = _write_zip(bundle, writer, progress)
+        included, skipped, total_bytes = _write_zip(bundle, writer)
         writer.close()
     except s3.StorageUnavailable:
         writer.abort()
@@ -111,7 +113,7 @@ def bundle_build(bundle_id: UUID | str) -> Bundle | None:
     return Bundle.objects.get(pk=bundle.pk)
 
 
-def _write_zip(bundle: Bundle, writer: s3.MultipartWriter, progress: object) -> tuple[int, int, int]:
+def _write_zip(bundle: Bundle, writer: s3.MultipartWriter) -> tuple[int, int, int]:
     uploads = _uploads_in_order(bundle)
     usable = [u for u in uploads if u.state == UploadState.STORED and u.scan_allows_use]
     # Files deleted or held since the bundle was asked for are left out and counted.
@@ -121,7 +123,7 @@ def _write_zip(bundle: Bundle, writer: s3.MultipartWriter, progress: object) -> 
     rows.update(files_total=len(usable), bytes_total=total)
     names = UniqueNames()
     done_bytes, reported, reported_at = 0, 0, time.monotonic()
-    with zipfile.ZipFile(writer, mode="w", allowZip64=True) as archive:  # type: ignore[arg-type]
+    with zipfile.ZipFile(writer, mode="w", allowZip64=True) as archive:
         for number, upload in enumerate(usable, start=1):
             name = names.take(upload.original_filename, folder=_folder(upload))
             try:
@@ -131,7 +133,10 @@ def _write_zip(bundle: Bundle, writer: s3.MultipartWriter, progress: object) -> 
                     ):
                         member.write(chunk)
                         done_bytes += len(chunk)
-                        if done_bytes - reported >= PROGRESS_EVERY_BYTES or time.monotonic() - reported_at > PROGRESS_EVERY_SECONDS:
+                        if (
+                            done_bytes - reported >= PROGRESS_EVERY_BYTES
+                            or time.monotonic() - reported_at > PROGRESS_EVERY_SECONDS
+                        ):
                             rows.update(bytes_done=done_bytes)
                             reported, reported_at = done_bytes, time.monotonic()
             except s3.ObjectNotFound as exc:

@@ -32,13 +32,17 @@ def build_bundle(self: Any, bundle_id: str) -> str:
             if self.request.retries < self.max_retries:
                 raise self.retry(exc=exc, countdown=min(300, 15 * 2**self.request.retries)) from exc
             Bundle.objects.filter(pk=bundle_id).update(
-                state=BundleState.FAILED, error="File storage was not reachable; ask for a new zip.", finished_at=timezone.now()
+                state=BundleState.FAILED,
+                error="File storage was not reachable; ask for a new zip.",
+                finished_at=timezone.now(),
             )
             return BundleState.FAILED
     return bundle.state if bundle else "unchanged"
 
 
-@shared_task(name="uploader.tasks.expire_bundles", acks_late=True, autoretry_for=(s3.StorageUnavailable,), max_retries=3)
+@shared_task(
+    name="uploader.tasks.expire_bundles", acks_late=True, autoretry_for=(s3.StorageUnavailable,), max_retries=3
+)
 def expire_bundles() -> int:
     """Celery beat, hourly: delete zips past INTAKE_BUNDLE_EXPIRES_HOURS."""
     with acting_as_system("bundles"):

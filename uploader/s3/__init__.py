@@ -122,11 +122,10 @@ def reset_clients() -> None:
 
 
 __all__ = [
-    "MultipartWriter",
-    "abort_multipart_upload_quietly",
     "BucketNotFound",
     "Distribution",
     "MultipartUploadNotFound",
+    "MultipartWriter",
     "ObjectHead",
     "ObjectNotFound",
     "ObjectSummary",
@@ -140,6 +139,7 @@ __all__ = [
     "StorageUnavailable",
     "UploadedPart",
     "abort_multipart_upload",
+    "abort_multipart_upload_quietly",
     "app_file_delete",
     "app_file_save",
     "app_storage",
