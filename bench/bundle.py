@@ -1,6 +1,7 @@
 """'Download all' as one zip, through the worker's path (uploader.bundles.build: S3
-emulator → zipfile → multipart upload), against copying the same objects with boto3's
-managed copy, in this process.
+emulator → zipfile → multipart upload), against copying the same objects with boto3:
+its managed copy (server-side, no bytes through this process) and a streamed copy
+(get_object → upload_fileobj, the bytes through this process as the zip's are).
 
     BENCH_DATABASE=<db> .venv/bin/python bench/bundle.py [--files 20] [--total-mib 1024]
 
@@ -38,6 +39,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=20)
     parser.add_argument("--total-mib", type=int, default=1024)
+    parser.add_argument("--profile", action="store_true", help="print where the build's time went (cProfile)")
     args = parser.parse_args()
     each = args.total_mib * 1024 * 1024 // args.files
     with tempfile.TemporaryDirectory(prefix="intake-bench-bundle-") as tmp:
@@ -94,6 +96,15 @@ def main() -> int:
                 client.copy({"Bucket": settings.INTAKE_S3_BUCKET, "Key": key}, settings.INTAKE_S3_BUCKET, f"copy/{key}")
             copy_seconds = time.monotonic() - started
 
+            # The same bytes through this process, as the zip's path goes: boto3 reads each
+            # object and its transfer manager uploads it (multipart, its own threads).
+            step("streaming them through this process with boto3 (get_object -> upload_fileobj)")
+            started = time.monotonic()
+            for key in keys:
+                body = client.get_object(Bucket=settings.INTAKE_S3_BUCKET, Key=key)["Body"]
+                client.upload_fileobj(body, settings.INTAKE_S3_BUCKET, f"through/{key}")
+            through_seconds = time.monotonic() - started
+
             bundle = services.bundle_for_portal(principal=signed_in_principal(user), portal=portal)
             step("building the zip in this process, as the worker does")
             baseline = _rss_bytes()
@@ -105,10 +116,29 @@ def main() -> int:
                     peak[0] = max(peak[0], _rss_bytes())
                     time.sleep(0.05)
 
+            # How long completing the multipart upload takes: the emulator concatenates
+            # every part into one object there, S3 does not.
+            completing = [0.0]
+            close = s3.MultipartWriter.close
+
+            def timed_close(self: s3.MultipartWriter) -> None:
+                began = time.monotonic()
+                close(self)
+                completing[0] += time.monotonic() - began
+
+            s3.MultipartWriter.close = timed_close  # type: ignore[method-assign]
             watcher = threading.Thread(target=watch, daemon=True)
             watcher.start()
             started = time.monotonic()
-            built = build.bundle_build(bundle.pk)
+            if args.profile:
+                import cProfile
+                import pstats
+
+                profiler = cProfile.Profile()
+                built = profiler.runcall(build.bundle_build, bundle.pk)
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+            else:
+                built = build.bundle_build(bundle.pk)
             zip_seconds = time.monotonic() - started
             done.set()
             watcher.join()
@@ -123,8 +153,14 @@ def main() -> int:
         f"{args.files} files, {mib:.0f} MiB; zip {zip_size / 2**20:.0f} MiB in parts of {settings.INTAKE_BUNDLE_PART_BYTES / 2**20:.0f} MiB"
     )
     print(f"boto3 managed copy of the same objects: {copy_seconds:.2f} s, {mib / copy_seconds:.1f} MiB/s")
+    print(
+        f"boto3 get_object -> upload_fileobj of the same objects: {through_seconds:.2f} s, {mib / through_seconds:.1f} MiB/s"
+    )
     print(f"zip (S3 -> zipfile -> multipart upload): {zip_seconds:.2f} s, {mib / zip_seconds:.1f} MiB/s")
-    print(f"throughput ratio zip/copy: {copy_seconds / zip_seconds:.2f}")
+    print(f"  of which the last part and completing the upload: {completing[0]:.2f} s")
+    print(
+        f"throughput ratio zip/managed copy: {copy_seconds / zip_seconds:.2f}; zip/streamed copy: {through_seconds / zip_seconds:.2f}"
+    )
     print(
         f"worker memory growth: {growth:.1f} MB (target < 64 MB; RSS {baseline / 1e6:.1f} MB before, peak {peak[0] / 1e6:.1f} MB)"
     )

@@ -257,7 +257,8 @@ INTAKE_AWS_ENDPOINT_URL = env.str("INTAKE_AWS_ENDPOINT_URL", default="") or None
 INTAKE_BUNDLE_PREFIX = env.str("INTAKE_BUNDLE_PREFIX", default="bundles").strip("/")
 INTAKE_BUNDLE_EXPIRES_HOURS = env_int("INTAKE_BUNDLE_EXPIRES_HOURS", 24, minimum=1)
 # One multipart part is buffered in the worker (S3's minimum is 5 MiB); how much is read
-# from S3 at a time; how long one build may take.
+# from S3 at a time; how long one build may take (with its hard limit a minute later, below
+# CELERY_VISIBILITY_TIMEOUT, or the broker would hand a long build to a second worker).
 INTAKE_BUNDLE_PART_BYTES = env_int("INTAKE_BUNDLE_PART_BYTES", 8 * 1024 * 1024, minimum=5 * 1024 * 1024)
 INTAKE_BUNDLE_CHUNK_BYTES = env_int("INTAKE_BUNDLE_CHUNK_BYTES", 1024 * 1024, minimum=4096)
-INTAKE_BUNDLE_TIME_LIMIT_SECONDS = env_int("INTAKE_BUNDLE_TIME_LIMIT_SECONDS", 3600, minimum=60)
+INTAKE_BUNDLE_TIME_LIMIT_SECONDS = env_int("INTAKE_BUNDLE_TIME_LIMIT_SECONDS", 3000, minimum=60)

@@ -12,6 +12,7 @@ import time
 import zipfile
 from uuid import UUID
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -73,6 +74,15 @@ def _folder(upload: Upload) -> str:
     return upload.request_item.title if upload.request_item_id and upload.request_item else ""
 
 
+def _failure_message(exc: Exception) -> str:
+    if isinstance(exc, BuildFailed):
+        return str(exc)
+    if isinstance(exc, SoftTimeLimitExceeded):
+        minutes = settings.INTAKE_BUNDLE_TIME_LIMIT_SECONDS // 60
+        return f"Making the zip took longer than {minutes} minutes; ask for a zip of fewer files."
+    return f"The zip could not be made ({type(exc).__name__})."
+
+
 def bundle_build(bundle_id: UUID | str) -> Bundle | None:
     """Build the zip; the bundle ends ready or failed (the multipart upload aborted).
     StorageUnavailable leaves it building with nothing written, for the task to retry."""
@@ -95,7 +105,7 @@ def bundle_build(bundle_id: UUID | str) -> Bundle | None:
         raise
     except Exception as exc:
         writer.abort()
-        message = str(exc) if isinstance(exc, BuildFailed) else f"The zip could not be made ({type(exc).__name__})."
+        message = _failure_message(exc)
         if not isinstance(exc, BuildFailed):
             logger.exception("bundle %s failed", bundle.pk)
         progress.update(state=BundleState.FAILED, error=message, multipart_upload_id="", finished_at=timezone.now())
