@@ -241,3 +241,30 @@ def test_staff_ask_watch_and_download_from_the_portal_page(s3_bucket: str, djang
     download = client.post(f"/bundles/{bundle.pk}/download")
     assert download.status_code == 302
     assert requests.get(download["Location"], timeout=10).status_code == 200
+
+
+def test_asking_again_for_the_same_files_shows_the_same_zip(s3_bucket: str) -> None:
+    admin = person(Role.ADMIN)
+    portal = _portal()
+    stored_file(admin, "one.txt", b"one", portal=portal)
+    principal = signed_in_principal(admin)
+    first = services.bundle_for_portal(principal=principal, portal=portal)
+    assert services.bundle_for_portal(principal=principal, portal=portal).pk == first.pk
+    # A new file makes a new zip.
+    stored_file(admin, "two.txt", b"two", portal=portal)
+    second = services.bundle_for_portal(principal=principal, portal=portal)
+    assert second.pk != first.pk
+    # A failed zip is not shown again.
+    Bundle.objects.filter(pk=second.pk).update(state=BundleState.FAILED)
+    assert services.bundle_for_portal(principal=principal, portal=portal).pk not in {first.pk, second.pk}
+    assert AuditEntry.objects.filter(action="bundle.requested", detail__reused=True).count() == 1
+
+
+def test_a_portal_without_usable_files_gets_a_clear_answer(s3_bucket: str) -> None:
+    user, client = person_and_client(Role.STAFF)
+    portal = _portal()
+    stored_file(user, "held.txt", b"held", portal=portal, scan=ScanState.PENDING)
+    answer = client.post(f"/portals/{portal.pk}/bundle", follow=True)
+    assert answer.status_code == 200
+    assert "no files to put in a zip" in answer.content.decode()
+    assert not Bundle.objects.exists()

@@ -42,6 +42,16 @@ def _bundle_create(
     left_out = files.exclude(scan_state__in=SCAN_USABLE).count()
     if not ids:
         raise WrongState("There are no files to put in a zip yet (none stored, or the malware scan holds them).")
+    same = _reusable(ids=ids, left_out=left_out, owner=owner)
+    if same is not None:
+        # A second press (or a colleague's) while the same files' zip is being made or
+        # ready: that one is shown, not a second build.
+        audit_record(
+            action="bundle.requested",
+            user=principal.owner,
+            detail={**source, "bundle": str(same.pk), "files": len(ids), "left_out": left_out, "reused": True},
+        )
+        return same
     with transaction.atomic():
         bundle = Bundle.objects.create(
             created_by=principal.owner,
@@ -59,6 +69,16 @@ def _bundle_create(
         )
         transaction.on_commit(lambda: _enqueue(bundle.pk), robust=True)
     return bundle
+
+
+def _reusable(*, ids: list[str], left_out: int, owner: dict[str, Any]) -> Bundle | None:
+    """A zip of exactly these files, queued, being made or ready, with at least an hour
+    left before it expires."""
+    soon = timezone.now() + dt.timedelta(hours=1)
+    candidates = Bundle.objects.filter(
+        **owner, state__in=[BundleState.QUEUED, BundleState.BUILDING, BundleState.READY], expires_at__gt=soon
+    ).order_by("-created_at")[:5]
+    return next((b for b in candidates if b.upload_ids == ids and b.left_out == left_out), None)
 
 
 def _enqueue(bundle_id: Any) -> None:
