@@ -11,7 +11,16 @@ app = Celery("intake")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each domain keeps its tasks in its own tasks module.
 app.autodiscover_tasks(
-    ["uploader.ingest", "uploader.processing", "uploader.scanning", "uploader.notify", "uploader.ops", "uploader.retention", "uploader.requests"]
+    [
+        "uploader.ingest",
+        "uploader.processing",
+        "uploader.scanning",
+        "uploader.notify",
+        "uploader.ops",
+        "uploader.retention",
+        "uploader.requests",
+        "uploader.bundles",
+    ]
 )
 
 

@@ -3,6 +3,7 @@ from django.urls import path
 from dashboard.audit import views as audit_views
 from dashboard.browse import scan_views
 from dashboard.browse import views as browse_views
+from dashboard.bundles import views as bundle_views
 from dashboard.events import cors_views as health_views
 from dashboard.events import doctor_views
 from dashboard.events import views as event_views
@@ -35,6 +36,7 @@ urlpatterns = [
     path("portals/<int:portal_id>/disable", portal_views.portal_close, name="portal-disable"),
     path("portals/<int:portal_id>/reopen", portal_views.portal_reopen_view, name="portal-reopen"),
     path("portals/<int:portal_id>/download-all", portal_views.portal_download_all, name="portal-download-all"),
+    path("portals/<int:portal_id>/bundle", bundle_views.portal_bundle, name="portal-bundle"),
     path("portals/<int:portal_id>/logo", portal_views.portal_logo, name="portal-logo"),
     path("portals/<int:portal_id>/hold", hold_views.portal_hold, {"hold": True}, name="portal-hold"),
     path("portals/<int:portal_id>/lift-hold", hold_views.portal_hold, {"hold": False}, name="portal-lift-hold"),
@@ -52,6 +54,10 @@ urlpatterns = [
     path(
         "requests/<int:request_id>/items/<int:item_id>/changes", request_views.item_changes, name="request-item-changes"
     ),
+    path("requests/<int:request_id>/bundle", bundle_views.request_bundle, name="request-bundle"),
+    path("bundles/<uuid:bundle_id>/", bundle_views.bundle_page, name="bundle"),
+    path("bundles/<uuid:bundle_id>/status", bundle_views.bundle_status, name="bundle-status"),
+    path("bundles/<uuid:bundle_id>/download", bundle_views.bundle_download, name="bundle-download"),
     path("events/", event_views.events_page, name="events"),
     path("events/cors", health_views.cors_check_page, name="cors-check"),
     path("events/doctor", doctor_views.doctor_page, name="doctor"),

@@ -5,6 +5,7 @@ its own models.py, and code imports a model from its domain, not from here."""
 
 from uploader.access.models import OidcIdentity
 from uploader.audit.models import AuditEntry
+from uploader.bundles.models import Bundle, BundleState
 from uploader.ingest.models import EventOutcome, EventSource, UploadEvent
 from uploader.notify.models import WebhookDelivery, WebhookDeliveryState
 from uploader.ops.models import Heartbeat
@@ -23,6 +24,8 @@ from uploader.uploads.models import ALLOWED_TRANSITIONS, Upload, UploadState
 __all__ = [
     "ALLOWED_TRANSITIONS",
     "AuditEntry",
+    "Bundle",
+    "BundleState",
     "Derivative",
     "DerivativeKind",
     "DocumentRequest",

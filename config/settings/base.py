@@ -319,6 +319,11 @@ CELERY_BEAT_SCHEDULE["scan-pending-uploads"] = {
 }
 # Every minute, so a row whose task was lost is enqueued again soon after it has been
 # pending INTAKE_EVENTS_STUCK_MINUTES (not up to twice that).
+# "Download all" zips past INTAKE_BUNDLE_EXPIRES_HOURS are deleted (uploader.bundles).
+CELERY_BEAT_SCHEDULE["expire-bundles"] = {
+    "task": "uploader.tasks.expire_bundles",
+    "schedule": 3600.0,
+}
 CELERY_BEAT_SCHEDULE["retry-stuck-events"] = {
     "task": "uploader.tasks.retry_stuck_events",
     "schedule": 60.0,

@@ -282,3 +282,15 @@ INTAKE_REMINDER_LINK_MAX_AGE_DAYS = env_int("INTAKE_REMINDER_LINK_MAX_AGE_DAYS",
 INTAKE_REMINDER_INTERVAL_MINUTES = env_int("INTAKE_REMINDER_INTERVAL_MINUTES", 15, minimum=1)
 # A new request waits for staff to close it once complete, instead of closing itself.
 INTAKE_REQUEST_WAITS_FOR_STAFF = env.bool("INTAKE_REQUEST_WAITS_FOR_STAFF", default=False)
+
+# --- "Download all" zips (docs/bundles.md) ---------------------------------------------
+# Zips are written under this prefix (outside INTAKE_S3_KEY_PREFIX, so no upload event
+# sees them), kept INTAKE_BUNDLE_EXPIRES_HOURS, then deleted by the beat task.
+INTAKE_BUNDLE_PREFIX = env.str("INTAKE_BUNDLE_PREFIX", default="bundles").strip("/")
+INTAKE_BUNDLE_EXPIRES_HOURS = env_int("INTAKE_BUNDLE_EXPIRES_HOURS", 24, minimum=1)
+# One multipart part is buffered in the worker (S3's minimum is 5 MiB); how much is read
+# from S3 at a time; how long one build may take (with its hard limit a minute later, below
+# CELERY_VISIBILITY_TIMEOUT, or the broker would hand a long build to a second worker).
+INTAKE_BUNDLE_PART_BYTES = env_int("INTAKE_BUNDLE_PART_BYTES", 8 * 1024 * 1024, minimum=5 * 1024 * 1024)
+INTAKE_BUNDLE_CHUNK_BYTES = env_int("INTAKE_BUNDLE_CHUNK_BYTES", 1024 * 1024, minimum=4096)
+INTAKE_BUNDLE_TIME_LIMIT_SECONDS = env_int("INTAKE_BUNDLE_TIME_LIMIT_SECONDS", 3000, minimum=60)

@@ -148,6 +148,7 @@ def request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
             and all(entry.item.state == "accepted" for entry in items if entry.item.required),
             "digests": _with_digests(items, selectors.request_digests(request=document_request)),
             "today": timezone.localdate(),
+            "can_download": has_permission(request.user, Permission.DOWNLOAD),
         },
     )
 

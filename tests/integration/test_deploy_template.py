@@ -140,7 +140,7 @@ def test_the_app_policy_names_the_stacks_bucket_and_queues(stack: dict[str, Any]
     by_sid = {s["Sid"]: s for s in document["Statement"]}
     bucket_arn = f"arn:aws:s3:::{outputs['IntakeS3Bucket']}"
     assert sorted(by_sid["ObjectsIntakeWrites"]["Resource"]) == sorted(
-        f"{bucket_arn}/{prefix}/*" for prefix in ("uploads", "branding", "derived")
+        f"{bucket_arn}/{prefix}/*" for prefix in ("uploads", "branding", "derived", "bundles")
     )
     assert by_sid["ListAndCheckTheBucket"]["Resource"] == bucket_arn
     assert by_sid["ConsumeEvents"]["Resource"] == outputs["IntakeS3EventsQueueArn"]

@@ -14,6 +14,7 @@ from django.test import Client
 
 from uploader.access.accounts import user_set_role
 from uploader.access.roles import Role
+from uploader.bundles.build import bundle_build
 from uploader.notify.models import WebhookDelivery, WebhookDeliveryState
 from uploader.portals.models import Portal
 from uploader.portals.services import portal_create
@@ -99,6 +100,27 @@ _NEW_REQUEST = {
 }
 
 
+def _portal_with_file(upload: Upload) -> Portal:
+    """A fresh portal holding the stored file (one zip per caller)."""
+    portal = portal_create(actor=None, name=f"Zip {uuid.uuid4().hex[:6]}", title="Send us files")
+    Upload.objects.filter(pk=upload.pk).update(portal=portal)
+    return portal
+
+
+def _request_with_file(upload: Upload) -> int:
+    request = request_create(actor=None, client_name="Ann", client_emails=["ann@example.test"], items=[ItemSpec("P60")])
+    Upload.objects.filter(pk=upload.pk).update(request_item=request.items.get())
+    return int(request.pk)
+
+
+def _ready_bundle_path(upload: Upload, action: str) -> str:
+    """A ready zip of the file, asked for by an admin and built here (the test's
+    transaction never commits, so the on-commit enqueue does not run)."""
+    location = _client_for("admin").post(f"/portals/{_portal_with_file(upload).pk}/bundle")["Location"]
+    bundle_build(location.strip("/").split("/")[-1])
+    return f"{location}{action}"
+
+
 def _call(client: Client, action: str, upload: Upload) -> int:
     calls: dict[str, Any] = {
         "open dashboard": lambda: client.get("/"),
@@ -138,6 +160,10 @@ def _call(client: Client, action: str, upload: Upload) -> int:
         # The file is clean, so an admin is sent back to its page with the reason.
         "release an unscanned file": lambda: client.post(f"/uploads/{upload.id}/release", {"reason": "known"}),
         "read a quarantined file": lambda: client.post(f"/uploads/{upload.id}/quarantined"),
+        "zip a portal's files": lambda: client.post(f"/portals/{_portal_with_file(upload).pk}/bundle"),
+        "zip a request's files": lambda: client.post(f"/requests/{_request_with_file(upload)}/bundle"),
+        "watch a zip being made": lambda: client.get(_ready_bundle_path(upload, "")),
+        "download a zip": lambda: client.post(_ready_bundle_path(upload, "download")),
     }
     return int(calls[action]().status_code)
 
@@ -180,6 +206,12 @@ MATRIX: dict[str, tuple[int, int, int, int, int]] = {
     "manage request templates in admin": (200, 403, 302, 302, 302),
     "release an unscanned file": (302, 403, 403, 403, 302),
     "read a quarantined file": (302, 403, 403, 403, 302),
+    # "Download all as a zip": DOWNLOAD and the page's own permission (viewers have
+    # DOWNLOAD but see neither portals nor requests).
+    "zip a portal's files": (302, 302, 403, 403, 302),
+    "zip a request's files": (302, 302, 403, 403, 302),
+    "watch a zip being made": (200, 200, 403, 403, 302),
+    "download a zip": (302, 302, 403, 403, 302),
 }
 
 

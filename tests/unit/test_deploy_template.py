@@ -303,6 +303,7 @@ def test_the_app_policy_names_its_resources(template: dict[str, Any]) -> None:
         f"{settings.INTAKE_S3_KEY_PREFIX.strip('/')}/*",
         f"{portal_branding.BRANDING_PREFIX}/*",
         f"{DERIVED_PREFIX}/*",
+        f"{settings.INTAKE_BUNDLE_PREFIX}/*",
     }
     for statement in statements:
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]

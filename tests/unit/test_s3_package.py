@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NAMES = [
     "BucketNotFound",
     "MultipartUploadNotFound",
+    "MultipartWriter",
     "ObjectHead",
     "ObjectNotFound",
     "ObjectSummary",
@@ -26,6 +27,7 @@ NAMES = [
     "StorageUnavailable",
     "UploadedPart",
     "abort_multipart_upload",
+    "abort_multipart_upload_quietly",
     "app_file_delete",
     "app_file_save",
     "app_storage",

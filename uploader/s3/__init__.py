@@ -62,6 +62,7 @@ from uploader.s3.errors import (
     StorageUnavailable,
     translate_errors,
 )
+from uploader.s3.multipart_writer import MultipartWriter, abort_multipart_upload_quietly
 from uploader.s3.object_lock import delete_object_versions, get_object_legal_hold, put_object_legal_hold
 from uploader.s3.objects import (
     ObjectHead,
@@ -124,6 +125,7 @@ __all__ = [
     "BucketNotFound",
     "Distribution",
     "MultipartUploadNotFound",
+    "MultipartWriter",
     "ObjectHead",
     "ObjectNotFound",
     "ObjectSummary",
@@ -137,6 +139,7 @@ __all__ = [
     "StorageUnavailable",
     "UploadedPart",
     "abort_multipart_upload",
+    "abort_multipart_upload_quietly",
     "app_file_delete",
     "app_file_save",
     "app_storage",
