@@ -92,6 +92,10 @@ class DocumentRequest(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The client proves who they are with a one-time code e-mailed to one of
+    # client_emails before the checklist opens (uploader.requests.access); off: the link
+    # alone is the key. New requests take INTAKE_REQUEST_REQUIRE_CODE.
+    require_code = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -113,3 +117,24 @@ class RequestItem(ItemRules):
 
     class Meta(ItemRules.Meta):
         pass
+
+
+class RequestAccessCode(models.Model):
+    """A one-time code e-mailed to one of a request's addresses. Only an HMAC of the
+    code is kept (keyed by SECRET_KEY, so a copy of the table alone cannot be guessed
+    offline); a code is good for INTAKE_REQUEST_CODE_TTL_SECONDS and
+    INTAKE_REQUEST_CODE_MAX_ATTEMPTS guesses, and once."""
+
+    request = models.ForeignKey(DocumentRequest, on_delete=models.CASCADE, related_name="+")
+    email = models.CharField(max_length=254)  # lower-cased
+    code_hash = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["request", "email", "-created_at"], name="requestcode_lookup")]
+
+    def __str__(self) -> str:
+        return f"code for request {self.request_id}"

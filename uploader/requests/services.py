@@ -156,6 +156,7 @@ def request_create(
     company: str = "",
     due_date: dt.date | None = None,
     template: RequestTemplate | None = None,
+    require_code: bool | None = None,
 ) -> DocumentRequest:
     """Make a request and its items in one transaction; ValidationError (by field) when
     the input is not usable, and nothing is written."""
@@ -172,6 +173,7 @@ def request_create(
         token_nonce=nonce,
         token_digest=tokens.digest_of(tokens.token_for(nonce)),
         created_by=actor,
+        require_code=settings.INTAKE_REQUEST_REQUIRE_CODE if require_code is None else require_code,
     )
     with transaction.atomic():
         request.save()
