@@ -1,14 +1,16 @@
 """A client works through a document request's checklist in Chromium (phone and
-desktop widths): opens it, sends a file for one item, sees it waiting for review; then
+desktop widths): proves who they are with the code e-mailed to them, opens it, sends a file for one item, sees it waiting for review; then
 staff open the request's page. Both pages pass the page-quality checks (axe-core, no
 horizontal overflow, screenshots under var/screenshots/)."""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
+from django.core import mail
 
 from tests.browser.test_staff_upload import sign_in
 from tests.conftest import make_staff_user
@@ -51,7 +53,24 @@ def test_client_sends_an_item_from_the_checklist_and_staff_see_it(
     document = tmp_path / "p60 2025.pdf"
     document.write_bytes(os.urandom(120 * KiB))
 
+    # The client proves who they are: an address of the request, then the code e-mailed to it.
     page.goto(f"{live_server.url}/r/{token}/")
+    assert page.locator("h1").text_content() == "Confirm it is you"
+    check_page(page, "request-code-email")
+    page.get_by_label("Your e-mail address").fill("beth@example.test")
+    page.get_by_role("button", name="E-mail me a code").click()
+    page.wait_for_url(f"{live_server.url}/r/{token}/code/")
+    assert page.locator("h1").text_content() == "Enter your code"
+    code = re.search(r"\b(\d{6})\b", mail.outbox[-1].body)
+    assert code is not None
+    assert mail.outbox[-1].to == ["beth@example.test"]
+    page.get_by_label("Code").fill("000000" if code.group(1) != "000000" else "111111")
+    page.get_by_role("button", name="Open my documents").click()
+    assert page.get_by_role("alert").text_content().startswith("That code is not right")
+    check_page(page, "request-code-enter-wrong")
+    page.get_by_label("Code").fill(code.group(1))
+    page.get_by_role("button", name="Open my documents").click()
+    page.wait_for_url(f"{live_server.url}/r/{token}/")
     assert page.locator("h1").text_content() == "Hello Beth Baker"
     assert page.locator(".checklist-item").count() == 3
     check_page(page, "request-checklist")
