@@ -18,6 +18,9 @@ def split_list(text: str) -> list[str]:
 
 
 class RequestFilterForm(forms.Form):
+    client = forms.CharField(
+        max_length=200, required=False, label="Client", help_text="Name, e-mail address or company."
+    )
     state = forms.ChoiceField(choices=[("", "Any state"), *RequestState.choices], required=False)
     overdue = forms.BooleanField(required=False, label="Overdue only")
     sort = forms.ChoiceField(choices=SORTS, required=False, label="Sort by")

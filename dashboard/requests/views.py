@@ -50,7 +50,10 @@ def request_list(request: HttpRequest) -> HttpResponse:
     form = RequestFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     rows = selectors.request_list(
-        state=filters.get("state", ""), overdue=bool(filters.get("overdue")), sort=filters.get("sort") or "due"
+        state=filters.get("state", ""),
+        overdue=bool(filters.get("overdue")),
+        sort=filters.get("sort") or "due",
+        client=filters.get("client", ""),
     )[:LIST_SHOWN]
     return render(
         request,

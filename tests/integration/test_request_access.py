@@ -207,3 +207,21 @@ def test_the_code_is_on_for_new_requests_unless_the_setting_turns_it_off(staff_u
     assert make_request(staff_user)[0].require_code
     settings.INTAKE_REQUEST_REQUIRE_CODE = False
     assert not make_request(staff_user)[0].require_code
+
+
+def test_the_staff_list_filters_by_client_name_email_or_company(staff_user: User, staff_client: Client) -> None:
+    ann, _ = make_request(staff_user, client_name="Ann Archer", client_emails=["ann@archer.example"])
+    bob, _ = make_request(staff_user, client_name="Bob Baker", client_emails=["bob@x.example"], company="Bakery Ltd")
+    cat, _ = make_request(staff_user, client_name="Cat Cole", client_emails=["Cat.Cole@Mail.example"])
+
+    def shown(query: str) -> set[int]:
+        page = staff_client.get("/requests/", {"client": query})
+        assert page.status_code == 200
+        return {int(pk) for pk in re.findall(rb'data-request="(\d+)"', page.content)}
+
+    assert shown("archer") == {ann.pk}
+    assert shown("BAKERY") == {bob.pk}
+    assert shown("cat.cole@mail") == {cat.pk}
+    assert shown("") == {ann.pk, bob.pk, cat.pk}
+    assert shown("nobody") == set()
+    assert shown("%") == set()  # a LIKE wildcard is matched as itself
