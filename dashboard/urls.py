@@ -47,6 +47,8 @@ urlpatterns = [
     path("requests/new", request_views.request_new, name="request-new"),
     path("requests/<int:request_id>/", request_views.request_detail, name="request-detail"),
     path("requests/<int:request_id>/accept-all", request_views.accept_all, name="request-accept-all"),
+    path("requests/<int:request_id>/edit", request_views.request_edit, name="request-edit"),
+    path("requests/<int:request_id>/reopen", request_views.request_reopen, name="request-reopen"),
     path("requests/<int:request_id>/items/<int:item_id>/accept", request_views.item_accept, name="request-item-accept"),
     path(
         "requests/<int:request_id>/items/<int:item_id>/changes", request_views.item_changes, name="request-item-changes"

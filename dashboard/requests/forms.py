@@ -1,4 +1,5 @@
-"""Staff forms for document requests: the list's filters, a new request and its items."""
+"""Staff forms for document requests: the list's filters, a new request and its items,
+and the edit of a request after it is made."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import re
 
 from django import forms
 
-from uploader.requests.models import RequestState, RequestTemplate
+from uploader.requests.models import RequestItem, RequestState, RequestTemplate
 from uploader.requests.services import ItemSpec, template_item_specs
 
 SORTS = [("due", "Due soonest"), ("-due", "Due latest"), ("new", "Newest")]
@@ -70,6 +71,40 @@ class ItemForm(forms.Form):
 
 
 ItemFormSet = forms.formset_factory(ItemForm, extra=2, can_delete=True, max_num=50, validate_max=True)
+
+
+class RequestEditForm(RequestForm):
+    require_code = forms.BooleanField(
+        required=False,
+        label="Ask for a code",
+        help_text="The client proves who they are with a code e-mailed to one of these addresses. "
+        "Off: anyone with the link can open it.",
+    )
+
+
+class ItemEditForm(ItemForm):
+    """An item row of the edit: an existing item (its id) or, without one, a new item."""
+
+    item_id = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1)
+
+
+ItemEditFormSet = forms.formset_factory(ItemEditForm, extra=2, can_delete=True, max_num=50, validate_max=True)
+
+
+def item_rows_of(items: list[RequestItem]) -> list[dict[str, object]]:
+    return [
+        {
+            "item_id": item.pk,
+            "title": item.title,
+            "instructions": item.instructions,
+            "required": item.required,
+            "allowed_extensions": ", ".join(item.allowed_extensions),
+            "allowed_content_types": ", ".join(item.allowed_content_types),
+            "max_files": item.max_files,
+            "due_date": item.due_date,
+        }
+        for item in items
+    ]
 
 
 class ReasonForm(forms.Form):

@@ -17,7 +17,7 @@ from uploader.access.roles import Role
 from uploader.notify.models import WebhookDelivery, WebhookDeliveryState
 from uploader.portals.models import Portal
 from uploader.portals.services import portal_create
-from uploader.requests.models import ItemState, RequestItem
+from uploader.requests.models import DocumentRequest, ItemState, RequestItem
 from uploader.requests.services import ItemSpec, request_create
 from uploader.uploads.models import Upload
 
@@ -78,6 +78,21 @@ def _submitted_item_path(action: str) -> str:
     return f"/requests/{request.pk}/items/{item.pk}/{action}"
 
 
+def _open_request() -> DocumentRequest:
+    return request_create(actor=None, client_name="Ann", client_emails=["ann@example.test"], items=[ItemSpec("P60")])
+
+
+# The client's details again, and no item rows: a valid edit that changes the name.
+_EDIT_REQUEST = {
+    "client_name": "Ann Other",
+    "client_emails": "ann@example.test",
+    "items-TOTAL_FORMS": "0",
+    "items-INITIAL_FORMS": "0",
+    "items-MIN_NUM_FORMS": "0",
+    "items-MAX_NUM_FORMS": "50",
+}
+
+
 _NEW_REQUEST = {
     "client_name": "Ann",
     "client_emails": "ann@example.test",
@@ -125,6 +140,9 @@ def _call(client: Client, action: str, upload: Upload) -> int:
         "accept a request item": lambda: client.post(_submitted_item_path("accept")),
         "send a request item back": lambda: client.post(_submitted_item_path("changes"), {"reason": "blurred"}),
         "manage request templates in admin": lambda: client.get("/admin/uploader/requesttemplate/"),
+        "open a request's edit form": lambda: client.get(f"/requests/{_open_request().pk}/edit"),
+        "edit a document request": lambda: client.post(f"/requests/{_open_request().pk}/edit", _EDIT_REQUEST),
+        "reopen a document request": lambda: client.post(f"/requests/{_open_request().pk}/reopen"),
         # The file is clean, so an admin is sent back to its page with the reason.
         "release an unscanned file": lambda: client.post(f"/uploads/{upload.id}/release", {"reason": "known"}),
         "read a quarantined file": lambda: client.post(f"/uploads/{upload.id}/quarantined"),
@@ -165,6 +183,9 @@ MATRIX: dict[str, tuple[int, int, int, int, int]] = {
     "make a document request": (302, 302, 403, 403, 302),
     "accept a request item": (302, 302, 403, 403, 302),
     "send a request item back": (302, 302, 403, 403, 302),
+    "open a request's edit form": (200, 200, 403, 403, 302),
+    "edit a document request": (302, 302, 403, 403, 302),
+    "reopen a document request": (302, 302, 403, 403, 302),
     # Templates are admins' (Django admin; staff are Django staff but may not see them).
     "manage request templates in admin": (200, 403, 302, 302, 302),
     "release an unscanned file": (302, 403, 403, 403, 302),

@@ -30,7 +30,8 @@ ITEM_TRANSITIONS: dict[str, frozenset[str]] = {
     ItemState.OUTSTANDING: frozenset({ItemState.SUBMITTED}),
     ItemState.SUBMITTED: frozenset({ItemState.ACCEPTED, ItemState.CHANGES_REQUESTED, ItemState.OUTSTANDING}),
     ItemState.CHANGES_REQUESTED: frozenset({ItemState.SUBMITTED}),
-    ItemState.ACCEPTED: frozenset(),
+    # Staff may send an accepted item back (with a reason), while the request is open.
+    ItemState.ACCEPTED: frozenset({ItemState.CHANGES_REQUESTED}),
 }
 
 
