@@ -66,7 +66,7 @@ class ItemForm(forms.Form):
             allowed_extensions=tuple(split_list(data["allowed_extensions"])),
             allowed_content_types=tuple(split_list(data["allowed_content_types"])),
             max_files=data["max_files"],
-            due_date=data["due_date"],
+            due_date=data.get("due_date"),
         )
 
 
@@ -124,3 +124,20 @@ def initial_items(template: RequestTemplate) -> list[dict[str, object]]:
         }
         for spec in template_item_specs(template)
     ]
+
+
+class TemplateForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, help_text="For staff choosing a template."
+    )
+
+
+class TemplateItemForm(ItemForm):
+    """A template's item: what every request made from it asks (no due date: each
+    request has its own)."""
+
+    due_date = None  # type: ignore[assignment]
+
+
+TemplateItemFormSet = forms.formset_factory(TemplateItemForm, extra=2, can_delete=True, max_num=50, validate_max=True)

@@ -22,11 +22,13 @@ from dashboard.requests.forms import (
     RequestEditForm,
     RequestFilterForm,
     RequestForm,
+    TemplateForm,
+    TemplateItemFormSet,
     initial_items,
     item_rows_of,
 )
-from uploader.access.roles import Permission
-from uploader.requests import editing, selectors, services
+from uploader.access.roles import Permission, has_permission
+from uploader.requests import editing, selectors, services, template_editing
 from uploader.requests.errors import ItemWrongState
 from uploader.requests.models import DocumentRequest, RequestItem, RequestState, RequestTemplate
 from uploader.requests.services import ReviewResult
@@ -57,6 +59,13 @@ ACTIVITY_LABELS = {
 }
 
 
+def _template(template_id: int) -> RequestTemplate:
+    try:
+        return selectors.template_get(template_id=template_id)
+    except RequestTemplate.DoesNotExist:
+        raise Http404("No such template.") from None
+
+
 def _request(request_id: int) -> DocumentRequest:
     try:
         return selectors.request_get(request_id=request_id)
@@ -77,7 +86,13 @@ def request_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "dashboard/requests/list.html",
-        {"form": form, "rows": rows, "today": timezone.localdate(), "open": RequestState.OPEN},
+        {
+            "form": form,
+            "rows": rows,
+            "today": timezone.localdate(),
+            "open": RequestState.OPEN,
+            "can_manage_templates": has_permission(request.user, Permission.MANAGE_REQUEST_TEMPLATES),
+        },
     )
 
 
@@ -299,3 +314,64 @@ def request_reopen(request: HttpRequest, request_id: int) -> HttpResponse:
         raise Http404("No such request.") from None
     messages.success(request, "Reopened: its link works again." if reopened else "It was open already.")
     return redirect("dashboard:request-detail", request_id=request_id)
+
+
+# --- templates (admins) ---------------------------------------------------------------------------
+
+
+@page_requires(Permission.MANAGE_REQUEST_TEMPLATES)
+def template_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "dashboard/requests/templates.html", {"templates": selectors.template_list()})
+
+
+@page_requires(Permission.MANAGE_REQUEST_TEMPLATES)
+def template_edit(request: HttpRequest, template_id: int | None = None) -> HttpResponse:
+    """A new template (no id) or one's name, description and items."""
+    template = _template(template_id) if template_id is not None else None
+    initial = {"name": template.name, "description": template.description} if template else None
+    form = TemplateForm(request.POST or None, initial=initial)
+    items = TemplateItemFormSet(
+        request.POST or None, initial=initial_items(template) if template else None, prefix="items"
+    )
+    service_error = ""
+    if request.method == "POST" and form.is_valid() and items.is_valid():
+        specs = [f.spec() for f in items.forms if f.cleaned_data.get("title") and not f.cleaned_data.get("DELETE")]
+        try:
+            saved = template_editing.template_save(
+                actor=request.user,
+                template_id=template_id,
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                items=specs,
+            )
+        except RequestTemplate.DoesNotExist:
+            raise Http404("No such template.") from None
+        except ValidationError as exc:
+            for name, errors in exc.message_dict.items():
+                if name in form.fields:
+                    form.add_error(name, errors)
+                else:
+                    service_error = " ".join(errors)
+        else:
+            messages.success(request, f"Template '{saved.name}' saved.")
+            return redirect("dashboard:request-templates")
+    return render(
+        request,
+        "dashboard/requests/template_edit.html",
+        {"template": template, "form": form, "items": items, "service_error": service_error},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@page_requires(Permission.MANAGE_REQUEST_TEMPLATES)
+def template_delete(request: HttpRequest, template_id: int) -> HttpResponse:
+    """GET asks; POST deletes (requests made from it keep their items)."""
+    template = _template(template_id)
+    if request.method == "POST":
+        try:
+            template_editing.template_delete(actor=request.user, template_id=template_id)
+        except RequestTemplate.DoesNotExist:
+            raise Http404("No such template.") from None
+        messages.success(request, f"Template '{template.name}' deleted.")
+        return redirect("dashboard:request-templates")
+    return render(request, "dashboard/requests/template_delete.html", {"template": template})

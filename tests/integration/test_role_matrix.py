@@ -17,7 +17,7 @@ from uploader.access.roles import Role
 from uploader.notify.models import WebhookDelivery, WebhookDeliveryState
 from uploader.portals.models import Portal
 from uploader.portals.services import portal_create
-from uploader.requests.models import DocumentRequest, ItemState, RequestItem
+from uploader.requests.models import DocumentRequest, ItemState, RequestItem, RequestTemplate
 from uploader.requests.services import ItemSpec, request_create
 from uploader.uploads.models import Upload
 
@@ -76,6 +76,10 @@ def _submitted_item_path(action: str) -> str:
     item = request.items.get()
     RequestItem.objects.filter(pk=item.pk).update(state=ItemState.SUBMITTED)
     return f"/requests/{request.pk}/items/{item.pk}/{action}"
+
+
+def _a_template() -> RequestTemplate:
+    return RequestTemplate.objects.create(name=f"Pack {uuid.uuid4().hex[:8]}")
 
 
 def _open_request() -> DocumentRequest:
@@ -143,6 +147,14 @@ def _call(client: Client, action: str, upload: Upload) -> int:
         "open a request's edit form": lambda: client.get(f"/requests/{_open_request().pk}/edit"),
         "edit a document request": lambda: client.post(f"/requests/{_open_request().pk}/edit", _EDIT_REQUEST),
         "reopen a document request": lambda: client.post(f"/requests/{_open_request().pk}/reopen"),
+        "list request templates": lambda: client.get("/requests/templates/"),
+        "make a request template": lambda: client.post(
+            "/requests/templates/new", {**_NEW_REQUEST, "name": f"T {uuid.uuid4().hex[:6]}"}
+        ),
+        "edit a request template": lambda: client.post(
+            f"/requests/templates/{_a_template().pk}/", {**_NEW_REQUEST, "name": f"T {uuid.uuid4().hex[:6]}"}
+        ),
+        "delete a request template": lambda: client.post(f"/requests/templates/{_a_template().pk}/delete"),
         # The file is clean, so an admin is sent back to its page with the reason.
         "release an unscanned file": lambda: client.post(f"/uploads/{upload.id}/release", {"reason": "known"}),
         "read a quarantined file": lambda: client.post(f"/uploads/{upload.id}/quarantined"),
@@ -188,6 +200,10 @@ MATRIX: dict[str, tuple[int, int, int, int, int]] = {
     "reopen a document request": (302, 302, 403, 403, 302),
     # Templates are admins' (Django admin; staff are Django staff but may not see them).
     "manage request templates in admin": (200, 403, 302, 302, 302),
+    "list request templates": (200, 403, 403, 403, 302),
+    "make a request template": (302, 403, 403, 403, 302),
+    "edit a request template": (302, 403, 403, 403, 302),
+    "delete a request template": (302, 403, 403, 403, 302),
     "release an unscanned file": (302, 403, 403, 403, 302),
     "read a quarantined file": (302, 403, 403, 403, 302),
 }
