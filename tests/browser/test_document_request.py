@@ -10,10 +10,11 @@ import re
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core import mail
 
 from tests.browser.test_staff_upload import sign_in
-from tests.conftest import make_staff_user
+from tests.conftest import TEST_PASSWORD, make_staff_user
 from tests.support.page_quality import check_page
 from uploader.ops.bucket_setup import bucket_configure
 from uploader.requests import tokens
@@ -99,6 +100,11 @@ def test_client_sends_an_item_from_the_checklist_and_staff_see_it(
     assert p60.state == ItemState.SUBMITTED
 
     sign_in(page, live_server.url, staff.username)
+    page.goto(f"{live_server.url}/requests/")
+    page.get_by_label("Client").fill("baker & sons")
+    page.get_by_role("button", name="Show").click()
+    assert page.locator("#requests tbody tr").count() == 1
+    check_page(page, "staff-requests-list")
     page.goto(f"{live_server.url}/requests/{document_request.pk}/")
     review = page.locator(f"#item-{p60.pk}")
     assert review.get_by_role("link", name="p60 2025.pdf").get_attribute("href") == f"/uploads/{upload.id}/"
@@ -110,3 +116,32 @@ def test_client_sends_an_item_from_the_checklist_and_staff_see_it(
     page.goto(f"{live_server.url}/requests/new?template={template.pk}")
     assert page.get_by_label("Title").first.input_value() == "P60 for 2025"
     check_page(page, "staff-new-request")
+
+    # Staff change the request after it is made.
+    page.goto(f"{live_server.url}/requests/{document_request.pk}/")
+    page.get_by_role("link", name="Edit the request").click()
+    page.wait_for_url(f"{live_server.url}/requests/{document_request.pk}/edit")
+    page.get_by_label("Due date").first.fill("2031-04-30")
+    check_page(page, "staff-request-edit")
+    page.get_by_role("button", name="Save changes").click()
+    page.wait_for_url(f"{live_server.url}/requests/{document_request.pk}/")
+    assert "30 Apr 2031" in page.locator(".facts").text_content()
+
+
+def test_admins_manage_request_templates_on_staff_pages(sized_page, live_server) -> None:  # type: ignore[no-untyped-def]
+    page = sized_page
+    get_user_model().objects.create_superuser(f"root-{page.viewport_name}", "root@example.test", TEST_PASSWORD)
+    template = RequestTemplate.objects.create(name="Annual tax return pack", description="Every spring.")
+    TemplateItem.objects.create(template=template, title="P60 for 2025", allowed_extensions=[".pdf"], max_files=1)
+    sign_in(page, live_server.url, f"root-{page.viewport_name}")
+    page.goto(f"{live_server.url}/requests/")
+    page.get_by_role("link", name="Templates").click()
+    page.wait_for_url(f"{live_server.url}/requests/templates/")
+    check_page(page, "staff-request-templates")
+    page.get_by_role("link", name="Annual tax return pack", exact=True).click()
+    assert page.get_by_label("Title").first.input_value() == "P60 for 2025"
+    check_page(page, "staff-request-template-edit")
+    page.get_by_label("Title").nth(1).fill("Photo ID")
+    page.get_by_role("button", name="Save the template").click()
+    page.wait_for_url(f"{live_server.url}/requests/templates/")
+    assert list(template.items.values_list("title", flat=True)) == ["P60 for 2025", "Photo ID"]
