@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.forms import BaseFormSet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -222,7 +223,7 @@ def accept_all(request: HttpRequest, request_id: int) -> HttpResponse:
     return _review(request, request_id, "accept-all")
 
 
-def _edit_changes(form: RequestEditForm, items: ItemEditFormSet, known: set[int]) -> editing.RequestChanges:
+def _edit_changes(form: RequestEditForm, items: BaseFormSet, known: set[int]) -> editing.RequestChanges:
     """The edit as the service takes it: rows with an id edit (or remove) that item;
     filled rows without one are new items; empty rows are nothing."""
     edited, remove, add = {}, [], []

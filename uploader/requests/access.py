@@ -19,6 +19,7 @@ token and item id to `request_item_principal` as one URL argument (the contract'
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import logging
 import secrets
@@ -190,7 +191,7 @@ def code_send(http: HttpRequest, request: DocumentRequest, email: str) -> None:
         request=request,
         email=email,
         code_hash=_code_hash(request, email, code),
-        expires_at=now + timezone.timedelta(seconds=settings.INTAKE_REQUEST_CODE_TTL_SECONDS),
+        expires_at=now + dt.timedelta(seconds=settings.INTAKE_REQUEST_CODE_TTL_SECONDS),
     )
     sent = _send_code_email(request, email, code)
     audit_record(
