@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import re
+import time
 
 import pytest
 from django.contrib.auth.models import User
@@ -228,3 +229,19 @@ def test_the_staff_list_filters_by_client_name_email_or_company(staff_user: User
     assert shown("") == {ann.pk, bob.pk, cat.pk}
     assert shown("nobody") == set()
     assert shown("%") == set()  # a LIKE wildcard is matched as itself
+
+
+def test_a_browser_is_let_in_for_a_set_time_only(staff_user: User, s3_bucket: str, settings) -> None:  # type: ignore[no-untyped-def]
+    document_request, token = make_request(staff_user)
+    client = browser()
+    assert client.post(f"/r/{token}/code/", {"code": "123456"}).status_code == 302  # no address asked yet: back
+    code = ask_code(client, token, "ann@example.test")
+    client.post(f"/r/{token}/code/", {"code": code})
+    session = client.session
+    state = session["intake_requests"][str(document_request.pk)]
+    assert state["until"] - time.time() > settings.INTAKE_REQUEST_ACCESS_DAYS * 86400 - 60
+    assert session.get_expiry_age() > (settings.INTAKE_REQUEST_ACCESS_DAYS - 1) * 86400
+    state["until"] = int(time.time()) - 1
+    session.save()
+    assert b"Confirm it is you" in client.get(f"/r/{token}/").content
+    assert sign(client, token, item(document_request, "Photo ID").pk, filename="id.pdf").status_code == 403
