@@ -4,8 +4,10 @@ and the edit of a request after it is made."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django import forms
+from django.conf import settings
 
 from uploader.requests.models import RequestItem, RequestState, RequestTemplate
 from uploader.requests.services import ItemSpec, template_item_specs
@@ -80,6 +82,14 @@ class RequestEditForm(RequestForm):
         help_text="The client proves who they are with a code e-mailed to one of these addresses. "
         "Off: anyone with the link can open it.",
     )
+
+
+class RequestNewForm(RequestEditForm):
+    """A new request: the code box starts as INTAKE_REQUEST_REQUIRE_CODE says."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["require_code"].initial = settings.INTAKE_REQUEST_REQUIRE_CODE
 
 
 class ItemEditForm(ItemForm):

@@ -22,7 +22,7 @@ from dashboard.requests.forms import (
     ReasonForm,
     RequestEditForm,
     RequestFilterForm,
-    RequestForm,
+    RequestNewForm,
     TemplateForm,
     TemplateItemFormSet,
     initial_items,
@@ -111,7 +111,7 @@ def _template_of(request: HttpRequest) -> RequestTemplate | None:
 def request_new(request: HttpRequest) -> HttpResponse:
     """GET ?template=<id> fills the items from that template; POST makes the request."""
     template = _template_of(request)
-    form = RequestForm(request.POST or None)
+    form = RequestNewForm(request.POST or None)
     initial = initial_items(template) if template else None
     items = ItemFormSet(request.POST or None, initial=initial, prefix="items")
     service_error = ""
@@ -127,6 +127,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
                 due_date=form.cleaned_data["due_date"],
                 items=specs,
                 template=template,
+                require_code=form.cleaned_data["require_code"],
             )
         except ValidationError as exc:
             for name, errors in exc.message_dict.items():

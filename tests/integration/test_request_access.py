@@ -245,3 +245,16 @@ def test_a_browser_is_let_in_for_a_set_time_only(staff_user: User, s3_bucket: st
     session.save()
     assert b"Confirm it is you" in client.get(f"/r/{token}/").content
     assert sign(client, token, item(document_request, "Photo ID").pk, filename="id.pdf").status_code == 403
+
+
+def test_staff_choose_the_code_when_making_a_request_ticked_by_default(staff_client: Client, settings) -> None:  # type: ignore[no-untyped-def]
+    form = staff_client.get("/requests/new").content.decode()
+    assert re.search(r'<input[^>]*name="require_code"[^>]*checked', form)
+    rows = {"items-TOTAL_FORMS": "1", "items-INITIAL_FORMS": "0", "items-0-title": "P60", "items-0-required": "on"}
+    base = {"client_name": "Ann", "client_emails": "ann@example.test", **rows}
+    assert staff_client.post("/requests/new", {**base, "require_code": "on"}).status_code == 302
+    assert staff_client.post("/requests/new", base).status_code == 302
+    assert list(DocumentRequest.objects.order_by("pk").values_list("require_code", flat=True)) == [True, False]
+    settings.INTAKE_REQUEST_REQUIRE_CODE = False
+    form = staff_client.get("/requests/new").content.decode()
+    assert not re.search(r'<input[^>]*name="require_code"[^>]*checked', form)
