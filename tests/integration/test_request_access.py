@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import random
 import re
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.core import mail
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -258,3 +262,29 @@ def test_staff_choose_the_code_when_making_a_request_ticked_by_default(staff_cli
     settings.INTAKE_REQUEST_REQUIRE_CODE = False
     form = staff_client.get("/requests/new").content.decode()
     assert not re.search(r'<input[^>]*name="require_code"[^>]*checked', form)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_guesses_get_five_tries_in_all(staff_user: User) -> None:
+    document_request, token = make_request(staff_user)
+    client = browser()
+    code = ask_code(client, token, "ann@example.test")
+    cookie = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    barrier = threading.Barrier(10)
+
+    def guess() -> int:
+        same_browser = browser()
+        same_browser.cookies[django_settings.SESSION_COOKIE_NAME] = cookie
+        barrier.wait()
+        try:
+            return same_browser.post(f"/r/{token}/code/", {"code": wrong(code)}).status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(lambda _: guess(), range(10)))
+    assert answers == [400] * 10
+    assert RequestAccessCode.objects.get(request=document_request).attempts == 5
+    failed = AuditEntry.objects.filter(action="request.code_failed", detail__request=document_request.pk)
+    assert failed.filter(detail__why="wrong code").count() == 5
+    assert client.post(f"/r/{token}/code/", {"code": code}).status_code == 400  # spent, even the right one
