@@ -75,7 +75,7 @@ class ItemForm(forms.Form):
 ItemFormSet = forms.formset_factory(ItemForm, extra=2, can_delete=True, max_num=50, validate_max=True)
 
 
-class RequestEditForm(RequestForm):
+class RequestAccessForm(RequestForm):
     require_code = forms.BooleanField(
         required=False,
         label="Ask for a code",
@@ -84,7 +84,19 @@ class RequestEditForm(RequestForm):
     )
 
 
-class RequestNewForm(RequestEditForm):
+class RequestEditForm(RequestAccessForm):
+    password = forms.CharField(
+        required=False,
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        label="New password (optional)",
+        help_text="Instead of a code, the client may enter a password you give them. Leave empty to keep the current one.",
+    )
+    clear_password = forms.BooleanField(required=False, label="Remove the password")
+
+
+class RequestNewForm(RequestAccessForm):
     """A new request: the code box starts as INTAKE_REQUEST_REQUIRE_CODE says."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -57,6 +57,8 @@ ACTIVITY_LABELS = {
     "request.code_not_sent": "Code asked for, not sent",
     "request.code_verified": "Client entered the code",
     "request.code_failed": "Wrong or expired code",
+    "request.password_verified": "Client entered the password",
+    "request.password_failed": "Wrong password",
 }
 
 
@@ -247,6 +249,8 @@ def _edit_changes(form: RequestEditForm, items: BaseFormSet, known: set[int]) ->
         company=data["company"],
         due_date=data["due_date"],
         require_code=data["require_code"],
+        password=data["password"],
+        clear_password=data["clear_password"],
         items=edited,
         remove=remove,
         add=add,

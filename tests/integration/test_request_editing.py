@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 import pytest
+from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.models import User
 from django.test import Client
 
@@ -191,3 +192,59 @@ def test_staff_send_an_accepted_item_back_and_reopen_a_closed_request(
     send(client, token, photo.pk, filename="id2.jpg", type_="image/jpeg")
     photo.refresh_from_db()
     assert photo.state == ItemState.SUBMITTED
+
+
+def test_staff_give_a_password_the_client_opens_the_request_with_it(
+    staff_user: User, staff_client: Client, s3_bucket: str, settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings.INTAKE_PORTAL_RATE_PASSWORD = (100_000, 60)
+    settings.INTAKE_PORTAL_RATE_WRONG_PASSWORDS = (100_000, 60)
+    document_request, token = make_request(staff_user)
+    client = visitor()
+    assert b"/password/" not in client.get(f"/r/{token}/").content  # no password: no such way in
+    assert client.get(f"/r/{token}/password/")["Location"] == f"/r/{token}/"
+    data = edit_form(staff_client, document_request)
+    weak = staff_client.post(f"/requests/{document_request.pk}/edit", {**data, "password": "123"})
+    assert weak.status_code == 400
+    assert b"too short" in weak.content
+    assert (
+        staff_client.post(f"/requests/{document_request.pk}/edit", {**data, "password": "orange-kettle-42"}).status_code
+        == 302
+    )
+    document_request.refresh_from_db()
+    assert "orange-kettle-42" not in document_request.password_hash
+    assert check_password("orange-kettle-42", document_request.password_hash)
+    edited = AuditEntry.objects.filter(action="request.edited", detail__request=document_request.pk).get()
+    assert edited.detail["changes"] == {"password_hash": ["none", "set"]}
+
+    assert b"/password/" in client.get(f"/r/{token}/").content
+    wrong = client.post(f"/r/{token}/password/", {"password": "apple"})
+    assert wrong.status_code == 400
+    assert b"That password is not right." in wrong.content
+    assert client.post(f"/r/{token}/password/", {"password": "orange-kettle-42"})["Location"] == f"/r/{token}/"
+    assert b"Hello Ann Client" in client.get(f"/r/{token}/").content
+    photo = item(document_request, "Photo ID")
+    send(client, token, photo.pk, filename="id.jpg", type_="image/jpeg")
+    trail = actions(document_request)
+    assert trail.index("request.password_failed") < trail.index("request.password_verified")
+
+    # Removing the password (or changing it) locks those browsers out again.
+    data = edit_form(staff_client, document_request)
+    assert (
+        staff_client.post(f"/requests/{document_request.pk}/edit", {**data, "clear_password": "on"}).status_code == 302
+    )
+    document_request.refresh_from_db()
+    assert document_request.password_hash == ""
+    assert b"Confirm it is you" in client.get(f"/r/{token}/").content
+
+
+def test_password_guesses_are_rate_limited(staff_user: User, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.INTAKE_PORTAL_RATE_PASSWORD = (2, 300)
+    document_request, token = make_request(staff_user)
+    DocumentRequest.objects.filter(pk=document_request.pk).update(password_hash=make_password("orange-kettle-42"))
+    client = visitor()
+    for _ in range(2):
+        assert client.post(f"/r/{token}/password/", {"password": "apple"}).status_code == 400
+    limited = client.post(f"/r/{token}/password/", {"password": "orange-kettle-42"})
+    assert limited.status_code == 429
+    assert b"Hello" not in client.get(f"/r/{token}/").content

@@ -10,7 +10,8 @@ request's, so addresses cannot be probed; only an HMAC of each code is stored; a
 lives INTAKE_REQUEST_CODE_TTL_SECONDS and takes INTAKE_REQUEST_CODE_MAX_ATTEMPTS
 guesses; asking and guessing are rate limited per address and per client address
 (the portals' limiter). Taking an address off the request, or a new link, locks its
-sessions out.
+sessions out. Staff may also give the client a password (the portal links' way):
+entering it lets the browser in the same way, until the password changes.
 
 The contract is mounted at `/r/<token>/items/<item id>/api/`; the mount passes the
 token and item id to `request_item_principal` as one URL argument (the contract's
@@ -19,6 +20,7 @@ token and item id to `request_item_principal` as one URL argument (the contract'
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import enum
 import logging
@@ -28,6 +30,7 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.hashers import check_password
 from django.core.mail import EmailMessage
 from django.db.models import F, Q
 from django.http import HttpRequest
@@ -38,7 +41,7 @@ from config.request_context import log_about
 from uploader.access.principals import UploadPrincipal
 from uploader.access.roles import Permission
 from uploader.audit.services import audit_record
-from uploader.portals.access import rate_limit, rate_limit_key
+from uploader.portals.access import RateLimited, rate_limit, rate_limit_check, rate_limit_key
 from uploader.requests import selectors
 from uploader.requests.limits import ItemAdmission, item_upload_limits
 from uploader.requests.models import DocumentRequest, RequestAccessCode, RequestItem, RequestState
@@ -113,19 +116,27 @@ def _save_state(http: HttpRequest, request: DocumentRequest, state: dict[str, An
     http.session[SESSION_KEY] = requests
 
 
+def _password_proof(request: DocumentRequest) -> str:
+    """Bound to the password's hash too: a new password, or none, and it opens nothing."""
+    return salted_hmac(
+        "intake.request-password", f"{request.pk}:{request.token_digest}:{request.password_hash}"
+    ).hexdigest()
+
+
 def client_verified(http: HttpRequest, request: DocumentRequest) -> bool:
     """May this browser see the request? Always, when it asks for no code."""
     if not request.require_code:
         return True
     state = _state(http, request)
-    email = str(state.get("email", ""))
     until = state.get("until")
-    return (
-        email in _addresses(request)
-        and isinstance(until, int | float)
-        and until > time.time()
-        and constant_time_compare(str(state.get("proof", "")), _proof(request, email))
-    )
+    if not isinstance(until, int | float) or until <= time.time():
+        return False
+    if state.get("by") == "password":
+        return bool(request.password_hash) and constant_time_compare(
+            str(state.get("proof", "")), _password_proof(request)
+        )
+    email = str(state.get("email", ""))
+    return email in _addresses(request) and constant_time_compare(str(state.get("proof", "")), _proof(request, email))
 
 
 def pending_email(http: HttpRequest, request: DocumentRequest) -> str:
@@ -133,12 +144,17 @@ def pending_email(http: HttpRequest, request: DocumentRequest) -> str:
     return str(_state(http, request).get("pending", ""))
 
 
-def access_grant(http: HttpRequest, request: DocumentRequest, email: str) -> None:
-    """Remember in this session that its client proved they hold `email`."""
+def access_grant(http: HttpRequest, request: DocumentRequest, email: str = "", *, by_password: bool = False) -> None:
+    """Remember in this session that its client proved they hold `email` (or know the
+    request's password)."""
     email = email.strip().lower()
     http.session.cycle_key()  # a new session id once it grants something
     days = settings.INTAKE_REQUEST_ACCESS_DAYS
-    state = {"email": email, "proof": _proof(request, email), "until": int(time.time()) + days * 86400}
+    until = int(time.time()) + days * 86400
+    if by_password:
+        state: dict[str, Any] = {"by": "password", "proof": _password_proof(request), "until": until}
+    else:
+        state = {"by": "code", "email": email, "proof": _proof(request, email), "until": until}
     _save_state(http, request, state)
     user = getattr(http, "user", None)
     if user is None or not user.is_authenticated:  # a staff sign-in keeps its own lifetime
@@ -239,6 +255,24 @@ def code_check(http: HttpRequest, request: DocumentRequest, code: str) -> CodeRe
     access_grant(http, request, email)
     audit_record(action="request.code_verified", detail={"request": request.pk, "to": email})
     return CodeResult.VERIFIED
+
+
+def password_check(http: HttpRequest, request: DocumentRequest, password: str) -> bool:
+    """Check the request's password (rate limited per client address, and per request
+    for wrong guesses, as a portal's); on success the session is granted the request."""
+    rate_limit(http, bucket="request-password", rate=settings.INTAKE_PORTAL_RATE_PASSWORD)
+    wrong_guesses = f"password-wrong:request:{request.pk}"
+    # Checked before hashing: once the request has had its share of wrong guesses,
+    # every attempt waits (the right one too), and guessing costs no hashing.
+    rate_limit_check(wrong_guesses, rate=settings.INTAKE_PORTAL_RATE_WRONG_PASSWORDS)
+    if not request.password_hash or not check_password(password, request.password_hash):
+        with contextlib.suppress(RateLimited):  # this guess is answered as wrong anyway
+            rate_limit_key(wrong_guesses, rate=settings.INTAKE_PORTAL_RATE_WRONG_PASSWORDS)
+        audit_record(action="request.password_failed", detail={"request": request.pk})
+        return False
+    access_grant(http, request, by_password=True)
+    audit_record(action="request.password_verified", detail={"request": request.pk})
+    return True
 
 
 # --- the principal the upload contract uses ----------------------------------------------------

@@ -1,5 +1,5 @@
 """Staff change a document request after it is made: the client's details, the due
-date, whether the code is asked for, and its items (edit, add, remove one still
+date, whether the code is asked for, its password, and its items (edit, add, remove one still
 waiting with no file); and reopen a closed request.
 
 One edit is one transaction: every change is checked first and either all of them are
@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
@@ -53,6 +55,8 @@ class RequestChanges:
     company: str = ""
     due_date: dt.date | None = None
     require_code: bool = True
+    password: str = ""  # a new password; empty keeps the current one
+    clear_password: bool = False
     # Existing items by id, as they should be now; ids listed in `remove` are removed.
     items: dict[int, ItemSpec] = field(default_factory=dict)
     remove: Sequence[int] = ()
@@ -92,6 +96,15 @@ def request_edit(*, actor: Any, request_id: int, changes: RequestChanges) -> Edi
     if not changes.client_name.strip():
         raise ValidationError({"client_name": "Give the client's name."})
     emails = _clean_emails(changes.client_emails)
+    new_password_hash: str | None = None  # None: keep it
+    if changes.clear_password:
+        new_password_hash = ""
+    elif changes.password:
+        try:
+            validate_password(changes.password)
+        except ValidationError as exc:
+            raise ValidationError({"password": exc.messages}) from None
+        new_password_hash = make_password(changes.password)  # hashed before any row is locked
     changed = 0
     with transaction.atomic():
         request = DocumentRequest.objects.select_for_update().get(pk=request_id)
@@ -113,7 +126,14 @@ def request_edit(*, actor: Any, request_id: int, changes: RequestChanges) -> Edi
             "due_date": changes.due_date,
             "require_code": changes.require_code,
         }
+        if new_password_hash is not None:
+            request_values["password_hash"] = new_password_hash
         request_diff = _differences(request, request_values)
+        if "password_hash" in request_diff:  # say what happened, never the hash
+            request_diff["password_hash"] = [
+                "set" if request.password_hash else "none",
+                "set" if request_values["password_hash"] else "none",
+            ]
         if request_diff:
             for name, value in request_values.items():
                 setattr(request, name, value)

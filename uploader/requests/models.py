@@ -97,6 +97,9 @@ class DocumentRequest(models.Model):
     # client_emails before the checklist opens (uploader.requests.access); off: the link
     # alone is the key. New requests take INTAKE_REQUEST_REQUIRE_CODE.
     require_code = models.BooleanField(default=True)
+    # Or a password staff give the client (Django's password hashers; empty: none),
+    # the portal links' way (uploader.portals.access).
+    password_hash = models.CharField(max_length=128, blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["-created_at"]

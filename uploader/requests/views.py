@@ -29,6 +29,7 @@ from uploader.requests.access import (
     code_check,
     code_send,
     item_of,
+    password_check,
     pending_email,
     request_for_token,
 )
@@ -71,10 +72,17 @@ CODE_ERROR = (
 
 
 def _email_form(
-    request: HttpRequest, token: str, *, error: str = "", email: str = "", status: int = 200
+    request: HttpRequest,
+    document_request: DocumentRequest,
+    token: str,
+    *,
+    error: str = "",
+    email: str = "",
+    status: int = 200,
 ) -> HttpResponse:
     # Nothing of the request (not even the client's name) is shown before the code.
-    return render(request, "requests/code_email.html", {"token": token, "error": error, "email": email}, status=status)
+    context = {"token": token, "error": error, "email": email, "has_password": bool(document_request.password_hash)}
+    return render(request, "requests/code_email.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -84,11 +92,16 @@ def request_page(request: HttpRequest, document_request: DocumentRequest, token:
     for a code (POST: send it, then the page that takes it)."""
     if not client_verified(request, document_request):
         if request.method != "POST":
-            return _email_form(request, token)
+            return _email_form(request, document_request, token)
         email = request.POST.get("email", "").strip()
         if not email or "@" not in email or len(email) > MAX_EMAIL_LENGTH:
             return _email_form(
-                request, token, error="Enter your e-mail address.", email=email[:MAX_EMAIL_LENGTH], status=400
+                request,
+                document_request,
+                token,
+                error="Enter your e-mail address.",
+                email=email[:MAX_EMAIL_LENGTH],
+                status=400,
             )
         code_send(request, document_request, email)
         return redirect("requests:code", request_token=token)
@@ -114,6 +127,20 @@ def code_page(request: HttpRequest, document_request: DocumentRequest, token: st
         context["error"] = CODE_ERROR
         return render(request, "requests/code_enter.html", context, status=400)
     return render(request, "requests/code_enter.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@client_view
+def password_page(request: HttpRequest, document_request: DocumentRequest, token: str) -> HttpResponse:
+    """The request's password, when staff gave the client one, instead of a code."""
+    if client_verified(request, document_request) or not document_request.password_hash:
+        return redirect("requests:page", request_token=token)
+    if request.method == "POST":
+        if password_check(request, document_request, request.POST.get("password", "")):
+            return redirect("requests:page", request_token=token)
+        context = {"token": token, "error": "That password is not right."}
+        return render(request, "requests/password.html", context, status=400)
+    return render(request, "requests/password.html", {"token": token, "error": ""})
 
 
 def _checklist(request: HttpRequest, document_request: DocumentRequest, token: str) -> HttpResponse:
