@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.core import mail
 
 from tests.browser.test_staff_upload import sign_in
@@ -18,7 +19,7 @@ from tests.conftest import TEST_PASSWORD, make_staff_user
 from tests.support.page_quality import check_page
 from uploader.ops.bucket_setup import bucket_configure
 from uploader.requests import tokens
-from uploader.requests.models import ItemState, RequestItem, RequestTemplate, TemplateItem
+from uploader.requests.models import DocumentRequest, ItemState, RequestItem, RequestTemplate, TemplateItem
 from uploader.requests.services import ItemSpec, request_create
 from uploader.uploads.models import Upload, UploadState
 
@@ -149,3 +150,22 @@ def test_admins_manage_request_templates_on_staff_pages(sized_page, live_server)
     page.get_by_role("button", name="Save the template").click()
     page.wait_for_url(f"{live_server.url}/requests/templates/")
     assert list(template.items.values_list("title", flat=True)) == ["P60 for 2025", "Photo ID"]
+
+
+def test_a_client_given_a_password_opens_the_request_with_it(sized_page, live_server, settings) -> None:  # type: ignore[no-untyped-def]
+    page = sized_page
+    settings.INTAKE_PORTAL_RATE_PASSWORD = (100_000, 60)
+    staff = make_staff_user(f"fay-{page.viewport_name}")
+    document_request = request_create(
+        actor=staff, client_name="Cai Cole", client_emails=["cai@example.test"], items=[ItemSpec(title="Photo ID")]
+    )
+    DocumentRequest.objects.filter(pk=document_request.pk).update(password_hash=make_password("orange-kettle-42"))
+    token = tokens.token_for(document_request.token_nonce)
+    page.goto(f"{live_server.url}/r/{token}/")
+    page.get_by_role("link", name="Use it instead").click()
+    page.wait_for_url(f"{live_server.url}/r/{token}/password/")
+    check_page(page, "request-password")
+    page.get_by_label("Password").fill("orange-kettle-42")
+    page.get_by_role("button", name="Open my documents").click()
+    page.wait_for_url(f"{live_server.url}/r/{token}/")
+    assert page.locator("h1").text_content() == "Hello Cai Cole"
