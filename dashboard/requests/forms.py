@@ -79,8 +79,8 @@ class RequestAccessForm(RequestForm):
     require_code = forms.BooleanField(
         required=False,
         label="Ask for a code",
-        help_text="The client proves who they are with a code e-mailed to one of these addresses. "
-        "Off: anyone with the link can open it.",
+        help_text="The client proves who they are with a code e-mailed to one of these addresses "
+        "(or a password, when you give one). Off: anyone with the link can open it.",
     )
 
 
