@@ -170,10 +170,10 @@ def _code_hash(request: DocumentRequest, email: str, code: str) -> str:
 
 def _send_code_email(request: DocumentRequest, email: str, code: str) -> bool:
     minutes = settings.INTAKE_REQUEST_CODE_TTL_SECONDS // 60
-    business = settings.INTAKE_BUSINESS_NAME or "us"
+    who = settings.INTAKE_BUSINESS_NAME or "we"
     body = "\n".join(
         [
-            f"Your code to open the documents {business} asked you for: {code}",
+            f"Your code to open the documents {who} asked you for: {code}",
             "",
             f"It works for {minutes} minutes, once. If you did not ask for it, ignore this e-mail.",
         ]
