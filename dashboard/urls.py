@@ -10,6 +10,7 @@ from dashboard.events import views as event_views
 from dashboard.holds import views as hold_views
 from dashboard.home import views
 from dashboard.portals import views as portal_views
+from dashboard.requests import template_views as request_template_views
 from dashboard.requests import views as request_views
 from dashboard.stats import views as stats_views
 
@@ -47,9 +48,15 @@ urlpatterns = [
     ),
     path("requests/", request_views.request_list, name="requests"),
     path("requests/new", request_views.request_new, name="request-new"),
+    path("requests/templates/", request_template_views.template_list, name="request-templates"),
+    path("requests/templates/new", request_template_views.template_edit, name="request-template-new"),
+    path("requests/templates/<int:template_id>/", request_template_views.template_edit, name="request-template-edit"),
+    path("requests/templates/<int:template_id>/delete", request_template_views.template_delete, name="request-template-delete"),
     path("requests/<int:request_id>/", request_views.request_detail, name="request-detail"),
     path("requests/<int:request_id>/accept-all", request_views.accept_all, name="request-accept-all"),
     path("requests/<int:request_id>/close", request_views.request_close, name="request-close"),
+    path("requests/<int:request_id>/edit", request_views.request_edit, name="request-edit"),
+    path("requests/<int:request_id>/reopen", request_views.request_reopen, name="request-reopen"),
     path("requests/<int:request_id>/items/<int:item_id>/accept", request_views.item_accept, name="request-item-accept"),
     path(
         "requests/<int:request_id>/items/<int:item_id>/changes", request_views.item_changes, name="request-item-changes"

@@ -140,6 +140,17 @@ INTAKE_BUSINESS_CONTACT_PHONE = env.str("INTAKE_BUSINESS_CONTACT_PHONE", default
 INTAKE_PORTAL_RATE_PAGE = env_rate("INTAKE_PORTAL_RATE_PAGE", "120/60")
 INTAKE_PORTAL_RATE_PASSWORD = env_rate("INTAKE_PORTAL_RATE_PASSWORD", "10/300")
 INTAKE_PORTAL_RATE_API = env_rate("INTAKE_PORTAL_RATE_API", "600/60")
+# Document requests: whether a new request asks the client for a one-time code e-mailed
+# to one of its addresses before its checklist opens (on unless turned off here or per
+# request), how long a code lives, how many guesses it takes, how long a browser stays
+# verified, and how many codes an address and a client address may ask for.
+INTAKE_REQUEST_REQUIRE_CODE = env.bool("INTAKE_REQUEST_REQUIRE_CODE", default=True)
+INTAKE_REQUEST_CODE_TTL_SECONDS = env_int("INTAKE_REQUEST_CODE_TTL_SECONDS", 600, minimum=60)
+INTAKE_REQUEST_CODE_MAX_ATTEMPTS = env_int("INTAKE_REQUEST_CODE_MAX_ATTEMPTS", 5, minimum=1)
+INTAKE_REQUEST_ACCESS_DAYS = env_int("INTAKE_REQUEST_ACCESS_DAYS", 30, minimum=1)
+INTAKE_REQUEST_RATE_CODE_EMAIL = env_rate("INTAKE_REQUEST_RATE_CODE_EMAIL", "5/3600")
+INTAKE_REQUEST_RATE_CODE_ADDRESS = env_rate("INTAKE_REQUEST_RATE_CODE_ADDRESS", "20/3600")
+INTAKE_REQUEST_RATE_CODE_CHECK = env_rate("INTAKE_REQUEST_RATE_CODE_CHECK", "30/300")
 # Portal logos: the largest file staff may upload (it is re-drawn as a small PNG), and
 # how long the signed URL clients load it from lives.
 INTAKE_PORTAL_LOGO_MAX_BYTES = env_int("INTAKE_PORTAL_LOGO_MAX_BYTES", 2 * 1024 * 1024, minimum=1024)

@@ -1,4 +1,5 @@
-"""Staff forms for document requests: the list's filters, a new request and its items."""
+"""Staff forms for document requests: the list's filters, a new request and its items,
+and the edit of a request after it is made."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
-from uploader.requests.models import RequestState, RequestTemplate
+from uploader.requests.models import RequestItem, RequestState, RequestTemplate
 from uploader.requests.reminders import Schedule, default_schedule
 from uploader.requests.services import ItemSpec, template_item_specs
 
@@ -21,6 +22,9 @@ def split_list(text: str) -> list[str]:
 
 
 class RequestFilterForm(forms.Form):
+    client = forms.CharField(
+        max_length=200, required=False, label="Client", help_text="Name, e-mail address or company."
+    )
     state = forms.ChoiceField(choices=[("", "Any state"), *RequestState.choices], required=False)
     overdue = forms.BooleanField(required=False, label="Overdue only")
     sort = forms.ChoiceField(choices=SORTS, required=False, label="Sort by")
@@ -35,6 +39,68 @@ class RequestForm(forms.Form):
     )
     company = forms.CharField(max_length=200, required=False)
     due_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Due date")
+
+    def emails(self) -> list[str]:
+        return split_list(self.cleaned_data["client_emails"])
+
+
+class ItemForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    instructions = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    required = forms.BooleanField(required=False, initial=True)
+    allowed_extensions = forms.CharField(
+        required=False, label="Accepted endings", help_text="For example .pdf, .jpg. Empty accepts any."
+    )
+    allowed_content_types = forms.CharField(required=False, widget=forms.HiddenInput)
+    max_files = forms.IntegerField(required=False, min_value=1, label="Most files")
+    due_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Due date")
+
+    def has_changed(self) -> bool:
+        """An extra row counts as filled in by its text alone: its "Required" box starts
+        ticked, and a browser sends nothing for an unticked box."""
+        return any(name not in {"required", "DELETE"} for name in self.changed_data)
+
+    def spec(self) -> ItemSpec:
+        data = self.cleaned_data
+        return ItemSpec(
+            title=data["title"],
+            instructions=data["instructions"],
+            required=data["required"],
+            allowed_extensions=tuple(split_list(data["allowed_extensions"])),
+            allowed_content_types=tuple(split_list(data["allowed_content_types"])),
+            max_files=data["max_files"],
+            due_date=data.get("due_date"),
+        )
+
+
+ItemFormSet = forms.formset_factory(ItemForm, extra=2, can_delete=True, max_num=50, validate_max=True)
+
+
+class RequestAccessForm(RequestForm):
+    require_code = forms.BooleanField(
+        required=False,
+        label="Ask for a code",
+        help_text="The client proves who they are with a code e-mailed to one of these addresses "
+        "(or a password, when you give one). Off: anyone with the link can open it.",
+    )
+
+
+class RequestEditForm(RequestAccessForm):
+    password = forms.CharField(
+        required=False,
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        label="New password (optional)",
+        help_text="Instead of a code, the client may enter a password you give them. Leave empty to keep the current one.",
+    )
+    clear_password = forms.BooleanField(required=False, label="Remove the password")
+
+
+class RequestNewForm(RequestAccessForm):
+    """A new request: the client's details and the code (as INTAKE_REQUEST_REQUIRE_CODE
+    says), retention, the reminder schedule and "waits for staff" from the settings."""
+
     retention_days = forms.IntegerField(
         required=False,
         min_value=1,
@@ -83,6 +149,7 @@ class RequestForm(forms.Form):
             **(kwargs.get("initial") or {}),
         }
         super().__init__(*args, **kwargs)
+        self.fields["require_code"].initial = settings.INTAKE_REQUEST_REQUIRE_CODE
 
     REMINDER_FIELDS = (
         "remind_days_before_due",
@@ -98,9 +165,6 @@ class RequestForm(forms.Form):
     def reminder_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.REMINDER_FIELDS]
 
-    def emails(self) -> list[str]:
-        return split_list(self.cleaned_data["client_emails"])
-
     def schedule(self) -> Schedule:
         data = self.cleaned_data
         return Schedule(
@@ -111,36 +175,29 @@ class RequestForm(forms.Form):
         )
 
 
-class ItemForm(forms.Form):
-    title = forms.CharField(max_length=200)
-    instructions = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
-    required = forms.BooleanField(required=False, initial=True)
-    allowed_extensions = forms.CharField(
-        required=False, label="Accepted endings", help_text="For example .pdf, .jpg. Empty accepts any."
-    )
-    allowed_content_types = forms.CharField(required=False, widget=forms.HiddenInput)
-    max_files = forms.IntegerField(required=False, min_value=1, label="Most files")
-    due_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Due date")
+class ItemEditForm(ItemForm):
+    """An item row of the edit: an existing item (its id) or, without one, a new item."""
 
-    def has_changed(self) -> bool:
-        """An extra row counts as filled in by its text alone: its "Required" box starts
-        ticked, and a browser sends nothing for an unticked box."""
-        return any(name not in {"required", "DELETE"} for name in self.changed_data)
-
-    def spec(self) -> ItemSpec:
-        data = self.cleaned_data
-        return ItemSpec(
-            title=data["title"],
-            instructions=data["instructions"],
-            required=data["required"],
-            allowed_extensions=tuple(split_list(data["allowed_extensions"])),
-            allowed_content_types=tuple(split_list(data["allowed_content_types"])),
-            max_files=data["max_files"],
-            due_date=data["due_date"],
-        )
+    item_id = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1)
 
 
-ItemFormSet = forms.formset_factory(ItemForm, extra=2, can_delete=True, max_num=50, validate_max=True)
+ItemEditFormSet = forms.formset_factory(ItemEditForm, extra=2, can_delete=True, max_num=50, validate_max=True)
+
+
+def item_rows_of(items: list[RequestItem]) -> list[dict[str, object]]:
+    return [
+        {
+            "item_id": item.pk,
+            "title": item.title,
+            "instructions": item.instructions,
+            "required": item.required,
+            "allowed_extensions": ", ".join(item.allowed_extensions),
+            "allowed_content_types": ", ".join(item.allowed_content_types),
+            "max_files": item.max_files,
+            "due_date": item.due_date,
+        }
+        for item in items
+    ]
 
 
 class ReasonForm(forms.Form):
@@ -160,3 +217,20 @@ def initial_items(template: RequestTemplate) -> list[dict[str, object]]:
         }
         for spec in template_item_specs(template)
     ]
+
+
+class TemplateForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, help_text="For staff choosing a template."
+    )
+
+
+class TemplateItemForm(ItemForm):
+    """A template's item: what every request made from it asks (no due date: each
+    request has its own)."""
+
+    due_date = None  # type: ignore[assignment]
+
+
+TemplateItemFormSet = forms.formset_factory(TemplateItemForm, extra=2, can_delete=True, max_num=50, validate_max=True)

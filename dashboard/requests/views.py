@@ -1,5 +1,6 @@
 """Staff pages for document requests: the list, a new request (from a template,
-items editable), a request's page with per-item review and its activity. Staff and
+items editable), a request's page with per-item review and its activity, editing a
+request after it is made, reopening a closed one. Staff and
 admins (Permission.MANAGE_REQUESTS); the services check the role again."""
 
 from __future__ import annotations
@@ -8,15 +9,25 @@ from collections.abc import Callable
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.forms import BaseFormSet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from dashboard.access import page_requires
-from dashboard.requests.forms import ItemFormSet, ReasonForm, RequestFilterForm, RequestForm, initial_items
+from dashboard.requests.forms import (
+    ItemEditFormSet,
+    ItemFormSet,
+    ReasonForm,
+    RequestEditForm,
+    RequestFilterForm,
+    RequestNewForm,
+    initial_items,
+    item_rows_of,
+)
 from uploader.access.roles import Permission, has_permission
-from uploader.requests import reminders, selectors, services
+from uploader.requests import editing, reminders, selectors, services
 from uploader.requests.errors import ItemWrongState
 from uploader.requests.models import DocumentRequest, RequestItem, RequestState, RequestTemplate
 from uploader.requests.services import ReviewResult
@@ -41,7 +52,25 @@ ACTIVITY_LABELS = {
     "request.complete_waiting": "Complete: waiting for staff to close it",
     "request.receipt_sent": "Receipt sent to the client",
     "request.receipt_not_sent": "Receipt could not be sent",
+    "request.edited": "Request edited",
+    "request.item_added": "Item added",
+    "request.item_edited": "Item edited",
+    "request.item_removed": "Item removed",
+    "request.reopened": "Request reopened",
+    "request.code_sent": "Code e-mailed to the client",
+    "request.code_not_sent": "Code asked for, not sent",
+    "request.code_verified": "Client entered the code",
+    "request.code_failed": "Wrong or expired code",
+    "request.password_verified": "Client entered the password",
+    "request.password_failed": "Wrong password",
 }
+
+
+def _template(template_id: int) -> RequestTemplate:
+    try:
+        return selectors.template_get(template_id=template_id)
+    except RequestTemplate.DoesNotExist:
+        raise Http404("No such template.") from None
 
 
 def _request(request_id: int) -> DocumentRequest:
@@ -56,12 +85,21 @@ def request_list(request: HttpRequest) -> HttpResponse:
     form = RequestFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     rows = selectors.request_list(
-        state=filters.get("state", ""), overdue=bool(filters.get("overdue")), sort=filters.get("sort") or "due"
+        state=filters.get("state", ""),
+        overdue=bool(filters.get("overdue")),
+        sort=filters.get("sort") or "due",
+        client=filters.get("client", ""),
     )[:LIST_SHOWN]
     return render(
         request,
         "dashboard/requests/list.html",
-        {"form": form, "rows": rows, "today": timezone.localdate(), "open": RequestState.OPEN},
+        {
+            "form": form,
+            "rows": rows,
+            "today": timezone.localdate(),
+            "open": RequestState.OPEN,
+            "can_manage_templates": has_permission(request.user, Permission.MANAGE_REQUEST_TEMPLATES),
+        },
     )
 
 
@@ -79,7 +117,9 @@ def _template_of(request: HttpRequest) -> RequestTemplate | None:
 def request_new(request: HttpRequest) -> HttpResponse:
     """GET ?template=<id> fills the items from that template; POST makes the request."""
     template = _template_of(request)
-    form = RequestForm(request.POST or None, initial={"retention_days": template.retention_days if template else None})
+    form = RequestNewForm(
+        request.POST or None, initial={"retention_days": template.retention_days if template else None}
+    )
     # Retention deletes files for good: staff see the template's choice, only admins change it.
     form.fields["retention_days"].disabled = not has_permission(request.user, Permission.DELETE_FILES)
     initial = initial_items(template) if template else None
@@ -100,6 +140,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
                 reminders=form.schedule(),
                 waits_for_staff=form.cleaned_data["waits_for_staff"],
                 retention_days=form.cleaned_data["retention_days"],
+                require_code=form.cleaned_data["require_code"],
             )
         except ValidationError as exc:
             for name, errors in exc.message_dict.items():
@@ -218,3 +259,99 @@ def accept_all(request: HttpRequest, request_id: int) -> HttpResponse:
 @page_requires(Permission.MANAGE_REQUESTS)
 def request_close(request: HttpRequest, request_id: int) -> HttpResponse:
     return _review(request, request_id, "close")
+
+
+def _edit_changes(form: RequestEditForm, items: BaseFormSet, known: set[int]) -> editing.RequestChanges:
+    """The edit as the service takes it: rows with an id edit (or remove) that item;
+    filled rows without one are new items; empty rows are nothing."""
+    edited, remove, add = {}, [], []
+    for row in items.forms:
+        data = row.cleaned_data
+        item_id = data.get("item_id")
+        if item_id in known:
+            if data.get("DELETE"):
+                remove.append(item_id)
+            elif data.get("title"):
+                edited[item_id] = row.spec()
+            else:
+                raise ValidationError({"items": "Give each item a title, or tick 'Remove this item'."})
+        elif data.get("title") and not data.get("DELETE"):
+            add.append(row.spec())
+    data = form.cleaned_data
+    return editing.RequestChanges(
+        client_name=data["client_name"],
+        client_emails=form.emails(),
+        company=data["company"],
+        due_date=data["due_date"],
+        require_code=data["require_code"],
+        password=data["password"],
+        clear_password=data["clear_password"],
+        items=edited,
+        remove=remove,
+        add=add,
+    )
+
+
+@page_requires(Permission.MANAGE_REQUESTS)
+def request_edit(request: HttpRequest, request_id: int) -> HttpResponse:
+    """Change the client's details, the due date, the code, and the items of an open request."""
+    document_request = _request(request_id)
+    if document_request.state != RequestState.OPEN:
+        messages.error(request, "This request is closed; reopen it to change it.")
+        return redirect("dashboard:request-detail", request_id=request_id)
+    current = list(RequestItem.objects.filter(request=document_request))
+    initial = {
+        "client_name": document_request.client_name,
+        "client_emails": ", ".join(document_request.client_emails),
+        "company": document_request.company,
+        "due_date": document_request.due_date,
+        "require_code": document_request.require_code,
+    }
+    form = RequestEditForm(request.POST or None, initial=initial)
+    items = ItemEditFormSet(request.POST or None, initial=item_rows_of(current), prefix="items")
+    service_error = ""
+    if request.method == "POST" and form.is_valid() and items.is_valid():
+        try:
+            result = editing.request_edit(
+                actor=request.user,
+                request_id=request_id,
+                changes=_edit_changes(form, items, {item.pk for item in current}),
+            )
+        except (DocumentRequest.DoesNotExist, RequestItem.DoesNotExist):
+            raise Http404("No such request or item.") from None
+        except ItemWrongState as exc:
+            service_error = exc.message
+        except ValidationError as exc:
+            for name, errors in exc.message_dict.items():
+                if name in form.fields:
+                    form.add_error(name, errors)
+                else:
+                    service_error = " ".join(errors)
+        else:
+            messages.success(request, "Saved." if result.changed else "Nothing changed.")
+            if result.closed:
+                messages.success(request, "Every required item is accepted: the request is closed.")
+            return redirect("dashboard:request-detail", request_id=request_id)
+    return render(
+        request,
+        "dashboard/requests/edit.html",
+        {
+            "document_request": document_request,
+            "form": form,
+            "items": items,
+            "removable": {item.pk for item in current if item.state == "outstanding"},
+            "service_error": service_error,
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@require_POST
+@page_requires(Permission.MANAGE_REQUESTS)
+def request_reopen(request: HttpRequest, request_id: int) -> HttpResponse:
+    try:
+        reopened = editing.request_reopen(actor=request.user, request_id=request_id)
+    except DocumentRequest.DoesNotExist:
+        raise Http404("No such request.") from None
+    messages.success(request, "Reopened: its link works again." if reopened else "It was open already.")
+    return redirect("dashboard:request-detail", request_id=request_id)

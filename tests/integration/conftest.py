@@ -40,6 +40,9 @@ def generous_rates(settings) -> None:  # type: ignore[no-untyped-def]
     settings.INTAKE_PORTAL_RATE_PAGE = (100_000, 60)
     settings.INTAKE_PORTAL_RATE_PASSWORD = (100_000, 60)
     settings.INTAKE_PORTAL_RATE_API = (100_000, 60)
+    settings.INTAKE_REQUEST_RATE_CODE_EMAIL = (100_000, 60)
+    settings.INTAKE_REQUEST_RATE_CODE_ADDRESS = (100_000, 60)
+    settings.INTAKE_REQUEST_RATE_CODE_CHECK = (100_000, 60)
 
 
 @pytest.fixture

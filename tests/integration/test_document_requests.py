@@ -10,17 +10,20 @@ import json
 import random
 import re
 from collections.abc import Iterator
+from types import SimpleNamespace
 from urllib.parse import quote_plus
 
 import pytest
 import requests
-from django.contrib.auth.models import User
+from django.conf import settings as django_settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.test import Client
 from django.utils import timezone
 
 from tests.support.smtp import SmtpSink
 from uploader.audit.models import AuditEntry
 from uploader.requests import tokens
+from uploader.requests.access import access_grant
 from uploader.requests.errors import ItemWrongState
 from uploader.requests.models import (
     DocumentRequest,
@@ -84,8 +87,16 @@ def make_request(staff_user: User, **options: object) -> tuple[DocumentRequest, 
     return request, tokens.token_for(request.token_nonce)
 
 
-def visitor() -> Client:
-    return Client(REMOTE_ADDR=f"10.{random.randint(0, 255)}.{random.randint(0, 255)}.{random.randint(1, 254)}")
+def visitor(*let_into: DocumentRequest) -> Client:
+    """A browser from its own address; one that has proved who it is for `let_into`
+    (the session the code grants; the code itself is tested below)."""
+    client = Client(REMOTE_ADDR=f"10.{random.randint(0, 255)}.{random.randint(0, 255)}.{random.randint(1, 254)}")
+    for document_request in let_into:
+        session = client.session
+        access_grant(SimpleNamespace(session=session, user=AnonymousUser()), document_request, document_request.client_emails[0])  # type: ignore[arg-type]
+        session.save()
+        client.cookies[django_settings.SESSION_COOKIE_NAME] = session.session_key
+    return client
 
 
 def item(request: DocumentRequest, title: str) -> RequestItem:
@@ -201,7 +212,7 @@ def test_a_request_without_an_address_or_items_is_refused_with_reasons(staff_cli
 
 def test_client_sends_a_file_for_an_item_and_it_is_submitted(staff_user: User, s3_bucket: str) -> None:
     document_request, token = make_request(staff_user, client_name=f"Ann {SCRIPT}", due_date=dt.date(2030, 1, 31))
-    client = visitor()
+    client = visitor(document_request)
     checklist = client.get(f"/r/{token}/")
     assert checklist.status_code == 200
     assert b"P60 for 2025" in checklist.content
@@ -229,7 +240,7 @@ def test_client_sends_a_file_for_an_item_and_it_is_submitted(staff_user: User, s
 
 def test_the_items_limits_are_enforced_before_signing(staff_user: User, s3_bucket: str) -> None:
     document_request, token = make_request(staff_user)
-    client = visitor()
+    client = visitor(document_request)
     p60, photo = item(document_request, "P60 for 2025"), item(document_request, "Photo ID")
     wrong_name = sign(client, token, p60.pk, filename="p60.docx", type_="application/pdf")
     assert wrong_name.status_code == 400
@@ -259,7 +270,7 @@ def test_staff_send_an_item_back_the_client_is_emailed_and_sends_it_again(
     staff_user: User, staff_client: Client, s3_bucket: str, smtp: SmtpSink
 ) -> None:
     document_request, token = make_request(staff_user)
-    client = visitor()
+    client = visitor(document_request)
     p60 = item(document_request, "P60 for 2025")
     send(client, token, p60.pk)
     reason = f"This is the 2024 one; we need 2025. {SCRIPT}"
@@ -292,7 +303,7 @@ def test_accepting_every_required_item_closes_the_request_and_tells_staff(
     staff_user: User, staff_client: Client, s3_bucket: str, smtp: SmtpSink
 ) -> None:
     document_request, token = make_request(staff_user)
-    client = visitor()
+    client = visitor(document_request)
     p60, photo = item(document_request, "P60 for 2025"), item(document_request, "Photo ID")
     send(client, token, p60.pk)
     assert staff_client.post(f"/requests/{document_request.pk}/items/{p60.pk}/accept").status_code == 302
@@ -340,12 +351,12 @@ def test_the_item_state_machine_refuses_impossible_moves(
     assert b"cannot be sent back for changes now" in response.content
     with pytest.raises(ItemWrongState):
         item_move(p60, ItemState.ACCEPTED, action="test")
-    send(visitor(), token, p60.pk)
+    send(visitor(document_request), token, p60.pk)
     item_accept(actor=staff_user, request_id=document_request.pk, item_id=p60.pk)
     p60.refresh_from_db()
-    for target in ItemState:
+    for target in set(ItemState) - {ItemState.CHANGES_REQUESTED}:
         with pytest.raises(ItemWrongState):
-            item_move(p60, target, action="test")  # accepted is final
+            item_move(p60, target, action="test")  # accepted moves only back to changes requested (staff)
     # A stale copy of the row (another reviewer moved it meanwhile) moves nothing.
     stale = RequestItem.objects.get(pk=item(document_request, "Photo ID").pk)
     RequestItem.objects.filter(pk=stale.pk).update(state=ItemState.SUBMITTED)
@@ -353,7 +364,7 @@ def test_the_item_state_machine_refuses_impossible_moves(
         item_move(stale, ItemState.SUBMITTED, action="test")
     assert item(document_request, "Photo ID").state == ItemState.SUBMITTED
     # The accepted item takes no more files.
-    refused = sign(visitor(), token, p60.pk)
+    refused = sign(visitor(document_request), token, p60.pk)
     assert refused.status_code == 409
     assert refused.json()["code"] == "item_wrong_state"
     assert not AuditEntry.objects.filter(action="test").exists()
@@ -363,14 +374,14 @@ def test_a_link_opens_only_its_own_request_and_items(staff_user: User, s3_bucket
     mine, my_token = make_request(staff_user, client_name="Ann")
     theirs, their_token = make_request(staff_user, client_name="Bob", client_emails=["bob@example.test"])
     their_item = item(theirs, "Photo ID")
-    client = visitor()
+    client = visitor(mine)
     # My token with their item: 404 everywhere, nothing registered.
     assert client.get(f"/r/{my_token}/items/{their_item.pk}/").status_code == 404
     refused = sign(client, my_token, their_item.pk, filename="id.jpg", type_="image/jpeg")
     assert refused.status_code == 404
     assert not Upload.objects.filter(request_item=their_item).exists()
     # Their upload is not addressable through my link, even through my item's mount.
-    theirs_upload = send(visitor(), their_token, their_item.pk, filename="id.jpg", type_="image/jpeg")
+    theirs_upload = send(visitor(theirs), their_token, their_item.pk, filename="id.jpg", type_="image/jpeg")
     my_item = item(mine, "Photo ID")
     assert client.get(f"{api(my_token, my_item.pk)}/uploads/{theirs_upload.id}").status_code == 404
     # A portal's token shape that opens no request, and a made-up token: plain 404 pages.
@@ -420,7 +431,7 @@ def test_an_s3_event_alone_stores_an_items_file_and_submits_the_item(
     settings.INTAKE_EVENTS_WEBHOOK_TOKEN = "webhook-test-token-0123456789"
     document_request, token = make_request(staff_user)
     photo = item(document_request, "Photo ID")
-    signed = sign(visitor(), token, photo.pk, filename="id.jpg", type_="image/jpeg", size=3).json()
+    signed = sign(visitor(document_request), token, photo.pk, filename="id.jpg", type_="image/jpeg", size=3).json()
     requests.put(signed["url"], data=b"jpg", headers=signed["headers"], timeout=10).raise_for_status()
     record = {
         "eventVersion": "2.1",
@@ -504,7 +515,7 @@ def test_a_submitted_item_whose_files_are_gone_waits_for_files_again(
     staff_user: User, staff_client: Client, s3_bucket: str
 ) -> None:
     document_request, token = make_request(staff_user)
-    client = visitor()
+    client = visitor(document_request)
     photo, p60 = item(document_request, "Photo ID"), item(document_request, "P60 for 2025")
     first = send(client, token, photo.pk, filename="front.jpg", type_="image/jpeg")
     second = send(client, token, photo.pk, filename="back.jpg", type_="image/jpeg")

@@ -352,7 +352,7 @@ def test_the_receipt_lists_each_file_with_its_size_and_sha256(
 ) -> None:  # type: ignore[no-untyped-def]
     settings.INTAKE_SCAN_CHUNK_BYTES = 4096  # several chunks per file
     request, token = make_request(staff_user)
-    client = visitor()
+    client = visitor(request)
     p60_bytes = b"%PDF-1.7\n" + bytes(range(256)) * 40
     photo_bytes = b"\xff\xd8\xff\xe0" + b"photo" * 3000
     p60 = send(client, token, item(request, "P60 for 2025").pk, body=p60_bytes)
@@ -394,7 +394,7 @@ def test_a_request_that_waits_for_staff_stays_open_until_staff_close_it(
         items=[ItemSpec(title="P60 for 2025"), ItemSpec(title="Photo ID")],
         due_date=dt.date(2030, 1, 31),
     )
-    client = visitor()
+    client = visitor(request)
     send(client, token, item(request, "P60 for 2025").pk)
     # Not complete yet: closing is refused.
     staff_client.post(f"/requests/{request.pk}/close")

@@ -206,7 +206,7 @@ def request_scene(staff_user, s3_bucket):  # type: ignore[no-untyped-def]
     spec = [ItemSpec(title="Statements")]
     kept, kept_token = make_request(admin, client_name="Ann Client", items=spec, retention_days=DAYS)
     forever, forever_token = make_request(staff_user, client_name="Bob Forever", items=spec)
-    client = visitor()
+    client = visitor(kept, forever)
     files = {
         name: send_for_item(client, token, item(request, "Statements").pk, body=name.encode(), filename=f"{name}.pdf")
         for name, request, token in (

@@ -18,7 +18,7 @@ from uploader.bundles.build import bundle_build
 from uploader.notify.models import WebhookDelivery, WebhookDeliveryState
 from uploader.portals.models import Portal
 from uploader.portals.services import portal_create
-from uploader.requests.models import ItemState, RequestItem
+from uploader.requests.models import DocumentRequest, ItemState, RequestItem, RequestTemplate
 from uploader.requests.services import ItemSpec, request_create
 from uploader.uploads.models import Upload
 
@@ -86,6 +86,25 @@ def _complete_request_path() -> str:
     )
     request.items.update(state=ItemState.ACCEPTED)
     return f"/requests/{request.pk}/close"
+
+
+def _a_template() -> RequestTemplate:
+    return RequestTemplate.objects.create(name=f"Pack {uuid.uuid4().hex[:8]}")
+
+
+def _open_request() -> DocumentRequest:
+    return request_create(actor=None, client_name="Ann", client_emails=["ann@example.test"], items=[ItemSpec("P60")])
+
+
+# The client's details again, and no item rows: a valid edit that changes the name.
+_EDIT_REQUEST = {
+    "client_name": "Ann Other",
+    "client_emails": "ann@example.test",
+    "items-TOTAL_FORMS": "0",
+    "items-INITIAL_FORMS": "0",
+    "items-MIN_NUM_FORMS": "0",
+    "items-MAX_NUM_FORMS": "50",
+}
 
 
 _NEW_REQUEST = {
@@ -157,6 +176,17 @@ def _call(client: Client, action: str, upload: Upload) -> int:
         "send a request item back": lambda: client.post(_submitted_item_path("changes"), {"reason": "blurred"}),
         "close a complete request": lambda: client.post(_complete_request_path()),
         "manage request templates in admin": lambda: client.get("/admin/uploader/requesttemplate/"),
+        "open a request's edit form": lambda: client.get(f"/requests/{_open_request().pk}/edit"),
+        "edit a document request": lambda: client.post(f"/requests/{_open_request().pk}/edit", _EDIT_REQUEST),
+        "reopen a document request": lambda: client.post(f"/requests/{_open_request().pk}/reopen"),
+        "list request templates": lambda: client.get("/requests/templates/"),
+        "make a request template": lambda: client.post(
+            "/requests/templates/new", {**_NEW_REQUEST, "name": f"T {uuid.uuid4().hex[:6]}"}
+        ),
+        "edit a request template": lambda: client.post(
+            f"/requests/templates/{_a_template().pk}/", {**_NEW_REQUEST, "name": f"T {uuid.uuid4().hex[:6]}"}
+        ),
+        "delete a request template": lambda: client.post(f"/requests/templates/{_a_template().pk}/delete"),
         # The file is clean, so an admin is sent back to its page with the reason.
         "release an unscanned file": lambda: client.post(f"/uploads/{upload.id}/release", {"reason": "known"}),
         "read a quarantined file": lambda: client.post(f"/uploads/{upload.id}/quarantined"),
@@ -202,8 +232,15 @@ MATRIX: dict[str, tuple[int, int, int, int, int]] = {
     "accept a request item": (302, 302, 403, 403, 302),
     "send a request item back": (302, 302, 403, 403, 302),
     "close a complete request": (302, 302, 403, 403, 302),
+    "open a request's edit form": (200, 200, 403, 403, 302),
+    "edit a document request": (302, 302, 403, 403, 302),
+    "reopen a document request": (302, 302, 403, 403, 302),
     # Templates are admins' (Django admin; staff are Django staff but may not see them).
     "manage request templates in admin": (200, 403, 302, 302, 302),
+    "list request templates": (200, 403, 403, 403, 302),
+    "make a request template": (302, 403, 403, 403, 302),
+    "edit a request template": (302, 403, 403, 403, 302),
+    "delete a request template": (302, 403, 403, 403, 302),
     "release an unscanned file": (302, 403, 403, 403, 302),
     "read a quarantined file": (302, 403, 403, 403, 302),
     # "Download all as a zip": DOWNLOAD and the page's own permission (viewers have

@@ -88,4 +88,7 @@ class ItemAdmission:
 
     def admit(self, upload: Upload) -> None:
         # Under the item's row lock, so concurrent registrations queue and count each other.
-        _check(RequestItem.objects.select_for_update().get(pk=self.item.pk), upload)
+        item = RequestItem.objects.select_for_update().filter(pk=self.item.pk).first()
+        if item is None:  # staff removed it meanwhile (uploader.requests.editing)
+            raise ItemWrongState(f"'{self.item.title[:80]}' was removed from this request; nothing is needed for it.")
+        _check(item, upload)

@@ -32,7 +32,8 @@ ITEM_TRANSITIONS: dict[str, frozenset[str]] = {
     ItemState.OUTSTANDING: frozenset({ItemState.SUBMITTED}),
     ItemState.SUBMITTED: frozenset({ItemState.ACCEPTED, ItemState.CHANGES_REQUESTED, ItemState.OUTSTANDING}),
     ItemState.CHANGES_REQUESTED: frozenset({ItemState.SUBMITTED}),
-    ItemState.ACCEPTED: frozenset(),
+    # Staff may send an accepted item back (with a reason), while the request is open.
+    ItemState.ACCEPTED: frozenset({ItemState.CHANGES_REQUESTED}),
 }
 
 
@@ -112,6 +113,13 @@ class DocumentRequest(models.Model):
     # Days after it arrives that each of its files is deleted (uploader.retention.policy,
     # daily); null keeps them. Set by admins only (Permission.DELETE_FILES).
     retention_days = models.PositiveIntegerField(null=True, blank=True, help_text=RETENTION_HELP)
+    # The client proves who they are with a one-time code e-mailed to one of
+    # client_emails before the checklist opens (uploader.requests.access); off: the link
+    # alone is the key. New requests take INTAKE_REQUEST_REQUIRE_CODE.
+    require_code = models.BooleanField(default=True)
+    # Or a password staff give the client (Django's password hashers; empty: none),
+    # the portal links' way (uploader.portals.access).
+    password_hash = models.CharField(max_length=128, blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -174,3 +182,24 @@ class UploadDigest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.upload_id}: {self.sha256}"
+
+
+class RequestAccessCode(models.Model):
+    """A one-time code e-mailed to one of a request's addresses. Only an HMAC of the
+    code is kept (keyed by SECRET_KEY, so a copy of the table alone cannot be guessed
+    offline); a code is good for INTAKE_REQUEST_CODE_TTL_SECONDS and
+    INTAKE_REQUEST_CODE_MAX_ATTEMPTS guesses, and once."""
+
+    request = models.ForeignKey(DocumentRequest, on_delete=models.CASCADE, related_name="+")
+    email = models.CharField(max_length=254)  # lower-cased
+    code_hash = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["request", "email", "-created_at"], name="requestcode_lookup")]
+
+    def __str__(self) -> str:
+        return f"code for request {self.request_id}"

@@ -38,9 +38,12 @@ def request_get(*, request_id: int) -> DocumentRequest:
     return DocumentRequest.objects.select_related("created_by", "template").get(pk=request_id)
 
 
-def request_list(*, state: str = "", overdue: bool = False, sort: str = "due") -> QuerySet[DocumentRequest]:
-    """Requests with their item counts; `overdue`: open and past their due date. Sorted
-    by due date (soonest first, undated last) unless told otherwise."""
+def request_list(
+    *, state: str = "", overdue: bool = False, sort: str = "due", client: str = ""
+) -> QuerySet[DocumentRequest]:
+    """Requests with their item counts; `overdue`: open and past their due date;
+    `client`: part of the client's name, an e-mail address or the company (any case).
+    Sorted by due date (soonest first, undated last) unless told otherwise."""
     requests = DocumentRequest.objects.annotate(
         item_count=Count("items"),
         accepted_count=Count("items", filter=Q(items__state=ItemState.ACCEPTED)),
@@ -50,6 +53,10 @@ def request_list(*, state: str = "", overdue: bool = False, sort: str = "due") -
         requests = requests.filter(state=state)
     if overdue:
         requests = requests.filter(state=RequestState.OPEN, due_date__lt=timezone.localdate())
+    if client := client.strip():
+        requests = requests.filter(
+            Q(client_name__icontains=client) | Q(company__icontains=client) | Q(client_emails__icontains=client)
+        )
     order = REQUEST_SORTS.get(sort, REQUEST_SORTS["due"])
     if order[0] == "due_date":
         return requests.order_by(F("due_date").asc(nulls_last=True), "-created_at")

@@ -186,6 +186,7 @@ def request_create(
     reminders: Schedule | None = None,
     waits_for_staff: bool | None = None,
     retention_days: int | Literal[_Default.FROM_TEMPLATE] | None = FROM_TEMPLATE,
+    require_code: bool | None = None,
 ) -> DocumentRequest:
     """Make a request and its items in one transaction; ValidationError (by field) when
     the input is not usable, and nothing is written. The reminder schedule and "waits
@@ -211,6 +212,7 @@ def request_create(
         remind_overdue_every_days=schedule.overdue_every_days or None,
         remind_nothing_received_days=schedule.nothing_received_days or None,
         waits_for_staff=settings.INTAKE_REQUEST_WAITS_FOR_STAFF if waits_for_staff is None else waits_for_staff,
+        require_code=settings.INTAKE_REQUEST_REQUIRE_CODE if require_code is None else require_code,
     )
     with transaction.atomic():
         request.save()

@@ -61,3 +61,15 @@ def request_move_closed(request: DocumentRequest, *, detail: dict[str, Any] | No
     request.state, request.closed_at = RequestState.CLOSED, now
     audit_record(action="request.closed", user=user, detail={"request": request.pk, **(detail or {})})
     return True
+
+
+def request_move_reopened(request: DocumentRequest, *, user: Any = None) -> bool:
+    """Open a closed request again (staff); False when it was open already."""
+    now = timezone.now()
+    if not DocumentRequest.objects.filter(pk=request.pk, state=RequestState.CLOSED).update(
+        state=RequestState.OPEN, closed_at=None, updated_at=now
+    ):
+        return False
+    request.state, request.closed_at = RequestState.OPEN, None
+    audit_record(action="request.reopened", user=user, detail={"request": request.pk})
+    return True

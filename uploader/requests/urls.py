@@ -36,6 +36,8 @@ contract_patterns = (portal_urlpatterns, "api")
 
 urlpatterns = [
     path("<str:request_token>/", views.request_page, name="page"),
+    path("<str:request_token>/code/", views.code_page, name="code"),
+    path("<str:request_token>/password/", views.password_page, name="password"),
     path("<str:request_token>/items/<int:item_id>/", views.item_page, name="item"),
     path("<str:request_token>/later/<str:signed>/", views.later_page, name="later"),
     path("<request_item_key:portal_token>/api/", include(contract_patterns), {"principal_of": request_item_principal}),

@@ -1,8 +1,9 @@
-"""The pages a client sees at /r/<token>/: the checklist, and one item's upload page.
+"""The pages a client sees at /r/<token>/: the checklist, one item's upload page, and,
+before them when the request asks for a code, the pages that e-mail and check it.
 
-Thin: resolve the request by its link (uploader.requests.access), read its items,
-render. A link that opens nothing gets a plain 404 page; a closed request a plain
-410 page that says it is complete.
+Thin: resolve the request by its link (uploader.requests.access), check this browser
+may see it, read its items, render. A link that opens nothing gets a plain 404 page; a
+closed request a plain 410 page that says it is complete.
 """
 
 from __future__ import annotations
@@ -12,14 +13,26 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_http_methods
 
 from uploader.portals.access import RateLimited, rate_limit
 from uploader.requests import reminders, selectors
-from uploader.requests.access import ITEM_SEPARATOR, RequestClosed, RequestNotFound, item_of, request_for_token
+from uploader.requests.access import (
+    ITEM_SEPARATOR,
+    CodeResult,
+    RequestClosed,
+    RequestNotFound,
+    client_verified,
+    code_check,
+    code_send,
+    item_of,
+    password_check,
+    pending_email,
+    request_for_token,
+)
 from uploader.requests.limits import item_files_left, item_limits_summary, item_upload_limits
 from uploader.requests.models import DocumentRequest, ItemState
 
@@ -52,9 +65,85 @@ def client_view(view: RequestView) -> Callable[..., HttpResponse]:
     return wrapper
 
 
-@require_GET
+MAX_EMAIL_LENGTH = 254
+CODE_ERROR = (
+    "That code is not right, or it has expired or been tried too often. Check the e-mail, or ask for a new code."
+)
+
+
+def _email_form(
+    request: HttpRequest,
+    document_request: DocumentRequest,
+    token: str,
+    *,
+    error: str = "",
+    email: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    # Nothing of the request (not even the client's name) is shown before the code.
+    context = {"token": token, "error": error, "email": email, "has_password": bool(document_request.password_hash)}
+    return render(request, "requests/code_email.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
 @client_view
 def request_page(request: HttpRequest, document_request: DocumentRequest, token: str) -> HttpResponse:
+    """The checklist once this browser may see it; before that, where the client asks
+    for a code (POST: send it, then the page that takes it)."""
+    if not client_verified(request, document_request):
+        if request.method != "POST":
+            return _email_form(request, document_request, token)
+        email = request.POST.get("email", "").strip()
+        if not email or "@" not in email or len(email) > MAX_EMAIL_LENGTH:
+            return _email_form(
+                request,
+                document_request,
+                token,
+                error="Enter your e-mail address.",
+                email=email[:MAX_EMAIL_LENGTH],
+                status=400,
+            )
+        code_send(request, document_request, email)
+        return redirect("requests:code", request_token=token)
+    if request.method == "POST":
+        return redirect("requests:page", request_token=token)
+    return _checklist(request, document_request, token)
+
+
+@require_http_methods(["GET", "POST"])
+@client_view
+def code_page(request: HttpRequest, document_request: DocumentRequest, token: str) -> HttpResponse:
+    """Where the code is entered. The page says the same whether or not the address
+    is one of the request's."""
+    if client_verified(request, document_request):
+        return redirect("requests:page", request_token=token)
+    email = pending_email(request, document_request)
+    if not email:
+        return redirect("requests:page", request_token=token)
+    context = {"token": token, "email": email, "error": ""}
+    if request.method == "POST":
+        if code_check(request, document_request, request.POST.get("code", "")) == CodeResult.VERIFIED:
+            return redirect("requests:page", request_token=token)
+        context["error"] = CODE_ERROR
+        return render(request, "requests/code_enter.html", context, status=400)
+    return render(request, "requests/code_enter.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@client_view
+def password_page(request: HttpRequest, document_request: DocumentRequest, token: str) -> HttpResponse:
+    """The request's password, when staff gave the client one, instead of a code."""
+    if client_verified(request, document_request) or not document_request.password_hash:
+        return redirect("requests:page", request_token=token)
+    if request.method == "POST":
+        if password_check(request, document_request, request.POST.get("password", "")):
+            return redirect("requests:page", request_token=token)
+        context = {"token": token, "error": "That password is not right."}
+        return render(request, "requests/password.html", context, status=400)
+    return render(request, "requests/password.html", {"token": token, "error": ""})
+
+
+def _checklist(request: HttpRequest, document_request: DocumentRequest, token: str) -> HttpResponse:
     """The checklist: every item, its state, instructions, files sent, and where to send more."""
     items = selectors.request_items_with_files(request=document_request)
     required = [entry for entry in items if entry.item.required]
@@ -77,6 +166,8 @@ def request_page(request: HttpRequest, document_request: DocumentRequest, token:
 def item_page(request: HttpRequest, document_request: DocumentRequest, token: str, *, item_id: int) -> HttpResponse:
     """One item: what is asked, why it was sent back, what arrived, and its upload area."""
     item = item_of(document_request, item_id)
+    if not client_verified(request, document_request):
+        return redirect("requests:page", request_token=token)
     files = next(e.files for e in selectors.request_items_with_files(request=document_request) if e.item.pk == item.pk)
     limits = item_upload_limits(item)
     files_left = item_files_left(item)
