@@ -33,6 +33,7 @@ def recount(apps, schema_editor):  # type: ignore[no-untyped-def]
         day_model=apps.get_model("uploader", "UploadDailyRollup"),
         breakdown_model=apps.get_model("uploader", "UploadDailyBreakdown"),
         total_model=apps.get_model("uploader", "UploadTotal"),
+        month_model=None,  # made by 0027, which counts it
     )
 
 

@@ -20,11 +20,17 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Count, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.utils import timezone
 
 from uploader.uploads.kinds import kind_case, kind_content_type, kind_of
-from uploader.uploads.models import Upload, UploadDailyBreakdown, UploadDailyRollup, UploadTotal
+from uploader.uploads.models import (
+    Upload,
+    UploadDailyBreakdown,
+    UploadDailyRollup,
+    UploadMonthlyBreakdown,
+    UploadTotal,
+)
 
 STAFF_PORTAL_KEY = 0
 REJECTED = "rejected"
@@ -152,7 +158,23 @@ def rollup_apply(*, before: Sequence[Facts], after: Sequence[Facts]) -> None:
         ["dimension", "day", "value"],
         [(*k, *v) for k, v in sorted(breakdown.items()) if any(v)],
     )
+    months = _by_month(breakdown)
+    _upsert(
+        UploadMonthlyBreakdown,
+        ["dimension", "month", "value"],
+        [(*k, *v) for k, v in sorted(months.items()) if any(v)],
+    )
     _upsert(UploadTotal, ["portal_key", "kind", "state"], [(*k, *v) for k, v in sorted(totals.items()) if any(v)])
+
+
+def _by_month(breakdown: dict[BreakdownKey, Any]) -> dict[BreakdownKey, list[int]]:
+    """The breakdown's rows summed by calendar month (keyed by the month's first day)."""
+    sums: dict[BreakdownKey, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for (dimension, day, value), values in breakdown.items():
+        row = sums[(dimension, day.replace(day=1), value)]
+        for index, count in enumerate(values):
+            row[index] += count
+    return sums
 
 
 def _breakdown(days: dict[DayKey, Any]) -> dict[BreakdownKey, list[int]]:
@@ -169,12 +191,13 @@ def _breakdown(days: dict[DayKey, Any]) -> dict[BreakdownKey, list[int]]:
 _COUNTS = {
     UploadDailyRollup: ["started_files", "started_bytes", "stored_files", "stored_bytes"],
     UploadDailyBreakdown: ["started_files", "started_bytes", "stored_files", "stored_bytes"],
+    UploadMonthlyBreakdown: ["started_files", "started_bytes", "stored_files", "stored_bytes"],
     UploadTotal: ["files", "bytes"],
 }
 
 
 def _upsert(
-    model: type[UploadDailyRollup] | type[UploadDailyBreakdown] | type[UploadTotal],
+    model: type[UploadDailyRollup] | type[UploadDailyBreakdown] | type[UploadMonthlyBreakdown] | type[UploadTotal],
     keys: list[str],
     rows: list[tuple[Any, ...]],
 ) -> None:
@@ -273,6 +296,19 @@ def stored_breakdown() -> dict[BreakdownKey, tuple[int, int, int, int]]:
     }
 
 
+def stored_months() -> dict[BreakdownKey, tuple[int, int, int, int]]:
+    return {
+        (row.dimension, row.month, row.value): (
+            row.started_files,
+            row.started_bytes,
+            row.stored_files,
+            row.stored_bytes,
+        )
+        for row in UploadMonthlyBreakdown.objects.all()
+        if row.started_files or row.started_bytes or row.stored_files or row.stored_bytes
+    }
+
+
 def stored_totals() -> dict[TotalKey, tuple[int, int]]:
     return {
         (row.portal_key, row.kind, row.state): (row.files, row.bytes)
@@ -287,9 +323,11 @@ def rollup_differences() -> list[str]:
     counted_days = recounted_days()
     counted_breakdown = {key: tuple(values) for key, values in _breakdown(counted_days).items() if any(values)}
     counted_breakdown.update(recounted_reasons())
+    counted_months = {key: tuple(values) for key, values in _by_month(counted_breakdown).items() if any(values)}
     pairs: list[tuple[str, dict[Any, Any], dict[Any, Any]]] = [
         ("day", stored_days(), counted_days),
         ("breakdown", stored_breakdown(), counted_breakdown),
+        ("month", stored_months(), counted_months),
         ("total", stored_totals(), recounted_totals()),
     ]
     for label, kept, counted in pairs:
@@ -338,28 +376,50 @@ def _recount_in_sql(upload_model: Any, day_model: Any, breakdown_model: Any, tot
         )
 
 
+def recount_months(*, breakdown_model: Any = UploadDailyBreakdown, month_model: Any = UploadMonthlyBreakdown) -> None:
+    """The monthly rows from the daily breakdown (reasons included), in one INSERT ... SELECT."""
+    quote = connection.ops.quote_name
+    counts = ["started_files", "started_bytes", "stored_files", "stored_bytes"]
+    grouped = (
+        breakdown_model.objects.annotate(month=TruncMonth("day"))
+        .values("dimension", "month", "value")
+        .annotate(**{f"sum_{name}": Sum(name) for name in counts})
+        .order_by()
+    )
+    select_sql, params = grouped.query.sql_with_params()
+    columns = ", ".join(quote(name) for name in ["dimension", "month", "value", *counts])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # Names come from the model; values are parameters.
+            f"INSERT INTO {quote(month_model._meta.db_table)} ({columns}) "  # noqa: S608
+            f"SELECT g.dimension, g.month, g.value, {', '.join(f'g.sum_{name}' for name in counts)} FROM ({select_sql}) g",
+            params,
+        )
+
+
 def rollup_recount(
     *,
     upload_model: Any = Upload,
     day_model: Any = UploadDailyRollup,
     breakdown_model: Any = UploadDailyBreakdown,
     total_model: Any = UploadTotal,
+    month_model: Any = UploadMonthlyBreakdown,
 ) -> tuple[int, int]:
-    """Rebuild the three tables from the uploads; returns (day rows, total rows). (A
-    migration passes its historical models.) On PostgreSQL the tables are locked first: a writer that has already added to them is
+    """Rebuild the tables from the uploads; returns (day rows, total rows). (A
+    migration passes its historical models, and `month_model=None` before the monthly
+    table exists.) On PostgreSQL the tables are locked first: a writer that has already added to them is
     waited for and then counted, one that has not yet waits for the recount and then
     adds on top of it."""
+    models = [m for m in (day_model, breakdown_model, total_model, month_model) if m is not None]
     with transaction.atomic():
         if connection.vendor == "postgresql":
             quote = connection.ops.quote_name
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"LOCK TABLE {quote(day_model._meta.db_table)}, {quote(breakdown_model._meta.db_table)}, "
-                    f"{quote(total_model._meta.db_table)} IN SHARE ROW EXCLUSIVE MODE"
+                    f"LOCK TABLE {', '.join(quote(m._meta.db_table) for m in models)} IN SHARE ROW EXCLUSIVE MODE"
                 )
-        day_model.objects.all().delete()
-        breakdown_model.objects.all().delete()
-        total_model.objects.all().delete()
+        for model in models:
+            model.objects.all().delete()
         _recount_in_sql(upload_model, day_model, breakdown_model, total_model)
         breakdown_model.objects.bulk_create(
             [
@@ -368,5 +428,7 @@ def rollup_recount(
             ],
             batch_size=5000,
         )
+        if month_model is not None:
+            recount_months(breakdown_model=breakdown_model, month_model=month_model)
         days, totals = day_model.objects.count(), total_model.objects.count()
     return days, totals
