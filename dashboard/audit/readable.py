@@ -19,6 +19,8 @@ from typing import Any
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from uploader.audit.models import AuditEntry
 from uploader.portals.models import Portal
@@ -162,6 +164,23 @@ class ReadableEntry:
     file_url: str = ""
     time_iso: str = ""  # in TIME_ZONE, as the `date` filter's "c"
     time_text: str = ""  # "3 Dec 2026 13:05:09"
+
+    @property
+    def lines_html(self) -> SafeString:
+        """The detail as a definition list, made here
+        with format_html (every value escaped): a page of a hundred entries would
+        otherwise run the template's loop and tags some thousand times."""
+        if not self.lines:
+            return SafeString("")
+        items = format_html_join(
+            "",
+            "<div><dt>{}</dt><dd>{}</dd></div>",
+            (
+                (line.label, format_html('<a href="{}">{}</a>', line.url, line.text) if line.url else line.text)
+                for line in self.lines
+            ),
+        )
+        return format_html('<dl class="audit-lines">{}</dl>', items)
 
 
 def _cut(text: str) -> str:

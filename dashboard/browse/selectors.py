@@ -209,10 +209,11 @@ class BrowseRow:
     size: str  # "" when unknown
     created_iso: str
     created_text: str
+    rejection_reason: str
 
 
 def browse_rows(uploads: Iterable[Upload]) -> list[BrowseRow]:
-    """The page's uploads (sender and portal joined) as rows: two URL reversals for the
+    """The page's uploads (sender and portal joined, or a portal's own) as rows: two URL reversals for the
     page, not two per row. Times in TIME_ZONE, as the `date` filter shows them."""
     detail_prefix = reverse("dashboard:upload-detail", args=[_PLACEHOLDER_ID]).split(str(_PLACEHOLDER_ID))
     download_prefix = reverse("dashboard:upload-download", args=[_PLACEHOLDER_ID]).split(str(_PLACEHOLDER_ID))
@@ -230,7 +231,8 @@ def browse_rows(uploads: Iterable[Upload]) -> list[BrowseRow]:
         else:
             sender_name, sender_email = "", ""
         created = timezone.localtime(upload.created_at, zone)
-        size = getattr(upload, "size_bytes", None)
+        known = upload.stored_size if upload.stored_size is not None else upload.declared_size
+        size = getattr(upload, "size_bytes", known)  # the list annotates it; a portal's page does not
         rows.append(
             BrowseRow(
                 id=upload_id,
@@ -247,6 +249,7 @@ def browse_rows(uploads: Iterable[Upload]) -> list[BrowseRow]:
                 size=format_bytes(size) if size is not None else "",
                 created_iso=created.isoformat(),
                 created_text=f"{created.day} {_MONTHS[created.month - 1]} {created:%Y %H:%M}",
+                rejection_reason=upload.rejection_reason,
             )
         )
     return rows
