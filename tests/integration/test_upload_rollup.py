@@ -44,7 +44,7 @@ move = st.tuples(
     st.sampled_from(TARGETS),
     st.lists(st.integers(min_value=0, max_value=50), min_size=1, max_size=4),  # which uploads; repeats allowed
     st.integers(min_value=0, max_value=10**9),  # stored size
-    st.integers(min_value=0, max_value=96),  # hours ago it arrived (crosses local days)
+    st.integers(min_value=0, max_value=24 * 70),  # hours ago it arrived (crosses local days and months)
 )
 replay = st.tuples(st.just("replay"))
 
