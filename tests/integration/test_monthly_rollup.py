@@ -17,7 +17,7 @@ from tests.integration.test_dashboard_stats import _portal, _upload
 from tests.support.people import person
 from uploader.access.principals import signed_in_principal
 from uploader.access.roles import Role
-from uploader.uploads import rollup
+from uploader.uploads import recount, rollup
 from uploader.uploads.models import Upload, UploadMonthlyBreakdown, UploadState
 from uploader.uploads.services import upload_sign_single
 from uploader.uploads.state import Move, uploads_move
@@ -37,7 +37,7 @@ def test_each_state_change_moves_the_monthly_rows_with_the_daily_ones(s3_bucket:
     upload, _ = upload_sign_single(principal=staff, filename="a.pdf", content_type="application/pdf", size=10)
     this_month = timezone.localdate().replace(day=1)
     assert _month_row(this_month, "state", "registered") == (1, 10, 0, 0)
-    assert rollup.rollup_differences() == []
+    assert recount.rollup_differences() == []
 
     # It arrives, dated two months back: it counts as arrived in that month, begun in this one.
     arrived = timezone.now() - dt.timedelta(days=62)
@@ -46,12 +46,12 @@ def test_each_state_change_moves_the_monthly_rows_with_the_daily_ones(s3_bucket:
     assert _month_row(this_month, "state", "registered") == (0, 0, 0, 0)
     assert _month_row(this_month, "state", "stored") == (1, 12, 0, 0)
     assert _month_row(arrival_month, "state", "stored") == (0, 0, 1, 12)
-    assert rollup.rollup_differences() == []
+    assert recount.rollup_differences() == []
 
     uploads_move(moves=[Move(upload_id=upload.pk, values={})], to=UploadState.DELETED)
     assert _month_row(arrival_month, "state", "stored") == (0, 0, 0, 0)
     assert _month_row(arrival_month, "state", "deleted") == (0, 0, 1, 12)
-    assert rollup.rollup_differences() == []
+    assert recount.rollup_differences() == []
 
 
 def test_the_recount_rebuilds_the_months_as_they_were_kept_and_check_finds_a_damaged_one(s3_bucket: str) -> None:
@@ -64,17 +64,17 @@ def test_the_recount_rebuilds_the_months_as_they_were_kept_and_check_finds_a_dam
             state=[UploadState.STORED, UploadState.REJECTED][index % 2],
             reason=f"over by {index} bytes",
         )
-    kept = rollup.stored_months()
+    kept = recount.stored_months()
     assert len({month for _, month, _ in kept}) > 12
     call_command("recount_upload_rollup", "--check")
-    rollup.rollup_recount()
-    assert rollup.stored_months() == kept
+    recount.rollup_recount()
+    assert recount.stored_months() == kept
 
     UploadMonthlyBreakdown.objects.filter(dimension="portal").update(stored_files=99)
     with pytest.raises(CommandError, match="differ from a recount"):
         call_command("recount_upload_rollup", "--check")
     call_command("recount_upload_rollup")
-    assert rollup.stored_months() == kept
+    assert recount.stored_months() == kept
 
 
 @pytest.mark.parametrize("days", [7, 30, 90, 365])

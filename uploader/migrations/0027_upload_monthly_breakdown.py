@@ -4,7 +4,7 @@ page counts them)."""
 
 from django.db import migrations, models
 
-from uploader.uploads.rollup import recount_months
+from uploader.uploads.recount import recount_months
 
 
 def fill_months(apps, schema_editor):  # type: ignore[no-untyped-def]
