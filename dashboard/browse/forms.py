@@ -13,7 +13,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from dashboard.browse.selectors import DEFAULT_SORT, KIND_CHOICES, NO_PORTAL, SORT_CHOICES, UploadFilters
@@ -66,18 +66,15 @@ class PlainSelect(forms.Select):
 
     def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
         widget = self.get_context(name, value, attrs)["widget"]
+        # escape() per value rather than format_html per option: a few hundred options.
         options = "".join(
-            format_html(
-                '\n  <option value="{}"{}>{}</option>\n',
-                str(option["value"]),
-                _attributes(option["attrs"]),
-                option["label"],
-            )
+            f'\n  <option value="{escape(str(option["value"]))}"{_attributes(option["attrs"]) if option["attrs"] else ""}>'
+            f"{escape(option['label'])}</option>\n"
             for _, group, _ in widget["optgroups"]
             for option in group
         )
         opening = format_html('<select name="{}"{}>', widget["name"], _attributes(widget["attrs"]))
-        return mark_safe(opening + options + "\n</select>")  # noqa: S308 - every part made by format_html
+        return mark_safe(opening + options + "\n</select>")  # noqa: S308 - every value escaped
 
 
 class UploadFilterForm(forms.Form):
@@ -88,15 +85,19 @@ class UploadFilterForm(forms.Form):
         help_text="File name, sender's name or e-mail, staff user name or e-mail, portal name.",
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
     )
-    state = forms.ChoiceField(required=False, choices=[("", "Any state"), *UploadState.choices])
+    state = forms.ChoiceField(required=False, choices=[("", "Any state"), *UploadState.choices], widget=PlainSelect)
     portal = forms.ChoiceField(required=False, widget=PlainSelect)
-    kind = forms.ChoiceField(required=False, label="Kind of file", choices=[("", "Any kind"), *KIND_CHOICES])
+    kind = forms.ChoiceField(
+        required=False, label="Kind of file", choices=[("", "Any kind"), *KIND_CHOICES], widget=PlainSelect
+    )
     uploaded_from = _date_field("Uploaded from")
     uploaded_to = _date_field("Uploaded until")
     size_min = forms.CharField(required=False, max_length=40, label="Size at least", help_text=SIZE_HELP)
     size_max = forms.CharField(required=False, max_length=40, label="Size at most", help_text=SIZE_HELP)
     tag = forms.ChoiceField(required=False, label="Tag", widget=PlainSelect)
-    sort = forms.ChoiceField(required=False, choices=SORT_CHOICES, initial=DEFAULT_SORT, label="Sort by")
+    sort = forms.ChoiceField(
+        required=False, choices=SORT_CHOICES, initial=DEFAULT_SORT, label="Sort by", widget=PlainSelect
+    )
 
     def __init__(
         self, *args: Any, portals: Sequence[tuple[str, str]] = (), tags: Sequence[str] = (), **kwargs: Any

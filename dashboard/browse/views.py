@@ -62,6 +62,7 @@ def upload_list(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
+            "rows": browse_selectors.browse_rows(page.object_list),
             "totals": browse_selectors.browse_totals(user=request.user, filters=filters, uploads=uploads),
             "can_download": has_permission(request.user, Permission.DOWNLOAD),
             "partial": partial,

@@ -11,6 +11,7 @@ from tests.browser.test_staff_upload import sign_in
 from tests.conftest import make_staff_user
 from tests.integration.test_portals import enter, upload_file, visitor_client
 from tests.support.documents import make_image
+from uploader.audit.models import AuditEntry
 from uploader.portals import tokens as portal_tokens
 from uploader.portals.services import portal_create
 from uploader.processing.models import Derivative
@@ -62,3 +63,12 @@ def test_staff_search_filter_and_open_a_file_with_its_thumbnail(page, live_serve
     )
     assert page.locator("img.browse-thumbnail").get_attribute("alt") == "Thumbnail of harbour view.png"
     assert page.get_by_text("Hal Client").count() >= 1
+
+    # The list's download buttons share one form (one CSRF token per page): a row's
+    # button posts to its own file, which is audited and sent to storage.
+    page.goto(f"{live_server.url}/uploads/")
+    page.wait_for_function(f"{ROWS}.length === 3")
+    with page.expect_response(lambda response: response.url.endswith(f"/uploads/{photo.pk}/download")) as answer:
+        page.get_by_role("button", name="Download harbour view.png").click()
+    assert answer.value.status == 302
+    assert AuditEntry.objects.filter(upload=photo, action="upload.downloaded").count() == 1

@@ -24,6 +24,7 @@ from uploader.bundles.tasks import build_bundle
 from uploader.portals.models import Portal
 from uploader.portals.services import portal_create
 from uploader.requests.services import ItemSpec, request_create
+from uploader.uploads import rollup
 from uploader.uploads.models import ScanState, Upload, UploadState
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -42,7 +43,7 @@ def stored_file(owner: User, name: str, body: bytes, *, scan: str = ScanState.NO
     has its own tests)."""
     key = f"uploads/test/{uuid.uuid4().hex}"
     etag = s3.put_object_bytes(key=key, body=body).etag
-    return Upload.objects.create(
+    upload = Upload.objects.create(
         owner=owner,
         original_filename=name,
         key=key,
@@ -55,6 +56,9 @@ def stored_file(owner: User, name: str, body: bytes, *, scan: str = ScanState.NO
         stored_at=timezone.now(),
         **where,
     )
+    # Made behind the services' back, so counted in the kept totals here (pages read them).
+    rollup.rollup_apply(before=[], after=[rollup.facts_of(upload)])
+    return upload
 
 
 def _zip_of(bundle: Bundle) -> zipfile.ZipFile:

@@ -284,7 +284,7 @@ def test_the_query_count_does_not_grow_with_the_data(
     user_set_role(user=viewer, role=Role.VIEWER, source="test")
     period = stats_selectors.period_from("90")
     _upload(at=_now())
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         stats_selectors.upload_stats(user=viewer, period=period)
 
     now = _now()
@@ -297,7 +297,7 @@ def test_the_query_count_does_not_grow_with_the_data(
             state=[UploadState.STORED, UploadState.REJECTED, UploadState.ABORTED][index % 3],
             reason=f"reason {index % 7}",
         )
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         stats = stats_selectors.upload_stats(user=viewer, period=period)
     assert stats.files > 60
 

@@ -25,7 +25,7 @@ from uploader.portals.models import Portal
 from uploader.portals.services import portal_create, portal_update
 from uploader.retention import holds, policy
 from uploader.retention.selectors import portal_keeping
-from uploader.uploads import deletion
+from uploader.uploads import deletion, rollup
 from uploader.uploads.errors import WrongState
 from uploader.uploads.models import Upload, UploadState
 
@@ -140,8 +140,11 @@ def portal_files(count: int) -> tuple[Portal, list[Upload]]:
     files = []
     for number in range(count):
         upload = stored_staff_upload(admin, filename=f"f{number}.txt")
+        # Moved behind the services' back, so moved in the kept totals too.
+        before = rollup.facts_of(Upload.objects.get(pk=upload.pk))
         Upload.objects.filter(pk=upload.pk).update(portal=portal)
         files.append(Upload.objects.get(pk=upload.pk))
+        rollup.rollup_apply(before=[before], after=[rollup.facts_of(files[-1])])
     return portal, files
 
 

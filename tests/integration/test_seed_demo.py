@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from uploader.audit.models import AuditEntry
 from uploader.ingest.models import UploadEvent
 from uploader.portals.models import Portal
-from uploader.uploads import rollup
+from uploader.uploads import recount
 from uploader.uploads.models import Upload, UploadTotal
 from uploader.uploads.search import search_text_of
 
@@ -37,7 +37,7 @@ def test_seed_demo_fills_every_table_and_the_rollup_agrees() -> None:
     upload = Upload.objects.exclude(uploader_name="").first()
     assert upload is not None
     assert upload.search_text == search_text_of(upload.original_filename, upload.uploader_name, upload.uploader_email)
-    assert rollup.rollup_differences() == []
+    assert recount.rollup_differences() == []
     assert sum(UploadTotal.objects.values_list("files", flat=True)) == 600
     # A second run adds to the same portals and staff.
     call_command("seed_demo", "--uploads", "10", "--portals", "6", "--staff", "3", stdout=io.StringIO())

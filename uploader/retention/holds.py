@@ -23,7 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Sum
 from django.utils import timezone
 
 from uploader import s3
@@ -31,7 +31,7 @@ from uploader.access.roles import Permission, require_permission
 from uploader.audit.services import audit_record
 from uploader.portals.models import Portal
 from uploader.uploads.errors import InvalidInput, WrongState, storage_errors
-from uploader.uploads.models import Upload, UploadState
+from uploader.uploads.models import Upload, UploadState, UploadTotal
 
 logger = logging.getLogger(__name__)
 
@@ -93,10 +93,11 @@ class HoldCounts:
 def portal_hold_counts(portal: Portal) -> HoldCounts:
     """How many of the portal's files are on hold, of how many stored (a portal-wide
     request's progress)."""
-    counts = Upload.objects.filter(portal=portal).aggregate(
-        held=Count("pk", filter=Q(legal_hold=True)), stored=Count("pk", filter=Q(state=UploadState.STORED))
-    )
-    return HoldCounts(held=counts["held"] or 0, stored=counts["stored"] or 0)
+    # Held files are few (a partial index holds them); the stored count comes from the
+    # kept totals (uploader.uploads.rollup), not from counting the portal's files.
+    held = Upload.objects.filter(portal=portal, legal_hold=True).count()
+    stored = UploadTotal.objects.filter(portal_key=portal.pk, state=UploadState.STORED).aggregate(files=Sum("files"))
+    return HoldCounts(held=held, stored=stored["files"] or 0)
 
 
 def portal_set_hold(*, actor: Any, portal: Portal, hold: bool, reason: str = "") -> int:

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from uploader.uploads.rollup import rollup_differences, rollup_recount
+from uploader.uploads.recount import rollup_differences, rollup_recount
 
 SHOWN_DIFFERENCES = 20
 

@@ -18,7 +18,7 @@ from uploader.management.demo.generate import COLUMNS, Cast, make_batch
 from uploader.portals.models import Portal
 from uploader.processing.models import Derivative
 from uploader.uploads.models import Upload
-from uploader.uploads.rollup import rollup_recount
+from uploader.uploads.recount import rollup_recount
 
 MODELS: dict[str, type[models.Model]] = {
     "upload": Upload,
