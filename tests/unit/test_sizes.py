@@ -35,3 +35,15 @@ def test_the_browser_formats_every_size_the_same_way() -> None:
     )
     shown = json.loads(subprocess.run([node, "-e", script], check=True, capture_output=True, text=True).stdout)
     assert shown == [format_bytes(int(s)) for s in SAMPLES]
+
+
+def test_no_page_or_message_shows_sizes_another_way() -> None:
+    """Django's filesizeformat labels binary sizes "MB" ("20.0 MB" for 20 MiB): every
+    template and module uses the one formatter instead."""
+    offenders = [
+        str(path.relative_to(ROOT))
+        for folder in ("templates", "uploader", "dashboard")
+        for path in (ROOT / folder).rglob("*")
+        if path.suffix in {".html", ".txt", ".py"} and "filesizeformat" in path.read_text(encoding="utf-8")
+    ]
+    assert offenders == []
