@@ -18,8 +18,9 @@ from uploader.portals.limits import extension_of
 from uploader.requests.errors import ItemWrongState
 from uploader.requests.models import ItemState, RequestItem
 from uploader.uploads.errors import LimitExceeded
-from uploader.uploads.limits import UploadLimits, _human_bytes
+from uploader.uploads.limits import UploadLimits
 from uploader.uploads.models import Upload, UploadState
+from uploader.uploads.sizes import format_bytes
 
 COUNTED_STATES = (UploadState.REGISTERED, UploadState.UPLOADING, UploadState.STORED)
 
@@ -34,7 +35,7 @@ def item_upload_limits(item: RequestItem) -> UploadLimits:
 def item_limits_summary(item: RequestItem) -> list[str]:
     """The limits in words, shown beside the item's upload area."""
     limits = item_upload_limits(item)
-    lines = [f"Each file can be up to {_human_bytes(limits.max_bytes)}."]
+    lines = [f"Each file can be up to {format_bytes(limits.max_bytes)}."]
     if item.max_files:
         lines.append(f"Up to {item.max_files} file{'s' if item.max_files != 1 else ''}.")
     if item.allowed_extensions:

@@ -32,10 +32,6 @@ class UploadLimits:
         return any(allowed in {content_type, f"{major}/*"} for allowed in self.allowed_content_types)
 
 
-def _human_bytes(size: int) -> str:
-    return format_bytes(size)  # the one formatter (uploader/uploads/sizes.py)
-
-
 def normalize_content_type(content_type: str | None) -> str:
     """Lower-case `type/subtype` without parameters; empty means octet-stream."""
     value = (content_type or "").split(";", 1)[0].strip().lower()
@@ -60,7 +56,7 @@ def check_declared(limits: UploadLimits, *, filename: str, content_type: str, si
         raise InvalidInput("The file is empty; there is nothing to upload.", field="size")
     elif size > limits.max_bytes:
         raise LimitExceeded(
-            f"This file is {_human_bytes(size)}; the largest file accepted is {_human_bytes(limits.max_bytes)}.",
+            f"This file is {format_bytes(size)}; the largest file accepted is {format_bytes(limits.max_bytes)}.",
             field="size",
         )
     if not limits.allows_content_type(content_type):
@@ -85,7 +81,7 @@ def check_stored(
     headers would store whatever the client sent, and a portal that takes only PDFs
     must not end up holding text/html."""
     if stored_size > limits.max_bytes:
-        return f"stored object is {_human_bytes(stored_size)}, over the {_human_bytes(limits.max_bytes)} limit"
+        return f"stored object is {format_bytes(stored_size)}, over the {format_bytes(limits.max_bytes)} limit"
     if declared_size is not None and stored_size != declared_size:
         return f"stored object is {stored_size} bytes but {declared_size} bytes were declared"
     if declared_type and stored_type and not _same_type(declared_type, stored_type):
