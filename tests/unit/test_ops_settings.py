@@ -3,12 +3,10 @@ metrics token too short to be a secret stops start-up."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.settings_process import settings_in_new_process
+
 CODE = (
     "import django; django.setup(); from django.conf import settings; "
     "entry = settings.CELERY_BEAT_SCHEDULE.get('publish-celery-backlog'); "
@@ -17,16 +15,7 @@ CODE = (
 
 
 def _load(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "INTAKE_", "CELERY_"))}
-    return subprocess.run(
-        [sys.executable, "-c", CODE],
-        cwd=ROOT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings.test", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return settings_in_new_process(CODE, {"DJANGO_SETTINGS_MODULE": "config.settings.test", **env})
 
 
 def test_beat_publishes_the_backlog_only_for_a_named_stack() -> None:

@@ -3,14 +3,12 @@ time zone read from the environment, and bad values stopping start-up by name.""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.settings_process import settings_in_new_process
+
 CODE = (
     "import django; django.setup(); from django.conf import settings; "
     "entry = settings.CELERY_BEAT_SCHEDULE['send-request-reminders']; "
@@ -19,16 +17,7 @@ CODE = (
 
 
 def _load(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "INTAKE_", "CELERY_"))}
-    return subprocess.run(
-        [sys.executable, "-c", CODE],
-        cwd=ROOT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings.test", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return settings_in_new_process(CODE, {"DJANGO_SETTINGS_MODULE": "config.settings.test", **env})
 
 
 def test_beat_looks_for_reminders_and_hours_and_zone_come_from_the_environment() -> None:

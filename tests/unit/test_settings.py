@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.settings_process import settings_in_new_process
+
 ROOT = Path(__file__).resolve().parents[2]
 MINIMAL_PRODUCTION_ENV = {
     "DJANGO_SETTINGS_MODULE": "config.settings.production",
@@ -30,11 +32,8 @@ MINIMAL_PRODUCTION_ENV = {
 
 
 def _load(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "INTAKE_", "DATABASE_", "REDIS_", "CELERY_"))}
     code = "import django; django.setup(); from django.conf import settings; print(settings.INTAKE_S3_BUCKET, settings.DEBUG)"
-    return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60, check=False
-    )
+    return settings_in_new_process(code, env)
 
 
 def test_production_settings_load_from_a_minimal_environment() -> None:
@@ -110,11 +109,7 @@ def test_with_cognito_and_no_password_sign_in_only_the_cognito_backend_is_active
         "import django; django.setup(); from django.conf import settings; "
         "print(settings.AUTHENTICATION_BACKENDS, settings.OIDC_OP_AUTHORIZATION_ENDPOINT, settings.OIDC_OP_JWKS_ENDPOINT)"
     )
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "INTAKE_", "DATABASE_", "REDIS_", "CELERY_"))}
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env={**clean, **MINIMAL_PRODUCTION_ENV},
-        capture_output=True, text=True, timeout=60, check=False,
-    )
+    result = settings_in_new_process(code, MINIMAL_PRODUCTION_ENV)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
         "['dashboard.signin.oidc.CognitoBackend']",
