@@ -280,11 +280,21 @@ except (IndexError, ValueError):
 if len(_hours) != 2 or not 0 <= INTAKE_REMINDER_HOURS[0] < INTAKE_REMINDER_HOURS[1] <= 24:
     raise ImproperlyConfigured("INTAKE_REMINDER_HOURS must be FIRST-LAST in hours, such as 9-17")
 INTAKE_REMINDER_ON_WEEKENDS = env.bool("INTAKE_REMINDER_ON_WEEKENDS", default=False)
-# A new request's schedule (staff change it per request); 0 switches a kind off.
-INTAKE_REMINDER_DAYS_BEFORE_DUE = env_int("INTAKE_REMINDER_DAYS_BEFORE_DUE", 3)
+# A new request's schedule (staff change it per request); 0 switches a kind off, and
+# a year is the most any part may be (as on the staff forms).
+
+
+def _schedule_days(name: str, default: int) -> int:
+    days = env_int(name, default)
+    if days > 365:
+        raise ImproperlyConfigured(f"{name} must be at most 365 (days), got {days}")
+    return days
+
+
+INTAKE_REMINDER_DAYS_BEFORE_DUE = _schedule_days("INTAKE_REMINDER_DAYS_BEFORE_DUE", 3)
 INTAKE_REMINDER_ON_DUE_DATE = env.bool("INTAKE_REMINDER_ON_DUE_DATE", default=True)
-INTAKE_REMINDER_OVERDUE_EVERY_DAYS = env_int("INTAKE_REMINDER_OVERDUE_EVERY_DAYS", 7)
-INTAKE_REMINDER_NOTHING_RECEIVED_DAYS = env_int("INTAKE_REMINDER_NOTHING_RECEIVED_DAYS", 5)
+INTAKE_REMINDER_OVERDUE_EVERY_DAYS = _schedule_days("INTAKE_REMINDER_OVERDUE_EVERY_DAYS", 7)
+INTAKE_REMINDER_NOTHING_RECEIVED_DAYS = _schedule_days("INTAKE_REMINDER_NOTHING_RECEIVED_DAYS", 5)
 # "I'll send it later" pauses a request's reminders this long; its link in a reminder
 # works this long after the e-mail was sent.
 INTAKE_REMINDER_LATER_DAYS = env_int("INTAKE_REMINDER_LATER_DAYS", 7, minimum=1)

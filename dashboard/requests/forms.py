@@ -10,7 +10,7 @@ from django import forms
 from django.conf import settings
 
 from uploader.requests.models import RequestItem, RequestState, RequestTemplate
-from uploader.requests.reminders import Schedule, default_schedule
+from uploader.requests.reminders import MAX_SCHEDULE_DAYS, Schedule, default_schedule
 from uploader.requests.services import ItemSpec, template_item_specs
 
 SORTS = [("due", "Due soonest"), ("-due", "Due latest"), ("new", "Newest")]
@@ -85,79 +85,36 @@ class RequestAccessForm(RequestForm):
     )
 
 
-class RequestEditForm(RequestAccessForm):
-    password = forms.CharField(
-        required=False,
-        max_length=128,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        label="New password (optional)",
-        help_text="Instead of a code, the client may enter a password you give them. Leave empty to keep the current one.",
-    )
-    clear_password = forms.BooleanField(required=False, label="Remove the password")
-
-
-class RequestNewForm(RequestAccessForm):
-    """A new request: the client's details and the code (as INTAKE_REQUEST_REQUIRE_CODE
-    says), retention, the reminder schedule and "waits for staff" from the settings."""
-
-    retention_days = forms.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=36500,
-        label="Delete files after … days",
-        help_text="Each file the client sends is deleted for good this many days after it arrives, unless it is "
-        "on legal hold. Leave empty to keep files until someone deletes them. Only an admin can change it.",
+def _schedule_days(label: str) -> forms.IntegerField:
+    return forms.IntegerField(
+        required=False, min_value=0, max_value=MAX_SCHEDULE_DAYS, label=label, help_text="0 or empty: no."
     )
 
-    # The reminder schedule and "waits for staff", starting from the settings.
-    remind_days_before_due = forms.IntegerField(
-        required=False,
-        min_value=0,
-        max_value=365,
-        label="Remind this many days before the due date",
-        help_text="0 or empty: no.",
-    )
+
+class ReminderScheduleFields(forms.Form):
+    """The reminder schedule's boxes, shared by the new request and its edit; the pages
+    show them in their own section (`reminder_fields`), apart from the client's."""
+
+    remind_days_before_due = _schedule_days("Remind this many days before the due date")
     remind_on_due_date = forms.BooleanField(required=False, label="Remind on the due date")
-    remind_overdue_every_days = forms.IntegerField(
-        required=False,
-        min_value=0,
-        max_value=365,
-        label="While overdue, remind every (days)",
-        help_text="0 or empty: no.",
-    )
-    remind_nothing_received_days = forms.IntegerField(
-        required=False,
-        min_value=0,
-        max_value=365,
-        label="Remind when nothing has arrived after (days)",
-        help_text="0 or empty: no.",
-    )
-    waits_for_staff = forms.BooleanField(
-        required=False, label="When complete, wait for staff to close it (the client's receipt goes then)"
-    )
+    remind_overdue_every_days = _schedule_days("While overdue, remind every (days)")
+    remind_nothing_received_days = _schedule_days("Remind when nothing has arrived after (days)")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        defaults = default_schedule()
-        # The settings' schedule first; what the caller gives (a template's retention) on top.
-        kwargs["initial"] = {
-            "remind_days_before_due": defaults.days_before_due or 0,
-            "remind_on_due_date": defaults.on_due_date,
-            "remind_overdue_every_days": defaults.overdue_every_days or 0,
-            "remind_nothing_received_days": defaults.nothing_received_days or 0,
-            "waits_for_staff": settings.INTAKE_REQUEST_WAITS_FOR_STAFF,
-            **(kwargs.get("initial") or {}),
-        }
-        super().__init__(*args, **kwargs)
-        self.fields["require_code"].initial = settings.INTAKE_REQUEST_REQUIRE_CODE
-
-    REMINDER_FIELDS = (
+    REMINDER_FIELDS: tuple[str, ...] = (
         "remind_days_before_due",
         "remind_on_due_date",
         "remind_overdue_every_days",
         "remind_nothing_received_days",
-        "waits_for_staff",
     )
+
+    @staticmethod
+    def initial_of(schedule: Schedule) -> dict[str, object]:
+        return {
+            "remind_days_before_due": schedule.days_before_due or 0,
+            "remind_on_due_date": schedule.on_due_date,
+            "remind_overdue_every_days": schedule.overdue_every_days or 0,
+            "remind_nothing_received_days": schedule.nothing_received_days or 0,
+        }
 
     def client_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.fields if name not in self.REMINDER_FIELDS]
@@ -173,6 +130,54 @@ class RequestNewForm(RequestAccessForm):
             overdue_every_days=data["remind_overdue_every_days"] or None,
             nothing_received_days=data["remind_nothing_received_days"] or None,
         )
+
+
+class RequestEditForm(ReminderScheduleFields, RequestAccessForm):
+    password = forms.CharField(
+        required=False,
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        label="New password (optional)",
+        help_text="Instead of a code, the client may enter a password you give them. Leave empty to keep the current one.",
+    )
+    clear_password = forms.BooleanField(required=False, label="Remove the password")
+    send_reminders = forms.BooleanField(
+        required=False,
+        label="Send reminders",
+        help_text="Off: no reminder goes, whatever the schedule below says (it is kept for when you switch them on).",
+    )
+
+    REMINDER_FIELDS = ("send_reminders", *ReminderScheduleFields.REMINDER_FIELDS)
+
+
+class RequestNewForm(ReminderScheduleFields, RequestAccessForm):
+    """A new request: the client's details and the code (as INTAKE_REQUEST_REQUIRE_CODE
+    says), retention, the reminder schedule and "waits for staff" from the settings."""
+
+    retention_days = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=36500,
+        label="Delete files after … days",
+        help_text="Each file the client sends is deleted for good this many days after it arrives, unless it is "
+        "on legal hold. Leave empty to keep files until someone deletes them. Only an admin can change it.",
+    )
+    waits_for_staff = forms.BooleanField(
+        required=False, label="When complete, wait for staff to close it (the client's receipt goes then)"
+    )
+
+    REMINDER_FIELDS = (*ReminderScheduleFields.REMINDER_FIELDS, "waits_for_staff")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # The settings' schedule first; what the caller gives (a template's retention) on top.
+        kwargs["initial"] = {
+            **self.initial_of(default_schedule()),
+            "waits_for_staff": settings.INTAKE_REQUEST_WAITS_FOR_STAFF,
+            **(kwargs.get("initial") or {}),
+        }
+        super().__init__(*args, **kwargs)
+        self.fields["require_code"].initial = settings.INTAKE_REQUEST_REQUIRE_CODE
 
 
 class ItemEditForm(ItemForm):

@@ -185,6 +185,7 @@ def request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
             "reason_form": ReasonForm(),
             "is_open": document_request.state == RequestState.OPEN,
             "next_reminder": reminders.next_reminder(document_request),
+            "schedule_words": schedule_in_words(reminders.schedule_of(document_request)),
             "complete": document_request.state == RequestState.OPEN
             and all(entry.item.state == "accepted" for entry in items if entry.item.required),
             "digests": _with_digests(items, selectors.request_digests(request=document_request)),
@@ -192,6 +193,24 @@ def request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
             "can_download": has_permission(request.user, Permission.DOWNLOAD),
         },
     )
+
+
+def _days(count: int) -> str:
+    return f"{count} day{'s' if count != 1 else ''}"
+
+
+def schedule_in_words(schedule: reminders.Schedule) -> str:
+    """ "3 days before the due date, on the due date, …" for the request's page."""
+    parts = []
+    if schedule.days_before_due:
+        parts.append(f"{_days(schedule.days_before_due)} before the due date")
+    if schedule.on_due_date:
+        parts.append("on the due date")
+    if schedule.overdue_every_days:
+        parts.append(f"every {_days(schedule.overdue_every_days)} while overdue")
+    if schedule.nothing_received_days:
+        parts.append(f"when nothing has arrived after {_days(schedule.nothing_received_days)}")
+    return ", ".join(parts).capitalize() if parts else "None"
 
 
 def _with_digests(items: list[selectors.ItemWithFiles], digests: dict[str, str]) -> int:
@@ -286,6 +305,8 @@ def _edit_changes(form: RequestEditForm, items: BaseFormSet, known: set[int]) ->
         require_code=data["require_code"],
         password=data["password"],
         clear_password=data["clear_password"],
+        reminders=form.schedule(),
+        send_reminders=data["send_reminders"],
         items=edited,
         remove=remove,
         add=add,
@@ -294,7 +315,7 @@ def _edit_changes(form: RequestEditForm, items: BaseFormSet, known: set[int]) ->
 
 @page_requires(Permission.MANAGE_REQUESTS)
 def request_edit(request: HttpRequest, request_id: int) -> HttpResponse:
-    """Change the client's details, the due date, the code, and the items of an open request."""
+    """Change the client's details, the due date, the code, the reminders and the items of an open request."""
     document_request = _request(request_id)
     if document_request.state != RequestState.OPEN:
         messages.error(request, "This request is closed; reopen it to change it.")
@@ -306,6 +327,8 @@ def request_edit(request: HttpRequest, request_id: int) -> HttpResponse:
         "company": document_request.company,
         "due_date": document_request.due_date,
         "require_code": document_request.require_code,
+        "send_reminders": document_request.send_reminders,
+        **RequestEditForm.initial_of(reminders.schedule_of(document_request)),
     }
     form = RequestEditForm(request.POST or None, initial=initial)
     items = ItemEditFormSet(request.POST or None, initial=item_rows_of(current), prefix="items")

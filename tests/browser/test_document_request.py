@@ -127,10 +127,12 @@ def test_client_sends_an_item_from_the_checklist_and_staff_see_it(
     page.get_by_role("link", name="Edit the request").click()
     page.wait_for_url(f"{live_server.url}/requests/{document_request.pk}/edit")
     page.get_by_label("Due date").first.fill("2031-04-30")
+    page.get_by_label("While overdue, remind every (days)").fill("3")
     check_page(page, "staff-request-edit")
     page.get_by_role("button", name="Save changes").click()
     page.wait_for_url(f"{live_server.url}/requests/{document_request.pk}/")
     assert "30 Apr 2031" in page.locator(".facts").text_content()
+    assert "every 3 days while overdue" in page.locator("#reminder-schedule").text_content()
 
 
 def test_admins_manage_request_templates_on_staff_pages(sized_page, live_server) -> None:  # type: ignore[no-untyped-def]

@@ -126,14 +126,14 @@ def test_reminders_go_on_their_days_within_working_hours_in_the_business_time_zo
         "nothing-received",
         "before-due:2030-01-31",
         "due:2030-01-31",
-        "overdue:2030-01-31:1",
-        "overdue:2030-01-31:2",
+        "overdue:2030-01-31:2030-02-07",
+        "overdue:2030-01-31:2030-02-14",
     ]
     assert len(smtp.wait_for(5)) == 5
     assert actions(request).count("request.reminder_sent") == 5
     entry = AuditEntry.objects.filter(action="request.reminder_sent", detail__request=request.pk).order_by("id").last()
     assert entry is not None
-    assert entry.detail["slots"] == ["overdue:2030-01-31:2"]
+    assert entry.detail["slots"] == ["overdue:2030-01-31:2030-02-14"]
 
 
 def test_a_slot_on_a_weekend_goes_on_the_next_working_day(

@@ -46,6 +46,8 @@ def test_beat_looks_for_reminders_and_hours_and_zone_come_from_the_environment()
         ("INTAKE_REMINDER_HOURS", "nine"),
         ("INTAKE_REMINDER_HOURS", "9-25"),
         ("INTAKE_BUSINESS_TIME_ZONE", "Mars/Olympus"),
+        ("INTAKE_REMINDER_OVERDUE_EVERY_DAYS", "366"),
+        ("INTAKE_REMINDER_DAYS_BEFORE_DUE", "-1"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(name: str, value: str) -> None:

@@ -1,12 +1,14 @@
 """Staff change a document request after it is made: the client's details, the due
-date, whether the code is asked for, its password, and its items (edit, add, remove one still
-waiting with no file); and reopen a closed request.
+date, whether the code is asked for, its password, its reminder schedule (or no
+reminders), and its items (edit, add, remove one still waiting with no file); and
+reopen a closed request.
 
 One edit is one transaction: every change is checked first and either all of them are
 written, each with its audit entry, or none. A removed or loosened item can leave
 nothing required unaccepted: the request then closes, as after a review (once
 something has been accepted). Item and
-request states move only through uploader.requests.state.
+request states move only through uploader.requests.state. A changed schedule is read
+by the next reminder run; the slots already sent stay sent (uploader.requests.reminders).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from uploader.audit.services import audit_record
 from uploader.requests.completion import after_close, close_if_complete
 from uploader.requests.errors import ItemWrongState
 from uploader.requests.models import DocumentRequest, ItemState, RequestItem, RequestState
+from uploader.requests.reminders import Schedule, schedule_check
 from uploader.requests.services import (
     MAX_ITEMS,
     ItemSpec,
@@ -57,6 +60,9 @@ class RequestChanges:
     require_code: bool = True
     password: str = ""  # a new password; empty keeps the current one
     clear_password: bool = False
+    # None keeps the request's reminder schedule, or whether it sends reminders at all.
+    reminders: Schedule | None = None
+    send_reminders: bool | None = None
     # Existing items by id, as they should be now; ids listed in `remove` are removed.
     items: dict[int, ItemSpec] = field(default_factory=dict)
     remove: Sequence[int] = ()
@@ -96,6 +102,7 @@ def request_edit(*, actor: Any, request_id: int, changes: RequestChanges) -> Edi
     if not changes.client_name.strip():
         raise ValidationError({"client_name": "Give the client's name."})
     emails = _clean_emails(changes.client_emails)
+    schedule = schedule_check(changes.reminders) if changes.reminders is not None else None
     new_password_hash: str | None = None  # None: keep it
     if changes.clear_password:
         new_password_hash = ""
@@ -119,7 +126,7 @@ def request_edit(*, actor: Any, request_id: int, changes: RequestChanges) -> Edi
         if len(items) - len(set(changes.remove)) + len(changes.add) < 1:
             raise ValidationError({"items": "A request needs at least one item."})
 
-        request_values = {
+        request_values: dict[str, Any] = {
             "client_name": changes.client_name.strip()[:200],
             "client_emails": emails,
             "company": changes.company.strip()[:200],
@@ -128,6 +135,15 @@ def request_edit(*, actor: Any, request_id: int, changes: RequestChanges) -> Edi
         }
         if new_password_hash is not None:
             request_values["password_hash"] = new_password_hash
+        if schedule is not None:
+            request_values.update(
+                remind_days_before_due=schedule.days_before_due,
+                remind_on_due_date=schedule.on_due_date,
+                remind_overdue_every_days=schedule.overdue_every_days,
+                remind_nothing_received_days=schedule.nothing_received_days,
+            )
+        if changes.send_reminders is not None:
+            request_values["send_reminders"] = changes.send_reminders
         request_diff = _differences(request, request_values)
         if "password_hash" in request_diff:  # say what happened, never the hash
             request_diff["password_hash"] = [

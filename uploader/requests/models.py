@@ -98,11 +98,13 @@ class DocumentRequest(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     # The reminder schedule (uploader.requests.reminders), copied from the settings when
-    # the request is made and editable then; null switches a kind off.
+    # the request is made; staff change it on the edit page. Null switches a kind off.
     remind_days_before_due = models.PositiveSmallIntegerField(null=True, blank=True)
     remind_on_due_date = models.BooleanField(default=True)
     remind_overdue_every_days = models.PositiveSmallIntegerField(null=True, blank=True)
     remind_nothing_received_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Staff switched reminders off (the schedule is kept for when they switch them on).
+    send_reminders = models.BooleanField(default=True)
     # "I'll send it later": no reminder before then.
     reminders_paused_until = models.DateTimeField(null=True, blank=True)
     # When complete, wait for staff to close it instead of closing at once.
@@ -150,7 +152,7 @@ class ReminderOutcome(models.TextChoices):
 
 
 class RequestReminder(models.Model):
-    """One reminder slot of a request ("before-due:2030-01-28", "overdue:2030-01-31:2",
+    """One reminder slot of a request ("before-due:2030-01-31", "overdue:2030-01-31:2030-02-14",
     "nothing-received"). The row is written before the e-mail goes; its uniqueness is
     what keeps a slot from being sent twice (retries, two beat processes)."""
 

@@ -3,16 +3,24 @@ send it later".
 
 A request's schedule (its `remind_*` fields) makes a timeline of slots, each current
 from its day until the next one starts: "before-due:<due>" from N days before the due
-date, "due:<due>" on the due date, "overdue:<due>:<n>" every K days after it. Besides
-that, "nothing-received" once, N days after the request was made, while no item has a
-file. Beat (`send_request_reminders`) runs every few minutes; within working hours in
+date, "due:<due>" on the due date, "overdue:<due>:<first day>" every K days after it
+(named by the day the round starts, so a changed K makes new rounds instead of
+matching old ones). Besides that, "nothing-received" once, N days after the request
+was made, while no item has a file. Beat (`send_request_reminders`) runs every few minutes; within working hours in
 INTAKE_BUSINESS_TIME_ZONE it sends each request's current slots that were not sent
 yet. A slot's row (RequestReminder, unique per request and slot) is inserted and
 committed before the e-mail goes: a retried task or a second beat finds it and sends
 nothing (at most once: a process killed between the two loses that reminder).
 
 Reminders go only while a required item waits for the client (outstanding or sent
-back), so they stop when every required item is accepted, and while it is paused.
+back), so they stop when every required item is accepted, while it is paused, and
+when staff switch them off (`send_reminders`).
+
+Staff may change the schedule (and the due date) at any time; the next run uses it.
+The slot rows stay the guard against sending a slot twice, and a timeline slot that
+began on or before the day of the last reminder sent counts as sent: the client was
+reminded within it, so a change never brings a second reminder the same day or
+repeats the one just sent under a new name. The next slot goes as usual.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -46,6 +55,8 @@ WAITING_FOR_CLIENT = (ItemState.OUTSTANDING, ItemState.CHANGES_REQUESTED)
 LATER_SALT = "intake.request-later.v1"
 # How far ahead "next reminder" looks on the staff page.
 LOOKAHEAD_DAYS = 400
+# The most days any part of a schedule may be (0 or none switches that part off).
+MAX_SCHEDULE_DAYS = 365
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,31 @@ def default_schedule() -> Schedule:
     )
 
 
+SCHEDULE_DAYS_FIELDS = {
+    "days_before_due": "remind_days_before_due",
+    "overdue_every_days": "remind_overdue_every_days",
+    "nothing_received_days": "remind_nothing_received_days",
+}
+
+
+def schedule_check(schedule: Schedule) -> Schedule:
+    """The schedule with 0 as off, or ValidationError naming the model field of each
+    number out of range (so a form can put it beside its box)."""
+    errors = {}
+    for name, field in SCHEDULE_DAYS_FIELDS.items():
+        days = getattr(schedule, name)
+        if days is not None and not 0 <= days <= MAX_SCHEDULE_DAYS:
+            errors[field] = f"From 0 (no) to {MAX_SCHEDULE_DAYS} days."
+    if errors:
+        raise ValidationError(errors)
+    return Schedule(
+        days_before_due=schedule.days_before_due or None,
+        on_due_date=schedule.on_due_date,
+        overdue_every_days=schedule.overdue_every_days or None,
+        nothing_received_days=schedule.nothing_received_days or None,
+    )
+
+
 def business_zone() -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(settings.INTAKE_BUSINESS_TIME_ZONE)
 
@@ -87,10 +123,18 @@ def within_working_hours(local: dt.datetime) -> bool:
 
 
 def due_slots(
-    schedule: Schedule, *, due_date: dt.date | None, made_on: dt.date, today: dt.date, received_any: bool
+    schedule: Schedule,
+    *,
+    due_date: dt.date | None,
+    made_on: dt.date,
+    today: dt.date,
+    received_any: bool,
+    reminded_on: dt.date | None = None,
 ) -> list[str]:
     """The slots current on `today` (local date). No slot starts on the day the request
-    was made (the client has just been sent the link)."""
+    was made (the client has just been sent the link), nor a timeline slot that began
+    on or before `reminded_on`, the last day a reminder was sent (the client was
+    reminded within it: this matters only after the schedule or the due date changed)."""
     slots: list[str] = []
     timeline: list[tuple[dt.date, str]] = []  # (first day, slot), in order
     if due_date is not None:
@@ -102,7 +146,7 @@ def due_slots(
             rounds = (today - due_date).days // schedule.overdue_every_days
             if rounds >= 1:
                 start = due_date + dt.timedelta(days=rounds * schedule.overdue_every_days)
-                timeline.append((start, f"overdue:{due_date}:{rounds}"))
+                timeline.append((start, f"overdue:{due_date}:{start}"))
         # A slot lasts until the next one starts (beat may miss a weekend); without a
         # next one, "before-due" ends on the due date, "due" a week after it, and an
         # overdue round when the next round starts.
@@ -117,7 +161,7 @@ def due_slots(
                 ends = due_date
             elif slot.startswith("due"):
                 ends = start + dt.timedelta(days=7)
-            if ends is None or today < ends:
+            if (ends is None or today < ends) and (reminded_on is None or start > reminded_on):
                 slots.append(slot)
     nothing_days = schedule.nothing_received_days
     if nothing_days and not received_any and today >= made_on + dt.timedelta(days=nothing_days):
@@ -136,6 +180,17 @@ def _waits_for_client(request: DocumentRequest) -> bool:
     return request.items.filter(required=True, state__in=WAITING_FOR_CLIENT).exists()
 
 
+def _reminded_on(request: DocumentRequest) -> dt.date | None:
+    """The local day the request's last reminder was sent (none: never)."""
+    last = (
+        RequestReminder.objects.filter(request=request, outcome=ReminderOutcome.SENT, sent_at__isnull=False)
+        .order_by("-sent_at")
+        .values_list("sent_at", flat=True)
+        .first()
+    )
+    return timezone.localtime(last, business_zone()).date() if last else None
+
+
 def _slots_now(request: DocumentRequest, today: dt.date) -> list[str]:
     made_on = timezone.localtime(request.created_at, business_zone()).date()
     return due_slots(
@@ -144,6 +199,7 @@ def _slots_now(request: DocumentRequest, today: dt.date) -> list[str]:
         made_on=made_on,
         today=today,
         received_any=_received_any(request),
+        reminded_on=_reminded_on(request),
     )
 
 
@@ -194,8 +250,9 @@ def reminder_send(request: DocumentRequest, *, now: dt.datetime) -> bool:
     items = list(RequestItem.objects.filter(request=request))
     sent = emails.reminder_email(request, items, link=request_link(request), later_link=later_link(request))
     outcome = ReminderOutcome.SENT if sent else ReminderOutcome.FAILED
+    # sent_at is the run's clock, the one its slots were read by (_reminded_on reads it back).
     RequestReminder.objects.filter(pk__in=[row.pk for row in claimed]).update(
-        outcome=outcome, sent_at=timezone.now() if sent else None
+        outcome=outcome, sent_at=now if sent else None
     )
     audit_record(
         action="request.reminder_sent" if sent else "request.reminder_not_sent",
@@ -217,7 +274,10 @@ def reminders_send_due(*, now: dt.datetime | None = None) -> int:
         return 0
     candidates = (
         DocumentRequest.objects.filter(
-            state=RequestState.OPEN, items__required=True, items__state__in=WAITING_FOR_CLIENT
+            state=RequestState.OPEN,
+            send_reminders=True,
+            items__required=True,
+            items__state__in=WAITING_FOR_CLIENT,
         )
         .exclude(reminders_paused_until__gt=now)
         .distinct()
@@ -285,6 +345,8 @@ def next_reminder(request: DocumentRequest, *, now: dt.datetime | None = None) -
     """When the next reminder will go, if nothing changes meanwhile."""
     if request.state != RequestState.OPEN:
         return NextReminder(None, "the request is closed")
+    if not request.send_reminders:
+        return NextReminder(None, "staff switched them off")
     if not _waits_for_client(request):
         return NextReminder(None, "no required item waits for the client")
     zone = business_zone()
@@ -295,12 +357,18 @@ def next_reminder(request: DocumentRequest, *, now: dt.datetime | None = None) -
     sent = set(RequestReminder.objects.filter(request=request).values_list("slot", flat=True))
     made_on = timezone.localtime(request.created_at, zone).date()
     received = _received_any(request)
+    reminded_on = _reminded_on(request)
     first_hour = settings.INTAKE_REMINDER_HOURS[0]
     local_start = timezone.localtime(start, zone)
     for offset in range(LOOKAHEAD_DAYS):
         day = local_start.date() + dt.timedelta(days=offset)
         slots = due_slots(
-            schedule_of(request), due_date=request.due_date, made_on=made_on, today=day, received_any=received
+            schedule_of(request),
+            due_date=request.due_date,
+            made_on=made_on,
+            today=day,
+            received_any=received,
+            reminded_on=reminded_on,
         )
         if not [slot for slot in slots if slot not in sent]:
             continue

@@ -34,7 +34,7 @@ from uploader.requests.models import (
     RequestState,
     RequestTemplate,
 )
-from uploader.requests.reminders import Schedule, default_schedule
+from uploader.requests.reminders import Schedule, default_schedule, schedule_check
 from uploader.requests.state import item_move, request_move_closed
 from uploader.uploads.limits import normalize_content_type
 from uploader.uploads.models import Upload, UploadState
@@ -192,7 +192,7 @@ def request_create(
     the input is not usable, and nothing is written. The reminder schedule and "waits
     for staff" default to the settings."""
     _check_actor(actor)
-    schedule = reminders or default_schedule()
+    schedule = schedule_check(reminders or default_schedule())
     if not client_name.strip():
         raise ValidationError({"client_name": "Give the client's name."})
     retention = _retention_of(actor, retention_days, template)
@@ -207,10 +207,10 @@ def request_create(
         token_nonce=nonce,
         token_digest=tokens.digest_of(tokens.token_for(nonce)),
         created_by=actor,
-        remind_days_before_due=schedule.days_before_due or None,
+        remind_days_before_due=schedule.days_before_due,
         remind_on_due_date=schedule.on_due_date,
-        remind_overdue_every_days=schedule.overdue_every_days or None,
-        remind_nothing_received_days=schedule.nothing_received_days or None,
+        remind_overdue_every_days=schedule.overdue_every_days,
+        remind_nothing_received_days=schedule.nothing_received_days,
         waits_for_staff=settings.INTAKE_REQUEST_WAITS_FOR_STAFF if waits_for_staff is None else waits_for_staff,
         require_code=settings.INTAKE_REQUEST_REQUIRE_CODE if require_code is None else require_code,
     )
