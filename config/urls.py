@@ -20,6 +20,9 @@ class FaviconRedirect(RedirectView):
 
 urlpatterns = [
     path("", include("dashboard.urls")),
+    # The document requests API first: the upload API's last pattern is a JSON 404 for
+    # any other path under /api/.
+    path("api/", include("uploader.requests.api.urls")),
     path("api/", include("uploader.api.urls")),
     path("p/<str:portal_token>/", include("uploader.portals.urls")),
     path("r/", include("uploader.requests.urls")),

@@ -28,5 +28,11 @@ class UploaderConfig(AppConfig):
         from uploader.uploads import followups
 
         followups.install(ScanningFollowups(), RequestFollowups())
+        # The document requests API describes its calls in the one OpenAPI document
+        # (uploader.api.openapi says why it is installed, not imported).
+        from uploader.api import openapi
+        from uploader.requests.api.openapi import SECTION as REQUESTS_API
+
+        openapi.install(REQUESTS_API)
         # Celery's task_failure/task_retry signals, counted for /metrics.
         from uploader.ops.metrics import task_counts  # noqa: F401

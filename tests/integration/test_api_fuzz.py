@@ -55,6 +55,8 @@ CONFIG = SchemathesisConfig.from_dict(
 schema = schemathesis.openapi.from_wsgi("/api/openapi.json", application, config=CONFIG)
 # What a portal mounts: the /s3 calls and reading one's own upload (uploader.portals.urls).
 contract_schema = schema.include(path_regex=r"^/(s3/|uploads/\{id\}$)")
+# The document requests API (uploader.requests.api), staff only.
+requests_schema = schema.include(path_regex=r"^/requests")
 
 
 @contextlib.contextmanager
@@ -76,11 +78,12 @@ def _call(case, **kwargs):  # type: ignore[no-untyped-def]
         return case.call_and_validate(checks=CHECKS, **kwargs)
 
 
-def _run_sequences(call_kwargs: dict[str, Any]) -> None:
+def _run_sequences(call_kwargs: dict[str, Any], *, of: Any = contract_schema) -> None:
     """Follow the document's links (create multipart → sign parts → list → complete or
-    abort; sign single → complete → read) with generated values at each step."""
+    abort; sign single → complete → read; make a request → read it, review its first
+    item, accept all, close) with generated values at each step."""
 
-    class Sequences(contract_schema.as_state_machine()):  # type: ignore[misc]
+    class Sequences(of.as_state_machine()):  # type: ignore[misc]
         def get_call_kwargs(self, case):  # type: ignore[no-untyped-def]
             return call_kwargs
 
@@ -152,3 +155,8 @@ def test_staff_upload_sequences(staff_session) -> None:  # type: ignore[no-untyp
 def test_portal_upload_sequences(portal_session) -> None:  # type: ignore[no-untyped-def]
     token, cookies, headers = portal_session
     _run_sequences({"base_url": f"http://localhost/p/{token}/api", "cookies": cookies, "headers": headers})
+
+
+def test_staff_request_sequences(staff_session) -> None:  # type: ignore[no-untyped-def]
+    cookies, headers = staff_session
+    _run_sequences({"cookies": cookies, "headers": headers}, of=requests_schema)

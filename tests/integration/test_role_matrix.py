@@ -70,13 +70,13 @@ def _retry_path(delivery: WebhookDelivery) -> str:
     return f"/portals/{delivery.portal_id}/webhooks/{delivery.pk}/retry"
 
 
-def _submitted_item_path(action: str) -> str:
+def _submitted_item_path(action: str, *, under: str = "") -> str:
     """A fresh request whose one item waits for review (one per caller: the first caller
-    allowed to accept it closes the request)."""
+    allowed to accept it closes the request); `under="/api"` for the requests API."""
     request = request_create(actor=None, client_name="Ann", client_emails=["ann@example.test"], items=[ItemSpec("P60")])
     item = request.items.get()
     RequestItem.objects.filter(pk=item.pk).update(state=ItemState.SUBMITTED)
-    return f"/requests/{request.pk}/items/{item.pk}/{action}"
+    return f"{under}/requests/{request.pk}/items/{item.pk}/{action}"
 
 
 def _complete_request_path() -> str:
@@ -175,6 +175,19 @@ def _call(client: Client, action: str, upload: Upload) -> int:
         "accept a request item": lambda: client.post(_submitted_item_path("accept")),
         "send a request item back": lambda: client.post(_submitted_item_path("changes"), {"reason": "blurred"}),
         "close a complete request": lambda: client.post(_complete_request_path()),
+        "list document requests (API)": lambda: client.get("/api/requests"),
+        "read a document request (API)": lambda: client.get(f"/api/requests/{_open_request().pk}"),
+        "make a document request (API)": lambda: client.post(
+            "/api/requests",
+            json.dumps({"clientName": "Ann", "clientEmails": ["ann@example.test"], "items": [{"title": "P60"}]}),
+            content_type="application/json",
+        ),
+        "accept a request item (API)": lambda: client.post(_submitted_item_path("accept", under="/api")),
+        "send a request item back (API)": lambda: client.post(
+            _submitted_item_path("send-back", under="/api"), json.dumps({"reason": "blurred"}), content_type="application/json"
+        ),
+        "accept all of a request (API)": lambda: client.post(f"/api/requests/{_open_request().pk}/accept-all"),
+        "close a complete request (API)": lambda: client.post(f"/api{_complete_request_path()}"),
         "manage request templates in admin": lambda: client.get("/admin/uploader/requesttemplate/"),
         "open a request's edit form": lambda: client.get(f"/requests/{_open_request().pk}/edit"),
         "edit a document request": lambda: client.post(f"/requests/{_open_request().pk}/edit", _EDIT_REQUEST),
@@ -232,6 +245,14 @@ MATRIX: dict[str, tuple[int, int, int, int, int]] = {
     "accept a request item": (302, 302, 403, 403, 302),
     "send a request item back": (302, 302, 403, 403, 302),
     "close a complete request": (302, 302, 403, 403, 302),
+    # The requests API: the same roles; JSON answers (401 for nobody, not the sign-in page).
+    "list document requests (API)": (200, 200, 403, 403, 401),
+    "read a document request (API)": (200, 200, 403, 403, 401),
+    "make a document request (API)": (201, 201, 403, 403, 401),
+    "accept a request item (API)": (200, 200, 403, 403, 401),
+    "send a request item back (API)": (200, 200, 403, 403, 401),
+    "accept all of a request (API)": (200, 200, 403, 403, 401),
+    "close a complete request (API)": (200, 200, 403, 403, 401),
     "open a request's edit form": (200, 200, 403, 403, 302),
     "edit a document request": (302, 302, 403, 403, 302),
     "reopen a document request": (302, 302, 403, 403, 302),

@@ -292,7 +292,12 @@ def test_the_resource_server_and_machine_client_give_the_apps_scopes(template: d
     machine = template["Resources"]["MachineClient"]["Properties"]
     assert machine["AllowedOAuthFlows"] == ["client_credentials"]
     assert set(machine["AllowedOAuthScopes"]) == scopes
-    assert scope_permissions(frozenset(scopes)) == scope_permissions(frozenset({"intake/upload", "intake/read"}))
+    assert scope_permissions(frozenset(scopes)) == scope_permissions(
+        frozenset({"intake/upload", "intake/read", "intake/requests"})
+    )
+    # Each scope gives something the others do not (no scope the app treats as another's name).
+    for scope in scopes:
+        assert scope_permissions(frozenset(scopes - {scope})) < scope_permissions(frozenset(scopes)), scope
 
 
 def test_the_app_policy_names_its_resources(template: dict[str, Any]) -> None:

@@ -1,12 +1,16 @@
 """Machine clients: `Authorization: Bearer <Cognito access token>` on the JSON API.
 
 A back-office system gets its token from Cognito's client-credentials flow and calls
-the upload contract and the read API with it. The token is verified here, locally,
-against the pool's JWKS (uploader.access.tokens: RS256 only, issuer, `token_use`, expiry,
-`client_id` in INTAKE_MACHINE_CLIENT_IDS). Its scopes decide what it may do:
+the upload contract, the read API and the document requests API with it. The token
+is verified here, locally, against the pool's JWKS (uploader.access.tokens: RS256
+only, issuer, `token_use`, expiry, `client_id` in INTAKE_MACHINE_CLIENT_IDS). Its
+scopes decide what it may do:
 
-    <INTAKE_MACHINE_SCOPE_PREFIX>/upload  → upload
-    <INTAKE_MACHINE_SCOPE_PREFIX>/read    → browse and download
+    <INTAKE_MACHINE_SCOPE_PREFIX>/upload    → upload
+    <INTAKE_MACHINE_SCOPE_PREFIX>/read      → browse and download
+    <INTAKE_MACHINE_SCOPE_PREFIX>/requests  → read and manage document requests (make
+                                              them, review items, close them), as staff
+                                              do on /requests/
 
 Each client acts as a Django user of its own (`machine:<client_id>`, no password,
 not staff), made on first use, so its uploads have an owner and the audit trail a
@@ -49,6 +53,9 @@ def scope_permissions(scopes: frozenset[str]) -> frozenset[Permission]:
         granted.add(Permission.UPLOAD)
     if f"{prefix}/read" in scopes:
         granted.update({Permission.BROWSE, Permission.DOWNLOAD})
+    if f"{prefix}/requests" in scopes:
+        # A request's files are listed by name; reading their bytes still needs /read.
+        granted.add(Permission.MANAGE_REQUESTS)
     return frozenset(granted)
 
 

@@ -2,10 +2,17 @@
 
 Kept next to the views it describes; tests check every route is described and the
 document is valid OpenAPI. Shared pieces and the schemas are in openapi_schemas.
+Packages above this one that mount calls of their own under /api/ (document requests)
+describe them next to their views too, and `uploader.apps` installs those sections
+here (`install`), as it installs the uploads package's followups: nothing here imports
+them.
 """
 
+import copy
+from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
@@ -339,6 +346,38 @@ DOCUMENT: dict[str, Any] = {
 }
 
 
+@dataclass(frozen=True)
+class Section:
+    """The paths a package above this one mounts under /api/, and their schemas."""
+
+    paths: dict[str, Any]
+    schemas: dict[str, Any]
+
+
+_installed: tuple[Section, ...] = ()
+
+
+def install(*sections: Section) -> None:
+    """Called once by uploader.apps; a repeat replaces what was installed."""
+    global _installed
+    _installed = sections
+
+
+def document() -> dict[str, Any]:
+    """The document with the installed sections; a path or schema two of them name is a
+    mistake, stopped here rather than shadowed."""
+    merged = copy.deepcopy(DOCUMENT)
+    for section in _installed:
+        for kind, target, new in (
+            ("path", merged["paths"], section.paths),
+            ("schema", merged["components"]["schemas"], section.schemas),
+        ):
+            if clash := set(target) & set(new):
+                raise ImproperlyConfigured(f"OpenAPI {kind} {sorted(clash)} is described twice.")
+            target.update(copy.deepcopy(new))
+    return merged
+
+
 @require_GET
 def openapi_document(request: HttpRequest) -> HttpResponse:
-    return JsonResponse(DOCUMENT)
+    return JsonResponse(document())

@@ -70,7 +70,7 @@ COMPONENTS: dict[str, Any] = {
             "description": (
                 "A Cognito access token from the client-credentials flow of an app client listed in "
                 "INTAKE_MACHINE_CLIENT_IDS. Scope `intake/upload` allows the /s3 calls, `intake/read` the "
-                "/uploads calls. No CSRF token is needed with it."
+                "/uploads calls, `intake/requests` the /requests calls. No CSRF token is needed with it."
             ),
         },
     },

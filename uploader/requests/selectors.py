@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db import models
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
@@ -18,10 +19,17 @@ from uploader.requests.models import (
     RequestTemplate,
     UploadDigest,
 )
+from uploader.uploads.keyset import Column, Sort, parse_int, parse_time
 from uploader.uploads.models import Upload, UploadState
 
 ACTIVITY_SHOWN = 200
 REQUEST_SORTS = {"due": ("due_date", "-created_at"), "-due": ("-due_date", "-created_at"), "new": ("-created_at",)}
+# The requests API's pages: newest first, by keyset (uploader.uploads.keyset), so a row
+# made between two pages neither repeats nor is skipped.
+REQUEST_NEWEST = Sort(
+    (Column("created_at", parse_time, models.DateTimeField()), Column("id", parse_int, models.BigIntegerField())),
+    descending=True,
+)
 
 
 def request_find_by_token(*, token: str) -> DocumentRequest | None:
@@ -93,3 +101,16 @@ def template_list() -> QuerySet[RequestTemplate]:
 
 def template_get(*, template_id: int) -> RequestTemplate:
     return RequestTemplate.objects.prefetch_related("items").get(pk=template_id)
+
+
+def template_find(*, name_or_id: str) -> RequestTemplate | None:
+    """The template a person named on the command line: its id, its exact name, or its
+    name in any case when only one template has it."""
+    text = name_or_id.strip()
+    templates = RequestTemplate.objects.prefetch_related("items")
+    by_id = templates.filter(pk=int(text)).first() if text.isascii() and text.isdigit() else None
+    exact = by_id or templates.filter(name=text).first()
+    if exact is not None:
+        return exact
+    matches = list(templates.filter(name__iexact=text)[:2])
+    return matches[0] if len(matches) == 1 else None

@@ -248,11 +248,12 @@ def request_staff_url(request: DocumentRequest) -> str:
 
 def _locked(request_id: int, item_id: int | None = None) -> tuple[DocumentRequest, RequestItem | None]:
     """The request (and one of its items) locked for a review; DoesNotExist for an item
-    of another request. A closed request takes no review."""
+    of another request (first: what is not there is not there, whatever the state). A
+    closed request takes no review."""
     request = DocumentRequest.objects.select_for_update().get(pk=request_id)
+    item = RequestItem.objects.select_for_update().get(pk=item_id, request=request) if item_id is not None else None
     if request.state != RequestState.OPEN:
         raise ItemWrongState("This request is closed; nothing more can be reviewed.")
-    item = RequestItem.objects.select_for_update().get(pk=item_id, request=request) if item_id is not None else None
     return request, item
 
 
