@@ -309,9 +309,13 @@ INTAKE_REQUEST_WAITS_FOR_STAFF = env.bool("INTAKE_REQUEST_WAITS_FOR_STAFF", defa
 # sees them), kept INTAKE_BUNDLE_EXPIRES_HOURS, then deleted by the beat task.
 INTAKE_BUNDLE_PREFIX = env.str("INTAKE_BUNDLE_PREFIX", default="bundles").strip("/")
 INTAKE_BUNDLE_EXPIRES_HOURS = env_int("INTAKE_BUNDLE_EXPIRES_HOURS", 24, minimum=1)
-# One multipart part is buffered in the worker (S3's minimum is 5 MiB); how much is read
-# from S3 at a time; how long one build may take (with its hard limit a minute later, below
-# CELERY_VISIBILITY_TIMEOUT, or the broker would hand a long build to a second worker).
+# The zip's multipart part size (S3's minimum is 5 MiB) and how many parts are uploaded at
+# once while the next fills; how much is read from S3 at a time, and how far a background
+# reader gets ahead of the zip (0: read in line); how long one build may take (with its hard
+# limit a minute later, below CELERY_VISIBILITY_TIMEOUT, or the broker would hand a long
+# build to a second worker). Memory: about (parts in flight + 2) parts + read-ahead.
 INTAKE_BUNDLE_PART_BYTES = env_int("INTAKE_BUNDLE_PART_BYTES", 8 * 1024 * 1024, minimum=5 * 1024 * 1024)
+INTAKE_BUNDLE_PARTS_IN_FLIGHT = env_int("INTAKE_BUNDLE_PARTS_IN_FLIGHT", 2, minimum=1)
 INTAKE_BUNDLE_CHUNK_BYTES = env_int("INTAKE_BUNDLE_CHUNK_BYTES", 1024 * 1024, minimum=4096)
+INTAKE_BUNDLE_READ_AHEAD_BYTES = env_int("INTAKE_BUNDLE_READ_AHEAD_BYTES", 8 * 1024 * 1024, minimum=0)
 INTAKE_BUNDLE_TIME_LIMIT_SECONDS = env_int("INTAKE_BUNDLE_TIME_LIMIT_SECONDS", 3000, minimum=60)

@@ -115,6 +115,30 @@ def test_a_portal_zip_holds_every_usable_file_byte_for_byte(s3_bucket: str, djan
     assert AuditEntry.objects.filter(action="bundle.requested", detail__bundle=str(bundle.pk)).count() == 1
 
 
+@pytest.mark.parametrize(
+    ("read_ahead", "in_flight"),
+    [(0, 1), (256 * 1024, 1), (4 * 256 * 1024, 3)],
+    ids=["read in line, one part in flight", "one chunk ahead", "four chunks ahead, three parts in flight"],
+)
+def test_reading_ahead_and_parts_in_flight_make_the_same_zip(s3_bucket: str, settings, read_ahead: int, in_flight: int) -> None:  # type: ignore[no-untyped-def]
+    settings.INTAKE_BUNDLE_READ_AHEAD_BYTES = read_ahead
+    settings.INTAKE_BUNDLE_PARTS_IN_FLIGHT = in_flight
+    admin = person(Role.ADMIN)
+    portal = _portal()
+    # Sizes that end mid-chunk and mid-part, an empty file, and more parts than are in flight.
+    sources = {f"{n}.bin": bytes([n]) * size for n, size in enumerate([3 * MiB + 17, 0, 7 * MiB + 1, 1, 9 * MiB])}
+    for name, body in sources.items():
+        stored_file(admin, name, body, portal=portal)
+    bundle = services.bundle_for_portal(principal=signed_in_principal(admin), portal=portal)
+    assert build_bundle.apply(args=[str(bundle.pk)]).get() == BundleState.READY
+    bundle.refresh_from_db()
+    assert (bundle.files_done, bundle.bytes_done) == (5, sum(map(len, sources.values())))
+    with _zip_of(bundle) as archive:
+        assert archive.testzip() is None
+        assert {info.filename: archive.read(info) for info in archive.infolist()} == sources
+    assert bundle.size == s3.head_object(key=bundle.key).size
+    assert _open_uploads() == []
+
 def test_a_request_zip_has_a_folder_per_item(s3_bucket: str, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
     admin = person(Role.ADMIN)
     document_request = request_create(

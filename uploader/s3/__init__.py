@@ -7,6 +7,8 @@ Callers never see a botocore exception: every call maps them to the errors in
 - `errors`: the exceptions callers catch, and `translate_errors`;
 - `presign`: pre-signed URLs and POST policies (our SigV4 signer or botocore's);
 - `objects`: objects and multipart uploads;
+- `streams`, `multipart_writer`, `read_ahead`: an object read in chunks, an object written
+  as a stream (a multipart upload), objects read ahead by a background thread;
 - `object_lock`: legal holds, and deleting every version of a key (Object Lock buckets);
 - `app_files`: the app's own objects (logos, derived files) through Django's
   STORAGES["intake"] (django-storages);
@@ -110,6 +112,7 @@ from uploader.s3.queues import (
     queue_url_from_arn,
     queue_url_or_none,
 )
+from uploader.s3.read_ahead import ReadAhead, read_objects_ahead
 from uploader.s3.streams import iter_object_chunks, move_object
 
 
@@ -132,6 +135,7 @@ __all__ = [
     "ObjectTooLarge",
     "OpenMultipartUpload",
     "PresignedPost",
+    "ReadAhead",
     "ReceivedMessage",
     "ServerClock",
     "StorageError",
@@ -201,6 +205,7 @@ __all__ = [
     "queue_url_from_arn",
     "queue_url_or_none",
     "queues",
+    "read_objects_ahead",
     "reset_clients",
     "s3_server_clock",
     "sends_to_eventbridge",

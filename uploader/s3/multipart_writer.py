@@ -1,12 +1,15 @@
 """A write-only stream that becomes one S3 object through a multipart upload.
 
 The zip of many files (uploader.bundles) is written by a library that only needs
-`write`; this buffers one part (`part_size` bytes, at least S3's 5 MiB minimum) and
-uploads it as soon as it is full, so memory stays at about one part whatever the
-object's size. Up to `in_flight` full parts are uploaded by a background thread while the
-caller goes on writing (reading the next file from S3 overlaps sending the last part),
-so memory is about `in_flight + 1` parts. `close` completes the upload; `abort` (or leaving a `with` block on an
-exception) aborts it, so a failure leaves no half-written object and no parts to pay for.
+`write`; this keeps what is written until it makes a part (`part_size` bytes, at least
+S3's 5 MiB minimum) and uploads it as soon as it is full, so memory stays at a few parts
+whatever the object's size. Up to `in_flight` parts are uploaded by background threads
+while the caller goes on writing; when that many are on their way, a write that fills
+the next part waits for the oldest (so memory is at most `in_flight + 2` parts: those
+being sent, the one filling, and that one's copy while it is joined into one body). The
+written chunks are kept as they come and joined once per part: one copy of each byte.
+`close` completes the upload; `abort` (or leaving a `with` block on an exception)
+aborts it, so a failure leaves no half-written object and no parts to pay for.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ class MultipartWriter:
         self.content_type = content_type
         self.upload_id = ""
         self.size = 0
-        self._buffer = bytearray()
+        self._chunks: list[bytes | memoryview] = []  # written, not yet sent
+        self._buffered = 0
         self._parts: list[tuple[int, str]] = []
         self._closed = False
         self._next_number = 1
@@ -56,24 +60,43 @@ class MultipartWriter:
             raise ValueError("write to a closed MultipartWriter")
         if not self.upload_id:
             self.start()
-        self._buffer += data
-        self.size += len(data)
-        while len(self._buffer) >= self.part_size:
-            with memoryview(self._buffer) as view:  # one copy of the part, not two
-                part = bytes(view[: self.part_size])
-            del self._buffer[: self.part_size]
-            self._send(part)
-        return len(data)
+        chunk = bytes(data)  # no copy for bytes; a bytearray the caller reuses is copied
+        self._chunks.append(chunk)
+        self._buffered += len(chunk)
+        self.size += len(chunk)
+        while self._buffered >= self.part_size:
+            self._wait_for_room()
+            self._send(self._take(self.part_size))
+        return len(chunk)
+
+    def _take(self, size: int) -> bytes:
+        """The first `size` buffered bytes as one body; what is left of the last chunk stays."""
+        taken, count = 0, 0
+        while taken < size:
+            taken += len(self._chunks[count])
+            count += 1
+        head, self._chunks = self._chunks[:count], self._chunks[count:]
+        if taken > size:
+            last = memoryview(head[-1])  # split without copying
+            cut = len(last) - (taken - size)
+            head[-1], rest = last[:cut], last[cut:]
+            self._chunks.insert(0, rest)
+        self._buffered -= size
+        return b"".join(head)
 
     def flush(self) -> None:
         """Nothing: a part is sent when full (S3 refuses small parts but the last)."""
 
-    def _send(self, body: bytes) -> None:
-        """Hand the part to the upload thread; wait for the oldest when enough are in flight."""
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self._in_flight, thread_name_prefix="multipart")
+    def _wait_for_room(self) -> None:
+        """Wait for the oldest part when `in_flight` are on their way (raising its failure)."""
         while len(self._pending) >= self._in_flight:
             self._parts.append(self._pending.pop(0).result())
+
+    def _send(self, body: bytes) -> None:
+        """Hand the part to an upload thread."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self._in_flight, thread_name_prefix="multipart")
+        self._wait_for_room()
         number, self._next_number = self._next_number, self._next_number + 1
         self._pending.append(self._pool.submit(self._upload_part, number, body))
 
@@ -106,9 +129,8 @@ class MultipartWriter:
             return
         if not self.upload_id:
             self.start()
-        if self._buffer or self._next_number == 1:
-            self._send(bytes(self._buffer))
-            self._buffer.clear()
+        if self._buffered or self._next_number == 1:
+            self._send(self._take(self._buffered))
         self._drain()
         with translate_errors("CompleteMultipartUpload"):
             _client().complete_multipart_upload(
@@ -120,7 +142,8 @@ class MultipartWriter:
         self._closed = True
 
     def abort(self) -> None:
-        self._buffer.clear()
+        self._chunks.clear()
+        self._buffered = 0
         self._closed = True
         self._stop_pool()  # parts still uploading finish first, so the abort leaves none behind
         if self.upload_id:
