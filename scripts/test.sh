@@ -19,7 +19,4 @@ echo "==> cfn-lint (deploy/intake.yaml)"
 echo "==> checkov (the template, offline; its own virtualenv)"
 bash scripts/checkov.sh
 echo "==> pytest on ${DATABASE_URL:-SQLite (embedded default)}${REDIS_URL:+ with Redis at $REDIS_URL}"
-# Two processes (PYTEST_WORKERS to change; 0 runs in this one), each file's tests in one
-# of them so a module's servers start once; each worker has its own database and Redis
-# database (pytest-django, config/settings/test.py).
-exec .venv/bin/pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile "$@"
+exec bash scripts/pytest.sh "$@"

@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,6 +41,19 @@ def pytest_configure(config: pytest.Config) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: object, ids: list[str]) -> None:
+    """Under pytest-xdist, refuse tests that share a node id: the workers find tests by
+    id, so all but one of them would silently not run. Such tests are marked
+    `one_process` and run without xdist (scripts/pytest.sh)."""
+    shared = sorted(nodeid for nodeid, count in Counter(ids).items() if count > 1)
+    if shared:
+        raise pytest.UsageError(
+            "these tests share a node id, so pytest-xdist would run only one of each; "
+            f"mark them one_process (scripts/pytest.sh runs those in one process): {', '.join(shared)}"
+        )
+
 
 TEST_PASSWORD = "correct-horse-battery-staple"
 

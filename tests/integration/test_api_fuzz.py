@@ -30,7 +30,9 @@ from schemathesis.specs.openapi.checks import (
 
 from config.wsgi import application
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("generous_rates")]
+# `one_process`: schemathesis gives each operation's test the same node id, and
+# pytest-xdist would run only one of them (tests/conftest.py refuses that).
+pytestmark = [pytest.mark.integration, pytest.mark.one_process, pytest.mark.usefixtures("generous_rates")]
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
