@@ -204,7 +204,8 @@ def _search_results(
         )
     if window is None:  # past the rows read, or the link's row is gone
         return _page(uploads, hidden, size, after, before), totals
-    found = browsable_uploads(user=user, filters=UploadFilters()).annotate(**keyset.annotations()).in_bulk(window)
+    readable = browsable_uploads(user=user, filters=UploadFilters()).annotate(**keyset.annotations())
+    found = readable.order_by().in_bulk(window)
     rows = [found[pk] for pk in window if pk in found]
     return page_of(rows, sort=keyset, size=size, backwards=backwards, from_cursor=cursor is not None), totals
 

@@ -21,10 +21,10 @@ def test_start_up_froze_what_it_made() -> None:
 
 
 def test_a_worker_freezes_once_after_its_first_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    worker = SimpleNamespace(nr=0)
     frozen: list[int] = []
     monkeypatch.setattr(config.wsgi, "freeze_long_lived_objects", lambda: frozen.append(worker.nr))
     post_request = runpy.run_path(str(ROOT / "gunicorn.conf.py"))["post_request"]
-    worker = SimpleNamespace(nr=0)
     for number in range(1, 3 * config.wsgi.FREEZE_AFTER_REQUESTS):
         worker.nr = number
         post_request(worker, None, {}, None)
