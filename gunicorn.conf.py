@@ -9,6 +9,7 @@ replaces. https://docs.gunicorn.org/en/stable/settings.html
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from config.gunicorn_logs import JsonAccessLogger, gunicorn_logconfig
 
@@ -55,3 +56,13 @@ accesslog = None  # the access lines go through logconfig_dict, as JSON
 errorlog = "-"
 logger_class = JsonAccessLogger
 logconfig_dict = gunicorn_logconfig(loglevel.upper())
+
+
+def post_request(worker: Any, req: Any, environ: Any, resp: Any) -> None:
+    """Once, after the worker's first requests: freeze what they built to last
+    (config.wsgi.freeze_long_lived_objects), so full garbage collections stay short."""
+    from config.wsgi import FREEZE_AFTER_REQUESTS, freeze_long_lived_objects
+
+    if worker.nr >= FREEZE_AFTER_REQUESTS and not getattr(worker, "intake_frozen", False):
+        worker.intake_frozen = True
+        freeze_long_lived_objects()

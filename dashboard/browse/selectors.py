@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import BooleanField, Count, ExpressionWrapper, QuerySet, Sum
 from django.db.models.functions import Coalesce, Lower
 from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 from django.urls import reverse
@@ -35,7 +35,7 @@ from uploader.portals.models import Portal
 from uploader.processing.models import Derivative, DerivativeKind
 from uploader.uploads import downloads, selectors
 from uploader.uploads.errors import UploadError, UploadNotFound
-from uploader.uploads.keyset import KeysetPage, keyset_page
+from uploader.uploads.keyset import KeysetPage, Sort, keyset_page, page_of, rows_around
 from uploader.uploads.kinds import KIND_CHOICES, kind_of, kind_q
 from uploader.uploads.models import ScanState, Upload, UploadState, UploadTag, UploadTotal
 from uploader.uploads.rollup import STAFF_PORTAL_KEY
@@ -64,6 +64,10 @@ NO_PORTAL = "none"
 # read every matching row. Filters by state, portal and kind alone are exact from the
 # kept totals (uploader.uploads.models.UploadTotal) however many files match.
 TOTALS_COUNTED_UP_TO = 1_000
+# A search of several words that matches at most this many files has their ids and
+# sizes read once (browse_results): a few thousand short rows cost far less than a
+# second trigram search.
+MATCHES_READ_UP_TO = 2_000
 
 TEXT_EXCERPT_CHARS = 2_000
 AUDIT_TRAIL_SHOWN = 200
@@ -116,8 +120,11 @@ class BrowseTotals:
         return f"{self.files:,}{'+' if self.capped else ''}"
 
 
+_CAPPED = BrowseTotals(files=TOTALS_COUNTED_UP_TO, bytes=None, capped=True)
+
+
 def browsable_uploads(*, user: Any, filters: UploadFilters) -> QuerySet[Upload]:
-    """The business's uploads the user may browse, filtered (sorted by `browse_page`),
+    """The business's uploads the user may browse, filtered (sorted by `browse_results`),
     with the sender and portal joined in (one query per page, however many rows)."""
     if not has_permission(user, Permission.BROWSE):
         return Upload.objects.none()
@@ -153,17 +160,59 @@ def browsable_uploads(*, user: Any, filters: UploadFilters) -> QuerySet[Upload]:
     return uploads
 
 
-def browse_page(
-    uploads: QuerySet[Upload], *, sort: str, size: int, after: str | None, before: str | None, words: int = 0
-) -> KeysetPage[Upload]:
+def browse_results(
+    *, user: Any, filters: UploadFilters, uploads: QuerySet[Upload], size: int, after: str | None, before: str | None
+) -> tuple[KeysetPage[Upload], BrowseTotals]:
     """One page of the list in the asked-for sort, from a page link's cursor (a damaged
-    one gives the first page, as a bad page number always has)."""
-    keyset = SORTS.get(sort, SORTS[DEFAULT_SORT])
-    if words > 1:
-        # Every word narrows: the matches are few and may all be old (a year in the
-        # words), so find them by the trigram index and sort them, rather than walk the
-        # sort's index until enough match.
-        keyset = keyset.unindexed()
+    one gives the first page, as a bad page number always has), and the totals line:
+    two queries, however many files match."""
+    keyset = SORTS.get(filters.sort, SORTS[DEFAULT_SORT])
+    if filters.words <= 1:
+        return _page(uploads, keyset, size, after, before), browse_totals(user=user, filters=filters, uploads=uploads)
+    return _search_results(user=user, uploads=uploads, keyset=keyset, size=size, after=after, before=before)
+
+
+def _search_results(
+    *, user: Any, uploads: QuerySet[Upload], keyset: Sort, size: int, after: str | None, before: str | None
+) -> tuple[KeysetPage[Upload], BrowseTotals]:
+    """A search of several words. Every word narrows: the matches are few and may all
+    be old (a year among the words), so they are found by the trigram index and sorted,
+    not by walking the sort's index until enough match. The first MATCHES_READ_UP_TO
+    of them are read in order as ids (with each one's size, and whether it is the page
+    link's row): the totals and the page's rows come from that one trigram search, and
+    only a page beyond them needs a second."""
+    backwards = bool(before) and not after
+    cursor = (before if backwards else after) or None
+    try:
+        at_cursor = keyset.at_cursor(cursor)
+    except ValueError:
+        backwards, cursor, at_cursor = False, None, keyset.at_cursor(None)
+    hidden = keyset.unindexed()
+    matches = list(
+        uploads.annotate(**keyset.annotations(), **hidden.annotations())
+        .annotate(at_cursor=ExpressionWrapper(at_cursor, output_field=BooleanField()))
+        .order_by(*hidden.order())
+        .values_list("pk", "size_bytes", "at_cursor")[: MATCHES_READ_UP_TO + 1]
+    )
+    complete = len(matches) <= MATCHES_READ_UP_TO
+    totals = _counted(len(matches), sum(size_bytes or 0 for _, size_bytes, _ in matches)) if complete else _CAPPED
+    cursor_at = next((index for index, (_, _, here) in enumerate(matches) if here), None)
+    window = None
+    if cursor is None or cursor_at is not None:
+        window = rows_around(
+            [pk for pk, _, _ in matches], cursor_at=cursor_at, size=size, backwards=backwards, complete=complete
+        )
+    if window is None:  # past the rows read, or the link's row is gone
+        return _page(uploads, hidden, size, after, before), totals
+    readable = browsable_uploads(user=user, filters=UploadFilters()).annotate(**keyset.annotations())
+    found = readable.order_by().in_bulk(window)
+    rows = [found[pk] for pk in window if pk in found]
+    return page_of(rows, sort=keyset, size=size, backwards=backwards, from_cursor=cursor is not None), totals
+
+
+def _page(
+    uploads: QuerySet[Upload], keyset: Sort, size: int, after: str | None, before: str | None
+) -> KeysetPage[Upload]:
     try:
         return keyset_page(uploads, sort=keyset, size=size, after=after or None, before=before or None)
     except ValueError:
@@ -185,9 +234,11 @@ def browse_totals(*, user: Any, filters: UploadFilters, uploads: QuerySet[Upload
         kept = totals.aggregate(files=Sum("files"), bytes=Sum("bytes"))
         return BrowseTotals(files=kept["files"] or 0, bytes=kept["bytes"] or 0)
     counted = uploads.order_by()[: TOTALS_COUNTED_UP_TO + 1].aggregate(files=Count("pk"), bytes=Sum("size_bytes"))
-    if counted["files"] > TOTALS_COUNTED_UP_TO:
-        return BrowseTotals(files=TOTALS_COUNTED_UP_TO, bytes=None, capped=True)
-    return BrowseTotals(files=counted["files"], bytes=counted["bytes"] or 0)
+    return _counted(counted["files"], counted["bytes"] or 0)
+
+
+def _counted(files: int, size_bytes: int) -> BrowseTotals:
+    return _CAPPED if files > TOTALS_COUNTED_UP_TO else BrowseTotals(files=files, bytes=size_bytes)
 
 
 @dataclass(frozen=True)

@@ -47,13 +47,13 @@ def upload_list(request: HttpRequest) -> HttpResponse:
     )
     filters = form.filters()
     uploads = browse_selectors.browsable_uploads(user=request.user, filters=filters)
-    page = browse_selectors.browse_page(
-        uploads,
-        sort=filters.sort,
+    page, totals = browse_selectors.browse_results(
+        user=request.user,
+        filters=filters,
+        uploads=uploads,
         size=PAGE_SIZE,
         after=request.GET.get("after"),
         before=request.GET.get("before"),
-        words=filters.words,
     )
     partial = request.headers.get("HX-Request") == "true" and "HX-History-Restore-Request" not in request.headers
     response = render(
@@ -63,7 +63,7 @@ def upload_list(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "rows": browse_selectors.browse_rows(page.object_list),
-            "totals": browse_selectors.browse_totals(user=request.user, filters=filters, uploads=uploads),
+            "totals": totals,
             "can_download": has_permission(request.user, Permission.DOWNLOAD),
             "partial": partial,
             "time_zone": settings.TIME_ZONE,

@@ -18,6 +18,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from dashboard.browse import selectors as browse_selectors
 from tests.support.people import person, signed_in
 from tests.support.rollup import count_in_rollup
 from uploader.access.roles import Role
@@ -123,6 +124,33 @@ def test_search_uses_the_trigram_index_on_postgresql_and_like_on_sqlite(searchab
             assert cursor.fetchone() is None  # no trigram index: a LIKE over the same column
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="index-only scans are PostgreSQL's")
+def test_a_size_filter_is_counted_from_an_index_and_checked_in_the_newest_first_walk() -> None:
+    from dashboard.browse.selectors import UploadFilters, browsable_uploads, browse_totals
+
+    _upload("big.mov", at=START, size=10**9)
+    _upload("small.pdf", at=START, size=10)
+    viewer, filters = person(Role.VIEWER), UploadFilters(size_min=10**8)
+    found = browsable_uploads(user=viewer, filters=filters)
+    with CaptureQueriesContext(connection) as captured:
+        assert browse_totals(user=viewer, filters=filters, uploads=found).files == 1
+    (count,) = [query["sql"] for query in captured.captured_queries]
+    with connection.cursor() as cursor:
+        # Two rows: make the planner show what it would do with many.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        # The totals line's count reads the size index alone (sizes included), no table row.
+        cursor.execute(f"EXPLAIN {count}")
+        counted = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Index Only Scan using upload_size_created_id" in counted, counted
+    # Newest first (when the sizes asked for are common), the size is a condition on the
+    # walked index, not on each row read.
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_sort = off")
+    newest = found.order_by("-created_at", "-id")[:51].explain()
+    assert re.search(r"Index Scan Backward using upload_created_id_size .*\n.*Index Cond: .*COALESCE", newest), newest
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="extensions are PostgreSQL's")
 def test_a_user_who_may_not_create_the_extension_gets_a_clear_message() -> None:
     with connection.cursor() as cursor:
@@ -176,6 +204,62 @@ def test_keyset_pages_never_repeat_or_skip_while_rows_arrive(sort: str) -> None:
     previous = _link(page, "prev")
     assert previous is not None
     assert _names(client.get(previous)) == pages[-2]
+
+
+def _totals(response: Any) -> str:
+    found = re.search(r"<p class=\"browse-totals\" data-totals>(.*?)</p>", response.content.decode(), re.S)
+    assert found is not None
+    return html.unescape(found.group(1)).strip()
+
+
+@pytest.mark.parametrize("read_up_to", [2_000, 7])
+@pytest.mark.parametrize("sort", ["newest", "oldest", "largest", "name"])
+def test_a_search_of_several_words_pages_like_the_list_while_rows_arrive(
+    sort: str, read_up_to: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its matches are read once, in order, up to MATCHES_READ_UP_TO: pages within them
+    # come from that list, pages past it (7 here) from the database, with the same cursors.
+    monkeypatch.setattr(browse_selectors, "MATCHES_READ_UP_TO", read_up_to)
+    sizes = [None if n % 7 == 0 else n % 13 for n in range(130)]
+    for n, size in enumerate(sizes):
+        _upload(f"client report {n // 2:03}.pdf", at=START + dt.timedelta(hours=n // 10), size=size)
+    _upload("client letter.pdf", at=START)  # one word of two: not found
+    exact = f"130 files, {sum(size or 0 for size in sizes)} bytes"
+    there_were = [name for name in _sorted_names(sort) if name.startswith("client report")]
+    client = signed_in(Role.VIEWER)
+    shown: list[str] = []
+    pages: list[list[str]] = []
+    url: str | None = f"/uploads/?q=client+report&sort={sort}"
+    while url is not None:
+        page = client.get(url)
+        assert page.status_code == 200
+        if not pages:
+            assert _totals(page) == (exact if read_up_to > 130 else "1,000+ files")
+        pages.append(_names(page))
+        shown += pages[-1]
+        _upload(f"arrived client report {len(pages)}.pdf", at=timezone.now(), size=10**9)
+        _upload(f"AAA client report {len(pages)}.pdf", at=timezone.now(), size=10**9)
+        url = _link(page, "next")
+    arrived = [name for name in shown if name.startswith(("arrived", "AAA"))]
+    assert [name for name in shown if name not in arrived] == there_were  # each once, in order
+    assert len(pages) >= 3
+    previous = _link(page, "prev")
+    assert previous is not None
+    back = client.get(previous)
+    assert _names(back) == pages[-2]
+    assert _link(back, "prev") is not None  # not the first page: it links further back
+
+
+def test_a_search_page_after_a_row_that_is_gone_starts_after_where_it_was() -> None:
+    for n in range(60):
+        _upload(f"client report {n:02}.pdf", at=START + dt.timedelta(minutes=n))
+    client = signed_in(Role.VIEWER)
+    first = client.get("/uploads/", {"q": "client report"})
+    assert _names(first)[-1] == "client report 10.pdf"
+    Upload.objects.filter(original_filename="client report 10.pdf").delete()  # the link's row
+    next_url = _link(first, "next")
+    assert next_url is not None
+    assert _names(client.get(next_url)) == [f"client report {n:02}.pdf" for n in range(9, -1, -1)]
 
 
 def test_a_damaged_or_foreign_cursor_shows_the_first_page() -> None:

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from django.db import models
-from django.db.models import Expression, F, QuerySet
+from django.db.models import Expression, F, Q, QuerySet
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce
 
 M = TypeVar("M", bound=models.Model)
+T = TypeVar("T")
 
 CURSOR_MAX_CHARS = 2_000
 
@@ -71,6 +72,17 @@ class Sort:
     def cursor_of(self, row: Any) -> str:
         values = [_jsonable(getattr(row, column.name)) for column in self.columns]
         return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode().rstrip("=")
+
+    def at_cursor(self, cursor: str | None) -> Q:
+        """True for the row whose key is the cursor's (the row a page link starts
+        after or ends before), on a queryset annotated with `annotations()`; always
+        false without a cursor. Raises BadCursor."""
+        if cursor is None:
+            return Q(pk__in=[])
+        condition = Q()
+        for column, value in zip(self.columns, self.parse_cursor(cursor), strict=True):
+            condition &= Q(**{column.name: value})
+        return condition
 
     def parse_cursor(self, cursor: str) -> list[Any]:
         if len(cursor) > CURSOR_MAX_CHARS:
@@ -178,6 +190,30 @@ def keyset_page(
         less = sort.descending != backwards
         rows = rows.filter(RowCompare([F(column.name) for column in sort.columns], values, less=less))
     fetched = list(rows.order_by(*sort.order(reverse=backwards))[: size + 1])
+    return page_of(fetched, sort=sort, size=size, backwards=backwards, from_cursor=cursor is not None)
+
+
+def rows_around(
+    ordered: Sequence[T], *, cursor_at: int | None, size: int, backwards: bool, complete: bool
+) -> list[T] | None:
+    """What `keyset_page` would read, taken from rows already read in the sort's order:
+    the `size + 1` after the row at `cursor_at` (from the start without one), or the
+    `size + 1` before it going backwards, nearest first. `ordered` is every row that
+    matches when `complete`, else the first of them; None when the page reaches past
+    them (read it from the database then)."""
+    if backwards:
+        if cursor_at is None:
+            raise ValueError("going backwards needs the cursor's row")
+        return list(reversed(ordered[max(0, cursor_at - size - 1) : cursor_at]))
+    start = 0 if cursor_at is None else cursor_at + 1
+    if start + size + 1 > len(ordered) and not complete:
+        return None
+    return list(ordered[start : start + size + 1])
+
+
+def page_of(fetched: list[M], *, sort: Sort, size: int, backwards: bool, from_cursor: bool) -> KeysetPage[M]:
+    """The page from up to `size + 1` rows in the order they were read (page order, or
+    reversed going backwards): a row past the page means another page that way."""
     more = len(fetched) > size
     fetched = fetched[:size]
     if backwards:
@@ -190,5 +226,5 @@ def keyset_page(
     return KeysetPage(
         fetched,
         next_cursor=sort.cursor_of(fetched[-1]) if more else None,
-        previous_cursor=sort.cursor_of(fetched[0]) if cursor is not None and fetched else None,
+        previous_cursor=sort.cursor_of(fetched[0]) if from_cursor and fetched else None,
     )

@@ -154,13 +154,30 @@ class Upload(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["owner", "state"]),
-            # One index per sort of the file list, each ending with the primary key so a
-            # page's cursor (uploader.uploads.keyset) is one index range.
-            models.Index(fields=["created_at", "id"], name="upload_created_id"),
+            # One index per sort of the file list, each with the primary key after the sort
+            # key so a page's cursor (uploader.uploads.keyset) is one index range.
+            # The newest/oldest and the size sorts' indexes carry the sizes after it: a size
+            # range is then checked in the index while walking newest first, and a size or
+            # date range is counted and summed (the totals line) from the index alone, no
+            # table row read (PostgreSQL's index-only scan needs the columns themselves).
+            # Key columns rather than INCLUDE, which SQLite has not.
+            models.Index(
+                F("created_at"),
+                F("id"),
+                Coalesce("stored_size", "declared_size", -1),
+                F("stored_size"),
+                F("declared_size"),
+                name="upload_created_id_size",
+            ),
             models.Index(fields=["state", "created_at", "id"], name="upload_state_created_id"),
             models.Index(fields=["portal", "created_at", "id"], name="upload_portal_created_id"),
             models.Index(
-                Coalesce("stored_size", "declared_size", -1), F("created_at"), F("id"), name="upload_size_created_id"
+                Coalesce("stored_size", "declared_size", -1),
+                F("created_at"),
+                F("id"),
+                F("stored_size"),
+                F("declared_size"),
+                name="upload_size_created_id",
             ),
             models.Index(Lower("original_filename"), F("created_at"), F("id"), name="upload_name_created_id"),
             models.Index(fields=["multipart_upload_id"]),

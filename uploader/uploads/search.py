@@ -41,8 +41,8 @@ def search_terms(text: str) -> list[str]:
     return [term for term in terms if term]
 
 
-def _ids_matching(rows: Iterable[tuple[int, str, str]], term: str) -> list[int]:
-    return [pk for pk, *names in rows if any(term in normalize(name) for name in names)]
+def _ids_matching(rows: Iterable[tuple[int, str]], term: str) -> list[int]:
+    return [pk for pk, names in rows if term in names]
 
 
 def search_q(text: str) -> Q:
@@ -50,8 +50,12 @@ def search_q(text: str) -> Q:
     terms = search_terms(text)
     if not terms:
         return Q()
-    users = list(get_user_model().objects.values_list("pk", "username", "email"))
-    portals = [(pk, name, "") for pk, name in Portal.objects.values_list("pk", "name")]
+    # Each name normalized once, whatever the number of words.
+    users = [
+        (pk, search_text_of(username, email))
+        for pk, username, email in get_user_model().objects.values_list("pk", "username", "email")
+    ]
+    portals = [(pk, normalize(name)) for pk, name in Portal.objects.values_list("pk", "name")]
     query = Q()
     for term in terms:
         any_field = Q(search_text__contains=term)
