@@ -10,7 +10,7 @@ from django.db.models.functions import Coalesce
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("uploader", "0028_upload_monthly_breakdown"),
+        ("uploader", "0029_request_reminder_edits"),
     ]
 
     operations = [
