@@ -55,6 +55,18 @@ def pytest_xdist_node_collection_finished(node: object, ids: list[str]) -> None:
         )
 
 
+@pytest.fixture(autouse=True)
+def _celery_join_allowed() -> None:
+    """Every test starts outside a task, as far as Celery knows. Its "inside a task"
+    flag (which makes result.get() refuse) is one per process, saved and restored by
+    each eager task: two threads running eager tasks at once (a concurrency test, a
+    live server's threads) can restore it in the wrong order and leave it set for every
+    later test in the process."""
+    from celery.result import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
+
+
 TEST_PASSWORD = "correct-horse-battery-staple"
 
 

@@ -15,6 +15,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard.access import page_requires
+from dashboard.browse import file_page
 from dashboard.browse import selectors as browse_selectors
 from dashboard.browse.forms import UploadFilterForm
 from dashboard.confirm import Confirmation, confirmed, render_confirm
@@ -29,7 +30,7 @@ PAGE_SIZE = 50
 
 def _upload_or_404(request: HttpRequest, upload_id: uuid.UUID) -> Upload:
     try:
-        return browse_selectors.upload_for_browsing(user=request.user, upload_id=upload_id)
+        return file_page.upload_for_browsing(user=request.user, upload_id=upload_id)
     except UploadNotFound:
         raise Http404("No such file.") from None
 
@@ -85,9 +86,9 @@ def upload_detail(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
         {
             "upload": upload,
             "kind": browse_selectors.kind_of(upload.declared_content_type),
-            "stored_object": browse_selectors.stored_object(upload=upload) if stored else None,
-            "preview": browse_selectors.upload_preview(user=request.user, upload=upload),
-            "audit_trail": browse_selectors.upload_audit_trail(upload=upload),
+            "stored_object": file_page.stored_object(upload=upload) if stored else None,
+            "preview": file_page.upload_preview(user=request.user, upload=upload),
+            "audit_trail": file_page.upload_audit_trail(upload=upload),
             "can_download": stored and has_permission(request.user, Permission.DOWNLOAD),
             "can_manage_portals": has_permission(request.user, Permission.MANAGE_PORTALS),
             # Client addresses and request ids are for those who may read the audit log

@@ -14,7 +14,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from dashboard.access import page_requires
-from dashboard.browse import selectors as browse_selectors
+from dashboard.browse import file_page
 from dashboard.confirm import Confirmation, confirmed, render_confirm
 from uploader.access.roles import Permission
 from uploader.portals import selectors as portal_selectors
@@ -33,7 +33,7 @@ def upload_hold(request: HttpRequest, upload_id: uuid.UUID, *, hold: bool) -> Ht
     if not _method_allowed(request):
         return HttpResponse(status=405, headers={"Allow": "GET, POST"})
     try:
-        upload = browse_selectors.upload_for_browsing(user=request.user, upload_id=upload_id)
+        upload = file_page.upload_for_browsing(user=request.user, upload_id=upload_id)
     except UploadNotFound:
         raise Http404("No such file.") from None
     back = reverse("dashboard:upload-detail", kwargs={"upload_id": upload.pk})

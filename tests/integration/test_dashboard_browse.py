@@ -580,7 +580,7 @@ def test_the_audit_trail_is_newest_first_and_its_detail_is_text(stored: Upload) 
 def test_the_text_excerpt_is_a_bounded_read_cut_on_a_character(
     stored: Upload, text: str, shown: str, cut: bool
 ) -> None:
-    from dashboard.browse.selectors import _excerpt
+    from dashboard.browse.file_page import _excerpt
 
     key = f"derived/{stored.pk}/text.txt"
     s3.put_object_bytes(key=key, body=text.encode("utf-8"), content_type="text/plain; charset=utf-8")
