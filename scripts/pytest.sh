@@ -1,16 +1,39 @@
 #!/usr/bin/env bash
-# Every test: most on two processes (pytest-xdist; PYTEST_WORKERS to change), each
-# file's tests in one of them so a module's servers start once; then, in one process,
-# the tests marked one_process (schemathesis gives an operation's tests one node id,
-# which xdist would run once). Each xdist worker has its own test database and Redis
-# database (pytest-django; config/settings/test.py). Extra arguments go to both runs.
+# Every test, in two pytest runs at once:
+# - most tests on PYTEST_WORKERS processes (pytest-xdist, default 3; 0 runs them in
+#   this process), each file's tests in one of them so a module's servers start once;
+# - beside them, in one process, the tests marked one_process (schemathesis gives an
+#   operation's tests one node id, which xdist would run once).
+# Each xdist worker has its own test database and Redis database (pytest-django;
+# config/settings/test.py); the one-process run has its own test database (no worker
+# suffix) and takes the Redis database after the workers'. Its output is printed when
+# both are done. Extra arguments go to both runs.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-.venv/bin/pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile -m "not one_process" "$@"
+workers="${PYTEST_WORKERS:-3}"
+alone_log=$(mktemp)
+trap 'rm -f "$alone_log"' EXIT
+alone_redis="${REDIS_URL:-}"
+if [ -n "$alone_redis" ]; then
+  alone_redis=$(.venv/bin/python - "$alone_redis" "$(( workers > 0 ? workers : 1 ))" <<'PY'
+import sys
+from urllib.parse import urlsplit, urlunsplit
+
+url, shift = urlsplit(sys.argv[1]), int(sys.argv[2])
+print(urlunsplit(url._replace(path=f"/{int(url.path.lstrip('/') or 0) + shift}")))
+PY
+)
+fi
+
+env ${alone_redis:+REDIS_URL="$alone_redis"} .venv/bin/pytest -m one_process "$@" > "$alone_log" 2>&1 &
+alone_pid=$!
+.venv/bin/pytest -n "$workers" --dist loadfile -m "not one_process" "$@"
 spread=$?
-.venv/bin/pytest -m one_process "$@"
+wait "$alone_pid"
 alone=$?
+echo "==> the tests marked one_process (run beside the others)"
+cat "$alone_log"
 [ "$alone" -eq 5 ] && alone=0  # 5: the arguments selected no such test
 [ "$spread" -eq 5 ] && [ "$alone" -eq 0 ] && spread=0
 if [ "$spread" -ne 0 ]; then exit "$spread"; fi
