@@ -20,11 +20,16 @@ fi
 stamp=.venv/.requirements.sha256
 wanted=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
-  echo "bootstrap: installing pinned requirements (first run takes a minute)"
+  echo "bootstrap: installing pinned requirements"
   # This machine's pip configuration names local mirrors that may be absent; pip
   # warns about each for every package, which buries real errors.
   quiet_pip() { .venv/bin/python -m pip "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
-  quiet_pip install --quiet --disable-pip-version-check --upgrade pip
-  quiet_pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+  # uv (pinned in requirements-dev.txt) installs the set in seconds where pip takes a
+  # minute or two; pip stays the fallback, for a machine whose only index is pip's mirror.
+  if ! { quiet_pip install --quiet --disable-pip-version-check "$(grep -E '^uv==' requirements-dev.txt)" \
+         && UV_LINK_MODE=copy .venv/bin/uv pip install --quiet --python .venv/bin/python -r requirements-dev.txt; }; then
+    echo "bootstrap: uv could not install the requirements; installing with pip"
+    quiet_pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+  fi
   echo "$wanted" > "$stamp"
 fi

@@ -42,6 +42,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
     signal.signal(signal.SIGTERM, interrupt)
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files marked `slow` first (the sort is stable; each file keeps its order). Under
+    pytest-xdist with `--dist loadfile` the workers take whole files in collection
+    order: a slow file collected last keeps one worker busy while the others stand idle."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_node_collection_finished(node: object, ids: list[str]) -> None:
     """Under pytest-xdist, refuse tests that share a node id: the workers find tests by

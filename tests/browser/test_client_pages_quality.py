@@ -25,7 +25,7 @@ from uploader.portals.models import Portal
 from uploader.portals.services import portal_create, portal_disable, portal_update
 from uploader.uploads.models import Upload, UploadState
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 KiB = 1024
 BUSINESS = "Harbour & Finch Accountants"

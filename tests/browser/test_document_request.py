@@ -23,7 +23,7 @@ from uploader.requests.models import DocumentRequest, ItemState, RequestItem, Re
 from uploader.requests.services import ItemSpec, request_create
 from uploader.uploads.models import Upload, UploadState
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 KiB = 1024
 

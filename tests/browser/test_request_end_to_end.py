@@ -32,7 +32,7 @@ from uploader.requests.models import RequestItem
 from uploader.requests.services import ItemSpec, request_create
 from uploader.uploads.sizes import format_bytes
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}

@@ -24,7 +24,7 @@ from uploader.portals.services import portal_create, portal_update
 from uploader.uploads import file_notes
 from uploader.uploads.models import Upload, UploadState
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 LONG_PORTAL = "Harbourside Accountancy and Bookkeeping Partners — year-end documents 2025/2026"
 LONG_FILE = "Quarterly-VAT-return-supporting-evidence-with-all-receipts-scanned-and-annotated-Q3-2025-final-v2.pdf"

@@ -26,7 +26,7 @@ from uploader.ingest.models import EventOutcome, UploadEvent
 from uploader.ops.bucket_setup import bucket_configure, event_queue_configure
 from uploader.uploads.models import UploadState
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @dataclass(frozen=True)

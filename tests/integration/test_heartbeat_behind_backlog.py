@@ -24,7 +24,7 @@ import pytest
 
 from tests.support.processes import ROOT, VENV_BIN, ManagedProcess, RedisServer
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 BACKLOG = 240
 TASK_SECONDS = 0.05

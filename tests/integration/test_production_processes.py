@@ -21,7 +21,7 @@ import pytest
 from tests.support.processes import RedisServer, free_port
 from tests.support.production import PROCESSES, Image, ProductionSet, fresh_database, production_environment
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from uploader.audit.models import AuditEntry
 from uploader.ingest.models import EventOutcome, UploadEvent
 from uploader.uploads.models import Upload, UploadState
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def _database_url() -> str:

@@ -30,7 +30,7 @@ from celery import Celery
 
 from tests.support.processes import VENV_BIN, ManagedProcess
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = "tests.worker_probe.record_pid"

@@ -33,6 +33,8 @@ from uploader.ingest import sns
 from uploader.ingest.events import ParsedMessage, parse_s3_message
 from uploader.uploads.keys import FALLBACK_NAME, MAX_NAME_BYTES, display_filename, safe_filename
 
+pytestmark = pytest.mark.slow
+
 EXAMPLES = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=40)
