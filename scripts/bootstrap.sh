@@ -27,7 +27,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   # uv (pinned in requirements-dev.txt) installs the set in seconds where pip takes a
   # minute or two; pip stays the fallback, for a machine whose only index is pip's mirror.
   if ! { quiet_pip install --quiet --disable-pip-version-check "$(grep -E '^uv==' requirements-dev.txt)" \
-         && UV_LINK_MODE=copy .venv/bin/uv pip install --quiet --python .venv/bin/python -r requirements-dev.txt; }; then
+         && UV_LINK_MODE=copy .venv/bin/uv pip install --quiet --compile-bytecode --python .venv/bin/python -r requirements-dev.txt; }; then
     echo "bootstrap: uv could not install the requirements; installing with pip"
     quiet_pip install --quiet --disable-pip-version-check -r requirements-dev.txt
   fi

@@ -16,7 +16,7 @@ if [[ ! -x "$VENV/bin/checkov" || "$(cat "$STAMP" 2>/dev/null)" != "$wanted" ]];
     echo "==> installing checkov into $VENV"
     # uv (from .venv, scripts/bootstrap.sh) makes the venv and installs the set in seconds.
     UV_LINK_MODE=copy .venv/bin/uv venv --quiet --clear --python python3.11 "$VENV"
-    UV_LINK_MODE=copy .venv/bin/uv pip install --quiet --python "$VENV/bin/python" --no-deps -r "$REQUIREMENTS"
+    UV_LINK_MODE=copy .venv/bin/uv pip install --quiet --compile-bytecode --python "$VENV/bin/python" --no-deps -r "$REQUIREMENTS"
     echo "$wanted" > "$STAMP"
 fi
 
