@@ -139,10 +139,16 @@ def test_a_size_filter_is_counted_from_an_index_and_checked_in_the_newest_first_
         # Two rows: make the planner show what it would do with many.
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_bitmapscan = off")
-        # The totals line's count reads the size index alone (sizes included), no table row.
+        # The totals line's count reads an index alone (sizes included), no table row, and
+        # checks the size there. Which of the two size-carrying indexes a two-row table
+        # gets is the planner's coin toss (it depends on the statistics earlier tests
+        # left); at a million rows it is the size index (docs/benchmarks.md, plans).
         cursor.execute(f"EXPLAIN {count}")
         counted = "\n".join(row[0] for row in cursor.fetchall())
-    assert "Index Only Scan using upload_size_created_id" in counted, counted
+    assert re.search(
+        r"Index Only Scan using upload_(size_created_id|created_id_size) on uploader_upload.*\n.*Index Cond: .*COALESCE",
+        counted,
+    ), counted
     # Newest first (when the sizes asked for are common), the size is a condition on the
     # walked index, not on each row read.
     with connection.cursor() as cursor:
