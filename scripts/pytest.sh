@@ -26,9 +26,15 @@ PY
 )
 fi
 
+# Both runs in the background, so that an interrupt reaches this script at once (bash
+# waits for a foreground command before it runs a trap) and stops both: SIGTERM unwinds
+# their fixtures (tests/conftest.py), which stop the servers they started.
 env ${alone_redis:+REDIS_URL="$alone_redis"} .venv/bin/pytest -m one_process "$@" > "$alone_log" 2>&1 &
 alone_pid=$!
-.venv/bin/pytest -n "$workers" --dist loadfile -m "not one_process" "$@"
+.venv/bin/pytest -n "$workers" --dist loadfile -m "not one_process" "$@" &
+spread_pid=$!
+trap 'kill -TERM "$spread_pid" "$alone_pid" 2>/dev/null; wait; exit 130' INT TERM
+wait "$spread_pid"
 spread=$?
 wait "$alone_pid"
 alone=$?

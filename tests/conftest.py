@@ -42,6 +42,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     signal.signal(signal.SIGTERM, interrupt)
 
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Files marked `slow` first (the sort is stable; each file keeps its order). Under
     pytest-xdist with `--dist loadfile` the workers take whole files in collection
