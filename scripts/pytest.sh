@@ -6,30 +6,18 @@
 #   operation's tests one node id, which xdist would run once).
 # Each xdist worker has its own test database and Redis database (pytest-django;
 # config/settings/test.py); the one-process run has its own test database (no worker
-# suffix) and takes the Redis database after the workers'. Its output is printed when
-# both are done. Extra arguments go to both runs.
+# suffix) and the Redis database after the workers' (INTAKE_TEST_REDIS_SLOT). Its
+# output is printed when both are done. Extra arguments go to both runs.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 workers="${PYTEST_WORKERS:-3}"
 alone_log=$(mktemp)
 trap 'rm -f "$alone_log"' EXIT
-alone_redis="${REDIS_URL:-}"
-if [ -n "$alone_redis" ]; then
-  alone_redis=$(.venv/bin/python - "$alone_redis" "$(( workers > 0 ? workers : 1 ))" <<'PY'
-import sys
-from urllib.parse import urlsplit, urlunsplit
-
-url, shift = urlsplit(sys.argv[1]), int(sys.argv[2])
-print(urlunsplit(url._replace(path=f"/{int(url.path.lstrip('/') or 0) + shift}")))
-PY
-)
-fi
-
 # Both runs in the background, so that an interrupt reaches this script at once (bash
 # waits for a foreground command before it runs a trap) and stops both: SIGTERM unwinds
 # their fixtures (tests/conftest.py), which stop the servers they started.
-env ${alone_redis:+REDIS_URL="$alone_redis"} .venv/bin/pytest -m one_process "$@" > "$alone_log" 2>&1 &
+INTAKE_TEST_REDIS_SLOT=$(( workers > 0 ? workers : 1 )) .venv/bin/pytest -m one_process "$@" > "$alone_log" 2>&1 &
 alone_pid=$!
 .venv/bin/pytest -n "$workers" --dist loadfile -m "not one_process" "$@" &
 spread_pid=$!

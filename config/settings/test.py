@@ -14,16 +14,18 @@ from config.settings.base import CACHES, CELERY_BROKER_URL, DATABASES, REDIS_URL
 
 # Under pytest-xdist each worker gets its own Redis database: the rate limiters count
 # per client address, every test comes from 127.0.0.1, and some tests clear the cache.
-# gw0 keeps the URL's database, gw1 the next one, and so on. Only the worker process
-# decides: the marker tells every process a test starts (which inherits the moved URL,
-# or is handed a test's own Redis) to take REDIS_URL as it is.
+# gw0 keeps the URL's database, gw1 the next one, and so on; scripts/pytest.sh gives the
+# run beside them (one_process) the slot after theirs in INTAKE_TEST_REDIS_SLOT. Only
+# the pytest process decides: the marker tells every process a test starts (which
+# inherits the moved URL, or is handed a test's own Redis) to take REDIS_URL as it is.
 _XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
-if _XDIST_WORKER.startswith("gw") and os.environ.get("INTAKE_TEST_REDIS_WORKER") != _XDIST_WORKER:
-    os.environ["INTAKE_TEST_REDIS_WORKER"] = _XDIST_WORKER
+_REDIS_SLOT = _XDIST_WORKER[2:] if _XDIST_WORKER.startswith("gw") else os.environ.get("INTAKE_TEST_REDIS_SLOT", "")
+if _REDIS_SLOT and os.environ.get("INTAKE_TEST_REDIS_WORKER") != _REDIS_SLOT:
+    os.environ["INTAKE_TEST_REDIS_WORKER"] = _REDIS_SLOT
     if REDIS_URL:
         _shared_url = REDIS_URL
         _url = urlsplit(REDIS_URL)
-        REDIS_URL = urlunsplit(_url._replace(path=f"/{int(_url.path.lstrip('/') or 0) + int(_XDIST_WORKER[2:])}"))
+        REDIS_URL = urlunsplit(_url._replace(path=f"/{int(_url.path.lstrip('/') or 0) + int(_REDIS_SLOT)}"))
         CACHES["default"]["LOCATION"] = REDIS_URL
         if _shared_url == CELERY_BROKER_URL:
             CELERY_BROKER_URL = REDIS_URL
