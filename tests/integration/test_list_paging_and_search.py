@@ -184,6 +184,22 @@ def _sorted_names(sort: str) -> list[str]:
     return [u.original_filename for u in sorted(rows, key=keys[sort], reverse=sort in ("newest", "largest"))]
 
 
+def _walk_pages(client: Client, url: str, *, arriving: str) -> tuple[list[list[str]], Any]:
+    """Follow the "next" links from `url` to the last page, each page's names in order.
+    After each page load two files arrive, newest, largest and first by name: `arriving`
+    with kind "arrived" and "AAA" and the page's number. Also the last page."""
+    pages: list[list[str]] = []
+    next_url: str | None = url
+    while next_url is not None:
+        page = client.get(next_url)
+        assert page.status_code == 200
+        pages.append(_names(page))
+        for kind in ("arrived", "AAA"):
+            _upload(arriving.format(kind=kind, page=len(pages)), at=timezone.now(), size=10**9)
+        next_url = _link(page, "next")
+    return pages, page
+
+
 @pytest.mark.parametrize("sort", ["newest", "oldest", "largest", "name"])
 def test_keyset_pages_never_repeat_or_skip_while_rows_arrive(sort: str) -> None:
     # Ties everywhere: ten files share each time, sizes repeat, names repeat in pairs.
@@ -191,23 +207,13 @@ def test_keyset_pages_never_repeat_or_skip_while_rows_arrive(sort: str) -> None:
         _upload(f"file-{n // 2:03}.pdf", at=START + dt.timedelta(hours=n // 10), size=None if n % 7 == 0 else n % 13)
     there_were = _sorted_names(sort)
     client = signed_in(Role.VIEWER)
-    shown: list[str] = []
-    pages: list[list[str]] = []
-    url: str | None = f"/uploads/?sort={sort}"
-    while url is not None:
-        page = client.get(url)
-        assert page.status_code == 200
-        pages.append(_names(page))
-        shown += pages[-1]
-        # New files arrive between page loads (newest, largest and first by name).
-        _upload(f"arrived-{len(pages)}.pdf", at=timezone.now(), size=10**9)
-        _upload(f"AAA-{len(pages)}.pdf", at=timezone.now(), size=10**9)
-        url = _link(page, "next")
+    pages, last = _walk_pages(client, f"/uploads/?sort={sort}", arriving="{kind}-{page}.pdf")
+    shown = [name for page in pages for name in page]
     arrived = [name for name in shown if name.startswith(("arrived-", "AAA-"))]
     assert [name for name in shown if name not in arrived] == there_were  # each once, in order
     assert len(pages) >= 3
     # Back from the last page gives the page before it again, as it was.
-    previous = _link(page, "prev")
+    previous = _link(last, "prev")
     assert previous is not None
     assert _names(client.get(previous)) == pages[-2]
 
@@ -233,23 +239,14 @@ def test_a_search_of_several_words_pages_like_the_list_while_rows_arrive(
     exact = f"130 files, {sum(size or 0 for size in sizes)} bytes"
     there_were = [name for name in _sorted_names(sort) if name.startswith("client report")]
     client = signed_in(Role.VIEWER)
-    shown: list[str] = []
-    pages: list[list[str]] = []
-    url: str | None = f"/uploads/?q=client+report&sort={sort}"
-    while url is not None:
-        page = client.get(url)
-        assert page.status_code == 200
-        if not pages:
-            assert _totals(page) == (exact if read_up_to > 130 else "1,000+ files")
-        pages.append(_names(page))
-        shown += pages[-1]
-        _upload(f"arrived client report {len(pages)}.pdf", at=timezone.now(), size=10**9)
-        _upload(f"AAA client report {len(pages)}.pdf", at=timezone.now(), size=10**9)
-        url = _link(page, "next")
+    url = f"/uploads/?q=client+report&sort={sort}"
+    assert _totals(client.get(url)) == (exact if read_up_to > 130 else "1,000+ files")
+    pages, last = _walk_pages(client, url, arriving="{kind} client report {page}.pdf")
+    shown = [name for page in pages for name in page]
     arrived = [name for name in shown if name.startswith(("arrived", "AAA"))]
     assert [name for name in shown if name not in arrived] == there_were  # each once, in order
     assert len(pages) >= 3
-    previous = _link(page, "prev")
+    previous = _link(last, "prev")
     assert previous is not None
     back = client.get(previous)
     assert _names(back) == pages[-2]
