@@ -253,6 +253,32 @@ def test_a_search_of_several_words_pages_like_the_list_while_rows_arrive(
     assert _link(back, "prev") is not None  # not the first page: it links further back
 
 
+@pytest.mark.parametrize("walk_rows", [7, 150, 5_000])
+@pytest.mark.parametrize("sort", ["newest", "oldest", "largest", "name"])
+def test_a_search_of_one_word_pages_like_the_list_whether_walked_or_sorted(
+    sort: str, walk_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One word first looks for a page among SEARCH_WALK_ROWS files in the sort; where
+    # they hold less than a page (every page at 7, some at 150: the newest 60 files do
+    # not match) the matches are sorted instead. Either way, the same pages.
+    monkeypatch.setattr(browse_selectors, "SEARCH_WALK_ROWS", walk_rows)
+    for n in range(220):
+        name = f"report {n // 2:03}.pdf" if n % 2 else f"other {n // 2:03}.pdf"
+        _upload(name, at=START + dt.timedelta(hours=n // 10), size=None if n % 7 == 0 else n % 13)
+    for n in range(60):
+        _upload(f"newer {n:02}.pdf", at=START + dt.timedelta(days=30, minutes=n), size=10**6)
+    there_were = [name for name in _sorted_names(sort) if name.startswith("report")]
+    client = signed_in(Role.VIEWER)
+    pages, last = _walk_pages(client, f"/uploads/?q=REPORT&sort={sort}", arriving="{kind} report {page}.pdf")
+    shown = [name for page in pages for name in page]
+    arrived = [name for name in shown if name.startswith(("arrived", "AAA"))]
+    assert [name for name in shown if name not in arrived] == there_were  # each once, in order
+    assert len(pages) >= 3
+    previous = _link(last, "prev")
+    assert previous is not None
+    assert _names(client.get(previous)) == pages[-2]
+
+
 def test_a_search_page_after_a_row_that_is_gone_starts_after_where_it_was() -> None:
     for n in range(60):
         _upload(f"client report {n:02}.pdf", at=START + dt.timedelta(minutes=n))
@@ -319,6 +345,7 @@ LIST_PAGES = [
     "/uploads/?sort=largest&state=stored",
     "/uploads/?sort=name&kind=pdf",
     "/uploads/?q=file+client&uploaded_from=2024-01-01",
+    "/uploads/?q=client",
     "/uploads/?size_min=1+KB",
     "/stats/?days=7",
     "/stats/?days=90",

@@ -124,17 +124,18 @@ def parse_text(value: Any) -> str:
 
 
 class RowCompare(Expression):
-    """`(a, b, c) < (x, y, z)` (or `>`): a row comparison, which PostgreSQL answers with
-    one index range over an index on (a, b, c), and SQLite (3.15+) understands too."""
+    """`(a, b, c) < (x, y, z)` (or `>`, `<=`, `>=`): a row comparison, which PostgreSQL
+    answers with one index range over an index on (a, b, c), and SQLite (3.15+) too."""
 
     conditional = True
     output_field = models.BooleanField()
 
-    def __init__(self, columns: Sequence[Any], values: Sequence[Any], *, less: bool) -> None:
+    def __init__(self, columns: Sequence[Any], values: Sequence[Any], *, less: bool, or_equal: bool = False) -> None:
         super().__init__()
         self.columns = list(columns)
         self.values = list(values)
         self.less = less
+        self.or_equal = or_equal
 
     def get_source_expressions(self) -> list[Any]:
         return [*self.columns, *self.values]
@@ -151,7 +152,8 @@ class RowCompare(Expression):
             params.extend(expression_params)
         width = len(self.columns)
         left, right = ", ".join(sql_parts[:width]), ", ".join(sql_parts[width:])
-        return f"({left}) {'<' if self.less else '>'} ({right})", tuple(params)
+        operator = ("<" if self.less else ">") + ("=" if self.or_equal else "")
+        return f"({left}) {operator} ({right})", tuple(params)
 
 
 @dataclass(frozen=True)
@@ -178,9 +180,51 @@ def keyset_page(
 ) -> KeysetPage[M]:
     """The `size` rows after the cursor `after` (or before `before`; or the first
     page), in one query. Raises BadCursor for a cursor this sort did not make."""
-    rows = queryset.annotate(**sort.annotations()) if sort.annotations() else queryset
     backwards = before is not None and after is None
     cursor = before if backwards else after
+    fetched = list(_past_cursor(queryset, sort=sort, cursor=cursor, backwards=backwards)[: size + 1])
+    return page_of(fetched, sort=sort, size=size, backwards=backwards, from_cursor=cursor is not None)
+
+
+def keyset_walk(
+    queryset: QuerySet[M],
+    *,
+    among: QuerySet[M],
+    rows: int,
+    sort: Sort,
+    size: int,
+    after: str | None = None,
+    before: str | None = None,
+) -> KeysetPage[M] | None:
+    """`keyset_page(queryset, ...)` found among only the next `rows` rows of `among` (the
+    same rows before a narrowing filter, such as a search) in the sort's order: the
+    key of the last of them is read from the sort's index first, and the page's walk
+    of that index stops there, however few rows match. None when the rows up to there
+    hold less than a whole page and more rows follow (the caller finds the rest another
+    way). Raises BadCursor."""
+    backwards = before is not None and after is None
+    cursor = before if backwards else after
+    names = [column.name for column in sort.columns]
+    last = _past_cursor(among, sort=sort, cursor=cursor, backwards=backwards).values_list(*names)[rows - 1 : rows]
+    narrowed = _past_cursor(queryset, sort=sort, cursor=cursor, backwards=backwards)
+    bounded = False
+    for bound in last:  # none when fewer rows are left: then the walk reads them all
+        bounded = True
+        values = [
+            models.Value(value, output_field=column.field) for column, value in zip(sort.columns, bound, strict=True)
+        ]
+        narrowed = narrowed.filter(
+            RowCompare([F(name) for name in names], values, less=sort.descending == backwards, or_equal=True)
+        )
+    fetched = list(narrowed[: size + 1])
+    if len(fetched) <= size and bounded:
+        return None
+    return page_of(fetched, sort=sort, size=size, backwards=backwards, from_cursor=cursor is not None)
+
+
+def _past_cursor(queryset: QuerySet[M], *, sort: Sort, cursor: str | None, backwards: bool) -> QuerySet[M]:
+    """The rows after the cursor (before it, backwards), nearest first."""
+    rows = queryset.annotate(**sort.annotations()) if sort.annotations() else queryset
     if cursor is not None:
         values = [
             models.Value(value, output_field=column.field)
@@ -189,8 +233,7 @@ def keyset_page(
         # Forwards in a descending sort, or backwards in an ascending one: smaller keys.
         less = sort.descending != backwards
         rows = rows.filter(RowCompare([F(column.name) for column in sort.columns], values, less=less))
-    fetched = list(rows.order_by(*sort.order(reverse=backwards))[: size + 1])
-    return page_of(fetched, sort=sort, size=size, backwards=backwards, from_cursor=cursor is not None)
+    return rows.order_by(*sort.order(reverse=backwards))
 
 
 def rows_around(
