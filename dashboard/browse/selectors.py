@@ -118,6 +118,25 @@ class BrowseTotals:
 _CAPPED = BrowseTotals(files=TOTALS_COUNTED_UP_TO, bytes=None, capped=True)
 
 
+# What browse_rows and the sorts' cursors read of a listed upload, its sender and its
+# portal: the rest of the three rows (the search text, the portal's settings as JSON)
+# would be read and decoded fifty times a page for nothing.
+_ROW_FIELDS = (
+    "state",
+    "scan_state",
+    "original_filename",
+    "created_at",
+    "stored_size",
+    "declared_size",
+    "rejection_reason",
+    "uploader_name",
+    "uploader_email",
+    "owner__username",
+    "owner__email",
+    "portal__name",
+)
+
+
 def browsable_uploads(*, user: Any, filters: UploadFilters) -> QuerySet[Upload]:
     """The business's uploads the user may browse, filtered (sorted by `browse_results`),
     with the sender and portal joined in (one query per page, however many rows)."""
@@ -127,6 +146,7 @@ def browsable_uploads(*, user: Any, filters: UploadFilters) -> QuerySet[Upload]:
         signed_in_principal(user)
         .readable_uploads()
         .select_related("owner", "portal")
+        .only(*_ROW_FIELDS)
         .annotate(size_bytes=Coalesce("stored_size", "declared_size"))
     )
     if filters.q:

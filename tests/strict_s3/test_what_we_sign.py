@@ -351,6 +351,27 @@ def test_bound_parts_complete_with_a_smaller_last_part(strict_api: Client, setti
     assert s3.get_object_bytes(key=upload.key) == b"".join(parts)
 
 
+@pytest.mark.parametrize("fast_signing", [True, False], ids=["our signer", "botocore"])
+def test_signed_get_downloads_under_its_name_and_nothing_else(strict_bucket: str, settings, fast_signing: bool) -> None:  # type: ignore[no-untyped-def]
+    settings.INTAKE_S3_FAST_SIGNING = fast_signing
+    s3.put_object_bytes(key="uploads/strict/Grüße (1).pdf", body=b"the bytes")
+    s3.put_object_bytes(key="uploads/strict/other.pdf", body=b"other bytes")
+    url = s3.presign_get_object(key="uploads/strict/Grüße (1).pdf", expires_in=60, filename="Grüße (1).pdf")
+    got = requests.get(url, timeout=10)
+    assert got.status_code == 200, got.text[:300]
+    assert got.content == b"the bytes"
+    assert (
+        got.headers["Content-Disposition"]
+        == "attachment; filename=\"Gru_e (1).pdf\"; filename*=UTF-8''Gr%C3%BC%C3%9Fe%20%281%29.pdf"
+    )
+    # The name and the key are signed: another of either is refused.
+    renamed = _with_query(url, **{"response-content-disposition": "attachment; filename=evil.exe"})
+    assert requests.get(renamed, timeout=10).status_code == 403
+    other_key = url.replace("Gr%C3%BC%C3%9Fe%20%281%29.pdf", "other.pdf", 1)
+    assert other_key != url
+    assert _error_code(requests.get(other_key, timeout=10)) == "SignatureDoesNotMatch"
+
+
 def test_part_url_expires(strict_api: Client, settings) -> None:  # type: ignore[no-untyped-def]
     settings.INTAKE_PRESIGN_EXPIRES_SECONDS = 1
     created = _create_multipart(strict_api, 5 * MiB + 1)

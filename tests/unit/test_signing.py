@@ -375,3 +375,29 @@ def test_upload_part_url_binding_content_md5_is_byte_identical(
         headers=headers,
     )
     assert ours == expected
+
+
+@pytest.mark.parametrize(("endpoint", "region", "style"), ENDPOINTS)
+@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize(
+    "disposition", [None, "attachment; filename=\"Gr_e.pdf\"; filename*=UTF-8''Gr%C3%BC%C3%9Fe.pdf", "inline"]
+)
+def test_get_object_url_is_byte_identical(
+    endpoint: str | None, region: str, style: str, key: str, disposition: str | None
+) -> None:
+    client = _client(endpoint, region, style, "FQoGZXIvYXdzE//session+token==")
+    params = {"Bucket": "intake-bucket", "Key": key}
+    if disposition:
+        params["ResponseContentDisposition"] = disposition
+    expected = _botocore_url(client, "get_object", params, 300)
+    ours = _our_signer(client, "intake-bucket").presign(
+        credentials=SigningCredentials(
+            "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "FQoGZXIvYXdzE//session+token=="
+        ),
+        method="GET",
+        key=key,
+        expires_in=300,
+        now=NOW,
+        operation_params=[("response-content-disposition", disposition)] if disposition else None,
+    )
+    assert ours == expected

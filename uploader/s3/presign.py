@@ -1,7 +1,7 @@
 """Pre-signed URLs and POST policies: what the browser sends straight to S3.
 
-PUTs and UploadParts are signed by `uploader.s3.signing` (byte-identical to botocore's,
-much cheaper per URL) unless INTAKE_S3_FAST_SIGNING is off; POST policies and GETs
+PUTs, UploadParts and GETs are signed by `uploader.s3.signing` (byte-identical to
+botocore's, much cheaper per URL) unless INTAKE_S3_FAST_SIGNING is off; POST policies
 go through botocore.
 """
 
@@ -176,11 +176,21 @@ def presign_upload_parts(
 
 
 def presign_get_object(*, key: str, expires_in: int, filename: str | None = None) -> str:
-    params = {"Bucket": settings.INTAKE_S3_BUCKET, "Key": key}
-    if filename:
-        params["ResponseContentDisposition"] = attachment_disposition(filename)
+    """A GET URL; with `filename` the download is saved under that name. A portal's
+    page signs a preview for each of its files, so this is the fast signer's too."""
+    disposition = attachment_disposition(filename) if filename else None
     with translate_errors("presign GetObject"):
-        return str(_client().generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in))
+        if not settings.INTAKE_S3_FAST_SIGNING:
+            params = {"Key": key} if disposition is None else {"Key": key, "ResponseContentDisposition": disposition}
+            return _presign_with_botocore("get_object", params, expires_in)
+        return _signer().presign(
+            credentials=_credentials(),
+            method="GET",
+            key=key,
+            expires_in=expires_in,
+            now=_utcnow(),
+            operation_params=None if disposition is None else [("response-content-disposition", disposition)],
+        )
 
 
 def attachment_disposition(filename: str) -> str:
