@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any
 
 from django.db.models import Q, Sum
 from django.utils import timezone
-from django.utils.html import format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from uploader.access.roles import Permission, require_permission
 from uploader.portals.models import Portal
@@ -113,17 +113,16 @@ class UploadStats:
 
     @property
     def day_rows_html(self) -> SafeString:
-        """The day table's rows, made here with format_html (every value escaped): a
-        year is 365 rows, and the template's tags and filters per row cost more than
-        the rest of the page."""
-        return format_html_join(
-            "\n",
-            '<tr data-day="{}"><th scope="row" data-label="Day">{}</th><td data-label="Files" data-files>{}</td>'
-            '<td data-label="Size" data-bytes="{}">{}</td></tr>',
-            (
-                (day.day.isoformat(), day.label, day.files, day.bytes, format_bytes(day.bytes))
+        """The day table's rows, made here: a year is 365 rows, and the template's tags
+        and filters per row cost more than the rest of the page (format_html per row,
+        4 ms a year). The numbers and dates are ours; the texts are escaped all the same."""
+        return mark_safe(  # noqa: S308 - ints, ISO dates and escaped text only
+            "\n".join(
+                f'<tr data-day="{day.day.isoformat()}"><th scope="row" data-label="Day">{escape(day.label)}</th>'
+                f'<td data-label="Files" data-files>{int(day.files)}</td>'
+                f'<td data-label="Size" data-bytes="{int(day.bytes)}">{escape(format_bytes(day.bytes))}</td></tr>'
                 for day in self.by_day
-            ),
+            )
         )
 
     def chart_data(self) -> dict[str, Any]:
