@@ -33,7 +33,7 @@ from uploader.uploads.keyset import KeysetPage, Sort, keyset_page, keyset_walk, 
 from uploader.uploads.kinds import KIND_CHOICES, kind_of, kind_q
 from uploader.uploads.models import ScanState, Upload, UploadState, UploadTag, UploadTotal
 from uploader.uploads.rollup import STAFF_PORTAL_KEY
-from uploader.uploads.search import search_q, search_terms
+from uploader.uploads.search import Search, search_for, search_terms
 from uploader.uploads.selectors import SIZE_KEY
 from uploader.uploads.selectors import UPLOAD_SORTS as SORTS
 from uploader.uploads.sizes import format_bytes
@@ -137,9 +137,10 @@ _ROW_FIELDS = (
 )
 
 
-def browsable_uploads(*, user: Any, filters: UploadFilters) -> QuerySet[Upload]:
+def browsable_uploads(*, user: Any, filters: UploadFilters, search: Search | None = None) -> QuerySet[Upload]:
     """The business's uploads the user may browse, filtered (sorted by `browse_results`),
-    with the sender and portal joined in (one query per page, however many rows)."""
+    with the sender and portal joined in (one query per page, however many rows).
+    `search`: the search box's words already looked up (`search_for(filters.q)`)."""
     if not has_permission(user, Permission.BROWSE):
         return Upload.objects.none()
     uploads = (
@@ -150,7 +151,7 @@ def browsable_uploads(*, user: Any, filters: UploadFilters) -> QuerySet[Upload]:
         .annotate(size_bytes=Coalesce("stored_size", "declared_size"))
     )
     if filters.q:
-        uploads = uploads.filter(search_q(filters.q))
+        uploads = uploads.filter((search or search_for(filters.q)).q())
     if filters.state:
         uploads = uploads.filter(state=filters.state)
     if filters.portal == NO_PORTAL:
@@ -176,17 +177,27 @@ def browsable_uploads(*, user: Any, filters: UploadFilters) -> QuerySet[Upload]:
 
 
 def browse_results(
-    *, user: Any, filters: UploadFilters, uploads: QuerySet[Upload], size: int, after: str | None, before: str | None
+    *, user: Any, filters: UploadFilters, size: int, after: str | None, before: str | None
 ) -> tuple[KeysetPage[Upload], BrowseTotals]:
     """One page of the list in the asked-for sort, from a page link's cursor (a damaged
     one gives the first page, as a bad page number always has), and the totals line:
-    two queries, however many files match."""
+    two queries, however many files match (a search: its words looked up first, and
+    one word may take a third)."""
     keyset = SORTS.get(filters.sort, SORTS[DEFAULT_SORT])
+    search = search_for(filters.q)
+    uploads = browsable_uploads(user=user, filters=filters, search=search)
     if filters.words == 0:
         return _page(uploads, keyset, size, after, before), browse_totals(user=user, filters=filters, uploads=uploads)
     if filters.words == 1:
         page = _walked_page(
-            user=user, filters=filters, uploads=uploads, keyset=keyset, size=size, after=after, before=before
+            user=user,
+            filters=filters,
+            search=search,
+            uploads=uploads,
+            keyset=keyset,
+            size=size,
+            after=after,
+            before=before,
         )
         return page, browse_totals(user=user, filters=filters, uploads=uploads)
     return _search_results(user=user, uploads=uploads, keyset=keyset, size=size, after=after, before=before)
@@ -196,6 +207,7 @@ def _walked_page(
     *,
     user: Any,
     filters: UploadFilters,
+    search: Search,
     uploads: QuerySet[Upload],
     keyset: Sort,
     size: int,
@@ -206,11 +218,13 @@ def _walked_page(
     the sort) few thousand files, so those are walked first in the sort's index; a rare
     one, or a common one whose matches are all old ("2025" in December 2026), has its
     matches found by the trigram index and sorted instead. Walking the index until
-    enough match, with no bound, read 710,000 rows for "2025" at a million files."""
+    enough match, with no bound, read 710,000 rows for "2025" at a million files. The
+    walk tests each row it reads (Search.q(walked=True)): given the word's LIKE, the
+    planner built the word's whole trigram bitmap first, which grows with the table."""
     unsearched = browsable_uploads(user=user, filters=replace(filters, q=""))
     try:
         walked = keyset_walk(
-            uploads,
+            unsearched.filter(search.q(walked=True)),
             among=unsearched,
             rows=SEARCH_WALK_ROWS,
             sort=keyset,

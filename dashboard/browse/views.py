@@ -47,11 +47,9 @@ def upload_list(request: HttpRequest) -> HttpResponse:
         request.GET or None, portals=browse_selectors.portal_choices(), tags=file_notes.tags_in_use()
     )
     filters = form.filters()
-    uploads = browse_selectors.browsable_uploads(user=request.user, filters=filters)
     page, totals = browse_selectors.browse_results(
         user=request.user,
         filters=filters,
-        uploads=uploads,
         size=PAGE_SIZE,
         after=request.GET.get("after"),
         before=request.GET.get("before"),
