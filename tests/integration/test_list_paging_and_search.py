@@ -25,6 +25,7 @@ from uploader.access.roles import Role
 from uploader.audit.models import AuditEntry
 from uploader.ops.database import ExtensionMissing, require_extension
 from uploader.portals.models import Portal
+from uploader.processing.models import Derivative
 from uploader.uploads.models import Upload
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -372,8 +373,13 @@ def test_no_list_page_makes_more_queries_with_more_rows() -> None:
                 at=START + dt.timedelta(minutes=n),
                 portal=portals[n % 3],
                 owner=person(Role.STAFF) if n % 5 == 0 else None,
+                scan_state="clean",
             )
             AuditEntry.objects.create(action="upload.stored", actor_label="s3-event", upload=upload)
+            # A thumbnail each, signed on its portal's page.
+            Derivative.objects.create(
+                upload=upload, kind="thumbnail", key=f"derived/{upload.pk}/t.webp", size=10, content_type="image/webp"
+            )
 
     pages = [*LIST_PAGES, f"/portals/{portals[0].pk}/"]
     add(3)

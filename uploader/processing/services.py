@@ -334,12 +334,14 @@ def derivative_links(uploads: list[Upload], *, principal: UploadPrincipal) -> di
     as previews are everywhere (uploads.downloads.derived_file_url: CloudFront when configured).
     The text link only for a principal that may download: extracted text is content."""
     may_read_text = principal.may(Permission.DOWNLOAD)
+    by_id = {upload.pk: upload for upload in uploads}
     found: dict[uuid.UUID, dict[str, Derivative]] = {}
-    for derivative in Derivative.objects.filter(upload__in=[u.pk for u in uploads]).select_related("upload"):
+    for derivative in Derivative.objects.filter(upload__in=list(by_id)):
+        derivative.upload = by_id[derivative.upload_id]  # in hand already: no join, no query per row
         found.setdefault(derivative.upload_id, {})[derivative.kind] = derivative
     links: dict[uuid.UUID, DerivativeLinks] = {}
     for upload_id, kinds in found.items():
-        if not next(iter(kinds.values())).upload.scan_allows_use:
+        if not by_id[upload_id].scan_allows_use:
             continue
         thumbnail, text = kinds.get(DerivativeKind.THUMBNAIL), kinds.get(DerivativeKind.TEXT)
         try:
