@@ -64,8 +64,8 @@ class Search:
         trigram bitmap first, which grows with the table)."""
         query = Q()
         for term, owners, portals in zip(self.terms, self.owners, self.portals, strict=True):
-            any_field = GreaterThan(StrIndex("search_text", Value(term)), 0) if walked else Q(search_text__contains=term)
-            any_field = Q(any_field)
+            in_text = GreaterThan(StrIndex("search_text", Value(term)), 0) if walked else Q(search_text__contains=term)
+            any_field = Q(in_text)
             if owners:
                 any_field |= Q(owner_id__in=owners)
             if portals:
