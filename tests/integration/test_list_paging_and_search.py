@@ -158,6 +158,31 @@ def test_a_size_filter_is_counted_from_an_index_and_checked_in_the_newest_first_
     assert re.search(r"Index Scan Backward using upload_created_id_size .*\n.*Index Cond: .*COALESCE", newest), newest
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="index-only scans are PostgreSQL's")
+def test_a_portals_usage_is_counted_from_its_in_flight_index_alone() -> None:
+    from uploader.portals.selectors import portal_usage
+
+    portal = Portal.objects.create(name="P", slug="p", token_nonce="n", token_digest="d", title="t")
+    _upload("kept.pdf", at=START, portal=portal)
+    flying = uuid.uuid4()
+    Upload.objects.create(
+        id=flying, original_filename="flying.pdf", key=f"uploads/p/{flying}/f", declared_size=1000, portal=portal,
+        declared_content_type="application/pdf", state="uploading",
+    )  # fmt: skip
+    with CaptureQueriesContext(connection) as captured:
+        usage = portal_usage(portal=portal)
+    assert (usage.files, usage.bytes) == (2, 2000)
+    (in_flight,) = [query["sql"] for query in captured.captured_queries if 'FROM "uploader_upload" ' in query["sql"]]
+    with connection.cursor() as cursor:
+        # Two rows: make the planner show what it would do with many (at 10M rows the
+        # busiest portal's 24,000 in flight took 90 ms from the table, 5 ms from the index).
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute(f"EXPLAIN {in_flight}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Index Only Scan using upload_portal_in_flight_usage" in plan, plan
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="extensions are PostgreSQL's")
 def test_a_user_who_may_not_create_the_extension_gets_a_clear_message() -> None:
     with connection.cursor() as cursor:
