@@ -3,11 +3,13 @@ way (COPY on PostgreSQL, multi-row INSERTs on SQLite), with the rollup recounted
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from uploader.audit.models import AuditEntry
 from uploader.ingest.models import UploadEvent
@@ -29,7 +31,10 @@ def test_seed_demo_fills_every_table_and_the_rollup_agrees() -> None:
     for state in Upload.objects.values_list("state", flat=True):
         states[state] += 1
     assert states["stored"] > 400  # most files arrive
-    assert all(states[state] for state in ("stored", "rejected", "deleted"))
+    assert all(states[state] for state in ("stored", "rejected", "deleted", "aborted"))
+    # Nothing is left in flight past the day after which reconcile closes it.
+    day_ago = timezone.now() - dt.timedelta(hours=24)
+    assert not Upload.objects.filter(state__in=["registered", "uploading"], created_at__lt=day_ago).exists()
     assert Upload.objects.filter(portal__isnull=False).count() > 300  # most through portals
     assert AuditEntry.objects.filter(action="upload.registered").count() == 600
     assert UploadEvent.objects.count() > 400

@@ -41,7 +41,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "derivative": ("upload_id", "kind", "key", "size", "content_type", "detail", "created_at"),
 }  # fmt: skip
 
-# (state, weight): most files arrive; a few are refused, abandoned, removed or in flight.
+# (state, weight): most files arrive; a few are refused, abandoned, removed or in flight
+# (in flight only within IN_FLIGHT_AT_MOST of now, else abandoned: aborted).
 STATES = (
     ("stored", 85.0),
     ("rejected", 4.0),
@@ -50,6 +51,9 @@ STATES = (
     ("registered", 1.5),
     ("uploading", 1.5),
 )
+# Reconcile (uploader.ingest.reconcile) closes uploads in flight after a day, by
+# default (INTAKE_RECONCILE_AFTER_HOURS): older ones would be no business's data.
+IN_FLIGHT_AT_MOST = dt.timedelta(hours=24)
 # (content type, extension, weight, median size in bytes)
 TYPES = (
     ("application/pdf", "pdf", 33.0, 400_000),
@@ -136,6 +140,8 @@ def make_batch(rng: random.Random, cast: Cast, count: int, *, now: dt.datetime, 
         # More files lately: the age's density falls off linearly over the span.
         created = now - dt.timedelta(seconds=span * (1 - math.sqrt(rng.random())))
         state = STATES[bisect.bisect_left(_STATE_CUM, rng.random() * _STATE_CUM[-1])][0]
+        if state in ("registered", "uploading") and created < now - IN_FLIGHT_AT_MOST:
+            state = "aborted"  # what reconcile makes of an upload in flight past its cut-off
         content_type, extension, _, median = TYPES[bisect.bisect_left(_TYPE_CUM, rng.random() * _TYPE_CUM[-1])]
         size = max(1, int(rng.lognormvariate(math.log(median), 1.0)))
         filename = _filename(rng, extension, created)
