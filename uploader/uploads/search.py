@@ -5,7 +5,8 @@ and accents (ADR 0011).
 The upload's own fields are matched in `Upload.search_text`, normalized once when the
 row is written (trigram-indexed on PostgreSQL). Owners and portals are few and can be
 renamed, so their names are normalized when a search runs: the words are matched
-against them in Python (two small queries, however many words) and become id lists.
+against them in Python (two small queries, however many words) and become id lists
+(`search_for`, once per page; `Search.q` is the filter).
 """
 
 from __future__ import annotations
@@ -91,8 +92,3 @@ def search_for(text: str) -> Search:
         tuple(_ids_matching(users, term) for term in terms),
         tuple(_ids_matching(portals, term) for term in terms),
     )
-
-
-def search_q(text: str) -> Q:
-    """The filter for a search box's text; Q() when it has no words."""
-    return search_for(text).q()
