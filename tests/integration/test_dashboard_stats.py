@@ -72,6 +72,14 @@ def _now() -> datetime.datetime:
     return timezone.now()
 
 
+def _earlier_today(now: datetime.datetime, share: float) -> datetime.datetime:
+    """A moment of the business's day before `now`, `share` of the way from midnight: a
+    file counted as today's must stay today's when the test runs just after midnight
+    (minutes before `now` were yesterday then)."""
+    midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight + (now - midnight) * share
+
+
 def _stats(client: Client, **params: str) -> stats_selectors.UploadStats:
     response = client.get("/stats/", params)
     assert response.status_code == 200
@@ -80,8 +88,8 @@ def _stats(client: Client, **params: str) -> stats_selectors.UploadStats:
 
 def test_totals_and_days_count_files_that_arrived_with_empty_days_as_zero() -> None:
     now = _now()
-    _upload(at=now - datetime.timedelta(minutes=5), size=1000)
-    _upload(at=now - datetime.timedelta(minutes=6), size=24)
+    _upload(at=_earlier_today(now, 0.9), size=1000)
+    _upload(at=_earlier_today(now, 0.8), size=24)
     _upload(at=now - datetime.timedelta(days=3), size=5)
     _upload(at=now - datetime.timedelta(days=1), state=UploadState.REJECTED, reason="too big")
     _upload(at=now - datetime.timedelta(days=1), state=UploadState.UPLOADING)
@@ -105,7 +113,7 @@ def test_totals_and_days_count_files_that_arrived_with_empty_days_as_zero() -> N
 
 def test_the_page_shows_the_numbers_as_tables_and_carries_the_chart_data_as_json() -> None:
     now = _now()
-    _upload(at=now - datetime.timedelta(minutes=1), size=2048, content_type="image/png")
+    _upload(at=_earlier_today(now, 0.9), size=2048, content_type="image/png")
     response = _client(Role.VIEWER).get("/stats/", {"days": "7"})
     html = response.content.decode()
     assert "data-total-files>1<" in html
