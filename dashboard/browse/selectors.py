@@ -33,7 +33,7 @@ from uploader.uploads.keyset import KeysetPage, Sort, keyset_page, keyset_walk, 
 from uploader.uploads.kinds import KIND_CHOICES, kind_of, kind_q
 from uploader.uploads.models import ScanState, Upload, UploadState, UploadTag, UploadTotal
 from uploader.uploads.rollup import STAFF_PORTAL_KEY
-from uploader.uploads.search import Search, search_for, search_terms
+from uploader.uploads.search import Search, search_for
 from uploader.uploads.selectors import SIZE_KEY
 from uploader.uploads.selectors import UPLOAD_SORTS as SORTS
 from uploader.uploads.sizes import format_bytes
@@ -87,11 +87,6 @@ class UploadFilters:
     size_max: int | None = None
     tag: str = ""
     sort: str = DEFAULT_SORT
-
-    @property
-    def words(self) -> int:
-        """How many words of the search count."""
-        return len(search_terms(self.q))
 
     @property
     def only_kept_dimensions(self) -> bool:
@@ -186,9 +181,9 @@ def browse_results(
     keyset = SORTS.get(filters.sort, SORTS[DEFAULT_SORT])
     search = search_for(filters.q)
     uploads = browsable_uploads(user=user, filters=filters, search=search)
-    if filters.words == 0:
+    if not search.terms:
         return _page(uploads, keyset, size, after, before), browse_totals(user=user, filters=filters, uploads=uploads)
-    if filters.words == 1:
+    if len(search.terms) == 1:
         page = _walked_page(
             user=user,
             filters=filters,
