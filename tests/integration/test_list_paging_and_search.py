@@ -226,6 +226,21 @@ def _walk_pages(client: Client, url: str, *, arriving: str) -> tuple[list[list[s
     return pages, page
 
 
+def _assert_each_once_in_order(client: Client, pages: list[list[str]], last: Any, there_were: list[str]) -> Any:
+    """The names `_walk_pages` saw, less the files that arrived meanwhile, are
+    `there_were`, each once and in order, over three pages or more; back from the last
+    page gives the page before it again. Returns that page."""
+    shown = [name for page in pages for name in page]
+    arrived = [name for name in shown if name.startswith(("arrived", "AAA"))]
+    assert [name for name in shown if name not in arrived] == there_were  # each once, in order
+    assert len(pages) >= 3
+    previous = _link(last, "prev")
+    assert previous is not None
+    back = client.get(previous)
+    assert _names(back) == pages[-2]
+    return back
+
+
 @pytest.mark.parametrize("sort", ["newest", "oldest", "largest", "name"])
 def test_keyset_pages_never_repeat_or_skip_while_rows_arrive(sort: str) -> None:
     # Ties everywhere: ten files share each time, sizes repeat, names repeat in pairs.
@@ -234,14 +249,7 @@ def test_keyset_pages_never_repeat_or_skip_while_rows_arrive(sort: str) -> None:
     there_were = _sorted_names(sort)
     client = signed_in(Role.VIEWER)
     pages, last = _walk_pages(client, f"/uploads/?sort={sort}", arriving="{kind}-{page}.pdf")
-    shown = [name for page in pages for name in page]
-    arrived = [name for name in shown if name.startswith(("arrived-", "AAA-"))]
-    assert [name for name in shown if name not in arrived] == there_were  # each once, in order
-    assert len(pages) >= 3
-    # Back from the last page gives the page before it again, as it was.
-    previous = _link(last, "prev")
-    assert previous is not None
-    assert _names(client.get(previous)) == pages[-2]
+    _assert_each_once_in_order(client, pages, last, there_were)
 
 
 def _totals(response: Any) -> str:
@@ -268,14 +276,7 @@ def test_a_search_of_several_words_pages_like_the_list_while_rows_arrive(
     url = f"/uploads/?q=client+report&sort={sort}"
     assert _totals(client.get(url)) == (exact if read_up_to > 130 else "1,000+ files")
     pages, last = _walk_pages(client, url, arriving="{kind} client report {page}.pdf")
-    shown = [name for page in pages for name in page]
-    arrived = [name for name in shown if name.startswith(("arrived", "AAA"))]
-    assert [name for name in shown if name not in arrived] == there_were  # each once, in order
-    assert len(pages) >= 3
-    previous = _link(last, "prev")
-    assert previous is not None
-    back = client.get(previous)
-    assert _names(back) == pages[-2]
+    back = _assert_each_once_in_order(client, pages, last, there_were)
     assert _link(back, "prev") is not None  # not the first page: it links further back
 
 
@@ -296,13 +297,7 @@ def test_a_search_of_one_word_pages_like_the_list_whether_walked_or_sorted(
     there_were = [name for name in _sorted_names(sort) if name.startswith("report")]
     client = signed_in(Role.VIEWER)
     pages, last = _walk_pages(client, f"/uploads/?q=REPORT&sort={sort}", arriving="{kind} report {page}.pdf")
-    shown = [name for page in pages for name in page]
-    arrived = [name for name in shown if name.startswith(("arrived", "AAA"))]
-    assert [name for name in shown if name not in arrived] == there_were  # each once, in order
-    assert len(pages) >= 3
-    previous = _link(last, "prev")
-    assert previous is not None
-    assert _names(client.get(previous)) == pages[-2]
+    _assert_each_once_in_order(client, pages, last, there_were)
 
 
 def test_a_search_page_after_a_row_that_is_gone_starts_after_where_it_was() -> None:
