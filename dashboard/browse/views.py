@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from dashboard.access import page_requires
 from dashboard.browse import file_page
 from dashboard.browse import selectors as browse_selectors
+from dashboard.browse.file_rows import file_rows_html
 from dashboard.browse.forms import UploadFilterForm
 from dashboard.confirm import Confirmation, confirmed, render_confirm
 from uploader.access.principals import signed_in_principal
@@ -54,6 +55,7 @@ def upload_list(request: HttpRequest) -> HttpResponse:
         after=request.GET.get("after"),
         before=request.GET.get("before"),
     )
+    can_download = has_permission(request.user, Permission.DOWNLOAD)
     partial = request.headers.get("HX-Request") == "true" and "HX-History-Restore-Request" not in request.headers
     response = render(
         request,
@@ -61,9 +63,9 @@ def upload_list(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
-            "rows": browse_selectors.browse_rows(page.object_list),
+            "rows_html": file_rows_html(browse_selectors.browse_rows(page.object_list), can_download=can_download),
             "totals": totals,
-            "can_download": has_permission(request.user, Permission.DOWNLOAD),
+            "can_download": can_download,
             "partial": partial,
             "time_zone": settings.TIME_ZONE,
         },
