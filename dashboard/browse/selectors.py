@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db.models import BooleanField, Count, ExpressionWrapper, QuerySet, Sum
 from django.db.models.functions import Coalesce, Lower
 from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
-from django.urls import reverse
 from django.utils import timezone
 
 from uploader.access.principals import signed_in_principal
@@ -31,12 +28,11 @@ from uploader.access.roles import Permission, has_permission
 from uploader.portals.models import Portal
 from uploader.uploads.keyset import KeysetPage, Sort, keyset_page, keyset_walk, page_of, rows_around
 from uploader.uploads.kinds import KIND_CHOICES, kind_of, kind_q
-from uploader.uploads.models import ScanState, Upload, UploadState, UploadTag, UploadTotal
+from uploader.uploads.models import Upload, UploadTag, UploadTotal
 from uploader.uploads.rollup import STAFF_PORTAL_KEY
 from uploader.uploads.search import Search, search_for
 from uploader.uploads.selectors import SIZE_KEY
 from uploader.uploads.selectors import UPLOAD_SORTS as SORTS
-from uploader.uploads.sizes import format_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -299,77 +295,6 @@ def browse_totals(*, user: Any, filters: UploadFilters, uploads: QuerySet[Upload
 
 def _counted(files: int, size_bytes: int) -> BrowseTotals:
     return _CAPPED if files > TOTALS_COUNTED_UP_TO else BrowseTotals(files=files, bytes=size_bytes)
-
-
-@dataclass(frozen=True)
-class BrowseRow:
-    """One row of the file list, every value ready to print: the page renders 50 of
-    these with plain lookups (no URL reversal, filter or include per row)."""
-
-    id: str
-    state: str
-    state_label: str
-    scan_state: str  # "" unless stored: only stored files show their scan
-    scan_label: str
-    name: str
-    detail_url: str
-    download_url: str  # "" when the file cannot be downloaded now
-    sender_name: str  # "" for unknown
-    sender_email: str
-    portal_name: str  # "" for staff uploads
-    size: str  # "" when unknown
-    created_iso: str
-    created_text: str
-    rejection_reason: str
-
-
-def browse_rows(uploads: Iterable[Upload]) -> list[BrowseRow]:
-    """The page's uploads (sender and portal joined, or a portal's own) as rows: two URL reversals for the
-    page, not two per row. Times in TIME_ZONE, as the `date` filter shows them."""
-    detail_prefix = reverse("dashboard:upload-detail", args=[_PLACEHOLDER_ID]).split(str(_PLACEHOLDER_ID))
-    download_prefix = reverse("dashboard:upload-download", args=[_PLACEHOLDER_ID]).split(str(_PLACEHOLDER_ID))
-    zone = timezone.get_default_timezone()
-    state_labels = dict(UploadState.choices)
-    scan_labels = dict(ScanState.choices)
-    rows = []
-    for upload in uploads:
-        upload_id = str(upload.pk)
-        stored = upload.state == UploadState.STORED
-        if upload.portal_id:
-            sender_name, sender_email = upload.uploader_name or "(no name given)", upload.uploader_email
-        elif upload.owner is not None:
-            sender_name, sender_email = upload.owner.get_username(), upload.owner.email
-        else:
-            sender_name, sender_email = "", ""
-        created = timezone.localtime(upload.created_at, zone)
-        known = upload.stored_size if upload.stored_size is not None else upload.declared_size
-        size = getattr(upload, "size_bytes", known)  # the list annotates it; a portal's page does not
-        rows.append(
-            BrowseRow(
-                id=upload_id,
-                state=upload.state,
-                state_label=state_labels.get(upload.state, upload.state),
-                scan_state=upload.scan_state if stored else "",
-                scan_label=scan_labels.get(upload.scan_state, upload.scan_state) if stored else "",
-                name=upload.original_filename,
-                detail_url=upload_id.join(detail_prefix),
-                download_url=upload_id.join(download_prefix) if stored and upload.scan_allows_use else "",
-                sender_name=sender_name,
-                sender_email=sender_email,
-                portal_name=upload.portal.name if upload.portal is not None else "",
-                size=format_bytes(size) if size is not None else "",
-                created_iso=created.isoformat(),
-                created_text=f"{created.day} {_MONTHS[created.month - 1]} {created:%Y %H:%M}",
-                rejection_reason=upload.rejection_reason,
-            )
-        )
-    return rows
-
-
-# An id no upload has, reversed once per page to learn the URLs around an id.
-_PLACEHOLDER_ID = uuid.UUID(int=0)
-# The `date` filter's "M" in English; the staff pages are in English.
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def portal_choices() -> list[tuple[str, str]]:

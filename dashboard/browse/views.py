@@ -17,8 +17,8 @@ from django.views.decorators.http import require_GET, require_POST
 from dashboard.access import page_requires
 from dashboard.browse import file_page
 from dashboard.browse import selectors as browse_selectors
-from dashboard.browse.file_rows import file_rows_html
 from dashboard.browse.forms import UploadFilterForm
+from dashboard.browse.rows import browse_rows, file_rows_html
 from dashboard.confirm import Confirmation, confirmed, render_confirm
 from uploader.access.principals import signed_in_principal
 from uploader.access.roles import Permission, has_permission
@@ -63,7 +63,7 @@ def upload_list(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
-            "rows_html": file_rows_html(browse_selectors.browse_rows(page.object_list), can_download=can_download),
+            "rows_html": file_rows_html(browse_rows(page.object_list), can_download=can_download),
             "totals": totals,
             "can_download": can_download,
             "partial": partial,

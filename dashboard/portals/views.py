@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from dashboard.access import page_requires, render_no_access
-from dashboard.browse import selectors as browse_selectors
+from dashboard.browse.rows import browse_rows
 from dashboard.confirm import Confirmation, confirmed, render_confirm
 from dashboard.portals.forms import PortalForm
 from uploader.access.principals import signed_in_principal
@@ -138,7 +138,7 @@ def portal_detail(request: HttpRequest, portal_id: int) -> HttpResponse:
             # (upload, its derivatives' signed URLs) for the table
             "rows": [
                 (row, links.get(upload.pk, none))
-                for upload, row in zip(uploads, browse_selectors.browse_rows(uploads), strict=True)
+                for upload, row in zip(uploads, browse_rows(uploads), strict=True)
             ],
             "processing": [label for value, label in ProcessingOption.choices if value in portal.processing],
             "logo_url": portal_logo_url(portal),

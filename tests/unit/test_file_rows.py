@@ -1,4 +1,4 @@
-"""The file list's rows made in Python (dashboard.browse.file_rows) are the markup the
+"""The file list's rows made in Python (dashboard.browse.rows) are the markup the
 template loop made before, for every shape of row, and escape what senders wrote."""
 
 from __future__ import annotations
@@ -8,8 +8,7 @@ import re
 import pytest
 from django.template import Context, Template
 
-from dashboard.browse.file_rows import file_rows_html
-from dashboard.browse.selectors import BrowseRow
+from dashboard.browse.rows import BrowseRow, file_rows_html
 
 # The loop `templates/dashboard/uploads/_results.html` had, as it was.
 TEMPLATE_ROWS = Template(
