@@ -20,6 +20,7 @@ app.autodiscover_tasks(
         "uploader.retention",
         "uploader.requests",
         "uploader.bundles",
+        "uploader.uploads",
     ]
 )
 

@@ -352,6 +352,11 @@ CELERY_BEAT_SCHEDULE["send-request-reminders"] = {
     "task": "uploader.tasks.send_request_reminders",
     "schedule": INTAKE_REMINDER_INTERVAL_MINUTES * 60.0,
 }
+# The search table's quarters, made a year ahead (uploader.uploads.search_table).
+CELERY_BEAT_SCHEDULE["ensure-search-partitions"] = {
+    "task": "uploader.tasks.ensure_search_partitions",
+    "schedule": 24 * 3600.0,
+}
 CELERY_BEAT_SCHEDULE["retry-overdue-portal-webhooks"] = {
     "task": "uploader.tasks.retry_overdue_portal_webhooks",
     "schedule": 300.0,

@@ -274,7 +274,10 @@ def test_a_search_of_several_words_pages_like_the_list_while_rows_arrive(
     there_were = [name for name in _sorted_names(sort) if name.startswith("client report")]
     client = signed_in(Role.VIEWER)
     url = f"/uploads/?q=client+report&sort={sort}"
-    assert _totals(client.get(url)) == (exact if read_up_to > 130 else "1,000+ files")
+    # PostgreSQL's search table answers a search sorted by time, and counts its own way
+    # (tests/integration/test_search_table.py).
+    read_in_order = connection.vendor != "postgresql" or sort not in ("newest", "oldest")
+    assert _totals(client.get(url)) == (exact if read_up_to > 130 or not read_in_order else "1,000+ files")
     pages, last = _walk_pages(client, url, arriving="{kind} client report {page}.pdf")
     back = _assert_each_once_in_order(client, pages, last, there_were)
     assert _link(back, "prev") is not None  # not the first page: it links further back

@@ -9,12 +9,14 @@ import io
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.utils import timezone
 
 from uploader.audit.models import AuditEntry
 from uploader.ingest.models import UploadEvent
+from uploader.management.demo import load
 from uploader.portals.models import Portal
-from uploader.uploads import recount
+from uploader.uploads import recount, search_table
 from uploader.uploads.models import Upload, UploadTotal
 from uploader.uploads.search import search_text_of
 
@@ -52,3 +54,34 @@ def test_seed_demo_fills_every_table_and_the_rollup_agrees() -> None:
 def test_seed_demo_refuses_nonsense() -> None:
     with pytest.raises(CommandError, match="--staff at least 1"):
         call_command("seed_demo", "--uploads", "5", "--staff", "0")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the search table and deferred indexes are PostgreSQL's")
+@pytest.mark.parametrize("defer_from", [100, 10_000])
+def test_the_search_table_holds_every_seeded_upload_in_its_quarter(
+    defer_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A large load (deferred indexes) turns the triggers off and fills the table once
+    # after it; a small one is written by the triggers. Either way, every row in its
+    # quarter's partition, the triggers on again and the indexes back.
+    monkeypatch.setattr(load, "DEFER_INDEXES_FROM", defer_from)
+    call_command("seed_demo", "--uploads", "300", "--portals", "4", "--staff", "2", "--seed", "3", stdout=io.StringIO())
+    columns = "id, created_at, search_text, portal_id, owner_id"
+    with connection.cursor() as cursor:
+        sql = f"SELECT {columns} FROM uploader_upload EXCEPT SELECT {columns} FROM {search_table.TABLE}"  # noqa: S608
+        cursor.execute(sql)
+        assert cursor.fetchall() == []
+        cursor.execute(f"SELECT count(*) FROM {search_table.TABLE}")  # noqa: S608
+        assert cursor.fetchone()[0] == 300
+        cursor.execute(f"SELECT count(*) FROM {search_table.DEFAULT_PARTITION}")  # noqa: S608
+        assert cursor.fetchone()[0] == 0
+        cursor.execute("SELECT tgname, tgenabled FROM pg_trigger WHERE tgname LIKE 'uploader_uploadsearch_%'")
+        assert sorted(cursor.fetchall()) == [
+            ("uploader_uploadsearch_delete", "O"),
+            ("uploader_uploadsearch_insert", "O"),
+            ("uploader_uploadsearch_update", "O"),
+        ]
+        cursor.execute(f"SELECT indexname FROM pg_indexes WHERE tablename = '{search_table.TABLE}'")  # noqa: S608
+        assert {"uploader_uploadsearch_trgm", "uploader_uploadsearch_created_id"} <= {
+            row[0] for row in cursor.fetchall()
+        }

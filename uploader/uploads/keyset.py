@@ -182,7 +182,7 @@ def keyset_page(
     page), in one query. Raises BadCursor for a cursor this sort did not make."""
     backwards = before is not None and after is None
     cursor = before if backwards else after
-    fetched = list(_past_cursor(queryset, sort=sort, cursor=cursor, backwards=backwards)[: size + 1])
+    fetched = list(past_cursor(queryset, sort=sort, cursor=cursor, backwards=backwards)[: size + 1])
     return page_of(fetched, sort=sort, size=size, backwards=backwards, from_cursor=cursor is not None)
 
 
@@ -205,8 +205,8 @@ def keyset_walk(
     backwards = before is not None and after is None
     cursor = before if backwards else after
     names = [column.name for column in sort.columns]
-    last = _past_cursor(among, sort=sort, cursor=cursor, backwards=backwards).values_list(*names)[rows - 1 : rows]
-    narrowed = _past_cursor(queryset, sort=sort, cursor=cursor, backwards=backwards)
+    last = past_cursor(among, sort=sort, cursor=cursor, backwards=backwards).values_list(*names)[rows - 1 : rows]
+    narrowed = past_cursor(queryset, sort=sort, cursor=cursor, backwards=backwards)
     bounded = False
     for bound in last:  # none when fewer rows are left: then the walk reads them all
         bounded = True
@@ -222,7 +222,7 @@ def keyset_walk(
     return page_of(fetched, sort=sort, size=size, backwards=backwards, from_cursor=cursor is not None)
 
 
-def _past_cursor(queryset: QuerySet[M], *, sort: Sort, cursor: str | None, backwards: bool) -> QuerySet[M]:
+def past_cursor(queryset: QuerySet[M], *, sort: Sort, cursor: str | None, backwards: bool) -> QuerySet[M]:
     """The rows after the cursor (before it, backwards), nearest first."""
     rows = queryset.annotate(**sort.annotations()) if sort.annotations() else queryset
     if cursor is not None:

@@ -336,3 +336,22 @@ class UploadTotal(models.Model):
 
     def __str__(self) -> str:
         return f"portal {self.portal_key} {self.kind} {self.state}"
+
+
+class UploadSearchRow(models.Model):
+    """An upload's searched columns in the search table. On PostgreSQL the table is
+    partitioned by quarter and written by triggers on the uploads table
+    (uploader.uploads.search_table, ADR 0014); on SQLite it exists and stays empty.
+    Read only, by the file list's search."""
+
+    id = models.UUIDField(primary_key=True)  # the upload's
+    created_at = models.DateTimeField()
+    search_text = models.TextField()
+    portal_id = models.BigIntegerField(null=True)
+    owner_id = models.IntegerField(null=True)
+
+    class Meta:
+        db_table = "uploader_uploadsearch"
+
+    def __str__(self) -> str:
+        return f"search row of upload {self.id}"

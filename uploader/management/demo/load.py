@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import re
 import secrets
@@ -15,14 +16,16 @@ from django.utils import timezone
 
 from uploader.audit.models import AuditEntry
 from uploader.ingest.models import UploadEvent
-from uploader.management.demo.generate import COLUMNS, Cast, make_batch
+from uploader.management.demo.generate import COLUMNS, SPAN_DAYS, Cast, make_batch
 from uploader.portals.models import Portal
 from uploader.processing.models import Derivative
+from uploader.uploads import search_table
 from uploader.uploads.models import (
     Upload,
     UploadDailyBreakdown,
     UploadDailyRollup,
     UploadMonthlyBreakdown,
+    UploadSearchRow,
     UploadTotal,
 )
 from uploader.uploads.recount import rollup_recount
@@ -110,9 +113,10 @@ def _prepared(model_field: models.Field[Any, Any], value: Any) -> Any:
 
 
 def _drop_secondary_indexes() -> list[str]:
-    """Drop the indexes of the loaded tables that no constraint owns; returns their
-    definitions, to run again after the load."""
-    tables = [model._meta.db_table for model in MODELS.values()]
+    """Drop the indexes of the loaded tables (and of the search table, filled after
+    the load) that no constraint owns; returns their definitions, to run again after
+    the load."""
+    tables = [model._meta.db_table for model in MODELS.values()] + [search_table.TABLE]
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = current_schema() "
@@ -143,10 +147,20 @@ def seed(
     written = dict.fromkeys(COLUMNS, 0)
     started = time.monotonic()
     defer = connection.vendor == "postgresql" and uploads >= DEFER_INDEXES_FROM
+    # The search table's quarters of the demo's two years, so its rows go straight to
+    # their partitions.
+    search_table.ensure_partitions(since=search_table.quarter_of(now - dt.timedelta(days=SPAN_DAYS)))
+    upload_table = connection.ops.quote_name(Upload._meta.db_table)
     with transaction.atomic():
         dropped = _drop_secondary_indexes() if defer else []
         if dropped:
             progress(f"{len(dropped)} indexes dropped for the load; built again after it")
+            with connection.cursor() as cursor:
+                # The search table is filled once after the load, in time order. A table
+                # with foreign-key checks pending cannot be altered: run them first.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                search_table.set_triggers(cursor, upload_table=upload_table, enabled=False)
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         done = 0
         while done < uploads:
             count = min(BATCH_UPLOADS, uploads - done)
@@ -163,6 +177,12 @@ def seed(
             elapsed = time.monotonic() - started
             progress(f"{done:,}/{uploads:,} uploads ({elapsed:,.0f} s, {done / max(elapsed, 0.001):,.0f}/s)")
         if dropped:
+            _check_foreign_keys(progress)
+            step_started = time.monotonic()
+            with connection.cursor() as cursor:
+                search_table.fill(cursor, upload_table=upload_table)
+                search_table.set_triggers(cursor, upload_table=upload_table, enabled=True)
+            progress(f"search table filled ({time.monotonic() - step_started:,.0f} s)")
             _build_indexes(dropped, progress)
     progress("recounting the daily rollup")
     days, totals = rollup_recount()
@@ -174,7 +194,8 @@ def seed(
         # a transaction (a test's); ANALYZE alone then.
         command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
         with connection.cursor() as cursor:
-            for model in (*MODELS.values(), *ROLLUP_MODELS):
+            vacuumed: tuple[type[models.Model], ...] = (*MODELS.values(), *ROLLUP_MODELS, UploadSearchRow)
+            for model in vacuumed:
                 step_started = time.monotonic()
                 cursor.execute(f"{command} {connection.ops.quote_name(model._meta.db_table)}")
                 progress(f"{command} of {model._meta.db_table} ({time.monotonic() - step_started:,.0f} s)")
@@ -182,17 +203,20 @@ def seed(
     return written
 
 
+def _check_foreign_keys(progress: Callable[[str], None]) -> None:
+    """The deferred foreign-key checks, now: PostgreSQL alters no table (the search
+    triggers) and builds no index on one with checks still pending."""
+    progress("checking the foreign keys of the rows loaded")
+    step_started = time.monotonic()
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    progress(f"foreign keys checked ({time.monotonic() - step_started:,.0f} s)")
+
+
 def _build_indexes(definitions: list[str], progress: Callable[[str], None]) -> None:
     """The dropped indexes again, each said as it is built (minutes each at 10M rows)."""
     with connection.cursor() as cursor:
-        # The deferred foreign-key checks run now: PostgreSQL builds no index on a
-        # table with checks still pending.
-        progress("checking the foreign keys of the rows loaded")
-        step_started = time.monotonic()
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        progress(
-            f"foreign keys checked ({time.monotonic() - step_started:,.0f} s); building {len(definitions)} indexes"
-        )
+        progress(f"building {len(definitions)} indexes")
         cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
         for number, definition in enumerate(definitions, start=1):
             step_started = time.monotonic()
