@@ -75,12 +75,17 @@ def _pages() -> list[tuple[str, str]]:
     busy_portal = totals[0][0]
     quiet_portal = totals.reverse()[0][0]
     rejected = Upload.objects.filter(state="rejected").order_by("-created_at").values_list("pk", flat=True)[0]
+    passport_50th = Upload.objects.filter(search_text__contains="passport").order_by("-created_at", "-id")[49]
     return [
         ("reference: /healthz/live (no query)", "/healthz/live"),
         ("files, first page", "/uploads/"),
         ("files, page 500", f"/uploads/?after={page_500}"),
         ("search, one word", "/uploads/?q=passport"),
+        ("search, one word, page 2", f"/uploads/?q=passport&after={newest.cursor_of(passport_50th)}"),
         ("search, three words", "/uploads/?q=contract+garcia+2025"),
+        # Its matches are all old: files named for 2025, in data that ends today (Dec 2026).
+        ("search, one word in old files only", "/uploads/?q=2025"),
+        ("search, a word no file holds", "/uploads/?q=zqxj"),
         ("filter: state rejected", "/uploads/?state=rejected"),
         ("filter: busiest portal", f"/uploads/?portal={busy_portal}"),
         ("filter: quietest portal", f"/uploads/?portal={quiet_portal}"),

@@ -116,6 +116,7 @@ def test_search_uses_the_trigram_index_on_postgresql_and_like_on_sqlite(searchab
             )
             (definition,) = cursor.fetchone()
             assert "USING gin (search_text gin_trgm_ops)" in definition
+            assert "WITH (fastupdate=off)" in definition  # no pending list for each search to read (0033)
             # Five rows: make the planner show what it would do with many.
             cursor.execute("SET LOCAL enable_seqscan = off")
             cursor.execute("SET LOCAL enable_indexscan = off")
