@@ -230,10 +230,10 @@ def _search_table_results(
     quarters, narrowed = search_table.quarters_of_rows(), _search_table_narrowing(filters)
     backwards = bool(before) and not after
     cursor = (before if backwards else after) or None
-    keys = None
+    ids = None
     if cursor is not None:
         try:
-            keys = search_table.keys_by_quarter(
+            ids = search_table.ids_in_order_by_quarter(
                 search,
                 quarters=quarters,
                 narrowed=narrowed,
@@ -244,16 +244,15 @@ def _search_table_results(
             )
         except ValueError:  # a damaged page link: the first page, as a bad page number always gave
             backwards, cursor = False, None
-    if keys is None:
-        first = search_table.keys_by_quarter(
+    if ids is None:
+        first = search_table.ids_in_order_by_quarter(
             search, quarters=quarters, narrowed=narrowed, sort=keyset, limit=max(TOTALS_COUNTED_UP_TO, size) + 1
         )
-        keys, matched = first[: size + 1], [pk for _, pk in first]
+        ids, matched = first[: size + 1], first
     else:
         matched = search_table.ids_by_quarter(
             search, quarters=quarters, narrowed=narrowed, up_to=TOTALS_COUNTED_UP_TO + 1
         )
-    ids = [pk for _, pk in keys]
     found = browsable_uploads(user=user, filters=UploadFilters()).order_by().in_bulk(ids)
     page = page_of(
         [found[pk] for pk in ids if pk in found], sort=keyset, size=size, backwards=backwards, from_cursor=bool(cursor)
