@@ -165,10 +165,10 @@ def over_two_years() -> list[Upload]:
     """Eight quarters of files, some in partitions and some (2024) in the default one:
     "contract 2025" files only in 2025, "invoice" files in every quarter."""
     made = []
-    now = timezone.now()
+    last = dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC)  # fixed, so the test means the same next year
     search_table.ensure_partitions(since=dt.date(2025, 1, 1), through=dt.date(2025, 12, 31))
     for day in range(0, 730, 4):
-        at = now - dt.timedelta(days=day, minutes=day % 7)
+        at = last - dt.timedelta(days=day, minutes=day % 7)
         made.append(_upload(f"invoice {day:03}.pdf", at=at))
         if at.year == 2025:
             made.append(_upload(f"contract {at:%Y-%m} {day:03}.pdf", at=at))
