@@ -147,16 +147,9 @@ def browsable_uploads(*, user: Any, filters: UploadFilters, search: Search | Non
         uploads = uploads.filter((search or search_for(filters.q)).q())
     if filters.state:
         uploads = uploads.filter(state=filters.state)
-    if filters.portal == NO_PORTAL:
-        uploads = uploads.filter(portal__isnull=True)
-    elif filters.portal:
-        uploads = uploads.filter(portal_id=int(filters.portal))
+    uploads = uploads.filter(_portal_and_dates(filters))
     if filters.kind:
         uploads = uploads.filter(kind_q(filters.kind))
-    if filters.uploaded_from is not None:
-        uploads = uploads.filter(created_at__gte=day_start(filters.uploaded_from))
-    if filters.uploaded_to is not None:
-        uploads = uploads.filter(created_at__lt=day_start(filters.uploaded_to + dt.timedelta(days=1)))
     if filters.size_min is not None or filters.size_max is not None:
         # The size sort's indexed expression (unknown sizes are -1), so a size range is
         # one index range too.
@@ -167,6 +160,20 @@ def browsable_uploads(*, user: Any, filters: UploadFilters, search: Search | Non
         # A semi-join: a file has each tag once, so no duplicates and no DISTINCT.
         uploads = uploads.filter(pk__in=UploadTag.objects.filter(name=filters.tag).values("upload_id"))
     return uploads
+
+
+def _portal_and_dates(filters: UploadFilters) -> Q:
+    """The portal and date filters, on columns the uploads and the search table share."""
+    narrowed = Q()
+    if filters.portal == NO_PORTAL:
+        narrowed &= Q(portal_id__isnull=True)
+    elif filters.portal:
+        narrowed &= Q(portal_id=int(filters.portal))
+    if filters.uploaded_from is not None:
+        narrowed &= Q(created_at__gte=day_start(filters.uploaded_from))
+    if filters.uploaded_to is not None:
+        narrowed &= Q(created_at__lt=day_start(filters.uploaded_to + dt.timedelta(days=1)))
+    return narrowed
 
 
 def browse_results(
@@ -200,7 +207,7 @@ def browse_results(
     return _search_results(user=user, uploads=uploads, keyset=keyset, size=size, after=after, before=before)
 
 
-# The filters the search table can apply itself (its columns: time, portal).
+# The sorts the search table's time index gives.
 _SEARCH_TABLE_SORTS = ("newest", "oldest")
 
 
@@ -227,7 +234,7 @@ def _search_table_results(
     totals' bytes too, when the count is exact."""
     if not has_permission(user, Permission.BROWSE):
         return keyset_page(Upload.objects.none(), sort=keyset, size=size), BrowseTotals(files=0, bytes=0)
-    quarters, narrowed = search_table.quarters_of_rows(), _search_table_narrowing(filters)
+    quarters, narrowed = search_table.quarters_of_rows(), _portal_and_dates(filters)
     backwards = bool(before) and not after
     cursor = (before if backwards else after) or None
     ids = None
@@ -253,27 +260,15 @@ def _search_table_results(
         matched = search_table.ids_by_quarter(
             search, quarters=quarters, narrowed=narrowed, up_to=TOTALS_COUNTED_UP_TO + 1
         )
-    found = browsable_uploads(user=user, filters=UploadFilters()).order_by().in_bulk(ids)
+    readable = browsable_uploads(user=user, filters=UploadFilters()).order_by()
+    found = readable.in_bulk(ids)
     page = page_of(
         [found[pk] for pk in ids if pk in found], sort=keyset, size=size, backwards=backwards, from_cursor=bool(cursor)
     )
     if len(matched) > TOTALS_COUNTED_UP_TO:
         return page, _CAPPED
-    summed = Upload.objects.filter(pk__in=matched).aggregate(bytes=Sum(Coalesce("stored_size", "declared_size")))
+    summed = readable.filter(pk__in=matched).aggregate(bytes=Sum("size_bytes"))
     return page, BrowseTotals(files=len(matched), bytes=summed["bytes"] or 0)
-
-
-def _search_table_narrowing(filters: UploadFilters) -> Q:
-    narrowed = Q()
-    if filters.portal == NO_PORTAL:
-        narrowed &= Q(portal_id__isnull=True)
-    elif filters.portal:
-        narrowed &= Q(portal_id=int(filters.portal))
-    if filters.uploaded_from is not None:
-        narrowed &= Q(created_at__gte=day_start(filters.uploaded_from))
-    if filters.uploaded_to is not None:
-        narrowed &= Q(created_at__lt=day_start(filters.uploaded_to + dt.timedelta(days=1)))
-    return narrowed
 
 
 def _walked_page(
