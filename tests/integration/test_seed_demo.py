@@ -85,3 +85,18 @@ def test_the_search_table_holds_every_seeded_upload_in_its_quarter(
         assert {"uploader_uploadsearch_trgm", "uploader_uploadsearch_created_id"} <= {
             row[0] for row in cursor.fetchall()
         }
+        # Each index valid, and each partition with its own share of it (a partitioned
+        # index made "ON ONLY" the parent is invalid and indexes no partition).
+        cursor.execute(
+            "SELECT i.indexrelid::regclass::text, i.indisvalid FROM pg_index i WHERE i.indrelid = %s::regclass",
+            [search_table.TABLE],
+        )
+        assert all(valid for _, valid in cursor.fetchall())
+        cursor.execute(
+            "SELECT c.relname, count(i.indexrelid) FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid "
+            "LEFT JOIN pg_index i ON i.indrelid = c.oid WHERE h.inhparent = %s::regclass GROUP BY c.relname",
+            [search_table.TABLE],
+        )
+        indexes_per_partition = dict(cursor.fetchall())
+        assert indexes_per_partition, "no partitions"
+        assert set(indexes_per_partition.values()) == {3}, indexes_per_partition  # key, time, trigram
