@@ -20,6 +20,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("uploads/recent", views.recent_uploads, name="recent-uploads"),
     path("uploads/", browse_views.upload_list, name="uploads"),
+    path("uploads/totals/", browse_views.upload_totals, name="upload-totals"),
     path("uploads/<uuid:upload_id>/", browse_views.upload_detail, name="upload-detail"),
     path("uploads/<uuid:upload_id>/download", browse_views.upload_download, name="upload-download"),
     path("uploads/<uuid:upload_id>/delete", browse_views.upload_delete, name="upload-delete"),

@@ -77,6 +77,26 @@ def upload_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @page_requires(Permission.BROWSE)
+def upload_totals(request: HttpRequest) -> HttpResponse:
+    """`/uploads/totals/?` the list's filters: the totals line of a search, which the
+    list loads after its rows (ADR 0015). htmx gets the line, and the announcement for
+    screen readers out of band; a browser without scripts gets a small page."""
+    form = UploadFilterForm(
+        request.GET or None, portals=browse_selectors.portal_choices(), tags=file_notes.tags_in_use()
+    )
+    totals = browse_selectors.search_totals(user=request.user, filters=form.filters())
+    partial = request.headers.get("HX-Request") == "true"
+    response = render(
+        request,
+        "dashboard/uploads/_totals_counted.html" if partial else "dashboard/uploads/totals.html",
+        {"totals": totals, "list_query": request.GET.urlencode()},
+    )
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@require_GET
+@page_requires(Permission.BROWSE)
 def upload_detail(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
     upload = _upload_or_404(request, upload_id)
     stored = upload.state == UploadState.STORED

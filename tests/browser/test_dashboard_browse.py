@@ -6,11 +6,13 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.db import connection
 
 from tests.browser.test_staff_upload import sign_in
 from tests.conftest import make_staff_user
 from tests.integration.test_portals import enter, upload_file, visitor_client
 from tests.support.documents import make_image
+from tests.support.page_quality import check_page
 from uploader.audit.models import AuditEntry
 from uploader.portals import tokens as portal_tokens
 from uploader.portals.services import portal_create
@@ -72,3 +74,31 @@ def test_staff_search_filter_and_open_a_file_with_its_thumbnail(page, live_serve
         page.get_by_role("button", name="Download harbour view.png").click()
     assert answer.value.status == 302
     assert AuditEntry.objects.filter(upload=photo, action="upload.downloaded").count() == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="only PostgreSQL's search table counts on its own request")
+def test_a_long_search_shows_its_rows_then_loads_its_count(page, live_server) -> None:  # type: ignore[no-untyped-def]
+    # More than a page of matches: the page comes with its rows and "Counting the
+    # files…", and htmx then loads the count into the line and the announcement.
+    staff = make_staff_user("erin")
+    for n in range(60):  # save() writes the search text
+        Upload.objects.create(
+            owner=staff, original_filename=f"survey {n:02}.pdf", key=f"uploads/staff/2025/01/{uuid.uuid4()}/f",
+            declared_size=1000, declared_content_type="application/pdf", state=UploadState.STORED, stored_size=1000,
+        )  # fmt: skip
+    sign_in(page, live_server.url, "erin")
+    page.goto(f"{live_server.url}/uploads/?q=survey")
+    page.wait_for_function(f"{ROWS}.length === 50")
+    page.wait_for_function("document.querySelector('#browse-results [data-counted]') !== null")
+    assert page.locator("#browse-results [data-totals]").text_content().strip().startswith("60 files,")
+    assert page.locator("[data-counting]").count() == 0
+    page.wait_for_function("document.getElementById('browse-status').textContent.startsWith('60 files')")
+    check_page(page, "staff-search-counted")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    check_page(page, "staff-search-counted-phone")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    # The next page, through htmx: its own count again.
+    page.get_by_role("link", name="Next page →").click()
+    page.wait_for_function(f"{ROWS}.length === 10")
+    page.wait_for_function("document.querySelector('#browse-results [data-counted]') !== null")
+    assert page.locator("#browse-results [data-totals]").text_content().strip().startswith("60 files,")

@@ -21,6 +21,7 @@ from django.utils import timezone
 from dashboard.browse import selectors as browse_selectors
 from tests.support.people import person, signed_in
 from tests.support.rollup import count_in_rollup
+from tests.support.totals import totals_loaded
 from uploader.access.roles import Role
 from uploader.audit.models import AuditEntry
 from uploader.ops.database import ExtensionMissing, require_extension
@@ -253,12 +254,6 @@ def test_keyset_pages_never_repeat_or_skip_while_rows_arrive(sort: str) -> None:
     _assert_each_once_in_order(client, pages, last, there_were)
 
 
-def _totals(response: Any) -> str:
-    found = re.search(r"<p class=\"browse-totals\" data-totals>(.*?)</p>", response.content.decode(), re.S)
-    assert found is not None
-    return html.unescape(found.group(1)).strip()
-
-
 @pytest.mark.parametrize("read_up_to", [2_000, 7])
 @pytest.mark.parametrize("sort", ["newest", "oldest", "largest", "name"])
 def test_a_search_of_several_words_pages_like_the_list_while_rows_arrive(
@@ -278,7 +273,9 @@ def test_a_search_of_several_words_pages_like_the_list_while_rows_arrive(
     # PostgreSQL's search table answers a search sorted by time, and counts its own way
     # (tests/integration/test_search_table.py).
     read_in_order = connection.vendor != "postgresql" or sort not in ("newest", "oldest")
-    assert _totals(client.get(url)) == (exact if read_up_to > 130 or not read_in_order else "1,000+ files")
+    assert totals_loaded(client, client.get(url)) == (
+        exact if read_up_to > 130 or not read_in_order else "1,000+ files"
+    )
     pages, last = _walk_pages(client, url, arriving="{kind} client report {page}.pdf")
     back = _assert_each_once_in_order(client, pages, last, there_were)
     assert _link(back, "prev") is not None  # not the first page: it links further back

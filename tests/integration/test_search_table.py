@@ -14,11 +14,13 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from dashboard.browse import selectors as browse_selectors
 from tests.support.people import signed_in
+from tests.support.totals import COUNTING, totals_loaded, totals_shown
 from uploader.access.roles import Role
 from uploader.portals.models import Portal
 from uploader.uploads import search_table
@@ -149,12 +151,6 @@ def _names(response: Any) -> list[str]:
     return [html.unescape(name) for name in rows]
 
 
-def _totals(response: Any) -> str:
-    found = re.search(r"<p class=\"browse-totals\" data-totals>(.*?)</p>", response.content.decode(), re.S)
-    assert found is not None
-    return html.unescape(found.group(1)).strip()
-
-
 def _link(response: Any, rel: str) -> str | None:
     found = re.search(rf'<a rel="{rel}" href="([^"]+)"', response.content.decode())
     return "/uploads/" + html.unescape(found.group(1)) if found else None
@@ -196,7 +192,8 @@ def test_a_search_pages_through_every_quarter_forwards_and_back(
         next_url = _link(page, "next")
     assert [name for page in pages for name in page] == expected
     assert len(pages) >= 2
-    assert _totals(first).startswith(f"{len(expected)} files")
+    assert totals_shown(first) == COUNTING  # more than a page: counted on its own request
+    assert totals_loaded(client, first).startswith(f"{len(expected)} files")
     back = _link(page, "prev")
     assert back is not None
     assert _names(client.get(back)) == pages[-2]
@@ -205,11 +202,63 @@ def test_a_search_pages_through_every_quarter_forwards_and_back(
 def test_the_totals_stop_counting_and_say_so(over_two_years: list[Upload], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(browse_selectors, "TOTALS_COUNTED_UP_TO", 20)
     client = signed_in(Role.VIEWER)
-    assert _totals(client.get("/uploads/?q=invoice")) == "1,000+ files"
-    second = _link(client.get("/uploads/?q=invoice"), "next")
+    first = client.get("/uploads/?q=invoice")
+    assert totals_loaded(client, first) == "1,000+ files"
+    second = _link(first, "next")
     assert second is not None
-    assert _totals(client.get(second)) == "1,000+ files"  # a later page counts on its own
-    assert _totals(client.get("/uploads/?q=invoice+000")) == "1 file, 1000 bytes"
+    assert totals_loaded(client, client.get(second)) == "1,000+ files"  # a later page counts on its own
+    assert totals_loaded(client, client.get("/uploads/?q=contract+2025")) == "1,000+ files"  # in any order
+    one = client.get("/uploads/?q=invoice+000")
+    assert totals_shown(one) == "1 file, 1000 bytes"  # the first page holds every match: no second request
+
+
+def test_a_search_count_is_its_own_request_in_a_fixed_number_of_queries(over_two_years: list[Upload]) -> None:
+    client = signed_in(Role.VIEWER)
+    counts = []
+    for q in ("invoice", "contract 2025", "invoice 000", "zqxj"):
+        with CaptureQueriesContext(connection) as queries:
+            answered = client.get("/uploads/totals/", {"q": q}, HTTP_HX_REQUEST="true")
+        assert answered.status_code == 200
+        counts.append(len(queries))
+    # Session, user, the form's portals and tags, the words' staff and portal names,
+    # the quarters, the ids (with the transaction and its SET LOCAL around them) and
+    # the bytes (none to sum for a word no file holds): however many match.
+    assert counts[0] == counts[1] == counts[2] == 12, counts
+    assert counts[3] <= counts[0]
+    counted = client.get("/uploads/totals/", {"q": "contract 2025"}, HTTP_HX_REQUEST="true").content.decode()
+    expected = len(_expected(over_two_years, "contract", newest=True))
+    assert f"{expected} files" in counted
+    assert 'id="browse-status" hx-swap-oob="innerHTML"' in counted  # screen readers hear it
+    # Without scripts: a page of its own, with the way back to the same list.
+    page = client.get("/uploads/totals/", {"q": "contract 2025", "sort": "oldest"})
+    assert page.status_code == 200
+    assert f"{expected} files" in page.content.decode()
+    assert 'href="/uploads/?q=contract+2025&amp;sort=oldest"' in page.content.decode()
+    # A filter that does not parse is left out, as on the list: a count, not an error.
+    assert client.get("/uploads/totals/", {"q": "invoice", "size_min": "lots"}).status_code == 200
+
+
+def test_the_count_request_is_for_those_who_may_browse(over_two_years: list[Upload]) -> None:
+    anonymous = Client()
+    response = anonymous.get("/uploads/totals/", {"q": "invoice"})
+    assert response.status_code == 302
+    assert "invoice" not in response.content.decode()
+
+
+def test_a_search_of_files_all_in_this_quarter() -> None:
+    # A new business: one quarter of files, so one part and no UNION ALL.
+    start = search_table.quarter_start(search_table.quarter_of(timezone.now()))
+    made = [_upload(f"memo {n}.pdf", at=start + dt.timedelta(minutes=60 - n)) for n in range(60)]
+    assert len(search_table.quarters_of_rows()) == 1
+    client = signed_in(Role.VIEWER)
+    first = client.get("/uploads/?q=memo")
+    assert first.status_code == 200
+    assert _names(first) == [u.original_filename for u in made[:50]]
+    assert totals_loaded(client, first).startswith("60 files")
+    second = _link(first, "next")
+    assert second is not None
+    assert _names(client.get(second)) == [u.original_filename for u in made[50:]]
+    assert totals_loaded(client, client.get("/uploads/?q=memo+17")).startswith("1 file")
 
 
 def test_a_portal_and_dates_narrow_the_search_in_the_table(over_two_years: list[Upload]) -> None:
@@ -232,8 +281,8 @@ def test_a_portal_and_dates_narrow_the_search_in_the_table(over_two_years: list[
 
 
 def test_the_first_page_of_a_search_is_two_queries_of_the_search_table(over_two_years: list[Upload]) -> None:
-    # Which quarters there are, then the page and its totals from one read of the
-    # quarters in turn; the quarters a page does not need are never read.
+    # Which quarters there are, then the page's 51 ids from one read of the quarters
+    # in turn; the quarters a page does not need are never read.
     client = signed_in(Role.VIEWER)
     with CaptureQueriesContext(connection) as queries:
         assert client.get("/uploads/?q=contract+2025").status_code == 200
@@ -243,7 +292,7 @@ def test_the_first_page_of_a_search_is_two_queries_of_the_search_table(over_two_
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         # A page of three: the newest quarter with "contract 2025" holds them.
-        head, tail = searched[1].rsplit("LIMIT 1001", 1)
+        head, tail = searched[1].rsplit("LIMIT 51", 1)
         cursor.execute(f"EXPLAIN (ANALYZE, COSTS OFF) {head}LIMIT 3{tail}")
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "never executed" in plan

@@ -267,8 +267,12 @@ def _in_turn(rows: QuerySet[Any], bounds: Sequence[tuple[dt.datetime, dt.datetim
         part = list(params)
         part[start_at[0]], part[end_at[0]] = start, end
         parts += part
-    statement = " UNION ALL ".join([f"({sql})"] * len(bounds)) + " LIMIT %s"
+    if len(bounds) == 1:  # PostgreSQL takes no LIMIT after a part's own
+        statement = sql
+    else:
+        statement = " UNION ALL ".join([f"({sql})"] * len(bounds)) + " LIMIT %s"
+        parts.append(limit)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-        cursor.execute(statement, [*parts, limit])
+        cursor.execute(statement, parts)
         return [row[0] for row in cursor.fetchall()]
