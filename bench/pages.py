@@ -17,7 +17,8 @@ the audit page records), signed in as an admin:
 
 The file's page is measured on a rejected upload: a stored one's page HEADs its object,
 and this benchmark runs without S3 (the endpoint is a closed port). The goal (issue 14)
-is p95 <= 50 ms at 1M rows; results in docs/benchmarks.md.
+is p95 <= 50 ms at 1M rows and <= 100 ms at 10M (the table says which it checks);
+results in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ from bench.harness import step
 
 ADMIN = "bench-admin"
 CLOSED_PORT = "http://127.0.0.1:9"  # no S3 here: a call would fail at once, not hang
-GOAL_MS = 50.0
+GOAL_MS = 50.0  # p95 at 1,000,000 uploads
+GOAL_10M_MS = 100.0  # p95 at 10,000,000 (issue 14)
 
 
 @dataclass(frozen=True)
@@ -285,13 +287,15 @@ def main(argv: list[str] | None = None) -> int:
     _setup_django(Path(tempfile.mkdtemp(prefix="intake-bench-pages-")))
     from uploader.uploads.models import Upload
 
-    step(f"{Upload.objects.count():,} uploads in {harness.BENCH_DATABASE}")
+    uploads = Upload.objects.count()
+    step(f"{uploads:,} uploads in {harness.BENCH_DATABASE}")
+    goal_ms = GOAL_MS if uploads < 5_000_000 else GOAL_10M_MS
     load_before = os.getloadavg()[0]
     results = measure(args.rounds)
     print(f"\nload average before: {load_before:.1f}")
-    print("\n| page | p50 ms | p95 ms | SQL p50 ms | queries | goal p95 <= 50 ms |\n|---|---:|---:|---:|---:|---|")
+    print(f"\n| page | p50 ms | p95 ms | SQL p50 ms | queries | goal p95 <= {goal_ms:.0f} ms |\n|---|---:|---:|---:|---:|---|")
     for result in results:
-        met = "yes" if result.p95_ms <= GOAL_MS else "**no**"
+        met = "yes" if result.p95_ms <= goal_ms else "**no**"
         if result.status != 200:
             met = f"**HTTP {result.status}**"
         print(
