@@ -1,14 +1,13 @@
-"""Reads for the file browser (`dashboard/browse_views.py`).
+"""Reads for the file browser (`dashboard/browse/views.py`).
 
 Who sees what: every role that may browse (viewer, staff, admin) sees the whole
-business's files here, not only their own. A small business shares its files, and
-the read API already answers the same (`uploader.access.principals.person_principal`: BROWSE
-reads everything); the principal is built the same way, so both stay one rule.
+business's files, as the read API answers (`uploader.access.principals`: BROWSE reads
+everything); the principal is built the same way, so both stay one rule.
 
 "Uploaded" means when the upload began (`created_at`, set for every row and indexed
-for each sort), so files that never arrived can be found by date too. Pages are
-keyset pages (uploader.uploads.keyset): page links carry the cursor, not a number. A file's size
-is what S3 stored, or what the client declared while it has not arrived.
+for each sort), so files that never arrived can be found by date too. Pages are keyset
+pages (uploader.uploads.keyset): page links carry the cursor, not a number. A file's
+size is what S3 stored, or what the client declared while it has not arrived.
 """
 
 from __future__ import annotations
@@ -266,13 +265,11 @@ def _search_table_results(
 
 
 def search_totals(*, user: Any, filters: UploadFilters) -> BrowseTotals:
-    """The totals line on its own request (the list's `/uploads/totals/`): for a search
+    """The totals line on its own request (`/uploads/totals/`, ADR 0015): for a search
     from the search table, its first 1,001 matching ids, then the bytes of at most
-    1,000. One word is counted in the sort's order, quarter after quarter, where a
-    common word stops early in the newest; several words in any order, where each
-    quarter's few matches come from its trigram index: at 10,000,000 uploads, 21 ms
-    against 70 ms for "2025", and 62 ms against 93 ms for "contract garcia 2025"
-    (docs/benchmarks.md, run 7). Any other filter: `browse_totals`."""
+    1,000. One word in the sort's order (a common word stops early in the newest
+    quarter), several in any order (each quarter's few matches come from its trigram
+    index): the faster of the two for each. Any other filter: `browse_totals`."""
     search = search_for(filters.q)
     if not (search.terms and connection.vendor == "postgresql" and _answered_by_search_table(filters)):
         uploads = browsable_uploads(user=user, filters=filters, search=search)
