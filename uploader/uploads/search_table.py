@@ -254,7 +254,7 @@ def _in_turn(rows: QuerySet[Any], bounds: Sequence[tuple[dt.datetime, dt.datetim
     query once per quarter, with no ORDER BY (PostgreSQL's Append runs its parts in
     turn and stops at the LIMIT; an ORDER BY would merge them, which starts every
     part). The query is compiled once and its two times set per quarter: the ORM
-    building nine copies of it cost about 4 ms a search. Each part names its
+    building nine copies of it cost about 3 ms a search. Each part names its
     quarter's times, so each is planned on that partition's own statistics. A
     parallel plan could interleave the parts, so this one query plans none."""
     sql, params = rows.query.get_compiler(connection=connection).as_sql()
