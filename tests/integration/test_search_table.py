@@ -220,10 +220,11 @@ def test_a_search_count_is_its_own_request_in_a_fixed_number_of_queries(over_two
             answered = client.get("/uploads/totals/", {"q": q}, HTTP_HX_REQUEST="true")
         assert answered.status_code == 200
         counts.append(len(queries))
-    # Session, user, the form's portals and tags, the words' staff and portal names,
-    # the quarters, the ids (with the transaction and its SET LOCAL around them) and
-    # the bytes (none to sum for a word no file holds): however many match.
-    assert counts[0] == counts[1] == counts[2] == 12, counts
+    # Session, user, the form's portals and tags (one may come from a cache other tests
+    # filled), the words' staff and portal names, the quarters, the ids (with the
+    # transaction and its SET LOCAL around them) and the bytes (none to sum for a word
+    # no file holds): the same however many match.
+    assert counts[0] == counts[1] == counts[2] <= 12, counts
     assert counts[3] <= counts[0]
     counted = client.get("/uploads/totals/", {"q": "contract 2025"}, HTTP_HX_REQUEST="true").content.decode()
     expected = len(_expected(over_two_years, "contract", newest=True))
