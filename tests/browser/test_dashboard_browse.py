@@ -102,3 +102,25 @@ def test_a_long_search_shows_its_rows_then_loads_its_count(page, live_server) ->
     page.wait_for_function(f"{ROWS}.length === 10")
     page.wait_for_function("document.querySelector('#browse-results [data-counted]') !== null")
     assert page.locator("#browse-results [data-totals]").text_content().strip().startswith("60 files,")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="only PostgreSQL's search table counts on its own request")
+def test_a_count_that_fails_says_so_and_can_be_asked_again(page, live_server) -> None:  # type: ignore[no-untyped-def]
+    staff = make_staff_user("erin")
+    for n in range(60):
+        Upload.objects.create(
+            owner=staff, original_filename=f"survey {n:02}.pdf", key=f"uploads/staff/2025/01/{uuid.uuid4()}/f",
+            declared_size=1000, declared_content_type="application/pdf", state=UploadState.STORED, stored_size=1000,
+        )  # fmt: skip
+    sign_in(page, live_server.url, "erin")
+    # The count request answers 503 (a database that timed out, say).
+    page.route("**/uploads/totals/**", lambda route: route.fulfill(status=503, body="Service Unavailable"))
+    page.goto(f"{live_server.url}/uploads/?q=survey")
+    page.wait_for_function(f"{ROWS}.length === 50")
+    page.wait_for_function("document.querySelector('#browse-results [data-count-failed]') !== null")
+    assert page.locator("[data-totals]").text_content().strip().startswith("The files could not be counted.")
+    assert page.locator("#browse-status").text_content() == "The files could not be counted."
+    page.unroute("**/uploads/totals/**")
+    page.get_by_role("link", name="Count them again").click()  # the count as a page of its own
+    page.wait_for_url("**/uploads/totals/?q=survey")
+    assert page.locator("[data-totals]").text_content().strip().startswith("60 files,")
