@@ -189,7 +189,7 @@ def browse_results(
     uploads = browsable_uploads(user=user, filters=filters, search=search)
     if not search.terms:
         return _page(uploads, keyset, size, after, before), browse_totals(user=user, filters=filters, uploads=uploads)
-    if connection.vendor == "postgresql" and _answered_by_search_table(filters):
+    if _answered_by_search_table(filters):
         return _search_table_results(
             user=user, filters=filters, search=search, keyset=keyset, size=size, after=after, before=before
         )
@@ -216,7 +216,8 @@ def _answered_by_search_table(filters: UploadFilters) -> bool:
     """A search sorted by time and narrowed at most by portal and dates: PostgreSQL's
     search table answers it (uploader.uploads.search_table), quarter by quarter."""
     return (
-        filters.sort in _SEARCH_TABLE_SORTS
+        connection.vendor == "postgresql"
+        and filters.sort in _SEARCH_TABLE_SORTS
         and not (filters.state or filters.kind or filters.tag)
         and filters.size_min is None
         and filters.size_max is None
@@ -258,9 +259,8 @@ def _search_table_results(
     found = browsable_uploads(user=user, filters=UploadFilters()).order_by().in_bulk(ids)
     rows = [found[pk] for pk in ids if pk in found]
     page = page_of(rows, sort=keyset, size=size, backwards=backwards, from_cursor=bool(cursor))
-    if cursor is None and len(ids) <= size:  # the first page is every match
-        sizes = [getattr(row, "size_bytes", None) or 0 for row in rows]  # browsable_uploads' annotation
-        return page, BrowseTotals(files=len(rows), bytes=sum(sizes))
+    if cursor is None and len(ids) <= size:  # the first page is every match; size_bytes: browsable_uploads'
+        return page, BrowseTotals(files=len(rows), bytes=sum(getattr(row, "size_bytes", None) or 0 for row in rows))
     return page, None
 
 
@@ -271,7 +271,7 @@ def search_totals(*, user: Any, filters: UploadFilters) -> BrowseTotals:
     quarter), several in any order (each quarter's few matches come from its trigram
     index): the faster of the two for each. Any other filter: `browse_totals`."""
     search = search_for(filters.q)
-    if not (search.terms and connection.vendor == "postgresql" and _answered_by_search_table(filters)):
+    if not (search.terms and _answered_by_search_table(filters)):
         uploads = browsable_uploads(user=user, filters=filters, search=search)
         return browse_totals(user=user, filters=filters, uploads=uploads)
     if not has_permission(user, Permission.BROWSE):

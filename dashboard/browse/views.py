@@ -36,6 +36,13 @@ def _upload_or_404(request: HttpRequest, upload_id: uuid.UUID) -> Upload:
         raise Http404("No such file.") from None
 
 
+def _filter_form(request: HttpRequest) -> UploadFilterForm:
+    """The list's filters as asked (the list and its count request read the same)."""
+    return UploadFilterForm(
+        request.GET or None, portals=browse_selectors.portal_choices(), tags=file_notes.tags_in_use()
+    )
+
+
 @require_GET
 @page_requires(Permission.BROWSE)
 def upload_list(request: HttpRequest) -> HttpResponse:
@@ -44,9 +51,7 @@ def upload_list(request: HttpRequest) -> HttpResponse:
     what page 1 does). htmx (the form and the page links) asks for the results part
     only, except when it restores history it has no copy of (going back): then it swaps
     the whole body."""
-    form = UploadFilterForm(
-        request.GET or None, portals=browse_selectors.portal_choices(), tags=file_notes.tags_in_use()
-    )
+    form = _filter_form(request)
     filters = form.filters()
     page, totals = browse_selectors.browse_results(
         user=request.user,
@@ -81,10 +86,7 @@ def upload_totals(request: HttpRequest) -> HttpResponse:
     """`/uploads/totals/?` the list's filters: the totals line of a search, which the
     list loads after its rows (ADR 0015). htmx gets the line, and the announcement for
     screen readers out of band; a browser without scripts gets a small page."""
-    form = UploadFilterForm(
-        request.GET or None, portals=browse_selectors.portal_choices(), tags=file_notes.tags_in_use()
-    )
-    totals = browse_selectors.search_totals(user=request.user, filters=form.filters())
+    totals = browse_selectors.search_totals(user=request.user, filters=_filter_form(request).filters())
     partial = request.headers.get("HX-Request") == "true"
     response = render(
         request,
